@@ -1,0 +1,140 @@
+//! The command line: `run`, `check` and `serve-demo`, with Locust's letters for the load overrides.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loadgen",
+    version,
+    about = "Load-test HTTP APIs from declarative TOML scenarios, with HDR latency statistics and quality gates.",
+    after_help = "Examples:\n  loadgen run scenarios/baseline.toml --demo -t 20s\n  loadgen run scenarios/stress.toml --json out.json && echo pass\n  loadgen check scenarios/stress.toml\n\nExit codes: 0 all gates passed, 1 a gate failed, 2 invalid scenario or usage, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress line and no summary on stdout.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and judge it against its gates.
+    #[command(
+        after_help = "Examples:\n  loadgen run scenarios/baseline.toml --demo -t 30s\n  loadgen run scenarios/stress.toml --host http://127.0.0.1:8000 -u 200 -r 20 --json out.json"
+    )]
+    Run(RunArgs),
+    /// Validate a scenario and print its resolved plan, without sending any traffic.
+    #[command(after_help = "Example:\n  loadgen check scenarios/stress.toml -u 50")]
+    Check(CheckArgs),
+    /// Serve the built-in reference authentication API (the target of the shipped scenarios).
+    #[command(
+        after_help = "Examples:\n  loadgen serve-demo --addr 127.0.0.1:8000\n  loadgen serve-demo --latency 5ms --jitter exp:20ms --error-rate 0.01"
+    )]
+    ServeDemo(DemoArgs),
+}
+
+/// Values that override the scenario's.
+#[derive(Debug, Clone, Args)]
+pub struct Overrides {
+    /// Target base URL, e.g. http://127.0.0.1:8000 (overrides [target] host).
+    #[arg(long, value_name = "URL")]
+    pub host: Option<String>,
+    /// Number of concurrent users (overrides [load] users).
+    #[arg(short = 'u', long)]
+    pub users: Option<u64>,
+    /// Users started per second (overrides [load] spawn_rate).
+    #[arg(short = 'r', long, value_name = "RATE")]
+    pub spawn_rate: Option<f64>,
+    /// Run time, e.g. 30s, 5m, 1h30m (overrides [load] duration).
+    #[arg(short = 't', long = "duration", visible_alias = "run-time", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// Write the results as JSON to FILE (checked before the run, written atomically after it).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Start the built-in reference API on a loopback port and run against it.
+    #[arg(long, conflicts_with = "host")]
+    pub demo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on (port 0 picks a free port; the URL is printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+    /// Fixed latency added to every response, e.g. 5ms.
+    #[arg(long, value_parser = parse_duration, default_value = "0ms")]
+    pub latency: Duration,
+    /// Random extra latency: uniform:LO..HI or exp:MEAN, e.g. exp:20ms.
+    #[arg(long)]
+    pub jitter: Option<String>,
+    /// Fraction of requests (not /health) answered with 500, 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Pause all responses for PAUSE every EVERY, written PAUSE/EVERY, e.g. 1s/5s.
+    #[arg(long)]
+    pub stall: Option<String>,
+    /// Protected operations allowed per user per window before 429.
+    #[arg(long, default_value_t = 10)]
+    pub rate_limit: u32,
+    /// The rate-limit window.
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub rate_window: Duration,
+    /// Lifetime of issued tokens.
+    #[arg(long, value_parser = parse_duration, default_value = "15m")]
+    pub token_ttl: Duration,
+}
+
+/// Parses `30s`, `5m`, `1h30m`, `250ms`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 30s, 5m, 1h30m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_app() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse_like_locust_run_time() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

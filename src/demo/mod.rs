@@ -1,0 +1,149 @@
+//! The built-in reference authentication API served by `loadgen serve-demo`
+//! and `loadgen run FILE --demo`: a small but realistic target for load tests,
+//! with knobs to inject latency, errors and stalls.
+//!
+//! # Endpoints
+//!
+//! All bodies are JSON (`Content-Type: application/json`); every error is
+//! `{"error": "<message>"}`. Request bodies are limited to 64 KiB (413 beyond).
+//!
+//! | Method & path | Request | Success | Failures |
+//! |---|---|---|---|
+//! | `GET /health` | – | 200 `{"status":"healthy","users":N,"uptime_s":F}` | – |
+//! | `POST /api/auth/register` | `{"username","password","email"}` | 201 `{"id","username"}` | 400 missing/empty field, username > 64 bytes, invalid JSON; 409 username taken |
+//! | `POST /api/auth/login` | `{"username","password"}` | 200 `{"access_token","token_type":"bearer","expires_in":SECS}` | 400 as register; 401 unknown user or wrong password |
+//! | `GET /api/auth/verify` | Bearer | 200 `{"valid":true,"username"}` | 401 |
+//! | `POST /api/auth/refresh` | Bearer | 200 new token, same shape as login; the old token is revoked | 401 |
+//! | `POST /api/protected/operation` | Bearer, `{"action":"test"}` | 200 `{"ok":true,"action"}` | 401; 429 `{"error":"rate limit exceeded"}` + `Retry-After` (seconds); 400 missing `action` |
+//! | `POST /api/auth/logout` | Bearer | 200 `{"ok":true}`; the token is revoked | 401 |
+//!
+//! "Bearer" means an `Authorization: Bearer <token>` header. A 401 (with
+//! `WWW-Authenticate: Bearer`) is returned for a missing header, a malformed
+//! token, a bad signature, an expired token or a revoked token; the error
+//! message says which. Any other path is 404; a known path with the wrong
+//! method is 405 with an `Allow` header.
+//!
+//! Tokens are HS256 JWTs (`header.payload.signature`, base64url without
+//! padding) signed with a random per-process secret, carrying `sub`
+//! (username), `jti` (unique id), `iat` and `exp` (Unix seconds; `exp` is
+//! rounded up to a whole second). Passwords are stored as salted SHA-256 —
+//! deliberately cheap so the target measures the server, not a password hash;
+//! emails are validated but not kept. The rate limit is a fixed window per
+//! user, checked after authentication. The protected operation is checked in
+//! the order authentication (401), rate limit (429), body (400).
+//!
+//! # Knobs ([`DemoConfig`])
+//!
+//! | Field | Default | Effect |
+//! |---|---|---|
+//! | `latency` | 0 | fixed delay added before every response |
+//! | `latency_jitter` | none | extra random delay, [`Jitter`]: `uniform:5ms..50ms` or `exp:20ms` |
+//! | `error_rate` | 0.0 | fraction (0..=1) of requests, except `/health`, answered 500 `{"error":"injected failure"}` without side effects |
+//! | `stall` | none | [`Stall`] `PAUSE/EVERY`, e.g. `1s/5s`: the last PAUSE of every EVERY-long cycle since start, no response leaves the server; they are held until the pause ends |
+//! | `rate_limit` / `rate_window` | 10 / 1 s | per-user limit of the protected operation; `rate_limit = 0` disables it |
+//! | `token_ttl` | 15 min | token lifetime |
+//! | `seed` | none | seeds the jitter/error RNG (per connection: seed mixed with the connection's accept order), for reproducible runs |
+//!
+//! Latency, jitter and stalls apply to every response including `/health`.
+//!
+//! # Running it
+//!
+//! [`serve`] runs on a caller-provided listener and runtime until a shutdown
+//! future resolves; [`DemoServer::start`] runs it in the background on its
+//! own thread and runtime and is stopped by [`DemoServer::shutdown`] or drop.
+//!
+//! # Module layout
+//!
+//! `knobs` (Jitter/Stall parsing and sampling), `token` (JWT), `store`
+//! (sharded users / revocations / rate limits), `handler` (routing and
+//! endpoints), `server` (accept loop, graceful shutdown, background server).
+
+use std::io;
+use std::time::Duration;
+
+mod handler;
+mod knobs;
+mod server;
+mod store;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+pub use knobs::{Jitter, ParseKnobError, Stall};
+pub use server::{DemoServer, SHUTDOWN_GRACE, serve};
+
+/// Behaviour of the demo server. `Default` gives a well-behaved server
+/// (no injected faults, 10 requests/s per user, 15-minute tokens).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoConfig {
+    /// Fixed latency added to every response (default 0).
+    pub latency: Duration,
+    /// Random extra latency on top of `latency` (default none).
+    pub latency_jitter: Option<Jitter>,
+    /// Fraction of requests (except `/health`) answered with an injected
+    /// 500 error, in `0.0..=1.0` (default 0).
+    pub error_rate: f64,
+    /// Periodic whole-server pause (default none).
+    pub stall: Option<Stall>,
+    /// Protected-operation requests allowed per user per `rate_window`;
+    /// 0 disables rate limiting (default 10).
+    pub rate_limit: u32,
+    /// Length of the rate-limit window (default 1 s).
+    pub rate_window: Duration,
+    /// Lifetime of issued tokens (default 15 min).
+    pub token_ttl: Duration,
+    /// Seed for the RNG behind jitter and injected errors; `None` draws
+    /// from OS entropy (default none).
+    pub seed: Option<u64>,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            latency: Duration::ZERO,
+            latency_jitter: None,
+            error_rate: 0.0,
+            stall: None,
+            rate_limit: 10,
+            rate_window: Duration::from_secs(1),
+            token_ttl: Duration::from_secs(15 * 60),
+            seed: None,
+        }
+    }
+}
+
+impl DemoConfig {
+    /// Checks the values [`serve`] and [`DemoServer::start`] rely on:
+    /// `error_rate` within `0..=1`, a non-zero `rate_window` when rate
+    /// limiting is on, a `token_ttl` between 1 ms and 100 years, and a stall
+    /// with `0 < pause < every`. Fails with `ErrorKind::InvalidInput`.
+    pub fn validate(&self) -> io::Result<()> {
+        let invalid = |msg: String| Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+        if !(0.0..=1.0).contains(&self.error_rate) {
+            return invalid(format!(
+                "demo error_rate must be within 0..=1, got {}",
+                self.error_rate
+            ));
+        }
+        if self.rate_limit > 0 && self.rate_window.is_zero() {
+            return invalid("demo rate_window must be greater than zero".to_owned());
+        }
+        const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+        if self.token_ttl < Duration::from_millis(1) || self.token_ttl > MAX_TTL {
+            return invalid(format!(
+                "demo token_ttl must be between 1ms and 100 years, got {:?}",
+                self.token_ttl
+            ));
+        }
+        if let Some(stall) = &self.stall {
+            stall.check().map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("demo stall {stall}: {e}"),
+                )
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,211 @@
+//! A virtual user: its own HTTP client (connections and cookies, as a Locust `HttpUser`), its captured values,
+//! and the session loop: `on_start`, then weighted random tasks with waits between them, until told to stop;
+//! then `on_stop`.
+//!
+//! A session restarts (on_start runs again, `{{session}}` increases, captures are cleared) after a task marked
+//! `restart_session`, and when an `on_start` step fails; in the latter case the user first waits its usual
+//! wait time (at least 100 ms), so a dead target is retried, not hammered.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Recorder;
+use crate::plan::{RunPlan, Wait};
+use crate::scenario::template::{self, Var};
+
+/// What every user of a run shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub plan: Arc<RunPlan>,
+    pub recorder: Arc<Recorder>,
+    pub run_id: String,
+    pub seq: AtomicU64,
+    /// Cancelled when users must stop starting tasks.
+    pub stop: CancellationToken,
+    /// Cumulative task weights, for weighted choice.
+    pub cumulative: Vec<u64>,
+}
+
+impl Shared {
+    pub fn new(
+        plan: Arc<RunPlan>,
+        recorder: Arc<Recorder>,
+        run_id: String,
+        stop: CancellationToken,
+    ) -> Self {
+        let mut acc = 0;
+        let cumulative = plan
+            .tasks
+            .iter()
+            .map(|&i| {
+                acc += u64::from(plan.steps[i].weight);
+                acc
+            })
+            .collect();
+        Shared {
+            plan,
+            recorder,
+            run_id,
+            seq: AtomicU64::new(0),
+            stop,
+            cumulative,
+        }
+    }
+
+    /// The task (a step index) for a number `r` drawn uniformly from `0..total weight`.
+    pub fn task_for(&self, r: u64) -> usize {
+        let pos = self.cumulative.partition_point(|&c| c <= r);
+        self.plan.tasks[pos.min(self.plan.tasks.len() - 1)]
+    }
+}
+
+/// One virtual user.
+pub struct Vu {
+    pub id: u64,
+    pub session: u64,
+    pub client: reqwest::Client,
+    pub captures: Vec<Option<String>>,
+    pub rng: SmallRng,
+    pub shared: Arc<Shared>,
+}
+
+/// Builds the HTTP client a user owns.
+pub fn client(plan: &RunPlan) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(plan.timeout)
+        .connect_timeout(plan.timeout)
+        .tcp_nodelay(true)
+        .no_proxy()
+        .user_agent(concat!("loadgen/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Decrements the active-user gauge however the user ends (including abort).
+struct Active<'a>(&'a AtomicU64);
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Vu {
+    pub fn new(id: u64, shared: Arc<Shared>, client: reqwest::Client) -> Self {
+        Vu {
+            id,
+            session: 0,
+            client,
+            captures: vec![None; shared.plan.captures.len()],
+            rng: SmallRng::from_rng(&mut rand::rng()),
+            shared,
+        }
+    }
+
+    /// Runs until the stop token is cancelled, then runs `on_stop` if a session is open.
+    pub async fn run(mut self) {
+        let shared = self.shared.clone();
+        shared.recorder.active_users.fetch_add(1, Ordering::Relaxed);
+        let _active = Active(&shared.recorder.active_users);
+        let plan = shared.plan.clone();
+        let total = shared.cumulative.last().copied().unwrap_or(0);
+        let mut open = false;
+        'session: while !shared.stop.is_cancelled() {
+            self.session += 1;
+            self.captures.iter_mut().for_each(|c| *c = None);
+            for &step in &plan.on_start {
+                if shared.stop.is_cancelled() {
+                    break 'session;
+                }
+                if !self.exec(step).await {
+                    self.pause(true).await;
+                    continue 'session;
+                }
+            }
+            open = true;
+            while !shared.stop.is_cancelled() {
+                let r = self.rng.random_range(0..total.max(1));
+                let task = shared.task_for(r);
+                self.exec(task).await;
+                if plan.steps[task].restart_session {
+                    open = false;
+                    self.pause(false).await;
+                    continue 'session;
+                }
+                self.pause(false).await;
+            }
+        }
+        if open {
+            for &step in &plan.on_stop {
+                self.exec(step).await;
+            }
+        }
+    }
+
+    /// The wait between tasks; returns early when the run stops.
+    async fn pause(&mut self, after_failure: bool) {
+        let d = match self.shared.plan.wait {
+            Wait::None => Duration::ZERO,
+            Wait::Constant(d) => d,
+            Wait::Between(lo, hi) => {
+                let (lo, hi) = (lo.as_secs_f64(), hi.as_secs_f64());
+                Duration::from_secs_f64(if hi > lo {
+                    self.rng.random_range(lo..hi)
+                } else {
+                    lo
+                })
+            }
+        };
+        let d = if after_failure {
+            d.max(Duration::from_millis(100))
+        } else {
+            d
+        };
+        if d.is_zero() {
+            // Still give other tasks a turn, so a zero-wait user cannot starve the runtime.
+            tokio::task::yield_now().await;
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = self.shared.stop.cancelled() => {}
+        }
+    }
+}
+
+impl template::Context for Vu {
+    fn write_var(&mut self, var: Var, out: &mut String) {
+        match var {
+            Var::Vu => template::write_num(out, self.id),
+            Var::Session => template::write_num(out, self.session),
+            Var::RunId => out.push_str(&self.shared.run_id),
+            Var::Seq => {
+                template::write_num(out, self.shared.seq.fetch_add(1, Ordering::Relaxed) + 1)
+            }
+            Var::Uuid => {
+                let bytes: [u8; 16] = self.rng.random();
+                let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+                out.push_str(
+                    id.hyphenated()
+                        .encode_lower(&mut uuid::Uuid::encode_buffer()),
+                );
+            }
+            Var::Random => template::write_num(out, u64::from(self.rng.random::<u32>())),
+            Var::TimestampMs => template::write_num(
+                out,
+                SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+            ),
+            Var::Capture(slot) => {
+                if let Some(Some(v)) = self.captures.get(slot) {
+                    out.push_str(v);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! The library's error type: what went wrong, phrased so a user can act on it.
+//!
+//! Each variant maps to exit code 2 in the binary (invalid scenario, bad usage, unusable output path, runtime
+//! set-up failure); gate failures and interrupts are not errors but [`crate::ExitStatus`] values.
+
+use std::path::PathBuf;
+
+use crate::scenario::ScenarioError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A scenario file that cannot be loaded or does not validate.
+    #[error("{0}")]
+    Scenario(#[from] ScenarioError),
+    /// A command-line value that does not make sense.
+    #[error("{0}")]
+    Usage(String),
+    /// An output file that cannot be created or written.
+    #[error("cannot write {path}: {source}")]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Anything else that stops a run from starting or finishing (the runtime, the demo server...).
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Quality gates, evaluated on finished results.
+//!
+//! A gate compares one measured value with its threshold: the success rate passes when measured >= threshold,
+//! a latency percentile passes when measured < threshold (the plan says "p95 < 500 ms"). A gate whose scope saw
+//! no requests fails: no evidence is not a pass.
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Gate, GateMetric};
+use crate::report::RequestStats;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GateResult {
+    /// `all` for all requests together, else the request name.
+    pub scope: String,
+    /// `success_rate`, `p50_ms`, `p90_ms`, `p95_ms` or `p99_ms`.
+    pub metric: String,
+    /// `>=` or `<`.
+    pub op: String,
+    pub threshold: f64,
+    /// Absent when the scope had no requests.
+    pub measured: Option<f64>,
+    pub passed: bool,
+}
+
+/// Evaluates `gates` against per-request and aggregated statistics.
+pub fn evaluate(
+    gates: &[Gate],
+    requests: &[RequestStats],
+    aggregated: &RequestStats,
+) -> Vec<GateResult> {
+    gates
+        .iter()
+        .map(|g| {
+            let stats = match &g.scope {
+                None => Some(aggregated),
+                Some(name) => requests.iter().find(|r| &r.name == name),
+            };
+            let stats = stats.filter(|s| s.requests > 0);
+            let (op, measured, passed) = match g.metric {
+                GateMetric::SuccessRate => {
+                    let m = stats.map(|s| s.success_rate);
+                    (">=", m, m.is_some_and(|m| m >= g.threshold))
+                }
+                GateMetric::Percentile(p) => {
+                    let m = stats
+                        .and_then(|s| s.percentiles_ms.as_ref())
+                        .and_then(|pc| pc.get(p));
+                    ("<", m, m.is_some_and(|m| m < g.threshold))
+                }
+            };
+            GateResult {
+                scope: g.scope.clone().unwrap_or_else(|| "all".into()),
+                metric: g.metric.key(),
+                op: op.into(),
+                threshold: g.threshold,
+                measured,
+                passed,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Percentiles;
+    use std::collections::BTreeMap;
+
+    fn stats(name: &str, requests: u64, failures: u64, p95: f64) -> RequestStats {
+        RequestStats {
+            method: "GET".into(),
+            name: name.into(),
+            requests,
+            failures,
+            success_rate: if requests == 0 {
+                100.0
+            } else {
+                100.0 * (requests - failures) as f64 / requests as f64
+            },
+            rps: 0.0,
+            failures_per_s: 0.0,
+            min_ms: None,
+            mean_ms: None,
+            max_ms: None,
+            percentiles_ms: (requests > 0).then_some(Percentiles {
+                p50: 1.0,
+                p66: 1.0,
+                p75: 1.0,
+                p80: 1.0,
+                p90: 1.0,
+                p95,
+                p98: p95,
+                p99: p95,
+                p99_9: p95,
+                p99_99: p95,
+                p100: p95,
+            }),
+            avg_content_bytes: 0.0,
+            status_codes: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn thresholds_compare_the_documented_way() {
+        let agg = stats("Aggregated", 100, 5, 200.0);
+        let g = |metric, threshold| Gate {
+            scope: None,
+            metric,
+            threshold,
+        };
+        let r = evaluate(
+            &[
+                g(GateMetric::SuccessRate, 95.0),
+                g(GateMetric::SuccessRate, 95.1),
+                g(GateMetric::Percentile(95), 200.0),
+                g(GateMetric::Percentile(95), 200.5),
+            ],
+            &[],
+            &agg,
+        );
+        let passed: Vec<bool> = r.iter().map(|x| x.passed).collect();
+        assert_eq!(passed, [true, false, false, true]);
+        assert_eq!(r[0].measured, Some(95.0));
+    }
+
+    #[test]
+    fn a_scope_without_requests_fails() {
+        let agg = stats("Aggregated", 10, 0, 1.0);
+        let reqs = [stats("login", 0, 0, 0.0)];
+        let r = evaluate(
+            &[Gate {
+                scope: Some("login".into()),
+                metric: GateMetric::SuccessRate,
+                threshold: 0.0,
+            }],
+            &reqs,
+            &agg,
+        );
+        assert!(!r[0].passed);
+        assert_eq!(r[0].measured, None);
+        assert_eq!(r[0].scope, "login");
+    }
+}

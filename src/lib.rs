@@ -1,0 +1,290 @@
+//! loadgen: a single-binary HTTP load generator with declarative TOML scenarios, HDR latency statistics and
+//! quality gates whose verdict is the exit code.
+//!
+//! # Layout
+//! - [`cli`]: the command line (clap derive); nothing else sees clap.
+//! - [`scenario`]: the TOML model as written, includes, located errors, templates, JSON paths.
+//! - [`plan`]: scenario + overrides → a validated [`plan::RunPlan`]; the engine only sees this.
+//! - [`engine`]: the scheduler, the virtual users and their HTTP requests, graceful shutdown.
+//! - [`metrics`]: per-shard recording, the per-second collector, the time series.
+//! - [`report`]: the results model and its formats (console, JSON, progress line).
+//! - [`gates`]: quality gates evaluated on the results.
+//! - [`demo`]: the built-in reference authentication API (`serve-demo`, `run --demo`).
+//!
+//! [`run`] is the whole program behind `main`: it returns an [`ExitStatus`] that `main` turns into the process
+//! exit code.
+
+pub mod cli;
+pub mod demo;
+pub mod engine;
+pub mod error;
+pub mod gates;
+pub mod metrics;
+pub mod plan;
+pub mod report;
+pub mod scenario;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use cli::{Cli, Command, DemoArgs, RunArgs};
+use error::Error;
+use tokio_util::sync::CancellationToken;
+
+/// How a command ended; each is a documented exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Every gate passed (or there were none): 0.
+    Pass,
+    /// At least one gate failed: 1.
+    GatesFailed,
+    /// Invalid scenario, bad usage, or a failure to start or write results: 2.
+    Error,
+    /// Stopped by SIGINT or SIGTERM before the end; results are still written: 130.
+    Interrupted,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Pass => 0,
+            ExitStatus::GatesFailed => 1,
+            ExitStatus::Error => 2,
+            ExitStatus::Interrupted => 130,
+        }
+    }
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(s: ExitStatus) -> Self {
+        std::process::ExitCode::from(s.code())
+    }
+}
+
+/// Sets up logging on stderr: warnings by default, `-v` info, `-vv` debug, `-q` errors only.
+/// `RUST_LOG` overrides.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("loadgen={level},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the command `cli` describes.
+pub async fn run(cli: Cli) -> ExitStatus {
+    let quiet = cli.quiet;
+    match dispatch(cli).await {
+        Ok(status) => status,
+        Err(e) => {
+            print_error(&e);
+            let _ = quiet;
+            ExitStatus::Error
+        }
+    }
+}
+
+/// Prints `error: …` and each cause on its own line.
+pub fn print_error(e: &Error) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "error: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let _ = writeln!(err, "  caused by: {s}");
+        source = s.source();
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
+    match cli.command {
+        Command::Check(args) => {
+            let plan = load_plan(&args.scenario, &args.overrides, None)?;
+            out(&plan.describe());
+            out("\nscenario OK: no traffic was sent\n");
+            Ok(ExitStatus::Pass)
+        }
+        Command::Run(args) => run_scenario(args, cli.quiet).await,
+        Command::ServeDemo(args) => serve_demo(args).await,
+    }
+}
+
+fn load_plan(
+    file: &Path,
+    o: &cli::Overrides,
+    host: Option<String>,
+) -> Result<plan::RunPlan, Error> {
+    let loaded = scenario::load(file)?;
+    let overrides = plan::Overrides {
+        host: host.or_else(|| o.host.clone()),
+        users: o.users,
+        spawn_rate: o.spawn_rate,
+        duration: o.duration,
+    };
+    plan::resolve(&loaded, &overrides)
+}
+
+/// Writes to stdout, ignoring a closed pipe (`loadgen run … | head` is not a crash).
+fn out(s: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(s.as_bytes());
+    let _ = stdout.flush();
+}
+
+async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
+    // Validate before starting anything, so a bad scenario costs nothing.
+    let demo_placeholder = args.demo.then(|| "http://127.0.0.1:1".to_string());
+    load_plan(&args.scenario, &args.overrides, demo_placeholder)?;
+    let json = args
+        .json
+        .as_deref()
+        .map(report::json::OutputFile::prepare)
+        .transpose()?;
+
+    let demo = if args.demo {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = demo::DemoServer::start(addr, demo::DemoConfig::default())
+            .map_err(|e| Error::io("cannot start the reference API (--demo)", e))?;
+        tracing::info!("reference API listening on {}", server.url());
+        Some(server)
+    } else {
+        None
+    };
+    let plan = Arc::new(load_plan(
+        &args.scenario,
+        &args.overrides,
+        demo.as_ref().map(demo::DemoServer::url),
+    )?);
+    if !quiet {
+        eprintln!(
+            "loadgen {}: {} users at {}/s for {} against {}",
+            plan.name,
+            plan.users,
+            plan.spawn_rate,
+            humantime::format_duration(plan.duration),
+            plan.host
+        );
+    }
+
+    let signals = engine::Signals::default();
+    let signal_task = tokio::spawn(watch_signals(
+        signals.interrupt.clone(),
+        signals.abort.clone(),
+    ));
+    let mut progress = report::progress::Progress::new(plan.duration, plan.users, !quiet);
+    let run_id = engine::new_run_id();
+    let outcome = engine::run(plan.clone(), run_id, signals, &mut progress).await;
+    progress.finish();
+    signal_task.abort();
+    if let Some(server) = demo {
+        server.shutdown();
+    }
+
+    let results = report::RunResults::build(&plan, &outcome);
+    let written = match &json {
+        Some(file) => report::json::write(file, &results).map(|()| Some(file.path().to_path_buf())),
+        None => Ok(None),
+    };
+    if !quiet {
+        out(&report::console::render(&results));
+    }
+    match written {
+        Ok(Some(path)) if !quiet => eprintln!("results written to {}", path.display()),
+        Ok(_) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(if results.interrupted {
+        ExitStatus::Interrupted
+    } else if results.gates.passed {
+        ExitStatus::Pass
+    } else {
+        ExitStatus::GatesFailed
+    })
+}
+
+/// First SIGINT/SIGTERM: graceful stop. Second: stop now.
+async fn watch_signals(interrupt: CancellationToken, abort: CancellationToken) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    for token in [&interrupt, &abort] {
+        #[cfg(unix)]
+        {
+            let term_recv = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term_recv => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        if token.is_cancelled() {
+            continue;
+        }
+        if std::ptr::eq(token, &interrupt) {
+            eprintln!("\ninterrupted: stopping users (press Ctrl-C again to stop at once)");
+        }
+        token.cancel();
+    }
+}
+
+async fn serve_demo(args: DemoArgs) -> Result<ExitStatus, Error> {
+    if !(0.0..=1.0).contains(&args.error_rate) {
+        return Err(Error::Usage(format!(
+            "--error-rate must be between 0 and 1, got {}",
+            args.error_rate
+        )));
+    }
+    let latency_jitter = args
+        .jitter
+        .as_deref()
+        .map(str::parse::<demo::Jitter>)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--jitter: {e}")))?;
+    let stall = args
+        .stall
+        .as_deref()
+        .map(str::parse::<demo::Stall>)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--stall: {e}")))?;
+    let config = demo::DemoConfig {
+        latency: args.latency,
+        latency_jitter,
+        error_rate: args.error_rate,
+        stall,
+        rate_limit: args.rate_limit,
+        rate_window: args.rate_window,
+        token_ttl: args.token_ttl,
+        ..demo::DemoConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {}", args.addr), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the listening address", e))?;
+    out(&format!(
+        "loadgen reference API listening on http://{addr}\n"
+    ));
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    demo::serve(listener, config, shutdown)
+        .await
+        .map_err(|e| Error::io("the reference API failed", e))?;
+    Ok(ExitStatus::Pass)
+}

@@ -1,0 +1,370 @@
+//! Measurements: what each request did, recorded without a global lock, merged for reporting.
+//!
+//! Virtual users record into one of several [`Shard`]s (user *n* uses shard *n mod k*), each behind its own
+//! mutex that is held only for the few nanoseconds a record takes, so users on different worker threads rarely
+//! meet. Once a second the [`Collector`] swaps every shard's contents out (holding each lock only for a
+//! `mem::swap`), folds them into the run totals and into one point of the time series. No per-request channel
+//! send, no list of every result: memory is bounded by the number of request names, not of requests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Distinct failure messages kept per request name; further ones are counted under "other".
+pub const MAX_FAILURE_MESSAGES: usize = 64;
+
+/// A latency histogram in microseconds with 3 significant digits; it grows to fit what is recorded.
+pub fn new_histogram() -> Histogram<u64> {
+    // `new` only fails for sigfig > 5.
+    Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is valid"))
+}
+
+/// Why a request did not meet its expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The connection could not be made (refused, DNS, unreachable).
+    Connect,
+    /// No complete answer within the request timeout.
+    Timeout,
+    /// The connection broke while sending or reading (reset, closed early).
+    Connection,
+    /// An answer with a status the step does not accept.
+    Status,
+    /// The answer lacked a value the step captures.
+    Capture,
+    /// Anything else (a request that could not be built, a body that could not be read).
+    Other,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Connect => "connect",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Connection => "connection",
+            FailureKind::Status => "status",
+            FailureKind::Capture => "capture",
+            FailureKind::Other => "other",
+        }
+    }
+}
+
+/// Everything measured for one request name.
+#[derive(Debug, Clone)]
+pub struct StepStats {
+    pub latency: Histogram<u64>,
+    pub requests: u64,
+    pub failures: u64,
+    pub bytes: u64,
+    pub statuses: BTreeMap<u16, u64>,
+    pub errors: HashMap<(FailureKind, String), u64>,
+}
+
+impl Default for StepStats {
+    fn default() -> Self {
+        StepStats {
+            latency: new_histogram(),
+            requests: 0,
+            failures: 0,
+            bytes: 0,
+            statuses: BTreeMap::new(),
+            errors: HashMap::new(),
+        }
+    }
+}
+
+impl StepStats {
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &StepStats) {
+        // Both histograms auto-resize, so adding cannot fail for lack of range.
+        let _ = self.latency.add(&other.latency);
+        self.requests += other.requests;
+        self.failures += other.failures;
+        self.bytes += other.bytes;
+        for (s, n) in &other.statuses {
+            *self.statuses.entry(*s).or_default() += n;
+        }
+        for (k, n) in &other.errors {
+            self.add_error(k.0, &k.1, *n);
+        }
+    }
+
+    fn add_error(&mut self, kind: FailureKind, message: &str, n: u64) {
+        if let Some(count) = self.errors.get_mut(&(kind, message.to_string())) {
+            *count += n;
+        } else if self.errors.len() < MAX_FAILURE_MESSAGES {
+            self.errors.insert((kind, message.to_string()), n);
+        } else {
+            *self
+                .errors
+                .entry((
+                    FailureKind::Other,
+                    "other failures (too many distinct messages)".into(),
+                ))
+                .or_default() += n;
+        }
+    }
+
+    /// Empties the statistics, keeping allocations.
+    pub fn reset(&mut self) {
+        self.latency.reset();
+        self.requests = 0;
+        self.failures = 0;
+        self.bytes = 0;
+        self.statuses.clear();
+        self.errors.clear();
+    }
+}
+
+/// What one request did.
+#[derive(Debug)]
+pub struct Outcome<'a> {
+    pub latency: Duration,
+    pub status: Option<u16>,
+    pub bytes: u64,
+    /// `None` when the request met its expectation.
+    pub failure: Option<(FailureKind, &'a str)>,
+}
+
+/// One recording area: statistics per request name.
+#[derive(Debug, Clone, Default)]
+pub struct Shard {
+    pub steps: Vec<StepStats>,
+}
+
+impl Shard {
+    pub fn new(steps: usize) -> Self {
+        Shard {
+            steps: (0..steps).map(|_| StepStats::default()).collect(),
+        }
+    }
+
+    pub fn record(&mut self, step: usize, o: &Outcome<'_>) {
+        let Some(s) = self.steps.get_mut(step) else {
+            return;
+        };
+        let micros = u64::try_from(o.latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let _ = s.latency.record(micros);
+        s.requests += 1;
+        s.bytes += o.bytes;
+        if let Some(code) = o.status {
+            *s.statuses.entry(code).or_default() += 1;
+        }
+        if let Some((kind, message)) = o.failure {
+            s.failures += 1;
+            s.add_error(kind, message, 1);
+        }
+    }
+}
+
+/// The shards users record into, shared by every user of a run.
+#[derive(Debug)]
+pub struct Recorder {
+    shards: Vec<Mutex<Shard>>,
+    /// Users currently running (started and not yet stopped).
+    pub active_users: AtomicU64,
+}
+
+impl Recorder {
+    pub fn new(steps: usize, shards: usize) -> Self {
+        Recorder {
+            shards: (0..shards.max(1))
+                .map(|_| Mutex::new(Shard::new(steps)))
+                .collect(),
+            active_users: AtomicU64::new(0),
+        }
+    }
+
+    /// Records into the shard for user `user`.
+    pub fn record(&self, user: u64, step: usize, outcome: &Outcome<'_>) {
+        let shard = &self.shards[(user as usize) % self.shards.len()];
+        // A poisoned shard only means another user panicked mid-record; the counts are still usable.
+        let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        guard.record(step, outcome);
+    }
+
+    pub fn users(&self) -> u64 {
+        self.active_users.load(Ordering::Relaxed)
+    }
+}
+
+/// One second (or the last partial second) of the run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SeriesPoint {
+    /// Seconds since the run started, at the end of this interval.
+    pub elapsed_s: f64,
+    /// Unix time in seconds at the end of this interval.
+    pub timestamp: u64,
+    pub users: u64,
+    pub requests: u64,
+    pub failures: u64,
+    pub rps: f64,
+    pub failures_per_s: f64,
+    /// Latency percentiles of the requests completed in this interval (absent when there were none).
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
+/// Microseconds to milliseconds.
+pub fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// Drains the shards into run totals and a per-second series.
+#[derive(Debug)]
+pub struct Collector {
+    started: Instant,
+    last: Instant,
+    spare: Shard,
+    interval: Histogram<u64>,
+    pub totals: Vec<StepStats>,
+    pub series: Vec<SeriesPoint>,
+}
+
+impl Collector {
+    pub fn new(steps: usize, started: Instant) -> Self {
+        Collector {
+            started,
+            last: started,
+            spare: Shard::new(steps),
+            interval: new_histogram(),
+            totals: (0..steps).map(|_| StepStats::default()).collect(),
+            series: Vec::new(),
+        }
+    }
+
+    /// Takes everything recorded since the last call and appends a point to the series.
+    pub fn tick(&mut self, recorder: &Recorder, now: Instant) -> &SeriesPoint {
+        self.interval.reset();
+        let (mut requests, mut failures) = (0, 0);
+        for shard in &recorder.shards {
+            {
+                let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());
+                std::mem::swap(&mut *guard, &mut self.spare);
+            }
+            for (i, s) in self.spare.steps.iter_mut().enumerate() {
+                if s.requests == 0 {
+                    continue;
+                }
+                requests += s.requests;
+                failures += s.failures;
+                let _ = self.interval.add(&s.latency);
+                self.totals[i].merge(s);
+                s.reset();
+            }
+        }
+        let secs = now
+            .saturating_duration_since(self.last)
+            .as_secs_f64()
+            .max(1e-3);
+        self.last = now;
+        let pct = |q: f64| (requests > 0).then(|| ms(self.interval.value_at_quantile(q)));
+        let timestamp = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.series.push(SeriesPoint {
+            elapsed_s: round3(now.saturating_duration_since(self.started).as_secs_f64()),
+            timestamp,
+            users: recorder.users(),
+            requests,
+            failures,
+            rps: round3(requests as f64 / secs),
+            failures_per_s: round3(failures as f64 / secs),
+            p50_ms: pct(0.50),
+            p95_ms: pct(0.95),
+            p99_ms: pct(0.99),
+            max_ms: (requests > 0).then(|| ms(self.interval.max())),
+        });
+        self.series
+            .last()
+            .unwrap_or_else(|| unreachable!("just pushed"))
+    }
+
+    /// All requests so far, for the live progress line: (requests, failures, p95 ms).
+    pub fn running_totals(&self) -> (u64, u64) {
+        self.totals
+            .iter()
+            .fold((0, 0), |(r, f), s| (r + s.requests, f + s.failures))
+    }
+}
+
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(ms: u64, status: u16) -> Outcome<'static> {
+        Outcome {
+            latency: Duration::from_millis(ms),
+            status: Some(status),
+            bytes: 10,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn collector_merges_shards_into_totals_and_series() {
+        let rec = Recorder::new(2, 4);
+        for user in 0..8 {
+            rec.record(user, 0, &ok(10, 200));
+        }
+        rec.record(
+            3,
+            1,
+            &Outcome {
+                latency: Duration::from_millis(100),
+                status: Some(500),
+                bytes: 0,
+                failure: Some((FailureKind::Status, "expected 2xx, got 500")),
+            },
+        );
+        let t0 = Instant::now();
+        let mut c = Collector::new(2, t0);
+        let p = c.tick(&rec, t0 + Duration::from_secs(1)).clone();
+        assert_eq!((p.requests, p.failures), (9, 1));
+        assert!((p.rps - 9.0).abs() < 1e-9);
+        assert!(p.p50_ms.unwrap() >= 9.9 && p.p50_ms.unwrap() <= 10.1);
+        assert_eq!(c.totals[0].requests, 8);
+        assert_eq!(c.totals[0].statuses[&200], 8);
+        assert_eq!(
+            c.totals[1].errors[&(FailureKind::Status, "expected 2xx, got 500".into())],
+            1
+        );
+        // A second tick sees nothing new: the shards were drained.
+        let p2 = c.tick(&rec, t0 + Duration::from_secs(2)).clone();
+        assert_eq!(p2.requests, 0);
+        assert_eq!(p2.p95_ms, None);
+        assert_eq!(c.running_totals(), (9, 1));
+    }
+
+    #[test]
+    fn distinct_failure_messages_are_capped() {
+        let mut s = Shard::new(1);
+        for i in 0..(MAX_FAILURE_MESSAGES + 10) {
+            let msg = format!("error {i}");
+            s.record(
+                0,
+                &Outcome {
+                    latency: Duration::from_millis(1),
+                    status: None,
+                    bytes: 0,
+                    failure: Some((FailureKind::Other, &msg)),
+                },
+            );
+        }
+        assert_eq!(s.steps[0].errors.len(), MAX_FAILURE_MESSAGES + 1);
+        assert_eq!(s.steps[0].failures, (MAX_FAILURE_MESSAGES + 10) as u64);
+    }
+}

@@ -1,0 +1,1053 @@
+//! From a loaded scenario and the command line's overrides to a validated, typed [`RunPlan`].
+//!
+//! Everything that can be wrong with a scenario is found here, once, before any traffic: durations are parsed,
+//! the host URL and methods checked, templates compiled against the variables that exist (built-ins, `env.*`,
+//! and every capture any step declares), JSON paths parsed, weights and gates range-checked. The engine only ever
+//! sees a `RunPlan`; it never touches TOML or clap.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::HeaderName;
+use toml::Spanned;
+
+use crate::error::Error;
+use crate::scenario::jsonpath::JsonPath;
+use crate::scenario::template::{self, RawVar, Resolved, Template, Var};
+use crate::scenario::{Loaded, RawGateSet, RawStep, ScenarioError};
+
+/// Values given on the command line, which win over the scenario's.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub host: Option<String>,
+    pub users: Option<u64>,
+    pub spawn_rate: Option<f64>,
+    pub duration: Option<Duration>,
+}
+
+/// A run, ready for the engine.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub name: String,
+    pub file: std::path::PathBuf,
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8000`.
+    pub host: String,
+    pub timeout: Duration,
+    pub users: u64,
+    pub spawn_rate: f64,
+    pub duration: Duration,
+    pub stop_timeout: Duration,
+    pub wait: Wait,
+    /// Every request of the scenario; a step's index is its statistics id.
+    pub steps: Vec<Step>,
+    pub on_start: Vec<usize>,
+    pub tasks: Vec<usize>,
+    pub on_stop: Vec<usize>,
+    /// Names of the capture slots, indexed by [`Var::Capture`].
+    pub captures: Vec<String>,
+    pub gates: Vec<Gate>,
+}
+
+/// A user's pause between tasks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Wait {
+    None,
+    Constant(Duration),
+    /// Uniform between the two bounds, as Locust's `between(min, max)`.
+    Between(Duration, Duration),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    OnStart,
+    Task,
+    OnStop,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::OnStart => "on_start",
+            StepKind::Task => "task",
+            StepKind::OnStop => "on_stop",
+        }
+    }
+}
+
+/// One request as the engine runs it.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub kind: StepKind,
+    pub method: Method,
+    /// Path (or absolute URL) template.
+    pub path: Template,
+    pub query: Vec<(String, Template)>,
+    pub headers: Vec<(HeaderName, Template)>,
+    pub body: Body,
+    /// Accepted status codes; `None` means any 2xx.
+    pub expect_status: Option<Vec<u16>>,
+    pub captures: Vec<Capture>,
+    pub weight: u32,
+    /// After this task, the user ends its session and starts a new one (on_start runs again).
+    pub restart_session: bool,
+    pub timeout: Option<Duration>,
+}
+
+impl Step {
+    /// Whether `status` meets this step's expectation.
+    pub fn accepts(&self, status: u16) -> bool {
+        match &self.expect_status {
+            Some(list) => list.contains(&status),
+            None => (200..300).contains(&status),
+        }
+    }
+
+    /// True when the response body is needed (a JSON capture).
+    pub fn needs_body(&self) -> bool {
+        self.captures
+            .iter()
+            .any(|c| matches!(c.source, CaptureSource::Json(_)))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    None,
+    Json(JsonTemplate),
+    Text(Template),
+}
+
+/// A JSON body whose strings are templates.
+#[derive(Debug, Clone)]
+pub enum JsonTemplate {
+    Literal(serde_json::Value),
+    String(Template),
+    Array(Vec<JsonTemplate>),
+    Object(Vec<(String, JsonTemplate)>),
+}
+
+impl JsonTemplate {
+    pub fn render(&self, ctx: &mut dyn template::Context) -> serde_json::Value {
+        match self {
+            JsonTemplate::Literal(v) => v.clone(),
+            JsonTemplate::String(t) => serde_json::Value::String(t.render(ctx)),
+            JsonTemplate::Array(items) => {
+                serde_json::Value::Array(items.iter().map(|i| i.render(ctx)).collect())
+            }
+            JsonTemplate::Object(fields) => serde_json::Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.render(ctx)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub name: String,
+    pub slot: usize,
+    pub source: CaptureSource,
+}
+
+#[derive(Debug, Clone)]
+pub enum CaptureSource {
+    Json(JsonPath),
+    Header(HeaderName),
+}
+
+/// A quality gate, checked on the finished results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    /// `None` for all requests together, else a request name.
+    pub scope: Option<String>,
+    pub metric: GateMetric,
+    pub threshold: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateMetric {
+    /// Percent of requests that met their expectation; passes when measured >= threshold.
+    SuccessRate,
+    /// A latency percentile in ms; passes when measured < threshold.
+    Percentile(u8),
+}
+
+impl GateMetric {
+    pub fn key(self) -> String {
+        match self {
+            GateMetric::SuccessRate => "success_rate".into(),
+            GateMetric::Percentile(p) => format!("p{p}_ms"),
+        }
+    }
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+type Result<T> = std::result::Result<T, Error>;
+
+/// Resolves `loaded` with `overrides` into a plan, or the first problem found.
+pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
+    let root = 0;
+    let missing = |what: &str, example: &str| -> Error {
+        ScenarioError::file(loaded.root(), format!("missing `{what}`"))
+            .with_help(format!("add it to the scenario, e.g. {example}"))
+            .into()
+    };
+
+    let name = match &loaded.name {
+        Some(n) if n.value.get_ref().trim().is_empty() => {
+            return Err(loaded
+                .error(n.file, n.value.span(), "`name` must not be empty")
+                .into());
+        }
+        Some(n) => n.value.get_ref().clone(),
+        None => loaded
+            .root()
+            .file_stem()
+            .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned()),
+    };
+
+    // [target]
+    let target = loaded.target.as_ref();
+    let host = match (
+        &overrides.host,
+        target.and_then(|t| t.value.host.as_ref().map(|h| (t.file, h))),
+    ) {
+        (Some(h), _) => check_host(h).map_err(|m| Error::Usage(format!("--host {h}: {m}")))?,
+        (None, Some((file, h))) => {
+            check_host(h.get_ref()).map_err(|m| loaded.error(file, h.span(), m))?
+        }
+        (None, None) => {
+            return Err(missing(
+                "[target] host",
+                "[target] host = \"http://127.0.0.1:8000\" (or pass --host, or --demo)",
+            ));
+        }
+    };
+    let timeout = match target.and_then(|t| t.value.timeout.as_ref().map(|v| (t.file, v))) {
+        Some((file, v)) => positive_duration(loaded, file, v, "timeout")?,
+        None => DEFAULT_TIMEOUT,
+    };
+
+    // [load]
+    let load = loaded.load.as_ref();
+    let users = match (
+        overrides.users,
+        load.and_then(|l| l.value.users.as_ref().map(|v| (l.file, v))),
+    ) {
+        (Some(0), _) => return Err(Error::Usage("--users must be at least 1".into())),
+        (Some(u), _) => u,
+        (None, Some((file, u))) => {
+            let n = *u.get_ref();
+            if n < 1 {
+                return Err(loaded
+                    .error(
+                        file,
+                        u.span(),
+                        format!("`users` must be at least 1, got {n}"),
+                    )
+                    .into());
+            }
+            n as u64
+        }
+        (None, None) => return Err(missing("[load] users", "[load] users = 100")),
+    };
+    let spawn_rate = match (
+        overrides.spawn_rate,
+        load.and_then(|l| l.value.spawn_rate.as_ref().map(|v| (l.file, v))),
+    ) {
+        (Some(r), _) if !(r > 0.0 && r.is_finite()) => {
+            return Err(Error::Usage(format!(
+                "--spawn-rate must be above 0, got {r}"
+            )));
+        }
+        (Some(r), _) => r,
+        (None, Some((file, r))) => {
+            let v = *r.get_ref();
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(loaded
+                    .error(
+                        file,
+                        r.span(),
+                        format!("`spawn_rate` must be above 0 users per second, got {v}"),
+                    )
+                    .into());
+            }
+            v
+        }
+        (None, None) => users as f64, // all at once within a second
+    };
+    let duration = match (
+        overrides.duration,
+        load.and_then(|l| l.value.duration.as_ref().map(|v| (l.file, v))),
+    ) {
+        (Some(d), _) if d.is_zero() => {
+            return Err(Error::Usage("--duration must be above 0".into()));
+        }
+        (Some(d), _) => d,
+        (None, Some((file, d))) => positive_duration(loaded, file, d, "duration")?,
+        (None, None) => return Err(missing("[load] duration", "[load] duration = \"5m\"")),
+    };
+    let stop_timeout = match load.and_then(|l| l.value.stop_timeout.as_ref().map(|v| (l.file, v))) {
+        Some((file, v)) => duration_value(loaded, file, v, "stop_timeout")?,
+        None => DEFAULT_STOP_TIMEOUT,
+    };
+
+    let wait = match &loaded.wait {
+        Some(w) => parse_wait(loaded, w.file, &w.value)?,
+        None => Wait::None,
+    };
+
+    // Steps: first gather every capture name, so any step may use any capture.
+    let mut all: Vec<(usize, &RawStep, StepKind)> = Vec::new();
+    if let Some(s) = &loaded.on_start {
+        all.extend(s.value.iter().map(|r| (s.file, r, StepKind::OnStart)));
+    }
+    all.extend(
+        loaded
+            .tasks
+            .iter()
+            .map(|t| (t.file, &t.value, StepKind::Task)),
+    );
+    if let Some(s) = &loaded.on_stop {
+        all.extend(s.value.iter().map(|r| (s.file, r, StepKind::OnStop)));
+    }
+    if !all.iter().any(|(_, _, k)| *k == StepKind::Task) {
+        return Err(missing(
+            "[[task]]",
+            "[[task]] name = \"home\" path = \"/\" (at least one task)",
+        ));
+    }
+    let mut captures: Vec<String> = Vec::new();
+    for (file, raw, _) in &all {
+        for (cname, value) in raw.capture.iter().flatten() {
+            let valid = !cname.is_empty()
+                && cname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !cname.starts_with(|c: char| c.is_ascii_digit());
+            if !valid {
+                return Err(loaded
+                    .error(
+                        *file,
+                        value.span(),
+                        format!("capture name `{cname}` must be letters, digits and `_`"),
+                    )
+                    .into());
+            }
+            if template::BUILTINS.iter().any(|(b, _)| b == cname) || cname == "env" {
+                return Err(loaded
+                    .error(
+                        *file,
+                        value.span(),
+                        format!("capture name `{cname}` is a built-in variable; pick another name"),
+                    )
+                    .into());
+            }
+            if !captures.contains(cname) {
+                captures.push(cname.clone());
+            }
+        }
+    }
+
+    let mut steps = Vec::with_capacity(all.len());
+    let mut seen: HashMap<String, (usize, Range<usize>)> = HashMap::new();
+    for (file, raw, kind) in &all {
+        let step = resolve_step(loaded, *file, raw, *kind, &captures)?;
+        if let Some((f, span)) = seen.get(&step.name) {
+            let first = loaded.error(*f, span.clone(), "");
+            return Err(loaded
+                .error(*file, raw.name.span(), format!("duplicate request name `{}`", step.name))
+                .with_help(format!(
+                    "first defined at {}:{}:{}; request names must be unique, since statistics and gates use them",
+                    first.file.display(),
+                    first.line,
+                    first.column
+                ))
+                .into());
+        }
+        seen.insert(step.name.clone(), (*file, raw.name.span()));
+        steps.push(step);
+    }
+    let idx = |k: StepKind| -> Vec<usize> {
+        steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == k)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let (on_start, tasks, on_stop) = (
+        idx(StepKind::OnStart),
+        idx(StepKind::Task),
+        idx(StepKind::OnStop),
+    );
+
+    let gates = match &loaded.gates {
+        Some(g) => resolve_gates(loaded, g.file, &g.value, &steps)?,
+        None => Vec::new(),
+    };
+    let _ = root;
+    Ok(RunPlan {
+        name,
+        file: loaded.root().to_path_buf(),
+        host,
+        timeout,
+        users,
+        spawn_rate,
+        duration,
+        stop_timeout,
+        wait,
+        steps,
+        on_start,
+        tasks,
+        on_stop,
+        captures,
+        gates,
+    })
+}
+
+fn check_host(h: &str) -> std::result::Result<String, String> {
+    let url = reqwest::Url::parse(h).map_err(|e| {
+        format!("`{h}` is not a valid URL ({e}); expected e.g. \"http://127.0.0.1:8000\"")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "`{h}`: the scheme must be http or https, not `{}`",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{h}` has no host name"));
+    }
+    Ok(h.trim_end_matches('/').to_string())
+}
+
+fn duration_value(
+    loaded: &Loaded,
+    file: usize,
+    v: &Spanned<String>,
+    what: &str,
+) -> Result<Duration> {
+    humantime::parse_duration(v.get_ref().trim()).map_err(|e| {
+        loaded
+            .error(
+                file,
+                v.span(),
+                format!(
+                    "`{what}`: cannot parse `{}` as a duration ({e})",
+                    v.get_ref()
+                ),
+            )
+            .with_help("write a number and a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h 30m\"")
+            .into()
+    })
+}
+
+fn positive_duration(
+    loaded: &Loaded,
+    file: usize,
+    v: &Spanned<String>,
+    what: &str,
+) -> Result<Duration> {
+    let d = duration_value(loaded, file, v, what)?;
+    if d.is_zero() {
+        return Err(loaded
+            .error(file, v.span(), format!("`{what}` must be above zero"))
+            .into());
+    }
+    Ok(d)
+}
+
+fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<Wait> {
+    let err = |m: String| -> Error {
+        loaded
+            .error(file, w.span(), m)
+            .with_help("write wait = \"1s\", wait = { constant = \"1s\" } or wait = { between = [\"100ms\", \"500ms\"] }")
+            .into()
+    };
+    let dur = |v: &toml::Value| -> Result<Duration> {
+        match v {
+            toml::Value::String(s) => humantime::parse_duration(s.trim())
+                .map_err(|e| err(format!("`wait`: cannot parse `{s}` as a duration ({e})"))),
+            other => Err(err(format!(
+                "`wait`: expected a duration string, found {}",
+                other.type_str()
+            ))),
+        }
+    };
+    match w.get_ref() {
+        toml::Value::String(_) => Ok(Wait::Constant(dur(w.get_ref())?)),
+        toml::Value::Table(t) if t.len() == 1 => {
+            let (k, v) = t.iter().next().ok_or_else(|| err("empty `wait`".into()))?;
+            match k.as_str() {
+                "constant" => Ok(Wait::Constant(dur(v)?)),
+                "between" => match v.as_array().map(Vec::as_slice) {
+                    Some([lo, hi]) => {
+                        let (lo, hi) = (dur(lo)?, dur(hi)?);
+                        if lo > hi {
+                            return Err(err(
+                                "`wait.between`: the minimum is above the maximum".into()
+                            ));
+                        }
+                        Ok(Wait::Between(lo, hi))
+                    }
+                    _ => Err(err("`wait.between` takes two durations: [min, max]".into())),
+                },
+                other => {
+                    let e = loaded.error(
+                        file,
+                        w.span(),
+                        format!("unknown wait mode `{other}`; expected `constant` or `between`"),
+                    );
+                    Err(e.suggest(other, ["constant", "between"]).into())
+                }
+            }
+        }
+        other => Err(err(format!(
+            "`wait`: expected a duration or a table, found {}",
+            other.type_str()
+        ))),
+    }
+}
+
+fn resolve_step(
+    loaded: &Loaded,
+    file: usize,
+    raw: &RawStep,
+    kind: StepKind,
+    captures: &[String],
+) -> Result<Step> {
+    let name = raw.name.get_ref().trim().to_string();
+    if name.is_empty() {
+        return Err(loaded
+            .error(file, raw.name.span(), "request `name` must not be empty")
+            .into());
+    }
+    let method = match &raw.method {
+        None => Method::GET,
+        Some(m) => {
+            let upper = m.get_ref().to_ascii_uppercase();
+            if !METHODS.contains(&upper.as_str()) {
+                return Err(loaded
+                    .error(
+                        file,
+                        m.span(),
+                        format!(
+                            "unknown HTTP method `{}`; expected one of {}",
+                            m.get_ref(),
+                            METHODS.join(", ")
+                        ),
+                    )
+                    .suggest(&upper, METHODS.iter().copied())
+                    .into());
+            }
+            Method::from_bytes(upper.as_bytes()).unwrap_or(Method::GET)
+        }
+    };
+    let tpl = |s: &Spanned<String>| compile(loaded, file, s.span(), s.get_ref(), captures);
+
+    let path_src = raw.path.get_ref();
+    if !(path_src.starts_with('/')
+        || path_src.starts_with("http://")
+        || path_src.starts_with("https://")
+        || path_src.starts_with("{{"))
+    {
+        return Err(loaded
+            .error(
+                file,
+                raw.path.span(),
+                format!("`path` must start with `/` (or be a full http:// URL), got `{path_src}`"),
+            )
+            .into());
+    }
+    let path = tpl(&raw.path)?;
+    let query = raw
+        .query
+        .iter()
+        .flatten()
+        .map(|(k, v)| Ok((k.clone(), tpl(v)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let headers = raw
+        .headers
+        .iter()
+        .flatten()
+        .map(|(k, v)| {
+            let h = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                loaded.error(file, v.span(), format!("`{k}` is not a valid header name"))
+            })?;
+            Ok((h, tpl(v)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let body = match (&raw.json, &raw.body) {
+        (Some(j), Some(_)) => {
+            return Err(loaded
+                .error(
+                    file,
+                    j.span(),
+                    "a request has either `json` or `body`, not both",
+                )
+                .into());
+        }
+        (Some(j), None) => Body::Json(json_template(
+            loaded,
+            file,
+            j.span(),
+            j.get_ref(),
+            captures,
+        )?),
+        (None, Some(b)) => Body::Text(tpl(b)?),
+        (None, None) => Body::None,
+    };
+    let expect_status = match raw.expect.as_ref().and_then(|e| e.status.as_ref()) {
+        None => None,
+        Some(list) => {
+            if list.get_ref().is_empty() {
+                return Err(loaded
+                    .error(
+                        file,
+                        list.span(),
+                        "`expect.status` must list at least one status code",
+                    )
+                    .into());
+            }
+            let mut codes = Vec::new();
+            for s in list.get_ref() {
+                let c = *s.get_ref();
+                if !(100..=599).contains(&c) {
+                    return Err(loaded
+                        .error(
+                            file,
+                            s.span(),
+                            format!("`{c}` is not an HTTP status code (100-599)"),
+                        )
+                        .into());
+                }
+                codes.push(c as u16);
+            }
+            Some(codes)
+        }
+    };
+    let mut caps = Vec::new();
+    for (cname, v) in raw.capture.iter().flatten() {
+        let slot = captures.iter().position(|c| c == cname).unwrap_or(0);
+        caps.push(Capture {
+            name: cname.clone(),
+            slot,
+            source: capture_source(loaded, file, v)?,
+        });
+    }
+    let task_only = |what: &str, span: Range<usize>| -> Error {
+        loaded
+            .error(
+                file,
+                span,
+                format!(
+                    "`{what}` applies to [[task]] entries, not to {} steps",
+                    kind.as_str()
+                ),
+            )
+            .into()
+    };
+    let weight = match (&raw.weight, kind) {
+        (None, _) => 1,
+        (Some(w), StepKind::Task) => {
+            let v = *w.get_ref();
+            if !(1..=1_000_000).contains(&v) {
+                return Err(loaded
+                    .error(
+                        file,
+                        w.span(),
+                        format!("`weight` must be between 1 and 1000000, got {v}"),
+                    )
+                    .into());
+            }
+            v as u32
+        }
+        (Some(w), _) => return Err(task_only("weight", w.span())),
+    };
+    let restart_session = match (&raw.restart_session, kind) {
+        (None, _) => false,
+        (Some(r), StepKind::Task) => *r.get_ref(),
+        (Some(r), _) => return Err(task_only("restart_session", r.span())),
+    };
+    let timeout = raw
+        .timeout
+        .as_ref()
+        .map(|t| positive_duration(loaded, file, t, "timeout"))
+        .transpose()?;
+    Ok(Step {
+        name,
+        kind,
+        method,
+        path,
+        query,
+        headers,
+        body,
+        expect_status,
+        captures: caps,
+        weight,
+        restart_session,
+        timeout,
+    })
+}
+
+fn capture_source(loaded: &Loaded, file: usize, v: &Spanned<toml::Value>) -> Result<CaptureSource> {
+    let help = "write token = \"$.access_token\", token = { json = \"$.access_token\" } or sid = { header = \"X-Session\" }";
+    let json = |path: &str| -> Result<CaptureSource> {
+        JsonPath::parse(path)
+            .map(CaptureSource::Json)
+            .map_err(|(_, m)| {
+                loaded
+                    .error_in(file, v.span(), path, format!("bad JSON path `{path}`: {m}"))
+                    .with_help(help)
+                    .into()
+            })
+    };
+    match v.get_ref() {
+        toml::Value::String(p) => json(p),
+        toml::Value::Table(t) if t.len() == 1 => match t.iter().next() {
+            Some((k, toml::Value::String(p))) if k == "json" => json(p),
+            Some((k, toml::Value::String(h))) if k == "header" => {
+                HeaderName::from_bytes(h.as_bytes())
+                    .map(CaptureSource::Header)
+                    .map_err(|_| {
+                        loaded
+                            .error(file, v.span(), format!("`{h}` is not a valid header name"))
+                            .into()
+                    })
+            }
+            Some((k, _)) => Err(loaded
+                .error(
+                    file,
+                    v.span(),
+                    format!(
+                        "unknown capture source `{k}`; expected `json` or `header` with a string"
+                    ),
+                )
+                .suggest(k, ["json", "header"])
+                .into()),
+            None => Err(loaded
+                .error(file, v.span(), "empty capture")
+                .with_help(help)
+                .into()),
+        },
+        _ => Err(loaded
+            .error(file, v.span(), "a capture is a JSON path or a table")
+            .with_help(help)
+            .into()),
+    }
+}
+
+/// Compiles a template found at `span` in `file`.
+fn compile(
+    loaded: &Loaded,
+    file: usize,
+    span: Range<usize>,
+    s: &str,
+    captures: &[String],
+) -> Result<Template> {
+    Template::compile(
+        s,
+        |v: &RawVar<'_>| resolve_var(loaded, file, span.clone(), v, captures),
+        |e| {
+            loaded
+                .error_in(file, span.clone(), &e.text, e.message)
+                .into()
+        },
+    )
+}
+
+fn resolve_var(
+    loaded: &Loaded,
+    file: usize,
+    span: Range<usize>,
+    v: &RawVar<'_>,
+    captures: &[String],
+) -> Result<Resolved> {
+    let var = match v.name {
+        "vu" => Var::Vu,
+        "session" => Var::Session,
+        "run_id" => Var::RunId,
+        "seq" => Var::Seq,
+        "uuid" => Var::Uuid,
+        "random" => Var::Random,
+        "timestamp_ms" => Var::TimestampMs,
+        name => {
+            if let Some(env) = name.strip_prefix("env.") {
+                return std::env::var(env).map(Resolved::Value).map_err(|_| {
+                    loaded
+                        .error_in(
+                            file,
+                            span,
+                            v.text,
+                            format!("environment variable `{env}` is not set"),
+                        )
+                        .with_help(format!("set it before the run: {env}=... loadgen run ..."))
+                        .into()
+                });
+            }
+            match captures.iter().position(|c| c == name) {
+                Some(slot) => Var::Capture(slot),
+                None => {
+                    let known: Vec<&str> = template::BUILTINS
+                        .iter()
+                        .map(|(b, _)| *b)
+                        .chain(captures.iter().map(String::as_str))
+                        .collect();
+                    let mut e = loaded.error_in(
+                        file,
+                        span,
+                        v.text,
+                        format!("unknown template variable `{name}`"),
+                    );
+                    e = match crate::scenario::error::did_you_mean(name, known.iter().copied()) {
+                        Some(best) => e.with_help(format!("did you mean `{best}`?")),
+                        None => e.with_help(format!(
+                            "known variables: {}, env.NAME, and the captures declared in the scenario{}",
+                            template::BUILTINS.iter().map(|(b, _)| *b).collect::<Vec<_>>().join(", "),
+                            if captures.is_empty() { String::new() } else { format!(" ({})", captures.join(", ")) }
+                        )),
+                    };
+                    return Err(e.into());
+                }
+            }
+        }
+    };
+    Ok(Resolved::Var(var))
+}
+
+fn json_template(
+    loaded: &Loaded,
+    file: usize,
+    span: Range<usize>,
+    v: &toml::Value,
+    captures: &[String],
+) -> Result<JsonTemplate> {
+    Ok(match v {
+        toml::Value::String(s) => {
+            let t = compile(loaded, file, span, s, captures)?;
+            if t.is_constant() {
+                JsonTemplate::Literal(serde_json::Value::String(t.render(&mut NoVars)))
+            } else {
+                JsonTemplate::String(t)
+            }
+        }
+        toml::Value::Array(items) => JsonTemplate::Array(
+            items
+                .iter()
+                .map(|i| json_template(loaded, file, span.clone(), i, captures))
+                .collect::<Result<_>>()?,
+        ),
+        toml::Value::Table(t) => JsonTemplate::Object(
+            t.iter()
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        json_template(loaded, file, span.clone(), v, captures)?,
+                    ))
+                })
+                .collect::<Result<_>>()?,
+        ),
+        toml::Value::Integer(i) => JsonTemplate::Literal((*i).into()),
+        toml::Value::Float(f) => JsonTemplate::Literal(
+            serde_json::Number::from_f64(*f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        ),
+        toml::Value::Boolean(b) => JsonTemplate::Literal((*b).into()),
+        toml::Value::Datetime(d) => JsonTemplate::Literal(d.to_string().into()),
+    })
+}
+
+struct NoVars;
+impl template::Context for NoVars {
+    fn write_var(&mut self, _: Var, _: &mut String) {}
+}
+
+fn resolve_gates(
+    loaded: &Loaded,
+    file: usize,
+    g: &crate::scenario::RawGates,
+    steps: &[Step],
+) -> Result<Vec<Gate>> {
+    let mut gates = Vec::new();
+    push_gate_set(loaded, file, None, &g.overall(), &mut gates)?;
+    for (name, set) in g.requests.iter().flatten() {
+        if !steps.iter().any(|s| s.name == *name.get_ref()) {
+            let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+            return Err(loaded
+                .error(
+                    file,
+                    name.span(),
+                    format!("gate for unknown request name `{}`", name.get_ref()),
+                )
+                .suggest(name.get_ref(), names.iter().copied())
+                .into());
+        }
+        push_gate_set(loaded, file, Some(name.get_ref().clone()), set, &mut gates)?;
+    }
+    Ok(gates)
+}
+
+fn push_gate_set(
+    loaded: &Loaded,
+    file: usize,
+    scope: Option<String>,
+    set: &RawGateSet,
+    out: &mut Vec<Gate>,
+) -> Result<()> {
+    if let Some(v) = &set.success_rate {
+        let x = *v.get_ref();
+        if !(0.0..=100.0).contains(&x) {
+            return Err(loaded
+                .error(
+                    file,
+                    v.span(),
+                    format!("`success_rate` is a percentage from 0 to 100, got {x}"),
+                )
+                .into());
+        }
+        out.push(Gate {
+            scope: scope.clone(),
+            metric: GateMetric::SuccessRate,
+            threshold: x,
+        });
+    }
+    for (p, v) in [
+        (50u8, &set.p50_ms),
+        (90, &set.p90_ms),
+        (95, &set.p95_ms),
+        (99, &set.p99_ms),
+    ] {
+        if let Some(v) = v {
+            let x = *v.get_ref();
+            if !(x > 0.0 && x.is_finite()) {
+                return Err(loaded
+                    .error(
+                        file,
+                        v.span(),
+                        format!("`p{p}_ms` must be a positive number of milliseconds, got {x}"),
+                    )
+                    .into());
+            }
+            out.push(Gate {
+                scope: scope.clone(),
+                metric: GateMetric::Percentile(p),
+                threshold: x,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl RunPlan {
+    /// The sum of the task weights.
+    pub fn total_weight(&self) -> u64 {
+        self.tasks
+            .iter()
+            .map(|&i| u64::from(self.steps[i].weight))
+            .sum()
+    }
+
+    /// A human-readable account of the plan, as `loadgen check` prints it. Shows templates, never values.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let secs = |d: Duration| humantime::format_duration(d).to_string();
+        let _ = writeln!(s, "scenario   {} ({})", self.name, self.file.display());
+        let _ = writeln!(
+            s,
+            "target     {} (request timeout {})",
+            self.host,
+            secs(self.timeout)
+        );
+        let ramp = self.users as f64 / self.spawn_rate;
+        let _ = writeln!(
+            s,
+            "load       {} users, spawned at {}/s (all running after {:.1}s), for {}; stop timeout {}",
+            self.users,
+            self.spawn_rate,
+            ramp,
+            secs(self.duration),
+            secs(self.stop_timeout)
+        );
+        let wait = match self.wait {
+            Wait::None => "none".to_string(),
+            Wait::Constant(d) => format!("constant {}", secs(d)),
+            Wait::Between(a, b) => format!("between {} and {} (uniform)", secs(a), secs(b)),
+        };
+        let _ = writeln!(s, "wait       {wait}");
+        let total = self.total_weight().max(1) as f64;
+        for (title, list) in [
+            ("on_start", &self.on_start),
+            ("tasks", &self.tasks),
+            ("on_stop", &self.on_stop),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            let _ = writeln!(s, "{title}:");
+            for &i in list.iter() {
+                let st = &self.steps[i];
+                let _ = write!(
+                    s,
+                    "  {:<24} {:<7} {}",
+                    st.name,
+                    st.method.as_str(),
+                    st.path.source()
+                );
+                if st.kind == StepKind::Task {
+                    let _ = write!(
+                        s,
+                        "  weight {} ({:.1}%)",
+                        st.weight,
+                        100.0 * f64::from(st.weight) / total
+                    );
+                }
+                match &st.expect_status {
+                    Some(c) => {
+                        let c: Vec<String> = c.iter().map(u16::to_string).collect();
+                        let _ = write!(s, "  expect {}", c.join("|"));
+                    }
+                    None => s.push_str("  expect 2xx"),
+                }
+                for c in &st.captures {
+                    let src = match &c.source {
+                        CaptureSource::Json(p) => p.as_str().to_string(),
+                        CaptureSource::Header(h) => format!("header {h}"),
+                    };
+                    let _ = write!(s, "  capture {}={}", c.name, src);
+                }
+                if st.restart_session {
+                    s.push_str("  restarts session");
+                }
+                s.push('\n');
+            }
+        }
+        if self.gates.is_empty() {
+            let _ = writeln!(s, "gates      none");
+        } else {
+            let _ = writeln!(s, "gates:");
+            for g in &self.gates {
+                let op = match g.metric {
+                    GateMetric::SuccessRate => ">=",
+                    GateMetric::Percentile(_) => "<",
+                };
+                let _ = writeln!(
+                    s,
+                    "  {:<24} {} {} {}",
+                    g.scope.as_deref().unwrap_or("all requests"),
+                    g.metric.key(),
+                    op,
+                    g.threshold
+                );
+            }
+        }
+        s
+    }
+}

@@ -1,0 +1,200 @@
+//! The end-of-run summary on stdout: request statistics and percentiles laid out as Locust prints them, status
+//! codes, failures by reason, and the gate table with the verdict.
+
+use std::fmt::Write as _;
+
+use crate::report::{RequestStats, RunResults};
+
+/// Milliseconds with precision that suits their size.
+pub fn fmt_ms(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.2}")
+    } else if v < 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn opt_ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "N/A".into(), fmt_ms)
+}
+
+/// The whole summary as text.
+pub fn render(r: &RunResults) -> String {
+    let mut s = String::new();
+    let w = r
+        .requests
+        .iter()
+        .map(|q| q.name.len())
+        .chain(std::iter::once(10))
+        .max()
+        .unwrap_or(10)
+        .min(48);
+    let _ = writeln!(
+        s,
+        "\n{} — {} users, {:.1}s against {}{}",
+        r.scenario.name,
+        r.settings.users,
+        r.duration_s,
+        r.settings.host,
+        if r.interrupted { " (interrupted)" } else { "" }
+    );
+    let _ = writeln!(
+        s,
+        "{:<8} {:<w$} {:>9} {:>16} | {:>8} {:>8} {:>8} {:>8} | {:>9} {:>10}",
+        "Type", "Name", "# reqs", "# fails", "Avg", "Min", "Max", "Med", "req/s", "failures/s"
+    );
+    let rule = format!("{}\n", "-".repeat(8 + 1 + w + 10 + 17 + 3 + 36 + 3 + 20));
+    s.push_str(&rule);
+    let row = |s: &mut String, q: &RequestStats| {
+        let fail_pct = if q.requests == 0 {
+            0.0
+        } else {
+            100.0 * q.failures as f64 / q.requests as f64
+        };
+        let _ = writeln!(
+            s,
+            "{:<8} {:<w$} {:>9} {:>16} | {:>8} {:>8} {:>8} {:>8} | {:>9.2} {:>10.2}",
+            q.method,
+            truncate(&q.name, w),
+            q.requests,
+            format!("{}({:.2}%)", q.failures, fail_pct),
+            opt_ms(q.mean_ms),
+            opt_ms(q.min_ms),
+            opt_ms(q.max_ms),
+            opt_ms(q.percentiles_ms.as_ref().map(|p| p.p50)),
+            q.rps,
+            q.failures_per_s
+        );
+    };
+    for q in &r.requests {
+        row(&mut s, q);
+    }
+    s.push_str(&rule);
+    row(&mut s, &r.aggregated);
+
+    let _ = writeln!(s, "\nResponse time percentiles (ms)");
+    let heads = [
+        "50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%",
+    ];
+    let _ = write!(s, "{:<8} {:<w$}", "Type", "Name");
+    for h in heads {
+        let _ = write!(s, " {h:>7}");
+    }
+    let _ = writeln!(s, " {:>9}", "# reqs");
+    s.push_str(&rule);
+    let prow = |s: &mut String, q: &RequestStats| {
+        let _ = write!(s, "{:<8} {:<w$}", q.method, truncate(&q.name, w));
+        match &q.percentiles_ms {
+            Some(p) => {
+                for v in [
+                    p.p50, p.p66, p.p75, p.p80, p.p90, p.p95, p.p98, p.p99, p.p99_9, p.p99_99,
+                    p.p100,
+                ] {
+                    let _ = write!(s, " {:>7}", fmt_ms(v));
+                }
+            }
+            None => {
+                for _ in heads {
+                    let _ = write!(s, " {:>7}", "N/A");
+                }
+            }
+        }
+        let _ = writeln!(s, " {:>9}", q.requests);
+    };
+    for q in &r.requests {
+        prow(&mut s, q);
+    }
+    s.push_str(&rule);
+    prow(&mut s, &r.aggregated);
+
+    if !r.aggregated.status_codes.is_empty() {
+        let codes: Vec<String> = r
+            .aggregated
+            .status_codes
+            .iter()
+            .map(|(c, n)| format!("{c}: {n}"))
+            .collect();
+        let _ = writeln!(s, "\nStatus codes: {}", codes.join(", "));
+    }
+    if !r.failures.is_empty() {
+        let _ = writeln!(s, "\nFailures");
+        for f in r.failures.iter().take(20) {
+            let _ = writeln!(
+                s,
+                "{:>9}  {:<7} {:<w$}  [{}] {}",
+                f.occurrences,
+                f.method,
+                truncate(&f.name, w),
+                f.kind.as_str(),
+                f.message
+            );
+        }
+        if r.failures.len() > 20 {
+            let _ = writeln!(
+                s,
+                "           ... {} more kinds (see --json)",
+                r.failures.len() - 20
+            );
+        }
+    }
+
+    if !r.gates.results.is_empty() {
+        let _ = writeln!(s, "\nQuality gates");
+        for g in &r.gates.results {
+            let measured = match (g.metric.as_str(), g.measured) {
+                (_, None) => "no requests".to_string(),
+                ("success_rate", Some(m)) => format!("{m:.2}%"),
+                (_, Some(m)) => format!("{} ms", fmt_ms(m)),
+            };
+            let threshold = if g.metric == "success_rate" {
+                format!("{}%", g.threshold)
+            } else {
+                format!("{} ms", g.threshold)
+            };
+            let _ = writeln!(
+                s,
+                "  {}  {:<20} {:<13} {:>2} {:<10} measured {}",
+                if g.passed { "PASS" } else { "FAIL" },
+                truncate(&g.scope, 20),
+                g.metric,
+                g.op,
+                threshold,
+                measured
+            );
+        }
+        let failed = r.gates.results.iter().filter(|g| !g.passed).count();
+        if failed == 0 {
+            let _ = writeln!(
+                s,
+                "\nResult: PASS (all {} gates passed)",
+                r.gates.results.len()
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "\nResult: FAIL ({failed} of {} gates failed)",
+                r.gates.results.len()
+            );
+        }
+    }
+    if r.interrupted {
+        let _ = writeln!(
+            s,
+            "\nThe run was interrupted; results cover {:.1}s.",
+            r.duration_s
+        );
+    }
+    s
+}
+
+fn truncate(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}

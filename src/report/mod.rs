@@ -1,0 +1,316 @@
+//! The results model and the formats it is written in.
+//!
+//! [`RunResults`] is the one plain, serde-serialisable account of a run, built once from the plan and the
+//! engine's totals; every output (console, JSON, and later CSV, HTML, JUnit) is derived from it, as hyperfine's
+//! exporters are. Its JSON form is a versioned contract (`schema_version`, `docs/results.schema.json`).
+//! Secrets stay out: request settings are shown as templates, and header values and bodies are not included.
+
+pub mod console;
+pub mod json;
+pub mod progress;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::RunOutcome;
+use crate::gates::{self, GateResult};
+use crate::metrics::{FailureKind, SeriesPoint, StepStats, ms, round3};
+use crate::plan::{RunPlan, Wait};
+
+/// Bumped when a field is removed or changes meaning; adding fields does not bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunResults {
+    pub schema_version: u32,
+    pub loadgen_version: String,
+    pub run_id: String,
+    pub scenario: ScenarioInfo,
+    pub settings: Settings,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_s: f64,
+    /// True when the run was stopped by SIGINT/SIGTERM before its duration.
+    pub interrupted: bool,
+    pub totals: Totals,
+    /// One entry per request name, in scenario order.
+    pub requests: Vec<RequestStats>,
+    /// All requests together (computed from every request, not a sum of rows).
+    pub aggregated: RequestStats,
+    pub failures: Vec<FailureEntry>,
+    pub time_series: Vec<SeriesPoint>,
+    pub gates: GateSummary,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    pub host: String,
+    pub users: u64,
+    pub spawn_rate: f64,
+    pub duration_s: f64,
+    pub timeout_s: f64,
+    pub stop_timeout_s: f64,
+    pub wait: WaitInfo,
+    pub requests: Vec<RequestDef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WaitInfo {
+    /// `none`, `constant` or `between`.
+    pub mode: String,
+    pub min_s: f64,
+    pub max_s: f64,
+}
+
+/// A request as the scenario defines it: templates only, never rendered values.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RequestDef {
+    pub name: String,
+    /// `on_start`, `task` or `on_stop`.
+    pub kind: String,
+    pub method: String,
+    pub path: String,
+    pub weight: u32,
+    /// Accepted status codes; absent means any 2xx.
+    pub expect_status: Option<Vec<u16>>,
+    pub captures: Vec<String>,
+    pub header_names: Vec<String>,
+    pub restart_session: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Totals {
+    pub requests: u64,
+    pub failures: u64,
+    /// Percent of requests that met their expectation (100 when there were none).
+    pub success_rate: f64,
+    pub rps: f64,
+    pub failures_per_s: f64,
+    pub users: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RequestStats {
+    pub method: String,
+    pub name: String,
+    pub requests: u64,
+    pub failures: u64,
+    pub success_rate: f64,
+    pub rps: f64,
+    pub failures_per_s: f64,
+    /// Latencies in milliseconds (microsecond resolution); absent when there were no requests.
+    pub min_ms: Option<f64>,
+    pub mean_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub percentiles_ms: Option<Percentiles>,
+    pub avg_content_bytes: f64,
+    /// Count per HTTP status code ("200": 10); requests that got no answer are not here.
+    pub status_codes: BTreeMap<String, u64>,
+}
+
+/// The percentiles Locust reports, in ms.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p66: f64,
+    pub p75: f64,
+    pub p80: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p98: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub p99_99: f64,
+    pub p100: f64,
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram<u64>) -> Self {
+        let q = |p: f64| ms(h.value_at_quantile(p));
+        Percentiles {
+            p50: q(0.50),
+            p66: q(0.66),
+            p75: q(0.75),
+            p80: q(0.80),
+            p90: q(0.90),
+            p95: q(0.95),
+            p98: q(0.98),
+            p99: q(0.99),
+            p99_9: q(0.999),
+            p99_99: q(0.9999),
+            p100: ms(h.max()),
+        }
+    }
+
+    /// The value for a whole percentile (50, 90, 95, 99...).
+    pub fn get(&self, p: u8) -> Option<f64> {
+        Some(match p {
+            50 => self.p50,
+            66 => self.p66,
+            75 => self.p75,
+            80 => self.p80,
+            90 => self.p90,
+            95 => self.p95,
+            98 => self.p98,
+            99 => self.p99,
+            100 => self.p100,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FailureEntry {
+    pub method: String,
+    pub name: String,
+    pub kind: FailureKind,
+    pub message: String,
+    pub occurrences: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GateSummary {
+    /// True when every gate passed (and true when there are no gates).
+    pub passed: bool,
+    pub results: Vec<GateResult>,
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn stats(method: &str, name: &str, s: &StepStats, secs: f64) -> RequestStats {
+    let has = s.requests > 0;
+    RequestStats {
+        method: method.to_string(),
+        name: name.to_string(),
+        requests: s.requests,
+        failures: s.failures,
+        success_rate: success_rate(s.requests, s.failures),
+        rps: round3(s.requests as f64 / secs),
+        failures_per_s: round3(s.failures as f64 / secs),
+        min_ms: has.then(|| ms(s.latency.min())),
+        mean_ms: has.then(|| round3(s.latency.mean() / 1000.0)),
+        max_ms: has.then(|| ms(s.latency.max())),
+        percentiles_ms: has.then(|| Percentiles::of(&s.latency)),
+        avg_content_bytes: if has {
+            round3(s.bytes as f64 / s.requests as f64)
+        } else {
+            0.0
+        },
+        status_codes: s
+            .statuses
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+    }
+}
+
+fn success_rate(requests: u64, failures: u64) -> f64 {
+    if requests == 0 {
+        100.0
+    } else {
+        round3(100.0 * (requests - failures) as f64 / requests as f64)
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    round3(d.as_secs_f64())
+}
+
+impl RunResults {
+    /// Builds the results of `outcome` for `plan`, gates included.
+    pub fn build(plan: &RunPlan, outcome: &RunOutcome) -> RunResults {
+        let elapsed = outcome.elapsed.as_secs_f64().max(1e-3);
+        let mut all = StepStats::default();
+        let mut requests = Vec::with_capacity(plan.steps.len());
+        let mut failures = Vec::new();
+        for (step, s) in plan.steps.iter().zip(&outcome.totals) {
+            all.merge(s);
+            requests.push(stats(step.method.as_str(), &step.name, s, elapsed));
+            let mut errs: Vec<_> = s.errors.iter().collect();
+            errs.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            failures.extend(errs.into_iter().map(|((kind, message), n)| FailureEntry {
+                method: step.method.to_string(),
+                name: step.name.clone(),
+                kind: *kind,
+                message: message.clone(),
+                occurrences: *n,
+            }));
+        }
+        let aggregated = stats("", "Aggregated", &all, elapsed);
+        let gate_results = gates::evaluate(&plan.gates, &requests, &aggregated);
+        let (mode, min, max) = match plan.wait {
+            Wait::None => ("none", Duration::ZERO, Duration::ZERO),
+            Wait::Constant(d) => ("constant", d, d),
+            Wait::Between(a, b) => ("between", a, b),
+        };
+        RunResults {
+            schema_version: SCHEMA_VERSION,
+            loadgen_version: env!("CARGO_PKG_VERSION").to_string(),
+            run_id: outcome.run_id.clone(),
+            scenario: ScenarioInfo {
+                name: plan.name.clone(),
+                file: plan.file.display().to_string(),
+            },
+            settings: Settings {
+                host: plan.host.clone(),
+                users: plan.users,
+                spawn_rate: plan.spawn_rate,
+                duration_s: secs(plan.duration),
+                timeout_s: secs(plan.timeout),
+                stop_timeout_s: secs(plan.stop_timeout),
+                wait: WaitInfo {
+                    mode: mode.into(),
+                    min_s: secs(min),
+                    max_s: secs(max),
+                },
+                requests: plan
+                    .steps
+                    .iter()
+                    .map(|s| RequestDef {
+                        name: s.name.clone(),
+                        kind: s.kind.as_str().into(),
+                        method: s.method.to_string(),
+                        path: s.path.source().to_string(),
+                        weight: s.weight,
+                        expect_status: s.expect_status.clone(),
+                        captures: s.captures.iter().map(|c| c.name.clone()).collect(),
+                        header_names: s.headers.iter().map(|(h, _)| h.to_string()).collect(),
+                        restart_session: s.restart_session,
+                    })
+                    .collect(),
+            },
+            started_at: rfc3339(outcome.started_at),
+            ended_at: rfc3339(outcome.ended_at),
+            duration_s: round3(elapsed),
+            interrupted: outcome.interrupted,
+            totals: Totals {
+                requests: all.requests,
+                failures: all.failures,
+                success_rate: aggregated.success_rate,
+                rps: aggregated.rps,
+                failures_per_s: aggregated.failures_per_s,
+                users: outcome.series.iter().map(|p| p.users).max().unwrap_or(0),
+            },
+            requests,
+            aggregated,
+            failures,
+            time_series: outcome.series.clone(),
+            gates: GateSummary {
+                passed: gate_results.iter().all(|g| g.passed),
+                results: gate_results,
+            },
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! Scenario files: the TOML model as written, and loading it with its includes.
+//!
+//! This module owns the *raw* shape of a scenario (what the user typed, with byte spans kept for error
+//! messages) and the `include` mechanism. It does not interpret values: durations, URLs, templates and JSON
+//! paths are checked and compiled by [`crate::plan`], which turns a [`Loaded`] scenario into a `RunPlan`.
+//!
+//! Include semantics: an included file is merged *under* the including one. `name`, `[target]`, `[load]`,
+//! `[gates]`, `user.wait`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
+//! (a whole section replaces the included one), and `[[task]]` lists are concatenated, included tasks first,
+//! except that a task with the same `name` as an included task replaces it in place (how stress.toml accepts
+//! 429 on one request of the shared flow).
+//! Includes nest; a cycle is an error.
+
+pub mod error;
+pub mod jsonpath;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use error::ScenarioError;
+
+/// A scenario file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    pub name: Option<Spanned<String>>,
+    pub include: Option<Spanned<toml::Value>>,
+    pub target: Option<RawTarget>,
+    pub load: Option<RawLoad>,
+    pub gates: Option<RawGates>,
+    pub user: Option<RawUser>,
+    #[serde(default)]
+    pub task: Vec<RawStep>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub host: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    pub users: Option<Spanned<i64>>,
+    pub spawn_rate: Option<Spanned<f64>>,
+    pub duration: Option<Spanned<String>>,
+    pub stop_timeout: Option<Spanned<String>>,
+}
+
+/// Thresholds for one scope (all requests, or one request name).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateSet {
+    pub success_rate: Option<Spanned<f64>>,
+    pub p50_ms: Option<Spanned<f64>>,
+    pub p90_ms: Option<Spanned<f64>>,
+    pub p95_ms: Option<Spanned<f64>>,
+    pub p99_ms: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGates {
+    pub success_rate: Option<Spanned<f64>>,
+    pub p50_ms: Option<Spanned<f64>>,
+    pub p90_ms: Option<Spanned<f64>>,
+    pub p95_ms: Option<Spanned<f64>>,
+    pub p99_ms: Option<Spanned<f64>>,
+    /// Per request name: `[gates.requests.verify_token]`.
+    pub requests: Option<BTreeMap<Spanned<String>, RawGateSet>>,
+}
+
+impl RawGates {
+    /// The thresholds for all requests together.
+    pub fn overall(&self) -> RawGateSet {
+        RawGateSet {
+            success_rate: self.success_rate.clone(),
+            p50_ms: self.p50_ms.clone(),
+            p90_ms: self.p90_ms.clone(),
+            p95_ms: self.p95_ms.clone(),
+            p99_ms: self.p99_ms.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub wait: Option<Spanned<toml::Value>>,
+    pub on_start: Option<Vec<RawStep>>,
+    pub on_stop: Option<Vec<RawStep>>,
+}
+
+/// One HTTP request: an `on_start`/`on_stop` step or a `[[task]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub name: Spanned<String>,
+    pub method: Option<Spanned<String>>,
+    pub path: Spanned<String>,
+    pub weight: Option<Spanned<i64>>,
+    pub query: Option<BTreeMap<String, Spanned<String>>>,
+    pub headers: Option<BTreeMap<String, Spanned<String>>>,
+    pub json: Option<Spanned<toml::Value>>,
+    pub body: Option<Spanned<String>>,
+    pub expect: Option<RawExpect>,
+    pub capture: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    pub restart_session: Option<Spanned<bool>>,
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub status: Option<Spanned<Vec<Spanned<i64>>>>,
+}
+
+/// A value together with the file it came from (an index into [`Loaded::files`]).
+#[derive(Debug)]
+pub struct At<T> {
+    pub file: usize,
+    pub value: T,
+}
+
+/// One file read from disk.
+#[derive(Debug)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// A scenario with its includes merged, every piece remembering its file.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub files: Vec<SourceFile>,
+    pub name: Option<At<Spanned<String>>>,
+    pub target: Option<At<RawTarget>>,
+    pub load: Option<At<RawLoad>>,
+    pub gates: Option<At<RawGates>>,
+    pub wait: Option<At<Spanned<toml::Value>>>,
+    pub on_start: Option<At<Vec<RawStep>>>,
+    pub on_stop: Option<At<Vec<RawStep>>>,
+    pub tasks: Vec<At<RawStep>>,
+}
+
+impl Loaded {
+    /// The path of the top-level scenario file.
+    pub fn root(&self) -> &Path {
+        &self.files[0].path
+    }
+
+    /// A located error in file `file` at `span`.
+    pub fn error(
+        &self,
+        file: usize,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        let f = &self.files[file];
+        ScenarioError::span(&f.path, &f.text, span, message)
+    }
+
+    /// Like [`Loaded::error`], pointing at `needle` inside `span` when it occurs there (a variable in a template).
+    pub fn error_in(
+        &self,
+        file: usize,
+        span: std::ops::Range<usize>,
+        needle: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        let text = &self.files[file].text;
+        let at = text
+            .get(span.clone())
+            .and_then(|s| s.find(needle))
+            .map_or(span.start, |i| span.start + i);
+        self.error(file, at..at, message)
+    }
+}
+
+/// Reads `path` and everything it includes.
+pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
+    let mut loaded = Loaded::default();
+    let mut stack = Vec::new();
+    load_into(path, None, &mut loaded, &mut stack)?;
+    Ok(loaded)
+}
+
+/// Parses scenario text as if read from `path` (includes resolve relative to it).
+pub fn load_str(path: &Path, text: String) -> Result<Loaded, ScenarioError> {
+    let mut loaded = Loaded::default();
+    let mut stack = Vec::new();
+    load_into(path, Some(text), &mut loaded, &mut stack)?;
+    Ok(loaded)
+}
+
+fn load_into(
+    path: &Path,
+    text: Option<String>,
+    loaded: &mut Loaded,
+    stack: &mut Vec<PathBuf>,
+) -> Result<(), ScenarioError> {
+    let text = match text {
+        Some(t) => t,
+        None => std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::file(path, format!("cannot read scenario file: {e}")))?,
+    };
+    let raw: RawFile = toml::from_str(&text).map_err(|e| error::from_toml(path, &text, &e))?;
+    let id = loaded.files.len();
+    loaded.files.push(SourceFile {
+        path: path.to_path_buf(),
+        text,
+    });
+    stack.push(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
+
+    // Includes first, so this file's own values land on top of them.
+    if let Some(include) = &raw.include {
+        for (name, span) in include_list(loaded, id, include)? {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let target = dir.join(&name);
+            let canonical = target.canonicalize().map_err(|e| {
+                loaded.error(id, span.clone(), format!("cannot include `{name}`: {e}"))
+            })?;
+            if let Some(pos) = stack.iter().position(|p| *p == canonical) {
+                let cycle: Vec<String> = stack[pos..]
+                    .iter()
+                    .chain(std::iter::once(&canonical))
+                    .map(|p| {
+                        p.file_name().map_or_else(
+                            || p.display().to_string(),
+                            |n| n.to_string_lossy().into_owned(),
+                        )
+                    })
+                    .collect();
+                return Err(loaded.error(
+                    id,
+                    span,
+                    format!("include cycle: {}", cycle.join(" -> ")),
+                ));
+            }
+            load_into(&target, None, loaded, stack)?;
+        }
+    }
+    stack.pop();
+
+    let at = |value| At { file: id, value };
+    let RawFile {
+        name,
+        target,
+        load,
+        gates,
+        user,
+        task,
+        include: _,
+    } = raw;
+    if let Some(v) = name {
+        loaded.name = Some(at(v));
+    }
+    if let Some(v) = target {
+        loaded.target = Some(At { file: id, value: v });
+    }
+    if let Some(v) = load {
+        loaded.load = Some(At { file: id, value: v });
+    }
+    if let Some(v) = gates {
+        loaded.gates = Some(At { file: id, value: v });
+    }
+    if let Some(user) = user {
+        if let Some(v) = user.wait {
+            loaded.wait = Some(At { file: id, value: v });
+        }
+        if let Some(v) = user.on_start {
+            loaded.on_start = Some(At { file: id, value: v });
+        }
+        if let Some(v) = user.on_stop {
+            loaded.on_stop = Some(At { file: id, value: v });
+        }
+    }
+    // A task named like an included one replaces it in place (an override); duplicates within one file are
+    // left for the plan to report.
+    let included = loaded.tasks.len();
+    for t in task {
+        let same = loaded.tasks[..included]
+            .iter()
+            .position(|old| old.file != id && old.value.name.get_ref() == t.name.get_ref());
+        match same {
+            Some(i) => loaded.tasks[i] = At { file: id, value: t },
+            None => loaded.tasks.push(At { file: id, value: t }),
+        }
+    }
+    Ok(())
+}
+
+fn include_list(
+    loaded: &Loaded,
+    file: usize,
+    include: &Spanned<toml::Value>,
+) -> Result<Vec<(String, std::ops::Range<usize>)>, ScenarioError> {
+    let span = include.span();
+    let bad = || {
+        loaded.error(
+            file,
+            span.clone(),
+            "`include` takes a file name or a list of file names, e.g. include = \"auth_flow.toml\"",
+        )
+    };
+    match include.get_ref() {
+        toml::Value::String(s) => Ok(vec![(s.clone(), span.clone())]),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                toml::Value::String(s) => Ok((s.clone(), span.clone())),
+                _ => Err(bad()),
+            })
+            .collect(),
+        _ => Err(bad()),
+    }
+}
