@@ -10,7 +10,7 @@ use crate::scenario::ScenarioError;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A scenario file that cannot be loaded or does not validate.
-    #[error("{0}")]
+    #[error(transparent)]
     Scenario(#[from] ScenarioError),
     /// A command-line value that does not make sense.
     #[error("{0}")]

@@ -128,7 +128,7 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// Turns a TOML parse or type error into a located error, with a hint for unknown fields.
 pub fn from_toml(file: &Path, source: &str, err: &toml::de::Error) -> ScenarioError {
     let at = err.span().map_or(0, |s| s.start);
-    let message = err.message().trim().to_string();
+    let message = plain_types(err.message().trim());
     let e = ScenarioError::at(file, source, at, message.clone());
     // serde's wording: "unknown field `usres`, expected one of `users`, `spawn_rate`"
     if let Some(rest) = message.strip_prefix("unknown field `")
@@ -138,6 +138,23 @@ pub fn from_toml(file: &Path, source: &str, err: &toml::de::Error) -> ScenarioEr
         return e.suggest(word, candidates);
     }
     e
+}
+
+/// serde names Rust types ("expected i64"); say what to write instead.
+fn plain_types(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, plain) in [
+        ("expected i64", "expected an integer"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected a table"),
+    ] {
+        m = m.replace(rust, plain);
+    }
+    m
 }
 
 #[cfg(test)]

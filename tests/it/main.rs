@@ -1,0 +1,5 @@
+//! Integration tests: they run the real `loadgen` binary (see `util`) against the built-in reference API on
+//! loopback ports chosen by the OS.
+
+mod util;
+mod scenario_errors;
