@@ -1,0 +1,291 @@
+//! End-to-end runs of the real binary against the reference API served by the real binary.
+
+use std::time::Duration;
+
+use crate::util::{Demo, loadgen, request, results, write};
+
+/// The auth flow with a fast task mix, so every user logs out (and logs in again) many times in a short run.
+fn relogin_scenario(host: &str) -> String {
+    format!(
+        r#"
+name = "relogin"
+[target]
+host = "{host}"
+[load]
+users = 5
+spawn_rate = 50
+duration = "3s"
+stop_timeout = "2s"
+[user]
+wait = "20ms"
+[[user.on_start]]
+name = "register"
+method = "POST"
+path = "/api/auth/register"
+json = {{ username = "t_{{{{run_id}}}}_{{{{vu}}}}_{{{{session}}}}", password = "Secret-Pass-1", email = "x{{{{vu}}}}@t.local" }}
+expect = {{ status = [201] }}
+[[user.on_start]]
+name = "login"
+method = "POST"
+path = "/api/auth/login"
+json = {{ username = "t_{{{{run_id}}}}_{{{{vu}}}}_{{{{session}}}}", password = "Secret-Pass-1" }}
+capture = {{ token = "$.access_token" }}
+[[task]]
+name = "verify_token"
+weight = 3
+path = "/api/auth/verify"
+headers = {{ Authorization = "Bearer {{{{token}}}}" }}
+[[task]]
+name = "logout"
+method = "POST"
+path = "/api/auth/logout"
+headers = {{ Authorization = "Bearer {{{{token}}}}" }}
+restart_session = true
+[[user.on_stop]]
+name = "final_verify"
+path = "/api/auth/verify"
+headers = {{ Authorization = "Bearer {{{{token}}}}" }}
+[gates]
+success_rate = 100
+"#
+    )
+}
+
+#[test]
+fn token_is_captured_used_and_sessions_restart_after_logout() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "relogin.toml", &relogin_scenario(&demo.url));
+    let json = dir.path().join("out.json");
+    let out = loadgen(["run", file.to_str().unwrap(), "--json", json.to_str().unwrap()]).expect_code(0);
+    let r = results(&json);
+
+    // verify_token only succeeds with the token captured at login: any stale or missing token is a 401 failure.
+    let verify = request(&r, "verify_token");
+    assert!(verify["requests"].as_u64().unwrap() > 20, "{verify}");
+    assert_eq!(verify["failures"], 0, "{verify}");
+    assert_eq!(verify["status_codes"]["200"], verify["requests"]);
+    // Every logout restarts the session: register runs again, with a fresh {{session}} name (else 409).
+    let logouts = request(&r, "logout")["requests"].as_u64().unwrap();
+    let registers = request(&r, "register");
+    assert!(logouts >= 5, "expected several logouts, got {logouts}");
+    assert!(registers["requests"].as_u64().unwrap() > 5, "{registers}");
+    assert_eq!(registers["failures"], 0, "{registers}");
+    assert_eq!(request(&r, "login")["failures"], 0);
+    // on_stop ran for users that had a session open at the end.
+    assert!(request(&r, "final_verify")["requests"].as_u64().unwrap() >= 1);
+    assert_eq!(r["gates"]["passed"], true);
+    assert_eq!(r["interrupted"], false);
+
+    // Secrets: neither the password nor any JWT appears in the results or on the console.
+    let text = std::fs::read_to_string(&json).unwrap();
+    for secret in ["Secret-Pass-1", "eyJ"] {
+        assert!(!text.contains(secret), "results contain {secret}");
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "console shows {secret}");
+    }
+}
+
+fn rate_limited(host: &str, expect: &str) -> String {
+    format!(
+        r#"
+name = "limited"
+[target]
+host = "{host}"
+[load]
+users = 2
+spawn_rate = 10
+duration = "2s"
+[user]
+wait = "10ms"
+[[user.on_start]]
+name = "register"
+method = "POST"
+path = "/api/auth/register"
+json = {{ username = "r_{{{{run_id}}}}_{{{{vu}}}}", password = "pw-123456", email = "r@t.local" }}
+expect = {{ status = [201] }}
+[[user.on_start]]
+name = "login"
+method = "POST"
+path = "/api/auth/login"
+json = {{ username = "r_{{{{run_id}}}}_{{{{vu}}}}", password = "pw-123456" }}
+capture = {{ token = "$.access_token" }}
+[[task]]
+name = "operation"
+method = "POST"
+path = "/api/protected/operation"
+headers = {{ Authorization = "Bearer {{{{token}}}}" }}
+json = {{ action = "test" }}
+{expect}
+[gates]
+success_rate = 99
+"#
+    )
+}
+
+#[test]
+fn accepted_429s_are_counted_separately_and_unaccepted_ones_fail() {
+    let demo = Demo::start(&["--rate-limit", "3", "--rate-window", "10s"]);
+    let dir = tempfile::tempdir().unwrap();
+
+    let accepted = write(dir.path(), "a.toml", &rate_limited(&demo.url, "expect = { status = [200, 429] }"));
+    let json = dir.path().join("a.json");
+    loadgen(["run", accepted.to_str().unwrap(), "-q", "--json", json.to_str().unwrap()]).expect_code(0);
+    let op = request(&results(&json), "operation").clone();
+    assert!(op["status_codes"]["429"].as_u64().unwrap() > 10, "{op}");
+    assert!(op["status_codes"]["200"].as_u64().unwrap() >= 3, "{op}");
+    assert_eq!(op["failures"], 0, "429 was declared acceptable: {op}");
+
+    let strict = write(dir.path(), "s.toml", &rate_limited(&demo.url, ""));
+    let json = dir.path().join("s.json");
+    let out = loadgen(["run", strict.to_str().unwrap(), "--json", json.to_str().unwrap()]).expect_code(1);
+    let r = results(&json);
+    let op = request(&r, "operation");
+    assert_eq!(op["failures"], op["status_codes"]["429"], "{op}");
+    let failure = r["failures"].as_array().unwrap().iter().find(|f| f["name"] == "operation").unwrap();
+    assert_eq!(failure["kind"], "status");
+    assert!(failure["message"].as_str().unwrap().contains("unexpected status 429"), "{failure}");
+    out.stdout_has("FAIL  all").stdout_has("Result: FAIL");
+}
+
+fn simple(host: &str, users: u32, rate: u32, duration: &str, wait: &str, gates: &str) -> String {
+    format!(
+        r#"
+name = "simple"
+[target]
+host = "{host}"
+[load]
+users = {users}
+spawn_rate = {rate}
+duration = "{duration}"
+[user]
+wait = "{wait}"
+[[task]]
+name = "health"
+path = "/health"
+[gates]
+{gates}
+"#
+    )
+}
+
+#[test]
+fn gates_decide_the_exit_code() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let pass = write(dir.path(), "p.toml", &simple(&demo.url, 3, 10, "1s", "50ms", "success_rate = 99\np95_ms = 5000"));
+    loadgen(["run", pass.to_str().unwrap()]).expect_code(0).stdout_has("Result: PASS");
+    // No server answers below a microsecond: this gate must fail.
+    let fail = write(dir.path(), "f.toml", &simple(&demo.url, 3, 10, "1s", "50ms", "p50_ms = 0.0001"));
+    loadgen(["run", fail.to_str().unwrap()]).expect_code(1).stdout_has("FAIL  all").stdout_has("p50_ms");
+    // Per-request gates.
+    let per = write(
+        dir.path(),
+        "r.toml",
+        &simple(&demo.url, 3, 10, "1s", "50ms", "[gates.requests.health]\nsuccess_rate = 100\np99_ms = 0.0001"),
+    );
+    let out = loadgen(["run", per.to_str().unwrap()]).expect_code(1);
+    out.stdout_has("PASS  health").stdout_has("FAIL  health");
+}
+
+#[test]
+fn users_spawn_at_the_spawn_rate() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "spawn.toml", &simple(&demo.url, 20, 10, "4s", "100ms", ""));
+    let json = dir.path().join("spawn.json");
+    loadgen(["run", file.to_str().unwrap(), "-q", "--json", json.to_str().unwrap()]).expect_code(0);
+    let r = results(&json);
+    let series = r["time_series"].as_array().unwrap();
+    let users_at = |t: f64| {
+        series
+            .iter()
+            .filter(|p| p["elapsed_s"].as_f64().unwrap() <= t + 0.15)
+            .last()
+            .map(|p| p["users"].as_u64().unwrap())
+            .unwrap_or(0)
+    };
+    // 10 users/s: users 1..10 start in the first second (at 0.0, 0.1, ... 0.9 s), all 20 by 1.9 s.
+    let at1 = users_at(1.0);
+    assert!((9..=11).contains(&at1), "users after 1 s: {at1}; series {series:?}");
+    assert_eq!(users_at(2.0), 20, "series {series:?}");
+    assert_eq!(users_at(3.0), 20);
+    assert_eq!(r["totals"]["users"], 20);
+}
+
+#[test]
+fn one_command_demo_run_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("demo.json");
+    let out = loadgen(["run", "scenarios/stress.toml", "--demo", "-u", "20", "-r", "20", "-t", "3s", "--json", json.to_str().unwrap()])
+        .expect_code(0);
+    out.stdout_has("verify_token").stdout_has("Result: PASS");
+    let r = results(&json);
+    assert_eq!(r["scenario"]["name"], "stress");
+    assert!(r["settings"]["host"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert_eq!(request(&r, "verify_token")["failures"], 0);
+    // The override of the included task took effect: 429 is accepted in stress.
+    let op = r["settings"]["requests"].as_array().unwrap().iter().find(|q| q["name"] == "rate_limited_operation").unwrap();
+    assert_eq!(op["expect_status"], serde_json::json!([200, 429]));
+}
+
+#[test]
+fn an_interrupted_run_still_writes_its_results() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "long.toml", &simple(&demo.url, 5, 50, "60s", "50ms", "success_rate = 99"));
+    let json = dir.path().join("long.json");
+    let (child, shown) = loadgen(["run", file.to_str().unwrap(), "--json", json.to_str().unwrap()]).spawn();
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(killed.success());
+    let out = crate::util::wait_bounded(child, shown, Duration::from_secs(20));
+    assert_eq!(out.code, Some(130), "{}", out.dump());
+    let r = results(&json);
+    assert_eq!(r["interrupted"], true);
+    let d = r["duration_s"].as_f64().unwrap();
+    assert!(d > 1.5 && d < 10.0, "duration {d}");
+    assert!(request(&r, "health")["requests"].as_u64().unwrap() > 10);
+    out.stdout_has("interrupted");
+}
+
+#[test]
+fn check_sends_no_traffic() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let host = format!("http://{}", listener.local_addr().unwrap());
+    let out = loadgen(["check", "scenarios/baseline.toml", "--host", &host]).expect_code(0);
+    out.stdout_has("100 users").stdout_has("verify_token").stdout_has("no traffic was sent");
+    assert!(listener.accept().is_err(), "check connected to the target");
+}
+
+#[test]
+fn a_bad_output_path_fails_before_the_run() {
+    let start = std::time::Instant::now();
+    loadgen(["run", "scenarios/baseline.toml", "--demo", "--json", "/nonexistent-dir/out.json"])
+        .expect_code(2)
+        .stderr_has("cannot write /nonexistent-dir/out.json");
+    assert!(start.elapsed() < Duration::from_secs(10), "it ran before checking the path");
+}
+
+#[test]
+fn a_dead_target_is_measured_as_connection_failures() {
+    // Bind then drop: nothing listens on this port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "dead.toml", &simple(&format!("http://127.0.0.1:{port}"), 2, 10, "1s", "50ms", "success_rate = 50"));
+    let json = dir.path().join("dead.json");
+    loadgen(["run", file.to_str().unwrap(), "-q", "--json", json.to_str().unwrap()]).expect_code(1);
+    let r = results(&json);
+    let f = &r["failures"][0];
+    assert_eq!(f["kind"], "connect", "{f}");
+    assert_eq!(f["message"], "connection refused");
+    assert_eq!(r["totals"]["failures"], r["totals"]["requests"]);
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for cmd in [vec!["--help"], vec!["run", "--help"], vec!["check", "--help"], vec!["serve-demo", "--help"]] {
+        loadgen(cmd).expect_code(0).stdout_has("Example");
+    }
+}
