@@ -3,3 +3,4 @@
 
 mod util;
 mod scenario_errors;
+mod run;
