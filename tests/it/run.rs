@@ -57,7 +57,13 @@ fn token_is_captured_used_and_sessions_restart_after_logout() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "relogin.toml", &relogin_scenario(&demo.url));
     let json = dir.path().join("out.json");
-    let out = loadgen(["run", file.to_str().unwrap(), "--json", json.to_str().unwrap()]).expect_code(0);
+    let out = loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .expect_code(0);
     let r = results(&json);
 
     // verify_token only succeeds with the token captured at login: any stale or missing token is a 401 failure.
@@ -81,7 +87,10 @@ fn token_is_captured_used_and_sessions_restart_after_logout() {
     let text = std::fs::read_to_string(&json).unwrap();
     for secret in ["Secret-Pass-1", "eyJ"] {
         assert!(!text.contains(secret), "results contain {secret}");
-        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "console shows {secret}");
+        assert!(
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
+            "console shows {secret}"
+        );
     }
 }
 
@@ -127,9 +136,20 @@ fn accepted_429s_are_counted_separately_and_unaccepted_ones_fail() {
     let demo = Demo::start(&["--rate-limit", "3", "--rate-window", "10s"]);
     let dir = tempfile::tempdir().unwrap();
 
-    let accepted = write(dir.path(), "a.toml", &rate_limited(&demo.url, "expect = { status = [200, 429] }"));
+    let accepted = write(
+        dir.path(),
+        "a.toml",
+        &rate_limited(&demo.url, "expect = { status = [200, 429] }"),
+    );
     let json = dir.path().join("a.json");
-    loadgen(["run", accepted.to_str().unwrap(), "-q", "--json", json.to_str().unwrap()]).expect_code(0);
+    loadgen([
+        "run",
+        accepted.to_str().unwrap(),
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .expect_code(0);
     let op = request(&results(&json), "operation").clone();
     assert!(op["status_codes"]["429"].as_u64().unwrap() > 10, "{op}");
     assert!(op["status_codes"]["200"].as_u64().unwrap() >= 3, "{op}");
@@ -137,13 +157,30 @@ fn accepted_429s_are_counted_separately_and_unaccepted_ones_fail() {
 
     let strict = write(dir.path(), "s.toml", &rate_limited(&demo.url, ""));
     let json = dir.path().join("s.json");
-    let out = loadgen(["run", strict.to_str().unwrap(), "--json", json.to_str().unwrap()]).expect_code(1);
+    let out = loadgen([
+        "run",
+        strict.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .expect_code(1);
     let r = results(&json);
     let op = request(&r, "operation");
     assert_eq!(op["failures"], op["status_codes"]["429"], "{op}");
-    let failure = r["failures"].as_array().unwrap().iter().find(|f| f["name"] == "operation").unwrap();
+    let failure = r["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "operation")
+        .unwrap();
     assert_eq!(failure["kind"], "status");
-    assert!(failure["message"].as_str().unwrap().contains("unexpected status 429"), "{failure}");
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .contains("unexpected status 429"),
+        "{failure}"
+    );
     out.stdout_has("FAIL  all").stdout_has("Result: FAIL");
 }
 
@@ -172,16 +209,43 @@ path = "/health"
 fn gates_decide_the_exit_code() {
     let demo = Demo::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let pass = write(dir.path(), "p.toml", &simple(&demo.url, 3, 10, "1s", "50ms", "success_rate = 99\np95_ms = 5000"));
-    loadgen(["run", pass.to_str().unwrap()]).expect_code(0).stdout_has("Result: PASS");
+    let pass = write(
+        dir.path(),
+        "p.toml",
+        &simple(
+            &demo.url,
+            3,
+            10,
+            "1s",
+            "50ms",
+            "success_rate = 99\np95_ms = 5000",
+        ),
+    );
+    loadgen(["run", pass.to_str().unwrap()])
+        .expect_code(0)
+        .stdout_has("Result: PASS");
     // No server answers below a microsecond: this gate must fail.
-    let fail = write(dir.path(), "f.toml", &simple(&demo.url, 3, 10, "1s", "50ms", "p50_ms = 0.0001"));
-    loadgen(["run", fail.to_str().unwrap()]).expect_code(1).stdout_has("FAIL  all").stdout_has("p50_ms");
+    let fail = write(
+        dir.path(),
+        "f.toml",
+        &simple(&demo.url, 3, 10, "1s", "50ms", "p50_ms = 0.0001"),
+    );
+    loadgen(["run", fail.to_str().unwrap()])
+        .expect_code(1)
+        .stdout_has("FAIL  all")
+        .stdout_has("p50_ms");
     // Per-request gates.
     let per = write(
         dir.path(),
         "r.toml",
-        &simple(&demo.url, 3, 10, "1s", "50ms", "[gates.requests.health]\nsuccess_rate = 100\np99_ms = 0.0001"),
+        &simple(
+            &demo.url,
+            3,
+            10,
+            "1s",
+            "50ms",
+            "[gates.requests.health]\nsuccess_rate = 100\np99_ms = 0.0001",
+        ),
     );
     let out = loadgen(["run", per.to_str().unwrap()]).expect_code(1);
     out.stdout_has("PASS  health").stdout_has("FAIL  health");
@@ -191,22 +255,35 @@ fn gates_decide_the_exit_code() {
 fn users_spawn_at_the_spawn_rate() {
     let demo = Demo::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "spawn.toml", &simple(&demo.url, 20, 10, "4s", "100ms", ""));
+    let file = write(
+        dir.path(),
+        "spawn.toml",
+        &simple(&demo.url, 20, 10, "4s", "100ms", ""),
+    );
     let json = dir.path().join("spawn.json");
-    loadgen(["run", file.to_str().unwrap(), "-q", "--json", json.to_str().unwrap()]).expect_code(0);
+    loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .expect_code(0);
     let r = results(&json);
     let series = r["time_series"].as_array().unwrap();
     let users_at = |t: f64| {
         series
             .iter()
-            .filter(|p| p["elapsed_s"].as_f64().unwrap() <= t + 0.15)
-            .last()
+            .rfind(|p| p["elapsed_s"].as_f64().unwrap() <= t + 0.15)
             .map(|p| p["users"].as_u64().unwrap())
             .unwrap_or(0)
     };
     // 10 users/s: users 1..10 start in the first second (at 0.0, 0.1, ... 0.9 s), all 20 by 1.9 s.
     let at1 = users_at(1.0);
-    assert!((9..=11).contains(&at1), "users after 1 s: {at1}; series {series:?}");
+    assert!(
+        (9..=11).contains(&at1),
+        "users after 1 s: {at1}; series {series:?}"
+    );
     assert_eq!(users_at(2.0), 20, "series {series:?}");
     assert_eq!(users_at(3.0), 20);
     assert_eq!(r["totals"]["users"], 20);
@@ -216,15 +293,37 @@ fn users_spawn_at_the_spawn_rate() {
 fn one_command_demo_run_works() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("demo.json");
-    let out = loadgen(["run", "scenarios/stress.toml", "--demo", "-u", "20", "-r", "20", "-t", "3s", "--json", json.to_str().unwrap()])
-        .expect_code(0);
+    let out = loadgen([
+        "run",
+        "scenarios/stress.toml",
+        "--demo",
+        "-u",
+        "20",
+        "-r",
+        "20",
+        "-t",
+        "3s",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .expect_code(0);
     out.stdout_has("verify_token").stdout_has("Result: PASS");
     let r = results(&json);
     assert_eq!(r["scenario"]["name"], "stress");
-    assert!(r["settings"]["host"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(
+        r["settings"]["host"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
     assert_eq!(request(&r, "verify_token")["failures"], 0);
     // The override of the included task took effect: 429 is accepted in stress.
-    let op = r["settings"]["requests"].as_array().unwrap().iter().find(|q| q["name"] == "rate_limited_operation").unwrap();
+    let op = r["settings"]["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "rate_limited_operation")
+        .unwrap();
     assert_eq!(op["expect_status"], serde_json::json!([200, 429]));
 }
 
@@ -232,12 +331,25 @@ fn one_command_demo_run_works() {
 fn an_interrupted_run_still_writes_its_results() {
     let demo = Demo::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "long.toml", &simple(&demo.url, 5, 50, "60s", "50ms", "success_rate = 99"));
+    let file = write(
+        dir.path(),
+        "long.toml",
+        &simple(&demo.url, 5, 50, "60s", "50ms", "success_rate = 99"),
+    );
     let json = dir.path().join("long.json");
-    let (child, shown) = loadgen(["run", file.to_str().unwrap(), "--json", json.to_str().unwrap()]).spawn();
+    let (child, shown) = loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .spawn();
     std::thread::sleep(Duration::from_secs(2));
     let pid = child.id().to_string();
-    let killed = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let out = crate::util::wait_bounded(child, shown, Duration::from_secs(20));
     assert_eq!(out.code, Some(130), "{}", out.dump());
@@ -255,27 +367,60 @@ fn check_sends_no_traffic() {
     listener.set_nonblocking(true).unwrap();
     let host = format!("http://{}", listener.local_addr().unwrap());
     let out = loadgen(["check", "scenarios/baseline.toml", "--host", &host]).expect_code(0);
-    out.stdout_has("100 users").stdout_has("verify_token").stdout_has("no traffic was sent");
+    out.stdout_has("100 users")
+        .stdout_has("verify_token")
+        .stdout_has("no traffic was sent");
     assert!(listener.accept().is_err(), "check connected to the target");
 }
 
 #[test]
 fn a_bad_output_path_fails_before_the_run() {
     let start = std::time::Instant::now();
-    loadgen(["run", "scenarios/baseline.toml", "--demo", "--json", "/nonexistent-dir/out.json"])
-        .expect_code(2)
-        .stderr_has("cannot write /nonexistent-dir/out.json");
-    assert!(start.elapsed() < Duration::from_secs(10), "it ran before checking the path");
+    loadgen([
+        "run",
+        "scenarios/baseline.toml",
+        "--demo",
+        "--json",
+        "/nonexistent-dir/out.json",
+    ])
+    .expect_code(2)
+    .stderr_has("cannot write /nonexistent-dir/out.json");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "it ran before checking the path"
+    );
 }
 
 #[test]
 fn a_dead_target_is_measured_as_connection_failures() {
     // Bind then drop: nothing listens on this port any more.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "dead.toml", &simple(&format!("http://127.0.0.1:{port}"), 2, 10, "1s", "50ms", "success_rate = 50"));
+    let file = write(
+        dir.path(),
+        "dead.toml",
+        &simple(
+            &format!("http://127.0.0.1:{port}"),
+            2,
+            10,
+            "1s",
+            "50ms",
+            "success_rate = 50",
+        ),
+    );
     let json = dir.path().join("dead.json");
-    loadgen(["run", file.to_str().unwrap(), "-q", "--json", json.to_str().unwrap()]).expect_code(1);
+    loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .expect_code(1);
     let r = results(&json);
     let f = &r["failures"][0];
     assert_eq!(f["kind"], "connect", "{f}");
@@ -285,7 +430,12 @@ fn a_dead_target_is_measured_as_connection_failures() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for cmd in [vec!["--help"], vec!["run", "--help"], vec!["check", "--help"], vec!["serve-demo", "--help"]] {
+    for cmd in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["check", "--help"],
+        vec!["serve-demo", "--help"],
+    ] {
         loadgen(cmd).expect_code(0).stdout_has("Example");
     }
 }

@@ -1,0 +1,148 @@
+//! Plan resolution tests: includes, overrides, templates, waits.
+
+use super::*;
+use crate::scenario;
+use crate::scenario::template::Var;
+use reqwest::Method;
+
+fn plan_of(files: &[(&str, &str)], overrides: &Overrides) -> Result<RunPlan, crate::error::Error> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let loaded = scenario::load(&dir.path().join(files[0].0))?;
+    resolve(&loaded, overrides)
+}
+
+const SHARED: &str = r#"
+[target]
+host = "http://127.0.0.1:9"
+[user]
+wait = { between = ["100ms", "500ms"] }
+[[user.on_start]]
+name = "login"
+method = "post"
+path = "/login"
+json = { user = "u{{vu}}", n = 3, tags = ["a", "{{run_id}}"] }
+capture = { token = "$.access_token", sid = { header = "x-session" } }
+[[task]]
+name = "a"
+weight = 3
+path = "/a?t={{token}}"
+[[task]]
+name = "b"
+path = "/b"
+"#;
+
+#[test]
+fn includes_merge_and_a_same_named_task_overrides() {
+    let main = r#"
+name = "main"
+include = "shared.toml"
+[load]
+users = 4
+duration = "1m"
+[[task]]
+name = "b"
+path = "/b2"
+expect = { status = [200, 429] }
+[[task]]
+name = "c"
+path = "/c"
+"#;
+    let p = plan_of(
+        &[("main.toml", main), ("shared.toml", SHARED)],
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(p.name, "main");
+    assert_eq!(p.host, "http://127.0.0.1:9");
+    assert_eq!(p.users, 4);
+    assert_eq!(
+        p.spawn_rate, 4.0,
+        "default spawn rate starts everyone within a second"
+    );
+    assert_eq!(p.duration, Duration::from_secs(60));
+    assert_eq!(
+        p.wait,
+        Wait::Between(Duration::from_millis(100), Duration::from_millis(500))
+    );
+    let names: Vec<&str> = p.tasks.iter().map(|&i| p.steps[i].name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"], "b replaced in place, c appended");
+    let b = &p.steps[p.tasks[1]];
+    assert_eq!(b.path.source(), "/b2");
+    assert!(b.accepts(429) && b.accepts(200) && !b.accepts(201));
+    assert_eq!(p.total_weight(), 5);
+    assert_eq!(
+        p.captures,
+        ["sid", "token"],
+        "capture names in table order (TOML tables are sorted)"
+    );
+    let login = &p.steps[p.on_start[0]];
+    assert_eq!(login.method, Method::POST);
+    assert!(login.needs_body());
+    assert!(p.describe().contains("weight 3 (60.0%)"));
+}
+
+#[test]
+fn command_line_overrides_win() {
+    let main = "include = \"shared.toml\"\n[load]\nusers = 4\nspawn_rate = 2\nduration = \"1m\"\n";
+    let o = Overrides {
+        host: Some("http://localhost:1234/".into()),
+        users: Some(9),
+        spawn_rate: Some(3.5),
+        duration: Some(Duration::from_secs(5)),
+    };
+    let p = plan_of(&[("main.toml", main), ("shared.toml", SHARED)], &o).unwrap();
+    assert_eq!(
+        (p.host.as_str(), p.users, p.spawn_rate, p.duration),
+        ("http://localhost:1234", 9, 3.5, Duration::from_secs(5))
+    );
+}
+
+#[test]
+fn json_bodies_render_templates_and_keep_types() {
+    let main = "include = \"shared.toml\"\n[load]\nusers = 1\nduration = \"1s\"\n";
+    let p = plan_of(
+        &[("main.toml", main), ("shared.toml", SHARED)],
+        &Overrides::default(),
+    )
+    .unwrap();
+    struct Ctx;
+    impl template::Context for Ctx {
+        fn write_var(&mut self, v: Var, out: &mut String) {
+            out.push_str(match v {
+                Var::Vu => "7",
+                Var::RunId => "r1",
+                _ => "?",
+            })
+        }
+    }
+    let Body::Json(t) = &p.steps[p.on_start[0]].body else {
+        panic!("json body")
+    };
+    assert_eq!(
+        t.render(&mut Ctx),
+        serde_json::json!({"user": "u7", "n": 3, "tags": ["a", "r1"]})
+    );
+}
+
+#[test]
+fn wait_forms() {
+    let with_wait = |w: &str| {
+        let main = format!(
+            "[target]\nhost = \"http://h\"\n[load]\nusers = 1\nduration = \"1s\"\n[user]\nwait = {w}\n[[task]]\nname = \"x\"\npath = \"/\"\n"
+        );
+        plan_of(&[("m.toml", &main)], &Overrides::default()).map(|p| p.wait)
+    };
+    assert_eq!(
+        with_wait("\"1s\"").unwrap(),
+        Wait::Constant(Duration::from_secs(1))
+    );
+    assert_eq!(
+        with_wait("{ constant = \"250ms\" }").unwrap(),
+        Wait::Constant(Duration::from_millis(250))
+    );
+    assert!(with_wait("{ between = [\"1s\"] }").is_err());
+    assert!(with_wait("5").is_err());
+}
