@@ -44,16 +44,16 @@ pub enum Command {
 /// Values that override the scenario's.
 #[derive(Debug, Clone, Args)]
 pub struct Overrides {
-    /// Target base URL, e.g. http://127.0.0.1:8000 (overrides [target] host).
+    /// Target base URL, e.g. http://127.0.0.1:8000 (overrides target.host in the scenario).
     #[arg(long, value_name = "URL")]
     pub host: Option<String>,
-    /// Number of concurrent users (overrides [load] users).
+    /// Number of concurrent users (overrides load.users).
     #[arg(short = 'u', long)]
     pub users: Option<u64>,
-    /// Users started per second (overrides [load] spawn_rate).
+    /// Users started per second (overrides load.spawn_rate).
     #[arg(short = 'r', long, value_name = "RATE")]
     pub spawn_rate: Option<f64>,
-    /// Run time, e.g. 30s, 5m, 1h30m (overrides [load] duration).
+    /// Run time, e.g. 30s, 5m, 1h30m (overrides load.duration).
     #[arg(short = 't', long = "duration", visible_alias = "run-time", value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
 }

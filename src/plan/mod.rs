@@ -47,7 +47,7 @@ pub struct RunPlan {
     pub on_start: Vec<usize>,
     pub tasks: Vec<usize>,
     pub on_stop: Vec<usize>,
-    /// Names of the capture slots, indexed by [`Var::Capture`].
+    /// Names of the capture slots, indexed by [`template::Var::Capture`].
     pub captures: Vec<String>,
     pub gates: Vec<Gate>,
 }
