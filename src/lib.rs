@@ -174,6 +174,8 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         );
     }
 
+    check_descriptors(plan.users, args.demo);
+
     let signals = engine::Signals::default();
     let signal_task = tokio::spawn(watch_signals(
         signals.interrupt.clone(),
@@ -208,6 +210,38 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     } else {
         ExitStatus::GatesFailed
     })
+}
+
+/// Raises the open-files soft limit to the hard limit, and warns up front when the planned users (one connection
+/// each, two descriptors each with `--demo`, which serves in the same process) will not fit.
+fn check_descriptors(users: u64, demo: bool) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("cannot read or raise the open-files limit: {e}");
+            return;
+        }
+    };
+    let per_user = if demo { 2 } else { 1 };
+    let needed = users * per_user + 64;
+    if needed > limit {
+        eprintln!(
+            "warning: {users} users need about {needed} open files{}, but the limit is {limit}; connections past it \
+             will fail with \"too many open files\". Raise it first, e.g. `ulimit -n {}` (or LimitNOFILE= in a \
+             systemd unit){}",
+            if demo {
+                " (client and --demo server in one process)"
+            } else {
+                ""
+            },
+            needed.next_power_of_two(),
+            if demo {
+                ", or run the target as its own process with `loadgen serve-demo`"
+            } else {
+                ""
+            }
+        );
+    }
 }
 
 /// First SIGINT/SIGTERM: graceful stop. Second: stop now.
