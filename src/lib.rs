@@ -187,7 +187,8 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     progress.finish();
     signal_task.abort();
     if let Some(server) = demo {
-        server.shutdown();
+        // shutdown() joins the server's thread: keep it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || server.shutdown()).await;
     }
 
     let results = report::RunResults::build(&plan, &outcome);

@@ -64,17 +64,38 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Resp {
     }
 }
 
-fn bad_json(err: &serde_json::Error) -> Resp {
+/// Why a JSON request body was rejected.
+enum BadBody {
+    NotObject,
+    Json(serde_json::Error),
+}
+
+/// Deserializes a JSON object body (serde would also accept an array for a
+/// struct, which an API must not), borrowing strings from `body`.
+fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, BadBody> {
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(BadBody::NotObject);
+    }
+    serde_json::from_slice(body).map_err(BadBody::Json)
+}
+
+fn bad_body(err: BadBody) -> Resp {
     #[derive(Serialize)]
     struct E {
         error: String,
     }
-    json(
-        StatusCode::BAD_REQUEST,
-        &E {
-            error: format!("invalid JSON body: {err}"),
-        },
-    )
+    match err {
+        BadBody::NotObject => error_resp!(
+            StatusCode::BAD_REQUEST,
+            "request body must be a JSON object"
+        ),
+        BadBody::Json(err) => json(
+            StatusCode::BAD_REQUEST,
+            &E {
+                error: format!("invalid JSON body: {err}"),
+            },
+        ),
+    }
 }
 
 fn unauthorized(err: AuthError) -> Resp {
@@ -288,9 +309,9 @@ impl App {
     }
 
     fn register(&self, body: &[u8]) -> Resp {
-        let c: Credentials = match serde_json::from_slice(body) {
+        let c: Credentials = match parse_object(body) {
             Ok(c) => c,
-            Err(e) => return bad_json(&e),
+            Err(e) => return bad_body(e),
         };
         if c.username.is_empty() {
             return error_resp!(StatusCode::BAD_REQUEST, "missing or empty field: username");
@@ -323,9 +344,9 @@ impl App {
     }
 
     fn login(&self, body: &[u8]) -> Resp {
-        let c: Credentials = match serde_json::from_slice(body) {
+        let c: Credentials = match parse_object(body) {
             Ok(c) => c,
-            Err(e) => return bad_json(&e),
+            Err(e) => return bad_body(e),
         };
         if c.username.is_empty() {
             return error_resp!(StatusCode::BAD_REQUEST, "missing or empty field: username");
@@ -443,9 +464,9 @@ impl App {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             return resp;
         }
-        let op: Operation = match serde_json::from_slice(body) {
+        let op: Operation = match parse_object(body) {
             Ok(op) => op,
-            Err(e) => return bad_json(&e),
+            Err(e) => return bad_body(e),
         };
         if op.action.is_empty() {
             return error_resp!(StatusCode::BAD_REQUEST, "missing or empty field: action");
@@ -462,13 +483,5 @@ impl App {
                 action: &op.action,
             },
         )
-    }
-}
-
-#[cfg(test)]
-impl App {
-    /// Test access to the revocation set (to check pruning).
-    pub(crate) fn revoked(&self) -> &Revoked {
-        &self.revoked
     }
 }

@@ -11,6 +11,8 @@
 //! [`DemoServer`] runs [`serve`] on its own OS thread and tokio runtime so a
 //! load generator in the same process never shares worker threads with it.
 
+use std::cell::RefCell;
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -24,7 +26,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
@@ -44,8 +46,8 @@ const STOP_WAIT: Duration = Duration::from_secs(5);
 ///
 /// Then it stops accepting, lets every open connection finish the request it
 /// is working on (idle keep-alive connections close at once), waits at most
-/// [`SHUTDOWN_GRACE`] for them, aborts the rest and returns. Fails only if `config` is
-/// invalid (`InvalidInput`) or the token secret cannot be set up.
+/// [`SHUTDOWN_GRACE`] for them, aborts the rest and returns. Fails only if
+/// `config` is invalid (`InvalidInput`) or the token secret cannot be set up.
 pub async fn serve(
     listener: TcpListener,
     config: DemoConfig,
@@ -75,31 +77,8 @@ pub async fn serve(
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    // Latency measurements must not include Nagle delays.
-                    let _ = stream.set_nodelay(true);
-                    let app_conn = Arc::clone(&app);
-                    let rng = std::cell::RefCell::new(app.connection_rng(next_index));
+                    spawn_connection(&mut conns, &builder, &app, stream, next_index, stop_rx.clone());
                     next_index = next_index.wrapping_add(1);
-                    let service = service_fn(move |req: Request<Incoming>| {
-                        let (fail, delay) = app_conn.sample(&mut rng.borrow_mut(), req.uri().path());
-                        let app = Arc::clone(&app_conn);
-                        async move { Ok::<_, std::convert::Infallible>(app.respond(req, fail, delay).await) }
-                    });
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    let mut stop = stop_rx.clone();
-                    conns.spawn(async move {
-                        tokio::pin!(conn);
-                        let res = tokio::select! {
-                            res = conn.as_mut() => res,
-                            _ = stop.changed() => {
-                                conn.as_mut().graceful_shutdown();
-                                conn.await
-                            }
-                        };
-                        if let Err(e) = res {
-                            tracing::debug!(error = %e, "demo connection ended with an error");
-                        }
-                    });
                 }
                 Err(e) if is_connection_error(&e) => {
                     tracing::debug!(error = %e, "demo accept: connection failed");
@@ -128,6 +107,43 @@ pub async fn serve(
     }
     tracing::info!(connections_closed = open, "demo server stopped");
     Ok(())
+}
+
+/// Starts serving one accepted connection (number `index`) as a task in
+/// `conns`; the task finishes the in-flight request and closes when `stop`
+/// fires.
+fn spawn_connection(
+    conns: &mut JoinSet<()>,
+    builder: &http1::Builder,
+    app: &Arc<App>,
+    stream: TcpStream,
+    index: u64,
+    mut stop: watch::Receiver<()>,
+) {
+    // Latency measurements must not include Nagle delays.
+    let _ = stream.set_nodelay(true);
+    let app = Arc::clone(app);
+    // Per-connection RNG: no shared state; only the hyper task touches it.
+    let rng = RefCell::new(app.connection_rng(index));
+    let service = service_fn(move |req: Request<Incoming>| {
+        let (fail, delay) = app.sample(&mut rng.borrow_mut(), req.uri().path());
+        let app = Arc::clone(&app);
+        async move { Ok::<_, Infallible>(app.respond(req, fail, delay).await) }
+    });
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    conns.spawn(async move {
+        tokio::pin!(conn);
+        let res = tokio::select! {
+            res = conn.as_mut() => res,
+            _ = stop.changed() => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = res {
+            tracing::debug!(error = %e, "demo connection ended with an error");
+        }
+    });
 }
 
 /// Errors that concern only the one connection being accepted.

@@ -1,6 +1,7 @@
 //! Integration tests: they run the real `loadgen` binary (see `util`) against the built-in reference API on
 //! loopback ports chosen by the OS.
 
-mod util;
-mod scenario_errors;
 mod run;
+mod scenario_errors;
+mod schema;
+mod util;

@@ -6,35 +6,165 @@ use crate::util::loadgen;
 /// (file, "line:column", message fragment, hint fragment)
 const CASES: &[(&str, &str, &str, Option<&str>)] = &[
     ("invalid_toml.toml", "1:15", "invalid basic string", None),
-    ("wrong_type.toml", "4:9", "invalid type: string \"ten\", expected an integer", None),
-    ("unknown_key.toml", "4:1", "unknown field `usres`", Some("did you mean `users`?")),
-    ("unknown_section.toml", "7:2", "unknown field `gate`", Some("did you mean `gates`?")),
-    ("unknown_key_in_step.toml", "11:1", "unknown field `statuses`", Some("did you mean `status`?")),
+    (
+        "wrong_type.toml",
+        "4:9",
+        "invalid type: string \"ten\", expected an integer",
+        None,
+    ),
+    (
+        "unknown_key.toml",
+        "4:1",
+        "unknown field `usres`",
+        Some("did you mean `users`?"),
+    ),
+    (
+        "unknown_section.toml",
+        "7:2",
+        "unknown field `gate`",
+        Some("did you mean `gates`?"),
+    ),
+    (
+        "unknown_key_in_step.toml",
+        "11:1",
+        "unknown field `statuses`",
+        Some("did you mean `status`?"),
+    ),
     ("missing_path.toml", "7:1", "missing field `path`", None),
-    ("missing_users.toml", "1:1", "missing `[load] users`", Some("users = 100")),
+    (
+        "missing_users.toml",
+        "1:1",
+        "missing `[load] users`",
+        Some("users = 100"),
+    ),
     ("no_tasks.toml", "1:1", "missing `[[task]]`", None),
-    ("include_missing.toml", "1:11", "cannot include `parts/nope.toml`", None),
-    ("unknown_variable.toml", "16:37", "unknown template variable `tokn`", Some("did you mean `token`?")),
+    (
+        "include_missing.toml",
+        "1:11",
+        "cannot include `parts/nope.toml`",
+        None,
+    ),
+    (
+        "unknown_variable.toml",
+        "16:37",
+        "unknown template variable `tokn`",
+        Some("did you mean `token`?"),
+    ),
     ("unclosed_template.toml", "9:12", "unclosed `{{`", None),
-    ("unset_env.toml", "9:13", "environment variable `LOADGEN_TEST_SURELY_UNSET` is not set", None),
-    ("bad_json_path.toml", "11:22", "bad JSON path `access_token`", Some("$.access_token")),
-    ("invalid_url.toml", "2:8", "`127.0.0.1:8000` is not a valid URL", None),
-    ("invalid_method.toml", "9:10", "unknown HTTP method `GETT`", Some("did you mean `GET`?")),
-    ("relative_path.toml", "9:8", "`path` must start with `/`", None),
-    ("zero_users.toml", "4:9", "`users` must be at least 1, got 0", None),
-    ("negative_users.toml", "4:9", "`users` must be at least 1, got -5", None),
-    ("zero_spawn_rate.toml", "5:14", "`spawn_rate` must be above 0", None),
-    ("bad_duration.toml", "6:12", "cannot parse `5 minutes please` as a duration", Some("\"30s\"")),
-    ("gate_out_of_range.toml", "8:16", "`success_rate` is a percentage from 0 to 100, got 120", None),
-    ("gate_unknown_request.toml", "7:17", "gate for unknown request name `hme`", Some("did you mean `home`?")),
-    ("duplicate_task.toml", "12:8", "duplicate request name `home`", Some("first defined at")),
-    ("zero_weight.toml", "10:10", "`weight` must be between 1 and 1000000, got 0", None),
-    ("bad_status.toml", "10:27", "`700` is not an HTTP status code", None),
-    ("unknown_wait_mode.toml", "8:8", "unknown wait mode `betwen`", Some("did you mean `between`?")),
-    ("wait_min_above_max.toml", "8:8", "the minimum is above the maximum", None),
-    ("json_and_body.toml", "11:8", "either `json` or `body`", None),
-    ("capture_builtin_name.toml", "10:18", "capture name `vu` is a built-in variable", None),
-    ("weight_on_start.toml", "10:10", "`weight` applies to [[task]] entries", None),
+    (
+        "unset_env.toml",
+        "9:13",
+        "environment variable `LOADGEN_TEST_SURELY_UNSET` is not set",
+        None,
+    ),
+    (
+        "bad_json_path.toml",
+        "11:22",
+        "bad JSON path `access_token`",
+        Some("$.access_token"),
+    ),
+    (
+        "invalid_url.toml",
+        "2:8",
+        "`127.0.0.1:8000` is not a valid URL",
+        None,
+    ),
+    (
+        "invalid_method.toml",
+        "9:10",
+        "unknown HTTP method `GETT`",
+        Some("did you mean `GET`?"),
+    ),
+    (
+        "relative_path.toml",
+        "9:8",
+        "`path` must start with `/`",
+        None,
+    ),
+    (
+        "zero_users.toml",
+        "4:9",
+        "`users` must be at least 1, got 0",
+        None,
+    ),
+    (
+        "negative_users.toml",
+        "4:9",
+        "`users` must be at least 1, got -5",
+        None,
+    ),
+    (
+        "zero_spawn_rate.toml",
+        "5:14",
+        "`spawn_rate` must be above 0",
+        None,
+    ),
+    (
+        "bad_duration.toml",
+        "6:12",
+        "cannot parse `5 minutes please` as a duration",
+        Some("\"30s\""),
+    ),
+    (
+        "gate_out_of_range.toml",
+        "8:16",
+        "`success_rate` is a percentage from 0 to 100, got 120",
+        None,
+    ),
+    (
+        "gate_unknown_request.toml",
+        "7:17",
+        "gate for unknown request name `hme`",
+        Some("did you mean `home`?"),
+    ),
+    (
+        "duplicate_task.toml",
+        "12:8",
+        "duplicate request name `home`",
+        Some("first defined at"),
+    ),
+    (
+        "zero_weight.toml",
+        "10:10",
+        "`weight` must be between 1 and 1000000, got 0",
+        None,
+    ),
+    (
+        "bad_status.toml",
+        "10:27",
+        "`700` is not an HTTP status code",
+        None,
+    ),
+    (
+        "unknown_wait_mode.toml",
+        "8:8",
+        "unknown wait mode `betwen`",
+        Some("did you mean `between`?"),
+    ),
+    (
+        "wait_min_above_max.toml",
+        "8:8",
+        "the minimum is above the maximum",
+        None,
+    ),
+    (
+        "json_and_body.toml",
+        "11:8",
+        "either `json` or `body`",
+        None,
+    ),
+    (
+        "capture_builtin_name.toml",
+        "10:18",
+        "capture name `vu` is a built-in variable",
+        None,
+    ),
+    (
+        "weight_on_start.toml",
+        "10:10",
+        "`weight` applies to [[task]] entries",
+        None,
+    ),
 ];
 
 #[test]
@@ -45,14 +175,34 @@ fn each_bad_scenario_names_file_line_and_column() {
             let out = loadgen([cmd, &path]).expect_code(2);
             let first = out.stderr.lines().next().unwrap_or_default();
             let want = format!("error: {path}:{at}: ");
-            assert!(first.starts_with(&want), "{file}: expected {want:?} at the start of\n{}", out.dump());
-            assert!(first.contains(message), "{file}: expected {message:?}\n{}", out.dump());
+            assert!(
+                first.starts_with(&want),
+                "{file}: expected {want:?} at the start of\n{}",
+                out.dump()
+            );
+            assert!(
+                first.contains(message),
+                "{file}: expected {message:?}\n{}",
+                out.dump()
+            );
             if let Some(h) = help {
-                let hint = out.stderr.lines().find(|l| l.trim_start().starts_with("= help: "));
-                assert!(hint.is_some_and(|l| l.contains(h)), "{file}: expected a hint with {h:?}\n{}", out.dump());
+                let hint = out
+                    .stderr
+                    .lines()
+                    .find(|l| l.trim_start().starts_with("= help: "));
+                assert!(
+                    hint.is_some_and(|l| l.contains(h)),
+                    "{file}: expected a hint with {h:?}\n{}",
+                    out.dump()
+                );
             }
             assert!(!out.stderr.contains("panicked"), "{}", out.dump());
-            assert_eq!(out.stderr.matches("error:").count(), 1, "one error, printed once\n{}", out.dump());
+            assert_eq!(
+                out.stderr.matches("error:").count(),
+                1,
+                "one error, printed once\n{}",
+                out.dump()
+            );
         }
     }
 }
@@ -61,10 +211,17 @@ fn each_bad_scenario_names_file_line_and_column() {
 fn the_corpus_has_no_untested_file() {
     let dir = crate::util::root().join("tests/fixtures/bad");
     for entry in std::fs::read_dir(dir).expect("fixtures") {
-        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         // include_cycle.toml reports its error in the included file: it has its own test below.
         if name.ends_with(".toml") && name != "include_cycle.toml" {
-            assert!(CASES.iter().any(|c| c.0 == name), "{name} is in the corpus but not in CASES");
+            assert!(
+                CASES.iter().any(|c| c.0 == name),
+                "{name} is in the corpus but not in CASES"
+            );
         }
     }
 }
@@ -80,7 +237,13 @@ fn a_missing_file_and_bad_overrides_are_usage_errors() {
     loadgen(["check", "tests/fixtures/does_not_exist.toml"])
         .expect_code(2)
         .stderr_has("cannot read scenario file");
-    loadgen(["check", "scenarios/baseline.toml", "-u", "0"]).expect_code(2).stderr_has("--users must be at least 1");
-    loadgen(["check", "scenarios/baseline.toml", "--host", "ftp://x"]).expect_code(2).stderr_has("scheme must be http or https");
-    loadgen(["run", "scenarios/baseline.toml", "-t", "soon"]).expect_code(2).stderr_has("is not a duration");
+    loadgen(["check", "scenarios/baseline.toml", "-u", "0"])
+        .expect_code(2)
+        .stderr_has("--users must be at least 1");
+    loadgen(["check", "scenarios/baseline.toml", "--host", "ftp://x"])
+        .expect_code(2)
+        .stderr_has("scheme must be http or https");
+    loadgen(["run", "scenarios/baseline.toml", "-t", "soon"])
+        .expect_code(2)
+        .stderr_has("is not a duration");
 }

@@ -34,7 +34,11 @@ where
         shown.push_str(&a.as_ref().to_string_lossy());
         cmd.arg(a);
     }
-    Lg { cmd, shown, timeout: Duration::from_secs(60) }
+    Lg {
+        cmd,
+        shown,
+        timeout: Duration::from_secs(60),
+    }
 }
 
 /// What a finished run printed.
@@ -65,7 +69,10 @@ impl Lg {
 
     /// Starts the process without waiting for it.
     pub fn spawn(mut self) -> (Child, String) {
-        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        self.cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
         (self.cmd.spawn().expect("spawn loadgen"), self.shown)
     }
 
@@ -116,7 +123,11 @@ pub fn wait_bounded(mut child: Child, shown: String, timeout: Duration) -> Out {
         stderr: t_err.join().unwrap_or_default(),
         shown,
     };
-    assert!(status.is_some(), "timed out after {timeout:?}\n{}", out.dump());
+    assert!(
+        status.is_some(),
+        "timed out after {timeout:?}\n{}",
+        out.dump()
+    );
     out
 }
 
@@ -129,12 +140,20 @@ impl Out {
     }
 
     pub fn stdout_has(&self, s: &str) -> &Self {
-        assert!(self.stdout.contains(s), "stdout lacks {s:?}\n{}", self.dump());
+        assert!(
+            self.stdout.contains(s),
+            "stdout lacks {s:?}\n{}",
+            self.dump()
+        );
         self
     }
 
     pub fn stderr_has(&self, s: &str) -> &Self {
-        assert!(self.stderr.contains(s), "stderr lacks {s:?}\n{}", self.dump());
+        assert!(
+            self.stderr.contains(s),
+            "stderr lacks {s:?}\n{}",
+            self.dump()
+        );
         self
     }
 }
@@ -148,12 +167,17 @@ pub struct Demo {
 impl Demo {
     pub fn start(extra: &[&str]) -> Demo {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve-demo", "--addr", "127.0.0.1:0"]).args(extra);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::null()).stdin(Stdio::null());
+        cmd.args(["serve-demo", "--addr", "127.0.0.1:0"])
+            .args(extra);
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .stdin(Stdio::null());
         let mut child = cmd.spawn().expect("spawn serve-demo");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read serve-demo banner");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read serve-demo banner");
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
@@ -179,7 +203,8 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Reads a results file.
 pub fn results(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("results are JSON")
 }
 
