@@ -11,8 +11,8 @@ use crate::report::RequestStats;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GateResult {
-    /// `all` for all requests together, else the request name.
-    pub scope: String,
+    /// `None` (null) for all requests together, else the request name.
+    pub scope: Option<String>,
     /// `success_rate`, `p50_ms`, `p90_ms`, `p95_ms` or `p99_ms`.
     pub metric: String,
     /// `>=` or `<`.
@@ -50,7 +50,7 @@ pub fn evaluate(
                 }
             };
             GateResult {
-                scope: g.scope.clone().unwrap_or_else(|| "all".into()),
+                scope: g.scope.clone(),
                 metric: g.metric.key(),
                 op: op.into(),
                 threshold: g.threshold,
@@ -139,6 +139,6 @@ mod tests {
         );
         assert!(!r[0].passed);
         assert_eq!(r[0].measured, None);
-        assert_eq!(r[0].scope, "login");
+        assert_eq!(r[0].scope.as_deref(), Some("login"));
     }
 }

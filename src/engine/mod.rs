@@ -146,7 +146,9 @@ pub async fn run(
             "{aborted_users} users were still busy at the stop timeout and were stopped"
         );
     }
-    let p = collector.tick(&recorder, Instant::now().into_std()).clone();
+    let p = collector
+        .finish(&recorder, Instant::now().into_std())
+        .clone();
     observer.tick(&p, &collector);
 
     RunOutcome {

@@ -219,13 +219,21 @@ pub fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
+/// A final interval shorter than this is folded into the previous point rather than reported on its own
+/// (a few requests over a few milliseconds would read as thousands per second).
+const MIN_FINAL_INTERVAL: Duration = Duration::from_millis(500);
+
 /// Drains the shards into run totals and a per-second series.
 #[derive(Debug)]
 pub struct Collector {
     started: Instant,
+    /// Start of the interval being collected, and of the one before it.
     last: Instant,
+    before_last: Instant,
     spare: Shard,
     interval: Histogram<u64>,
+    /// The latencies of the last point, kept so a short final interval can be folded into it.
+    prev_interval: Histogram<u64>,
     pub totals: Vec<StepStats>,
     pub series: Vec<SeriesPoint>,
 }
@@ -235,15 +243,17 @@ impl Collector {
         Collector {
             started,
             last: started,
+            before_last: started,
             spare: Shard::new(steps),
             interval: new_histogram(),
+            prev_interval: new_histogram(),
             totals: (0..steps).map(|_| StepStats::default()).collect(),
             series: Vec::new(),
         }
     }
 
-    /// Takes everything recorded since the last call and appends a point to the series.
-    pub fn tick(&mut self, recorder: &Recorder, now: Instant) -> &SeriesPoint {
+    /// Moves everything recorded since the last drain into the totals and `self.interval`.
+    fn drain(&mut self, recorder: &Recorder) -> (u64, u64) {
         self.interval.reset();
         let (mut requests, mut failures) = (0, 0);
         for shard in &recorder.shards {
@@ -262,19 +272,26 @@ impl Collector {
                 s.reset();
             }
         }
-        let secs = now
-            .saturating_duration_since(self.last)
-            .as_secs_f64()
-            .max(1e-3);
-        self.last = now;
-        let pct = |q: f64| (requests > 0).then(|| ms(self.interval.value_at_quantile(q)));
-        let timestamp = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.series.push(SeriesPoint {
+        (requests, failures)
+    }
+
+    fn point(
+        &self,
+        from: Instant,
+        now: Instant,
+        users: u64,
+        requests: u64,
+        failures: u64,
+        h: &Histogram<u64>,
+    ) -> SeriesPoint {
+        let secs = now.saturating_duration_since(from).as_secs_f64().max(1e-3);
+        let pct = |q: f64| (requests > 0).then(|| ms(h.value_at_quantile(q)));
+        SeriesPoint {
             elapsed_s: round3(now.saturating_duration_since(self.started).as_secs_f64()),
-            timestamp,
-            users: recorder.users(),
+            timestamp: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            users,
             requests,
             failures,
             rps: round3(requests as f64 / secs),
@@ -282,14 +299,58 @@ impl Collector {
             p50_ms: pct(0.50),
             p95_ms: pct(0.95),
             p99_ms: pct(0.99),
-            max_ms: (requests > 0).then(|| ms(self.interval.max())),
-        });
+            max_ms: (requests > 0).then(|| ms(h.max())),
+        }
+    }
+
+    /// Takes everything recorded since the last call and appends a point to the series.
+    pub fn tick(&mut self, recorder: &Recorder, now: Instant) -> &SeriesPoint {
+        let (requests, failures) = self.drain(recorder);
+        let p = self.point(
+            self.last,
+            now,
+            recorder.users(),
+            requests,
+            failures,
+            &self.interval,
+        );
+        self.before_last = self.last;
+        self.last = now;
+        std::mem::swap(&mut self.interval, &mut self.prev_interval);
+        self.series.push(p);
         self.series
             .last()
             .unwrap_or_else(|| unreachable!("just pushed"))
     }
 
-    /// All requests so far, for the live progress line: (requests, failures, p95 ms).
+    /// The last drain of the run: like [`Collector::tick`], except that an interval shorter than half a second
+    /// is folded into the previous point.
+    pub fn finish(&mut self, recorder: &Recorder, now: Instant) -> &SeriesPoint {
+        let short = now.saturating_duration_since(self.last) < MIN_FINAL_INTERVAL;
+        if !short || self.series.is_empty() {
+            return self.tick(recorder, now);
+        }
+        let Some(prev) = self.series.pop() else {
+            return self.tick(recorder, now);
+        };
+        let (requests, failures) = self.drain(recorder);
+        let _ = self.prev_interval.add(&self.interval);
+        let p = self.point(
+            self.before_last,
+            now,
+            recorder.users(),
+            prev.requests + requests,
+            prev.failures + failures,
+            &self.prev_interval,
+        );
+        self.last = now;
+        self.series.push(p);
+        self.series
+            .last()
+            .unwrap_or_else(|| unreachable!("just pushed"))
+    }
+
+    /// All requests so far: (requests, failures).
     pub fn running_totals(&self) -> (u64, u64) {
         self.totals
             .iter()
@@ -347,6 +408,33 @@ mod tests {
         assert_eq!(p2.requests, 0);
         assert_eq!(p2.p95_ms, None);
         assert_eq!(c.running_totals(), (9, 1));
+    }
+
+    #[test]
+    fn a_short_final_interval_is_folded_into_the_last_point() {
+        let rec = Recorder::new(1, 2);
+        let t0 = Instant::now();
+        let mut c = Collector::new(1, t0);
+        for _ in 0..10 {
+            rec.record(0, 0, &ok(5, 200));
+        }
+        c.tick(&rec, t0 + Duration::from_secs(1));
+        rec.record(1, 0, &ok(50, 200));
+        let p = c.finish(&rec, t0 + Duration::from_millis(1010)).clone();
+        assert_eq!(c.series.len(), 1, "folded, not appended");
+        assert_eq!(p.requests, 11);
+        assert!(
+            (p.rps - 11.0 / 1.01).abs() < 0.01,
+            "rate over the whole 1.01 s: {}",
+            p.rps
+        );
+        // HDR reports a bucket's highest equivalent value: 50 ms within 3 significant digits.
+        assert!((p.max_ms.unwrap() - 50.0).abs() < 0.05, "{:?}", p.max_ms);
+        // A final interval of half a second or more is its own point.
+        rec.record(1, 0, &ok(5, 200));
+        c.finish(&rec, t0 + Duration::from_millis(1600));
+        assert_eq!(c.series.len(), 2);
+        assert_eq!(c.running_totals(), (12, 0));
     }
 
     #[test]

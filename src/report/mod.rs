@@ -86,6 +86,8 @@ pub struct RequestDef {
     pub captures: Vec<String>,
     pub header_names: Vec<String>,
     pub restart_session: bool,
+    /// This request's own timeout, when it overrides the target's.
+    pub timeout_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -96,7 +98,8 @@ pub struct Totals {
     pub success_rate: f64,
     pub rps: f64,
     pub failures_per_s: f64,
-    pub users: u64,
+    /// The most users running at once, as seen in the time series.
+    pub peak_users: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -288,6 +291,7 @@ impl RunResults {
                         captures: s.captures.iter().map(|c| c.name.clone()).collect(),
                         header_names: s.headers.iter().map(|(h, _)| h.to_string()).collect(),
                         restart_session: s.restart_session,
+                        timeout_s: s.timeout.map(secs),
                     })
                     .collect(),
             },
@@ -301,7 +305,7 @@ impl RunResults {
                 success_rate: aggregated.success_rate,
                 rps: aggregated.rps,
                 failures_per_s: aggregated.failures_per_s,
-                users: outcome.series.iter().map(|p| p.users).max().unwrap_or(0),
+                peak_users: outcome.series.iter().map(|p| p.users).max().unwrap_or(0),
             },
             requests,
             aggregated,

@@ -286,7 +286,7 @@ fn users_spawn_at_the_spawn_rate() {
     );
     assert_eq!(users_at(2.0), 20, "series {series:?}");
     assert_eq!(users_at(3.0), 20);
-    assert_eq!(r["totals"]["users"], 20);
+    assert_eq!(r["totals"]["peak_users"], 20);
 }
 
 #[test]
