@@ -225,6 +225,19 @@ fn check_descriptors(users: u64, demo: bool) {
     };
     let per_user = if demo { 2 } else { 1 };
     let needed = users * per_user + 64;
+    let mut limit = limit;
+    if needed > limit {
+        // With the privilege (root, CAP_SYS_RESOURCE) the hard limit can go up to the kernel's fs.nr_open.
+        let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        let want = needed.next_power_of_two().min(nr_open);
+        if want > limit && rlimit::Resource::NOFILE.set(want, want).is_ok() {
+            tracing::info!("raised the open-files limit from {limit} to {want}");
+            limit = want;
+        }
+    }
     if needed > limit {
         eprintln!(
             "warning: {users} users need about {needed} open files{}, but the limit is {limit}; connections past it \
