@@ -280,7 +280,8 @@ pub fn describe(e: &reqwest::Error) -> (FailureKind, String) {
         innermost = Some(s);
         source = s.source();
     }
-    let text = innermost.map_or_else(|| e.to_string(), |s| s.to_string());
+    // reqwest's own message names the URL, which may carry a token in its query: use the cause's instead.
+    let text = innermost.map_or_else(|| "request failed".to_string(), |s| s.to_string());
     if e.is_connect() {
         (FailureKind::Connect, text)
     } else if e.is_body() || e.is_decode() || e.is_request() {
