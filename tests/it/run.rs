@@ -4,6 +4,26 @@ use std::time::Duration;
 
 use crate::util::{Demo, loadgen, request, results, write};
 
+/// on_start steps that register a user named `user` (a template) and capture its token.
+fn auth_steps(user: &str, password: &str) -> String {
+    format!(
+        r#"
+[[user.on_start]]
+name = "register"
+method = "POST"
+path = "/api/auth/register"
+json = {{ username = "{user}", password = "{password}", email = "x@t.local" }}
+expect = {{ status = [201] }}
+[[user.on_start]]
+name = "login"
+method = "POST"
+path = "/api/auth/login"
+json = {{ username = "{user}", password = "{password}" }}
+capture = {{ token = "$.access_token" }}
+"#
+    )
+}
+
 /// The auth flow with a fast task mix, so every user logs out (and logs in again) many times in a short run.
 fn relogin_scenario(host: &str) -> String {
     format!(
@@ -18,18 +38,7 @@ duration = "3s"
 stop_timeout = "2s"
 [user]
 wait = "20ms"
-[[user.on_start]]
-name = "register"
-method = "POST"
-path = "/api/auth/register"
-json = {{ username = "t_{{{{run_id}}}}_{{{{vu}}}}_{{{{session}}}}", password = "Secret-Pass-1", email = "x{{{{vu}}}}@t.local" }}
-expect = {{ status = [201] }}
-[[user.on_start]]
-name = "login"
-method = "POST"
-path = "/api/auth/login"
-json = {{ username = "t_{{{{run_id}}}}_{{{{vu}}}}_{{{{session}}}}", password = "Secret-Pass-1" }}
-capture = {{ token = "$.access_token" }}
+{auth}
 [[task]]
 name = "verify_token"
 weight = 3
@@ -47,7 +56,8 @@ path = "/api/auth/verify"
 headers = {{ Authorization = "Bearer {{{{token}}}}" }}
 [gates]
 success_rate = 100
-"#
+"#,
+        auth = auth_steps("t_{{run_id}}_{{vu}}_{{session}}", "Secret-Pass-1")
     )
 }
 
@@ -106,18 +116,7 @@ spawn_rate = 10
 duration = "2s"
 [user]
 wait = "10ms"
-[[user.on_start]]
-name = "register"
-method = "POST"
-path = "/api/auth/register"
-json = {{ username = "r_{{{{run_id}}}}_{{{{vu}}}}", password = "pw-123456", email = "r@t.local" }}
-expect = {{ status = [201] }}
-[[user.on_start]]
-name = "login"
-method = "POST"
-path = "/api/auth/login"
-json = {{ username = "r_{{{{run_id}}}}_{{{{vu}}}}", password = "pw-123456" }}
-capture = {{ token = "$.access_token" }}
+{auth}
 [[task]]
 name = "operation"
 method = "POST"
@@ -127,7 +126,8 @@ json = {{ action = "test" }}
 {expect}
 [gates]
 success_rate = 99
-"#
+"#,
+        auth = auth_steps("r_{{run_id}}_{{vu}}_{{session}}", "pw-123456")
     )
 }
 
