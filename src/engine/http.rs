@@ -23,13 +23,7 @@ impl Vu {
         let url = match self.url(step, &plan.host) {
             Ok(u) => u,
             Err(msg) => {
-                return self.record(
-                    idx,
-                    Instant::now(),
-                    None,
-                    0,
-                    Some((FailureKind::Other, &msg)),
-                );
+                return self.record_unsent(idx, &msg);
             }
         };
         let mut req = self.client.request(step.method.clone(), url);
@@ -39,13 +33,7 @@ impl Vu {
                 Ok(v) => req = req.header(name, v),
                 Err(_) => {
                     let msg = format!("header `{name}` rendered to an invalid value");
-                    return self.record(
-                        idx,
-                        Instant::now(),
-                        None,
-                        0,
-                        Some((FailureKind::Other, &msg)),
-                    );
+                    return self.record_unsent(idx, &msg);
                 }
             }
         }
@@ -65,6 +53,7 @@ impl Vu {
         }
 
         let start = Instant::now();
+        self.in_flight = Some((idx, start));
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
@@ -204,8 +193,23 @@ impl Vu {
         Ok(url)
     }
 
+    /// A request that could not even be built: counted as a failure, with no latency.
+    fn record_unsent(&mut self, idx: usize, msg: &str) -> bool {
+        self.shared.recorder.record(
+            self.id,
+            idx,
+            &Outcome {
+                latency: None,
+                status: None,
+                bytes: 0,
+                failure: Some((FailureKind::Other, msg)),
+            },
+        );
+        false
+    }
+
     fn record(
-        &self,
+        &mut self,
         idx: usize,
         start: Instant,
         status: Option<u16>,
@@ -216,7 +220,7 @@ impl Vu {
     }
 
     fn record_at(
-        &self,
+        &mut self,
         idx: usize,
         start: Instant,
         end: Instant,
@@ -225,11 +229,12 @@ impl Vu {
         failure: Option<(FailureKind, &str)>,
     ) -> bool {
         let ok = failure.is_none();
+        self.in_flight = None;
         self.shared.recorder.record(
             self.id,
             idx,
             &Outcome {
-                latency: end.saturating_duration_since(start),
+                latency: Some(end.saturating_duration_since(start)),
                 status,
                 bytes,
                 failure,

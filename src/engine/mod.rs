@@ -44,6 +44,8 @@ pub struct RunOutcome {
     pub aborted_users: usize,
     /// Users that could not be started (their HTTP client failed to build).
     pub failed_users: u64,
+    /// The most users running at once.
+    pub peak_users: u64,
 }
 
 /// Something that wants to hear about each second of the run (the progress line).
@@ -54,6 +56,9 @@ pub trait Observer {
 impl Observer for () {
     fn tick(&mut self, _: &SeriesPoint, _: &Collector) {}
 }
+
+/// Users started per wake-up of the scheduler at most.
+const SPAWN_BATCH: u64 = 256;
 
 /// Runs `plan` to completion (or interruption).
 pub async fn run(
@@ -97,8 +102,10 @@ pub async fn run(
             }
             _ = sleep_until(next_spawn.unwrap_or(deadline)), if next_spawn.is_some() => {
                 let now = Instant::now();
-                // Catch up on every user due by now (a busy runtime may wake us late).
-                while spawned < plan.users && spawn_time(spawned) <= now {
+                // Catch up on the users due by now (a busy runtime may wake us late), a bounded batch at a
+                // time so the deadline and interrupts are still seen between batches.
+                let batch_end = spawned + SPAWN_BATCH;
+                while spawned < plan.users && spawned < batch_end && spawn_time(spawned) <= now {
                     spawned += 1;
                     match user::client(&plan) {
                         Ok(client) => {
@@ -128,6 +135,13 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = signals.abort.cancelled() => { aborted_users = users.len(); users.abort_all(); break; }
+            // Already stopping: an interrupt now means "stop at once".
+            _ = signals.interrupt.cancelled(), if !interrupted => {
+                interrupted = true;
+                aborted_users = users.len();
+                users.abort_all();
+                break;
+            }
             _ = sleep_until(grace) => { aborted_users = users.len(); users.abort_all(); break; }
             res = users.join_next() => match res {
                 None => break,
@@ -161,6 +175,7 @@ pub async fn run(
         interrupted,
         aborted_users,
         failed_users,
+        peak_users: recorder.peak_users(),
     }
 }
 

@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Recorder;
+use crate::metrics::{FailureKind, Outcome, Recorder};
 use crate::plan::{RunPlan, Wait};
 use crate::scenario::template::{self, Var};
 
@@ -79,6 +79,8 @@ pub struct Vu {
     pub captures: Vec<Option<String>>,
     pub rng: SmallRng,
     pub shared: Arc<Shared>,
+    /// The request being waited for (step, start): recorded as aborted if the user is dropped mid-request.
+    pub in_flight: Option<(usize, Instant)>,
 }
 
 /// Builds the HTTP client a user owns.
@@ -94,10 +96,29 @@ pub fn client(plan: &RunPlan) -> reqwest::Result<reqwest::Client> {
 }
 
 /// Decrements the active-user gauge however the user ends (including abort).
-struct Active<'a>(&'a AtomicU64);
+struct Active<'a>(&'a Recorder);
 impl Drop for Active<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.user_stopped();
+    }
+}
+
+/// A user aborted at the stop timeout is dropped mid-request: that request is recorded, with the time it had
+/// taken so far, so the slowest requests of a stalling target are not the ones that vanish.
+impl Drop for Vu {
+    fn drop(&mut self) {
+        if let Some((step, start)) = self.in_flight.take() {
+            self.shared.recorder.record(
+                self.id,
+                step,
+                &Outcome {
+                    latency: Some(start.elapsed()),
+                    status: None,
+                    bytes: 0,
+                    failure: Some((FailureKind::Aborted, "still in flight at the stop timeout")),
+                },
+            );
+        }
     }
 }
 
@@ -110,14 +131,15 @@ impl Vu {
             captures: vec![None; shared.plan.captures.len()],
             rng: SmallRng::from_rng(&mut rand::rng()),
             shared,
+            in_flight: None,
         }
     }
 
     /// Runs until the stop token is cancelled, then runs `on_stop` if a session is open.
     pub async fn run(mut self) {
         let shared = self.shared.clone();
-        shared.recorder.active_users.fetch_add(1, Ordering::Relaxed);
-        let _active = Active(&shared.recorder.active_users);
+        shared.recorder.user_started();
+        let _active = Active(&shared.recorder);
         let plan = shared.plan.clone();
         let total = shared.cumulative.last().copied().unwrap_or(0);
         let mut open = false;

@@ -37,6 +37,8 @@ pub enum FailureKind {
     Status,
     /// The answer lacked a value the step captures.
     Capture,
+    /// Still in flight when the stop timeout ended the run (recorded with the time it had taken so far).
+    Aborted,
     /// Anything else (a request that could not be built, a body that could not be read).
     Other,
 }
@@ -49,6 +51,7 @@ impl FailureKind {
             FailureKind::Connection => "connection",
             FailureKind::Status => "status",
             FailureKind::Capture => "capture",
+            FailureKind::Aborted => "aborted",
             FailureKind::Other => "other",
         }
     }
@@ -124,7 +127,8 @@ impl StepStats {
 /// What one request did.
 #[derive(Debug)]
 pub struct Outcome<'a> {
-    pub latency: Duration,
+    /// `None` for a request that failed before it was sent (it has no latency to speak of).
+    pub latency: Option<Duration>,
     pub status: Option<u16>,
     pub bytes: u64,
     /// `None` when the request met its expectation.
@@ -148,10 +152,12 @@ impl Shard {
         let Some(s) = self.steps.get_mut(step) else {
             return;
         };
-        let micros = u64::try_from(o.latency.as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let _ = s.latency.record(micros);
+        if let Some(latency) = o.latency {
+            let micros = u64::try_from(latency.as_micros())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            let _ = s.latency.record(micros);
+        }
         s.requests += 1;
         s.bytes += o.bytes;
         if let Some(code) = o.status {
@@ -169,7 +175,9 @@ impl Shard {
 pub struct Recorder {
     shards: Vec<Mutex<Shard>>,
     /// Users currently running (started and not yet stopped).
-    pub active_users: AtomicU64,
+    active_users: AtomicU64,
+    /// The most users that were running at once.
+    peak_users: AtomicU64,
 }
 
 impl Recorder {
@@ -179,6 +187,7 @@ impl Recorder {
                 .map(|_| Mutex::new(Shard::new(steps)))
                 .collect(),
             active_users: AtomicU64::new(0),
+            peak_users: AtomicU64::new(0),
         }
     }
 
@@ -192,6 +201,21 @@ impl Recorder {
 
     pub fn users(&self) -> u64 {
         self.active_users.load(Ordering::Relaxed)
+    }
+
+    pub fn peak_users(&self) -> u64 {
+        self.peak_users.load(Ordering::Relaxed)
+    }
+
+    /// A user started.
+    pub fn user_started(&self) {
+        let now = self.active_users.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_users.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// A user ended (however it ended).
+    pub fn user_stopped(&self) {
+        self.active_users.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -368,7 +392,7 @@ mod tests {
 
     fn ok(ms: u64, status: u16) -> Outcome<'static> {
         Outcome {
-            latency: Duration::from_millis(ms),
+            latency: Some(Duration::from_millis(ms)),
             status: Some(status),
             bytes: 10,
             failure: None,
@@ -385,7 +409,7 @@ mod tests {
             3,
             1,
             &Outcome {
-                latency: Duration::from_millis(100),
+                latency: Some(Duration::from_millis(100)),
                 status: Some(500),
                 bytes: 0,
                 failure: Some((FailureKind::Status, "expected 2xx, got 500")),
@@ -445,7 +469,7 @@ mod tests {
             s.record(
                 0,
                 &Outcome {
-                    latency: Duration::from_millis(1),
+                    latency: None,
                     status: None,
                     bytes: 0,
                     failure: Some((FailureKind::Other, &msg)),

@@ -98,8 +98,12 @@ pub struct Totals {
     pub success_rate: f64,
     pub rps: f64,
     pub failures_per_s: f64,
-    /// The most users running at once, as seen in the time series.
+    /// The most users running at once.
     pub peak_users: u64,
+    /// Users still busy at the stop timeout, stopped mid-task (their in-flight requests are `aborted` failures).
+    pub aborted_users: u64,
+    /// Users that could not be started (their HTTP client could not be built).
+    pub unstarted_users: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -305,7 +309,9 @@ impl RunResults {
                 success_rate: aggregated.success_rate,
                 rps: aggregated.rps,
                 failures_per_s: aggregated.failures_per_s,
-                peak_users: outcome.series.iter().map(|p| p.users).max().unwrap_or(0),
+                peak_users: outcome.peak_users,
+                aborted_users: outcome.aborted_users as u64,
+                unstarted_users: outcome.failed_users,
             },
             requests,
             aggregated,

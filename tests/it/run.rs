@@ -439,3 +439,86 @@ fn every_command_has_help_with_an_example() {
         loadgen(cmd).expect_code(0).stdout_has("Example");
     }
 }
+
+#[test]
+fn requests_stuck_at_the_stop_timeout_are_recorded_as_aborted() {
+    // The reference API answers nothing during the last 3 s of every 5 s: a 3 s run ends inside a stall.
+    let demo = Demo::start(&["--stall", "3s/5s"]);
+    let dir = tempfile::tempdir().unwrap();
+    let text = simple(
+        &demo.url,
+        5,
+        50,
+        "3s",
+        "50ms",
+        "success_rate = 99\np99_ms = 500",
+    )
+    .replace(
+        "duration = \"3s\"",
+        "duration = \"3s\"\nstop_timeout = \"1s\"",
+    );
+    let file = write(dir.path(), "stall.toml", &text);
+    let json = dir.path().join("stall.json");
+    let out = loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .expect_code(1);
+    let r = results(&json);
+    assert_eq!(r["totals"]["aborted_users"], 5, "{}", out.dump());
+    let aborted = r["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "aborted")
+        .unwrap();
+    assert_eq!(aborted["occurrences"], 5);
+    // The stuck requests count in the latencies: each had waited over a second when it was stopped.
+    let p100 = request(&r, "health")["percentiles_ms"]["p100"]
+        .as_f64()
+        .unwrap();
+    assert!(p100 >= 1000.0, "max latency {p100} ms");
+    out.stdout_has("FAIL  all");
+}
+
+#[test]
+fn an_interrupt_during_the_stop_phase_stops_at_once() {
+    let demo = Demo::start(&["--stall", "9s/10s"]);
+    let dir = tempfile::tempdir().unwrap();
+    let text = simple(&demo.url, 3, 50, "2s", "50ms", "").replace(
+        "duration = \"2s\"",
+        "duration = \"2s\"\nstop_timeout = \"30s\"",
+    );
+    let file = write(dir.path(), "stop.toml", &text);
+    let json = dir.path().join("stop.json");
+    let (child, shown) = loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .spawn();
+    // At 3.5 s the run is in its stop phase, waiting on requests the stalled target does not answer.
+    std::thread::sleep(Duration::from_millis(3500));
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = std::time::Instant::now();
+    let out = crate::util::wait_bounded(child, shown, Duration::from_secs(20));
+    assert_eq!(out.code, Some(130), "{}", out.dump());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?} to stop",
+        start.elapsed()
+    );
+    let r = results(&json);
+    assert_eq!(r["interrupted"], true);
+    assert_eq!(r["totals"]["aborted_users"], 3);
+}
