@@ -111,13 +111,16 @@ pub struct DemoArgs {
 /// Parses `30s`, `5m`, `1h30m`, `250ms`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
+    let d = match s.parse::<f64>() {
+        Ok(secs) => Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("`{s}` is not a duration in seconds"))?,
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 30s, 5m, 1h30m"))?,
+    };
+    if d > crate::plan::MAX_DURATION {
+        return Err(format!("`{s}` is over the maximum of 365 days"));
     }
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 30s, 5m, 1h30m"))
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -136,5 +139,8 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("1e300").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("500000000000y").is_err());
     }
 }

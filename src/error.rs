@@ -16,14 +16,14 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// An output file that cannot be created or written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Output {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// Anything else that stops a run from starting or finishing (the runtime, the demo server...).
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]

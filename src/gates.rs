@@ -39,7 +39,9 @@ pub fn evaluate(
             let stats = stats.filter(|s| s.requests > 0);
             let (op, measured, passed) = match g.metric {
                 GateMetric::SuccessRate => {
-                    let m = stats.map(|s| s.success_rate);
+                    // Compared exactly: the rounded figure of the report could turn 99.9996 into 100.
+                    let m =
+                        stats.map(|s| 100.0 * (s.requests - s.failures) as f64 / s.requests as f64);
                     (">=", m, m.is_some_and(|m| m >= g.threshold))
                 }
                 GateMetric::Percentile(p) => {
@@ -122,6 +124,21 @@ mod tests {
         let passed: Vec<bool> = r.iter().map(|x| x.passed).collect();
         assert_eq!(passed, [true, false, false, true]);
         assert_eq!(r[0].measured, Some(95.0));
+    }
+
+    #[test]
+    fn success_rate_is_compared_unrounded() {
+        let agg = stats("Aggregated", 250_001, 1, 1.0);
+        let r = evaluate(
+            &[Gate {
+                scope: None,
+                metric: GateMetric::SuccessRate,
+                threshold: 100.0,
+            }],
+            &[],
+            &agg,
+        );
+        assert!(!r[0].passed, "one failure in 250,001 is not 100%");
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -170,7 +171,7 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
             plan.users,
             plan.spawn_rate,
             humantime::format_duration(plan.duration),
-            plan.host
+            plan.host_display()
         );
     }
 
@@ -224,7 +225,7 @@ fn check_descriptors(users: u64, demo: bool) {
         }
     };
     let per_user = if demo { 2 } else { 1 };
-    let needed = users * per_user + 64;
+    let needed = users.saturating_mul(per_user).saturating_add(64);
     let mut limit = limit;
     if needed > limit {
         // With the privilege (root, CAP_SYS_RESOURCE) the hard limit can go up to the kernel's fs.nr_open.

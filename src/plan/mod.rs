@@ -18,7 +18,7 @@ use reqwest::header::HeaderName;
 use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, Template};
 
-pub use resolve::resolve;
+pub use resolve::{MAX_DURATION, resolve};
 
 /// Values given on the command line, which win over the scenario's.
 #[derive(Debug, Clone, Default)]
@@ -189,6 +189,17 @@ impl GateMetric {
 }
 
 impl RunPlan {
+    /// The host as it may be shown: a password in the URL (`http://user:secret@host`) is masked.
+    pub fn host_display(&self) -> String {
+        match reqwest::Url::parse(&self.host) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.as_str().trim_end_matches('/').to_string()
+            }
+            _ => self.host.clone(),
+        }
+    }
+
     /// The sum of the task weights.
     pub fn total_weight(&self) -> u64 {
         self.tasks
@@ -205,7 +216,7 @@ impl RunPlan {
         let _ = writeln!(
             s,
             "target     {} (request timeout {})",
-            self.host,
+            self.host_display(),
             secs(self.timeout)
         );
         let ramp = self.users as f64 / self.spawn_rate;

@@ -14,6 +14,11 @@ use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, RawVar, Resolved, Template, Var};
 use crate::scenario::{Loaded, RawGateSet, RawStep, ScenarioError};
 
+/// The longest duration accepted anywhere (run time, timeouts, waits): a year.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+const MAX_USERS: u64 = 10_000_000;
+const MIN_SPAWN_RATE: f64 = 0.001;
+const MAX_SPAWN_RATE: f64 = 1_000_000.0;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -70,7 +75,11 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         overrides.users,
         load.and_then(|l| l.value.users.as_ref().map(|v| (l.file, v))),
     ) {
-        (Some(0), _) => return Err(Error::Usage("--users must be at least 1".into())),
+        (Some(u), _) if !(1..=MAX_USERS).contains(&u) => {
+            return Err(Error::Usage(format!(
+                "--users must be between 1 and {MAX_USERS}, got {u}"
+            )));
+        }
         (Some(u), _) => u,
         (None, Some((file, u))) => {
             let n = *u.get_ref();
@@ -83,6 +92,15 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
                     )
                     .into());
             }
+            if n as u64 > MAX_USERS {
+                return Err(loaded
+                    .error(
+                        file,
+                        u.span(),
+                        format!("`users` must be at most {MAX_USERS}, got {n}"),
+                    )
+                    .into());
+            }
             n as u64
         }
         (None, None) => return Err(missing("[load] users", "[load] users = 100")),
@@ -91,15 +109,15 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         overrides.spawn_rate,
         load.and_then(|l| l.value.spawn_rate.as_ref().map(|v| (l.file, v))),
     ) {
-        (Some(r), _) if !(r > 0.0 && r.is_finite()) => {
+        (Some(r), _) if !(MIN_SPAWN_RATE..=MAX_SPAWN_RATE).contains(&r) => {
             return Err(Error::Usage(format!(
-                "--spawn-rate must be above 0, got {r}"
+                "--spawn-rate must be between {MIN_SPAWN_RATE} and {MAX_SPAWN_RATE} users per second, got {r:?}"
             )));
         }
         (Some(r), _) => r,
         (None, Some((file, r))) => {
             let v = *r.get_ref();
-            if !(v > 0.0 && v.is_finite()) {
+            if v.is_nan() || v <= 0.0 {
                 return Err(loaded
                     .error(
                         file,
@@ -108,9 +126,18 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
                     )
                     .into());
             }
+            if !(MIN_SPAWN_RATE..=MAX_SPAWN_RATE).contains(&v) {
+                return Err(loaded
+                    .error(
+                        file,
+                        r.span(),
+                        format!("`spawn_rate` must be between {MIN_SPAWN_RATE} and {MAX_SPAWN_RATE} users per second, got {v:?}"),
+                    )
+                    .into());
+            }
             v
         }
-        (None, None) => users as f64, // all at once within a second
+        (None, None) => (users as f64).min(MAX_SPAWN_RATE), // all at once within a second
     };
     let duration = match (
         overrides.duration,
@@ -262,7 +289,7 @@ fn duration_value(
     v: &Spanned<String>,
     what: &str,
 ) -> Result<Duration> {
-    humantime::parse_duration(v.get_ref().trim()).map_err(|e| {
+    let d = humantime::parse_duration(v.get_ref().trim()).map_err(|e| -> Error {
         loaded
             .error(
                 file,
@@ -274,7 +301,17 @@ fn duration_value(
             )
             .with_help("write a number and a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h 30m\"")
             .into()
-    })
+    })?;
+    if d > MAX_DURATION {
+        return Err(loaded
+            .error(
+                file,
+                v.span(),
+                format!("`{what}` must be at most 365 days, got `{}`", v.get_ref()),
+            )
+            .into());
+    }
+    Ok(d)
 }
 
 fn positive_duration(
@@ -302,7 +339,16 @@ fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<
     let dur = |v: &toml::Value| -> Result<Duration> {
         match v {
             toml::Value::String(s) => humantime::parse_duration(s.trim())
-                .map_err(|e| err(format!("`wait`: cannot parse `{s}` as a duration ({e})"))),
+                .map_err(|e| err(format!("`wait`: cannot parse `{s}` as a duration ({e})")))
+                .and_then(|d| {
+                    if d > MAX_DURATION {
+                        Err(err(format!(
+                            "`wait`: `{s}` is over the maximum of 365 days"
+                        )))
+                    } else {
+                        Ok(d)
+                    }
+                }),
             other => Err(err(format!(
                 "`wait`: expected a duration string, found {}",
                 other.type_str()
@@ -409,6 +455,15 @@ fn resolve_step(
             let h = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
                 loaded.error(file, v.span(), format!("`{k}` is not a valid header name"))
             })?;
+            if let Some(bad) = v.get_ref().chars().find(|c| c.is_control() && *c != '\t') {
+                return Err(loaded
+                    .error(
+                        file,
+                        v.span(),
+                        format!("header `{k}`: the value contains the control character {bad:?}, which HTTP does not allow"),
+                    )
+                    .into());
+            }
             Ok((h, tpl(v)?))
         })
         .collect::<Result<Vec<_>>>()?;

@@ -145,6 +145,13 @@ pub fn render(r: &RunResults) -> String {
         for g in &r.gates.results {
             let measured = match (g.metric.as_str(), g.measured) {
                 (_, None) => "no requests".to_string(),
+                ("success_rate", Some(m))
+                    if !g.passed
+                        && m < g.threshold
+                        && format!("{m:.2}") == format!("{:.2}", g.threshold) =>
+                {
+                    format!("{m:.6}%")
+                }
                 ("success_rate", Some(m)) => format!("{m:.2}%"),
                 (_, Some(m)) => format!("{} ms", fmt_ms(m)),
             };

@@ -19,6 +19,15 @@ pub struct OutputFile {
 impl OutputFile {
     /// Checks now that `path` can be written (by creating and removing a temporary sibling).
     pub fn prepare(path: &Path) -> Result<OutputFile, Error> {
+        if path.is_dir() {
+            return Err(Error::Output {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::IsADirectory,
+                    "it is a directory; name a file",
+                ),
+            });
+        }
         let out = OutputFile {
             path: path.to_path_buf(),
         };

@@ -271,7 +271,7 @@ impl RunResults {
                 file: plan.file.display().to_string(),
             },
             settings: Settings {
-                host: plan.host.clone(),
+                host: plan.host_display(),
                 users: plan.users,
                 spawn_rate: plan.spawn_rate,
                 duration_s: secs(plan.duration),

@@ -243,7 +243,11 @@ fn load_into(
                     format!("include cycle: {}", cycle.join(" -> ")),
                 ));
             }
-            load_into(&target, None, loaded, stack)?;
+            // Read it here, so a directory or an unreadable file is reported at the include line.
+            let text = std::fs::read_to_string(&canonical).map_err(|e| {
+                loaded.error(id, span.clone(), format!("cannot include `{name}`: {e}"))
+            })?;
+            load_into(&target, Some(text), loaded, stack)?;
         }
     }
     stack.pop();

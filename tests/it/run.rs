@@ -362,6 +362,33 @@ fn an_interrupted_run_still_writes_its_results() {
 }
 
 #[test]
+fn a_password_in_the_host_url_is_never_shown() {
+    let demo = Demo::start(&[]);
+    let host = demo.url.replace("http://", "http://admin:hunter2@");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "h.toml",
+        &simple(&host, 1, 10, "1s", "100ms", ""),
+    );
+    let json = dir.path().join("h.json");
+    let out = loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let text = std::fs::read_to_string(&json).unwrap();
+    assert!(
+        !text.contains("hunter2")
+            && !out.stdout.contains("hunter2")
+            && !out.stderr.contains("hunter2")
+    );
+    assert!(text.contains("admin:***@"), "the host is shown, masked");
+}
+
+#[test]
 fn check_sends_no_traffic() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -385,6 +412,16 @@ fn a_bad_output_path_fails_before_the_run() {
     ])
     .expect_code(2)
     .stderr_has("cannot write /nonexistent-dir/out.json");
+    let dir = tempfile::tempdir().unwrap();
+    loadgen([
+        "run",
+        "scenarios/baseline.toml",
+        "--demo",
+        "--json",
+        dir.path().to_str().unwrap(),
+    ])
+    .expect_code(2)
+    .stderr_has("it is a directory");
     assert!(
         start.elapsed() < Duration::from_secs(10),
         "it ran before checking the path"

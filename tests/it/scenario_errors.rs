@@ -165,6 +165,42 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
         "`weight` applies to [[task]] entries",
         None,
     ),
+    (
+        "zero_duration.toml",
+        "6:12",
+        "`duration` must be above zero",
+        None,
+    ),
+    (
+        "huge_duration.toml",
+        "5:12",
+        "`duration` must be at most 365 days",
+        None,
+    ),
+    (
+        "huge_users.toml",
+        "4:9",
+        "`users` must be at most 10000000",
+        None,
+    ),
+    (
+        "tiny_spawn_rate.toml",
+        "5:14",
+        "`spawn_rate` must be between 0.001 and 1000000 users per second, got 1e-300",
+        None,
+    ),
+    (
+        "include_directory.toml",
+        "1:11",
+        "cannot include `parts`",
+        None,
+    ),
+    (
+        "header_control_char.toml",
+        "9:22",
+        "header `X-Test`: the value contains the control character '\\n'",
+        None,
+    ),
 ];
 
 #[test]
@@ -239,11 +275,25 @@ fn a_missing_file_and_bad_overrides_are_usage_errors() {
         .stderr_has("cannot read scenario file");
     loadgen(["check", "scenarios/baseline.toml", "-u", "0"])
         .expect_code(2)
-        .stderr_has("--users must be at least 1");
+        .stderr_has("--users must be between 1 and 10000000, got 0");
     loadgen(["check", "scenarios/baseline.toml", "--host", "ftp://x"])
         .expect_code(2)
         .stderr_has("scheme must be http or https");
     loadgen(["run", "scenarios/baseline.toml", "-t", "soon"])
         .expect_code(2)
         .stderr_has("is not a duration");
+    loadgen(["run", "scenarios/baseline.toml", "-t", "1e300"])
+        .expect_code(2)
+        .stderr_has("is not a duration");
+    loadgen([
+        "run",
+        "scenarios/baseline.toml",
+        "-u",
+        "18446744073709551615",
+    ])
+    .expect_code(2)
+    .stderr_has("--users must be between 1 and 10000000");
+    loadgen(["run", "scenarios/baseline.toml", "-r", "inf"])
+        .expect_code(2)
+        .stderr_has("--spawn-rate must be between");
 }
