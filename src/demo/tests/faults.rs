@@ -138,7 +138,9 @@ async fn stall_holds_responses_until_the_pause_ends() {
         t.elapsed()
     );
 
-    tokio::time::sleep_until((t0 + Duration::from_millis(700)).into()).await;
+    // The cycle starts when the server does (a little after t0): probing at 800 ms stays inside the first
+    // pause even if the start took up to 200 ms.
+    tokio::time::sleep_until((t0 + Duration::from_millis(800)).into()).await;
     let t = Instant::now();
     assert_eq!(
         c.get(s.at("/health")).send().await.unwrap().status(),
@@ -146,7 +148,7 @@ async fn stall_holds_responses_until_the_pause_ends() {
     );
     let done = t0.elapsed();
     assert!(
-        t.elapsed() >= Duration::from_millis(200),
+        t.elapsed() >= Duration::from_millis(150),
         "held only {:?}",
         t.elapsed()
     );
