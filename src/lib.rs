@@ -184,7 +184,7 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     ));
     let mut progress = report::progress::Progress::new(plan.duration, plan.users, !quiet);
     let run_id = engine::new_run_id();
-    let outcome = engine::run(plan.clone(), run_id, signals, &mut progress).await;
+    let outcome = engine::run(plan.clone(), run_id, signals, &mut progress).await?;
     progress.finish();
     signal_task.abort();
     if let Some(server) = demo {

@@ -1,100 +1,287 @@
-//! One request of one virtual user: build it from the step's templates, send it, read the answer, check the
-//! expectation, apply captures, record the outcome.
+//! One request of one virtual user: build it from the step (what is constant was built once, in
+//! [`Prepared`]), send it over the user's connection, read the answer, check the expectation, apply captures,
+//! record the outcome.
 //!
-//! Latency is measured from just before the request is sent to the end of the response body (as Locust does),
-//! and excludes the JSON parsing done for captures. Bodies that nothing captures from are read chunk by chunk
-//! and only counted, never buffered.
+//! Two times are measured from just before the request is sent (connecting included, when the user has no open
+//! connection): the time to the response headers (TTFB) and the full response time to the end of the body, as
+//! Locust measures it. JSON parsing for captures happens after the clock stops. Bodies that nothing captures
+//! from are counted chunk by chunk, never buffered. The request timeout covers the whole exchange.
 
-use std::error::Error as _;
 use std::time::Instant;
 
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{Request, Uri};
+use http_body_util::{BodyExt, Full};
+use tokio::time::timeout_at;
 
+use super::client::Origin;
+use super::user::{Ctx, Shared, Vu};
 use crate::metrics::{FailureKind, Outcome};
 use crate::plan::{Body, CaptureSource, Step};
 
-use super::user::Vu;
+/// What can be built once per step instead of once per request.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The request target (path and query) when nothing in it varies.
+    uri: Option<Uri>,
+    /// The origin of a constant absolute URL; `None` means the run's target (or a URL rendered per request).
+    origin: Option<Origin>,
+
+    /// Header values that do not vary.
+    headers: Vec<Option<HeaderValue>>,
+    /// The body when it does not vary.
+    body: Option<Bytes>,
+}
+
+impl Prepared {
+    pub fn new(step: &Step, base_path: &str) -> Prepared {
+        let mut uri = None;
+        let mut origin = None;
+        if step.path.is_constant() && step.query.iter().all(|(_, t)| t.is_constant()) {
+            let mut target = String::new();
+            let mut none = NoVars;
+            if let Ok((o, u)) = request_target(step, base_path, &mut none, &mut target) {
+                uri = Some(u);
+                origin = o;
+            }
+        }
+        let headers = step
+            .headers
+            .iter()
+            .map(|(_, t)| {
+                t.is_constant()
+                    .then(|| HeaderValue::try_from(t.render(&mut NoVars)).ok())
+                    .flatten()
+            })
+            .collect();
+        let body = match &step.body {
+            Body::None => Some(Bytes::new()),
+            Body::Json(t) => t
+                .constant()
+                .and_then(|v| serde_json::to_vec(&v).ok())
+                .map(Bytes::from),
+            Body::Text(t) => t.is_constant().then(|| Bytes::from(t.render(&mut NoVars))),
+        };
+        Prepared {
+            uri,
+            origin,
+            headers,
+            body,
+        }
+    }
+}
+
+struct NoVars;
+impl crate::scenario::template::Context for NoVars {
+    fn write_var(&mut self, _: crate::scenario::template::Var, _: &mut String) {}
+}
+
+/// Renders the request target (`/path?query`) into `buf` and parses it; for an absolute URL also its origin.
+fn request_target(
+    step: &Step,
+    base_path: &str,
+    ctx: &mut dyn crate::scenario::template::Context,
+    buf: &mut String,
+) -> Result<(Option<Origin>, Uri), String> {
+    buf.clear();
+    step.path.render_into(ctx, buf);
+    let mut origin = None;
+    if buf.starts_with("http://") || buf.starts_with("https://") {
+        let url = url::Url::parse(buf)
+            .map_err(|e| format!("invalid URL from path `{}`: {e}", step.path.source()))?;
+        origin = Some(Origin::of(&url)?);
+        let mut rest = url.path().to_string();
+        if let Some(q) = url.query() {
+            rest.push('?');
+            rest.push_str(q);
+        }
+        *buf = rest;
+    } else if !base_path.is_empty() {
+        buf.insert_str(0, base_path);
+    }
+    if !step.query.is_empty() {
+        let mut value = String::new();
+        buf.push(if buf.contains('?') { '&' } else { '?' });
+        for (i, (k, t)) in step.query.iter().enumerate() {
+            if i > 0 {
+                buf.push('&');
+            }
+            buf.extend(url::form_urlencoded::byte_serialize(k.as_bytes()));
+            buf.push('=');
+            value.clear();
+            t.render_into(ctx, &mut value);
+            buf.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
+        }
+    }
+    let uri = Uri::try_from(std::mem::take(buf))
+        .map_err(|e| format!("invalid request path from `{}`: {e}", step.path.source()))?;
+    Ok((origin, uri))
+}
 
 impl Vu {
     /// Runs step `idx`; true when it met its expectation (and its captures were found).
     pub async fn exec(&mut self, idx: usize) -> bool {
-        let plan = self.shared.plan.clone();
-        let step = &plan.steps[idx];
-        let url = match self.url(step, &plan.host) {
-            Ok(u) => u,
-            Err(msg) => {
-                return self.record_unsent(idx, &msg);
-            }
-        };
-        let mut req = self.client.request(step.method.clone(), url);
-        for (name, tpl) in &step.headers {
-            let value = tpl.render(self);
-            match HeaderValue::from_str(&value) {
-                Ok(v) => req = req.header(name, v),
-                Err(_) => {
-                    let msg = format!("header `{name}` rendered to an invalid value");
-                    return self.record_unsent(idx, &msg);
+        let Vu {
+            state,
+            client,
+            shared,
+            in_flight,
+        } = self;
+        let shared: &Shared = shared;
+        let id = state.id;
+        let step = &shared.plan.steps[idx];
+        let prep = &shared.prepared[idx];
+        let mut ctx = Ctx { state, shared };
+
+        // Build the request.
+        let (dyn_origin, uri) = match &prep.uri {
+            Some(u) => (None, u.clone()),
+            None => {
+                let mut buf = String::with_capacity(64);
+                match request_target(step, &shared.base_path, &mut ctx, &mut buf) {
+                    Ok(t) => t,
+                    Err(msg) => return unsent(shared, id, idx, &msg),
                 }
             }
-        }
-        match &step.body {
-            Body::None => {}
-            Body::Json(t) => {
-                let value = t.render(self);
-                let bytes = serde_json::to_vec(&value).unwrap_or_default();
-                req = req
-                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                    .body(bytes);
-            }
-            Body::Text(t) => req = req.body(t.render(self)),
-        }
-        if let Some(t) = step.timeout {
-            req = req.timeout(t);
-        }
+        };
+        let origin = match (&dyn_origin, &prep.origin) {
+            (Some(o), _) | (None, Some(o)) => o,
+            (None, None) => &shared.origin,
+        };
 
+        let mut req = Request::new(Full::new(Bytes::new()));
+        *req.method_mut() = step.method.clone();
+        *req.uri_mut() = uri;
+        let headers = req.headers_mut();
+        for ((name, tpl), constant) in step.headers.iter().zip(&prep.headers) {
+            let value = match constant {
+                Some(v) => v.clone(),
+                None => match HeaderValue::try_from(tpl.render(&mut ctx)) {
+                    Ok(v) => v,
+                    Err(_) => {
+                        let msg = format!("header `{name}` rendered to an invalid value");
+                        return unsent(shared, id, idx, &msg);
+                    }
+                },
+            };
+            headers.append(name.clone(), value);
+        }
+        let body = match (&prep.body, &step.body) {
+            (Some(b), _) => b.clone(),
+            (None, Body::Json(t)) => {
+                Bytes::from(serde_json::to_vec(&t.render(&mut ctx)).unwrap_or_default())
+            }
+            (None, Body::Text(t)) => Bytes::from(t.render(&mut ctx)),
+            (None, Body::None) => Bytes::new(),
+        };
+        if matches!(step.body, Body::Json(_)) && !headers.contains_key(CONTENT_TYPE) {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        *req.body_mut() = Full::new(body);
+
+        // Send it and read the answer, all within the request timeout.
         let start = Instant::now();
-        self.in_flight = Some((idx, start));
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                let (kind, msg) = describe(&e);
-                return self.record(idx, start, None, 0, Some((kind, &msg)));
+        *in_flight = Some((idx, start));
+        let deadline =
+            tokio::time::Instant::from_std(start + step.timeout.unwrap_or(shared.plan.timeout));
+        let resp = match timeout_at(deadline, client.send(&shared.net, origin, req)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                client.close();
+                let (kind, msg) = e.describe();
+                return done(
+                    shared,
+                    in_flight,
+                    id,
+                    idx,
+                    start,
+                    Instant::now(),
+                    None,
+                    None,
+                    0,
+                    Some((kind, &msg)),
+                );
+            }
+            Err(_) => {
+                // The connection is mid-request: it cannot be reused.
+                client.close();
+                let end = Instant::now();
+                return done(
+                    shared,
+                    in_flight,
+                    id,
+                    idx,
+                    start,
+                    end,
+                    None,
+                    None,
+                    0,
+                    Some((FailureKind::Timeout, "request timed out")),
+                );
             }
         };
+        let ttfb = start.elapsed();
         let status = resp.status().as_u16();
+        let accepted = step.accepts(status);
         let mut header_caps: Vec<(usize, Option<String>)> = Vec::new();
         for c in &step.captures {
             if let CaptureSource::Header(h) = &c.source {
-                let v = resp
-                    .headers()
-                    .get(h)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                header_caps.push((c.slot, v));
+                header_caps.push((c.slot, header_text(resp.headers(), h)));
             }
         }
-        let needs_body = step.needs_body() && step.accepts(status);
-        let mut resp = resp;
-        let mut body = Vec::new();
+        let needs_body = accepted && step.needs_body();
+        let mut body = resp.into_body();
+        let mut kept = Vec::new();
         let mut bytes = 0u64;
         loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    bytes += chunk.len() as u64;
-                    if needs_body {
-                        body.extend_from_slice(&chunk);
+            match timeout_at(deadline, body.frame()).await {
+                Ok(Some(Ok(frame))) => {
+                    if let Some(d) = frame.data_ref() {
+                        bytes += d.len() as u64;
+                        if needs_body {
+                            kept.extend_from_slice(d);
+                        }
                     }
                 }
                 Ok(None) => break,
-                Err(e) => {
-                    let (kind, msg) = describe(&e);
-                    return self.record(idx, start, Some(status), bytes, Some((kind, &msg)));
+                Ok(Some(Err(e))) => {
+                    client.close();
+                    let (kind, msg) = super::client::SendError::Http(e).describe();
+                    return done(
+                        shared,
+                        in_flight,
+                        id,
+                        idx,
+                        start,
+                        Instant::now(),
+                        Some(ttfb),
+                        Some(status),
+                        bytes,
+                        Some((kind, &msg)),
+                    );
+                }
+                Err(_) => {
+                    client.close();
+                    let end = Instant::now();
+                    return done(
+                        shared,
+                        in_flight,
+                        id,
+                        idx,
+                        start,
+                        end,
+                        Some(ttfb),
+                        Some(status),
+                        bytes,
+                        Some((FailureKind::Timeout, "request timed out")),
+                    );
                 }
             }
         }
-        let latency_end = Instant::now();
+        let end = Instant::now();
 
-        if !step.accepts(status) {
+        if !accepted {
             let expected = match &step.expect_status {
                 Some(list) => list
                     .iter()
@@ -104,10 +291,14 @@ impl Vu {
                 None => "2xx".into(),
             };
             let msg = format!("unexpected status {status} (expected {expected})");
-            return self.record_at(
+            return done(
+                shared,
+                in_flight,
+                id,
                 idx,
                 start,
-                latency_end,
+                end,
+                Some(ttfb),
                 Some(status),
                 bytes,
                 Some((FailureKind::Status, &msg)),
@@ -116,14 +307,20 @@ impl Vu {
         // Captures: header values first, then JSON paths into the body.
         for (slot, value) in header_caps {
             match value {
-                Some(v) => self.captures[slot] = Some(v),
+                Some(v) => ctx.state.captures[slot] = Some(v),
                 None => {
-                    let name = &plan.captures[slot];
-                    let msg = format!("capture `{name}`: response header missing");
-                    return self.record_at(
+                    let msg = format!(
+                        "capture `{}`: response header missing",
+                        shared.plan.captures[slot]
+                    );
+                    return done(
+                        shared,
+                        in_flight,
+                        id,
                         idx,
                         start,
-                        latency_end,
+                        end,
+                        Some(ttfb),
                         Some(status),
                         bytes,
                         Some((FailureKind::Capture, &msg)),
@@ -132,7 +329,7 @@ impl Vu {
             }
         }
         if needs_body {
-            let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+            let json: Option<serde_json::Value> = serde_json::from_slice(&kept).ok();
             for c in &step.captures {
                 let CaptureSource::Json(path) = &c.source else {
                     continue;
@@ -146,7 +343,7 @@ impl Vu {
                         other => Some(other.to_string()),
                     });
                 match found {
-                    Some(v) => self.captures[c.slot] = Some(v),
+                    Some(v) => ctx.state.captures[c.slot] = Some(v),
                     None => {
                         let why = if json.is_none() {
                             "body is not JSON"
@@ -154,10 +351,14 @@ impl Vu {
                             "no value at that path"
                         };
                         let msg = format!("capture `{}` ({}): {why}", c.name, path.as_str());
-                        return self.record_at(
+                        return done(
+                            shared,
+                            in_flight,
+                            id,
                             idx,
                             start,
-                            latency_end,
+                            end,
+                            Some(ttfb),
                             Some(status),
                             bytes,
                             Some((FailureKind::Capture, &msg)),
@@ -166,132 +367,70 @@ impl Vu {
                 }
             }
         }
-        self.record_at(idx, start, latency_end, Some(status), bytes, None)
-    }
-
-    fn url(&mut self, step: &Step, host: &str) -> Result<reqwest::Url, String> {
-        let mut s = String::with_capacity(host.len() + step.path.source().len() + 16);
-        let path = step.path.render(self);
-        if !(path.starts_with("http://") || path.starts_with("https://")) {
-            s.push_str(host);
-        }
-        s.push_str(&path);
-        let mut url = reqwest::Url::parse(&s).map_err(|e| {
-            format!(
-                "invalid URL from path template `{}`: {e}",
-                step.path.source()
-            )
-        })?;
-        if !step.query.is_empty() {
-            let pairs: Vec<(String, String)> = step
-                .query
-                .iter()
-                .map(|(k, t)| (k.clone(), t.render(self)))
-                .collect();
-            url.query_pairs_mut().extend_pairs(pairs);
-        }
-        Ok(url)
-    }
-
-    /// A request that could not even be built: counted as a failure, with no latency.
-    fn record_unsent(&mut self, idx: usize, msg: &str) -> bool {
-        self.shared.recorder.record(
-            self.id,
+        done(
+            shared,
+            in_flight,
+            id,
             idx,
-            &Outcome {
-                latency: None,
-                status: None,
-                bytes: 0,
-                failure: Some((FailureKind::Other, msg)),
-            },
-        );
-        false
-    }
-
-    fn record(
-        &mut self,
-        idx: usize,
-        start: Instant,
-        status: Option<u16>,
-        bytes: u64,
-        failure: Option<(FailureKind, &str)>,
-    ) -> bool {
-        self.record_at(idx, start, Instant::now(), status, bytes, failure)
-    }
-
-    fn record_at(
-        &mut self,
-        idx: usize,
-        start: Instant,
-        end: Instant,
-        status: Option<u16>,
-        bytes: u64,
-        failure: Option<(FailureKind, &str)>,
-    ) -> bool {
-        let ok = failure.is_none();
-        self.in_flight = None;
-        self.shared.recorder.record(
-            self.id,
-            idx,
-            &Outcome {
-                latency: Some(end.saturating_duration_since(start)),
-                status,
-                bytes,
-                failure,
-            },
-        );
-        ok
+            start,
+            end,
+            Some(ttfb),
+            Some(status),
+            bytes,
+            None,
+        )
     }
 }
 
-/// A failure category and a short message that holds no URL (URLs may carry tokens).
-pub fn describe(e: &reqwest::Error) -> (FailureKind, String) {
-    if e.is_timeout() {
-        return (FailureKind::Timeout, "request timed out".into());
-    }
-    // Look for an I/O error underneath: its kind names the cause best.
-    let mut source = e.source();
-    let mut innermost = None;
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
-            let (kind, msg) = match io.kind() {
-                ConnectionRefused => (FailureKind::Connect, "connection refused"),
-                ConnectionReset => (FailureKind::Connection, "connection reset by peer"),
-                ConnectionAborted => (FailureKind::Connection, "connection aborted"),
-                BrokenPipe => (FailureKind::Connection, "broken pipe"),
-                UnexpectedEof => (
-                    FailureKind::Connection,
-                    "connection closed before the response completed",
-                ),
-                TimedOut => (FailureKind::Timeout, "request timed out"),
-                AddrNotAvailable => (FailureKind::Connect, "no local address/port available"),
-                AddrInUse => (FailureKind::Connect, "local address in use"),
-                HostUnreachable | NetworkUnreachable => (FailureKind::Connect, "host unreachable"),
-                _ => (
-                    if e.is_connect() {
-                        FailureKind::Connect
-                    } else {
-                        FailureKind::Connection
-                    },
-                    "",
-                ),
-            };
-            if !msg.is_empty() {
-                return (kind, msg.into());
-            }
-            return (kind, io.to_string());
-        }
-        innermost = Some(s);
-        source = s.source();
-    }
-    // reqwest's own message names the URL, which may carry a token in its query: use the cause's instead.
-    let text = innermost.map_or_else(|| "request failed".to_string(), |s| s.to_string());
-    if e.is_connect() {
-        (FailureKind::Connect, text)
-    } else if e.is_body() || e.is_decode() || e.is_request() {
-        (FailureKind::Connection, text)
-    } else {
-        (FailureKind::Other, text)
-    }
+fn header_text(headers: &http::HeaderMap, name: &HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// A request that could not even be built: counted as a failure, with no latency.
+fn unsent(shared: &Shared, id: u64, idx: usize, msg: &str) -> bool {
+    shared.recorder.record(
+        id,
+        idx,
+        &Outcome {
+            latency: None,
+            ttfb: None,
+            status: None,
+            bytes: 0,
+            failure: Some((FailureKind::Other, msg)),
+        },
+    );
+    false
+}
+
+/// Records a finished request; true when it met its expectation.
+#[allow(clippy::too_many_arguments)]
+fn done(
+    shared: &Shared,
+    in_flight: &mut Option<(usize, Instant)>,
+    id: u64,
+    idx: usize,
+    start: Instant,
+    end: Instant,
+    ttfb: Option<std::time::Duration>,
+    status: Option<u16>,
+    bytes: u64,
+    failure: Option<(FailureKind, &str)>,
+) -> bool {
+    *in_flight = None;
+    let ok = failure.is_none();
+    shared.recorder.record(
+        id,
+        idx,
+        &Outcome {
+            latency: Some(end.saturating_duration_since(start)),
+            ttfb,
+            status,
+            bytes,
+            failure,
+        },
+    );
+    ok
 }

@@ -6,6 +6,7 @@
 //! by the stop timeout is aborted, as it is at once on a second interrupt. Completion is known when the
 //! `JoinSet` is empty. Statistics are drained once a second into the time series (see [`crate::metrics`]).
 
+pub mod client;
 pub mod http;
 pub mod user;
 
@@ -66,17 +67,15 @@ pub async fn run(
     run_id: String,
     signals: Signals,
     observer: &mut dyn Observer,
-) -> RunOutcome {
+) -> Result<RunOutcome, crate::error::Error> {
     let steps = plan.steps.len();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let recorder = Arc::new(Recorder::new(steps, workers * 4));
     let stop = CancellationToken::new();
-    let shared = Arc::new(Shared::new(
-        plan.clone(),
-        recorder.clone(),
-        run_id.clone(),
-        stop.clone(),
-    ));
+    let shared = Arc::new(
+        Shared::new(plan.clone(), recorder.clone(), run_id.clone(), stop.clone())
+            .map_err(crate::error::Error::Usage)?,
+    );
 
     let started_at = SystemTime::now();
     let started = Instant::now();
@@ -86,7 +85,7 @@ pub async fn run(
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut users: JoinSet<()> = JoinSet::new();
     let mut spawned: u64 = 0;
-    let mut failed_users = 0;
+    let failed_users = 0;
     let spawn_time = |i: u64| started + Duration::from_secs_f64(i as f64 / plan.spawn_rate);
     let mut interrupted = false;
 
@@ -107,16 +106,7 @@ pub async fn run(
                 let batch_end = spawned + SPAWN_BATCH;
                 while spawned < plan.users && spawned < batch_end && spawn_time(spawned) <= now {
                     spawned += 1;
-                    match user::client(&plan) {
-                        Ok(client) => {
-                            let vu = Vu::new(spawned, shared.clone(), client);
-                            users.spawn(vu.run());
-                        }
-                        Err(e) => {
-                            failed_users += 1;
-                            tracing::error!("user {spawned}: cannot build an HTTP client: {e}");
-                        }
-                    }
+                    users.spawn(Vu::new(spawned, shared.clone()).run());
                 }
             }
             Some(res) = users.join_next(), if !users.is_empty() => {
@@ -165,7 +155,7 @@ pub async fn run(
         .clone();
     observer.tick(&p, &collector);
 
-    RunOutcome {
+    Ok(RunOutcome {
         run_id,
         started_at,
         ended_at: SystemTime::now(),
@@ -176,7 +166,7 @@ pub async fn run(
         aborted_users,
         failed_users,
         peak_users: recorder.peak_users(),
-    }
+    })
 }
 
 /// A short random id for a run (8 hex characters).

@@ -14,11 +14,13 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
+use super::client::{Client, Net, Origin};
+use super::http::Prepared;
 use crate::metrics::{FailureKind, Outcome, Recorder};
 use crate::plan::{RunPlan, Wait};
 use crate::scenario::template::{self, Var};
 
-/// What every user of a run shares.
+/// What every user of a run shares (read-only on the request path, apart from the `seq` counter).
 #[derive(Debug)]
 pub struct Shared {
     pub plan: Arc<RunPlan>,
@@ -29,6 +31,12 @@ pub struct Shared {
     pub stop: CancellationToken,
     /// Cumulative task weights, for weighted choice.
     pub cumulative: Vec<u64>,
+    /// Per step, what could be built once (URI, header values, body).
+    pub prepared: Vec<Prepared>,
+    /// The target's origin and the path prefix of its URL (`http://h/api` → `/api`).
+    pub origin: Origin,
+    pub base_path: String,
+    pub net: Net,
 }
 
 impl Shared {
@@ -37,7 +45,7 @@ impl Shared {
         recorder: Arc<Recorder>,
         run_id: String,
         stop: CancellationToken,
-    ) -> Self {
+    ) -> Result<Self, String> {
         let mut acc = 0;
         let cumulative = plan
             .tasks
@@ -47,14 +55,26 @@ impl Shared {
                 acc
             })
             .collect();
-        Shared {
+        let url = url::Url::parse(&plan.host).map_err(|e| format!("invalid host: {e}"))?;
+        let origin = Origin::of(&url)?;
+        let base_path = url.path().trim_end_matches('/').to_string();
+        let prepared = plan
+            .steps
+            .iter()
+            .map(|s| Prepared::new(s, &base_path))
+            .collect();
+        Ok(Shared {
             plan,
             recorder,
             run_id,
             seq: AtomicU64::new(0),
             stop,
             cumulative,
-        }
+            prepared,
+            origin,
+            base_path,
+            net: Net::new(),
+        })
     }
 
     /// The task (a step index) for a number `r` drawn uniformly from `0..total weight`.
@@ -71,28 +91,21 @@ pub fn pick(cumulative: &[u64], r: u64) -> usize {
         .min(cumulative.len().saturating_sub(1))
 }
 
-/// One virtual user.
-pub struct Vu {
+/// A user's own values: what templates read.
+pub struct State {
     pub id: u64,
     pub session: u64,
-    pub client: reqwest::Client,
     pub captures: Vec<Option<String>>,
     pub rng: SmallRng,
+}
+
+/// One virtual user.
+pub struct Vu {
+    pub state: State,
+    pub client: Client,
     pub shared: Arc<Shared>,
     /// The request being waited for (step, start): recorded as aborted if the user is dropped mid-request.
     pub in_flight: Option<(usize, Instant)>,
-}
-
-/// Builds the HTTP client a user owns.
-pub fn client(plan: &RunPlan) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .timeout(plan.timeout)
-        .connect_timeout(plan.timeout)
-        .tcp_nodelay(true)
-        .no_proxy()
-        .user_agent(concat!("loadgen/", env!("CARGO_PKG_VERSION")))
-        .build()
 }
 
 /// Decrements the active-user gauge however the user ends (including abort).
@@ -109,10 +122,11 @@ impl Drop for Vu {
     fn drop(&mut self) {
         if let Some((step, start)) = self.in_flight.take() {
             self.shared.recorder.record(
-                self.id,
+                self.state.id,
                 step,
                 &Outcome {
                     latency: Some(start.elapsed()),
+                    ttfb: None,
                     status: None,
                     bytes: 0,
                     failure: Some((FailureKind::Aborted, "still in flight at the stop timeout")),
@@ -123,13 +137,15 @@ impl Drop for Vu {
 }
 
 impl Vu {
-    pub fn new(id: u64, shared: Arc<Shared>, client: reqwest::Client) -> Self {
+    pub fn new(id: u64, shared: Arc<Shared>) -> Self {
         Vu {
-            id,
-            session: 0,
-            client,
-            captures: vec![None; shared.plan.captures.len()],
-            rng: SmallRng::from_rng(&mut rand::rng()),
+            state: State {
+                id,
+                session: 0,
+                captures: vec![None; shared.plan.captures.len()],
+                rng: SmallRng::from_rng(&mut rand::rng()),
+            },
+            client: Client::default(),
             shared,
             in_flight: None,
         }
@@ -140,12 +156,12 @@ impl Vu {
         let shared = self.shared.clone();
         shared.recorder.user_started();
         let _active = Active(&shared.recorder);
-        let plan = shared.plan.clone();
+        let plan = &shared.plan;
         let total = shared.cumulative.last().copied().unwrap_or(0);
         let mut open = false;
         'session: while !shared.stop.is_cancelled() {
-            self.session += 1;
-            self.captures.iter_mut().for_each(|c| *c = None);
+            self.state.session += 1;
+            self.state.captures.iter_mut().for_each(|c| *c = None);
             for &step in &plan.on_start {
                 if shared.stop.is_cancelled() {
                     break 'session;
@@ -157,7 +173,7 @@ impl Vu {
             }
             open = true;
             while !shared.stop.is_cancelled() {
-                let r = self.rng.random_range(0..total.max(1));
+                let r = self.state.rng.random_range(0..total.max(1));
                 let task = shared.task_for(r);
                 self.exec(task).await;
                 if plan.steps[task].restart_session {
@@ -173,6 +189,7 @@ impl Vu {
                 self.exec(step).await;
             }
         }
+        self.client.close();
     }
 
     /// The wait between tasks; returns early when the run stops.
@@ -183,7 +200,7 @@ impl Vu {
             Wait::Between(lo, hi) => {
                 let (lo, hi) = (lo.as_secs_f64(), hi.as_secs_f64());
                 Duration::from_secs_f64(if hi > lo {
-                    self.rng.random_range(lo..hi)
+                    self.state.rng.random_range(lo..hi)
                 } else {
                     lo
                 })
@@ -206,24 +223,30 @@ impl Vu {
     }
 }
 
-impl template::Context for Vu {
+/// What templates render against: the user's own values and the run's shared ones.
+pub struct Ctx<'a> {
+    pub state: &'a mut State,
+    pub shared: &'a Shared,
+}
+
+impl template::Context for Ctx<'_> {
     fn write_var(&mut self, var: Var, out: &mut String) {
         match var {
-            Var::Vu => template::write_num(out, self.id),
-            Var::Session => template::write_num(out, self.session),
+            Var::Vu => template::write_num(out, self.state.id),
+            Var::Session => template::write_num(out, self.state.session),
             Var::RunId => out.push_str(&self.shared.run_id),
             Var::Seq => {
                 template::write_num(out, self.shared.seq.fetch_add(1, Ordering::Relaxed) + 1)
             }
             Var::Uuid => {
-                let bytes: [u8; 16] = self.rng.random();
+                let bytes: [u8; 16] = self.state.rng.random();
                 let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
                 out.push_str(
                     id.hyphenated()
                         .encode_lower(&mut uuid::Uuid::encode_buffer()),
                 );
             }
-            Var::Random => template::write_num(out, u64::from(self.rng.random::<u32>())),
+            Var::Random => template::write_num(out, u64::from(self.state.rng.random::<u32>())),
             Var::TimestampMs => template::write_num(
                 out,
                 SystemTime::now()
@@ -231,7 +254,7 @@ impl template::Context for Vu {
                     .map_or(0, |d| d.as_millis() as u64),
             ),
             Var::Capture(slot) => {
-                if let Some(Some(v)) = self.captures.get(slot) {
+                if let Some(Some(v)) = self.state.captures.get(slot) {
                     out.push_str(v);
                 }
             }

@@ -60,7 +60,10 @@ impl FailureKind {
 /// Everything measured for one request name.
 #[derive(Debug, Clone)]
 pub struct StepStats {
+    /// Full response time (to the end of the body), µs.
     pub latency: Histogram<u64>,
+    /// Time to the response headers, µs (requests that got an answer).
+    pub ttfb: Histogram<u64>,
     pub requests: u64,
     pub failures: u64,
     pub bytes: u64,
@@ -72,6 +75,7 @@ impl Default for StepStats {
     fn default() -> Self {
         StepStats {
             latency: new_histogram(),
+            ttfb: new_histogram(),
             requests: 0,
             failures: 0,
             bytes: 0,
@@ -86,6 +90,7 @@ impl StepStats {
     pub fn merge(&mut self, other: &StepStats) {
         // Both histograms auto-resize, so adding cannot fail for lack of range.
         let _ = self.latency.add(&other.latency);
+        let _ = self.ttfb.add(&other.ttfb);
         self.requests += other.requests;
         self.failures += other.failures;
         self.bytes += other.bytes;
@@ -116,6 +121,7 @@ impl StepStats {
     /// Empties the statistics, keeping allocations.
     pub fn reset(&mut self) {
         self.latency.reset();
+        self.ttfb.reset();
         self.requests = 0;
         self.failures = 0;
         self.bytes = 0;
@@ -129,6 +135,8 @@ impl StepStats {
 pub struct Outcome<'a> {
     /// `None` for a request that failed before it was sent (it has no latency to speak of).
     pub latency: Option<Duration>,
+    /// Time to the response headers, for requests that got them.
+    pub ttfb: Option<Duration>,
     pub status: Option<u16>,
     pub bytes: u64,
     /// `None` when the request met its expectation.
@@ -153,10 +161,10 @@ impl Shard {
             return;
         };
         if let Some(latency) = o.latency {
-            let micros = u64::try_from(latency.as_micros())
-                .unwrap_or(u64::MAX)
-                .max(1);
-            let _ = s.latency.record(micros);
+            let _ = s.latency.record(micros(latency));
+        }
+        if let Some(ttfb) = o.ttfb {
+            let _ = s.ttfb.record(micros(ttfb));
         }
         s.requests += 1;
         s.bytes += o.bytes;
@@ -236,6 +244,11 @@ pub struct SeriesPoint {
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+}
+
+/// A duration in whole microseconds, at least 1 (HDR histograms start at 1).
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 
 /// Microseconds to milliseconds.
@@ -393,6 +406,7 @@ mod tests {
     fn ok(ms: u64, status: u16) -> Outcome<'static> {
         Outcome {
             latency: Some(Duration::from_millis(ms)),
+            ttfb: None,
             status: Some(status),
             bytes: 10,
             failure: None,
@@ -410,6 +424,7 @@ mod tests {
             1,
             &Outcome {
                 latency: Some(Duration::from_millis(100)),
+                ttfb: None,
                 status: Some(500),
                 bytes: 0,
                 failure: Some((FailureKind::Status, "expected 2xx, got 500")),
@@ -470,6 +485,7 @@ mod tests {
                 0,
                 &Outcome {
                     latency: None,
+                    ttfb: None,
                     status: None,
                     bytes: 0,
                     failure: Some((FailureKind::Other, &msg)),

@@ -12,8 +12,8 @@ mod tests;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use reqwest::Method;
-use reqwest::header::HeaderName;
+use http::Method;
+use http::header::HeaderName;
 
 use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, Template};
@@ -132,6 +132,24 @@ pub enum JsonTemplate {
 }
 
 impl JsonTemplate {
+    /// The body as a fixed value, when no string in it has a variable.
+    pub fn constant(&self) -> Option<serde_json::Value> {
+        match self {
+            JsonTemplate::Literal(v) => Some(v.clone()),
+            JsonTemplate::String(_) => None,
+            JsonTemplate::Array(items) => items
+                .iter()
+                .map(JsonTemplate::constant)
+                .collect::<Option<Vec<_>>>()
+                .map(serde_json::Value::Array),
+            JsonTemplate::Object(fields) => fields
+                .iter()
+                .map(|(k, v)| v.constant().map(|v| (k.clone(), v)))
+                .collect::<Option<serde_json::Map<_, _>>>()
+                .map(serde_json::Value::Object),
+        }
+    }
+
     pub fn render(&self, ctx: &mut dyn template::Context) -> serde_json::Value {
         match self {
             JsonTemplate::Literal(v) => v.clone(),
@@ -191,7 +209,7 @@ impl GateMetric {
 impl RunPlan {
     /// The host as it may be shown: a password in the URL (`http://user:secret@host`) is masked.
     pub fn host_display(&self) -> String {
-        match reqwest::Url::parse(&self.host) {
+        match url::Url::parse(&self.host) {
             Ok(mut url) if url.password().is_some() => {
                 let _ = url.set_password(Some("***"));
                 url.as_str().trim_end_matches('/').to_string()

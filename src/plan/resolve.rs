@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Duration;
 
-use reqwest::Method;
-use reqwest::header::HeaderName;
+use http::Method;
+use http::header::HeaderName;
 use toml::Spanned;
 
 use super::*;
@@ -268,7 +268,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
 }
 
 fn check_host(h: &str) -> std::result::Result<String, String> {
-    let url = reqwest::Url::parse(h).map_err(|e| {
+    let url = url::Url::parse(h).map_err(|e| {
         format!("`{h}` is not a valid URL ({e}); expected e.g. \"http://127.0.0.1:8000\"")
     })?;
     if !matches!(url.scheme(), "http" | "https") {

@@ -3,7 +3,7 @@
 use super::*;
 use crate::scenario;
 use crate::scenario::template::Var;
-use reqwest::Method;
+use http::Method;
 
 fn plan_of(files: &[(&str, &str)], overrides: &Overrides) -> Result<RunPlan, crate::error::Error> {
     let dir = tempfile::tempdir().unwrap();
