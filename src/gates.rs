@@ -98,6 +98,7 @@ mod tests {
                 p99_99: p95,
                 p100: p95,
             }),
+            ttfb_percentiles_ms: None,
             avg_content_bytes: 0.0,
             status_codes: BTreeMap::new(),
         }

@@ -47,6 +47,8 @@ pub struct RunOutcome {
     pub failed_users: u64,
     /// The most users running at once.
     pub peak_users: u64,
+    /// Cores loadgen could run on.
+    pub cores: usize,
 }
 
 /// Something that wants to hear about each second of the run (the progress line).
@@ -88,6 +90,12 @@ pub async fn run(
     let failed_users = 0;
     let spawn_time = |i: u64| started + Duration::from_secs_f64(i as f64 / plan.spawn_rate);
     let mut interrupted = false;
+    // Scheduler lag is measured where the users run; the probe ends with the run.
+    let probe_stop = CancellationToken::new();
+    tokio::spawn(crate::metrics::lag_probe(
+        recorder.clone(),
+        probe_stop.clone(),
+    ));
 
     loop {
         let next_spawn = (spawned < plan.users).then(|| spawn_time(spawned));
@@ -150,6 +158,7 @@ pub async fn run(
             "{aborted_users} users were still busy at the stop timeout and were stopped"
         );
     }
+    probe_stop.cancel();
     let p = collector
         .finish(&recorder, Instant::now().into_std())
         .clone();
@@ -166,6 +175,7 @@ pub async fn run(
         aborted_users,
         failed_users,
         peak_users: recorder.peak_users(),
+        cores: collector.cores,
     })
 }
 

@@ -186,6 +186,8 @@ pub struct Recorder {
     active_users: AtomicU64,
     /// The most users that were running at once.
     peak_users: AtomicU64,
+    /// The largest scheduler lag seen since the collector last looked, µs (see [`lag_probe`]).
+    lag_max_us: AtomicU64,
 }
 
 impl Recorder {
@@ -196,6 +198,7 @@ impl Recorder {
                 .collect(),
             active_users: AtomicU64::new(0),
             peak_users: AtomicU64::new(0),
+            lag_max_us: AtomicU64::new(0),
         }
     }
 
@@ -221,6 +224,11 @@ impl Recorder {
         self.peak_users.fetch_max(now, Ordering::Relaxed);
     }
 
+    /// Notes a scheduler lag measurement.
+    pub fn lag(&self, lag: Duration) {
+        self.lag_max_us.fetch_max(micros(lag), Ordering::Relaxed);
+    }
+
     /// A user ended (however it ended).
     pub fn user_stopped(&self) {
         self.active_users.fetch_sub(1, Ordering::Relaxed);
@@ -244,6 +252,11 @@ pub struct SeriesPoint {
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+    /// loadgen's own CPU use in this interval, percent of the cores it may run on (Linux only).
+    pub cpu_pct: Option<f64>,
+    /// The largest delay of loadgen's scheduler in this interval, ms: how late a task woke compared with when
+    /// it asked to. Latencies measured while it is high include up to that much of loadgen's own delay.
+    pub lag_ms: f64,
 }
 
 /// A duration in whole microseconds, at least 1 (HDR histograms start at 1).
@@ -273,6 +286,39 @@ pub struct Collector {
     prev_interval: Histogram<u64>,
     pub totals: Vec<StepStats>,
     pub series: Vec<SeriesPoint>,
+    /// When and how much CPU the process had used at the last point.
+    cpu_mark: Option<(Instant, Duration)>,
+    /// Cores the process may run on (the denominator of `cpu_pct`).
+    pub cores: usize,
+}
+
+/// The CPU time (user + system) this process has used so far, from /proc (Linux; `None` elsewhere).
+pub fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // USER_HZ is 100 on every Linux configuration in use.
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Measures scheduler lag on the runtime it runs on: sleeps a little and notes how late it woke, until
+/// `stop` is cancelled.
+pub async fn lag_probe(
+    recorder: std::sync::Arc<Recorder>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let every = Duration::from_millis(50);
+    loop {
+        let t = tokio::time::Instant::now();
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.cancelled() => return,
+        }
+        recorder.lag(t.elapsed().saturating_sub(every));
+    }
 }
 
 impl Collector {
@@ -286,6 +332,8 @@ impl Collector {
             prev_interval: new_histogram(),
             totals: (0..steps).map(|_| StepStats::default()).collect(),
             series: Vec::new(),
+            cpu_mark: process_cpu().map(|c| (started, c)),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 
@@ -322,7 +370,8 @@ impl Collector {
         h: &Histogram<u64>,
     ) -> SeriesPoint {
         let secs = now.saturating_duration_since(from).as_secs_f64().max(1e-3);
-        let pct = |q: f64| (requests > 0).then(|| ms(h.value_at_quantile(q)));
+        let timed = !h.is_empty();
+        let pct = |q: f64| timed.then(|| ms(h.value_at_quantile(q)));
         SeriesPoint {
             elapsed_s: round3(now.saturating_duration_since(self.started).as_secs_f64()),
             timestamp: SystemTime::now()
@@ -336,14 +385,16 @@ impl Collector {
             p50_ms: pct(0.50),
             p95_ms: pct(0.95),
             p99_ms: pct(0.99),
-            max_ms: (requests > 0).then(|| ms(h.max())),
+            max_ms: timed.then(|| ms(h.max())),
+            cpu_pct: None,
+            lag_ms: 0.0,
         }
     }
 
     /// Takes everything recorded since the last call and appends a point to the series.
     pub fn tick(&mut self, recorder: &Recorder, now: Instant) -> &SeriesPoint {
         let (requests, failures) = self.drain(recorder);
-        let p = self.point(
+        let mut p = self.point(
             self.last,
             now,
             recorder.users(),
@@ -351,6 +402,7 @@ impl Collector {
             failures,
             &self.interval,
         );
+        self.health(recorder, now, &mut p);
         self.before_last = self.last;
         self.last = now;
         std::mem::swap(&mut self.interval, &mut self.prev_interval);
@@ -372,7 +424,7 @@ impl Collector {
         };
         let (requests, failures) = self.drain(recorder);
         let _ = self.prev_interval.add(&self.interval);
-        let p = self.point(
+        let mut p = self.point(
             self.before_last,
             now,
             recorder.users(),
@@ -380,11 +432,26 @@ impl Collector {
             prev.failures + failures,
             &self.prev_interval,
         );
+        self.health(recorder, now, &mut p);
+        p.lag_ms = p.lag_ms.max(prev.lag_ms);
         self.last = now;
         self.series.push(p);
         self.series
             .last()
             .unwrap_or_else(|| unreachable!("just pushed"))
+    }
+
+    /// Fills in loadgen's own CPU use and scheduler lag since the last point.
+    fn health(&mut self, recorder: &Recorder, now: Instant, p: &mut SeriesPoint) {
+        p.lag_ms = ms(recorder.lag_max_us.swap(0, Ordering::Relaxed));
+        let cpu = process_cpu();
+        if let (Some(cpu), Some((t0, c0))) = (cpu, self.cpu_mark) {
+            let wall = now.saturating_duration_since(t0).as_secs_f64() * self.cores as f64;
+            if wall > 0.0 {
+                p.cpu_pct = Some(round3(100.0 * cpu.saturating_sub(c0).as_secs_f64() / wall));
+            }
+        }
+        self.cpu_mark = cpu.map(|c| (now, c));
     }
 
     /// All requests so far: (requests, failures).

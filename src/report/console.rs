@@ -140,6 +140,10 @@ pub fn render(r: &RunResults) -> String {
         }
     }
 
+    for w in &r.generator.warnings {
+        let _ = writeln!(s, "\nwarning: {w}");
+    }
+
     if !r.gates.results.is_empty() {
         let _ = writeln!(s, "\nQuality gates");
         for g in &r.gates.results {

@@ -44,6 +44,57 @@ pub struct RunResults {
     pub failures: Vec<FailureEntry>,
     pub time_series: Vec<SeriesPoint>,
     pub gates: GateSummary,
+    /// loadgen's own health during the run: whether its measurements can be trusted.
+    pub generator: Generator,
+}
+
+/// CPU and scheduler lag of loadgen itself, and the warnings they call for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Generator {
+    /// Cores loadgen could run on.
+    pub cores: usize,
+    /// loadgen's CPU use, percent of those cores: mean and highest one-second value (null off Linux).
+    pub cpu_pct_mean: Option<f64>,
+    pub cpu_pct_max: Option<f64>,
+    /// The largest scheduler lag seen, ms.
+    pub lag_ms_max: f64,
+    /// Reasons the latencies may be distorted by loadgen itself; empty when there are none.
+    pub warnings: Vec<String>,
+}
+
+/// CPU use above which loadgen warns (Locust warns at 90 % too).
+pub const CPU_WARN_PCT: f64 = 90.0;
+/// Scheduler lag above which loadgen warns, ms.
+pub const LAG_WARN_MS: f64 = 10.0;
+
+impl Generator {
+    fn of(series: &[SeriesPoint], cores: usize) -> Generator {
+        let cpu: Vec<f64> = series.iter().filter_map(|p| p.cpu_pct).collect();
+        let cpu_pct_mean =
+            (!cpu.is_empty()).then(|| round3(cpu.iter().sum::<f64>() / cpu.len() as f64));
+        let cpu_pct_max = cpu.iter().copied().reduce(f64::max);
+        let lag_ms_max = series.iter().map(|p| p.lag_ms).fold(0.0, f64::max);
+        let mut warnings = Vec::new();
+        if let Some(max) = cpu_pct_max.filter(|m| *m >= CPU_WARN_PCT) {
+            let busy = cpu.iter().filter(|c| **c >= CPU_WARN_PCT).count();
+            warnings.push(format!(
+                "loadgen's own CPU reached {max:.0}% of {cores} core(s) ({busy} s at or above {CPU_WARN_PCT:.0}%): \
+                 latencies measured then include loadgen's own queuing; run fewer users per machine or give it more cores"
+            ));
+        }
+        if lag_ms_max > LAG_WARN_MS {
+            warnings.push(format!(
+                "loadgen's scheduler lagged up to {lag_ms_max:.1} ms: latencies may be overstated by up to that much"
+            ));
+        }
+        Generator {
+            cores,
+            cpu_pct_mean,
+            cpu_pct_max,
+            lag_ms_max,
+            warnings,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -120,6 +171,8 @@ pub struct RequestStats {
     pub mean_ms: Option<f64>,
     pub max_ms: Option<f64>,
     pub percentiles_ms: Option<Percentiles>,
+    /// Time to the response headers, same percentiles; null when no request got an answer.
+    pub ttfb_percentiles_ms: Option<Percentiles>,
     pub avg_content_bytes: f64,
     /// Count per HTTP status code ("200": 10); requests that got no answer are not here.
     pub status_codes: BTreeMap<String, u64>,
@@ -198,6 +251,7 @@ fn rfc3339(t: SystemTime) -> String {
 
 fn stats(method: &str, name: &str, s: &StepStats, secs: f64) -> RequestStats {
     let has = s.requests > 0;
+    let timed = !s.latency.is_empty();
     RequestStats {
         method: method.to_string(),
         name: name.to_string(),
@@ -206,10 +260,11 @@ fn stats(method: &str, name: &str, s: &StepStats, secs: f64) -> RequestStats {
         success_rate: success_rate(s.requests, s.failures),
         rps: round3(s.requests as f64 / secs),
         failures_per_s: round3(s.failures as f64 / secs),
-        min_ms: has.then(|| ms(s.latency.min())),
-        mean_ms: has.then(|| round3(s.latency.mean() / 1000.0)),
-        max_ms: has.then(|| ms(s.latency.max())),
-        percentiles_ms: has.then(|| Percentiles::of(&s.latency)),
+        min_ms: timed.then(|| ms(s.latency.min())),
+        mean_ms: timed.then(|| round3(s.latency.mean() / 1000.0)),
+        max_ms: timed.then(|| ms(s.latency.max())),
+        percentiles_ms: (!s.latency.is_empty()).then(|| Percentiles::of(&s.latency)),
+        ttfb_percentiles_ms: (!s.ttfb.is_empty()).then(|| Percentiles::of(&s.ttfb)),
         avg_content_bytes: if has {
             round3(s.bytes as f64 / s.requests as f64)
         } else {
@@ -321,6 +376,44 @@ impl RunResults {
                 passed: gate_results.iter().all(|g| g.passed),
                 results: gate_results,
             },
+            generator: Generator::of(&outcome.series, outcome.cores),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(cpu: Option<f64>, lag: f64) -> SeriesPoint {
+        SeriesPoint {
+            elapsed_s: 1.0,
+            timestamp: 0,
+            users: 1,
+            requests: 1,
+            failures: 0,
+            rps: 1.0,
+            failures_per_s: 0.0,
+            p50_ms: Some(1.0),
+            p95_ms: Some(1.0),
+            p99_ms: Some(1.0),
+            max_ms: Some(1.0),
+            cpu_pct: cpu,
+            lag_ms: lag,
+        }
+    }
+
+    #[test]
+    fn generator_warns_on_saturated_cpu_and_scheduler_lag() {
+        let calm = Generator::of(&[point(Some(20.0), 0.5), point(Some(40.0), 2.0)], 2);
+        assert_eq!(calm.cpu_pct_mean, Some(30.0));
+        assert_eq!(calm.cpu_pct_max, Some(40.0));
+        assert_eq!(calm.lag_ms_max, 2.0);
+        assert!(calm.warnings.is_empty(), "{:?}", calm.warnings);
+
+        let busy = Generator::of(&[point(Some(95.0), 0.5), point(None, 25.0)], 1);
+        assert_eq!(busy.warnings.len(), 2, "{:?}", busy.warnings);
+        assert!(busy.warnings[0].contains("CPU reached 95%"));
+        assert!(busy.warnings[1].contains("lagged up to 25.0 ms"));
     }
 }

@@ -559,3 +559,38 @@ fn an_interrupt_during_the_stop_phase_stops_at_once() {
     assert_eq!(r["interrupted"], true);
     assert_eq!(r["totals"]["aborted_users"], 3);
 }
+
+#[test]
+fn reported_latency_includes_the_server_delay_and_ttfb_is_within_it() {
+    // The server waits 50 ms before every answer: no correct measurement can be below that.
+    let demo = Demo::start(&["--latency", "50ms"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "lat.toml",
+        &simple(&demo.url, 4, 20, "2s", "20ms", ""),
+    );
+    let json = dir.path().join("lat.json");
+    loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let r = results(&json);
+    let q = request(&r, "health");
+    let full = &q["percentiles_ms"];
+    let ttfb = &q["ttfb_percentiles_ms"];
+    let (full50, ttfb50) = (full["p50"].as_f64().unwrap(), ttfb["p50"].as_f64().unwrap());
+    assert!(
+        ttfb50 >= 50.0 && full50 >= ttfb50,
+        "ttfb p50 {ttfb50}, full p50 {full50}"
+    );
+    assert!(q["min_ms"].as_f64().unwrap() >= 50.0, "{q}");
+    // Generous upper bound: the point is that the delay is measured, not added to several times.
+    assert!(full50 < 150.0, "full p50 {full50}");
+    assert!(r["generator"]["lag_ms_max"].as_f64().is_some());
+    assert!(r["time_series"][0]["lag_ms"].as_f64().is_some());
+}
