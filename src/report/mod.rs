@@ -69,6 +69,12 @@ pub const LAG_WARN_MS: f64 = 10.0;
 
 impl Generator {
     fn of(series: &[SeriesPoint], cores: usize) -> Generator {
+        // The last point covers the stop phase, where every user wakes at once to stop: its lag and CPU say
+        // nothing about the measurements, so it is left out when there is anything else.
+        let series = match series {
+            [rest @ .., _] if !rest.is_empty() => rest,
+            all => all,
+        };
         let cpu: Vec<f64> = series.iter().filter_map(|p| p.cpu_pct).collect();
         let cpu_pct_mean =
             (!cpu.is_empty()).then(|| round3(cpu.iter().sum::<f64>() / cpu.len() as f64));
@@ -83,8 +89,11 @@ impl Generator {
             ));
         }
         if lag_ms_max > LAG_WARN_MS {
+            let late = series.iter().filter(|p| p.lag_ms > LAG_WARN_MS).count();
             warnings.push(format!(
-                "loadgen's scheduler lagged up to {lag_ms_max:.1} ms: latencies may be overstated by up to that much"
+                "loadgen's scheduler lagged more than {LAG_WARN_MS:.0} ms in {late} of {} s (up to {lag_ms_max:.1} ms): \
+                 latencies measured then may be overstated by up to that much",
+                series.len()
             ));
         }
         Generator {
@@ -411,9 +420,14 @@ mod tests {
         assert_eq!(calm.lag_ms_max, 2.0);
         assert!(calm.warnings.is_empty(), "{:?}", calm.warnings);
 
-        let busy = Generator::of(&[point(Some(95.0), 0.5), point(None, 25.0)], 1);
+        let busy = Generator::of(&[point(Some(95.0), 0.5), point(None, 25.0), point(Some(1.0), 0.0)], 1);
         assert_eq!(busy.warnings.len(), 2, "{:?}", busy.warnings);
         assert!(busy.warnings[0].contains("CPU reached 95%"));
-        assert!(busy.warnings[1].contains("lagged up to 25.0 ms"));
+        assert!(busy.warnings[1].contains("in 1 of 2 s (up to 25.0 ms)"), "{:?}", busy.warnings);
+
+        // The final (stop-phase) point alone does not warn.
+        let stop = Generator::of(&[point(Some(20.0), 1.0), point(Some(99.0), 80.0)], 1);
+        assert!(stop.warnings.is_empty(), "{:?}", stop.warnings);
+        assert_eq!(stop.lag_ms_max, 1.0);
     }
 }
