@@ -414,16 +414,34 @@ mod tests {
 
     #[test]
     fn generator_warns_on_saturated_cpu_and_scheduler_lag() {
-        let calm = Generator::of(&[point(Some(20.0), 0.5), point(Some(40.0), 2.0)], 2);
+        let calm = Generator::of(
+            &[
+                point(Some(20.0), 0.5),
+                point(Some(40.0), 2.0),
+                point(Some(5.0), 0.1),
+            ],
+            2,
+        );
         assert_eq!(calm.cpu_pct_mean, Some(30.0));
         assert_eq!(calm.cpu_pct_max, Some(40.0));
         assert_eq!(calm.lag_ms_max, 2.0);
         assert!(calm.warnings.is_empty(), "{:?}", calm.warnings);
 
-        let busy = Generator::of(&[point(Some(95.0), 0.5), point(None, 25.0), point(Some(1.0), 0.0)], 1);
+        let busy = Generator::of(
+            &[
+                point(Some(95.0), 0.5),
+                point(None, 25.0),
+                point(Some(1.0), 0.0),
+            ],
+            1,
+        );
         assert_eq!(busy.warnings.len(), 2, "{:?}", busy.warnings);
         assert!(busy.warnings[0].contains("CPU reached 95%"));
-        assert!(busy.warnings[1].contains("in 1 of 2 s (up to 25.0 ms)"), "{:?}", busy.warnings);
+        assert!(
+            busy.warnings[1].contains("in 1 of 2 s (up to 25.0 ms)"),
+            "{:?}",
+            busy.warnings
+        );
 
         // The final (stop-phase) point alone does not warn.
         let stop = Generator::of(&[point(Some(20.0), 1.0), point(Some(99.0), 80.0)], 1);
