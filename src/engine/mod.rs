@@ -1,25 +1,30 @@
 //! The engine: starts virtual users at the spawn rate, runs them for the duration, stops them gracefully, and
 //! collects what they measured.
 //!
+//! Users run on [`workers`]: one current-thread runtime per core, users sharded across them. This task (the
+//! scheduler) starts them on schedule and drains the statistics once a second into the time series (see
+//! [`crate::metrics`]).
+//!
 //! Shutdown follows mini-redis: one [`CancellationToken`] tells every user to stop starting tasks (end of
 //! duration, or an interrupt); users finish the request they are in and run `on_stop`; whatever has not ended
-//! by the stop timeout is aborted, as it is at once on a second interrupt. Completion is known when the
-//! `JoinSet` is empty. Statistics are drained once a second into the time series (see [`crate::metrics`]).
+//! by the stop timeout is aborted, as it is at once on a second interrupt or an interrupt during the stop
+//! phase. Completion is known when every worker has reported that its last user ended.
 
 pub mod client;
 pub mod http;
 pub mod user;
+pub mod workers;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{Collector, Recorder, SeriesPoint, StepStats};
 use crate::plan::RunPlan;
-use user::{Shared, Vu};
+use user::Shared;
+use workers::Workers;
 
 /// Signals from outside the run.
 #[derive(Debug, Clone, Default)]
@@ -43,8 +48,6 @@ pub struct RunOutcome {
     pub interrupted: bool,
     /// Users still running at the stop timeout, which were aborted.
     pub aborted_users: usize,
-    /// Users that could not be started (their HTTP client failed to build).
-    pub failed_users: u64,
     /// The most users running at once.
     pub peak_users: u64,
     /// Cores loadgen could run on.
@@ -71,13 +74,16 @@ pub async fn run(
     observer: &mut dyn Observer,
 ) -> Result<RunOutcome, crate::error::Error> {
     let steps = plan.steps.len();
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let recorder = Arc::new(Recorder::new(steps, workers * 4));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Four metrics shards per worker: user n records into shard n mod 4k, which belongs to worker n mod k.
+    let recorder = Arc::new(Recorder::new(steps, cores * 4));
     let stop = CancellationToken::new();
     let shared = Arc::new(
         Shared::new(plan.clone(), recorder.clone(), run_id.clone(), stop.clone())
             .map_err(crate::error::Error::Usage)?,
     );
+    let mut workers = Workers::start(cores, &shared)
+        .map_err(|e| crate::error::Error::io("cannot start the worker threads", e))?;
 
     let started_at = SystemTime::now();
     let started = Instant::now();
@@ -85,17 +91,9 @@ pub async fn run(
     let mut collector = Collector::new(steps, started.into_std());
     let mut tick = interval_at(started + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut users: JoinSet<()> = JoinSet::new();
     let mut spawned: u64 = 0;
-    let failed_users = 0;
     let spawn_time = |i: u64| started + Duration::from_secs_f64(i as f64 / plan.spawn_rate);
     let mut interrupted = false;
-    // Scheduler lag is measured where the users run; the probe ends with the run.
-    let probe_stop = CancellationToken::new();
-    tokio::spawn(crate::metrics::lag_probe(
-        recorder.clone(),
-        probe_stop.clone(),
-    ));
 
     loop {
         let next_spawn = (spawned < plan.users).then(|| spawn_time(spawned));
@@ -114,12 +112,7 @@ pub async fn run(
                 let batch_end = spawned + SPAWN_BATCH;
                 while spawned < plan.users && spawned < batch_end && spawn_time(spawned) <= now {
                     spawned += 1;
-                    users.spawn(Vu::new(spawned, shared.clone()).run());
-                }
-            }
-            Some(res) = users.join_next(), if !users.is_empty() => {
-                if let Err(e) = res && e.is_panic() {
-                    tracing::error!("a virtual user panicked: {e}");
+                    workers.spawn(spawned);
                 }
             }
         }
@@ -127,38 +120,32 @@ pub async fn run(
 
     // Stop phase: no new tasks; in-flight requests and on_stop get up to the stop timeout.
     stop.cancel();
+    workers.close();
     let grace = Instant::now() + plan.stop_timeout;
-    let mut aborted_users = 0;
     loop {
         tokio::select! {
             biased;
-            _ = signals.abort.cancelled() => { aborted_users = users.len(); users.abort_all(); break; }
+            _ = signals.abort.cancelled() => { workers.abort(); break; }
             // Already stopping: an interrupt now means "stop at once".
             _ = signals.interrupt.cancelled(), if !interrupted => {
                 interrupted = true;
-                aborted_users = users.len();
-                users.abort_all();
+                workers.abort();
                 break;
             }
-            _ = sleep_until(grace) => { aborted_users = users.len(); users.abort_all(); break; }
-            res = users.join_next() => match res {
-                None => break,
-                Some(Err(e)) if e.is_panic() => tracing::error!("a virtual user panicked: {e}"),
-                Some(_) => {}
-            },
+            _ = sleep_until(grace) => { workers.abort(); break; }
+            more = workers.next_done() => if !more { break },
             _ = tick.tick() => {
                 let p = collector.tick(&recorder, Instant::now().into_std()).clone();
                 observer.tick(&p, &collector);
             }
         }
     }
-    while users.join_next().await.is_some() {}
+    let aborted_users = workers.join().await;
     if aborted_users > 0 {
         tracing::warn!(
             "{aborted_users} users were still busy at the stop timeout and were stopped"
         );
     }
-    probe_stop.cancel();
     let p = collector
         .finish(&recorder, Instant::now().into_std())
         .clone();
@@ -173,7 +160,6 @@ pub async fn run(
         series: collector.series,
         interrupted,
         aborted_users,
-        failed_users,
         peak_users: recorder.peak_users(),
         cores: collector.cores,
     })

@@ -162,8 +162,6 @@ pub struct Totals {
     pub peak_users: u64,
     /// Users still busy at the stop timeout, stopped mid-task (their in-flight requests are `aborted` failures).
     pub aborted_users: u64,
-    /// Users that could not be started (their HTTP client could not be built).
-    pub unstarted_users: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -375,7 +373,6 @@ impl RunResults {
                 failures_per_s: aggregated.failures_per_s,
                 peak_users: outcome.peak_users,
                 aborted_users: outcome.aborted_users as u64,
-                unstarted_users: outcome.failed_users,
             },
             requests,
             aggregated,
