@@ -119,6 +119,50 @@ fn request_target(
     Ok((origin, uri))
 }
 
+/// Builds the request of step `idx` for the user behind `ctx`: what is constant comes from [`Prepared`], the
+/// rest is rendered. Returns the origin when the step's URL is absolute and was rendered now. The `Host` and
+/// `Cookie` headers are added when it is sent.
+pub fn build(
+    shared: &Shared,
+    ctx: &mut Ctx<'_>,
+    idx: usize,
+) -> Result<(Option<Origin>, Request<Full<Bytes>>), String> {
+    let step = &shared.plan.steps[idx];
+    let prep = &shared.prepared[idx];
+    let (origin, uri) = match &prep.uri {
+        Some(u) => (None, u.clone()),
+        None => {
+            let mut buf = String::with_capacity(64);
+            request_target(step, &shared.base_path, ctx, &mut buf)?
+        }
+    };
+    let mut req = Request::new(Full::new(Bytes::new()));
+    *req.method_mut() = step.method.clone();
+    *req.uri_mut() = uri;
+    let headers = req.headers_mut();
+    for ((name, tpl), constant) in step.headers.iter().zip(&prep.headers) {
+        let value = match constant {
+            Some(v) => v.clone(),
+            None => HeaderValue::try_from(tpl.render(ctx))
+                .map_err(|_| format!("header `{name}` rendered to an invalid value"))?,
+        };
+        headers.append(name.clone(), value);
+    }
+    let body = match (&prep.body, &step.body) {
+        (Some(b), _) => b.clone(),
+        (None, Body::Json(t)) => {
+            Bytes::from(serde_json::to_vec(&t.render(ctx)).unwrap_or_default())
+        }
+        (None, Body::Text(t)) => Bytes::from(t.render(ctx)),
+        (None, Body::None) => Bytes::new(),
+    };
+    if matches!(step.body, Body::Json(_)) && !headers.contains_key(CONTENT_TYPE) {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    *req.body_mut() = Full::new(body);
+    Ok((origin, req))
+}
+
 impl Vu {
     /// Runs step `idx`; true when it met its expectation (and its captures were found).
     pub async fn exec(&mut self, idx: usize) -> bool {
@@ -134,51 +178,14 @@ impl Vu {
         let prep = &shared.prepared[idx];
         let mut ctx = Ctx { state, shared };
 
-        // Build the request.
-        let (dyn_origin, uri) = match &prep.uri {
-            Some(u) => (None, u.clone()),
-            None => {
-                let mut buf = String::with_capacity(64);
-                match request_target(step, &shared.base_path, &mut ctx, &mut buf) {
-                    Ok(t) => t,
-                    Err(msg) => return unsent(shared, id, idx, &msg),
-                }
-            }
+        let (dyn_origin, req) = match build(shared, &mut ctx, idx) {
+            Ok(r) => r,
+            Err(msg) => return unsent(shared, id, idx, &msg),
         };
-        let origin = match (&dyn_origin, &prep.origin) {
-            (Some(o), _) | (None, Some(o)) => o,
-            (None, None) => &shared.origin,
-        };
-
-        let mut req = Request::new(Full::new(Bytes::new()));
-        *req.method_mut() = step.method.clone();
-        *req.uri_mut() = uri;
-        let headers = req.headers_mut();
-        for ((name, tpl), constant) in step.headers.iter().zip(&prep.headers) {
-            let value = match constant {
-                Some(v) => v.clone(),
-                None => match HeaderValue::try_from(tpl.render(&mut ctx)) {
-                    Ok(v) => v,
-                    Err(_) => {
-                        let msg = format!("header `{name}` rendered to an invalid value");
-                        return unsent(shared, id, idx, &msg);
-                    }
-                },
-            };
-            headers.append(name.clone(), value);
-        }
-        let body = match (&prep.body, &step.body) {
-            (Some(b), _) => b.clone(),
-            (None, Body::Json(t)) => {
-                Bytes::from(serde_json::to_vec(&t.render(&mut ctx)).unwrap_or_default())
-            }
-            (None, Body::Text(t)) => Bytes::from(t.render(&mut ctx)),
-            (None, Body::None) => Bytes::new(),
-        };
-        if matches!(step.body, Body::Json(_)) && !headers.contains_key(CONTENT_TYPE) {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
-        *req.body_mut() = Full::new(body);
+        let origin = dyn_origin
+            .as_ref()
+            .or(prep.origin.as_ref())
+            .unwrap_or(&shared.origin);
 
         // Send it and read the answer, all within the request timeout.
         let start = Instant::now();
