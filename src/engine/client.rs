@@ -1,10 +1,13 @@
 //! The HTTP/1.1 client a virtual user owns: its own keep-alive connection (one per origin it talks to) and its
 //! own cookie jar, as a Locust `HttpUser` has — so N users really are N clients to the server.
 //!
-//! It drives hyper's connection API directly rather than a pooled client: a user sends one request at a time,
-//! so a pool, its locks and its per-request bookkeeping are pure overhead on the request path, and a whole
-//! pooled client per user is what makes other Rust generators heavy (~140 KiB per user). What can be shared is:
-//! the DNS answers ([`Net`] resolves each origin once) and the TLS configuration (one `rustls::ClientConfig`).
+//! A user sends one request at a time, so the exchange is done on the user's own task, as wrk does it: the request
+//! head and body go out in one write from a reused buffer, the response head is parsed with `httparse` from a
+//! reused read buffer, and the body is framed by Content-Length, chunked encoding or the end of the connection.
+//! No pool, no connection task, no channel between them: hyper's client connection passes every request through
+//! a channel whose blocks cost each connection ~8.6 KiB more after its 32nd request, and a pooled client per user
+//! is what makes other Rust generators heavy (~140 KiB per user). What can be shared is shared: the DNS answers
+//! ([`Net`] resolves each origin once) and the TLS configuration (one `rustls::ClientConfig`).
 //!
 //! Redirects are not followed: a 3xx is an answer like any other (accept it with `expect.status`).
 
@@ -13,13 +16,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use http::header::{COOKIE, HOST, HeaderValue, SET_COOKIE};
-use http::{HeaderMap, Request, Response};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use bytes::{Bytes, BytesMut};
+use http::header::HeaderValue;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::metrics::FailureKind;
@@ -127,25 +126,6 @@ impl Net {
     }
 }
 
-/// Why a request got no answer.
-#[derive(Debug)]
-pub enum SendError {
-    Connect(io::Error),
-    Tls(io::Error),
-    Http(hyper::Error),
-}
-
-impl SendError {
-    /// The failure category and a short message (never a URL: URLs may carry tokens).
-    pub fn describe(&self) -> (FailureKind, String) {
-        match self {
-            SendError::Connect(e) => describe_io(e, FailureKind::Connect),
-            SendError::Tls(e) => (FailureKind::Connect, format!("TLS handshake failed: {e}")),
-            SendError::Http(e) => describe_hyper(e),
-        }
-    }
-}
-
 /// Names an I/O failure by its kind.
 pub fn describe_io(e: &io::Error, default: FailureKind) -> (FailureKind, String) {
     use io::ErrorKind::*;
@@ -168,85 +148,229 @@ pub fn describe_io(e: &io::Error, default: FailureKind) -> (FailureKind, String)
     (kind, msg.to_string())
 }
 
-fn describe_hyper(e: &hyper::Error) -> (FailureKind, String) {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<io::Error>() {
-            return describe_io(io, FailureKind::Connection);
+/// Why a request got no (complete) answer.
+#[derive(Debug)]
+pub enum SendError {
+    Connect(io::Error),
+    Tls(io::Error),
+    /// The connection failed while sending or receiving.
+    Io(io::Error),
+    /// The peer closed the connection before the response was complete.
+    Closed,
+    /// The answer is not valid HTTP/1.x.
+    Invalid(String),
+}
+
+impl SendError {
+    /// The failure category and a short message (never a URL: URLs may carry tokens).
+    pub fn describe(&self) -> (FailureKind, String) {
+        match self {
+            SendError::Connect(e) => describe_io(e, FailureKind::Connect),
+            SendError::Tls(e) => (FailureKind::Connect, format!("TLS handshake failed: {e}")),
+            SendError::Io(e) => describe_io(e, FailureKind::Connection),
+            SendError::Closed => (
+                FailureKind::Connection,
+                "connection closed before the response completed".into(),
+            ),
+            SendError::Invalid(m) => (FailureKind::Other, format!("invalid HTTP response: {m}")),
         }
-        source = s.source();
     }
-    if e.is_incomplete_message() {
-        return (
-            FailureKind::Connection,
-            "connection closed before the response completed".into(),
-        );
+}
+
+/// The largest response head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// Headers parsed per response at most.
+const MAX_HEADERS: usize = 96;
+
+/// A TCP or TLS connection.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    async fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(b).await,
+            Stream::Tls(s) => {
+                s.write_all(b).await?;
+                s.flush().await
+            }
+        }
     }
-    if e.is_canceled() || e.is_closed() {
-        return (FailureKind::Connection, "connection closed".into());
+
+    async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read_buf(buf).await,
+            Stream::Tls(s) => s.read_buf(buf).await,
+        }
     }
-    if e.is_parse() {
-        return (FailureKind::Other, format!("invalid HTTP response: {e}"));
+}
+
+/// One keep-alive connection and its read buffer.
+struct Conn {
+    stream: Stream,
+    buf: BytesMut,
+    /// Requests already answered on it (a reused connection may have been closed by the server meanwhile).
+    used: u64,
+}
+
+/// The head of a response: status and headers, kept as offsets into the raw bytes.
+#[derive(Debug, Default)]
+pub struct Head {
+    pub status: u16,
+    raw: Bytes,
+    headers: Vec<(usize, usize, usize, usize)>,
+}
+
+impl Head {
+    /// The headers named `name` (any case), in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers
+            .iter()
+            .filter(move |&&(ns, ne, _, _)| self.raw[ns..ne].eq_ignore_ascii_case(name.as_bytes()))
+            .map(move |&(_, _, vs, ve)| &self.raw[vs..ve])
     }
-    (FailureKind::Connection, e.to_string())
+
+    /// The first header named `name`, as text.
+    pub fn get<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.get_all(name)
+            .next()
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    fn has_token(&self, name: &str, token: &str) -> bool {
+        self.get_all(name).any(|v| {
+            std::str::from_utf8(v)
+                .map(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+                .unwrap_or(false)
+        })
+    }
+}
+
+/// A complete answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub head: Head,
+    /// When the head had arrived.
+    pub head_at: std::time::Instant,
+    /// Body bytes received (after chunked decoding).
+    pub bytes: u64,
+    /// The body, when it was asked for.
+    pub body: Vec<u8>,
+}
+
+/// A request ready to write.
+pub struct Outgoing<'a> {
+    pub method: &'a http::Method,
+    /// Path and query.
+    pub target: &'a str,
+    pub headers: &'a http::HeaderMap,
+    pub body: &'a [u8],
+    /// Keep the body of the answer (for captures).
+    pub keep_body: bool,
 }
 
 /// One user's connections and cookies.
 #[derive(Default)]
 pub struct Client {
-    conns: Vec<(String, SendRequest<Full<Bytes>>)>,
+    conns: Vec<(String, Conn)>,
     cookies: Vec<(String, String)>,
+    wbuf: Vec<u8>,
 }
 
 impl Client {
-    /// Sends `req` to `origin` over this user's connection to it, opening one if there is none.
-    /// The `Host` and `Cookie` headers are added here.
-    pub async fn send(
+    /// Sends a request to `origin` over this user's connection to it (opening one if needed) and reads the
+    /// whole answer. A kept-alive connection that turns out to be closed before any answer byte is replaced
+    /// once, as browsers do.
+    pub async fn exchange(
         &mut self,
         net: &Net,
         origin: &Origin,
-        mut req: Request<Full<Bytes>>,
-    ) -> Result<Response<Incoming>, SendError> {
-        req.headers_mut().insert(HOST, origin.authority.clone());
-        if !self.cookies.is_empty() {
-            let mut c = String::new();
-            for (i, (n, v)) in self.cookies.iter().enumerate() {
-                if i > 0 {
-                    c.push_str("; ");
+        req: &Outgoing<'_>,
+    ) -> Result<Answer, SendError> {
+        self.write_request(origin, req);
+        for attempt in 0..2 {
+            let pos = self.conns.iter().position(|(k, _)| *k == origin.key);
+            let i = match pos {
+                Some(i) => i,
+                None => {
+                    let stream = connect(net, origin).await?;
+                    self.conns.push((
+                        origin.key.clone(),
+                        Conn {
+                            stream,
+                            buf: BytesMut::with_capacity(4096),
+                            used: 0,
+                        },
+                    ));
+                    self.conns.len() - 1
                 }
-                c.push_str(n);
-                c.push('=');
-                c.push_str(v);
-            }
-            if let Ok(v) = HeaderValue::try_from(c) {
-                req.headers_mut().insert(COOKIE, v);
+            };
+            let conn = &mut self.conns[i].1;
+            let reused = conn.used > 0;
+            match round_trip(conn, &self.wbuf, req).await {
+                Ok((answer, keep_alive)) => {
+                    conn.used += 1;
+                    if !keep_alive {
+                        self.conns.swap_remove(i);
+                    }
+                    self.store_cookies(&answer.head);
+                    return Ok(answer);
+                }
+                Err((e, nothing_received)) => {
+                    self.conns.swap_remove(i);
+                    let stale = matches!(&e, SendError::Closed)
+                        || matches!(&e, SendError::Io(io) if matches!(io.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe));
+                    if !(reused && nothing_received && stale && attempt == 0) {
+                        return Err(e);
+                    }
+                }
             }
         }
-        let sender = self.ready(net, origin).await?;
-        let resp = sender.send_request(req).await.map_err(SendError::Http)?;
-        self.store_cookies(resp.headers());
-        Ok(resp)
+        Err(SendError::Closed)
     }
 
-    /// A connection to `origin` that can take a request now.
-    async fn ready(
-        &mut self,
-        net: &Net,
-        origin: &Origin,
-    ) -> Result<&mut SendRequest<Full<Bytes>>, SendError> {
-        let pos = self.conns.iter().position(|(k, _)| *k == origin.key);
-        if let Some(i) = pos {
-            // A connection the server closed (keep-alive timeout, Connection: close) is replaced.
-            if self.conns[i].1.is_closed() || self.conns[i].1.ready().await.is_err() {
-                self.conns.swap_remove(i);
-            } else {
-                return Ok(&mut self.conns[i].1);
+    /// Serialises the request into the reused write buffer.
+    fn write_request(&mut self, origin: &Origin, req: &Outgoing<'_>) {
+        let w = &mut self.wbuf;
+        w.clear();
+        w.extend_from_slice(req.method.as_str().as_bytes());
+        w.push(b' ');
+        w.extend_from_slice(req.target.as_bytes());
+        w.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+        w.extend_from_slice(origin.authority.as_bytes());
+        w.extend_from_slice(b"\r\n");
+        if !self.cookies.is_empty() {
+            w.extend_from_slice(b"cookie: ");
+            for (i, (n, v)) in self.cookies.iter().enumerate() {
+                if i > 0 {
+                    w.extend_from_slice(b"; ");
+                }
+                w.extend_from_slice(n.as_bytes());
+                w.push(b'=');
+                w.extend_from_slice(v.as_bytes());
             }
+            w.extend_from_slice(b"\r\n");
         }
-        let sender = connect(net, origin).await?;
-        self.conns.push((origin.key.clone(), sender));
-        let last = self.conns.len() - 1;
-        Ok(&mut self.conns[last].1)
+        for (name, value) in req.headers {
+            w.extend_from_slice(name.as_str().as_bytes());
+            w.extend_from_slice(b": ");
+            w.extend_from_slice(value.as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        let needs_length = !req.body.is_empty()
+            || matches!(
+                *req.method,
+                http::Method::POST | http::Method::PUT | http::Method::PATCH
+            );
+        if needs_length {
+            w.extend_from_slice(b"content-length: ");
+            let _ = std::io::Write::write_fmt(w, format_args!("{}", req.body.len()));
+            w.extend_from_slice(b"\r\n");
+        }
+        w.extend_from_slice(b"\r\n");
+        w.extend_from_slice(req.body);
     }
 
     /// Drops every connection (a user that ends closes its connections).
@@ -254,9 +378,11 @@ impl Client {
         self.conns.clear();
     }
 
-    fn store_cookies(&mut self, headers: &HeaderMap) {
-        for v in headers.get_all(SET_COOKIE) {
-            let Ok(s) = v.to_str() else { continue };
+    fn store_cookies(&mut self, head: &Head) {
+        for v in head.get_all("set-cookie") {
+            let Ok(s) = std::str::from_utf8(v) else {
+                continue;
+            };
             let mut parts = s.split(';');
             let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
                 continue;
@@ -274,7 +400,202 @@ impl Client {
     }
 }
 
-async fn connect(net: &Net, origin: &Origin) -> Result<SendRequest<Full<Bytes>>, SendError> {
+/// Writes the request and reads the answer. On error, also says whether no answer byte had been received.
+async fn round_trip(
+    conn: &mut Conn,
+    wbuf: &[u8],
+    req: &Outgoing<'_>,
+) -> Result<(Answer, bool), (SendError, bool)> {
+    conn.buf.clear();
+    conn.stream
+        .write_all(wbuf)
+        .await
+        .map_err(|e| (SendError::Io(e), true))?;
+    // The head.
+    let (head, head_len) = loop {
+        if !conn.buf.is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut r = httparse::Response::new(&mut headers);
+            match r.parse(&conn.buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let base = conn.buf.as_ptr() as usize;
+                    let offsets = r
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            let ns = h.name.as_ptr() as usize - base;
+                            let vs = h.value.as_ptr() as usize - base;
+                            (ns, ns + h.name.len(), vs, vs + h.value.len())
+                        })
+                        .collect();
+                    let status = r.code.unwrap_or(0);
+                    let http10 = r.version == Some(0);
+                    if (100..200).contains(&status) && status != 101 {
+                        // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+                        let _ = conn.buf.split_to(n);
+                        continue;
+                    }
+                    break ((status, http10, offsets), n);
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(e) => return Err((SendError::Invalid(e.to_string()), false)),
+            }
+            if conn.buf.len() >= MAX_HEAD {
+                return Err((
+                    SendError::Invalid("response head over 64 KiB".into()),
+                    false,
+                ));
+            }
+        }
+        let received = !conn.buf.is_empty();
+        match conn.stream.read_buf(&mut conn.buf).await {
+            Ok(0) => return Err((SendError::Closed, !received)),
+            Ok(_) => {}
+            Err(e) => return Err((SendError::Io(e), !received)),
+        }
+    };
+    let head_at = std::time::Instant::now();
+    let ((status, http10, offsets), n) = (head, head_len);
+    let head = Head {
+        status,
+        raw: conn.buf.split_to(n).freeze(),
+        headers: offsets,
+    };
+    let keep_alive = if http10 {
+        head.has_token("connection", "keep-alive")
+    } else {
+        !head.has_token("connection", "close")
+    };
+
+    // The body.
+    let mut body = Vec::new();
+    let mut bytes = 0u64;
+    let fail = |e: SendError| (e, false);
+    let no_body = *req.method == http::Method::HEAD || status == 204 || status == 304;
+    if no_body {
+        return Ok((
+            Answer {
+                head,
+                head_at,
+                bytes,
+                body,
+            },
+            keep_alive,
+        ));
+    }
+    let mut take = |chunk: &[u8]| {
+        bytes += chunk.len() as u64;
+        if req.keep_body {
+            body.extend_from_slice(chunk);
+        }
+    };
+    if head.has_token("transfer-encoding", "chunked") {
+        loop {
+            // The size line.
+            let line_end = loop {
+                if let Some(p) = conn.buf.windows(2).position(|w| w == b"\r\n") {
+                    break p;
+                }
+                if conn.buf.len() > 4096 {
+                    return Err(fail(SendError::Invalid("chunk size line too long".into())));
+                }
+                fill(conn).await.map_err(fail)?;
+            };
+            let line = std::str::from_utf8(&conn.buf[..line_end]).unwrap_or("");
+            let hex = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(hex, 16)
+                .map_err(|_| fail(SendError::Invalid(format!("bad chunk size `{hex}`"))))?;
+            let _ = conn.buf.split_to(line_end + 2);
+            if size == 0 {
+                // Trailers, up to an empty line.
+                loop {
+                    if let Some(p) = conn.buf.windows(2).position(|w| w == b"\r\n") {
+                        let _ = conn.buf.split_to(p + 2);
+                        if p == 0 {
+                            break;
+                        }
+                        continue;
+                    }
+                    fill(conn).await.map_err(fail)?;
+                }
+                break;
+            }
+            let mut left = size;
+            while left > 0 {
+                if conn.buf.is_empty() {
+                    fill(conn).await.map_err(fail)?;
+                }
+                let n = left.min(conn.buf.len());
+                take(&conn.buf[..n]);
+                let _ = conn.buf.split_to(n);
+                left -= n;
+            }
+            while conn.buf.len() < 2 {
+                fill(conn).await.map_err(fail)?;
+            }
+            let _ = conn.buf.split_to(2);
+        }
+    } else if let Some(len) = head.get("content-length") {
+        let mut left: u64 = len
+            .trim()
+            .parse()
+            .map_err(|_| fail(SendError::Invalid(format!("bad content-length `{len}`"))))?;
+        while left > 0 {
+            if conn.buf.is_empty() {
+                fill(conn).await.map_err(fail)?;
+            }
+            let n = (left.min(conn.buf.len() as u64)) as usize;
+            take(&conn.buf[..n]);
+            let _ = conn.buf.split_to(n);
+            left -= n as u64;
+        }
+    } else {
+        // No length: the body runs to the end of the connection.
+        loop {
+            if !conn.buf.is_empty() {
+                take(&conn.buf);
+                conn.buf.clear();
+            }
+            match conn.stream.read_buf(&mut conn.buf).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return Err(fail(SendError::Io(e))),
+            }
+        }
+        return Ok((
+            Answer {
+                head,
+                head_at,
+                bytes,
+                body,
+            },
+            false,
+        ));
+    }
+    Ok((
+        Answer {
+            head,
+            head_at,
+            bytes,
+            body,
+        },
+        keep_alive,
+    ))
+}
+
+/// Reads more into the connection's buffer; the end of the stream is an error here (mid-answer).
+async fn fill(conn: &mut Conn) -> Result<(), SendError> {
+    if conn.buf.capacity() - conn.buf.len() < 1024 {
+        conn.buf.reserve(4096);
+    }
+    match conn.stream.read_buf(&mut conn.buf).await {
+        Ok(0) => Err(SendError::Closed),
+        Ok(_) => Ok(()),
+        Err(e) => Err(SendError::Io(e)),
+    }
+}
+
+async fn connect(net: &Net, origin: &Origin) -> Result<Stream, SendError> {
     let addrs = net.resolve(origin).await.map_err(SendError::Connect)?;
     let stream = TcpStream::connect(&addrs[..])
         .await
@@ -287,24 +608,10 @@ async fn connect(net: &Net, origin: &Origin) -> Result<SendRequest<Full<Bytes>>,
             .connect(name, stream)
             .await
             .map_err(SendError::Tls)?;
-        handshake(tls).await
+        Ok(Stream::Tls(Box::new(tls)))
     } else {
-        handshake(stream).await
+        Ok(Stream::Plain(stream))
     }
-}
-
-async fn handshake<IO>(io: IO) -> Result<SendRequest<Full<Bytes>>, SendError>
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(SendError::Http)?;
-    // The connection is driven by its own task, on the user's runtime; it ends when the sender is dropped.
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
 }
 
 #[cfg(test)]
@@ -325,16 +632,40 @@ mod tests {
         assert!(Origin::of(&url::Url::parse("ftp://x/").unwrap()).is_err());
     }
 
+    fn head(raw: &'static str) -> Head {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut r = httparse::Response::new(&mut headers);
+        assert!(r.parse(raw.as_bytes()).unwrap().is_complete());
+        let base = raw.as_ptr() as usize;
+        let headers = r
+            .headers
+            .iter()
+            .map(|h| {
+                let ns = h.name.as_ptr() as usize - base;
+                let vs = h.value.as_ptr() as usize - base;
+                (ns, ns + h.name.len(), vs, vs + h.value.len())
+            })
+            .collect();
+        Head {
+            status: r.code.unwrap(),
+            raw: Bytes::from_static(raw.as_bytes()),
+            headers,
+        }
+    }
+
+    #[test]
+    fn head_lookup_ignores_case_and_reads_tokens() {
+        let h = head("HTTP/1.1 200 OK\r\nX-Session: s1\r\nConnection: Keep-Alive, Close\r\n\r\n");
+        assert_eq!(h.status, 200);
+        assert_eq!(h.get("x-session"), Some("s1"));
+        assert!(h.has_token("connection", "close"));
+        assert!(!h.has_token("transfer-encoding", "chunked"));
+    }
+
     #[test]
     fn cookie_jar_sets_replaces_and_expires() {
         let mut c = Client::default();
-        let mut h = HeaderMap::new();
-        h.append(
-            SET_COOKIE,
-            HeaderValue::from_static("sid=abc; Path=/; HttpOnly"),
-        );
-        h.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
-        c.store_cookies(&h);
+        c.store_cookies(&head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\nset-cookie: theme=dark\r\n\r\n"));
         assert_eq!(
             c.cookies,
             [
@@ -342,10 +673,174 @@ mod tests {
                 ("theme".into(), "dark".into())
             ]
         );
-        let mut h = HeaderMap::new();
-        h.append(SET_COOKIE, HeaderValue::from_static("sid=def"));
-        h.append(SET_COOKIE, HeaderValue::from_static("theme=; Max-Age=0"));
-        c.store_cookies(&h);
+        c.store_cookies(&head(
+            "HTTP/1.1 200 OK\r\nSet-Cookie: sid=def\r\nSet-Cookie: theme=; Max-Age=0\r\n\r\n",
+        ));
         assert_eq!(c.cookies, [("sid".to_string(), "def".to_string())]);
+        // The jar goes out with the next request.
+        let origin = Origin::of(&url::Url::parse("http://127.0.0.1:9/").unwrap()).unwrap();
+        let headers = http::HeaderMap::new();
+        let req = Outgoing {
+            method: &http::Method::GET,
+            target: "/x",
+            headers: &headers,
+            body: b"",
+            keep_body: false,
+        };
+        c.write_request(&origin, &req);
+        let text = String::from_utf8(c.wbuf.clone()).unwrap();
+        assert_eq!(
+            text,
+            "GET /x HTTP/1.1\r\nhost: 127.0.0.1:9\r\ncookie: sid=def\r\n\r\n"
+        );
+    }
+
+    /// A server that answers each connection's requests with the given raw responses, in order, then closes
+    /// the connection; one list per accepted connection.
+    async fn scripted(
+        conns: Vec<Vec<&'static str>>,
+    ) -> (Origin, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for answers in conns {
+                let (mut s, _) = listener.accept().await.unwrap();
+                for answer in answers {
+                    let mut buf = vec![0u8; 4096];
+                    let n = s.read(&mut buf).await.unwrap();
+                    seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                    s.write_all(answer.as_bytes()).await.unwrap();
+                }
+            }
+            seen
+        });
+        (Origin::of(&url::Url::parse(&url).unwrap()).unwrap(), server)
+    }
+
+    fn get(keep_body: bool) -> (http::HeaderMap, bool) {
+        (http::HeaderMap::new(), keep_body)
+    }
+
+    async fn send(
+        c: &mut Client,
+        net: &Net,
+        o: &Origin,
+        method: &http::Method,
+        keep: bool,
+    ) -> Result<Answer, SendError> {
+        let (headers, keep_body) = get(keep);
+        let req = Outgoing {
+            method,
+            target: "/p",
+            headers: &headers,
+            body: b"",
+            keep_body,
+        };
+        c.exchange(net, o, &req).await
+    }
+
+    #[tokio::test]
+    async fn reads_length_chunked_and_to_close_bodies_and_reuses_the_connection() {
+        let (o, server) = scripted(vec![
+            vec![
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=1\r\nwiki\r\n5\r\npedia\r\n0\r\nTrailer: t\r\n\r\n",
+                "HTTP/1.1 204 No Content\r\n\r\n",
+                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
+                "HTTP/1.0 200 OK\r\n\r\nuntil close",
+            ],
+        ])
+        .await;
+        let (net, mut c) = (Net::new(), Client::default());
+        let a = send(&mut c, &net, &o, &http::Method::GET, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            (a.head.status, a.bytes, a.body.as_slice()),
+            (200, 5, &b"hello"[..])
+        );
+        let a = send(&mut c, &net, &o, &http::Method::GET, true)
+            .await
+            .unwrap();
+        assert_eq!((a.bytes, a.body.as_slice()), (9, &b"wikipedia"[..]));
+        let a = send(&mut c, &net, &o, &http::Method::GET, true)
+            .await
+            .unwrap();
+        assert_eq!((a.head.status, a.bytes), (204, 0));
+        // HEAD: a Content-Length but no body follows.
+        let a = send(&mut c, &net, &o, &http::Method::HEAD, true)
+            .await
+            .unwrap();
+        assert_eq!(a.bytes, 0);
+        let a = send(&mut c, &net, &o, &http::Method::GET, false)
+            .await
+            .unwrap();
+        assert_eq!((a.bytes, a.body.len()), (11, 0), "counted, not kept");
+        assert!(
+            c.conns.is_empty(),
+            "an answer without length ends the connection"
+        );
+        let seen = server.await.unwrap();
+        assert_eq!(seen.len(), 5, "all five requests on one connection");
+        assert!(
+            seen[0].starts_with("GET /p HTTP/1.1\r\nhost: 127.0.0.1:"),
+            "{}",
+            seen[0]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stale_keep_alive_connection_is_replaced_once() {
+        // The first connection answers once and then closes: the second request retries on a new connection.
+        let (o, server) = scripted(vec![
+            vec!["HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"],
+            vec!["HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"],
+        ])
+        .await;
+        let (net, mut c) = (Net::new(), Client::default());
+        assert_eq!(
+            send(&mut c, &net, &o, &http::Method::GET, true)
+                .await
+                .unwrap()
+                .body,
+            b"a"
+        );
+        assert_eq!(
+            send(&mut c, &net, &o, &http::Method::GET, true)
+                .await
+                .unwrap()
+                .body,
+            b"b"
+        );
+        assert_eq!(server.await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn connection_close_and_broken_answers() {
+        let (o, _server) = scripted(vec![
+            vec!["HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"],
+            vec!["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"],
+            vec!["NOT HTTP\r\n\r\n"],
+        ])
+        .await;
+        let (net, mut c) = (Net::new(), Client::default());
+        assert_eq!(
+            send(&mut c, &net, &o, &http::Method::GET, true)
+                .await
+                .unwrap()
+                .body,
+            b"ok"
+        );
+        assert!(c.conns.is_empty(), "Connection: close is honoured");
+        let e = send(&mut c, &net, &o, &http::Method::GET, true)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SendError::Closed), "a body cut short: {e:?}");
+        assert_eq!(e.describe().0, FailureKind::Connection);
+        let e = send(&mut c, &net, &o, &http::Method::GET, true)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SendError::Invalid(_)), "{e:?}");
     }
 }

@@ -10,12 +10,11 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Request, Uri};
-use http_body_util::{BodyExt, Full};
 use tokio::time::timeout_at;
 
-use super::client::Origin;
+use super::client::{Origin, Outgoing};
 use super::user::{Ctx, Shared, Vu};
 use crate::metrics::{FailureKind, Outcome};
 use crate::plan::{Body, CaptureSource, Step};
@@ -126,7 +125,7 @@ pub fn build(
     shared: &Shared,
     ctx: &mut Ctx<'_>,
     idx: usize,
-) -> Result<(Option<Origin>, Request<Full<Bytes>>), String> {
+) -> Result<(Option<Origin>, Request<Bytes>), String> {
     let step = &shared.plan.steps[idx];
     let prep = &shared.prepared[idx];
     let (origin, uri) = match &prep.uri {
@@ -136,7 +135,7 @@ pub fn build(
             request_target(step, &shared.base_path, ctx, &mut buf)?
         }
     };
-    let mut req = Request::new(Full::new(Bytes::new()));
+    let mut req = Request::new(Bytes::new());
     *req.method_mut() = step.method.clone();
     *req.uri_mut() = uri;
     let headers = req.headers_mut();
@@ -159,7 +158,7 @@ pub fn build(
     if matches!(step.body, Body::Json(_)) && !headers.contains_key(CONTENT_TYPE) {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
-    *req.body_mut() = Full::new(body);
+    *req.body_mut() = body;
     Ok((origin, req))
 }
 
@@ -188,14 +187,22 @@ impl Vu {
             .unwrap_or(&shared.origin);
 
         // Send it and read the answer, all within the request timeout.
+        let needs_body = step.needs_body();
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let out = Outgoing {
+            method: req.method(),
+            target,
+            headers: req.headers(),
+            body: req.body(),
+            keep_body: needs_body,
+        };
         let start = Instant::now();
         *in_flight = Some((idx, start));
         let deadline =
             tokio::time::Instant::from_std(start + step.timeout.unwrap_or(shared.plan.timeout));
-        let resp = match timeout_at(deadline, client.send(&shared.net, origin, req)).await {
-            Ok(Ok(r)) => r,
+        let answer = match timeout_at(deadline, client.exchange(&shared.net, origin, &out)).await {
+            Ok(Ok(a)) => a,
             Ok(Err(e)) => {
-                client.close();
                 let (kind, msg) = e.describe();
                 return done(
                     shared,
@@ -228,65 +235,19 @@ impl Vu {
                 );
             }
         };
-        let ttfb = start.elapsed();
-        let status = resp.status().as_u16();
+        let end = Instant::now();
+        let ttfb = answer.head_at.saturating_duration_since(start);
+        let status = answer.head.status;
+        let bytes = answer.bytes;
         let accepted = step.accepts(status);
         let mut header_caps: Vec<(usize, Option<String>)> = Vec::new();
         for c in &step.captures {
             if let CaptureSource::Header(h) = &c.source {
-                header_caps.push((c.slot, header_text(resp.headers(), h)));
+                header_caps.push((c.slot, answer.head.get(h.as_str()).map(str::to_string)));
             }
         }
-        let needs_body = accepted && step.needs_body();
-        let mut body = resp.into_body();
-        let mut kept = Vec::new();
-        let mut bytes = 0u64;
-        loop {
-            match timeout_at(deadline, body.frame()).await {
-                Ok(Some(Ok(frame))) => {
-                    if let Some(d) = frame.data_ref() {
-                        bytes += d.len() as u64;
-                        if needs_body {
-                            kept.extend_from_slice(d);
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    client.close();
-                    let (kind, msg) = super::client::SendError::Http(e).describe();
-                    return done(
-                        shared,
-                        in_flight,
-                        id,
-                        idx,
-                        start,
-                        Instant::now(),
-                        Some(ttfb),
-                        Some(status),
-                        bytes,
-                        Some((kind, &msg)),
-                    );
-                }
-                Err(_) => {
-                    client.close();
-                    let end = Instant::now();
-                    return done(
-                        shared,
-                        in_flight,
-                        id,
-                        idx,
-                        start,
-                        end,
-                        Some(ttfb),
-                        Some(status),
-                        bytes,
-                        Some((FailureKind::Timeout, "request timed out")),
-                    );
-                }
-            }
-        }
-        let end = Instant::now();
+        let needs_body = accepted && needs_body;
+        let kept = answer.body;
 
         if !accepted {
             let expected = match &step.expect_status {
@@ -387,13 +348,6 @@ impl Vu {
             None,
         )
     }
-}
-
-fn header_text(headers: &http::HeaderMap, name: &HeaderName) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
 }
 
 /// A request that could not even be built: counted as a failure, with no latency.
