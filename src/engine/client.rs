@@ -271,15 +271,75 @@ pub struct Outgoing<'a> {
     pub keep_body: bool,
 }
 
-/// One user's connections and cookies.
+/// Idle keep-alive connections shared by the users of one worker (`connections = "shared"`).
+///
+/// A user takes a connection for one exchange and puts it back after; so a worker holds as many connections
+/// as it has requests in flight at once, not one per user. Each worker has its own pool (its users run on one
+/// thread), so the lock is never contended.
+#[derive(Default)]
+pub struct Pool {
+    idle: std::sync::Mutex<Vec<(String, Conn)>>,
+}
+
+impl Pool {
+    fn take(&self, key: &str) -> Option<(String, Conn)> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let i = idle.iter().rposition(|(k, _)| k == key)?;
+        Some(idle.swap_remove(i))
+    }
+
+    fn put(&self, key: String, conn: Conn) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((key, conn));
+    }
+
+    /// Idle connections now.
+    pub fn len(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One user's connections (its own, or its worker's pool) and cookies.
 #[derive(Default)]
 pub struct Client {
     conns: Vec<(String, Conn)>,
+    pool: Option<std::sync::Arc<Pool>>,
     cookies: Vec<(String, String)>,
     wbuf: Vec<u8>,
 }
 
 impl Client {
+    /// A client that takes its connections from `pool` instead of owning them.
+    pub fn shared(pool: std::sync::Arc<Pool>) -> Client {
+        Client {
+            pool: Some(pool),
+            ..Client::default()
+        }
+    }
+
+    fn take(&mut self, key: &str) -> Option<(String, Conn)> {
+        match &self.pool {
+            Some(pool) => pool.take(key),
+            None => {
+                let i = self.conns.iter().position(|(k, _)| k == key)?;
+                Some(self.conns.swap_remove(i))
+            }
+        }
+    }
+
+    fn put(&mut self, key: String, conn: Conn) {
+        match &self.pool {
+            Some(pool) => pool.put(key, conn),
+            None => self.conns.push((key, conn)),
+        }
+    }
+
     /// Sends a request to `origin` over this user's connection to it (opening one if needed) and reads the
     /// whole answer. A kept-alive connection that turns out to be closed before any answer byte is replaced
     /// once, as browsers do.
@@ -291,35 +351,34 @@ impl Client {
     ) -> Result<Answer, SendError> {
         self.write_request(origin, req);
         for attempt in 0..2 {
-            let pos = self.conns.iter().position(|(k, _)| *k == origin.key);
-            let i = match pos {
-                Some(i) => i,
+            let (key, mut conn) = match self.take(&origin.key) {
+                Some(c) => c,
                 None => {
                     let stream = connect(net, origin).await?;
-                    self.conns.push((
+                    let buf = BytesMut::with_capacity(4096);
+                    (
                         origin.key.clone(),
                         Conn {
                             stream,
-                            buf: BytesMut::with_capacity(4096),
+                            buf,
                             used: 0,
                         },
-                    ));
-                    self.conns.len() - 1
+                    )
                 }
             };
-            let conn = &mut self.conns[i].1;
             let reused = conn.used > 0;
-            match round_trip(conn, &self.wbuf, req).await {
+            // The connection is owned by this future while in use: if the exchange is cut short (a timeout),
+            // it is dropped with it rather than reused mid-answer.
+            match round_trip(&mut conn, &self.wbuf, req).await {
                 Ok((answer, keep_alive)) => {
                     conn.used += 1;
-                    if !keep_alive {
-                        self.conns.swap_remove(i);
+                    if keep_alive {
+                        self.put(key, conn);
                     }
                     self.store_cookies(&answer.head);
                     return Ok(answer);
                 }
                 Err((e, nothing_received)) => {
-                    self.conns.swap_remove(i);
                     let stale = matches!(&e, SendError::Closed)
                         || matches!(&e, SendError::Io(io) if matches!(io.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe));
                     if !(reused && nothing_received && stale && attempt == 0) {
@@ -842,5 +901,35 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(e, SendError::Invalid(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn users_sharing_a_pool_share_one_connection_but_not_cookies() {
+        let (o, server) = scripted(vec![vec![
+            "HTTP/1.1 200 OK\r\nSet-Cookie: who=a\r\nContent-Length: 1\r\n\r\na",
+            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb",
+        ]])
+        .await;
+        let net = Net::new();
+        let pool = std::sync::Arc::new(Pool::default());
+        let (mut a, mut b) = (Client::shared(pool.clone()), Client::shared(pool.clone()));
+        send(&mut a, &net, &o, &http::Method::GET, true)
+            .await
+            .unwrap();
+        assert_eq!(pool.len(), 1, "the connection went back to the pool");
+        send(&mut b, &net, &o, &http::Method::GET, true)
+            .await
+            .unwrap();
+        let seen = server.await.unwrap();
+        assert_eq!(
+            seen.len(),
+            2,
+            "both users' requests came on the one connection"
+        );
+        assert!(
+            !seen[1].contains("cookie"),
+            "user b does not send user a's cookie: {}",
+            seen[1]
+        );
     }
 }

@@ -137,7 +137,7 @@ impl Drop for Vu {
 }
 
 impl Vu {
-    pub fn new(id: u64, shared: Arc<Shared>) -> Self {
+    pub fn new(id: u64, shared: Arc<Shared>, client: Client) -> Self {
         Vu {
             state: State {
                 id,
@@ -145,7 +145,7 @@ impl Vu {
                 captures: vec![None; shared.plan.captures.len()],
                 rng: SmallRng::from_rng(&mut rand::rng()),
             },
-            client: Client::default(),
+            client,
             shared,
             in_flight: None,
         }

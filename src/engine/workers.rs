@@ -17,7 +17,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::client::{Client, Pool};
 use super::user::{Shared, Vu};
+use crate::plan::Connections;
 
 /// The worker threads of a run.
 pub struct Workers {
@@ -120,6 +122,12 @@ async fn worker(
         shared.recorder.clone(),
         probe_stop.clone(),
     ));
+    // With `connections = "shared"`, this worker's users share one pool of keep-alive connections.
+    let pool = (shared.plan.connections == Connections::Shared).then(|| Arc::new(Pool::default()));
+    let client = || match &pool {
+        Some(p) => Client::shared(p.clone()),
+        None => Client::default(),
+    };
     let mut users = JoinSet::new();
     let mut open = true;
     let mut aborted = 0;
@@ -136,7 +144,7 @@ async fn worker(
             }
             msg = rx.recv(), if open => match msg {
                 Some(id) => {
-                    users.spawn(Vu::new(id, shared.clone()).run());
+                    users.spawn(Vu::new(id, shared.clone(), client()).run());
                 }
                 None => open = false,
             },

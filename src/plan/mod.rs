@@ -41,6 +41,7 @@ pub struct RunPlan {
     pub spawn_rate: f64,
     pub duration: Duration,
     pub stop_timeout: Duration,
+    pub connections: Connections,
     pub wait: Wait,
     /// Every request of the scenario; a step's index is its statistics id.
     pub steps: Vec<Step>,
@@ -50,6 +51,25 @@ pub struct RunPlan {
     /// Names of the capture slots, indexed by [`template::Var::Capture`].
     pub captures: Vec<String>,
     pub gates: Vec<Gate>,
+}
+
+/// Who owns the HTTP connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connections {
+    /// Each user its own keep-alive connection, as a Locust `HttpUser` (the default).
+    PerUser,
+    /// The users of each worker share a pool of keep-alive connections: as many connections as requests in
+    /// flight, for very high user counts. Cookies stay per user.
+    Shared,
+}
+
+impl Connections {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Connections::PerUser => "per_user",
+            Connections::Shared => "shared",
+        }
+    }
 }
 
 /// A user's pause between tasks.
@@ -253,6 +273,15 @@ impl RunPlan {
             Wait::Between(a, b) => format!("between {} and {} (uniform)", secs(a), secs(b)),
         };
         let _ = writeln!(s, "wait       {wait}");
+        let _ = writeln!(
+            s,
+            "connections {}",
+            match self.connections {
+                Connections::PerUser => "per_user (each user its own keep-alive connection)",
+                Connections::Shared =>
+                    "shared (each worker's users share a pool of keep-alive connections)",
+            }
+        );
         let total = self.total_weight().max(1) as f64;
         for (title, list) in [
             ("on_start", &self.on_start),

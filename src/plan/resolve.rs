@@ -155,6 +155,25 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         None => DEFAULT_STOP_TIMEOUT,
     };
 
+    let connections = match load.and_then(|l| l.value.connections.as_ref().map(|v| (l.file, v))) {
+        None => Connections::PerUser,
+        Some((_, v)) if v.get_ref() == "per_user" => Connections::PerUser,
+        Some((_, v)) if v.get_ref() == "shared" => Connections::Shared,
+        Some((file, v)) => {
+            return Err(loaded
+                .error(
+                    file,
+                    v.span(),
+                    format!(
+                        "unknown `connections` mode `{}`; expected \"per_user\" or \"shared\"",
+                        v.get_ref()
+                    ),
+                )
+                .suggest(v.get_ref(), ["per_user", "shared"])
+                .into());
+        }
+    };
+
     let wait = match &loaded.wait {
         Some(w) => parse_wait(loaded, w.file, &w.value)?,
         None => Wait::None,
@@ -257,6 +276,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         spawn_rate,
         duration,
         stop_timeout,
+        connections,
         wait,
         steps,
         on_start,

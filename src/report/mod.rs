@@ -120,6 +120,8 @@ pub struct Settings {
     pub duration_s: f64,
     pub timeout_s: f64,
     pub stop_timeout_s: f64,
+    /// `per_user` or `shared`.
+    pub connections: String,
     pub wait: WaitInfo,
     pub requests: Vec<RequestDef>,
 }
@@ -339,6 +341,7 @@ impl RunResults {
                 duration_s: secs(plan.duration),
                 timeout_s: secs(plan.timeout),
                 stop_timeout_s: secs(plan.stop_timeout),
+                connections: plan.connections.as_str().into(),
                 wait: WaitInfo {
                     mode: mode.into(),
                     min_s: secs(min),

@@ -51,6 +51,7 @@ pub struct RawLoad {
     pub spawn_rate: Option<Spanned<f64>>,
     pub duration: Option<Spanned<String>>,
     pub stop_timeout: Option<Spanned<String>>,
+    pub connections: Option<Spanned<String>>,
 }
 
 /// Thresholds for one scope (all requests, or one request name).

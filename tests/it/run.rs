@@ -594,3 +594,33 @@ fn reported_latency_includes_the_server_delay_and_ttfb_is_within_it() {
     assert!(r["generator"]["lag_ms_max"].as_f64().is_some());
     assert!(r["time_series"][0]["lag_ms"].as_f64().is_some());
 }
+
+#[test]
+fn the_auth_flow_works_with_shared_connections() {
+    // Users share their worker's connections, but tokens (captures) and sessions stay per user.
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let text = relogin_scenario(&demo.url).replace(
+        "stop_timeout = \"2s\"",
+        "stop_timeout = \"2s\"\nconnections = \"shared\"",
+    );
+    let file = write(dir.path(), "shared.toml", &text);
+    let json = dir.path().join("shared.json");
+    loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let r = results(&json);
+    assert_eq!(r["settings"]["connections"], "shared");
+    let verify = request(&r, "verify_token");
+    assert!(verify["requests"].as_u64().unwrap() > 20, "{verify}");
+    assert_eq!(
+        verify["failures"], 0,
+        "each user still uses its own token: {verify}"
+    );
+    assert_eq!(request(&r, "register")["failures"], 0);
+}

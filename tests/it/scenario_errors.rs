@@ -201,6 +201,12 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
         "header `X-Test`: the value contains the control character '\\n'",
         None,
     ),
+    (
+        "unknown_connections_mode.toml",
+        "6:15",
+        "unknown `connections` mode `shraed`",
+        Some("did you mean `shared`?"),
+    ),
 ];
 
 #[test]
