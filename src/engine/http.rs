@@ -248,6 +248,21 @@ impl Vu {
         }
         let needs_body = accepted && needs_body;
         let kept = answer.body;
+        // Every outcome from here on shares the times, status and size; only the failure differs.
+        let mut record = |failure: Option<(FailureKind, &str)>| {
+            done(
+                shared,
+                in_flight,
+                id,
+                idx,
+                start,
+                end,
+                Some(ttfb),
+                Some(status),
+                bytes,
+                failure,
+            )
+        };
 
         if !accepted {
             let expected = match &step.expect_status {
@@ -259,18 +274,7 @@ impl Vu {
                 None => "2xx".into(),
             };
             let msg = format!("unexpected status {status} (expected {expected})");
-            return done(
-                shared,
-                in_flight,
-                id,
-                idx,
-                start,
-                end,
-                Some(ttfb),
-                Some(status),
-                bytes,
-                Some((FailureKind::Status, &msg)),
-            );
+            return record(Some((FailureKind::Status, &msg)));
         }
         // Captures: header values first, then JSON paths into the body.
         for (slot, value) in header_caps {
@@ -281,18 +285,7 @@ impl Vu {
                         "capture `{}`: response header missing",
                         shared.plan.captures[slot]
                     );
-                    return done(
-                        shared,
-                        in_flight,
-                        id,
-                        idx,
-                        start,
-                        end,
-                        Some(ttfb),
-                        Some(status),
-                        bytes,
-                        Some((FailureKind::Capture, &msg)),
-                    );
+                    return record(Some((FailureKind::Capture, &msg)));
                 }
             }
         }
@@ -319,34 +312,12 @@ impl Vu {
                             "no value at that path"
                         };
                         let msg = format!("capture `{}` ({}): {why}", c.name, path.as_str());
-                        return done(
-                            shared,
-                            in_flight,
-                            id,
-                            idx,
-                            start,
-                            end,
-                            Some(ttfb),
-                            Some(status),
-                            bytes,
-                            Some((FailureKind::Capture, &msg)),
-                        );
+                        return record(Some((FailureKind::Capture, &msg)));
                     }
                 }
             }
         }
-        done(
-            shared,
-            in_flight,
-            id,
-            idx,
-            start,
-            end,
-            Some(ttfb),
-            Some(status),
-            bytes,
-            None,
-        )
+        record(None)
     }
 }
 

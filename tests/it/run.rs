@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::util::{Demo, loadgen, request, results, write};
+use crate::util::{Demo, loadgen, request, results, run_results, write};
 
 /// on_start steps that register a user named `user` (a template) and capture its token.
 fn auth_steps(user: &str, password: &str) -> String {
@@ -260,16 +260,7 @@ fn users_spawn_at_the_spawn_rate() {
         "spawn.toml",
         &simple(&demo.url, 20, 10, "4s", "100ms", ""),
     );
-    let json = dir.path().join("spawn.json");
-    loadgen([
-        "run",
-        file.to_str().unwrap(),
-        "-q",
-        "--json",
-        json.to_str().unwrap(),
-    ])
-    .expect_code(0);
-    let r = results(&json);
+    let r = run_results(&file, 0);
     let series = r["time_series"].as_array().unwrap();
     let users_at = |t: f64| {
         series
@@ -449,16 +440,7 @@ fn a_dead_target_is_measured_as_connection_failures() {
             "success_rate = 50",
         ),
     );
-    let json = dir.path().join("dead.json");
-    loadgen([
-        "run",
-        file.to_str().unwrap(),
-        "-q",
-        "--json",
-        json.to_str().unwrap(),
-    ])
-    .expect_code(1);
-    let r = results(&json);
+    let r = run_results(&file, 1);
     let f = &r["failures"][0];
     assert_eq!(f["kind"], "connect", "{f}");
     assert_eq!(f["message"], "connection refused");
@@ -570,16 +552,7 @@ fn reported_latency_includes_the_server_delay_and_ttfb_is_within_it() {
         "lat.toml",
         &simple(&demo.url, 4, 20, "2s", "20ms", ""),
     );
-    let json = dir.path().join("lat.json");
-    loadgen([
-        "run",
-        file.to_str().unwrap(),
-        "-q",
-        "--json",
-        json.to_str().unwrap(),
-    ])
-    .expect_code(0);
-    let r = results(&json);
+    let r = run_results(&file, 0);
     let q = request(&r, "health");
     let full = &q["percentiles_ms"];
     let ttfb = &q["ttfb_percentiles_ms"];
@@ -605,16 +578,7 @@ fn the_auth_flow_works_with_shared_connections() {
         "stop_timeout = \"2s\"\nconnections = \"shared\"",
     );
     let file = write(dir.path(), "shared.toml", &text);
-    let json = dir.path().join("shared.json");
-    loadgen([
-        "run",
-        file.to_str().unwrap(),
-        "-q",
-        "--json",
-        json.to_str().unwrap(),
-    ])
-    .expect_code(0);
-    let r = results(&json);
+    let r = run_results(&file, 0);
     assert_eq!(r["settings"]["connections"], "shared");
     let verify = request(&r, "verify_token");
     assert!(verify["requests"].as_u64().unwrap() > 20, "{verify}");

@@ -215,3 +215,17 @@ pub fn request<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
         .and_then(|a| a.iter().find(|q| q["name"] == name))
         .unwrap_or_else(|| panic!("no request {name} in results"))
 }
+
+/// Runs `loadgen run FILE -q --json OUT` (OUT beside FILE), checks the exit code, and returns the results.
+pub fn run_results(file: &Path, code: i32) -> serde_json::Value {
+    let json = file.with_extension("json");
+    loadgen([
+        "run",
+        &file.to_string_lossy(),
+        "-q",
+        "--json",
+        &json.to_string_lossy(),
+    ])
+    .expect_code(code);
+    results(&json)
+}
