@@ -34,6 +34,11 @@ pub enum Command {
     /// Validate a scenario and print its resolved plan, without sending any traffic.
     #[command(after_help = "Example:\n  loadgen check scenarios/stress.toml -u 50")]
     Check(CheckArgs),
+    /// Compare two results files of one scenario and flag regressions (exit 1 when there is one).
+    #[command(
+        after_help = "Examples:\n  loadgen compare main.json branch.json\n  loadgen compare main.json branch.json --max-p95-increase 5% --min-rps-ratio 0.95 --format markdown\n\nA latency is a regression when it grew by more than its threshold and by more than --min-latency-delta-ms; rows with fewer than --min-requests requests on either side are shown but not judged. Exit codes: 0 no regression, 1 regression, 2 bad input."
+    )]
+    Compare(CompareArgs),
     /// Serve the built-in reference authentication API (the target of the shipped scenarios).
     #[command(
         after_help = "Examples:\n  loadgen serve-demo --addr 127.0.0.1:8000\n  loadgen serve-demo --latency 5ms --jitter exp:20ms --error-rate 0.01"
@@ -67,6 +72,12 @@ pub struct RunArgs {
     /// Write the results as JSON to FILE (checked before the run, written atomically after it).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write the gate results as JUnit XML to FILE (one test case per gate), for CI test reports.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary (verdict, gates, requests) to FILE, e.g. "$GITHUB_STEP_SUMMARY".
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
     /// Start the built-in reference API on a loopback port and run against it.
     #[arg(long, conflicts_with = "host")]
     pub demo: bool,
@@ -78,6 +89,38 @@ pub struct CheckArgs {
     pub scenario: PathBuf,
     #[command(flatten)]
     pub overrides: Overrides,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference run's results (`--json` of loadgen run).
+    pub base: PathBuf,
+    /// The run to judge.
+    pub new: PathBuf,
+    /// Largest accepted p50 increase, in percent (not judged unless given).
+    #[arg(long, value_parser = crate::compare::parse_percent, value_name = "PCT")]
+    pub max_p50_increase: Option<f64>,
+    /// Largest accepted p95 increase, in percent.
+    #[arg(long, value_parser = crate::compare::parse_percent, default_value = "10%", value_name = "PCT")]
+    pub max_p95_increase: f64,
+    /// Largest accepted p99 increase, in percent.
+    #[arg(long, value_parser = crate::compare::parse_percent, default_value = "20%", value_name = "PCT")]
+    pub max_p99_increase: f64,
+    /// Largest accepted success-rate drop, in percentage points.
+    #[arg(long, default_value_t = 0.5, value_name = "POINTS")]
+    pub max_success_drop: f64,
+    /// Smallest accepted ratio of new to base requests/s, e.g. 0.95 (not judged unless given).
+    #[arg(long, value_name = "RATIO")]
+    pub min_rps_ratio: Option<f64>,
+    /// Latency changes smaller than this many ms are never regressions.
+    #[arg(long, default_value_t = 1.0, value_name = "MS")]
+    pub min_latency_delta_ms: f64,
+    /// Rows with fewer requests than this on either side are not judged.
+    #[arg(long, default_value_t = 100)]
+    pub min_requests: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::compare::Format,
 }
 
 #[derive(Debug, Args)]

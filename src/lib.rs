@@ -9,12 +9,14 @@
 //! - [`metrics`]: per-shard recording, the per-second collector, the time series.
 //! - [`report`]: the results model and its formats (console, JSON, progress line).
 //! - [`gates`]: quality gates evaluated on the results.
+//! - [`compare`]: run-to-run comparison with regression thresholds.
 //! - [`demo`]: the built-in reference authentication API (`serve-demo`, `run --demo`).
 //!
 //! [`run`] is the whole program behind `main`: it returns an [`ExitStatus`] that `main` turns into the process
 //! exit code.
 
 pub mod cli;
+pub mod compare;
 pub mod demo;
 pub mod engine;
 pub mod error;
@@ -115,6 +117,24 @@ async fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
         }
         Command::Run(args) => run_scenario(args, cli.quiet).await,
         Command::ServeDemo(args) => serve_demo(args).await,
+        Command::Compare(args) => {
+            let thresholds = compare::Thresholds {
+                max_p50_increase: args.max_p50_increase,
+                max_p95_increase: Some(args.max_p95_increase),
+                max_p99_increase: Some(args.max_p99_increase),
+                max_success_drop: Some(args.max_success_drop),
+                min_rps_ratio: args.min_rps_ratio,
+                min_latency_delta_ms: args.min_latency_delta_ms,
+                min_requests: args.min_requests,
+            };
+            let c = compare::compare(&args.base, &args.new, thresholds)?;
+            out(&c.render(args.format));
+            Ok(if c.regressions == 0 {
+                ExitStatus::Pass
+            } else {
+                ExitStatus::GatesFailed
+            })
+        }
     }
 }
 
@@ -144,11 +164,16 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     // Validate before starting anything, so a bad scenario costs nothing.
     let demo_placeholder = args.demo.then(|| "http://127.0.0.1:1".to_string());
     load_plan(&args.scenario, &args.overrides, demo_placeholder)?;
-    let json = args
-        .json
-        .as_deref()
-        .map(report::json::OutputFile::prepare)
-        .transpose()?;
+    let prepare = |p: &Option<std::path::PathBuf>| {
+        p.as_deref()
+            .map(report::json::OutputFile::prepare)
+            .transpose()
+    };
+    let (json, junit, markdown) = (
+        prepare(&args.json)?,
+        prepare(&args.junit)?,
+        prepare(&args.markdown)?,
+    );
 
     let demo = if args.demo {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -193,17 +218,32 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     }
 
     let results = report::RunResults::build(&plan, &outcome);
-    let written = match &json {
-        Some(file) => report::json::write(file, &results).map(|()| Some(file.path().to_path_buf())),
-        None => Ok(None),
-    };
+    // Every output is attempted even if one fails, so one bad disk write does not cost the others.
+    let mut written = Vec::new();
+    let mut first_error = None;
+    let outputs: [(&Option<report::json::OutputFile>, Writer); 3] = [
+        (&json, report::json::write),
+        (&junit, report::junit::write),
+        (&markdown, report::markdown::write),
+    ];
+    for (file, write) in outputs {
+        if let Some(file) = file {
+            match write(file, &results) {
+                Ok(()) => written.push(file.path().display().to_string()),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    }
     if !quiet {
         out(&report::console::render(&results));
+        if !written.is_empty() {
+            eprintln!("results written to {}", written.join(", "));
+        }
     }
-    match written {
-        Ok(Some(path)) if !quiet => eprintln!("results written to {}", path.display()),
-        Ok(_) => {}
-        Err(e) => return Err(e),
+    if let Some(e) = first_error {
+        return Err(e);
     }
     Ok(if results.interrupted {
         ExitStatus::Interrupted
@@ -213,6 +253,9 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         ExitStatus::GatesFailed
     })
 }
+
+/// A results writer (JSON, JUnit, Markdown).
+type Writer = fn(&report::json::OutputFile, &report::RunResults) -> Result<(), Error>;
 
 /// Raises the open-files soft limit to the hard limit, and warns up front when the planned users (one connection
 /// each, two descriptors each with `--demo`, which serves in the same process) will not fit.

@@ -7,6 +7,8 @@
 
 pub mod console;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod progress;
 
 use std::collections::BTreeMap;

@@ -588,3 +588,111 @@ fn the_auth_flow_works_with_shared_connections() {
     );
     assert_eq!(request(&r, "register")["failures"], 0);
 }
+
+#[test]
+fn compare_passes_the_same_setup_and_flags_injected_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |demo: &Demo, name: &str| {
+        let file = write(
+            dir.path(),
+            &format!("{name}.toml"),
+            &simple(&demo.url, 4, 40, "2s", "20ms", ""),
+        );
+        run_results(&file, 0);
+        file.with_extension("json")
+    };
+    let fast = Demo::start(&[]);
+    let (base, same) = (run(&fast, "base"), run(&fast, "same"));
+    let slow = Demo::start(&["--latency", "20ms"]);
+    let slower = run(&slow, "slower");
+    let arg = |p: &std::path::Path| p.to_str().unwrap().to_string();
+
+    // On a loaded test machine two identical runs can differ by a few ms at p95/p99: a 10 ms floor separates
+    // that noise from the 20 ms the server adds.
+    let floor = ["--min-latency-delta-ms", "10"];
+    loadgen(["compare", &arg(&base), &arg(&same), floor[0], floor[1]])
+        .expect_code(0)
+        .stdout_has("no regression");
+    let out = loadgen(["compare", &arg(&base), &arg(&slower), floor[0], floor[1]]).expect_code(1);
+    out.stdout_has("REGRESSION").stdout_has("regression(s)");
+    let out = loadgen(["compare", &arg(&base), &arg(&slower), "--format", "json"]).expect_code(1);
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let p95 = j["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "health" && r["metric"] == "p95_ms")
+        .unwrap();
+    assert_eq!(p95["regression"], true, "{p95}");
+    assert!(p95["new"].as_f64().unwrap() >= 20.0);
+    loadgen([
+        "compare",
+        &arg(&base),
+        &arg(&slower),
+        "--format",
+        "markdown",
+    ])
+    .expect_code(1)
+    .stdout_has("| health | p95_ms |");
+    // Bad input is exit 2 with the file named.
+    loadgen(["compare", &arg(&base), "Cargo.toml"])
+        .expect_code(2)
+        .stderr_has("Cargo.toml: not a results file");
+}
+
+#[test]
+fn junit_and_markdown_outputs_carry_the_gate_verdicts() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "ci.toml",
+        &simple(
+            &demo.url,
+            2,
+            20,
+            "1s",
+            "50ms",
+            "success_rate = 99\np50_ms = 0.0001",
+        ),
+    );
+    let (junit, md) = (dir.path().join("gates.xml"), dir.path().join("summary.md"));
+    loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "-q",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+    ])
+    .expect_code(1);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        2,
+        "one test case per gate\n{xml}"
+    );
+    assert_eq!(
+        xml.matches("<failure ").count(),
+        1,
+        "only the p50 gate fails\n{xml}"
+    );
+    assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.contains("FAIL") && md.contains("| gate | target | measured | result |"),
+        "{md}"
+    );
+    assert!(md.contains("**Aggregated**"), "{md}");
+    // A bad path for either is caught before the run.
+    loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "--junit",
+        "/nonexistent-dir/x.xml",
+    ])
+    .expect_code(2)
+    .stderr_has("cannot write /nonexistent-dir/x.xml");
+}

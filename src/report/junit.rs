@@ -1,0 +1,438 @@
+//! The JUnit XML report (`--junit FILE`): one test suite per run, one test case per quality gate, so CI systems
+//! (GitHub test reporters, GitLab, Jenkins) show gate failures as failing tests.
+//!
+//! A failing gate is a `<failure type="GateFailed">`; an interrupted run adds a failing "run completed" case
+//! (`type="Interrupted"`); a run without gates gets one passing "run completed" case so the suite is never
+//! empty. Generator warnings go to the suite's `<system-out>`. All text is XML-escaped by [`escape`].
+
+use std::fmt::Write as _;
+
+use crate::error::Error;
+use crate::gates::GateResult;
+use crate::report::RunResults;
+use crate::report::console::fmt_ms;
+use crate::report::json::OutputFile;
+
+/// Escapes `s` for XML 1.0 text and attribute values.
+///
+/// `&`, `<`, `>`, `"` and `'` become entities; tab, newline and carriage return become character references
+/// (so attribute values keep them instead of having them normalised to spaces); other control characters and
+/// the non-characters U+FFFE/U+FFFF, which XML 1.0 cannot carry at all, become U+FFFD.
+pub fn escape(s: &str) -> String {
+    escape_with(s, true)
+}
+
+/// Like [`escape`] for element text, where tabs and line breaks may stay as they are (a `\r` is still
+/// referenced, since a parser would turn it into a newline).
+fn escape_text(s: &str) -> String {
+    escape_with(s, false)
+}
+
+fn escape_with(s: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' if !attribute => out.push(c),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A gate's measured value with its unit, or "no requests".
+fn measured(g: &GateResult) -> String {
+    match (g.metric.as_str(), g.measured) {
+        (_, None) => "no requests".into(),
+        // A failing rate that rounds to its threshold is shown with enough digits to see why it failed.
+        ("success_rate", Some(m))
+            if !g.passed
+                && m < g.threshold
+                && format!("{m:.2}") == format!("{:.2}", g.threshold) =>
+        {
+            format!("{m:.6}%")
+        }
+        ("success_rate", Some(m)) => format!("{m:.2}%"),
+        (_, Some(m)) => format!("{} ms", fmt_ms(m)),
+    }
+}
+
+/// A gate's threshold with its unit.
+fn threshold(g: &GateResult) -> String {
+    if g.metric == "success_rate" {
+        format!("{}%", g.threshold)
+    } else {
+        format!("{} ms", g.threshold)
+    }
+}
+
+fn scope(g: &GateResult) -> &str {
+    g.scope.as_deref().unwrap_or("all requests")
+}
+
+/// The whole report as a JUnit XML document.
+pub fn render(r: &RunResults) -> String {
+    let scenario = escape(&r.scenario.name);
+    let time = format!("{:.3}", r.duration_s);
+    let gates = &r.gates.results;
+    // "run completed" is a case of its own when the run was cut short, or when there is nothing else to report.
+    let completion_case = r.interrupted || gates.is_empty();
+    let tests = gates.len() + usize::from(completion_case);
+    let failures = gates.iter().filter(|g| !g.passed).count() + usize::from(r.interrupted);
+
+    let mut s = String::new();
+    s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        s,
+        "<testsuites name=\"loadgen\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">"
+    );
+    let _ = writeln!(
+        s,
+        "  <testsuite name=\"loadgen: {scenario}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" \
+         skipped=\"0\" time=\"{time}\" timestamp=\"{}\">",
+        escape(&r.started_at)
+    );
+    let classname = format!("loadgen.{scenario}");
+    for g in gates {
+        let name = format!("{} {} {} {}", scope(g), g.metric, g.op, g.threshold);
+        let _ = write!(
+            s,
+            "    <testcase classname=\"{classname}\" name=\"{}\" time=\"0\"",
+            escape(&name)
+        );
+        if g.passed {
+            s.push_str("/>\n");
+            continue;
+        }
+        let message = format!(
+            "{} measured {} (target {} {})",
+            g.metric,
+            measured(g),
+            g.op,
+            threshold(g)
+        );
+        let stats = match &g.scope {
+            None => Some(&r.aggregated),
+            Some(n) => r.requests.iter().find(|q| &q.name == n),
+        };
+        let mut details = format!(
+            "scope: {}\nmetric: {}\ntarget: {} {}\nmeasured: {}",
+            scope(g),
+            g.metric,
+            g.op,
+            threshold(g),
+            measured(g)
+        );
+        if let Some(q) = stats {
+            let _ = write!(
+                details,
+                "\nrequests: {}, failures: {}",
+                q.requests, q.failures
+            );
+        }
+        let _ = writeln!(
+            s,
+            ">\n      <failure message=\"{}\" type=\"GateFailed\">{}</failure>\n    </testcase>",
+            escape(&message),
+            escape_text(&details)
+        );
+    }
+    if completion_case {
+        let _ = write!(
+            s,
+            "    <testcase classname=\"{classname}\" name=\"run completed\" time=\"{time}\""
+        );
+        if r.interrupted {
+            let message = format!(
+                "run interrupted after {:.1}s of {:.1}s",
+                r.duration_s, r.settings.duration_s
+            );
+            let details = format!(
+                "The run was stopped by a signal before its planned duration; the results cover {:.1}s \
+                 ({} requests, {} failures).",
+                r.duration_s, r.totals.requests, r.totals.failures
+            );
+            let _ = writeln!(
+                s,
+                ">\n      <failure message=\"{}\" type=\"Interrupted\">{}</failure>\n    </testcase>",
+                escape(&message),
+                escape_text(&details)
+            );
+        } else {
+            s.push_str("/>\n");
+        }
+    }
+    if !r.generator.warnings.is_empty() {
+        let text: Vec<String> = r
+            .generator
+            .warnings
+            .iter()
+            .map(|w| format!("warning: {w}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "    <system-out>{}</system-out>",
+            escape_text(&text.join("\n"))
+        );
+    }
+    s.push_str("  </testsuite>\n</testsuites>\n");
+    s
+}
+
+/// Writes the JUnit report of `r` to `out`, atomically.
+pub fn write(out: &OutputFile, r: &RunResults) -> Result<(), Error> {
+    out.write_atomic(render(r).as_bytes())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A small but complete `RunResults`: two requests, the given gates, optionally interrupted.
+    pub(crate) fn results(
+        scenario: &str,
+        gates: serde_json::Value,
+        interrupted: bool,
+    ) -> RunResults {
+        let pct = serde_json::json!({
+            "p50": 12.0, "p66": 15.0, "p75": 18.0, "p80": 20.0, "p90": 40.0, "p95": 612.4,
+            "p98": 700.0, "p99": 812.0, "p99_9": 900.0, "p99_99": 950.0, "p100": 990.0
+        });
+        let req = |method: &str, name: &str, n: u64, f: u64| {
+            serde_json::json!({
+                "method": method, "name": name, "requests": n, "failures": f,
+                "success_rate": 100.0 * (n - f) as f64 / n as f64, "rps": n as f64 / 10.0,
+                "failures_per_s": f as f64 / 10.0, "min_ms": 1.0, "mean_ms": 50.0, "max_ms": 990.0,
+                "percentiles_ms": pct, "ttfb_percentiles_ms": null, "avg_content_bytes": 512.0,
+                "status_codes": { "200": n - f, "500": f }
+            })
+        };
+        let passed = gates
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["passed"].as_bool().unwrap());
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1,
+            "loadgen_version": "0.1.0",
+            "run_id": "r-1",
+            "scenario": { "name": scenario, "file": "shop.toml" },
+            "settings": {
+                "host": "http://127.0.0.1:8080", "users": 50, "spawn_rate": 10.0, "duration_s": 10.0,
+                "timeout_s": 5.0, "stop_timeout_s": 2.0, "connections": "per_user",
+                "wait": { "mode": "none", "min_s": 0.0, "max_s": 0.0 },
+                "requests": []
+            },
+            "started_at": "2025-01-02T03:04:05.678Z",
+            "ended_at": "2025-01-02T03:04:15.678Z",
+            "duration_s": if interrupted { 4.5 } else { 10.0 },
+            "interrupted": interrupted,
+            "totals": {
+                "requests": 1500, "failures": 10, "success_rate": 99.333, "rps": 150.0,
+                "failures_per_s": 1.0, "peak_users": 50, "aborted_users": 0
+            },
+            "requests": [req("GET", "home", 1000, 0), req("POST", "cart|add", 500, 10)],
+            "aggregated": req("", "Aggregated", 1500, 10),
+            "failures": [{
+                "method": "POST", "name": "cart|add", "kind": "status",
+                "message": "status 500 (expected 2xx)", "occurrences": 10
+            }],
+            "time_series": [],
+            "gates": { "passed": passed, "results": gates },
+            "generator": {
+                "cores": 4, "cpu_pct_mean": 30.0, "cpu_pct_max": 95.0, "lag_ms_max": 1.0,
+                "warnings": ["loadgen's own CPU reached 95% of 4 core(s)"]
+            }
+        }))
+        .unwrap()
+    }
+
+    /// One failing p95 gate on all requests and one passing success-rate gate on "home".
+    pub(crate) fn two_gates() -> serde_json::Value {
+        serde_json::json!([
+            { "scope": null, "metric": "p95_ms", "op": "<", "threshold": 500.0,
+              "measured": 612.4, "passed": false },
+            { "scope": "home", "metric": "success_rate", "op": ">=", "threshold": 99.0,
+              "measured": 100.0, "passed": true }
+        ])
+    }
+
+    /// Checks that `xml` is well formed as far as tags go: every opened element is closed, in order, and
+    /// there is exactly one root. Returns the element names in document order.
+    fn check_balanced(xml: &str) -> Vec<String> {
+        let body = xml
+            .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+            .expect("XML declaration first");
+        let mut stack: Vec<String> = Vec::new();
+        let mut names = Vec::new();
+        let mut roots = 0;
+        let mut rest = body;
+        while let Some(i) = rest.find('<') {
+            assert!(
+                !rest[..i].contains('>'),
+                "stray '>' in text: {:?}",
+                &rest[..i]
+            );
+            let end = rest[i..].find('>').expect("unterminated tag") + i;
+            let tag = &rest[i + 1..end];
+            assert!(!tag.contains('<'), "'<' inside tag {tag:?}");
+            if let Some(name) = tag.strip_prefix('/') {
+                assert_eq!(stack.pop().as_deref(), Some(name), "mismatched </{name}>");
+            } else {
+                let name: String = tag
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '/')
+                    .collect();
+                // Attribute values must be quoted and hold no raw quotes of their own (they are escaped).
+                assert_eq!(
+                    tag.matches('"').count() % 2,
+                    0,
+                    "unbalanced quotes in {tag:?}"
+                );
+                if stack.is_empty() {
+                    roots += 1;
+                }
+                names.push(name.clone());
+                if !tag.ends_with('/') {
+                    stack.push(name);
+                }
+            }
+            rest = &rest[end + 1..];
+        }
+        assert!(stack.is_empty(), "unclosed: {stack:?}");
+        assert_eq!(roots, 1, "one root element");
+        // Every '&' starts an entity or a character reference.
+        for (i, _) in xml.match_indices('&') {
+            let ent = &xml[i..xml[i..].find(';').map_or(xml.len(), |j| i + j + 1)];
+            assert!(
+                ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].contains(&ent)
+                    || (ent.starts_with("&#") && ent[2..ent.len() - 1].parse::<u32>().is_ok()),
+                "bad entity {ent:?}"
+            );
+        }
+        names
+    }
+
+    #[test]
+    fn escape_handles_markup_quotes_and_control_characters() {
+        assert_eq!(
+            escape(r#"a<b&"c"'d'>"#),
+            "a&lt;b&amp;&quot;c&quot;&apos;d&apos;&gt;"
+        );
+        assert_eq!(escape("x\ty\nz\r"), "x&#9;y&#10;z&#13;");
+        assert_eq!(
+            escape("bell\u{7}nul\u{0}\u{FFFF}"),
+            "bell\u{FFFD}nul\u{FFFD}\u{FFFD}"
+        );
+        assert_eq!(escape_text("x\ty\nz\r<"), "x\ty\nz&#13;&lt;");
+        assert_eq!(escape("plain ünïcode ✓"), "plain ünïcode ✓");
+    }
+
+    #[test]
+    fn failing_and_passing_gates_are_counted_and_only_the_failing_one_fails() {
+        let xml = render(&results("shop", two_gates(), false));
+        let names = check_balanced(&xml);
+        assert_eq!(names.iter().filter(|n| *n == "testcase").count(), 2);
+        assert_eq!(names.iter().filter(|n| *n == "failure").count(), 1);
+        assert!(xml.contains(
+            r#"<testsuites name="loadgen" tests="2" failures="1" errors="0" time="10.000">"#
+        ));
+        assert!(xml.contains(
+            r#"<testsuite name="loadgen: shop" tests="2" failures="1" errors="0" skipped="0" time="10.000" timestamp="2025-01-02T03:04:05.678Z""#
+        ));
+        // The failure sits inside the p95 case; the success-rate case is self-closing.
+        let failing = xml.find(r#"name="all requests p95_ms &lt; 500""#).unwrap();
+        let failure = xml.find("<failure ").unwrap();
+        let passing = xml
+            .find(r#"<testcase classname="loadgen.shop" name="home success_rate &gt;= 99" time="0"/>"#)
+            .unwrap();
+        assert!(failing < failure && failure < passing, "{xml}");
+        assert!(
+            xml.contains(
+                r#"message="p95_ms measured 612 ms (target &lt; 500 ms)" type="GateFailed""#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(">scope: all requests\nmetric: p95_ms\ntarget: &lt; 500 ms\n"),
+            "{xml}"
+        );
+        assert!(!xml.contains("run completed"), "{xml}");
+        assert!(
+            xml.contains("<system-out>warning: loadgen&apos;s own CPU"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_gate_without_requests_says_so() {
+        let gates = serde_json::json!([{ "scope": "login", "metric": "p99_ms", "op": "<",
+            "threshold": 100.0, "measured": null, "passed": false }]);
+        let xml = render(&results("shop", gates, false));
+        check_balanced(&xml);
+        assert!(
+            xml.contains(r#"message="p99_ms measured no requests (target &lt; 100 ms)""#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn scenario_names_are_escaped() {
+        let xml = render(&results(r#"a<b&"c""#, two_gates(), false));
+        check_balanced(&xml);
+        assert!(
+            xml.contains(r#"<testsuite name="loadgen: a&lt;b&amp;&quot;c&quot;""#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"classname="loadgen.a&lt;b&amp;&quot;c&quot;""#));
+        assert!(!xml.contains(r#"a<b"#));
+    }
+
+    #[test]
+    fn an_interrupted_run_adds_a_failing_run_completed_case() {
+        let xml = render(&results("shop", two_gates(), true));
+        let names = check_balanced(&xml);
+        assert_eq!(names.iter().filter(|n| *n == "testcase").count(), 3);
+        assert!(xml.contains(r#"tests="3" failures="2""#), "{xml}");
+        let case = xml.find(r#"name="run completed""#).unwrap();
+        let failure = xml[case..].find("<failure ").unwrap() + case;
+        assert!(
+            xml[failure..].starts_with(
+                r#"<failure message="run interrupted after 4.5s of 10.0s" type="Interrupted">"#
+            ),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_run_without_gates_has_one_passing_case() {
+        let xml = render(&results("shop", serde_json::json!([]), false));
+        let names = check_balanced(&xml);
+        assert_eq!(names.iter().filter(|n| *n == "testcase").count(), 1);
+        assert!(!names.contains(&"failure".to_string()));
+        assert!(xml.contains(r#"tests="1" failures="0""#));
+        assert!(
+            xml.contains(r#"name="run completed" time="10.000"/>"#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn write_puts_the_document_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputFile::prepare(&dir.path().join("junit.xml")).unwrap();
+        let r = results("shop", two_gates(), false);
+        write(&out, &r).unwrap();
+        assert_eq!(std::fs::read_to_string(out.path()).unwrap(), render(&r));
+    }
+}
