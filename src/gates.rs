@@ -23,6 +23,34 @@ pub struct GateResult {
     pub passed: bool,
 }
 
+impl GateResult {
+    /// The measured value with its unit, or "no requests". A failing rate that rounds to its threshold is shown
+    /// with enough digits to see why it failed.
+    pub fn measured_text(&self) -> String {
+        match (self.metric.as_str(), self.measured) {
+            (_, None) => "no requests".into(),
+            ("success_rate", Some(m))
+                if !self.passed
+                    && m < self.threshold
+                    && format!("{m:.2}") == format!("{:.2}", self.threshold) =>
+            {
+                format!("{m:.6}%")
+            }
+            ("success_rate", Some(m)) => format!("{m:.2}%"),
+            (_, Some(m)) => format!("{} ms", crate::report::console::fmt_ms(m)),
+        }
+    }
+
+    /// The threshold with its unit.
+    pub fn threshold_text(&self) -> String {
+        if self.metric == "success_rate" {
+            format!("{}%", self.threshold)
+        } else {
+            format!("{} ms", self.threshold)
+        }
+    }
+}
+
 /// Evaluates `gates` against per-request and aggregated statistics.
 pub fn evaluate(
     gates: &[Gate],

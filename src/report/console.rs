@@ -147,23 +147,7 @@ pub fn render(r: &RunResults) -> String {
     if !r.gates.results.is_empty() {
         let _ = writeln!(s, "\nQuality gates");
         for g in &r.gates.results {
-            let measured = match (g.metric.as_str(), g.measured) {
-                (_, None) => "no requests".to_string(),
-                ("success_rate", Some(m))
-                    if !g.passed
-                        && m < g.threshold
-                        && format!("{m:.2}") == format!("{:.2}", g.threshold) =>
-                {
-                    format!("{m:.6}%")
-                }
-                ("success_rate", Some(m)) => format!("{m:.2}%"),
-                (_, Some(m)) => format!("{} ms", fmt_ms(m)),
-            };
-            let threshold = if g.metric == "success_rate" {
-                format!("{}%", g.threshold)
-            } else {
-                format!("{} ms", g.threshold)
-            };
+            let (measured, threshold) = (g.measured_text(), g.threshold_text());
             let _ = writeln!(
                 s,
                 "  {}  {:<20} {:<13} {:>2} {:<10} measured {}",

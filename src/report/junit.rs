@@ -10,7 +10,6 @@ use std::fmt::Write as _;
 use crate::error::Error;
 use crate::gates::GateResult;
 use crate::report::RunResults;
-use crate::report::console::fmt_ms;
 use crate::report::json::OutputFile;
 
 /// Escapes `s` for XML 1.0 text and attribute values.
@@ -46,32 +45,6 @@ fn escape_with(s: &str, attribute: bool) -> String {
         }
     }
     out
-}
-
-/// A gate's measured value with its unit, or "no requests".
-fn measured(g: &GateResult) -> String {
-    match (g.metric.as_str(), g.measured) {
-        (_, None) => "no requests".into(),
-        // A failing rate that rounds to its threshold is shown with enough digits to see why it failed.
-        ("success_rate", Some(m))
-            if !g.passed
-                && m < g.threshold
-                && format!("{m:.2}") == format!("{:.2}", g.threshold) =>
-        {
-            format!("{m:.6}%")
-        }
-        ("success_rate", Some(m)) => format!("{m:.2}%"),
-        (_, Some(m)) => format!("{} ms", fmt_ms(m)),
-    }
-}
-
-/// A gate's threshold with its unit.
-fn threshold(g: &GateResult) -> String {
-    if g.metric == "success_rate" {
-        format!("{}%", g.threshold)
-    } else {
-        format!("{} ms", g.threshold)
-    }
 }
 
 fn scope(g: &GateResult) -> &str {
@@ -115,9 +88,9 @@ pub fn render(r: &RunResults) -> String {
         let message = format!(
             "{} measured {} (target {} {})",
             g.metric,
-            measured(g),
+            g.measured_text(),
             g.op,
-            threshold(g)
+            g.threshold_text()
         );
         let stats = match &g.scope {
             None => Some(&r.aggregated),
@@ -128,8 +101,8 @@ pub fn render(r: &RunResults) -> String {
             scope(g),
             g.metric,
             g.op,
-            threshold(g),
-            measured(g)
+            g.threshold_text(),
+            g.measured_text()
         );
         if let Some(q) = stats {
             let _ = write!(

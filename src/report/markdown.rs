@@ -50,28 +50,8 @@ fn verdict(r: &RunResults) -> &'static str {
     }
 }
 
-fn measured(g: &GateResult) -> String {
-    match (g.metric.as_str(), g.measured) {
-        (_, None) => "no requests".into(),
-        // A failing rate that rounds to its threshold is shown with enough digits to see why it failed.
-        ("success_rate", Some(m))
-            if !g.passed
-                && m < g.threshold
-                && format!("{m:.2}") == format!("{:.2}", g.threshold) =>
-        {
-            format!("{m:.6}%")
-        }
-        ("success_rate", Some(m)) => format!("{m:.2}%"),
-        (_, Some(m)) => format!("{} ms", fmt_ms(m)),
-    }
-}
-
 fn target(g: &GateResult) -> String {
-    if g.metric == "success_rate" {
-        format!("{} {}%", g.op, g.threshold)
-    } else {
-        format!("{} {} ms", g.op, g.threshold)
-    }
+    format!("{} {}", g.op, g.threshold_text())
 }
 
 fn pct(q: &RequestStats, f: impl Fn(&crate::report::Percentiles) -> f64) -> String {
@@ -121,7 +101,7 @@ pub fn render(r: &RunResults) -> String {
                 cell(g.scope.as_deref().unwrap_or("all requests")),
                 g.metric,
                 target(g),
-                measured(g),
+                g.measured_text(),
                 if g.passed { "✅ pass" } else { "❌ fail" }
             );
         }
