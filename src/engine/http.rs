@@ -202,24 +202,15 @@ impl Vu {
             tokio::time::Instant::from_std(start + step.timeout.unwrap_or(shared.plan.timeout));
         let answer = match timeout_at(deadline, client.exchange(&shared.net, origin, &out)).await {
             Ok(Ok(a)) => a,
-            Ok(Err(e)) => {
-                let (kind, msg) = e.describe();
-                return done(
-                    shared,
-                    in_flight,
-                    id,
-                    idx,
-                    start,
-                    Instant::now(),
-                    None,
-                    None,
-                    0,
-                    Some((kind, &msg)),
-                );
-            }
-            Err(_) => {
-                // The connection is mid-request: it cannot be reused.
-                client.close();
+            failed => {
+                let (kind, msg) = match failed {
+                    Ok(Err(e)) => e.describe(),
+                    // Timed out: the connection is mid-request and cannot be reused.
+                    _ => {
+                        client.close();
+                        (FailureKind::Timeout, "request timed out".to_string())
+                    }
+                };
                 let end = Instant::now();
                 return done(
                     shared,
@@ -231,7 +222,7 @@ impl Vu {
                     None,
                     None,
                     0,
-                    Some((FailureKind::Timeout, "request timed out")),
+                    Some((kind, &msg)),
                 );
             }
         };
