@@ -15,13 +15,14 @@ pub mod http;
 pub mod user;
 pub mod workers;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{Collector, Recorder, SeriesPoint, StepStats};
+use crate::metrics::{Collector, FailureKey, Recorder, Seen, SeriesPoint, StepStats};
 use crate::plan::RunPlan;
 use user::Shared;
 use workers::Workers;
@@ -45,6 +46,8 @@ pub struct RunOutcome {
     pub elapsed: Duration,
     pub totals: Vec<StepStats>,
     pub series: Vec<SeriesPoint>,
+    /// When each failure was first and last seen.
+    pub failures_seen: HashMap<FailureKey, Seen>,
     pub interrupted: bool,
     /// Users still running at the stop timeout, which were aborted.
     pub aborted_users: usize,
@@ -157,6 +160,7 @@ pub async fn run(
         ended_at: SystemTime::now(),
         elapsed: started.elapsed(),
         totals: collector.totals,
+        failures_seen: collector.failures_seen,
         series: collector.series,
         interrupted,
         aborted_users,

@@ -6,6 +6,8 @@
 //! `mem::swap`), folds them into the run totals and into one point of the time series. No per-request channel
 //! send, no list of every result: memory is bounded by the number of request names, not of requests.
 
+pub mod hdr;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -257,7 +259,46 @@ pub struct SeriesPoint {
     /// The largest delay of loadgen's scheduler in this interval, ms: how late a task woke compared with when
     /// it asked to. Latencies measured while it is high include up to that much of loadgen's own delay.
     pub lag_ms: f64,
+    /// The latency histogram of this interval's requests, all names together ([`hdr`] encoding); absent when
+    /// there were none. Any percentile of the interval can be recomputed from it.
+    #[serde(default)]
+    pub hdr: Option<String>,
+    /// This interval per request name, in the order of the results' `requests`.
+    #[serde(default)]
+    pub by_request: Vec<StepInterval>,
 }
+
+/// One request name over one interval of the time series.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StepInterval {
+    pub requests: u64,
+    pub failures: u64,
+    /// Answer body bytes received.
+    pub bytes: u64,
+    /// Latency histogram ([`hdr`] encoding); absent when no request was timed.
+    pub hdr: Option<String>,
+}
+
+impl StepInterval {
+    fn of(s: &StepStats) -> Self {
+        StepInterval {
+            requests: s.requests,
+            failures: s.failures,
+            bytes: s.bytes,
+            hdr: hdr::encode(&s.latency),
+        }
+    }
+}
+
+/// When a failure was first and last seen, Unix seconds (at the one-second resolution of the collector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub first: u64,
+    pub last: u64,
+}
+
+/// A failure's key: request index, kind and message.
+pub type FailureKey = (usize, FailureKind, String);
 
 /// A duration in whole microseconds, at least 1 (HDR histograms start at 1).
 fn micros(d: Duration) -> u64 {
@@ -282,8 +323,13 @@ pub struct Collector {
     before_last: Instant,
     spare: Shard,
     interval: Histogram<u64>,
+    /// This interval per request name.
+    interval_steps: Vec<StepStats>,
     /// The latencies of the last point, kept so a short final interval can be folded into it.
     prev_interval: Histogram<u64>,
+    prev_steps: Vec<StepStats>,
+    /// When each failure (request, kind, message) was first and last seen.
+    pub failures_seen: HashMap<FailureKey, Seen>,
     pub totals: Vec<StepStats>,
     pub series: Vec<SeriesPoint>,
     /// When and how much CPU the process had used at the last point.
@@ -329,7 +375,10 @@ impl Collector {
             before_last: started,
             spare: Shard::new(steps),
             interval: new_histogram(),
+            interval_steps: (0..steps).map(|_| StepStats::default()).collect(),
             prev_interval: new_histogram(),
+            prev_steps: (0..steps).map(|_| StepStats::default()).collect(),
+            failures_seen: HashMap::new(),
             totals: (0..steps).map(|_| StepStats::default()).collect(),
             series: Vec::new(),
             cpu_mark: process_cpu().map(|c| (started, c)),
@@ -340,6 +389,8 @@ impl Collector {
     /// Moves everything recorded since the last drain into the totals and `self.interval`.
     fn drain(&mut self, recorder: &Recorder) -> (u64, u64) {
         self.interval.reset();
+        self.interval_steps.iter_mut().for_each(StepStats::reset);
+        let now = unix_now();
         let (mut requests, mut failures) = (0, 0);
         for shard in &recorder.shards {
             {
@@ -354,6 +405,16 @@ impl Collector {
                 failures += s.failures;
                 let _ = self.interval.add(&s.latency);
                 self.totals[i].merge(s);
+                self.interval_steps[i].merge(s);
+                for (kind, message) in s.errors.keys() {
+                    self.failures_seen
+                        .entry((i, *kind, message.clone()))
+                        .and_modify(|seen| seen.last = now)
+                        .or_insert(Seen {
+                            first: now,
+                            last: now,
+                        });
+                }
                 s.reset();
             }
         }
@@ -368,15 +429,14 @@ impl Collector {
         requests: u64,
         failures: u64,
         h: &Histogram<u64>,
+        steps: &[StepStats],
     ) -> SeriesPoint {
         let secs = now.saturating_duration_since(from).as_secs_f64().max(1e-3);
         let timed = !h.is_empty();
         let pct = |q: f64| timed.then(|| ms(h.value_at_quantile(q)));
         SeriesPoint {
             elapsed_s: round3(now.saturating_duration_since(self.started).as_secs_f64()),
-            timestamp: SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            timestamp: unix_now(),
             users,
             requests,
             failures,
@@ -388,6 +448,8 @@ impl Collector {
             max_ms: timed.then(|| ms(h.max())),
             cpu_pct: None,
             lag_ms: 0.0,
+            hdr: hdr::encode(h),
+            by_request: steps.iter().map(StepInterval::of).collect(),
         }
     }
 
@@ -401,11 +463,13 @@ impl Collector {
             requests,
             failures,
             &self.interval,
+            &self.interval_steps,
         );
         self.health(recorder, now, &mut p);
         self.before_last = self.last;
         self.last = now;
         std::mem::swap(&mut self.interval, &mut self.prev_interval);
+        std::mem::swap(&mut self.interval_steps, &mut self.prev_steps);
         self.series.push(p);
         self.series
             .last()
@@ -424,6 +488,9 @@ impl Collector {
         };
         let (requests, failures) = self.drain(recorder);
         let _ = self.prev_interval.add(&self.interval);
+        for (prev, now) in self.prev_steps.iter_mut().zip(&self.interval_steps) {
+            prev.merge(now);
+        }
         let mut p = self.point(
             self.before_last,
             now,
@@ -431,6 +498,7 @@ impl Collector {
             prev.requests + requests,
             prev.failures + failures,
             &self.prev_interval,
+            &self.prev_steps,
         );
         self.health(recorder, now, &mut p);
         p.lag_ms = p.lag_ms.max(prev.lag_ms);
@@ -460,6 +528,13 @@ impl Collector {
             .iter()
             .fold((0, 0), |(r, f), s| (r + s.requests, f + s.failures))
     }
+}
+
+/// Unix time in whole seconds.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 pub fn round3(x: f64) -> f64 {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::RunOutcome;
 use crate::gates::{self, GateResult};
-use crate::metrics::{FailureKind, SeriesPoint, StepStats, ms, round3};
+use crate::metrics::{FailureKind, SeriesPoint, StepStats, hdr, ms, round3};
 use crate::plan::{RunPlan, Wait};
 
 /// Bumped when a field is removed or changes meaning; adding fields does not bump it.
@@ -184,6 +184,13 @@ pub struct RequestStats {
     pub percentiles_ms: Option<Percentiles>,
     /// Time to the response headers, same percentiles; null when no request got an answer.
     pub ttfb_percentiles_ms: Option<Percentiles>,
+    /// The full latency histogram, µs ([`crate::metrics::hdr`] encoding), from which any percentile can be
+    /// recomputed and runs merged; null when no request was timed.
+    #[serde(default)]
+    pub hdr: Option<String>,
+    /// The same for the time to the response headers.
+    #[serde(default)]
+    pub ttfb_hdr: Option<String>,
     pub avg_content_bytes: f64,
     /// Count per HTTP status code ("200": 10); requests that got no answer are not here.
     pub status_codes: BTreeMap<String, u64>,
@@ -247,6 +254,11 @@ pub struct FailureEntry {
     pub kind: FailureKind,
     pub message: String,
     pub occurrences: u64,
+    /// Unix seconds when this failure was first and last seen (to the second the collector drained it).
+    #[serde(default)]
+    pub first_seen: Option<u64>,
+    #[serde(default)]
+    pub last_seen: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -276,6 +288,8 @@ fn stats(method: &str, name: &str, s: &StepStats, secs: f64) -> RequestStats {
         max_ms: timed.then(|| ms(s.latency.max())),
         percentiles_ms: (!s.latency.is_empty()).then(|| Percentiles::of(&s.latency)),
         ttfb_percentiles_ms: (!s.ttfb.is_empty()).then(|| Percentiles::of(&s.ttfb)),
+        hdr: hdr::encode(&s.latency),
+        ttfb_hdr: hdr::encode(&s.ttfb),
         avg_content_bytes: if has {
             round3(s.bytes as f64 / s.requests as f64)
         } else {
@@ -308,17 +322,22 @@ impl RunResults {
         let mut all = StepStats::default();
         let mut requests = Vec::with_capacity(plan.steps.len());
         let mut failures = Vec::new();
-        for (step, s) in plan.steps.iter().zip(&outcome.totals) {
+        for (i, (step, s)) in plan.steps.iter().zip(&outcome.totals).enumerate() {
             all.merge(s);
             requests.push(stats(step.method.as_str(), &step.name, s, elapsed));
             let mut errs: Vec<_> = s.errors.iter().collect();
             errs.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-            failures.extend(errs.into_iter().map(|((kind, message), n)| FailureEntry {
-                method: step.method.to_string(),
-                name: step.name.clone(),
-                kind: *kind,
-                message: message.clone(),
-                occurrences: *n,
+            failures.extend(errs.into_iter().map(|((kind, message), n)| {
+                let seen = outcome.failures_seen.get(&(i, *kind, message.clone()));
+                FailureEntry {
+                    method: step.method.to_string(),
+                    name: step.name.clone(),
+                    kind: *kind,
+                    message: message.clone(),
+                    occurrences: *n,
+                    first_seen: seen.map(|s| s.first),
+                    last_seen: seen.map(|s| s.last),
+                }
             }));
         }
         let aggregated = stats("", "Aggregated", &all, elapsed);
@@ -411,6 +430,8 @@ mod tests {
             max_ms: Some(1.0),
             cpu_pct: cpu,
             lag_ms: lag,
+            hdr: None,
+            by_request: Vec::new(),
         }
     }
 
