@@ -1,4 +1,5 @@
-//! The command line: `run`, `check` and `serve-demo`, with Locust's letters for the load overrides.
+//! The command line: `run`, `check`, `report`, `compare` and `serve-demo`, with Locust's letters (and `--csv`)
+//! for the load overrides and outputs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +40,11 @@ pub enum Command {
         after_help = "Examples:\n  loadgen compare main.json branch.json\n  loadgen compare main.json branch.json --max-p95-increase 5% --min-rps-ratio 0.95 --format markdown\n\nA latency is a regression when it grew by more than its threshold and by more than --min-latency-delta-ms; rows with fewer than --min-requests requests on either side are shown but not judged. Exit codes: 0 no regression, 1 regression, 2 bad input."
     )]
     Compare(CompareArgs),
+    /// Print the summary of a saved results file and write any report from it (HTML, CSV, JUnit, Markdown).
+    #[command(
+        after_help = "Examples:\n  loadgen report out.json --html report.html\n  loadgen report out.json --csv results --csv-full-history --junit junit.xml\n\nThe results JSON is the source of truth: the files written here are the ones `loadgen run` writes with the same flags. Exit codes: 0 written, 2 unreadable results or unwritable output."
+    )]
+    Report(ReportArgs),
     /// Serve the built-in reference authentication API (the target of the shipped scenarios).
     #[command(
         after_help = "Examples:\n  loadgen serve-demo --addr 127.0.0.1:8000\n  loadgen serve-demo --latency 5ms --jitter exp:20ms --error-rate 0.01"
@@ -72,15 +78,40 @@ pub struct RunArgs {
     /// Write the results as JSON to FILE (checked before the run, written atomically after it).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub outputs: Outputs,
+    /// Start the built-in reference API on a loopback port and run against it.
+    #[arg(long, conflicts_with = "host")]
+    pub demo: bool,
+}
+
+/// The report files `run` and `report` write.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Outputs {
     /// Write the gate results as JUnit XML to FILE (one test case per gate), for CI test reports.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Write a Markdown summary (verdict, gates, requests) to FILE, e.g. "$GITHUB_STEP_SUMMARY".
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
-    /// Start the built-in reference API on a loopback port and run against it.
-    #[arg(long, conflicts_with = "host")]
-    pub demo: bool,
+    /// Write a self-contained HTML report (tables and charts, no network needed to open it) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write Locust-compatible PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv and
+    /// PREFIX_exceptions.csv (refreshed every second during a run).
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+    /// With --csv: a history row per request name every second, not only the Aggregated one.
+    #[arg(long, requires = "csv")]
+    pub csv_full_history: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results file written by `loadgen run --json`.
+    pub results: PathBuf,
+    #[command(flatten)]
+    pub outputs: Outputs,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::report::SCHEMA_VERSION;
 
 /// What counts as a regression.
 #[derive(Debug, Clone, Serialize)]
@@ -79,13 +78,8 @@ fn load(path: &Path) -> Result<Value, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
     let v: Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("not a results file: {e}")))?;
-    match v.get("schema_version").and_then(Value::as_u64) {
-        Some(n) if n == u64::from(SCHEMA_VERSION) => Ok(v),
-        Some(n) => Err(bad(format!(
-            "results schema version {n}, but this loadgen reads version {SCHEMA_VERSION}"
-        ))),
-        None => Err(bad("not a loadgen results file (no schema_version)".into())),
-    }
+    crate::report::json::check_version(&v).map_err(bad)?;
+    Ok(v)
 }
 
 fn text(v: &Value, path: &[&str]) -> String {

@@ -7,7 +7,7 @@
 //! - [`plan`]: scenario + overrides → a validated [`plan::RunPlan`]; the engine only sees this.
 //! - [`engine`]: the scheduler, the virtual users and their HTTP requests, graceful shutdown.
 //! - [`metrics`]: per-shard recording, the per-second collector, the time series.
-//! - [`report`]: the results model and its formats (console, JSON, progress line).
+//! - [`report`]: the results model and its formats (console, JSON, CSV, HTML, JUnit, Markdown, progress line).
 //! - [`gates`]: quality gates evaluated on the results.
 //! - [`compare`]: run-to-run comparison with regression thresholds.
 //! - [`demo`]: the built-in reference authentication API (`serve-demo`, `run --demo`).
@@ -30,7 +30,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use cli::{Cli, Command, DemoArgs, RunArgs};
+use cli::{Cli, Command, DemoArgs, ReportArgs, RunArgs};
 use error::Error;
 use tokio_util::sync::CancellationToken;
 
@@ -116,6 +116,7 @@ async fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
             Ok(ExitStatus::Pass)
         }
         Command::Run(args) => run_scenario(args, cli.quiet).await,
+        Command::Report(args) => report_saved(args, cli.quiet),
         Command::ServeDemo(args) => serve_demo(args).await,
         Command::Compare(args) => {
             let thresholds = compare::Thresholds {
@@ -164,16 +165,7 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     // Validate before starting anything, so a bad scenario costs nothing.
     let demo_placeholder = args.demo.then(|| "http://127.0.0.1:1".to_string());
     load_plan(&args.scenario, &args.overrides, demo_placeholder)?;
-    let prepare = |p: &Option<std::path::PathBuf>| {
-        p.as_deref()
-            .map(report::json::OutputFile::prepare)
-            .transpose()
-    };
-    let (json, junit, markdown) = (
-        prepare(&args.json)?,
-        prepare(&args.junit)?,
-        prepare(&args.markdown)?,
-    );
+    let outputs = report::outputs::Outputs::prepare(args.json.as_deref(), &args.outputs)?;
 
     let demo = if args.demo {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -207,10 +199,21 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         signals.interrupt.clone(),
         signals.abort.clone(),
     ));
-    let mut progress = report::progress::Progress::new(plan.duration, plan.users, !quiet);
+    let live_csv = outputs
+        .csv
+        .clone()
+        .map(|files| report::csv::LiveCsv::start(files, plan.clone()))
+        .transpose()?;
+    let mut observers = (
+        report::progress::Progress::new(plan.duration, plan.users, !quiet),
+        live_csv,
+    );
     let run_id = engine::new_run_id();
-    let outcome = engine::run(plan.clone(), run_id, signals, &mut progress).await?;
+    let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await?;
+    let (progress, live_csv) = observers;
     progress.finish();
+    // The live files are rewritten from the results below.
+    drop(live_csv);
     signal_task.abort();
     if let Some(server) = demo {
         // shutdown() joins the server's thread: keep it off the async workers.
@@ -218,24 +221,7 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     }
 
     let results = report::RunResults::build(&plan, &outcome);
-    // Every output is attempted even if one fails, so one bad disk write does not cost the others.
-    let mut written = Vec::new();
-    let mut first_error = None;
-    let outputs: [(&Option<report::json::OutputFile>, Writer); 3] = [
-        (&json, report::json::write),
-        (&junit, report::junit::write),
-        (&markdown, report::markdown::write),
-    ];
-    for (file, write) in outputs {
-        if let Some(file) = file {
-            match write(file, &results) {
-                Ok(()) => written.push(file.path().display().to_string()),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-    }
+    let (written, first_error) = outputs.write(&results);
     if !quiet {
         out(&report::console::render(&results));
         if !written.is_empty() {
@@ -254,8 +240,22 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     })
 }
 
-/// A results writer (JSON, JUnit, Markdown).
-type Writer = fn(&report::json::OutputFile, &report::RunResults) -> Result<(), Error>;
+/// `loadgen report`: the summary of a saved results file, and any report written from it.
+fn report_saved(args: ReportArgs, quiet: bool) -> Result<ExitStatus, Error> {
+    let results = report::json::read(&args.results)?;
+    let outputs = report::outputs::Outputs::prepare(None, &args.outputs)?;
+    let (written, first_error) = outputs.write(&results);
+    if !quiet {
+        out(&report::console::render(&results));
+        if !written.is_empty() {
+            eprintln!("written: {}", written.join(", "));
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(ExitStatus::Pass),
+    }
+}
 
 /// Raises the open-files soft limit to the hard limit, and warns up front when the planned users (one connection
 /// each, two descriptors each with `--demo`, which serves in the same process) will not fit.

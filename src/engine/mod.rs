@@ -57,13 +57,28 @@ pub struct RunOutcome {
     pub cores: usize,
 }
 
-/// Something that wants to hear about each second of the run (the progress line).
+/// Something that wants to hear about each second of the run (the progress line, the live CSV files).
 pub trait Observer {
     fn tick(&mut self, point: &SeriesPoint, totals: &Collector);
 }
 
 impl Observer for () {
     fn tick(&mut self, _: &SeriesPoint, _: &Collector) {}
+}
+
+impl<T: Observer> Observer for Option<T> {
+    fn tick(&mut self, point: &SeriesPoint, totals: &Collector) {
+        if let Some(o) = self {
+            o.tick(point, totals);
+        }
+    }
+}
+
+impl<A: Observer, B: Observer> Observer for (A, B) {
+    fn tick(&mut self, point: &SeriesPoint, totals: &Collector) {
+        self.0.tick(point, totals);
+        self.1.tick(point, totals);
+    }
 }
 
 /// Users started per wake-up of the scheduler at most.

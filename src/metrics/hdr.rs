@@ -92,6 +92,9 @@ mod tests {
     fn empty_histograms_are_not_stored_and_garbage_is_refused() {
         assert_eq!(encode(&crate::metrics::new_histogram()), None);
         assert!(decode("not base64!").is_err());
-        assert!(decode("aGVsbG8gd29ybGQ=").is_err(), "base64, but not a histogram");
+        assert!(
+            decode("aGVsbG8gd29ybGQ=").is_err(),
+            "base64, but not a histogram"
+        );
     }
 }

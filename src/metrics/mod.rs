@@ -387,11 +387,10 @@ impl Collector {
     }
 
     /// Moves everything recorded since the last drain into the totals and `self.interval`.
-    fn drain(&mut self, recorder: &Recorder) -> (u64, u64) {
+    fn drain(&mut self, recorder: &Recorder) {
         self.interval.reset();
         self.interval_steps.iter_mut().for_each(StepStats::reset);
         let now = unix_now();
-        let (mut requests, mut failures) = (0, 0);
         for shard in &recorder.shards {
             {
                 let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());
@@ -401,8 +400,6 @@ impl Collector {
                 if s.requests == 0 {
                     continue;
                 }
-                requests += s.requests;
-                failures += s.failures;
                 let _ = self.interval.add(&s.latency);
                 self.totals[i].merge(s);
                 self.interval_steps[i].merge(s);
@@ -418,7 +415,6 @@ impl Collector {
                 s.reset();
             }
         }
-        (requests, failures)
     }
 
     fn point(
@@ -426,11 +422,11 @@ impl Collector {
         from: Instant,
         now: Instant,
         users: u64,
-        requests: u64,
-        failures: u64,
         h: &Histogram<u64>,
         steps: &[StepStats],
     ) -> SeriesPoint {
+        let requests = steps.iter().map(|s| s.requests).sum::<u64>();
+        let failures = steps.iter().map(|s| s.failures).sum::<u64>();
         let secs = now.saturating_duration_since(from).as_secs_f64().max(1e-3);
         let timed = !h.is_empty();
         let pct = |q: f64| timed.then(|| ms(h.value_at_quantile(q)));
@@ -455,13 +451,11 @@ impl Collector {
 
     /// Takes everything recorded since the last call and appends a point to the series.
     pub fn tick(&mut self, recorder: &Recorder, now: Instant) -> &SeriesPoint {
-        let (requests, failures) = self.drain(recorder);
+        self.drain(recorder);
         let mut p = self.point(
             self.last,
             now,
             recorder.users(),
-            requests,
-            failures,
             &self.interval,
             &self.interval_steps,
         );
@@ -486,7 +480,7 @@ impl Collector {
         let Some(prev) = self.series.pop() else {
             return self.tick(recorder, now);
         };
-        let (requests, failures) = self.drain(recorder);
+        self.drain(recorder);
         let _ = self.prev_interval.add(&self.interval);
         for (prev, now) in self.prev_steps.iter_mut().zip(&self.interval_steps) {
             prev.merge(now);
@@ -495,8 +489,6 @@ impl Collector {
             self.before_last,
             now,
             recorder.users(),
-            prev.requests + requests,
-            prev.failures + failures,
             &self.prev_interval,
             &self.prev_steps,
         );

@@ -6,12 +6,15 @@
 //! Secrets stay out: request settings are shown as templates, and header values and bodies are not included.
 
 pub mod console;
+pub mod csv;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod outputs;
 pub mod progress;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -19,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::RunOutcome;
 use crate::gates::{self, GateResult};
-use crate::metrics::{FailureKind, SeriesPoint, StepStats, hdr, ms, round3};
-use crate::plan::{RunPlan, Wait};
+use crate::metrics::{FailureKey, FailureKind, Seen, SeriesPoint, StepStats, hdr, ms, round3};
+use crate::plan::{RunPlan, Step, Wait};
 
 /// Bumped when a field is removed or changes meaning; adding fields does not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -315,20 +318,33 @@ fn secs(d: Duration) -> f64 {
     round3(d.as_secs_f64())
 }
 
-impl RunResults {
-    /// Builds the results of `outcome` for `plan`, gates included.
-    pub fn build(plan: &RunPlan, outcome: &RunOutcome) -> RunResults {
-        let elapsed = outcome.elapsed.as_secs_f64().max(1e-3);
+/// The statistics of a run so far: what the final results and the live CSV files share.
+pub struct Rows {
+    /// Per request name, in scenario order.
+    pub requests: Vec<RequestStats>,
+    pub aggregated: RequestStats,
+    /// Grouped by request in scenario order, most frequent first within a request.
+    pub failures: Vec<FailureEntry>,
+}
+
+impl Rows {
+    /// The rows of `totals` (one per step of `steps`), with rates over `elapsed` seconds.
+    pub fn of(
+        steps: &[Step],
+        totals: &[StepStats],
+        seen: &HashMap<FailureKey, Seen>,
+        elapsed: f64,
+    ) -> Rows {
         let mut all = StepStats::default();
-        let mut requests = Vec::with_capacity(plan.steps.len());
+        let mut requests = Vec::with_capacity(steps.len());
         let mut failures = Vec::new();
-        for (i, (step, s)) in plan.steps.iter().zip(&outcome.totals).enumerate() {
+        for (i, (step, s)) in steps.iter().zip(totals).enumerate() {
             all.merge(s);
             requests.push(stats(step.method.as_str(), &step.name, s, elapsed));
             let mut errs: Vec<_> = s.errors.iter().collect();
             errs.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
             failures.extend(errs.into_iter().map(|((kind, message), n)| {
-                let seen = outcome.failures_seen.get(&(i, *kind, message.clone()));
+                let seen = seen.get(&(i, *kind, message.clone()));
                 FailureEntry {
                     method: step.method.to_string(),
                     name: step.name.clone(),
@@ -340,7 +356,28 @@ impl RunResults {
                 }
             }));
         }
-        let aggregated = stats("", "Aggregated", &all, elapsed);
+        Rows {
+            requests,
+            aggregated: stats("", "Aggregated", &all, elapsed),
+            failures,
+        }
+    }
+}
+
+impl RunResults {
+    /// Builds the results of `outcome` for `plan`, gates included.
+    pub fn build(plan: &RunPlan, outcome: &RunOutcome) -> RunResults {
+        let elapsed = outcome.elapsed.as_secs_f64().max(1e-3);
+        let Rows {
+            requests,
+            aggregated,
+            failures,
+        } = Rows::of(
+            &plan.steps,
+            &outcome.totals,
+            &outcome.failures_seen,
+            elapsed,
+        );
         let gate_results = gates::evaluate(&plan.gates, &requests, &aggregated);
         let (mode, min, max) = match plan.wait {
             Wait::None => ("none", Duration::ZERO, Duration::ZERO),
@@ -390,8 +427,8 @@ impl RunResults {
             duration_s: round3(elapsed),
             interrupted: outcome.interrupted,
             totals: Totals {
-                requests: all.requests,
-                failures: all.failures,
+                requests: aggregated.requests,
+                failures: aggregated.failures,
                 success_rate: aggregated.success_rate,
                 rps: aggregated.rps,
                 failures_per_s: aggregated.failures_per_s,

@@ -680,6 +680,7 @@ fn junit_and_markdown_outputs_carry_the_gate_verdicts() {
         "only the p50 gate fails\n{xml}"
     );
     assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+    validate_junit(&junit);
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(
         md.contains("FAIL") && md.contains("| gate | target | measured | result |"),
@@ -695,4 +696,43 @@ fn junit_and_markdown_outputs_carry_the_gate_verdicts() {
     ])
     .expect_code(2)
     .stderr_has("cannot write /nonexistent-dir/x.xml");
+}
+
+/// Validates a JUnit file against the schema shape CI tools accept (tests/fixtures/junit.xsd) with xmllint.
+fn validate_junit(file: &std::path::Path) {
+    let Some(xmllint) = crate::util::external_tool("xmllint", &[&["xmllint", "--version"]]) else {
+        return;
+    };
+    let xsd = crate::util::root().join("tests/fixtures/junit.xsd");
+    let check = |f: &std::path::Path| {
+        std::process::Command::new(&xmllint[0])
+            .args(["--noout", "--schema"])
+            .arg(&xsd)
+            .arg(f)
+            .output()
+            .expect("run xmllint")
+    };
+    let out = check(file);
+    assert!(
+        out.status.success(),
+        "JUnit XML does not validate:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The check can fail: a timestamp with milliseconds and a zone (what loadgen wrote before) does not pass.
+    let xml = std::fs::read_to_string(file).expect("read the JUnit file");
+    let bad = file.with_extension("bad.xml");
+    let start = xml.find(" timestamp=\"").expect("a timestamp") + 12;
+    std::fs::write(
+        &bad,
+        format!(
+            "{}2025-01-02T03:04:05.678Z{}",
+            &xml[..start],
+            &xml[start + 19..]
+        ),
+    )
+    .expect("write the broken copy");
+    assert!(
+        !check(&bad).status.success(),
+        "a zoned timestamp must not validate"
+    );
 }

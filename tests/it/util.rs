@@ -229,3 +229,27 @@ pub fn run_results(file: &Path, code: i32) -> serde_json::Value {
     .expect_code(code);
     results(&json)
 }
+
+/// Finds an external program the test needs (chromium, python3 with pandas, xmllint) by trying `candidates`.
+/// When none works: in CI (`LOADGEN_CI=1`, set by `.ci/run`, which installs them) the test fails; elsewhere it
+/// prints why it is skipped and returns `None`, so `cargo test` still runs on a machine without them.
+pub fn external_tool(what: &str, candidates: &[&[&str]]) -> Option<Vec<String>> {
+    for argv in candidates {
+        let Some((prog, args)) = argv.split_first() else {
+            continue;
+        };
+        let ok = Command::new(prog)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(vec![(*prog).to_string()]);
+        }
+    }
+    let msg = format!("{what} is not available (tried {candidates:?}); .ci/run installs it");
+    assert!(std::env::var_os("LOADGEN_CI").is_none(), "{msg}");
+    eprintln!("SKIPPED: {msg}");
+    None
+}
