@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::{Client, Net, Origin};
 use super::http::Prepared;
 use crate::metrics::{FailureKind, Outcome, Recorder};
-use crate::plan::{RunPlan, Wait};
+use crate::plan::RunPlan;
 use crate::scenario::template::{self, Var};
 
 /// What every user of a run shares (read-only on the request path, apart from the `seq` counter).
@@ -166,8 +166,9 @@ impl Vu {
                 if shared.stop.is_cancelled() {
                     break 'session;
                 }
+                let started = Instant::now();
                 if !self.exec(step).await {
-                    self.pause(true).await;
+                    self.pause(started, true).await;
                     continue 'session;
                 }
             }
@@ -175,13 +176,14 @@ impl Vu {
             while !shared.stop.is_cancelled() {
                 let r = self.state.rng.random_range(0..total.max(1));
                 let task = shared.task_for(r);
+                let started = Instant::now();
                 self.exec(task).await;
                 if plan.steps[task].restart_session {
                     open = false;
-                    self.pause(false).await;
+                    self.pause(started, false).await;
                     continue 'session;
                 }
-                self.pause(false).await;
+                self.pause(started, false).await;
             }
         }
         if open {
@@ -192,20 +194,14 @@ impl Vu {
         self.client.close();
     }
 
-    /// The wait between tasks; returns early when the run stops.
-    async fn pause(&mut self, after_failure: bool) {
-        let d = match self.shared.plan.wait {
-            Wait::None => Duration::ZERO,
-            Wait::Constant(d) => d,
-            Wait::Between(lo, hi) => {
-                let (lo, hi) = (lo.as_secs_f64(), hi.as_secs_f64());
-                Duration::from_secs_f64(if hi > lo {
-                    self.state.rng.random_range(lo..hi)
-                } else {
-                    lo
-                })
-            }
-        };
+    /// The wait after a task that started at `started`; returns early when the run stops.
+    async fn pause(&mut self, started: Instant, after_failure: bool) {
+        let rng = &mut self.state.rng;
+        let d = self
+            .shared
+            .plan
+            .wait
+            .pause(started.elapsed(), || rng.random::<f64>());
         let d = if after_failure {
             d.max(Duration::from_millis(100))
         } else {

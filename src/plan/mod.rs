@@ -79,6 +79,21 @@ pub enum Wait {
     Constant(Duration),
     /// Uniform between the two bounds, as Locust's `between(min, max)`.
     Between(Duration, Duration),
+    /// Tasks start this far apart, however long each takes (the wait is what is left of the interval), as
+    /// Locust's `constant_pacing`; `constant_throughput(n)` is a pacing of 1/n s.
+    Pacing(Duration),
+}
+
+impl Wait {
+    /// The pause after a task that started `since_start` ago; `uniform` draws from [0, 1).
+    pub fn pause(&self, since_start: Duration, uniform: impl FnOnce() -> f64) -> Duration {
+        match *self {
+            Wait::None => Duration::ZERO,
+            Wait::Constant(d) => d,
+            Wait::Between(lo, hi) => lo + (hi - lo).mul_f64(uniform()),
+            Wait::Pacing(every) => every.saturating_sub(since_start),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,6 +286,11 @@ impl RunPlan {
             Wait::None => "none".to_string(),
             Wait::Constant(d) => format!("constant {}", secs(d)),
             Wait::Between(a, b) => format!("between {} and {} (uniform)", secs(a), secs(b)),
+            Wait::Pacing(d) => format!(
+                "pacing: a task every {} per user ({:.3} tasks/s)",
+                secs(d),
+                1.0 / d.as_secs_f64().max(1e-9)
+            ),
         };
         let _ = writeln!(s, "wait       {wait}");
         let _ = writeln!(

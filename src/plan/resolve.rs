@@ -381,6 +381,17 @@ fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<
             let (k, v) = t.iter().next().ok_or_else(|| err("empty `wait`".into()))?;
             match k.as_str() {
                 "constant" => Ok(Wait::Constant(dur(v)?)),
+                "constant_pacing" => match dur(v)? {
+                    d if d.is_zero() => Err(err("`wait.constant_pacing` must be above zero".into())),
+                    d => Ok(Wait::Pacing(d)),
+                },
+                "constant_throughput" => match v.as_float().or(v.as_integer().map(|i| i as f64)) {
+                    Some(n) if n > 0.0 && n <= 1e6 => Ok(Wait::Pacing(Duration::from_secs_f64(1.0 / n))),
+                    _ => Err(err(
+                        "`wait.constant_throughput` takes the tasks per second per user, a number above 0 (up to 1000000)"
+                            .into(),
+                    )),
+                },
                 "between" => match v.as_array().map(Vec::as_slice) {
                     Some([lo, hi]) => {
                         let (lo, hi) = (dur(lo)?, dur(hi)?);
@@ -397,9 +408,17 @@ fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<
                     let e = loaded.error(
                         file,
                         w.span(),
-                        format!("unknown wait mode `{other}`; expected `constant` or `between`"),
+                        format!(
+                            "unknown wait mode `{other}`; expected `constant`, `between`, `constant_pacing` or \
+                             `constant_throughput`"
+                        ),
                     );
-                    Err(e.suggest(other, ["constant", "between"]).into())
+                    Err(e
+                        .suggest(
+                            other,
+                            ["constant", "between", "constant_pacing", "constant_throughput"],
+                        )
+                        .into())
                 }
             }
         }

@@ -145,4 +145,38 @@ fn wait_forms() {
     );
     assert!(with_wait("{ between = [\"1s\"] }").is_err());
     assert!(with_wait("5").is_err());
+    assert_eq!(
+        with_wait("{ constant_pacing = \"2s\" }").unwrap(),
+        Wait::Pacing(Duration::from_secs(2))
+    );
+    assert_eq!(
+        with_wait("{ constant_throughput = 4 }").unwrap(),
+        Wait::Pacing(Duration::from_millis(250))
+    );
+    assert_eq!(
+        with_wait("{ constant_throughput = 0.5 }").unwrap(),
+        Wait::Pacing(Duration::from_secs(2))
+    );
+    assert!(with_wait("{ constant_throughput = 0 }").is_err());
+    assert!(with_wait("{ constant_pacing = \"0s\" }").is_err());
+    let e = with_wait("{ constant_pacng = \"1s\" }")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("did you mean `constant_pacing`"), "{e}");
+}
+
+#[test]
+fn each_wait_mode_pauses_as_documented() {
+    let ms = Duration::from_millis;
+    let half = || 0.5;
+    assert_eq!(Wait::None.pause(ms(10), half), ms(0));
+    assert_eq!(Wait::Constant(ms(300)).pause(ms(10), half), ms(300));
+    assert_eq!(Wait::Between(ms(100), ms(300)).pause(ms(10), half), ms(200));
+    assert_eq!(
+        Wait::Between(ms(100), ms(300)).pause(ms(10), || 0.0),
+        ms(100)
+    );
+    // Pacing: what is left of the interval after the task; nothing when the task took longer.
+    assert_eq!(Wait::Pacing(ms(1000)).pause(ms(300), half), ms(700));
+    assert_eq!(Wait::Pacing(ms(1000)).pause(ms(1500), half), ms(0));
 }

@@ -383,6 +383,7 @@ impl RunResults {
             Wait::None => ("none", Duration::ZERO, Duration::ZERO),
             Wait::Constant(d) => ("constant", d, d),
             Wait::Between(a, b) => ("between", a, b),
+            Wait::Pacing(d) => ("pacing", d, d),
         };
         RunResults {
             schema_version: SCHEMA_VERSION,

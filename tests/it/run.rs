@@ -736,3 +736,33 @@ fn validate_junit(file: &std::path::Path) {
         "a zoned timestamp must not validate"
     );
 }
+
+#[test]
+fn pacing_starts_tasks_on_a_fixed_interval_whatever_they_take() {
+    // Each request takes 300 ms. With a 400 ms pacing a user starts a task every 400 ms (2.5/s); with a
+    // 400 ms constant wait, every 700 ms (1.43/s). Two users for 4 s: about 20 against about 11.
+    let demo = Demo::start(&["--latency", "300ms"]);
+    let dir = tempfile::tempdir().unwrap();
+    let count = |wait: &str| {
+        let file = write(
+            dir.path(),
+            "pacing.toml",
+            &simple(&demo.url, 2, 100, "4s", "0s", "").replace("wait = \"0s\"", wait),
+        );
+        let r = crate::util::run_results(&file, 0);
+        r["totals"]["requests"].as_u64().unwrap()
+    };
+    let paced = count("wait = { constant_pacing = \"400ms\" }");
+    let throughput = count("wait = { constant_throughput = 2.5 }");
+    let constant = count("wait = \"400ms\"");
+    for n in [paced, throughput] {
+        assert!(
+            (17..=23).contains(&n),
+            "paced users made {n} requests, expected about 20"
+        );
+    }
+    assert!(
+        (9..=13).contains(&constant),
+        "constant wait made {constant}, expected about 11"
+    );
+}
