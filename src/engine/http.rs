@@ -170,6 +170,7 @@ impl Vu {
             client,
             shared,
             in_flight,
+            ..
         } = self;
         let shared: &Shared = shared;
         let id = state.id;

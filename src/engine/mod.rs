@@ -109,12 +109,13 @@ pub async fn run(
     let mut collector = Collector::new(steps, started.into_std());
     let mut tick = interval_at(started + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Users running, in the order they started: a ramp-down stops the newest first.
+    let mut running: Vec<CancellationToken> = Vec::new();
     let mut spawned: u64 = 0;
-    let spawn_time = |i: u64| started + Duration::from_secs_f64(i as f64 / plan.spawn_rate);
+    let mut next_check = Some(started);
     let mut interrupted = false;
 
     loop {
-        let next_spawn = (spawned < plan.users).then(|| spawn_time(spawned));
         tokio::select! {
             biased;
             _ = signals.interrupt.cancelled() => { interrupted = true; break; }
@@ -123,15 +124,32 @@ pub async fn run(
                 let p = collector.tick(&recorder, Instant::now().into_std()).clone();
                 observer.tick(&p, &collector);
             }
-            _ = sleep_until(next_spawn.unwrap_or(deadline)), if next_spawn.is_some() => {
+            _ = sleep_until(next_check.unwrap_or(deadline)), if next_check.is_some() => {
                 let now = Instant::now();
+                let t = now - started;
+                let target = plan.target_users(t);
+                recorder.set_target_users(target);
                 // Catch up on the users due by now (a busy runtime may wake us late), a bounded batch at a
                 // time so the deadline and interrupts are still seen between batches.
-                let batch_end = spawned + SPAWN_BATCH;
-                while spawned < plan.users && spawned < batch_end && spawn_time(spawned) <= now {
+                let mut batch = 0;
+                while (running.len() as u64) < target && batch < SPAWN_BATCH {
                     spawned += 1;
-                    workers.spawn(spawned);
+                    batch += 1;
+                    let token = stop.child_token();
+                    workers.spawn(spawned, token.clone());
+                    running.push(token);
                 }
+                // Ramp-down: the newest users finish their task, run on_stop and end.
+                while running.len() as u64 > target {
+                    if let Some(user) = running.pop() {
+                        user.cancel();
+                    }
+                }
+                next_check = if batch == SPAWN_BATCH {
+                    Some(now)
+                } else {
+                    plan.next_change(t).map(|d| started + d)
+                };
             }
         }
     }

@@ -106,6 +106,8 @@ pub struct Vu {
     pub shared: Arc<Shared>,
     /// The request being waited for (step, start): recorded as aborted if the user is dropped mid-request.
     pub in_flight: Option<(usize, Instant)>,
+    /// Cancelled when this user must stop starting tasks: at the end of the run, or when a stage ramps down.
+    pub stop: CancellationToken,
 }
 
 /// Decrements the active-user gauge however the user ends (including abort).
@@ -137,7 +139,7 @@ impl Drop for Vu {
 }
 
 impl Vu {
-    pub fn new(id: u64, shared: Arc<Shared>, client: Client) -> Self {
+    pub fn new(id: u64, shared: Arc<Shared>, client: Client, stop: CancellationToken) -> Self {
         Vu {
             state: State {
                 id,
@@ -148,10 +150,11 @@ impl Vu {
             client,
             shared,
             in_flight: None,
+            stop,
         }
     }
 
-    /// Runs until the stop token is cancelled, then runs `on_stop` if a session is open.
+    /// Runs until its stop token is cancelled, then runs `on_stop` if a session is open.
     pub async fn run(mut self) {
         let shared = self.shared.clone();
         shared.recorder.user_started();
@@ -159,11 +162,11 @@ impl Vu {
         let plan = &shared.plan;
         let total = shared.cumulative.last().copied().unwrap_or(0);
         let mut open = false;
-        'session: while !shared.stop.is_cancelled() {
+        'session: while !self.stop.is_cancelled() {
             self.state.session += 1;
             self.state.captures.iter_mut().for_each(|c| *c = None);
             for &step in &plan.on_start {
-                if shared.stop.is_cancelled() {
+                if self.stop.is_cancelled() {
                     break 'session;
                 }
                 let started = Instant::now();
@@ -173,7 +176,7 @@ impl Vu {
                 }
             }
             open = true;
-            while !shared.stop.is_cancelled() {
+            while !self.stop.is_cancelled() {
                 let r = self.state.rng.random_range(0..total.max(1));
                 let task = shared.task_for(r);
                 let started = Instant::now();
@@ -214,7 +217,7 @@ impl Vu {
         }
         tokio::select! {
             _ = tokio::time::sleep(d) => {}
-            _ = self.shared.stop.cancelled() => {}
+            _ = self.stop.cancelled() => {}
         }
     }
 }

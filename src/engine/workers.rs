@@ -23,7 +23,7 @@ use crate::plan::Connections;
 
 /// The worker threads of a run.
 pub struct Workers {
-    senders: Vec<mpsc::UnboundedSender<u64>>,
+    senders: Vec<mpsc::UnboundedSender<(u64, CancellationToken)>>,
     threads: Vec<JoinHandle<()>>,
     done: mpsc::UnboundedReceiver<usize>,
     pending: usize,
@@ -64,9 +64,9 @@ impl Workers {
     }
 
     /// Starts user `id` on its worker.
-    pub fn spawn(&self, id: u64) {
+    pub fn spawn(&self, id: u64, stop: CancellationToken) {
         let w = (id as usize) % self.senders.len();
-        let _ = self.senders[w].send(id);
+        let _ = self.senders[w].send((id, stop));
     }
 
     /// No more users will be started: workers end once their users have.
@@ -113,7 +113,7 @@ impl Workers {
 /// until aborted. Returns how many users it aborted.
 async fn worker(
     shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<u64>,
+    mut rx: mpsc::UnboundedReceiver<(u64, CancellationToken)>,
     abort: CancellationToken,
 ) -> usize {
     // Scheduler lag is measured on every worker, where the users run.
@@ -143,8 +143,8 @@ async fn worker(
                 break;
             }
             msg = rx.recv(), if open => match msg {
-                Some(id) => {
-                    users.spawn(Vu::new(id, shared.clone(), client()).run());
+                Some((id, stop)) => {
+                    users.spawn(Vu::new(id, shared.clone(), client(), stop).run());
                 }
                 None => open = false,
             },

@@ -190,6 +190,8 @@ pub struct Recorder {
     peak_users: AtomicU64,
     /// The largest scheduler lag seen since the collector last looked, µs (see [`lag_probe`]).
     lag_max_us: AtomicU64,
+    /// The users the load plan wants running now.
+    target_users: AtomicU64,
 }
 
 impl Recorder {
@@ -201,6 +203,7 @@ impl Recorder {
             active_users: AtomicU64::new(0),
             peak_users: AtomicU64::new(0),
             lag_max_us: AtomicU64::new(0),
+            target_users: AtomicU64::new(0),
         }
     }
 
@@ -226,6 +229,11 @@ impl Recorder {
         self.peak_users.fetch_max(now, Ordering::Relaxed);
     }
 
+    /// The scheduler's current target.
+    pub fn set_target_users(&self, n: u64) {
+        self.target_users.store(n, Ordering::Relaxed);
+    }
+
     /// Notes a scheduler lag measurement.
     pub fn lag(&self, lag: Duration) {
         self.lag_max_us.fetch_max(micros(lag), Ordering::Relaxed);
@@ -245,6 +253,9 @@ pub struct SeriesPoint {
     /// Unix time in seconds at the end of this interval.
     pub timestamp: u64,
     pub users: u64,
+    /// The users the load plan wanted running at the end of this interval (the stages, or the ramp).
+    #[serde(default)]
+    pub target_users: u64,
     pub requests: u64,
     pub failures: u64,
     pub rps: f64,
@@ -434,6 +445,7 @@ impl Collector {
             elapsed_s: round3(now.saturating_duration_since(self.started).as_secs_f64()),
             timestamp: unix_now(),
             users,
+            target_users: 0,
             requests,
             failures,
             rps: round3(requests as f64 / secs),
@@ -460,6 +472,7 @@ impl Collector {
             &self.interval_steps,
         );
         self.health(recorder, now, &mut p);
+        p.target_users = recorder.target_users.load(Ordering::Relaxed);
         self.before_last = self.last;
         self.last = now;
         std::mem::swap(&mut self.interval, &mut self.prev_interval);
@@ -493,6 +506,7 @@ impl Collector {
             &self.prev_steps,
         );
         self.health(recorder, now, &mut p);
+        p.target_users = recorder.target_users.load(Ordering::Relaxed);
         p.lag_ms = p.lag_ms.max(prev.lag_ms);
         self.last = now;
         self.series.push(p);

@@ -42,6 +42,9 @@ pub struct RunPlan {
     pub duration: Duration,
     pub stop_timeout: Duration,
     pub connections: Connections,
+    /// A staged load (k6's ramping-vus, Locust's load shapes): empty for the classic ramp to `users` at
+    /// `spawn_rate`. With stages, `users` is the highest stage target and `spawn_rate` the fastest ramp.
+    pub stages: Vec<Stage>,
     pub wait: Wait,
     /// Every request of the scenario; a step's index is its statistics id.
     pub steps: Vec<Step>,
@@ -51,6 +54,52 @@ pub struct RunPlan {
     /// Names of the capture slots, indexed by [`template::Var::Capture`].
     pub captures: Vec<String>,
     pub gates: Vec<Gate>,
+}
+
+/// One stage: the users ramp linearly from the previous stage's target (0 at the start) to `users` over
+/// `duration`; a zero duration is a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub users: u64,
+}
+
+/// How often the scheduler re-reads a staged target.
+const STAGE_RESOLUTION: Duration = Duration::from_millis(10);
+
+impl RunPlan {
+    /// The users that should be running `t` into the run.
+    pub fn target_users(&self, t: Duration) -> u64 {
+        if self.stages.is_empty() {
+            // User 1 at once, then one every 1/spawn_rate s.
+            let due = (t.as_secs_f64() * self.spawn_rate).floor();
+            return (due as u64).saturating_add(1).min(self.users);
+        }
+        let mut from = 0u64;
+        let mut start = Duration::ZERO;
+        for s in &self.stages {
+            let end = start + s.duration;
+            if t < end {
+                let frac = (t - start).as_secs_f64() / s.duration.as_secs_f64();
+                let x = from as f64 + (s.users as f64 - from as f64) * frac;
+                return x.floor().max(0.0) as u64;
+            }
+            from = s.users;
+            start = end;
+        }
+        from
+    }
+
+    /// When the target may next change after `t` (from the start of the run); `None` once it no longer will.
+    pub fn next_change(&self, t: Duration) -> Option<Duration> {
+        if self.stages.is_empty() {
+            let running = self.target_users(t);
+            return (running < self.users)
+                .then(|| Duration::from_secs_f64(running as f64 / self.spawn_rate).max(t));
+        }
+        let total: Duration = self.stages.iter().map(|s| s.duration).sum();
+        (t < total).then(|| (t + STAGE_RESOLUTION).min(total))
+    }
 }
 
 /// Who owns the HTTP connections.
@@ -272,16 +321,50 @@ impl RunPlan {
             self.host_display(),
             secs(self.timeout)
         );
-        let ramp = self.users as f64 / self.spawn_rate;
-        let _ = writeln!(
-            s,
-            "load       {} users, spawned at {}/s (all running after {:.1}s), for {}; stop timeout {}",
-            self.users,
-            self.spawn_rate,
-            ramp,
-            secs(self.duration),
-            secs(self.stop_timeout)
-        );
+        if self.stages.is_empty() {
+            let ramp = self.users as f64 / self.spawn_rate;
+            let _ = writeln!(
+                s,
+                "load       {} users, spawned at {}/s (all running after {:.1}s), for {}; stop timeout {}",
+                self.users,
+                self.spawn_rate,
+                ramp,
+                secs(self.duration),
+                secs(self.stop_timeout)
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "load       {} stages, up to {} users, for {}; stop timeout {}",
+                self.stages.len(),
+                self.users,
+                secs(self.duration),
+                secs(self.stop_timeout)
+            );
+            let (mut from, mut at) = (0, Duration::ZERO);
+            for (i, st) in self.stages.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "  stage {}  {:>8} .. {:<8} {:>6} -> {} users",
+                    i + 1,
+                    secs(at),
+                    secs(at + st.duration),
+                    from,
+                    st.users
+                );
+                from = st.users;
+                at += st.duration;
+            }
+            if self.duration > at {
+                let _ = writeln!(s, "  then     {} users until {}", from, secs(self.duration));
+            } else if self.duration < at {
+                let _ = writeln!(
+                    s,
+                    "  (the run ends at {}, before the last stage ends)",
+                    secs(self.duration)
+                );
+            }
+        }
         let wait = match self.wait {
             Wait::None => "none".to_string(),
             Wait::Constant(d) => format!("constant {}", secs(d)),

@@ -180,3 +180,83 @@ fn each_wait_mode_pauses_as_documented() {
     assert_eq!(Wait::Pacing(ms(1000)).pause(ms(300), half), ms(700));
     assert_eq!(Wait::Pacing(ms(1000)).pause(ms(1500), half), ms(0));
 }
+
+fn staged(load: &str) -> Result<RunPlan, String> {
+    let main = format!(
+        "[target]\nhost = \"http://h\"\n[load]\n{load}\n[[task]]\nname = \"x\"\npath = \"/\"\n"
+    );
+    plan_of(&[("m.toml", &main)], &Overrides::default()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn stages_ramp_linearly_step_and_hold_the_last_target() {
+    let p = staged(
+        "stages = [{ duration = \"10s\", users = 10 }, { duration = \"5s\", users = 10 }, \
+         { duration = \"0s\", users = 50 }, { duration = \"10s\", users = 0 }]",
+    )
+    .unwrap();
+    let s = Duration::from_secs_f64;
+    assert_eq!(p.duration, s(25.0), "the stages' total");
+    assert_eq!(p.users, 50, "the highest target");
+    assert_eq!(
+        p.spawn_rate, 40.0,
+        "the fastest ramp (a step counts as its size per second)"
+    );
+    let at = |t: f64| p.target_users(s(t));
+    assert_eq!(
+        [at(0.0), at(0.99), at(1.0), at(5.5), at(9.99)],
+        [0, 0, 1, 5, 9]
+    );
+    assert_eq!([at(10.0), at(14.9)], [10, 10]);
+    assert_eq!(
+        [at(15.0), at(20.0), at(24.99), at(25.0), at(99.0)],
+        [50, 25, 0, 0, 0]
+    );
+    // The scheduler looks again every 10 ms during the stages, and not after them.
+    assert_eq!(p.next_change(s(3.0)), Some(s(3.01)));
+    assert_eq!(p.next_change(s(25.0)), None);
+
+    // Without stages: user 1 at once, then one every 1/spawn_rate s.
+    let ramp = staged("users = 4\nspawn_rate = 2\nduration = \"10s\"").unwrap();
+    assert_eq!(
+        [0.0, 0.49, 0.5, 1.0, 1.5, 9.0].map(|t| ramp.target_users(s(t))),
+        [1, 1, 2, 3, 4, 4]
+    );
+    assert_eq!(ramp.next_change(s(0.2)), Some(s(0.5)));
+    assert_eq!(ramp.next_change(s(1.6)), None);
+}
+
+#[test]
+fn stage_mistakes_are_located_and_explained() {
+    let e = staged("users = 5\nstages = [{ duration = \"1s\", users = 1 }]").unwrap_err();
+    assert!(
+        e.contains("m.toml:4:9") && e.contains("cannot be used with `stages`"),
+        "{e}"
+    );
+    let e = staged("stages = []").unwrap_err();
+    assert!(e.contains("`stages` is empty"), "{e}");
+    let e = staged("stages = [{ duration = \"1s\", users = -1 }]").unwrap_err();
+    assert!(e.contains("between 0 and"), "{e}");
+    let e = staged("stages = [{ duration = \"1s\", users = 0 }]").unwrap_err();
+    assert!(e.contains("every stage has 0 users"), "{e}");
+    let e = staged("stages = [{ duration = \"1 fortnight\", users = 3 }]").unwrap_err();
+    assert!(e.contains("cannot parse `1 fortnight`"), "{e}");
+    let e = staged("stages = [{ duration = \"1s\", user = 3 }]").unwrap_err();
+    assert!(e.contains("unknown field `user`"), "{e}");
+    let over = plan_of(
+        &[(
+            "m.toml",
+            "[target]\nhost = \"http://h\"\n[load]\nstages = [{ duration = \"1s\", users = 2 }]\n[[task]]\nname = \"x\"\npath = \"/\"\n",
+        )],
+        &Overrides {
+            users: Some(3),
+            ..Overrides::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        over.contains("do not apply to a scenario with [load] stages"),
+        "{over}"
+    );
+}

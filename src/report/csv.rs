@@ -630,6 +630,7 @@ mod tests {
             elapsed_s,
             timestamp: 1_000 + elapsed_s as u64,
             users: 3,
+            target_users: 3,
             requests,
             failures: by_request.iter().map(|i| i.failures).sum(),
             rps: requests as f64,

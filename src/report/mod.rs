@@ -127,8 +127,18 @@ pub struct Settings {
     pub stop_timeout_s: f64,
     /// `per_user` or `shared`.
     pub connections: String,
+    /// The load stages, when the scenario has them (`users` is then the highest target).
+    #[serde(default)]
+    pub stages: Vec<StageInfo>,
     pub wait: WaitInfo,
     pub requests: Vec<RequestDef>,
+}
+
+/// One load stage: ramp linearly to `users` over `duration_s`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageInfo {
+    pub duration_s: f64,
+    pub users: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -401,6 +411,14 @@ impl RunResults {
                 timeout_s: secs(plan.timeout),
                 stop_timeout_s: secs(plan.stop_timeout),
                 connections: plan.connections.as_str().into(),
+                stages: plan
+                    .stages
+                    .iter()
+                    .map(|s| StageInfo {
+                        duration_s: secs(s.duration),
+                        users: s.users,
+                    })
+                    .collect(),
                 wait: WaitInfo {
                     mode: mode.into(),
                     min_s: secs(min),
@@ -458,6 +476,7 @@ mod tests {
             elapsed_s: 1.0,
             timestamp: 0,
             users: 1,
+            target_users: 1,
             requests: 1,
             failures: 0,
             rps: 1.0,

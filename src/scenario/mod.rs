@@ -52,6 +52,15 @@ pub struct RawLoad {
     pub duration: Option<Spanned<String>>,
     pub stop_timeout: Option<Spanned<String>>,
     pub connections: Option<Spanned<String>>,
+    pub stages: Option<Spanned<Vec<RawStage>>>,
+}
+
+/// One stage of a staged load: ramp linearly to `users` over `duration`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub duration: Spanned<String>,
+    pub users: Spanned<i64>,
 }
 
 /// Thresholds for one scope (all requests, or one request name).

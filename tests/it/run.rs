@@ -766,3 +766,73 @@ fn pacing_starts_tasks_on_a_fixed_interval_whatever_they_take() {
         "constant wait made {constant}, expected about 11"
     );
 }
+
+#[test]
+fn stages_ramp_up_step_and_ramp_down_in_the_time_series() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "stages.toml",
+        &format!(
+            r#"
+name = "stages"
+[target]
+host = "{}"
+[load]
+stages = [
+  {{ duration = "2s", users = 6 }},
+  {{ duration = "2s", users = 6 }},
+  {{ duration = "0s", users = 12 }},
+  {{ duration = "2s", users = 12 }},
+  {{ duration = "1s", users = 2 }},
+  {{ duration = "2s", users = 2 }},
+]
+[user]
+wait = "50ms"
+[[task]]
+name = "health"
+path = "/health"
+[[user.on_stop]]
+name = "bye"
+path = "/health"
+"#,
+            demo.url
+        ),
+    );
+    let r = crate::util::run_results(&file, 0);
+    assert_eq!(r["settings"]["users"], 12);
+    assert_eq!(r["settings"]["stages"].as_array().unwrap().len(), 6);
+    assert_eq!(r["totals"]["peak_users"], 12);
+    let series = r["time_series"].as_array().unwrap();
+    // Users running and targeted at about `t` seconds into the run.
+    let at = |t: f64| {
+        let p = series
+            .iter()
+            .min_by(|a, b| {
+                let d = |p: &serde_json::Value| (p["elapsed_s"].as_f64().unwrap() - t).abs();
+                d(a).total_cmp(&d(b))
+            })
+            .unwrap();
+        (
+            p["users"].as_u64().unwrap(),
+            p["target_users"].as_u64().unwrap(),
+        )
+    };
+    let (ramp, ramp_target) = at(1.0);
+    assert!(
+        (2..=4).contains(&ramp) && ramp.abs_diff(ramp_target) <= 1,
+        "ramping: {ramp}/{ramp_target}"
+    );
+    assert_eq!(at(3.0), (6, 6), "first hold");
+    assert_eq!(at(6.0), (12, 12), "after the step");
+    assert_eq!(at(8.0), (2, 2), "after the ramp down");
+    // Users stopped by the ramp-down stopped gracefully: each ran on_stop.
+    let byes = crate::util::request(&r, "bye")["requests"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        byes, 12,
+        "every user that ran said goodbye once (10 at the ramp-down, 2 at the end)"
+    );
+}
