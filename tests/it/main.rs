@@ -2,6 +2,7 @@
 //! loopback ports chosen by the OS.
 
 mod csv;
+mod html;
 mod run;
 mod scenario_errors;
 mod schema;
