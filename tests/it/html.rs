@@ -19,7 +19,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{Demo, external_tool, loadgen, results, wait_bounded, write};
+use crate::util::{Demo, auth_steps, external_tool, loadgen, results, wait_bounded, write};
 
 /// How long one Chromium invocation may take before it is killed and the test fails.
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
@@ -161,19 +161,7 @@ duration = "3s"
 stop_timeout = "2s"
 [user]
 wait = "50ms"
-[[user.on_start]]
-name = "register"
-method = "POST"
-path = "/api/auth/register"
-json = {{ username = "h_{{{{run_id}}}}_{{{{vu}}}}", password = "Html-Pass-1", email = "h@t.local" }}
-expect = {{ status = [201] }}
-[[user.on_start]]
-name = "login"
-method = "POST"
-path = "/api/auth/login"
-json = {{ username = "h_{{{{run_id}}}}_{{{{vu}}}}", password = "Html-Pass-1" }}
-capture = {{ token = "$.access_token" }}
-[[task]]
+{auth}[[task]]
 name = "<script>alert(1)</script>"
 weight = 3
 path = "/api/auth/verify"
@@ -187,7 +175,8 @@ json = {{ action = "test" }}
 [gates]
 success_rate = 99
 p99_ms = 10000
-"#
+"#,
+        auth = auth_steps("h_{{run_id}}_{{vu}}", "Html-Pass-1")
     )
 }
 

@@ -2,27 +2,7 @@
 
 use std::time::Duration;
 
-use crate::util::{Demo, loadgen, request, results, run_results, write};
-
-/// on_start steps that register a user named `user` (a template) and capture its token.
-fn auth_steps(user: &str, password: &str) -> String {
-    format!(
-        r#"
-[[user.on_start]]
-name = "register"
-method = "POST"
-path = "/api/auth/register"
-json = {{ username = "{user}", password = "{password}", email = "x@t.local" }}
-expect = {{ status = [201] }}
-[[user.on_start]]
-name = "login"
-method = "POST"
-path = "/api/auth/login"
-json = {{ username = "{user}", password = "{password}" }}
-capture = {{ token = "$.access_token" }}
-"#
-    )
-}
+use crate::util::{Demo, auth_steps, loadgen, request, results, run_results, write};
 
 /// The auth flow with a fast task mix, so every user logs out (and logs in again) many times in a short run.
 fn relogin_scenario(host: &str) -> String {

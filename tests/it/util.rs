@@ -253,3 +253,23 @@ pub fn external_tool(what: &str, candidates: &[&[&str]]) -> Option<Vec<String>> 
     eprintln!("SKIPPED: {msg}");
     None
 }
+
+/// on_start steps that register a user named `user` (a template) and capture its token.
+pub fn auth_steps(user: &str, password: &str) -> String {
+    format!(
+        r#"
+[[user.on_start]]
+name = "register"
+method = "POST"
+path = "/api/auth/register"
+json = {{ username = "{user}", password = "{password}", email = "x@t.local" }}
+expect = {{ status = [201] }}
+[[user.on_start]]
+name = "login"
+method = "POST"
+path = "/api/auth/login"
+json = {{ username = "{user}", password = "{password}" }}
+capture = {{ token = "$.access_token" }}
+"#
+    )
+}
