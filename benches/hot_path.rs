@@ -68,6 +68,7 @@ fn bench(c: &mut Criterion) {
     }
     let mut shard = Shard::new(shared.plan.steps.len());
     let outcome = Outcome {
+        delay: None,
         latency: Some(Duration::from_micros(1234)),
         ttfb: Some(Duration::from_micros(1100)),
         status: Some(200),

@@ -58,12 +58,20 @@ pub struct Overrides {
     /// Target base URL, e.g. http://127.0.0.1:8000 (overrides target.host in the scenario).
     #[arg(long, value_name = "URL")]
     pub host: Option<String>,
-    /// Number of concurrent users (overrides load.users).
+    /// Number of concurrent users (overrides load.users; with an arrival rate, load.max_users).
     #[arg(short = 'u', long)]
     pub users: Option<u64>,
     /// Users started per second (overrides load.spawn_rate).
     #[arg(short = 'r', long, value_name = "RATE")]
     pub spawn_rate: Option<f64>,
+    /// Start iterations at this constant rate per second whatever the response times (an open-model load,
+    /// like wrk2's -R), replacing the scenario's load model; -u then sets the most users at once.
+    #[arg(
+        long = "rate",
+        value_name = "PER_SECOND",
+        conflicts_with = "spawn_rate"
+    )]
+    pub rate: Option<f64>,
     /// Run time, e.g. 30s, 5m, 1h30m (overrides load.duration).
     #[arg(short = 't', long = "duration", visible_alias = "run-time", value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,

@@ -127,6 +127,7 @@ mod tests {
                 p100: p95,
             }),
             ttfb_percentiles_ms: None,
+            uncorrected_percentiles_ms: None,
             hdr: None,
             ttfb_hdr: None,
             avg_content_bytes: 0.0,

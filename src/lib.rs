@@ -17,6 +17,7 @@
 
 pub mod cli;
 pub mod compare;
+pub mod data;
 pub mod demo;
 pub mod engine;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod metrics;
 pub mod plan;
 pub mod report;
 pub mod scenario;
+pub mod validity;
 
 use std::io::Write;
 use std::path::Path;
@@ -43,6 +45,9 @@ pub enum ExitStatus {
     GatesFailed,
     /// Invalid scenario, bad usage, or a failure to start or write results: 2.
     Error,
+    /// The run is invalid: loadgen could not keep its plan (arrival rate not reached, users not started on
+    /// schedule, its scheduler lagging), so the figures say nothing certain about the server: 3.
+    Invalid,
     /// Stopped by SIGINT or SIGTERM before the end; results are still written: 130.
     Interrupted,
 }
@@ -53,6 +58,7 @@ impl ExitStatus {
             ExitStatus::Pass => 0,
             ExitStatus::GatesFailed => 1,
             ExitStatus::Error => 2,
+            ExitStatus::Invalid => 3,
             ExitStatus::Interrupted => 130,
         }
     }
@@ -149,6 +155,7 @@ fn load_plan(
         host: host.or_else(|| o.host.clone()),
         users: o.users,
         spawn_rate: o.spawn_rate,
+        rate: o.rate,
         duration: o.duration,
     };
     plan::resolve(&loaded, &overrides)
@@ -182,11 +189,18 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         demo.as_ref().map(demo::DemoServer::url),
     )?);
     if !quiet {
+        let load = match &plan.load {
+            plan::Load::Ramp { spawn_rate } => format!("{} users at {spawn_rate}/s", plan.users),
+            plan::Load::Stages(s) => format!("{} stages up to {} users", s.len(), plan.users),
+            plan::Load::Arrival(a) => format!(
+                "{} iterations/s (at most {} users)",
+                plan::fmt_rate(a.peak_rate()),
+                plan.users
+            ),
+        };
         eprintln!(
-            "loadgen {}: {} users at {}/s for {} against {}",
+            "loadgen {}: {load} for {} against {}",
             plan.name,
-            plan.users,
-            plan.spawn_rate,
             humantime::format_duration(plan.duration),
             plan.host_display()
         );
@@ -233,6 +247,8 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     }
     Ok(if results.interrupted {
         ExitStatus::Interrupted
+    } else if !results.validity.valid {
+        ExitStatus::Invalid
     } else if results.gates.passed {
         ExitStatus::Pass
     } else {

@@ -170,6 +170,7 @@ impl Vu {
             client,
             shared,
             in_flight,
+            due,
             ..
         } = self;
         let shared: &Shared = shared;
@@ -199,6 +200,7 @@ impl Vu {
         };
         let start = Instant::now();
         *in_flight = Some((idx, start));
+        let delay = due.take().map(|d| start.saturating_duration_since(d));
         let deadline =
             tokio::time::Instant::from_std(start + step.timeout.unwrap_or(shared.plan.timeout));
         let answer = match timeout_at(deadline, client.exchange(&shared.net, origin, &out)).await {
@@ -218,8 +220,7 @@ impl Vu {
                     in_flight,
                     id,
                     idx,
-                    start,
-                    end,
+                    (start, end, delay),
                     None,
                     None,
                     0,
@@ -247,8 +248,7 @@ impl Vu {
                 in_flight,
                 id,
                 idx,
-                start,
-                end,
+                (start, end, delay),
                 Some(ttfb),
                 Some(status),
                 bytes,
@@ -319,6 +319,7 @@ fn unsent(shared: &Shared, id: u64, idx: usize, msg: &str) -> bool {
         id,
         idx,
         &Outcome {
+            delay: None,
             latency: None,
             ttfb: None,
             status: None,
@@ -336,8 +337,7 @@ fn done(
     in_flight: &mut Option<(usize, Instant)>,
     id: u64,
     idx: usize,
-    start: Instant,
-    end: Instant,
+    (start, end, delay): (Instant, Instant, Option<std::time::Duration>),
     ttfb: Option<std::time::Duration>,
     status: Option<u16>,
     bytes: u64,
@@ -349,6 +349,7 @@ fn done(
         id,
         idx,
         &Outcome {
+            delay,
             latency: Some(end.saturating_duration_since(start)),
             ttfb,
             status,

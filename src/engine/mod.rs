@@ -10,6 +10,7 @@
 //! by the stop timeout is aborted, as it is at once on a second interrupt or an interrupt during the stop
 //! phase. Completion is known when every worker has reported that its last user ended.
 
+pub mod arrival;
 pub mod client;
 pub mod http;
 pub mod user;
@@ -44,6 +45,11 @@ pub struct RunOutcome {
     pub ended_at: SystemTime,
     /// From the first user's start to the end of the stop phase.
     pub elapsed: Duration,
+    /// From the start to the stop (the end of the duration, or the interrupt): the part the plan covers.
+    pub run_time: Duration,
+    /// Arrival rate: iterations started and dropped.
+    pub iterations: u64,
+    pub dropped: u64,
     pub totals: Vec<StepStats>,
     pub series: Vec<SeriesPoint>,
     /// When each failure was first and last seen.
@@ -114,6 +120,14 @@ pub async fn run(
     let mut spawned: u64 = 0;
     let mut next_check = Some(started);
     let mut interrupted = false;
+    let arrival = match &plan.load {
+        crate::plan::Load::Arrival(a) => {
+            workers.start_lanes(started.into_std(), plan.users);
+            recorder.set_target_rate(a.rate_at(Duration::ZERO));
+            Some(a)
+        }
+        _ => None,
+    };
 
     loop {
         tokio::select! {
@@ -121,7 +135,11 @@ pub async fn run(
             _ = signals.interrupt.cancelled() => { interrupted = true; break; }
             _ = sleep_until(deadline) => break,
             _ = tick.tick() => {
-                let p = collector.tick(&recorder, Instant::now().into_std()).clone();
+                let now = Instant::now();
+                if let Some(a) = arrival {
+                    recorder.set_target_rate(a.rate_at(now - started));
+                }
+                let p = collector.tick(&recorder, now.into_std()).clone();
                 observer.tick(&p, &collector);
             }
             _ = sleep_until(next_check.unwrap_or(deadline)), if next_check.is_some() => {
@@ -155,6 +173,7 @@ pub async fn run(
     }
 
     // Stop phase: no new tasks; in-flight requests and on_stop get up to the stop timeout.
+    let run_time = started.elapsed();
     stop.cancel();
     workers.close();
     let grace = Instant::now() + plan.stop_timeout;
@@ -192,6 +211,9 @@ pub async fn run(
         started_at,
         ended_at: SystemTime::now(),
         elapsed: started.elapsed(),
+        run_time,
+        iterations: collector.iterations,
+        dropped: collector.dropped,
         totals: collector.totals,
         failures_seen: collector.failures_seen,
         series: collector.series,

@@ -108,6 +108,10 @@ pub struct Vu {
     pub in_flight: Option<(usize, Instant)>,
     /// Cancelled when this user must stop starting tasks: at the end of the run, or when a stage ramps down.
     pub stop: CancellationToken,
+    /// When the arrival-rate iteration about to run its task was due: its request is measured from then.
+    pub due: Option<Instant>,
+    /// A session is open: `on_start` has run and succeeded, and `on_stop` is owed.
+    pub open: bool,
 }
 
 /// Decrements the active-user gauge however the user ends (including abort).
@@ -127,6 +131,7 @@ impl Drop for Vu {
                 self.state.id,
                 step,
                 &Outcome {
+                    delay: None,
                     latency: Some(start.elapsed()),
                     ttfb: None,
                     status: None,
@@ -151,50 +156,86 @@ impl Vu {
             shared,
             in_flight: None,
             stop,
+            due: None,
+            open: false,
         }
+    }
+
+    /// Starts a new session: clears the captures and runs `on_start`; false (with the session left closed) when
+    /// a step fails or the user is told to stop.
+    async fn open_session(&mut self) -> bool {
+        let shared = self.shared.clone();
+        self.state.session += 1;
+        self.state.captures.iter_mut().for_each(|c| *c = None);
+        for &step in &shared.plan.on_start {
+            if self.stop.is_cancelled() || !self.exec(step).await {
+                return false;
+            }
+        }
+        self.open = true;
+        true
+    }
+
+    /// Runs one weighted-random task; returns when it started. A task marked `restart_session` closes the
+    /// session.
+    async fn task(&mut self) -> Instant {
+        let total = self.shared.cumulative.last().copied().unwrap_or(0);
+        let r = self.state.rng.random_range(0..total.max(1));
+        let task = self.shared.task_for(r);
+        let started = Instant::now();
+        self.exec(task).await;
+        if self.shared.plan.steps[task].restart_session {
+            self.open = false;
+        }
+        started
+    }
+
+    /// One iteration of an arrival-rate load, in line for a user since `due`: opens a session if none is open,
+    /// then runs one task, whose latency includes the time the iteration waited for this user (but not this
+    /// user's `on_start`, which has its own entries). A failed `on_start` ends the iteration there; the next one
+    /// tries again.
+    pub async fn iteration(&mut self, due: Instant) {
+        let recorder = self.shared.recorder.clone();
+        recorder.user_started();
+        let _busy = Active(&recorder);
+        let waited = due.elapsed();
+        if self.open || self.open_session().await {
+            let now = Instant::now();
+            self.due = Some(now.checked_sub(waited).unwrap_or(now));
+            self.task().await;
+            self.due = None;
+        }
+    }
+
+    /// The end of the user: `on_stop` if a session is open, then its connections close.
+    pub async fn finish(mut self) {
+        if self.open {
+            let shared = self.shared.clone();
+            for &step in &shared.plan.on_stop {
+                self.exec(step).await;
+            }
+            self.open = false;
+        }
+        self.client.close();
     }
 
     /// Runs until its stop token is cancelled, then runs `on_stop` if a session is open.
     pub async fn run(mut self) {
-        let shared = self.shared.clone();
-        shared.recorder.user_started();
-        let _active = Active(&shared.recorder);
-        let plan = &shared.plan;
-        let total = shared.cumulative.last().copied().unwrap_or(0);
-        let mut open = false;
-        'session: while !self.stop.is_cancelled() {
-            self.state.session += 1;
-            self.state.captures.iter_mut().for_each(|c| *c = None);
-            for &step in &plan.on_start {
-                if self.stop.is_cancelled() {
-                    break 'session;
-                }
+        let recorder = self.shared.recorder.clone();
+        recorder.user_started();
+        let _active = Active(&recorder);
+        while !self.stop.is_cancelled() {
+            if !self.open {
                 let started = Instant::now();
-                if !self.exec(step).await {
+                if !self.open_session().await {
                     self.pause(started, true).await;
-                    continue 'session;
+                    continue;
                 }
             }
-            open = true;
-            while !self.stop.is_cancelled() {
-                let r = self.state.rng.random_range(0..total.max(1));
-                let task = shared.task_for(r);
-                let started = Instant::now();
-                self.exec(task).await;
-                if plan.steps[task].restart_session {
-                    open = false;
-                    self.pause(started, false).await;
-                    continue 'session;
-                }
-                self.pause(started, false).await;
-            }
+            let started = self.task().await;
+            self.pause(started, false).await;
         }
-        if open {
-            for &step in &plan.on_stop {
-                self.exec(step).await;
-            }
-        }
-        self.client.close();
+        self.finish().await;
     }
 
     /// The wait after a task that started at `started`; returns early when the run stops.

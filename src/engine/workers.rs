@@ -17,13 +17,22 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::arrival::{self, Lane};
 use super::client::{Client, Pool};
 use super::user::{Shared, Vu};
-use crate::plan::Connections;
+use crate::plan::{Connections, Load};
+
+/// What the scheduler tells a worker.
+pub enum Command {
+    /// Start user `id`, which stops when its token is cancelled (closed models).
+    User(u64, CancellationToken),
+    /// Run this lane of the arrival rate (open model): the worker starts its users itself.
+    Lane(Lane),
+}
 
 /// The worker threads of a run.
 pub struct Workers {
-    senders: Vec<mpsc::UnboundedSender<(u64, CancellationToken)>>,
+    senders: Vec<mpsc::UnboundedSender<Command>>,
     threads: Vec<JoinHandle<()>>,
     done: mpsc::UnboundedReceiver<usize>,
     pending: usize,
@@ -66,7 +75,21 @@ impl Workers {
     /// Starts user `id` on its worker.
     pub fn spawn(&self, id: u64, stop: CancellationToken) {
         let w = (id as usize) % self.senders.len();
-        let _ = self.senders[w].send((id, stop));
+        let _ = self.senders[w].send(Command::User(id, stop));
+    }
+
+    /// Starts the arrival rate's lanes, one per worker (fewer when `users` is smaller), timed from `started`.
+    pub fn start_lanes(&self, started: std::time::Instant, users: u64) {
+        let lanes = (self.senders.len() as u64).min(users).max(1);
+        for (index, tx) in self.senders.iter().enumerate().take(lanes as usize) {
+            let index = index as u64;
+            let _ = tx.send(Command::Lane(Lane {
+                index,
+                lanes,
+                users: Lane::share(users, lanes, index),
+                started,
+            }));
+        }
     }
 
     /// No more users will be started: workers end once their users have.
@@ -113,7 +136,7 @@ impl Workers {
 /// until aborted. Returns how many users it aborted.
 async fn worker(
     shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<(u64, CancellationToken)>,
+    mut rx: mpsc::UnboundedReceiver<Command>,
     abort: CancellationToken,
 ) -> usize {
     // Scheduler lag is measured on every worker, where the users run.
@@ -128,6 +151,18 @@ async fn worker(
         Some(p) => Client::shared(p.clone()),
         None => Client::default(),
     };
+    if matches!(shared.plan.load, Load::Arrival(_)) {
+        // The open model: this worker's lane, if it has one (the senders close without one otherwise).
+        let aborted = match rx.recv().await {
+            Some(Command::Lane(lane)) => {
+                let stop = shared.stop.clone();
+                arrival::run(shared.clone(), lane, client, stop, abort).await
+            }
+            _ => 0,
+        };
+        probe_stop.cancel();
+        return aborted;
+    }
     let mut users = JoinSet::new();
     let mut open = true;
     let mut aborted = 0;
@@ -143,9 +178,10 @@ async fn worker(
                 break;
             }
             msg = rx.recv(), if open => match msg {
-                Some((id, stop)) => {
+                Some(Command::User(id, stop)) => {
                     users.spawn(Vu::new(id, shared.clone(), client(), stop).run());
                 }
+                Some(Command::Lane(_)) => {}
                 None => open = false,
             },
             Some(res) = users.join_next(), if !users.is_empty() => {

@@ -62,8 +62,12 @@ impl FailureKind {
 /// Everything measured for one request name.
 #[derive(Debug, Clone)]
 pub struct StepStats {
-    /// Full response time (to the end of the body), µs.
+    /// Full response time (to the end of the body), µs. For an arrival-rate iteration's task, counted from when
+    /// the iteration was due, so a late start shows (coordinated omission corrected).
     pub latency: Histogram<u64>,
+    /// The same requests' response times from when they were sent, for arrival-rate iterations only (empty
+    /// otherwise): the uncorrected figures, kept beside the corrected ones.
+    pub uncorrected: Histogram<u64>,
     /// Time to the response headers, µs (requests that got an answer).
     pub ttfb: Histogram<u64>,
     pub requests: u64,
@@ -77,6 +81,7 @@ impl Default for StepStats {
     fn default() -> Self {
         StepStats {
             latency: new_histogram(),
+            uncorrected: new_histogram(),
             ttfb: new_histogram(),
             requests: 0,
             failures: 0,
@@ -92,6 +97,7 @@ impl StepStats {
     pub fn merge(&mut self, other: &StepStats) {
         // Both histograms auto-resize, so adding cannot fail for lack of range.
         let _ = self.latency.add(&other.latency);
+        let _ = self.uncorrected.add(&other.uncorrected);
         let _ = self.ttfb.add(&other.ttfb);
         self.requests += other.requests;
         self.failures += other.failures;
@@ -123,6 +129,7 @@ impl StepStats {
     /// Empties the statistics, keeping allocations.
     pub fn reset(&mut self) {
         self.latency.reset();
+        self.uncorrected.reset();
         self.ttfb.reset();
         self.requests = 0;
         self.failures = 0;
@@ -143,6 +150,9 @@ pub struct Outcome<'a> {
     pub bytes: u64,
     /// `None` when the request met its expectation.
     pub failure: Option<(FailureKind, &'a str)>,
+    /// For an arrival-rate iteration's task: how long after the iteration was due the request was sent (the
+    /// time spent waiting for a free user, or for the user's `on_start`).
+    pub delay: Option<Duration>,
 }
 
 /// One recording area: statistics per request name.
@@ -163,7 +173,15 @@ impl Shard {
             return;
         };
         if let Some(latency) = o.latency {
-            let _ = s.latency.record(micros(latency));
+            match o.delay {
+                Some(delay) => {
+                    let _ = s.latency.record(micros(latency + delay));
+                    let _ = s.uncorrected.record(micros(latency));
+                }
+                None => {
+                    let _ = s.latency.record(micros(latency));
+                }
+            }
         }
         if let Some(ttfb) = o.ttfb {
             let _ = s.ttfb.record(micros(ttfb));
@@ -192,6 +210,11 @@ pub struct Recorder {
     lag_max_us: AtomicU64,
     /// The users the load plan wants running now.
     target_users: AtomicU64,
+    /// Arrival rate: the iterations per second the plan wants now (f64 bits), and the iterations started and
+    /// dropped since the collector last looked.
+    target_rate: AtomicU64,
+    iterations: AtomicU64,
+    dropped: AtomicU64,
 }
 
 impl Recorder {
@@ -204,6 +227,9 @@ impl Recorder {
             peak_users: AtomicU64::new(0),
             lag_max_us: AtomicU64::new(0),
             target_users: AtomicU64::new(0),
+            target_rate: AtomicU64::new(0),
+            iterations: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
         }
     }
 
@@ -232,6 +258,23 @@ impl Recorder {
     /// The scheduler's current target.
     pub fn set_target_users(&self, n: u64) {
         self.target_users.store(n, Ordering::Relaxed);
+    }
+
+    /// The arrival rate's current target, iterations per second.
+    pub fn set_target_rate(&self, rate: f64) {
+        self.target_rate.store(rate.to_bits(), Ordering::Relaxed);
+    }
+
+    /// An arrival-rate iteration started on a user.
+    pub fn iteration_started(&self) {
+        self.iterations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Arrival-rate iterations that were due but found no free user in time.
+    pub fn dropped(&self, n: u64) {
+        if n > 0 {
+            self.dropped.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// Notes a scheduler lag measurement.
@@ -277,6 +320,15 @@ pub struct SeriesPoint {
     /// This interval per request name, in the order of the results' `requests`.
     #[serde(default)]
     pub by_request: Vec<StepInterval>,
+    /// Arrival rate only: the iterations per second the plan wanted at the end of this interval.
+    #[serde(default)]
+    pub target_rate: Option<f64>,
+    /// Arrival rate only: iterations started in this interval, and those dropped (due, but no user was free
+    /// within the queue timeout, or still waiting when the run ended).
+    #[serde(default)]
+    pub iterations: u64,
+    #[serde(default)]
+    pub dropped: u64,
 }
 
 /// One request name over one interval of the time series.
@@ -347,6 +399,9 @@ pub struct Collector {
     cpu_mark: Option<(Instant, Duration)>,
     /// Cores the process may run on (the denominator of `cpu_pct`).
     pub cores: usize,
+    /// Arrival rate: iterations started and dropped over the run.
+    pub iterations: u64,
+    pub dropped: u64,
 }
 
 /// The CPU time (user + system) this process has used so far, from /proc (Linux; `None` elsewhere).
@@ -394,6 +449,8 @@ impl Collector {
             series: Vec::new(),
             cpu_mark: process_cpu().map(|c| (started, c)),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            iterations: 0,
+            dropped: 0,
         }
     }
 
@@ -458,6 +515,9 @@ impl Collector {
             lag_ms: 0.0,
             hdr: hdr::encode(h),
             by_request: steps.iter().map(StepInterval::of).collect(),
+            target_rate: None,
+            iterations: 0,
+            dropped: 0,
         }
     }
 
@@ -472,7 +532,7 @@ impl Collector {
             &self.interval_steps,
         );
         self.health(recorder, now, &mut p);
-        p.target_users = recorder.target_users.load(Ordering::Relaxed);
+        self.plan_figures(recorder, &mut p);
         self.before_last = self.last;
         self.last = now;
         std::mem::swap(&mut self.interval, &mut self.prev_interval);
@@ -506,13 +566,26 @@ impl Collector {
             &self.prev_steps,
         );
         self.health(recorder, now, &mut p);
-        p.target_users = recorder.target_users.load(Ordering::Relaxed);
+        self.plan_figures(recorder, &mut p);
+        p.iterations += prev.iterations;
+        p.dropped += prev.dropped;
         p.lag_ms = p.lag_ms.max(prev.lag_ms);
         self.last = now;
         self.series.push(p);
         self.series
             .last()
             .unwrap_or_else(|| unreachable!("just pushed"))
+    }
+
+    /// Fills in what the plan wanted and, for an arrival rate, the iterations started and dropped.
+    fn plan_figures(&mut self, recorder: &Recorder, p: &mut SeriesPoint) {
+        p.target_users = recorder.target_users.load(Ordering::Relaxed);
+        let rate = f64::from_bits(recorder.target_rate.load(Ordering::Relaxed));
+        p.target_rate = (rate > 0.0).then_some(round3(rate));
+        p.iterations = recorder.iterations.swap(0, Ordering::Relaxed);
+        p.dropped = recorder.dropped.swap(0, Ordering::Relaxed);
+        self.iterations += p.iterations;
+        self.dropped += p.dropped;
     }
 
     /// Fills in loadgen's own CPU use and scheduler lag since the last point.
@@ -553,6 +626,7 @@ mod tests {
 
     fn ok(ms: u64, status: u16) -> Outcome<'static> {
         Outcome {
+            delay: None,
             latency: Some(Duration::from_millis(ms)),
             ttfb: None,
             status: Some(status),
@@ -571,6 +645,7 @@ mod tests {
             3,
             1,
             &Outcome {
+                delay: None,
                 latency: Some(Duration::from_millis(100)),
                 ttfb: None,
                 status: Some(500),
@@ -632,6 +707,7 @@ mod tests {
             s.record(
                 0,
                 &Outcome {
+                    delay: None,
                     latency: None,
                     ttfb: None,
                     status: None,

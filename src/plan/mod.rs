@@ -5,6 +5,7 @@
 //! and every capture any step declares), JSON paths parsed, weights and gates range-checked. The engine only ever
 //! sees a `RunPlan`; it never touches TOML or clap.
 
+mod load;
 mod resolve;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,8 @@ pub struct Overrides {
     pub host: Option<String>,
     pub users: Option<u64>,
     pub spawn_rate: Option<f64>,
+    /// A constant arrival rate, replacing the scenario's load model.
+    pub rate: Option<f64>,
     pub duration: Option<Duration>,
 }
 
@@ -37,14 +40,14 @@ pub struct RunPlan {
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8000`.
     pub host: String,
     pub timeout: Duration,
+    /// The most users the plan runs at once: the ramp's or the highest stage's target, or an arrival rate's
+    /// `max_users`.
     pub users: u64,
-    pub spawn_rate: f64,
+    /// How users (or iterations) are started over time.
+    pub load: Load,
     pub duration: Duration,
     pub stop_timeout: Duration,
     pub connections: Connections,
-    /// A staged load (k6's ramping-vus, Locust's load shapes): empty for the classic ramp to `users` at
-    /// `spawn_rate`. With stages, `users` is the highest stage target and `spawn_rate` the fastest ramp.
-    pub stages: Vec<Stage>,
     pub wait: Wait,
     /// Every request of the scenario; a step's index is its statistics id.
     pub steps: Vec<Step>,
@@ -54,6 +57,30 @@ pub struct RunPlan {
     /// Names of the capture slots, indexed by [`template::Var::Capture`].
     pub captures: Vec<String>,
     pub gates: Vec<Gate>,
+    /// Bounds past which the run is invalid: loadgen itself could not keep the plan.
+    pub validity: Validity,
+}
+
+/// The load profile: what the scheduler follows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load {
+    /// Closed model: `users` started at `spawn_rate` per second, then held (Locust's `-u` / `-r`).
+    Ramp { spawn_rate: f64 },
+    /// Closed model over stages (k6's ramping-vus, Locust's load shapes).
+    Stages(Vec<Stage>),
+    /// Open model: iterations started at a rate, whatever the response times (k6's arrival-rate executors,
+    /// wrk2's `-R`).
+    Arrival(Arrival),
+}
+
+impl Load {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Load::Ramp { .. } => "ramp",
+            Load::Stages(_) => "stages",
+            Load::Arrival(_) => "arrival_rate",
+        }
+    }
 }
 
 /// One stage: the users ramp linearly from the previous stage's target (0 at the start) to `users` over
@@ -64,20 +91,133 @@ pub struct Stage {
     pub users: u64,
 }
 
+/// An open-model load: iterations (one task each, after `on_start` for a user's new session) start at the
+/// rate of `stages`, each on an idle user; up to `users` users exist at once. An iteration due when every
+/// user is busy waits for one, for at most `queue_timeout`, and is dropped after that; its latency counts
+/// from when it was due, so the wait shows (coordinated omission corrected).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrival {
+    /// The rate ramps linearly from the previous stage's (0 at the start) to each stage's over its duration,
+    /// and holds after the last; a constant rate is one stage of 0 s.
+    pub stages: Vec<RateStage>,
+    pub queue_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateStage {
+    pub duration: Duration,
+    /// Iterations per second at the end of the stage.
+    pub rate: f64,
+}
+
+impl Arrival {
+    /// The rate `t` into the run, iterations per second.
+    pub fn rate_at(&self, t: Duration) -> f64 {
+        let (mut from, mut start) = (0.0, Duration::ZERO);
+        for s in &self.stages {
+            let end = start + s.duration;
+            if t < end {
+                let frac = (t - start).as_secs_f64() / s.duration.as_secs_f64();
+                return from + (s.rate - from) * frac;
+            }
+            from = s.rate;
+            start = end;
+        }
+        from
+    }
+
+    /// The highest rate of the plan.
+    pub fn peak_rate(&self) -> f64 {
+        self.stages.iter().map(|s| s.rate).fold(0.0, f64::max)
+    }
+
+    /// How many iterations are due in the first `t` of the run (the integral of the rate).
+    pub fn due_by(&self, t: Duration) -> f64 {
+        let (mut from, mut start, mut n) = (0.0, Duration::ZERO, 0.0);
+        for s in &self.stages {
+            let end = start + s.duration;
+            let d = s.duration.as_secs_f64();
+            if t < end {
+                let tau = (t - start).as_secs_f64();
+                return n + from * tau + (s.rate - from) * tau * tau / (2.0 * d);
+            }
+            n += (from + s.rate) / 2.0 * d;
+            from = s.rate;
+            start = end;
+        }
+        n + from * (t - start).as_secs_f64()
+    }
+
+    /// When iteration `k` (from 0) is due, from the start of the run: the time at which [`Arrival::due_by`]
+    /// reaches `k`. `None` when the rate never gets there (it ends at 0).
+    pub fn start_of(&self, k: u64) -> Option<Duration> {
+        let k = k as f64;
+        let (mut from, mut start, mut n) = (0.0f64, Duration::ZERO, 0.0f64);
+        for s in &self.stages {
+            let d = s.duration.as_secs_f64();
+            let in_stage = (from + s.rate) / 2.0 * d;
+            if d > 0.0 && k < n + in_stage {
+                // Solve from·τ + (rate − from)·τ²/(2d) = x for τ in [0, d], in the form that is stable when the
+                // rate barely changes (and exact when it does not).
+                let x = k - n;
+                let a = (s.rate - from) / (2.0 * d);
+                let disc = (from * from + 4.0 * a * x).max(0.0);
+                let denom = from + disc.sqrt();
+                let tau = if denom > 0.0 { 2.0 * x / denom } else { 0.0 };
+                return Some(start + Duration::from_secs_f64(tau.clamp(0.0, d)));
+            }
+            n += in_stage;
+            from = s.rate;
+            start += s.duration;
+        }
+        (from > 0.0).then(|| start + Duration::from_secs_f64((k - n).max(0.0) / from))
+    }
+}
+
+/// When the run counts as invalid: loadgen could not keep the plan, so its figures say nothing certain about
+/// the server. The run then exits with its own code rather than passing or failing the gates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Validity {
+    /// Loadgen's own scheduler lag above this in more than [`Validity::LATE_SHARE`] of the seconds (and in at
+    /// least two).
+    pub max_lag: Duration,
+    /// More than this fraction of the due iterations dropped, or of the planned users missing.
+    pub max_shortfall: f64,
+}
+
+impl Validity {
+    /// The share of seconds that may exceed `max_lag`.
+    pub const LATE_SHARE: f64 = 0.10;
+}
+
+impl Default for Validity {
+    fn default() -> Self {
+        Validity {
+            max_lag: Duration::from_millis(100),
+            max_shortfall: 0.02,
+        }
+    }
+}
+
 /// How often the scheduler re-reads a staged target.
 const STAGE_RESOLUTION: Duration = Duration::from_millis(10);
 
 impl RunPlan {
-    /// The users that should be running `t` into the run.
+    /// The users that should be running `t` into the run (0 for an arrival rate, which starts users as the
+    /// iterations need them).
     pub fn target_users(&self, t: Duration) -> u64 {
-        if self.stages.is_empty() {
-            // User 1 at once, then one every 1/spawn_rate s.
-            let due = (t.as_secs_f64() * self.spawn_rate).floor();
-            return (due as u64).saturating_add(1).min(self.users);
-        }
+        let stages = match &self.load {
+            Load::Ramp { spawn_rate } => {
+                // User 1 at once, then one every 1/spawn_rate s.
+                let due = (t.as_secs_f64() * spawn_rate).floor();
+                return (due as u64).saturating_add(1).min(self.users);
+            }
+            Load::Stages(stages) => stages,
+            Load::Arrival(_) => return 0,
+        };
         let mut from = 0u64;
         let mut start = Duration::ZERO;
-        for s in &self.stages {
+        for s in stages {
             let end = start + s.duration;
             if t < end {
                 let frac = (t - start).as_secs_f64() / s.duration.as_secs_f64();
@@ -92,14 +232,51 @@ impl RunPlan {
 
     /// When the target may next change after `t` (from the start of the run); `None` once it no longer will.
     pub fn next_change(&self, t: Duration) -> Option<Duration> {
-        if self.stages.is_empty() {
-            let running = self.target_users(t);
-            return (running < self.users)
-                .then(|| Duration::from_secs_f64(running as f64 / self.spawn_rate).max(t));
+        match &self.load {
+            Load::Ramp { spawn_rate } => {
+                let running = self.target_users(t);
+                (running < self.users)
+                    .then(|| Duration::from_secs_f64(running as f64 / spawn_rate).max(t))
+            }
+            Load::Stages(stages) => {
+                let total: Duration = stages.iter().map(|s| s.duration).sum();
+                (t < total).then(|| (t + STAGE_RESOLUTION).min(total))
+            }
+            Load::Arrival(_) => None,
         }
-        let total: Duration = self.stages.iter().map(|s| s.duration).sum();
-        (t < total).then(|| (t + STAGE_RESOLUTION).min(total))
     }
+
+    /// When the ramp-up ends: the steady part of the run starts here (the first time the plan reaches its
+    /// highest users or rate), capped at the duration.
+    pub fn ramp_up(&self) -> Duration {
+        let end = match &self.load {
+            Load::Ramp { spawn_rate } => {
+                Duration::from_secs_f64(self.users.saturating_sub(1) as f64 / spawn_rate)
+            }
+            Load::Stages(stages) => first_peak(stages.iter().map(|s| (s.duration, s.users as f64))),
+            Load::Arrival(a) => first_peak(a.stages.iter().map(|s| (s.duration, s.rate))),
+        };
+        end.min(self.duration)
+    }
+}
+
+/// A rate as written in scenarios: `200`, `0.5`.
+pub fn fmt_rate(r: f64) -> String {
+    let s = format!("{r:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The end of the first stage that reaches the highest value.
+fn first_peak(stages: impl Iterator<Item = (Duration, f64)> + Clone) -> Duration {
+    let peak = stages.clone().map(|(_, v)| v).fold(0.0, f64::max);
+    let mut at = Duration::ZERO;
+    for (d, v) in stages {
+        at += d;
+        if v >= peak {
+            break;
+        }
+    }
+    at
 }
 
 /// Who owns the HTTP connections.
@@ -310,6 +487,39 @@ impl RunPlan {
             .sum()
     }
 
+    /// The stages' lines of [`RunPlan::describe`]: each stage's span and values, then the hold or the cut.
+    fn describe_stages(&self, s: &mut String, stages: &[(Duration, String)], unit: &str) {
+        let secs = |d: Duration| humantime::format_duration(d).to_string();
+        let (mut from, mut at) = ("0".to_string(), Duration::ZERO);
+        for (i, (d, v)) in stages.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  stage {}  {:>8} .. {:<8} {:>6} -> {} {unit}",
+                i + 1,
+                secs(at),
+                secs(at + *d),
+                from,
+                v
+            );
+            from.clone_from(v);
+            at += *d;
+        }
+        if self.duration > at {
+            let _ = writeln!(
+                s,
+                "  then     {} {unit} until {}",
+                from,
+                secs(self.duration)
+            );
+        } else if self.duration < at {
+            let _ = writeln!(
+                s,
+                "  (the run ends at {}, before the last stage ends)",
+                secs(self.duration)
+            );
+        }
+    }
+
     /// A human-readable account of the plan, as `loadgen check` prints it. Shows templates, never values.
     pub fn describe(&self) -> String {
         let mut s = String::new();
@@ -321,49 +531,75 @@ impl RunPlan {
             self.host_display(),
             secs(self.timeout)
         );
-        if self.stages.is_empty() {
-            let ramp = self.users as f64 / self.spawn_rate;
-            let _ = writeln!(
-                s,
-                "load       {} users, spawned at {}/s (all running after {:.1}s), for {}; stop timeout {}",
-                self.users,
-                self.spawn_rate,
-                ramp,
-                secs(self.duration),
-                secs(self.stop_timeout)
-            );
-        } else {
-            let _ = writeln!(
-                s,
-                "load       {} stages, up to {} users, for {}; stop timeout {}",
-                self.stages.len(),
-                self.users,
-                secs(self.duration),
-                secs(self.stop_timeout)
-            );
-            let (mut from, mut at) = (0, Duration::ZERO);
-            for (i, st) in self.stages.iter().enumerate() {
+        match &self.load {
+            Load::Ramp { spawn_rate } => {
+                let ramp = self.users as f64 / spawn_rate;
                 let _ = writeln!(
                     s,
-                    "  stage {}  {:>8} .. {:<8} {:>6} -> {} users",
-                    i + 1,
-                    secs(at),
-                    secs(at + st.duration),
-                    from,
-                    st.users
+                    "load       {} users, spawned at {}/s (all running after {:.1}s), for {}; stop timeout {}",
+                    self.users,
+                    spawn_rate,
+                    ramp,
+                    secs(self.duration),
+                    secs(self.stop_timeout)
                 );
-                from = st.users;
-                at += st.duration;
             }
-            if self.duration > at {
-                let _ = writeln!(s, "  then     {} users until {}", from, secs(self.duration));
-            } else if self.duration < at {
+            Load::Stages(stages) => {
                 let _ = writeln!(
                     s,
-                    "  (the run ends at {}, before the last stage ends)",
-                    secs(self.duration)
+                    "load       {} stages, up to {} users, for {}; stop timeout {}",
+                    stages.len(),
+                    self.users,
+                    secs(self.duration),
+                    secs(self.stop_timeout)
+                );
+                let list: Vec<(Duration, String)> = stages
+                    .iter()
+                    .map(|st| (st.duration, st.users.to_string()))
+                    .collect();
+                self.describe_stages(&mut s, &list, "users");
+            }
+            Load::Arrival(a) => {
+                let _ = writeln!(
+                    s,
+                    "load       arrival rate (open model): iterations started on schedule whatever the response \
+                     times, at most {} users at once, for {}; stop timeout {}",
+                    self.users,
+                    secs(self.duration),
+                    secs(self.stop_timeout)
+                );
+                let list: Vec<(Duration, String)> = a
+                    .stages
+                    .iter()
+                    .map(|st| (st.duration, fmt_rate(st.rate)))
+                    .collect();
+                self.describe_stages(&mut s, &list, "iterations/s");
+                let iterations = a.due_by(self.duration).floor();
+                let _ = writeln!(s, "  {iterations} iterations in all");
+                let peak = a.peak_rate();
+                let _ = write!(s, "  users needed at {} iterations/s:", fmt_rate(peak));
+                for ms in [10u64, 100, 500, 1000] {
+                    let need = (peak * ms as f64 / 1000.0).ceil() as u64;
+                    let _ = write!(s, "  {need} at {ms} ms per iteration");
+                }
+                s.push('\n');
+                let _ = writeln!(
+                    s,
+                    "  with {} users, iterations taking over {:.0} ms at the peak rate queue for a free user \
+                     (up to {}, then dropped); their latency counts from when they were due",
+                    self.users,
+                    self.users as f64 / peak.max(1e-9) * 1000.0,
+                    secs(a.queue_timeout)
                 );
             }
+        }
+        let ramp_up = self.ramp_up();
+        if !ramp_up.is_zero() {
+            let _ = writeln!(
+                s,
+                "steady     from {} (gates with during = \"steady\" look at this part)",
+                secs(ramp_up)
+            );
         }
         let wait = match self.wait {
             Wait::None => "none".to_string(),
@@ -375,7 +611,14 @@ impl RunPlan {
                 1.0 / d.as_secs_f64().max(1e-9)
             ),
         };
-        let _ = writeln!(s, "wait       {wait}");
+        if matches!(self.load, Load::Arrival(_)) && self.wait != Wait::None {
+            let _ = writeln!(
+                s,
+                "wait       {wait}: not used, the arrival rate decides when iterations start"
+            );
+        } else {
+            let _ = writeln!(s, "wait       {wait}");
+        }
         let _ = writeln!(
             s,
             "connections {}",

@@ -12,13 +12,11 @@ use super::*;
 use crate::error::Error;
 use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, RawVar, Resolved, Template, Var};
-use crate::scenario::{At, Loaded, RawGateSet, RawLoad, RawStage, RawStep, ScenarioError};
+use crate::scenario::{At, Loaded, RawGateSet, RawLoad, RawStep, ScenarioError};
 
 /// The longest duration accepted anywhere (run time, timeouts, waits): a year.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
-const MAX_USERS: u64 = 10_000_000;
-const MIN_SPAWN_RATE: f64 = 0.001;
-const MAX_SPAWN_RATE: f64 = 1_000_000.0;
+pub(super) const MAX_USERS: u64 = 10_000_000;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -71,27 +69,11 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
 
     // [load]
     let load = loaded.load.as_ref();
-    let stages = match load.and_then(|l| l.value.stages.as_ref().map(|v| (l.file, v))) {
-        Some((file, list)) => resolve_stages(loaded, file, list, load, overrides)?,
-        None => Vec::new(),
-    };
-    let (users, spawn_rate) = if stages.is_empty() {
-        users_and_rate(loaded, load, overrides)?
-    } else {
-        let users = stages.iter().map(|s| s.users).max().unwrap_or(1);
-        let mut from = 0u64;
-        let mut fastest = MIN_SPAWN_RATE;
-        for s in &stages {
-            let step = s.users.abs_diff(from) as f64;
-            let rate = if s.duration.is_zero() {
-                step.min(MAX_SPAWN_RATE)
-            } else {
-                step / s.duration.as_secs_f64()
-            };
-            fastest = fastest.max(rate);
-            from = s.users;
-        }
-        (users, fastest.clamp(MIN_SPAWN_RATE, MAX_SPAWN_RATE))
+    let (load_model, users) = super::load::resolve_load(loaded, load, overrides, timeout)?;
+    let staged: Duration = match &load_model {
+        Load::Ramp { .. } => Duration::ZERO,
+        Load::Stages(st) => st.iter().map(|s| s.duration).sum(),
+        Load::Arrival(a) => a.stages.iter().map(|s| s.duration).sum(),
     };
     let duration = match (
         overrides.duration,
@@ -102,14 +84,9 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         }
         (Some(d), _) => d,
         (None, Some((file, d))) => positive_duration(loaded, file, d, "duration")?,
-        (None, None) if !stages.is_empty() => stages.iter().map(|s| s.duration).sum(),
+        (None, None) if !staged.is_zero() => staged,
         (None, None) => return Err(missing("[load] duration", "[load] duration = \"5m\"")),
     };
-    if duration.is_zero() {
-        return Err(Error::Usage(
-            "the stages last 0 s in total: give at least one stage a duration".into(),
-        ));
-    }
     let stop_timeout = match load.and_then(|l| l.value.stop_timeout.as_ref().map(|v| (l.file, v))) {
         Some((file, v)) => duration_value(loaded, file, v, "stop_timeout")?,
         None => DEFAULT_STOP_TIMEOUT,
@@ -213,8 +190,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         host,
         timeout,
         users,
-        spawn_rate,
-        stages,
+        load: load_model,
         duration,
         stop_timeout,
         connections,
@@ -225,157 +201,8 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         on_stop,
         captures,
         gates,
+        validity: Validity::default(),
     })
-}
-
-fn users_and_rate(
-    loaded: &Loaded,
-    load: Option<&At<RawLoad>>,
-    overrides: &Overrides,
-) -> Result<(u64, f64)> {
-    let users = match (
-        overrides.users,
-        load.and_then(|l| l.value.users.as_ref().map(|v| (l.file, v))),
-    ) {
-        (Some(u), _) if !(1..=MAX_USERS).contains(&u) => {
-            return Err(Error::Usage(format!(
-                "--users must be between 1 and {MAX_USERS}, got {u}"
-            )));
-        }
-        (Some(u), _) => u,
-        (None, Some((file, u))) => {
-            let n = *u.get_ref();
-            if n < 1 {
-                return Err(loaded
-                    .error(
-                        file,
-                        u.span(),
-                        format!("`users` must be at least 1, got {n}"),
-                    )
-                    .into());
-            }
-            if n as u64 > MAX_USERS {
-                return Err(loaded
-                    .error(
-                        file,
-                        u.span(),
-                        format!("`users` must be at most {MAX_USERS}, got {n}"),
-                    )
-                    .into());
-            }
-            n as u64
-        }
-        (None, None) => {
-            return Err(
-                ScenarioError::file(loaded.root(), "missing `[load] users`".to_string())
-                    .with_help("add it to the scenario, e.g. [load] users = 100, or [load] stages")
-                    .into(),
-            );
-        }
-    };
-    let spawn_rate = match (
-        overrides.spawn_rate,
-        load.and_then(|l| l.value.spawn_rate.as_ref().map(|v| (l.file, v))),
-    ) {
-        (Some(r), _) if !(MIN_SPAWN_RATE..=MAX_SPAWN_RATE).contains(&r) => {
-            return Err(Error::Usage(format!(
-                "--spawn-rate must be between {MIN_SPAWN_RATE} and {MAX_SPAWN_RATE} users per second, got {r:?}"
-            )));
-        }
-        (Some(r), _) => r,
-        (None, Some((file, r))) => {
-            let v = *r.get_ref();
-            if v.is_nan() || v <= 0.0 {
-                return Err(loaded
-                    .error(
-                        file,
-                        r.span(),
-                        format!("`spawn_rate` must be above 0 users per second, got {v}"),
-                    )
-                    .into());
-            }
-            if !(MIN_SPAWN_RATE..=MAX_SPAWN_RATE).contains(&v) {
-                return Err(loaded
-                    .error(
-                        file,
-                        r.span(),
-                        format!("`spawn_rate` must be between {MIN_SPAWN_RATE} and {MAX_SPAWN_RATE} users per second, got {v:?}"),
-                    )
-                    .into());
-            }
-            v
-        }
-        (None, None) => (users as f64).min(MAX_SPAWN_RATE), // all at once within a second
-    };
-    Ok((users, spawn_rate))
-}
-
-/// `[load] stages`: each stage's duration and target users; they replace `users` and `spawn_rate`.
-fn resolve_stages(
-    loaded: &Loaded,
-    file: usize,
-    list: &toml::Spanned<Vec<RawStage>>,
-    load: Option<&At<RawLoad>>,
-    overrides: &Overrides,
-) -> Result<Vec<Stage>> {
-    if overrides.users.is_some() || overrides.spawn_rate.is_some() {
-        return Err(Error::Usage(
-            "--users and --spawn-rate do not apply to a scenario with [load] stages: the stages set the users \
-             over time (edit them, or use --duration to cut the run short)"
-                .into(),
-        ));
-    }
-    if let Some(l) = load {
-        let conflict = l.value.users.as_ref().map(|u| u.span()).or(l
-            .value
-            .spawn_rate
-            .as_ref()
-            .map(|r| r.span()));
-        if let Some(span) = conflict {
-            return Err(loaded
-                .error(
-                    file,
-                    span,
-                    "`users` and `spawn_rate` cannot be used with `stages`: the stages set the users over time",
-                )
-                .with_help("remove them, or remove `stages` for a ramp to `users` at `spawn_rate`")
-                .into());
-        }
-    }
-    if list.get_ref().is_empty() {
-        return Err(loaded
-            .error(file, list.span(), "`stages` is empty")
-            .with_help("stages = [{ duration = \"30s\", users = 100 }, { duration = \"5m\", users = 100 }]")
-            .into());
-    }
-    let mut stages = Vec::with_capacity(list.get_ref().len());
-    for raw in list.get_ref() {
-        let duration = duration_value(loaded, file, &raw.duration, "stages.duration")?;
-        let n = *raw.users.get_ref();
-        if n < 0 || n as u64 > MAX_USERS {
-            return Err(loaded
-                .error(
-                    file,
-                    raw.users.span(),
-                    format!("a stage's `users` must be between 0 and {MAX_USERS}, got {n}"),
-                )
-                .into());
-        }
-        stages.push(Stage {
-            duration,
-            users: n as u64,
-        });
-    }
-    if stages.iter().all(|s| s.users == 0) {
-        return Err(loaded
-            .error(
-                file,
-                list.span(),
-                "every stage has 0 users: nothing would run",
-            )
-            .into());
-    }
-    Ok(stages)
 }
 
 fn resolve_connections(loaded: &Loaded, load: Option<&At<RawLoad>>) -> Result<Connections> {
@@ -417,7 +244,7 @@ fn check_host(h: &str) -> std::result::Result<String, String> {
     Ok(h.trim_end_matches('/').to_string())
 }
 
-fn duration_value(
+pub(super) fn duration_value(
     loaded: &Loaded,
     file: usize,
     v: &Spanned<String>,
@@ -448,7 +275,7 @@ fn duration_value(
     Ok(d)
 }
 
-fn positive_duration(
+pub(super) fn positive_duration(
     loaded: &Loaded,
     file: usize,
     v: &Spanned<String>,

@@ -59,7 +59,8 @@ path = "/c"
     assert_eq!(p.host, "http://127.0.0.1:9");
     assert_eq!(p.users, 4);
     assert_eq!(
-        p.spawn_rate, 4.0,
+        p.load,
+        Load::Ramp { spawn_rate: 4.0 },
         "default spawn rate starts everyone within a second"
     );
     assert_eq!(p.duration, Duration::from_secs(60));
@@ -92,11 +93,17 @@ fn command_line_overrides_win() {
         users: Some(9),
         spawn_rate: Some(3.5),
         duration: Some(Duration::from_secs(5)),
+        ..Overrides::default()
     };
     let p = plan_of(&[("main.toml", main), ("shared.toml", SHARED)], &o).unwrap();
     assert_eq!(
-        (p.host.as_str(), p.users, p.spawn_rate, p.duration),
-        ("http://localhost:1234", 9, 3.5, Duration::from_secs(5))
+        (p.host.as_str(), p.users, &p.load, p.duration),
+        (
+            "http://localhost:1234",
+            9,
+            &Load::Ramp { spawn_rate: 3.5 },
+            Duration::from_secs(5)
+        )
     );
 }
 
@@ -198,10 +205,6 @@ fn stages_ramp_linearly_step_and_hold_the_last_target() {
     let s = Duration::from_secs_f64;
     assert_eq!(p.duration, s(25.0), "the stages' total");
     assert_eq!(p.users, 50, "the highest target");
-    assert_eq!(
-        p.spawn_rate, 40.0,
-        "the fastest ramp (a step counts as its size per second)"
-    );
     let at = |t: f64| p.target_users(s(t));
     assert_eq!(
         [at(0.0), at(0.99), at(1.0), at(5.5), at(9.99)],
@@ -259,4 +262,123 @@ fn stage_mistakes_are_located_and_explained() {
         over.contains("do not apply to a scenario with [load] stages"),
         "{over}"
     );
+}
+
+#[test]
+fn an_arrival_rate_schedules_iterations_by_the_integral_of_its_rate() {
+    let s = Duration::from_secs_f64;
+    let p = staged("arrival_rate = 100\nduration = \"10s\"").unwrap();
+    let Load::Arrival(a) = &p.load else {
+        panic!("{:?}", p.load)
+    };
+    assert_eq!(p.users, 100, "default max_users: the peak rate × 1 s");
+    assert_eq!(a.queue_timeout, s(30.0), "default: the request timeout");
+    assert_eq!(a.start_of(0), Some(s(0.0)));
+    assert_eq!(a.start_of(1), Some(s(0.01)));
+    assert_eq!(a.start_of(250), Some(s(2.5)));
+    assert!((a.due_by(s(10.0)) - 1000.0).abs() < 1e-9);
+
+    // 0 → 100/s over 2 s (100 iterations), hold 100/s for 1 s, down to 0 over 2 s (100 more), then nothing.
+    let p = staged(
+        "stages = [{ duration = \"2s\", rate = 100 }, { duration = \"1s\", rate = 100 }, \
+         { duration = \"2s\", rate = 0 }]\nmax_users = 7",
+    )
+    .unwrap();
+    let Load::Arrival(a) = &p.load else {
+        panic!("{:?}", p.load)
+    };
+    assert_eq!((p.users, p.duration), (7, s(5.0)));
+    assert!(
+        (a.due_by(s(1.0)) - 25.0).abs() < 1e-9,
+        "a quarter of the ramp's 100 in its first half"
+    );
+    assert!((a.due_by(s(5.0)) - 300.0).abs() < 1e-9);
+    assert_eq!(a.rate_at(s(1.0)), 50.0);
+    assert_eq!(a.rate_at(s(4.0)), 50.0);
+    // start_of inverts due_by everywhere, ramps included.
+    for k in [1u64, 10, 25, 99, 100, 150, 200, 250, 299] {
+        let t = a.start_of(k).unwrap();
+        assert!(
+            (a.due_by(t) - k as f64).abs() < 1e-6,
+            "iteration {k} at {t:?}: due_by = {}",
+            a.due_by(t)
+        );
+    }
+    assert!(
+        a.start_of(300).is_none(),
+        "the rate ends at 0: nothing more is due"
+    );
+    assert_eq!(
+        p.ramp_up(),
+        s(2.0),
+        "steady from the first stage at the peak rate"
+    );
+    let text = p.describe();
+    for line in [
+        "arrival rate (open model)",
+        "0 -> 100 iterations/s",
+        "300 iterations in all",
+        "10 at 100 ms per iteration",
+        "with 7 users, iterations taking over 70 ms",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+}
+
+#[test]
+fn arrival_rate_mistakes_are_located_and_explained() {
+    let e = staged("arrival_rate = 10\nusers = 5\nduration = \"1s\"").unwrap_err();
+    assert!(
+        e.contains("m.toml:5:9") && e.contains("`users` cannot be used with `arrival_rate`"),
+        "{e}"
+    );
+    let e = staged("arrival_rate = 0\nduration = \"1s\"").unwrap_err();
+    assert!(
+        e.contains("m.toml:4:16") && e.contains("must be above 0"),
+        "{e}"
+    );
+    let e = staged("stages = [{ duration = \"1s\", rate = 10 }, { duration = \"1s\", users = 3 }]")
+        .unwrap_err();
+    assert!(
+        e.contains("a stage has `users` while others have `rate`"),
+        "{e}"
+    );
+    let e = staged("stages = [{ duration = \"1s\", rate = -1 }]").unwrap_err();
+    assert!(e.contains("between 0 and"), "{e}");
+    let e = staged("stages = [{ duration = \"1s\", rate = 0 }]").unwrap_err();
+    assert!(e.contains("every stage has a rate of 0"), "{e}");
+    let e = staged("users = 3\nmax_users = 5\nduration = \"1s\"").unwrap_err();
+    assert!(
+        e.contains("m.toml:5:13") && e.contains("`max_users` only applies to an arrival rate"),
+        "{e}"
+    );
+    let e = staged("arrival_rate = 5\nmax_users = 0\nduration = \"1s\"").unwrap_err();
+    assert!(e.contains("`max_users` must be between 1"), "{e}");
+
+    // --rate turns any scenario into a constant arrival rate; -u is then its max_users.
+    let main = "[target]\nhost = \"http://h\"\n[load]\nusers = 3\nduration = \"1s\"\n[[task]]\nname = \"x\"\npath = \"/\"\n";
+    let rate = |o: Overrides| plan_of(&[("m.toml", main)], &o).map_err(|e| e.to_string());
+    let p = rate(Overrides {
+        rate: Some(50.0),
+        users: Some(8),
+        ..Overrides::default()
+    })
+    .unwrap();
+    assert_eq!(p.users, 8);
+    assert!(
+        matches!(&p.load, Load::Arrival(a) if a.stages == [RateStage { duration: Duration::ZERO, rate: 50.0 }])
+    );
+    let e = rate(Overrides {
+        rate: Some(50.0),
+        spawn_rate: Some(2.0),
+        ..Overrides::default()
+    })
+    .unwrap_err();
+    assert!(e.contains("--spawn-rate does not apply with --rate"), "{e}");
+    let e = rate(Overrides {
+        rate: Some(-1.0),
+        ..Overrides::default()
+    })
+    .unwrap_err();
+    assert!(e.contains("--rate must be above 0"), "{e}");
 }

@@ -33,9 +33,9 @@ pub fn render(r: &RunResults) -> String {
         .min(48);
     let _ = writeln!(
         s,
-        "\n{} — {} users, {:.1}s against {}{}",
+        "\n{} — {}, {:.1}s against {}{}",
         r.scenario.name,
-        r.settings.users,
+        r.settings.load_summary(),
         r.duration_s,
         r.settings.host,
         if r.interrupted { " (interrupted)" } else { "" }
@@ -140,8 +140,35 @@ pub fn render(r: &RunResults) -> String {
         }
     }
 
+    if let Some(it) = &r.totals.iterations {
+        let _ = writeln!(
+            s,
+            "\nIterations: {} due, {} started ({:.1}/s), {} dropped (no free user within the queue timeout)",
+            it.due, it.started, it.rate, it.dropped
+        );
+        if let (Some(c), Some(u)) = (
+            r.aggregated.percentiles_ms.as_ref(),
+            r.aggregated.uncorrected_percentiles_ms.as_ref(),
+        ) {
+            let _ = writeln!(
+                s,
+                "Latency from when each iteration was due (above) vs. from when it was sent: \
+                 p50 {} / {} ms, p95 {} / {} ms, p99 {} / {} ms",
+                fmt_ms(c.p50),
+                fmt_ms(u.p50),
+                fmt_ms(c.p95),
+                fmt_ms(u.p95),
+                fmt_ms(c.p99),
+                fmt_ms(u.p99)
+            );
+        }
+    }
+
     for w in &r.generator.warnings {
         let _ = writeln!(s, "\nwarning: {w}");
+    }
+    for reason in &r.validity.reasons {
+        let _ = writeln!(s, "\ninvalid run: {reason}");
     }
 
     if !r.gates.results.is_empty() {
@@ -173,6 +200,12 @@ pub fn render(r: &RunResults) -> String {
                 r.gates.results.len()
             );
         }
+    }
+    if !r.validity.valid {
+        let _ = writeln!(
+            s,
+            "\nResult: INVALID (loadgen could not keep the plan; the gates are not a verdict on the server)"
+        );
     }
     if r.interrupted {
         let _ = writeln!(

@@ -102,6 +102,8 @@ pub fn write(out: &OutputFile, results: &RunResults) -> Result<(), Error> {
 fn verdict(r: &RunResults) -> (&'static str, &'static str) {
     if r.interrupted {
         ("INTERRUPTED", "interrupted")
+    } else if !r.validity.valid {
+        ("INVALID", "interrupted")
     } else if r.gates.passed {
         ("PASS", "pass")
     } else {
@@ -183,6 +185,29 @@ fn alerts(s: &mut String, r: &RunResults) {
             fmt_secs(r.settings.duration_s)
         );
     }
+    if !r.validity.valid {
+        s.push_str(
+            "<section class=\"alert bad\" id=\"invalid\"><h2>The run is invalid: loadgen could not keep its \
+             plan</h2><ul>",
+        );
+        for w in &r.validity.reasons {
+            let _ = write!(s, "<li>{}</li>", escape(w));
+        }
+        s.push_str("</ul><p>The figures below are what was measured, but the gates are not a verdict on the server.</p></section>\n");
+    }
+    if let Some(it) = &r.totals.iterations {
+        let _ = writeln!(
+            s,
+            "<section class=\"alert{}\" id=\"iterations\"><h2>Arrival rate</h2><p>{} iterations due, {} started \
+             ({:.1}/s), {} dropped. Latencies count from when each iteration was due; the uncorrected \
+             percentiles (from when each request was sent) are in the results file.</p></section>",
+            if it.dropped > 0 { "" } else { " info" },
+            it.due,
+            it.started,
+            it.rate,
+            it.dropped
+        );
+    }
     if !r.generator.warnings.is_empty() {
         s.push_str(
             "<section class=\"alert\" id=\"warnings\"><h2>Warning: loadgen itself may have distorted these \
@@ -251,7 +276,7 @@ fn run_section(s: &mut String, r: &RunResults) {
             "Users",
             format!("{} (peak {})", st.users, r.totals.peak_users),
         ),
-        ("Spawn rate", format!("{} users/s", st.spawn_rate)),
+        ("Load", escape(&st.load_summary())),
         ("Planned", fmt_secs(st.duration_s)),
         ("Measured", fmt_secs(r.duration_s)),
         ("Started", escape(&r.started_at)),

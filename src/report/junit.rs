@@ -64,8 +64,11 @@ pub fn render(r: &RunResults) -> String {
     let gates = &r.gates.results;
     // "run completed" is a case of its own when the run was cut short, or when there is nothing else to report.
     let completion_case = r.interrupted || gates.is_empty();
-    let tests = gates.len() + usize::from(completion_case);
-    let failures = gates.iter().filter(|g| !g.passed).count() + usize::from(r.interrupted);
+    let invalid = !r.validity.valid;
+    let tests = gates.len() + usize::from(completion_case) + usize::from(invalid);
+    let failures = gates.iter().filter(|g| !g.passed).count()
+        + usize::from(r.interrupted)
+        + usize::from(invalid);
 
     let mut s = String::new();
     s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -148,6 +151,15 @@ pub fn render(r: &RunResults) -> String {
         } else {
             s.push_str("/>\n");
         }
+    }
+    if invalid {
+        let _ = writeln!(
+            s,
+            "    <testcase classname=\"{classname}\" name=\"run valid\" time=\"0\">\n      <failure \
+             message=\"the run is invalid: loadgen could not keep its plan\" type=\"InvalidRun\">{}</failure>\n    \
+             </testcase>",
+            escape_text(&r.validity.reasons.join("\n"))
+        );
     }
     if !r.generator.warnings.is_empty() {
         let text: Vec<String> = r

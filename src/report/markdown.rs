@@ -43,6 +43,8 @@ pub fn cell(s: &str) -> String {
 fn verdict(r: &RunResults) -> &'static str {
     if r.interrupted {
         "⚠️ INTERRUPTED"
+    } else if !r.validity.valid {
+        "⚠️ INVALID"
     } else if r.gates.passed {
         "✅ PASS"
     } else {
@@ -71,9 +73,9 @@ pub fn render(r: &RunResults) -> String {
     );
     let _ = writeln!(
         s,
-        "**{}** · {} users · {:.1}s{} · `{}` · started {}\n",
+        "**{}** · {} · {:.1}s{} · `{}` · started {}\n",
         cell(&r.scenario.name),
-        r.settings.users,
+        cell(&r.settings.load_summary()),
         r.duration_s,
         if r.interrupted {
             format!(" of {:.1}s (interrupted)", r.settings.duration_s)

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::RunOutcome;
 use crate::gates::{self, GateResult};
 use crate::metrics::{FailureKey, FailureKind, Seen, SeriesPoint, StepStats, hdr, ms, round3};
-use crate::plan::{RunPlan, Step, Wait};
+use crate::plan::{Load, RunPlan, Step, Wait};
 
 /// Bumped when a field is removed or changes meaning; adding fields does not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -51,6 +51,9 @@ pub struct RunResults {
     pub gates: GateSummary,
     /// loadgen's own health during the run: whether its measurements can be trusted.
     pub generator: Generator,
+    /// Whether loadgen kept the plan; an invalid run says nothing certain about the server.
+    #[serde(default)]
+    pub validity: crate::validity::Validity,
 }
 
 /// CPU and scheduler lag of loadgen itself, and the warnings they call for.
@@ -120,8 +123,17 @@ pub struct ScenarioInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Settings {
     pub host: String,
+    /// The most users at once: the ramp's or highest stage's target, or an arrival rate's `max_users`.
     pub users: u64,
-    pub spawn_rate: f64,
+    /// Users started per second while ramping up; null for an arrival rate (which starts users as iterations
+    /// need them).
+    pub spawn_rate: Option<f64>,
+    /// The load model: `ramp`, `stages` or `arrival_rate`.
+    #[serde(default = "default_load")]
+    pub load: String,
+    /// The arrival rate, for `load = "arrival_rate"`.
+    #[serde(default)]
+    pub arrival: Option<ArrivalInfo>,
     pub duration_s: f64,
     pub timeout_s: f64,
     pub stop_timeout_s: f64,
@@ -132,6 +144,52 @@ pub struct Settings {
     pub stages: Vec<StageInfo>,
     pub wait: WaitInfo,
     pub requests: Vec<RequestDef>,
+}
+
+impl Settings {
+    /// The load in a few words: "100 users at 10/s", "3 stages up to 100 users", "200 iterations/s (at most
+    /// 300 users)".
+    pub fn load_summary(&self) -> String {
+        match (&self.arrival, self.stages.len(), self.spawn_rate) {
+            (Some(a), ..) => {
+                let peak = a.stages.iter().map(|s| s.rate).fold(0.0, f64::max);
+                let shape = if a.stages.len() == 1 && a.stages[0].duration_s == 0.0 {
+                    String::new()
+                } else {
+                    format!(" in {} stages", a.stages.len())
+                };
+                format!(
+                    "{} iterations/s{shape} (at most {} users)",
+                    crate::plan::fmt_rate(peak),
+                    self.users
+                )
+            }
+            (None, n, _) if n > 0 => format!("{n} stages up to {} users", self.users),
+            (None, _, Some(rate)) => format!("{} users at {rate}/s", self.users),
+            (None, _, None) => format!("{} users", self.users),
+        }
+    }
+}
+
+fn default_load() -> String {
+    "ramp".into()
+}
+
+/// An arrival rate: its stages (a constant rate is one stage of 0 s) and how long an iteration may wait for a
+/// free user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ArrivalInfo {
+    pub stages: Vec<RateStageInfo>,
+    pub queue_timeout_s: f64,
+    /// Iterations due over the planned duration.
+    pub planned_iterations: u64,
+}
+
+/// One stage of an arrival rate: ramp linearly to `rate` iterations per second over `duration_s`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RateStageInfo {
+    pub duration_s: f64,
+    pub rate: f64,
 }
 
 /// One load stage: ramp linearly to `users` over `duration_s`.
@@ -179,6 +237,22 @@ pub struct Totals {
     pub peak_users: u64,
     /// Users still busy at the stop timeout, stopped mid-task (their in-flight requests are `aborted` failures).
     pub aborted_users: u64,
+    /// Arrival rate only: iterations started and dropped.
+    #[serde(default)]
+    pub iterations: Option<Iterations>,
+}
+
+/// What became of an arrival rate's iterations.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Iterations {
+    /// Due by the end of the run (by the plan, up to when the run ended).
+    pub due: u64,
+    /// Started on a user.
+    pub started: u64,
+    /// Due, but no user was free within the queue timeout, or still waiting when the run ended.
+    pub dropped: u64,
+    /// Iterations started per second over the run.
+    pub rate: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -197,6 +271,10 @@ pub struct RequestStats {
     pub percentiles_ms: Option<Percentiles>,
     /// Time to the response headers, same percentiles; null when no request got an answer.
     pub ttfb_percentiles_ms: Option<Percentiles>,
+    /// Arrival rate only: the latency percentiles measured from when each request was sent rather than from
+    /// when its iteration was due (coordinated omission not corrected); null otherwise.
+    #[serde(default)]
+    pub uncorrected_percentiles_ms: Option<Percentiles>,
     /// The full latency histogram, µs ([`crate::metrics::hdr`] encoding), from which any percentile can be
     /// recomputed and runs merged; null when no request was timed.
     #[serde(default)]
@@ -301,6 +379,8 @@ fn stats(method: &str, name: &str, s: &StepStats, secs: f64) -> RequestStats {
         max_ms: timed.then(|| ms(s.latency.max())),
         percentiles_ms: (!s.latency.is_empty()).then(|| Percentiles::of(&s.latency)),
         ttfb_percentiles_ms: (!s.ttfb.is_empty()).then(|| Percentiles::of(&s.ttfb)),
+        uncorrected_percentiles_ms: (!s.uncorrected.is_empty())
+            .then(|| Percentiles::of(&s.uncorrected)),
         hdr: hdr::encode(&s.latency),
         ttfb_hdr: hdr::encode(&s.ttfb),
         avg_content_bytes: if has {
@@ -395,7 +475,7 @@ impl RunResults {
             Wait::Between(a, b) => ("between", a, b),
             Wait::Pacing(d) => ("pacing", d, d),
         };
-        RunResults {
+        let mut results = RunResults {
             schema_version: SCHEMA_VERSION,
             loadgen_version: env!("CARGO_PKG_VERSION").to_string(),
             run_id: outcome.run_id.clone(),
@@ -406,19 +486,41 @@ impl RunResults {
             settings: Settings {
                 host: plan.host_display(),
                 users: plan.users,
-                spawn_rate: plan.spawn_rate,
+                spawn_rate: match plan.load {
+                    Load::Ramp { spawn_rate } => Some(spawn_rate),
+                    Load::Stages(_) => Some(stages_spawn_rate(plan)),
+                    Load::Arrival(_) => None,
+                },
+                load: plan.load.as_str().into(),
+                arrival: match &plan.load {
+                    Load::Arrival(a) => Some(ArrivalInfo {
+                        stages: a
+                            .stages
+                            .iter()
+                            .map(|s| RateStageInfo {
+                                duration_s: secs(s.duration),
+                                rate: s.rate,
+                            })
+                            .collect(),
+                        queue_timeout_s: secs(a.queue_timeout),
+                        planned_iterations: a.due_by(plan.duration).floor() as u64,
+                    }),
+                    _ => None,
+                },
                 duration_s: secs(plan.duration),
                 timeout_s: secs(plan.timeout),
                 stop_timeout_s: secs(plan.stop_timeout),
                 connections: plan.connections.as_str().into(),
-                stages: plan
-                    .stages
-                    .iter()
-                    .map(|s| StageInfo {
-                        duration_s: secs(s.duration),
-                        users: s.users,
-                    })
-                    .collect(),
+                stages: match &plan.load {
+                    Load::Stages(stages) => stages
+                        .iter()
+                        .map(|s| StageInfo {
+                            duration_s: secs(s.duration),
+                            users: s.users,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                },
                 wait: WaitInfo {
                     mode: mode.into(),
                     min_s: secs(min),
@@ -453,6 +555,19 @@ impl RunResults {
                 failures_per_s: aggregated.failures_per_s,
                 peak_users: outcome.peak_users,
                 aborted_users: outcome.aborted_users as u64,
+                iterations: match &plan.load {
+                    Load::Arrival(a) => {
+                        // Due up to when the run's plan ended: its duration, or the interrupt.
+                        let planned = outcome.run_time.min(plan.duration);
+                        Some(Iterations {
+                            due: a.due_by(planned).ceil() as u64,
+                            started: outcome.iterations,
+                            dropped: outcome.dropped,
+                            rate: round3(outcome.iterations as f64 / secs(planned).max(1e-3)),
+                        })
+                    }
+                    _ => None,
+                },
             },
             requests,
             aggregated,
@@ -463,8 +578,31 @@ impl RunResults {
                 results: gate_results,
             },
             generator: Generator::of(&outcome.series, outcome.cores),
-        }
+            validity: crate::validity::Validity::default(),
+        };
+        results.validity = crate::validity::assess(plan, &results);
+        results
     }
+}
+
+/// The fastest ramp of a staged load, users per second (a step counts as its size per second).
+fn stages_spawn_rate(plan: &RunPlan) -> f64 {
+    let Load::Stages(stages) = &plan.load else {
+        return 0.0;
+    };
+    let mut from = 0u64;
+    let mut fastest: f64 = 0.0;
+    for s in stages {
+        let step = s.users.abs_diff(from) as f64;
+        let rate = if s.duration.is_zero() {
+            step
+        } else {
+            step / s.duration.as_secs_f64()
+        };
+        fastest = fastest.max(rate);
+        from = s.users;
+    }
+    round3(fastest.max(0.001))
 }
 
 #[cfg(test)]
@@ -489,6 +627,9 @@ mod tests {
             lag_ms: lag,
             hdr: None,
             by_request: Vec::new(),
+            target_rate: None,
+            iterations: 0,
+            dropped: 0,
         }
     }
 

@@ -53,14 +53,19 @@ pub struct RawLoad {
     pub stop_timeout: Option<Spanned<String>>,
     pub connections: Option<Spanned<String>>,
     pub stages: Option<Spanned<Vec<RawStage>>>,
+    pub arrival_rate: Option<Spanned<f64>>,
+    pub max_users: Option<Spanned<i64>>,
+    pub queue_timeout: Option<Spanned<String>>,
 }
 
-/// One stage of a staged load: ramp linearly to `users` over `duration`.
+/// One stage of a staged load: ramp linearly to `users` (closed model) or to `rate` iterations per second
+/// (open model) over `duration`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStage {
     pub duration: Spanned<String>,
-    pub users: Spanned<i64>,
+    pub users: Option<Spanned<i64>>,
+    pub rate: Option<Spanned<f64>>,
 }
 
 /// Thresholds for one scope (all requests, or one request name).

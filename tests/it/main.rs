@@ -1,6 +1,7 @@
 //! Integration tests: they run the real `loadgen` binary (see `util`) against the built-in reference API on
 //! loopback ports chosen by the OS.
 
+mod arrival;
 mod csv;
 mod html;
 mod run;

@@ -33,6 +33,11 @@ fn validator(schema: &Value) -> jsonschema::Validator {
         .unwrap_or_else(|e| panic!("docs/results.schema.json does not compile: {e}"))
 }
 
+/// Every way `doc` breaks docs/results.schema.json, for tests elsewhere that check their results file.
+pub fn schema_errors(doc: &Value) -> Vec<String> {
+    errors(&validator(&schema()), doc)
+}
+
 /// Every validation error of `doc`, one per line, with the JSON pointer of the offending value.
 fn errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
     validator

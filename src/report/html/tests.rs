@@ -301,7 +301,7 @@ fn the_report_has_every_section_and_fails_gates_first() {
         "shop.toml",
         "http://127.0.0.1:8080",
         "50 (peak 50)",
-        "10 users/s",
+        "50 users at 10/s",
         "10.0 s",
         "2025-01-02T03:04:05.678Z",
         "2025-01-02T03:04:15.678Z",

@@ -1,0 +1,183 @@
+//! The open model: iterations start on the arrival rate's schedule, whatever the response times.
+//!
+//! Each worker runs one *lane* of the schedule: with k lanes, lane l starts iterations l, l+k, l+2k, … of
+//! [`Arrival::start_of`], so the lanes together keep the whole rate with no message per iteration crossing a
+//! thread. A lane owns its users (a share of `max_users`): an iteration due now goes to an idle user, or to a
+//! new one while the lane is under its share; otherwise it waits in the lane's queue for the next user to
+//! finish, at most `queue_timeout`, after which it is dropped. Its task's latency includes that wait (see
+//! [`Vu::iteration`]), so time spent waiting for a user — because the server is slow and every user is busy —
+//! shows in the percentiles instead of vanishing (coordinated omission, corrected as wrk2 does). The lane's
+//! own lateness (a timer wakes up to a millisecond late; a saturated loadgen falls further behind) is not
+//! added: it is loadgen's scheduler lag, reported in the time series and judged by the run's validity.
+//!
+//! At the stop (end of the duration, or an interrupt) the lane starts nothing more, counts what is still
+//! queued as dropped, lets running iterations finish, and runs `on_stop` for every user with an open session.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+use tokio_util::sync::CancellationToken;
+
+use super::client::Client;
+use super::user::{Shared, Vu};
+use crate::plan::{Arrival, Load};
+
+/// Iterations started per wake-up at most, so the stop and the users' returns are seen between batches.
+const BATCH: usize = 256;
+
+/// One lane of an arrival rate.
+pub struct Lane {
+    pub index: u64,
+    pub lanes: u64,
+    /// The most users this lane may have.
+    pub users: u64,
+    /// The run's start: iteration times count from here.
+    pub started: Instant,
+}
+
+impl Lane {
+    /// This lane's share of `users` when they are spread over `lanes`.
+    pub fn share(users: u64, lanes: u64, index: u64) -> u64 {
+        users / lanes + u64::from(index < users % lanes)
+    }
+}
+
+/// Runs `lane` until the stop, then until its users have finished; returns how many users were aborted.
+pub async fn run(
+    shared: Arc<Shared>,
+    lane: Lane,
+    client: impl Fn() -> Client,
+    stop: CancellationToken,
+    abort: CancellationToken,
+) -> usize {
+    let Load::Arrival(arrival) = &shared.plan.load else {
+        return 0;
+    };
+    let arrival: &Arrival = arrival;
+    let recorder = shared.recorder.clone();
+    let deadline = lane.started + shared.plan.duration;
+    let queue_timeout = arrival.queue_timeout;
+    let due_at = |k: u64| {
+        arrival
+            .start_of(k)
+            .map(|d| lane.started + d)
+            .filter(|t| *t < deadline)
+    };
+    let mut k = lane.index;
+    let mut next = due_at(k);
+    let mut idle: Vec<Vu> = Vec::new();
+    // An iteration returns its user; a finishing user returns nothing.
+    let mut busy: JoinSet<Option<Vu>> = JoinSet::new();
+    let mut queue: VecDeque<Instant> = VecDeque::new();
+    let mut created = 0u64;
+    let mut stopping = false;
+
+    let start = |busy: &mut JoinSet<Option<Vu>>, mut vu: Vu, due: Instant| {
+        recorder.iteration_started();
+        busy.spawn(async move {
+            vu.iteration(due).await;
+            Some(vu)
+        });
+    };
+    let finish = |busy: &mut JoinSet<Option<Vu>>, vu: Vu| {
+        busy.spawn(async move {
+            vu.finish().await;
+            None
+        });
+    };
+
+    loop {
+        if stopping && busy.is_empty() {
+            break;
+        }
+        let next_sleep = next.map(tokio::time::Instant::from_std);
+        let expiry = queue
+            .front()
+            .map(|q| tokio::time::Instant::from_std(*q + queue_timeout));
+        tokio::select! {
+            biased;
+            _ = abort.cancelled() => {
+                let aborted = busy.len();
+                busy.abort_all();
+                while busy.join_next().await.is_some() {}
+                return aborted;
+            }
+            _ = stop.cancelled(), if !stopping => {
+                stopping = true;
+                next = None;
+                recorder.dropped(queue.len() as u64);
+                queue.clear();
+                for vu in idle.drain(..) {
+                    finish(&mut busy, vu);
+                }
+            }
+            Some(res) = busy.join_next(), if !busy.is_empty() => {
+                let vu = match res {
+                    Ok(Some(vu)) => vu,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        if e.is_panic() {
+                            tracing::error!("a virtual user panicked: {e}");
+                        }
+                        continue;
+                    }
+                };
+                if stopping {
+                    finish(&mut busy, vu);
+                    continue;
+                }
+                // The oldest waiting iteration still within its queue timeout takes this user.
+                let now = Instant::now();
+                let mut dropped = 0;
+                while queue.front().is_some_and(|q| now.saturating_duration_since(*q) > queue_timeout) {
+                    queue.pop_front();
+                    dropped += 1;
+                }
+                recorder.dropped(dropped);
+                match queue.pop_front() {
+                    Some(due) => start(&mut busy, vu, due),
+                    None => idle.push(vu),
+                }
+            }
+            _ = sleep_until(expiry.unwrap_or_else(tokio::time::Instant::now)), if expiry.is_some() => {
+                let now = Instant::now();
+                let mut dropped = 0;
+                while queue.front().is_some_and(|q| now.saturating_duration_since(*q) >= queue_timeout) {
+                    queue.pop_front();
+                    dropped += 1;
+                }
+                recorder.dropped(dropped);
+            }
+            _ = sleep_until(next_sleep.unwrap_or_else(tokio::time::Instant::now)), if next_sleep.is_some() => {
+                let now = Instant::now();
+                let mut batch = 0;
+                while next.is_some_and(|d| d <= now) {
+                    if batch == BATCH {
+                        break;
+                    }
+                    batch += 1;
+                    // In line from now: a timer wakes up to a millisecond late, and a lane that falls further
+                    // behind is loadgen's own lag (reported, and judged by the run's validity), not the server's.
+                    let due = now;
+                    if let Some(vu) = idle.pop() {
+                        start(&mut busy, vu, due);
+                    } else if created < lane.users {
+                        created += 1;
+                        // Lane l's users are l+1, l+1+k, l+1+2k, …: numbered 1..=max_users across the lanes.
+                        let id = lane.index + 1 + (created - 1) * lane.lanes;
+                        let vu = Vu::new(id, shared.clone(), client(), stop.clone());
+                        start(&mut busy, vu, due);
+                    } else {
+                        queue.push_back(due);
+                    }
+                    k += lane.lanes;
+                    next = due_at(k);
+                }
+            }
+        }
+    }
+    0
+}

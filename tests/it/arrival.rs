@@ -1,0 +1,211 @@
+//! The open model: arrival rates kept, dropped iterations counted, and coordinated omission corrected.
+
+use crate::util::{Demo, loadgen, results, run_results, write};
+
+/// A scenario of one `/health` task with `load` as its `[load]` table.
+fn scenario(host: &str, load: &str, extra: &str) -> String {
+    format!(
+        r#"
+name = "arrival"
+[target]
+host = "{host}"
+timeout = "5s"
+[load]
+{load}
+[[task]]
+name = "health"
+path = "/health"
+{extra}
+"#
+    )
+}
+
+#[test]
+fn a_constant_arrival_rate_is_kept_within_two_percent() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "rate.toml",
+        &scenario(
+            &demo.url,
+            "arrival_rate = 200\nmax_users = 40\nduration = \"5s\"",
+            "",
+        ),
+    );
+    let r = run_results(&file, 0);
+    assert_eq!(r["settings"]["load"], "arrival_rate");
+    assert!(r["settings"]["spawn_rate"].is_null());
+    let it = &r["totals"]["iterations"];
+    let (due, started, dropped) = (
+        it["due"].as_u64().unwrap(),
+        it["started"].as_u64().unwrap(),
+        it["dropped"].as_u64().unwrap(),
+    );
+    assert!((995..=1001).contains(&due), "200/s for 5 s: {due} due");
+    assert!(
+        started as f64 >= due as f64 * 0.98 && started <= due,
+        "{started} of {due} started"
+    );
+    assert_eq!(dropped, 0);
+    let rate = it["rate"].as_f64().unwrap();
+    assert!((rate - 200.0).abs() <= 4.0, "achieved {rate}/s");
+    // Each whole second of the series started 200 iterations, within 2 % (timer ticks may split one).
+    let series = r["time_series"].as_array().unwrap();
+    for p in &series[1..series.len() - 2] {
+        let n = p["iterations"].as_u64().unwrap();
+        assert!(
+            (196..=204).contains(&n),
+            "a second with {n} iterations: {p}"
+        );
+        assert_eq!(p["target_rate"].as_f64(), Some(200.0));
+    }
+    assert_eq!(r["totals"]["requests"].as_u64(), Some(started));
+    assert_eq!(r["validity"]["valid"], true, "{}", r["validity"]);
+    assert_eq!(crate::schema::schema_errors(&r), Vec::<String>::new());
+    let h = crate::util::request(&r, "health");
+    assert!(h["uncorrected_percentiles_ms"]["p99"].as_f64().is_some());
+}
+
+#[test]
+fn a_rate_ramps_through_its_stages() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    // 0 → 100/s over 2 s (100 iterations), 100/s for 2 s (200), then a step down to 20/s held for 1 s (20).
+    let file = write(
+        dir.path(),
+        "ramp.toml",
+        &scenario(
+            &demo.url,
+            r#"stages = [{ duration = "2s", rate = 100 }, { duration = "2s", rate = 100 }, { duration = "0s", rate = 20 }]
+duration = "5s""#,
+            "",
+        ),
+    );
+    let r = run_results(&file, 0);
+    let it = &r["totals"]["iterations"];
+    let due = it["due"].as_u64().unwrap();
+    assert!((318..=322).contains(&due), "{due} due");
+    assert_eq!(it["started"], it["due"]);
+    let series = r["time_series"].as_array().unwrap();
+    let per_s: Vec<u64> = series
+        .iter()
+        .map(|p| p["iterations"].as_u64().unwrap())
+        .collect();
+    // Seconds 1..5: about 25, 75, 100, 100, 20 (the ramp's first two seconds hold a quarter and three quarters).
+    for (i, want) in [(0, 25.0), (1, 75.0), (2, 100.0), (3, 100.0), (4, 20.0)] {
+        let got = per_s[i] as f64;
+        assert!(
+            (got - want).abs() <= want * 0.1 + 2.0,
+            "second {}: {got} iterations, expected about {want} ({per_s:?})",
+            i + 1
+        );
+    }
+    // The default max_users is the peak rate × 1 s.
+    assert_eq!(r["settings"]["users"], 100);
+}
+
+#[test]
+fn iterations_that_find_no_free_user_are_dropped_and_make_the_run_invalid() {
+    // Each request takes 100 ms, so 2 users manage 20 iterations/s of the 100/s asked; an iteration waits at
+    // most 50 ms for a user.
+    let demo = Demo::start(&["--latency", "100ms"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "few.toml",
+        &scenario(
+            &demo.url,
+            "arrival_rate = 100\nmax_users = 2\nqueue_timeout = \"50ms\"\nduration = \"3s\"",
+            "[gates]\nsuccess_rate = 99",
+        ),
+    );
+    let json = file.with_extension("json");
+    let out = loadgen([
+        "run",
+        &file.to_string_lossy(),
+        "--json",
+        &json.to_string_lossy(),
+    ])
+    .expect_code(3);
+    out.stdout_has("Result: INVALID")
+        .stdout_has("the arrival rate was not reached");
+    let r = results(&json);
+    let it = &r["totals"]["iterations"];
+    let (due, started, dropped) = (
+        it["due"].as_u64().unwrap(),
+        it["started"].as_u64().unwrap(),
+        it["dropped"].as_u64().unwrap(),
+    );
+    assert!((40..=90).contains(&started), "{started} started");
+    assert!(
+        dropped >= due - started - 2,
+        "{dropped} dropped of {due} due, {started} started"
+    );
+    assert!(dropped > 150, "{dropped} dropped");
+    assert_eq!(r["validity"]["valid"], false);
+    assert!(
+        r["validity"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("raise max_users"),
+        "{}",
+        r["validity"]
+    );
+    assert!(r["totals"]["peak_users"].as_u64().unwrap() <= 2);
+    assert_eq!(crate::schema::schema_errors(&r), Vec::<String>::new());
+    // The gates still passed: the verdict is INVALID because loadgen could not keep the plan.
+    assert_eq!(r["gates"]["passed"], true);
+}
+
+/// The reference API pauses every answer for 1 s every 4 s. Users in a closed loop with no wait make
+/// thousands of fast requests between pauses and only a handful during each, so their p99 hides the pause;
+/// an arrival rate keeps starting iterations through it, and those that wait for one of its 4 (stalled) users
+/// count that wait, so its p99 is about the pause. The uncorrected figures (from each request's send) see only
+/// the 4 requests in flight during each pause, under 1 %, and hide it as the closed loop does.
+#[test]
+fn an_arrival_rate_shows_a_stall_that_a_closed_loop_hides() {
+    let demo = Demo::start(&["--stall", "1s/4s"]);
+    let dir = tempfile::tempdir().unwrap();
+    let closed = write(
+        dir.path(),
+        "closed.toml",
+        &scenario(
+            &demo.url,
+            "users = 4\nspawn_rate = 100\nduration = \"8500ms\"",
+            "",
+        ),
+    );
+    let open = write(
+        dir.path(),
+        "open.toml",
+        &scenario(
+            &demo.url,
+            "arrival_rate = 200\nmax_users = 4\nduration = \"8500ms\"",
+            "",
+        ),
+    );
+    let c = run_results(&closed, 0);
+    let o = run_results(&open, 0);
+    let p99 = |r: &serde_json::Value, key: &str| r["aggregated"][key]["p99"].as_f64().unwrap();
+    let closed_p99 = p99(&c, "percentiles_ms");
+    let open_p99 = p99(&o, "percentiles_ms");
+    let open_uncorrected = p99(&o, "uncorrected_percentiles_ms");
+    assert!(
+        closed_p99 < 100.0,
+        "the closed loop's p99 is {closed_p99} ms ({} requests)",
+        c["totals"]["requests"]
+    );
+    assert!(
+        (600.0..1500.0).contains(&open_p99),
+        "the arrival rate's corrected p99 is {open_p99} ms, expected about the 1 s pause"
+    );
+    assert!(
+        open_uncorrected < 100.0,
+        "uncorrected p99 {open_uncorrected} ms vs corrected {open_p99} ms"
+    );
+    assert_eq!(
+        o["totals"]["iterations"]["dropped"], 0,
+        "the queue timeout is 5 s"
+    );
+}
