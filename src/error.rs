@@ -12,6 +12,9 @@ pub enum Error {
     /// A scenario file that cannot be loaded or does not validate.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// A test-data file that cannot be used (its own location is in the message).
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
     /// A command-line value that does not make sense.
     #[error("{0}")]
     Usage(String),

@@ -37,6 +37,8 @@ pub struct Shared {
     pub origin: Origin,
     pub base_path: String,
     pub net: Net,
+    /// Hands out the rows of the `[data]` file.
+    pub feeder: Option<crate::data::Feeder>,
 }
 
 impl Shared {
@@ -63,6 +65,10 @@ impl Shared {
             .iter()
             .map(|s| Prepared::new(s, &base_path))
             .collect();
+        let feeder = plan
+            .data
+            .as_ref()
+            .map(|d| crate::data::Feeder::new(d.set.clone(), d.assign));
         Ok(Shared {
             plan,
             recorder,
@@ -74,6 +80,7 @@ impl Shared {
             origin,
             base_path,
             net: Net::new(),
+            feeder,
         })
     }
 
@@ -94,6 +101,8 @@ pub fn pick(cumulative: &[u64], r: u64) -> usize {
 /// A user's own values: what templates read.
 pub struct State {
     pub id: u64,
+    /// This user's row of the `[data]` file, if the scenario has one.
+    pub row: Option<usize>,
     pub session: u64,
     pub captures: Vec<Option<String>>,
     pub rng: SmallRng,
@@ -148,6 +157,7 @@ impl Vu {
         Vu {
             state: State {
                 id,
+                row: None,
                 session: 0,
                 captures: vec![None; shared.plan.captures.len()],
                 rng: SmallRng::from_rng(&mut rand::rng()),
@@ -158,6 +168,21 @@ impl Vu {
             stop,
             due: None,
             open: false,
+        }
+    }
+
+    /// Takes this user's row of the data file. With `unique`, the plan checked there is one for every user it
+    /// starts; should they still run out, the user goes without (its `{{data.*}}` render empty) and says so once.
+    fn take_row(&mut self) {
+        if self.state.row.is_some() {
+            return;
+        }
+        if let Some(feeder) = &self.shared.feeder {
+            let rng = &mut self.state.rng;
+            match feeder.take(|| rng.random::<f64>()) {
+                Ok(row) => self.state.row = Some(row),
+                Err(e) => tracing::warn!("{e}"),
+            }
         }
     }
 
@@ -199,6 +224,7 @@ impl Vu {
         recorder.user_started();
         let _busy = Active(&recorder);
         let waited = due.elapsed();
+        self.take_row();
         if self.open || self.open_session().await {
             let now = Instant::now();
             self.due = Some(now.checked_sub(waited).unwrap_or(now));
@@ -224,6 +250,7 @@ impl Vu {
         let recorder = self.shared.recorder.clone();
         recorder.user_started();
         let _active = Active(&recorder);
+        self.take_row();
         while !self.stop.is_cancelled() {
             if !self.open {
                 let started = Instant::now();
@@ -293,6 +320,11 @@ impl template::Context for Ctx<'_> {
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64),
             ),
+            Var::Data(column) => {
+                if let (Some(row), Some(feeder)) = (self.state.row, &self.shared.feeder) {
+                    out.push_str(feeder.set().value(row, column));
+                }
+            }
             Var::Capture(slot) => {
                 if let Some(Some(v)) = self.state.captures.get(slot) {
                     out.push_str(v);

@@ -5,6 +5,7 @@
 //! and every capture any step declares), JSON paths parsed, weights and gates range-checked. The engine only ever
 //! sees a `RunPlan`; it never touches TOML or clap.
 
+mod data;
 mod load;
 mod resolve;
 #[cfg(test)]
@@ -19,6 +20,7 @@ use http::header::HeaderName;
 use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, Template};
 
+pub use data::{DataPlan, users_started};
 pub use resolve::{MAX_DURATION, resolve};
 
 /// Values given on the command line, which win over the scenario's.
@@ -56,6 +58,8 @@ pub struct RunPlan {
     pub on_stop: Vec<usize>,
     /// Names of the capture slots, indexed by [`template::Var::Capture`].
     pub captures: Vec<String>,
+    /// The test data, when the scenario has a `[data]` file.
+    pub data: Option<DataPlan>,
     pub gates: Vec<Gate>,
     /// Bounds past which the run is invalid: loadgen itself could not keep the plan.
     pub validity: Validity,
@@ -628,6 +632,16 @@ impl RunPlan {
                     "shared (each worker's users share a pool of keep-alive connections)",
             }
         );
+        if let Some(d) = &self.data {
+            let _ = writeln!(
+                s,
+                "data       {}: {} rows, columns {}; assign {} (each user takes a row when it starts)",
+                d.set.path().display(),
+                d.set.len(),
+                d.set.columns().join(", "),
+                d.assign.as_str()
+            );
+        }
         let total = self.total_weight().max(1) as f64;
         for (title, list) in [
             ("on_start", &self.on_start),

@@ -23,6 +23,12 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPT
 
 type Result<T> = std::result::Result<T, Error>;
 
+/// What a template may refer to besides the built-ins: the captures and the data file's columns.
+struct Names {
+    captures: Vec<String>,
+    data: Option<std::sync::Arc<crate::data::DataSet>>,
+}
+
 /// Resolves `loaded` with `overrides` into a plan, or the first problem found.
 pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
     let root = 0;
@@ -146,10 +152,15 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         }
     }
 
+    let data = super::data::resolve_data(loaded, &load_model, users)?;
+    let names = Names {
+        captures,
+        data: data.as_ref().map(|d| d.set.clone()),
+    };
     let mut steps = Vec::with_capacity(all.len());
     let mut seen: HashMap<String, (usize, Range<usize>)> = HashMap::new();
     for (file, raw, kind) in &all {
-        let step = resolve_step(loaded, *file, raw, *kind, &captures)?;
+        let step = resolve_step(loaded, *file, raw, *kind, &names)?;
         if let Some((f, span)) = seen.get(&step.name) {
             let first = loaded.error(*f, span.clone(), "");
             return Err(loaded
@@ -199,7 +210,8 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         on_start,
         tasks,
         on_stop,
-        captures,
+        captures: names.captures,
+        data,
         gates,
         validity: Validity::default(),
     })
@@ -375,8 +387,9 @@ fn resolve_step(
     file: usize,
     raw: &RawStep,
     kind: StepKind,
-    captures: &[String],
+    names: &Names,
 ) -> Result<Step> {
+    let captures = &names.captures;
     let name = raw.name.get_ref().trim().to_string();
     if name.is_empty() {
         return Err(loaded
@@ -404,7 +417,7 @@ fn resolve_step(
             Method::from_bytes(upper.as_bytes()).unwrap_or(Method::GET)
         }
     };
-    let tpl = |s: &Spanned<String>| compile(loaded, file, s.span(), s.get_ref(), captures);
+    let tpl = |s: &Spanned<String>| compile(loaded, file, s.span(), s.get_ref(), names);
 
     let path_src = raw.path.get_ref();
     if !(path_src.starts_with('/')
@@ -457,13 +470,7 @@ fn resolve_step(
                 )
                 .into());
         }
-        (Some(j), None) => Body::Json(json_template(
-            loaded,
-            file,
-            j.span(),
-            j.get_ref(),
-            captures,
-        )?),
+        (Some(j), None) => Body::Json(json_template(loaded, file, j.span(), j.get_ref(), names)?),
         (None, Some(b)) => Body::Text(tpl(b)?),
         (None, None) => Body::None,
     };
@@ -613,11 +620,11 @@ fn compile(
     file: usize,
     span: Range<usize>,
     s: &str,
-    captures: &[String],
+    names: &Names,
 ) -> Result<Template> {
     Template::compile(
         s,
-        |v: &RawVar<'_>| resolve_var(loaded, file, span.clone(), v, captures),
+        |v: &RawVar<'_>| resolve_var(loaded, file, span.clone(), v, names),
         |e| {
             loaded
                 .error_in(file, span.clone(), &e.text, e.message)
@@ -631,8 +638,9 @@ fn resolve_var(
     file: usize,
     span: Range<usize>,
     v: &RawVar<'_>,
-    captures: &[String],
+    names: &Names,
 ) -> Result<Resolved> {
+    let captures = &names.captures;
     let var = match v.name {
         "vu" => Var::Vu,
         "session" => Var::Session,
@@ -654,6 +662,39 @@ fn resolve_var(
                         .with_help(format!("set it before the run: {env}=... loadgen run ..."))
                         .into()
                 });
+            }
+            if let Some(column) = name.strip_prefix("data.") {
+                return match names.data.as_ref() {
+                    Some(set) => match set.column(column) {
+                        Some(i) => Ok(Resolved::Var(Var::Data(i))),
+                        None => {
+                            let e = loaded.error_in(
+                                file,
+                                span,
+                                v.text,
+                                format!(
+                                    "`{}` has no column `{column}`",
+                                    set.path().display()
+                                ),
+                            );
+                            Err(match crate::scenario::error::did_you_mean(
+                                column,
+                                set.columns().iter().map(String::as_str),
+                            ) {
+                                Some(best) => e.with_help(format!("did you mean `data.{best}`?")),
+                                None => e.with_help(format!(
+                                    "its columns are: {}",
+                                    set.columns().join(", ")
+                                )),
+                            }
+                            .into())
+                        }
+                    },
+                    None => Err(loaded
+                        .error_in(file, span, v.text, format!("`{name}` needs a data file"))
+                        .with_help("add [data] file = \"users.csv\" (a CSV file with a header row naming the columns)")
+                        .into()),
+                };
             }
             match captures.iter().position(|c| c == name) {
                 Some(slot) => Var::Capture(slot),
@@ -690,11 +731,11 @@ fn json_template(
     file: usize,
     span: Range<usize>,
     v: &toml::Value,
-    captures: &[String],
+    names: &Names,
 ) -> Result<JsonTemplate> {
     Ok(match v {
         toml::Value::String(s) => {
-            let t = compile(loaded, file, span, s, captures)?;
+            let t = compile(loaded, file, span, s, names)?;
             if t.is_constant() {
                 JsonTemplate::Literal(serde_json::Value::String(t.render(&mut NoVars)))
             } else {
@@ -704,7 +745,7 @@ fn json_template(
         toml::Value::Array(items) => JsonTemplate::Array(
             items
                 .iter()
-                .map(|i| json_template(loaded, file, span.clone(), i, captures))
+                .map(|i| json_template(loaded, file, span.clone(), i, names))
                 .collect::<Result<_>>()?,
         ),
         toml::Value::Table(t) => JsonTemplate::Object(
@@ -712,7 +753,7 @@ fn json_template(
                 .map(|(k, v)| {
                     Ok((
                         k.clone(),
-                        json_template(loaded, file, span.clone(), v, captures)?,
+                        json_template(loaded, file, span.clone(), v, names)?,
                     ))
                 })
                 .collect::<Result<_>>()?,

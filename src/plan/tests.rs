@@ -382,3 +382,16 @@ fn arrival_rate_mistakes_are_located_and_explained() {
     .unwrap_err();
     assert!(e.contains("--rate must be above 0"), "{e}");
 }
+
+#[test]
+fn users_started_counts_every_ramp_up() {
+    // A spike: up to 10, up to 100, down to 10, up to 100 again: 10 + 90 + 90 users are started.
+    let p = staged(
+        "stages = [{ duration = \"1s\", users = 10 }, { duration = \"1s\", users = 100 }, \
+         { duration = \"1s\", users = 10 }, { duration = \"1s\", users = 100 }]",
+    )
+    .unwrap();
+    assert_eq!(users_started(&p.load, p.users), 190);
+    let p = staged("users = 7\nduration = \"1s\"").unwrap();
+    assert_eq!(users_started(&p.load, p.users), 7);
+}

@@ -134,6 +134,9 @@ pub struct Settings {
     /// The arrival rate, for `load = "arrival_rate"`.
     #[serde(default)]
     pub arrival: Option<ArrivalInfo>,
+    /// The `[data]` file: its shape, never its values.
+    #[serde(default)]
+    pub data: Option<DataInfo>,
     pub duration_s: f64,
     pub timeout_s: f64,
     pub stop_timeout_s: f64,
@@ -183,6 +186,16 @@ pub struct ArrivalInfo {
     pub queue_timeout_s: f64,
     /// Iterations due over the planned duration.
     pub planned_iterations: u64,
+}
+
+/// A test-data file as the results describe it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DataInfo {
+    pub file: String,
+    pub rows: u64,
+    pub columns: Vec<String>,
+    /// `unique`, `round_robin` or `random`.
+    pub assign: String,
 }
 
 /// One stage of an arrival rate: ramp linearly to `rate` iterations per second over `duration_s`.
@@ -492,6 +505,12 @@ impl RunResults {
                     Load::Arrival(_) => None,
                 },
                 load: plan.load.as_str().into(),
+                data: plan.data.as_ref().map(|d| DataInfo {
+                    file: d.set.path().display().to_string(),
+                    rows: d.set.len() as u64,
+                    columns: d.set.columns().to_vec(),
+                    assign: d.assign.as_str().into(),
+                }),
                 arrival: match &plan.load {
                     Load::Arrival(a) => Some(ArrivalInfo {
                         stages: a

@@ -32,6 +32,7 @@ pub struct RawFile {
     pub target: Option<RawTarget>,
     pub load: Option<RawLoad>,
     pub gates: Option<RawGates>,
+    pub data: Option<RawData>,
     pub user: Option<RawUser>,
     #[serde(default)]
     pub task: Vec<RawStep>,
@@ -66,6 +67,16 @@ pub struct RawStage {
     pub duration: Spanned<String>,
     pub users: Option<Spanned<i64>>,
     pub rate: Option<Spanned<f64>>,
+}
+
+/// `[data]`: a CSV file whose rows go to users, as `{{data.COLUMN}}` in templates.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    /// Relative to the scenario file that names it.
+    pub file: Spanned<String>,
+    /// `unique` (the default), `round_robin` or `random`.
+    pub assign: Option<Spanned<String>>,
 }
 
 /// Thresholds for one scope (all requests, or one request name).
@@ -158,6 +169,7 @@ pub struct Loaded {
     pub target: Option<At<RawTarget>>,
     pub load: Option<At<RawLoad>>,
     pub gates: Option<At<RawGates>>,
+    pub data: Option<At<RawData>>,
     pub wait: Option<At<Spanned<toml::Value>>>,
     pub on_start: Option<At<Vec<RawStep>>>,
     pub on_stop: Option<At<Vec<RawStep>>>,
@@ -273,6 +285,7 @@ fn load_into(
         target,
         load,
         gates,
+        data,
         user,
         task,
         include: _,
@@ -288,6 +301,9 @@ fn load_into(
     }
     if let Some(v) = gates {
         loaded.gates = Some(At { file: id, value: v });
+    }
+    if let Some(v) = data {
+        loaded.data = Some(At { file: id, value: v });
     }
     if let Some(user) = user {
         if let Some(v) = user.wait {

@@ -39,6 +39,8 @@ pub enum Var {
     TimestampMs,
     /// A value captured from a response; index into the user's capture slots.
     Capture(usize),
+    /// A column of the user's row of the `[data]` file.
+    Data(usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 mod arrival;
 mod csv;
+mod data;
 mod html;
 mod run;
 mod scenario_errors;
