@@ -47,6 +47,7 @@ fn bench(c: &mut Criterion) {
     let shared = shared();
     let mut state = State {
         id: 42,
+        row: None,
         session: 3,
         captures: vec![
             Some("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsZ18xIn0.c2lnbmF0dXJl".into());
