@@ -3,16 +3,23 @@
 //! A gate compares one measured value with its threshold: the success rate passes when measured >= threshold,
 //! a latency percentile passes when measured < threshold (the plan says "p95 < 500 ms"). A gate whose scope saw
 //! no requests fails: no evidence is not a pass.
+//!
+//! A gate may look at part of the run (its `during`: the steady part after the ramp-up, or one stage), whose
+//! statistics are rebuilt from the time series' per-second histograms, so a window is as exact as the whole
+//! run at one-second resolution. `dropped_iterations` (arrival rate) passes when measured <= threshold.
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Gate, GateMetric};
+use crate::plan::{Gate, GateMetric, Window};
 use crate::report::RequestStats;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GateResult {
     /// `None` (null) for all requests together, else the request name.
     pub scope: Option<String>,
+    /// The part of the run the gate looks at: null for all of it, `steady`, or `stage N`.
+    #[serde(default)]
+    pub during: Option<String>,
     /// `success_rate`, `p50_ms`, `p90_ms`, `p95_ms` or `p99_ms`.
     pub metric: String,
     /// `>=` or `<`.
@@ -24,6 +31,15 @@ pub struct GateResult {
 }
 
 impl GateResult {
+    /// What the gate looks at, as reports show it: "all requests", "login", "login (steady)".
+    pub fn scope_text(&self) -> String {
+        let scope = self.scope.as_deref().unwrap_or("all requests");
+        match &self.during {
+            Some(w) => format!("{scope} ({w})"),
+            None => scope.to_string(),
+        }
+    }
+
     /// The measured value with its unit, or "no requests". A failing rate that rounds to its threshold is shown
     /// with enough digits to see why it failed.
     pub fn measured_text(&self) -> String {
@@ -37,6 +53,7 @@ impl GateResult {
                 format!("{m:.6}%")
             }
             ("success_rate", Some(m)) => format!("{m:.2}%"),
+            ("dropped_iterations", Some(m)) => format!("{m}"),
             (_, Some(m)) => format!("{} ms", crate::report::console::fmt_ms(m)),
         }
     }
@@ -45,25 +62,55 @@ impl GateResult {
     pub fn threshold_text(&self) -> String {
         if self.metric == "success_rate" {
             format!("{}%", self.threshold)
+        } else if self.metric == "dropped_iterations" {
+            format!("{}", self.threshold)
         } else {
             format!("{} ms", self.threshold)
         }
     }
 }
 
-/// Evaluates `gates` against per-request and aggregated statistics.
+/// Statistics of one part of the run: per request, and all together.
+pub type Evidence = (Vec<RequestStats>, RequestStats);
+
+/// Evaluates `gates` (all over the whole run) against per-request and aggregated statistics.
 pub fn evaluate(
     gates: &[Gate],
     requests: &[RequestStats],
     aggregated: &RequestStats,
 ) -> Vec<GateResult> {
+    let whole = (requests.to_vec(), aggregated.clone());
+    evaluate_with(gates, &whole, &|_| None, None)
+}
+
+/// Evaluates `gates`: `whole` is the whole run's evidence, `window` builds a part's, and `dropped` is the
+/// arrival rate's dropped iterations.
+pub fn evaluate_with(
+    gates: &[Gate],
+    whole: &Evidence,
+    window: &dyn Fn(Window) -> Option<Evidence>,
+    dropped: Option<u64>,
+) -> Vec<GateResult> {
+    let mut parts: Vec<(Window, Option<Evidence>)> = Vec::new();
     gates
         .iter()
         .map(|g| {
-            let stats = match &g.scope {
+            let evidence = match g.window {
+                Window::Run => Some(whole),
+                w => {
+                    if !parts.iter().any(|(x, _)| *x == w) {
+                        parts.push((w, window(w)));
+                    }
+                    parts
+                        .iter()
+                        .find(|(x, _)| *x == w)
+                        .and_then(|(_, e)| e.as_ref())
+                }
+            };
+            let stats = evidence.and_then(|(requests, aggregated)| match &g.scope {
                 None => Some(aggregated),
                 Some(name) => requests.iter().find(|r| &r.name == name),
-            };
+            });
             let stats = stats.filter(|s| s.requests > 0);
             let (op, measured, passed) = match g.metric {
                 GateMetric::SuccessRate => {
@@ -78,9 +125,14 @@ pub fn evaluate(
                         .and_then(|pc| pc.get(p));
                     ("<", m, m.is_some_and(|m| m < g.threshold))
                 }
+                GateMetric::DroppedIterations => {
+                    let m = dropped.map(|d| d as f64);
+                    ("<=", m, m.is_some_and(|m| m <= g.threshold))
+                }
             };
             GateResult {
                 scope: g.scope.clone(),
+                during: g.window.label(),
                 metric: g.metric.key(),
                 op: op.into(),
                 threshold: g.threshold,
@@ -140,6 +192,7 @@ mod tests {
         let agg = stats("Aggregated", 100, 5, 200.0);
         let g = |metric, threshold| Gate {
             scope: None,
+            window: Window::Run,
             metric,
             threshold,
         };
@@ -164,6 +217,7 @@ mod tests {
         let r = evaluate(
             &[Gate {
                 scope: None,
+                window: Window::Run,
                 metric: GateMetric::SuccessRate,
                 threshold: 100.0,
             }],
@@ -180,6 +234,7 @@ mod tests {
         let r = evaluate(
             &[Gate {
                 scope: Some("login".into()),
+                window: Window::Run,
                 metric: GateMetric::SuccessRate,
                 threshold: 0.0,
             }],

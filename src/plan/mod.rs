@@ -450,8 +450,64 @@ pub enum CaptureSource {
 pub struct Gate {
     /// `None` for all requests together, else a request name.
     pub scope: Option<String>,
+    /// The part of the run it looks at.
+    pub window: Window,
     pub metric: GateMetric,
     pub threshold: f64,
+}
+
+/// A part of the run a gate looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Run,
+    /// From the end of the ramp-up ([`RunPlan::ramp_up`]) to the end of the duration.
+    Steady,
+    /// One stage, numbered from 1.
+    Stage(usize),
+}
+
+impl Window {
+    /// `None` for the whole run, else "steady" or "stage N".
+    pub fn label(self) -> Option<String> {
+        match self {
+            Window::Run => None,
+            Window::Steady => Some("steady".into()),
+            Window::Stage(n) => Some(format!("stage {n}")),
+        }
+    }
+}
+
+impl RunPlan {
+    /// The span of `window`, from the start of the run.
+    pub fn span(&self, window: Window) -> (Duration, Duration) {
+        let stage_ends: Vec<Duration> = match &self.load {
+            Load::Ramp { .. } => Vec::new(),
+            Load::Stages(st) => st.iter().map(|s| s.duration).collect(),
+            Load::Arrival(a) => a.stages.iter().map(|s| s.duration).collect(),
+        };
+        match window {
+            Window::Run => (Duration::ZERO, self.duration),
+            Window::Steady => (self.ramp_up(), self.duration),
+            Window::Stage(n) => {
+                let start: Duration = stage_ends.iter().take(n.saturating_sub(1)).sum();
+                let end = start
+                    + stage_ends
+                        .get(n.saturating_sub(1))
+                        .copied()
+                        .unwrap_or_default();
+                (start.min(self.duration), end.min(self.duration))
+            }
+        }
+    }
+
+    /// How many stages the load has (0 for a ramp).
+    pub fn stage_count(&self) -> usize {
+        match &self.load {
+            Load::Ramp { .. } => 0,
+            Load::Stages(st) => st.len(),
+            Load::Arrival(a) => a.stages.len(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -460,6 +516,8 @@ pub enum GateMetric {
     SuccessRate,
     /// A latency percentile in ms; passes when measured < threshold.
     Percentile(u8),
+    /// Arrival rate: iterations dropped; passes when measured <= threshold.
+    DroppedIterations,
 }
 
 impl GateMetric {
@@ -467,6 +525,7 @@ impl GateMetric {
         match self {
             GateMetric::SuccessRate => "success_rate".into(),
             GateMetric::Percentile(p) => format!("p{p}_ms"),
+            GateMetric::DroppedIterations => "dropped_iterations".into(),
         }
     }
 }
@@ -697,11 +756,20 @@ impl RunPlan {
                 let op = match g.metric {
                     GateMetric::SuccessRate => ">=",
                     GateMetric::Percentile(_) => "<",
+                    GateMetric::DroppedIterations => "<=",
+                };
+                let scope = g.scope.as_deref().unwrap_or("all requests");
+                let scope = match g.window.label() {
+                    Some(w) => {
+                        let (a, b) = self.span(g.window);
+                        format!("{scope} ({w}: {}..{})", secs(a), secs(b))
+                    }
+                    None => scope.to_string(),
                 };
                 let _ = writeln!(
                     s,
                     "  {:<24} {} {} {}",
-                    g.scope.as_deref().unwrap_or("all requests"),
+                    scope,
                     g.metric.key(),
                     op,
                     g.threshold

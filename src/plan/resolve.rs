@@ -191,7 +191,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
     );
 
     let gates = match &loaded.gates {
-        Some(g) => resolve_gates(loaded, g.file, &g.value, &steps)?,
+        Some(g) => resolve_gates(loaded, g.file, &g.value, &steps, &load_model)?,
         None => Vec::new(),
     };
     let _ = root;
@@ -778,10 +778,106 @@ fn resolve_gates(
     file: usize,
     g: &crate::scenario::RawGates,
     steps: &[Step],
+    load: &Load,
 ) -> Result<Vec<Gate>> {
     let mut gates = Vec::new();
-    push_gate_set(loaded, file, None, &g.overall(), &mut gates)?;
-    for (name, set) in g.requests.iter().flatten() {
+    let run = (Window::Run, &g.overall(), g.requests.as_ref());
+    push_window(loaded, file, run, steps, &mut gates)?;
+    if let Some(d) = &g.dropped_iterations {
+        if !matches!(load, Load::Arrival(_)) {
+            return Err(loaded
+                .error(
+                    file,
+                    d.span(),
+                    "`dropped_iterations` only applies to an arrival rate (`arrival_rate`, or stages with `rate`)",
+                )
+                .into());
+        }
+        let n = *d.get_ref();
+        if n < 0 {
+            return Err(loaded
+                .error(
+                    file,
+                    d.span(),
+                    format!("`dropped_iterations` is a count, at least 0, got {n}"),
+                )
+                .into());
+        }
+        gates.push(Gate {
+            scope: None,
+            window: Window::Run,
+            metric: GateMetric::DroppedIterations,
+            threshold: n as f64,
+        });
+    }
+    if let Some(w) = &g.steady {
+        let set = w.get_ref();
+        push_window(
+            loaded,
+            file,
+            (Window::Steady, &set.overall(), set.requests.as_ref()),
+            steps,
+            &mut gates,
+        )?;
+    }
+    let stages: Vec<Duration> = match load {
+        Load::Ramp { .. } => Vec::new(),
+        Load::Stages(st) => st.iter().map(|s| s.duration).collect(),
+        Load::Arrival(a) => a.stages.iter().map(|s| s.duration).collect(),
+    };
+    for (key, set) in g.stages.iter().flatten() {
+        let n = key.get_ref().trim().parse::<usize>().ok();
+        let n = match n {
+            Some(n) if (1..=stages.len()).contains(&n) => n,
+            _ => {
+                let have = if stages.is_empty() {
+                    "the load has no stages".to_string()
+                } else {
+                    format!("the load has stages 1 to {}", stages.len())
+                };
+                return Err(loaded
+                    .error(
+                        file,
+                        key.span(),
+                        format!("`gates.stages.{}`: no such stage ({have})", key.get_ref()),
+                    )
+                    .with_help("stages are numbered from 1 in the order of [load] stages")
+                    .into());
+            }
+        };
+        if stages[n - 1].is_zero() {
+            return Err(loaded
+                .error(
+                    file,
+                    key.span(),
+                    format!("stage {n} lasts 0 s (a step): there is nothing to judge in it"),
+                )
+                .with_help("gate the stage after it instead")
+                .into());
+        }
+        push_window(
+            loaded,
+            file,
+            (Window::Stage(n), &set.overall(), set.requests.as_ref()),
+            steps,
+            &mut gates,
+        )?;
+    }
+    Ok(gates)
+}
+
+type RawRequestGates = std::collections::BTreeMap<Spanned<String>, crate::scenario::RawGateSet>;
+
+/// The gates of one window: for all requests, then per request name.
+fn push_window(
+    loaded: &Loaded,
+    file: usize,
+    (window, overall, requests): (Window, &RawGateSet, Option<&RawRequestGates>),
+    steps: &[Step],
+    gates: &mut Vec<Gate>,
+) -> Result<()> {
+    push_gate_set(loaded, file, (None, window), overall, gates)?;
+    for (name, set) in requests.into_iter().flatten() {
         if !steps.iter().any(|s| s.name == *name.get_ref()) {
             let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
             return Err(loaded
@@ -793,15 +889,21 @@ fn resolve_gates(
                 .suggest(name.get_ref(), names.iter().copied())
                 .into());
         }
-        push_gate_set(loaded, file, Some(name.get_ref().clone()), set, &mut gates)?;
+        push_gate_set(
+            loaded,
+            file,
+            (Some(name.get_ref().clone()), window),
+            set,
+            gates,
+        )?;
     }
-    Ok(gates)
+    Ok(())
 }
 
 fn push_gate_set(
     loaded: &Loaded,
     file: usize,
-    scope: Option<String>,
+    (scope, window): (Option<String>, Window),
     set: &RawGateSet,
     out: &mut Vec<Gate>,
 ) -> Result<()> {
@@ -818,6 +920,7 @@ fn push_gate_set(
         }
         out.push(Gate {
             scope: scope.clone(),
+            window,
             metric: GateMetric::SuccessRate,
             threshold: x,
         });
@@ -841,6 +944,7 @@ fn push_gate_set(
             }
             out.push(Gate {
                 scope: scope.clone(),
+                window,
                 metric: GateMetric::Percentile(p),
                 threshold: x,
             });

@@ -395,3 +395,38 @@ fn users_started_counts_every_ramp_up() {
     let p = staged("users = 7\nduration = \"1s\"").unwrap();
     assert_eq!(users_started(&p.load, p.users), 7);
 }
+
+#[test]
+fn gate_windows_are_checked_against_the_load() {
+    let p = staged(
+        "stages = [{ duration = \"2s\", users = 4 }, { duration = \"0s\", users = 8 }, { duration = \"3s\", users = 8 }]\n\
+         [gates.stages.3]\np95_ms = 100\n[gates.steady.requests.x]\np99_ms = 200",
+    )
+    .unwrap();
+    let w: Vec<(Window, Option<&str>)> = p
+        .gates
+        .iter()
+        .map(|g| (g.window, g.scope.as_deref()))
+        .collect();
+    assert_eq!(w, [(Window::Steady, Some("x")), (Window::Stage(3), None)]);
+    let s = Duration::from_secs;
+    assert_eq!(p.span(Window::Stage(3)), (s(2), s(5)));
+    assert_eq!(p.span(Window::Steady), (s(2), s(5)));
+    let e = staged("stages = [{ duration = \"1s\", users = 4 }]\n[gates.stages.2]\np95_ms = 1")
+        .unwrap_err();
+    assert!(
+        e.contains("`gates.stages.2`: no such stage (the load has stages 1 to 1)"),
+        "{e}"
+    );
+    let e = staged("stages = [{ duration = \"0s\", users = 4 }, { duration = \"1s\", users = 4 }]\n[gates.stages.1]\np95_ms = 1")
+        .unwrap_err();
+    assert!(e.contains("stage 1 lasts 0 s"), "{e}");
+    let e = staged("users = 2\nduration = \"1s\"\n[gates]\ndropped_iterations = 0").unwrap_err();
+    assert!(
+        e.contains("`dropped_iterations` only applies to an arrival rate"),
+        "{e}"
+    );
+    let e =
+        staged("users = 2\nduration = \"1s\"\n[gates.steady.requests.y]\np95_ms = 1").unwrap_err();
+    assert!(e.contains("gate for unknown request name `y`"), "{e}");
+}

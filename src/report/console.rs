@@ -179,7 +179,7 @@ pub fn render(r: &RunResults) -> String {
                 s,
                 "  {}  {:<20} {:<13} {:>2} {:<10} measured {}",
                 if g.passed { "PASS" } else { "FAIL" },
-                truncate(g.scope.as_deref().unwrap_or("all requests"), 20),
+                truncate(&g.scope_text(), 20),
                 g.metric,
                 g.op,
                 threshold,

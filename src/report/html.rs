@@ -333,9 +333,7 @@ fn gate_row(s: &mut String, g: &GateResult) {
         "<tr{}><td><span class=\"badge {class}\">{word}</span></td><td>{}</td><td>{}</td>\
          <td class=\"n\">{} {}</td><td class=\"n\">{}</td></tr>",
         if g.passed { "" } else { " class=\"failed\"" },
-        g.scope
-            .as_deref()
-            .map_or_else(|| "all requests".to_string(), escape),
+        escape(&g.scope_text()),
         escape(&g.metric),
         escape(&g.op),
         escape(&g.threshold_text()),

@@ -47,8 +47,8 @@ fn escape_with(s: &str, attribute: bool) -> String {
     out
 }
 
-fn scope(g: &GateResult) -> &str {
-    g.scope.as_deref().unwrap_or("all requests")
+fn scope(g: &GateResult) -> String {
+    g.scope_text()
 }
 
 /// The suite timestamp as the JUnit schema has it: an ISO 8601 date-time without fraction or zone

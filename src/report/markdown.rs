@@ -100,7 +100,7 @@ pub fn render(r: &RunResults) -> String {
             let _ = writeln!(
                 s,
                 "| {} {} | {} | {} | {} |",
-                cell(g.scope.as_deref().unwrap_or("all requests")),
+                cell(&g.scope_text()),
                 g.metric,
                 target(g),
                 g.measured_text(),

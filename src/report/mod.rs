@@ -481,7 +481,14 @@ impl RunResults {
             &outcome.failures_seen,
             elapsed,
         );
-        let gate_results = gates::evaluate(&plan.gates, &requests, &aggregated);
+        let whole = (requests, aggregated);
+        let gate_results = gates::evaluate_with(
+            &plan.gates,
+            &whole,
+            &|w| Some(window_evidence(plan, &outcome.series, plan.span(w))),
+            outcome_dropped(plan, outcome),
+        );
+        let (requests, aggregated) = whole;
         let (mode, min, max) = match plan.wait {
             Wait::None => ("none", Duration::ZERO, Duration::ZERO),
             Wait::Constant(d) => ("constant", d, d),
@@ -602,6 +609,40 @@ impl RunResults {
         results.validity = crate::validity::assess(plan, &results);
         results
     }
+}
+
+/// An arrival rate's dropped iterations (`None` for other loads).
+fn outcome_dropped(plan: &RunPlan, outcome: &RunOutcome) -> Option<u64> {
+    matches!(plan.load, Load::Arrival(_)).then_some(outcome.dropped)
+}
+
+/// The statistics of the seconds of `series` whose middle falls within `span` (from the start of the run),
+/// rebuilt from their per-request histograms and counts.
+pub fn window_evidence(
+    plan: &RunPlan,
+    series: &[SeriesPoint],
+    (from, to): (Duration, Duration),
+) -> gates::Evidence {
+    let (a, b) = (from.as_secs_f64(), to.as_secs_f64());
+    let mut totals: Vec<StepStats> = plan.steps.iter().map(|_| StepStats::default()).collect();
+    let mut prev = 0.0;
+    for p in series {
+        let mid = (prev + p.elapsed_s) / 2.0;
+        prev = p.elapsed_s;
+        if mid < a || mid > b {
+            continue;
+        }
+        for (t, i) in totals.iter_mut().zip(&p.by_request) {
+            t.requests += i.requests;
+            t.failures += i.failures;
+            t.bytes += i.bytes;
+            if let Some(h) = i.hdr.as_deref().and_then(|h| hdr::decode(h).ok()) {
+                let _ = t.latency.add(&h);
+            }
+        }
+    }
+    let rows = Rows::of(&plan.steps, &totals, &HashMap::new(), (b - a).max(1e-3));
+    (rows.requests, rows.aggregated)
 }
 
 /// The fastest ramp of a staged load, users per second (a step counts as its size per second).

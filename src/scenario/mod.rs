@@ -100,6 +100,37 @@ pub struct RawGates {
     pub p99_ms: Option<Spanned<f64>>,
     /// Per request name: `[gates.requests.verify_token]`.
     pub requests: Option<BTreeMap<Spanned<String>, RawGateSet>>,
+    /// Arrival rate: the most iterations that may be dropped.
+    pub dropped_iterations: Option<Spanned<i64>>,
+    /// Gates on the steady part of the run (after the ramp-up): `[gates.steady]`.
+    pub steady: Option<Spanned<RawGateWindow>>,
+    /// Gates on one stage: `[gates.stages.2]`.
+    pub stages: Option<BTreeMap<Spanned<String>, RawGateWindow>>,
+}
+
+/// Gates on a part of the run: thresholds for all requests, and per request name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateWindow {
+    pub success_rate: Option<Spanned<f64>>,
+    pub p50_ms: Option<Spanned<f64>>,
+    pub p90_ms: Option<Spanned<f64>>,
+    pub p95_ms: Option<Spanned<f64>>,
+    pub p99_ms: Option<Spanned<f64>>,
+    pub requests: Option<BTreeMap<Spanned<String>, RawGateSet>>,
+}
+
+impl RawGateWindow {
+    /// The thresholds for all requests together.
+    pub fn overall(&self) -> RawGateSet {
+        RawGateSet {
+            success_rate: self.success_rate.clone(),
+            p50_ms: self.p50_ms.clone(),
+            p90_ms: self.p90_ms.clone(),
+            p95_ms: self.p95_ms.clone(),
+            p99_ms: self.p99_ms.clone(),
+        }
+    }
 }
 
 impl RawGates {

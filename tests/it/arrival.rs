@@ -209,3 +209,63 @@ fn an_arrival_rate_shows_a_stall_that_a_closed_loop_hides() {
         "the queue timeout is 5 s"
     );
 }
+
+/// Gates scoped to a stage see only that stage: tokens live 2 s, so `verify` succeeds in stage 1 (0–2 s) and
+/// fails in stage 2 (2–4 s); the whole run is in between. `dropped_iterations` is gated too.
+#[test]
+fn gates_can_judge_one_stage_or_the_steady_part() {
+    let demo = Demo::start(&["--token-ttl", "2s"]);
+    let dir = tempfile::tempdir().unwrap();
+    let steps = crate::util::auth_steps("u{{vu}}_{{run_id}}", "pw");
+    let file = write(
+        dir.path(),
+        "windows.toml",
+        &format!(
+            r#"
+name = "windows"
+[target]
+host = "{}"
+[load]
+stages = [{{ duration = "2s", rate = 50 }}, {{ duration = "2s", rate = 50 }}]
+max_users = 20
+{steps}
+[[task]]
+name = "verify"
+path = "/api/auth/verify"
+headers = {{ Authorization = "Bearer {{{{token}}}}" }}
+[gates]
+dropped_iterations = 0
+[gates.stages.1.requests.verify]
+success_rate = 99
+[gates.stages.2.requests.verify]
+success_rate = 99
+[gates.steady]
+success_rate = 99
+"#,
+            demo.url
+        ),
+    );
+    let r = run_results(&file, 1);
+    let gates = r["gates"]["results"].as_array().unwrap();
+    let find = |during: Option<&str>, metric: &str| {
+        gates
+            .iter()
+            .find(|g| g["during"].as_str() == during && g["metric"] == metric)
+            .unwrap_or_else(|| panic!("no {during:?} {metric} gate in {gates:?}"))
+    };
+    let stage1 = find(Some("stage 1"), "success_rate");
+    let stage2 = find(Some("stage 2"), "success_rate");
+    assert_eq!(stage1["scope"], "verify");
+    assert_eq!(stage1["passed"], true, "{stage1}");
+    assert!(stage1["measured"].as_f64().unwrap() >= 99.0);
+    assert_eq!(stage2["passed"], false, "{stage2}");
+    assert!(stage2["measured"].as_f64().unwrap() < 50.0, "{stage2}");
+    // Steady is stage 2 here: the first stage ramps to the peak rate.
+    assert_eq!(find(Some("steady"), "success_rate")["passed"], false);
+    let dropped = find(None, "dropped_iterations");
+    assert_eq!(
+        (dropped["op"].as_str(), dropped["passed"].as_bool()),
+        (Some("<="), Some(true))
+    );
+    assert_eq!(crate::schema::schema_errors(&r), Vec::<String>::new());
+}
