@@ -4,11 +4,15 @@
 //! # Layout
 //! - [`cli`]: the command line (clap derive); nothing else sees clap.
 //! - [`scenario`]: the TOML model as written, includes, located errors, templates, JSON paths.
-//! - [`plan`]: scenario + overrides → a validated [`plan::RunPlan`]; the engine only sees this.
-//! - [`engine`]: the scheduler, the virtual users and their HTTP requests, graceful shutdown.
+//! - [`plan`]: scenario + overrides → a validated [`plan::RunPlan`] with one [`plan::Load`] profile (ramp,
+//!   stages or arrival rate); the engine only sees this.
+//! - [`data`]: test-data CSV files and how their rows go to users.
+//! - [`engine`]: the scheduler, the virtual users and their HTTP requests, the arrival-rate lanes, graceful
+//!   shutdown.
 //! - [`metrics`]: per-shard recording, the per-second collector, the time series.
 //! - [`report`]: the results model and its formats (console, JSON, CSV, HTML, JUnit, Markdown, progress line).
-//! - [`gates`]: quality gates evaluated on the results.
+//! - [`gates`]: quality gates evaluated on the results (whole run, steady part or one stage).
+//! - [`validity`]: whether loadgen kept its plan (an invalid run exits 3).
 //! - [`compare`]: run-to-run comparison with regression thresholds.
 //! - [`demo`]: the built-in reference authentication API (`serve-demo`, `run --demo`).
 //!

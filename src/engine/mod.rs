@@ -1,9 +1,12 @@
-//! The engine: starts virtual users at the spawn rate, runs them for the duration, stops them gracefully, and
-//! collects what they measured.
+//! The engine: starts virtual users on the load plan (a ramp or stages; an arrival rate starts iterations),
+//! runs them for the duration, stops them gracefully, and collects what they measured.
 //!
 //! Users run on [`workers`]: one current-thread runtime per core, users sharded across them. This task (the
 //! scheduler) starts them on schedule and drains the statistics once a second into the time series (see
 //! [`crate::metrics`]).
+//!
+//! With an arrival rate the scheduler starts no users: each worker runs a lane of the schedule (see
+//! [`arrival`]).
 //!
 //! Shutdown follows mini-redis: one [`CancellationToken`] tells every user to stop starting tasks (end of
 //! duration, or an interrupt); users finish the request they are in and run `on_stop`; whatever has not ended

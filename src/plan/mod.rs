@@ -766,13 +766,22 @@ impl RunPlan {
                     }
                     None => scope.to_string(),
                 };
+                let empty = g.window != Window::Run && {
+                    let (a, b) = self.span(g.window);
+                    a >= b
+                };
                 let _ = writeln!(
                     s,
-                    "  {:<24} {} {} {}",
+                    "  {:<24} {} {} {}{}",
                     scope,
                     g.metric.key(),
                     op,
-                    g.threshold
+                    g.threshold,
+                    if empty {
+                        "  (empty: the run ends before this part starts, so the gate fails)"
+                    } else {
+                        ""
+                    }
                 );
             }
         }

@@ -177,9 +177,9 @@ pub fn render(r: &RunResults) -> String {
             let (measured, threshold) = (g.measured_text(), g.threshold_text());
             let _ = writeln!(
                 s,
-                "  {}  {:<20} {:<13} {:>2} {:<10} measured {}",
+                "  {}  {:<28} {:<18} {:>2} {:<10} measured {}",
                 if g.passed { "PASS" } else { "FAIL" },
-                truncate(&g.scope_text(), 20),
+                truncate(&g.scope_text(), 28),
                 g.metric,
                 g.op,
                 threshold,

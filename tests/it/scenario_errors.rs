@@ -303,3 +303,21 @@ fn a_missing_file_and_bad_overrides_are_usage_errors() {
         .expect_code(2)
         .stderr_has("--spawn-rate must be between");
 }
+
+/// Every scenario shipped in scenarios/ is valid (the shared auth_flow.toml is an include, not a scenario).
+#[test]
+fn every_shipped_scenario_passes_check() {
+    let dir = crate::util::root().join("scenarios");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("scenarios") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n == "auth_flow.toml") {
+            continue;
+        }
+        crate::util::loadgen(["check", &path.to_string_lossy()])
+            .expect_code(0)
+            .stdout_has("scenario OK");
+        checked += 1;
+    }
+    assert!(checked >= 6, "{checked} scenarios checked");
+}
