@@ -72,6 +72,12 @@ pub struct Overrides {
         conflicts_with = "spawn_rate"
     )]
     pub rate: Option<f64>,
+    /// Run only the tasks tagged with one of these (comma-separated); on_start and on_stop always run.
+    #[arg(long, value_name = "TAG,...", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Leave out the tasks tagged with one of these (comma-separated).
+    #[arg(long, value_name = "TAG,...", value_delimiter = ',')]
+    pub exclude_tags: Vec<String>,
     /// Run time, e.g. 30s, 5m, 1h30m (overrides load.duration).
     #[arg(short = 't', long = "duration", visible_alias = "run-time", value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,

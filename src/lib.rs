@@ -160,6 +160,8 @@ fn load_plan(
         users: o.users,
         spawn_rate: o.spawn_rate,
         rate: o.rate,
+        tags: o.tags.clone(),
+        exclude_tags: o.exclude_tags.clone(),
         duration: o.duration,
     };
     plan::resolve(&loaded, &overrides)

@@ -31,6 +31,10 @@ pub struct Overrides {
     pub spawn_rate: Option<f64>,
     /// A constant arrival rate, replacing the scenario's load model.
     pub rate: Option<f64>,
+    /// Run only the tasks with one of these tags (all when empty).
+    pub tags: Vec<String>,
+    /// Leave out the tasks with one of these tags.
+    pub exclude_tags: Vec<String>,
     pub duration: Option<Duration>,
 }
 
@@ -360,6 +364,8 @@ pub struct Step {
     pub weight: u32,
     /// After this task, the user ends its session and starts a new one (on_start runs again).
     pub restart_session: bool,
+    /// Labels that `--tags` / `--exclude-tags` select tasks by.
+    pub tags: Vec<String>,
     pub timeout: Option<Duration>,
 }
 
@@ -741,6 +747,9 @@ impl RunPlan {
                         CaptureSource::Header(h) => format!("header {h}"),
                     };
                     let _ = write!(s, "  capture {}={}", c.name, src);
+                }
+                if !st.tags.is_empty() {
+                    let _ = write!(s, "  tags {}", st.tags.join(","));
                 }
                 if st.restart_session {
                     s.push_str("  restarts session");

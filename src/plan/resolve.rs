@@ -116,6 +116,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
     if let Some(s) = &loaded.on_stop {
         all.extend(s.value.iter().map(|r| (s.file, r, StepKind::OnStop)));
     }
+    select_tasks(&mut all, overrides)?;
     if !all.iter().any(|(_, _, k)| *k == StepKind::Task) {
         return Err(missing(
             "[[task]]",
@@ -215,6 +216,56 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         gates,
         validity: Validity::default(),
     })
+}
+
+/// Keeps the tasks `--tags` selects and `--exclude-tags` does not; `on_start` and `on_stop` always stay.
+fn select_tasks(all: &mut Vec<(usize, &RawStep, StepKind)>, overrides: &Overrides) -> Result<()> {
+    if overrides.tags.is_empty() && overrides.exclude_tags.is_empty() {
+        return Ok(());
+    }
+    let tags_of = |r: &RawStep| r.tags.as_ref().map_or(Vec::new(), |t| t.get_ref().clone());
+    let mut known: Vec<String> = all
+        .iter()
+        .filter(|(_, _, k)| *k == StepKind::Task)
+        .flat_map(|(_, r, _)| tags_of(r))
+        .collect();
+    known.sort();
+    known.dedup();
+    for (flag, list) in [
+        ("--tags", &overrides.tags),
+        ("--exclude-tags", &overrides.exclude_tags),
+    ] {
+        for t in list {
+            if !known.contains(t) {
+                let hint =
+                    match crate::scenario::error::did_you_mean(t, known.iter().map(String::as_str))
+                    {
+                        Some(best) => format!("; did you mean `{best}`?"),
+                        None if known.is_empty() => {
+                            "; no task has tags (add tags = [\"...\"] to a [[task]])".into()
+                        }
+                        None => format!("; the tasks' tags are: {}", known.join(", ")),
+                    };
+                return Err(Error::Usage(format!(
+                    "{flag} {t}: no task has this tag{hint}"
+                )));
+            }
+        }
+    }
+    all.retain(|(_, r, k)| {
+        if *k != StepKind::Task {
+            return true;
+        }
+        let tags = tags_of(r);
+        let wanted = overrides.tags.is_empty() || tags.iter().any(|t| overrides.tags.contains(t));
+        wanted && !tags.iter().any(|t| overrides.exclude_tags.contains(t))
+    });
+    if !all.iter().any(|(_, _, k)| *k == StepKind::Task) {
+        return Err(Error::Usage(
+            "--tags / --exclude-tags leave no task to run".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn resolve_connections(loaded: &Loaded, load: Option<&At<RawLoad>>) -> Result<Connections> {
@@ -541,6 +592,11 @@ fn resolve_step(
         }
         (Some(w), _) => return Err(task_only("weight", w.span())),
     };
+    let tags = match (&raw.tags, kind) {
+        (None, _) => Vec::new(),
+        (Some(t), StepKind::Task) => t.get_ref().clone(),
+        (Some(t), _) => return Err(task_only("tags", t.span())),
+    };
     let restart_session = match (&raw.restart_session, kind) {
         (None, _) => false,
         (Some(r), StepKind::Task) => *r.get_ref(),
@@ -563,6 +619,7 @@ fn resolve_step(
         captures: caps,
         weight,
         restart_session,
+        tags,
         timeout,
     })
 }

@@ -430,3 +430,44 @@ fn gate_windows_are_checked_against_the_load() {
         staged("users = 2\nduration = \"1s\"\n[gates.steady.requests.y]\np95_ms = 1").unwrap_err();
     assert!(e.contains("gate for unknown request name `y`"), "{e}");
 }
+
+#[test]
+fn tags_select_and_exclude_tasks() {
+    let main = "[target]\nhost = \"http://h\"\n[load]\nusers = 1\nduration = \"1s\"\n\
+                [[user.on_start]]\nname = \"login\"\npath = \"/l\"\n\
+                [[task]]\nname = \"read\"\npath = \"/r\"\ntags = [\"read\"]\n\
+                [[task]]\nname = \"write\"\npath = \"/w\"\ntags = [\"write\", \"slow\"]\n\
+                [[task]]\nname = \"plain\"\npath = \"/p\"\n";
+    let tasks = |tags: &[&str], exclude: &[&str]| {
+        plan_of(
+            &[("m.toml", main)],
+            &Overrides {
+                tags: tags.iter().map(|t| t.to_string()).collect(),
+                exclude_tags: exclude.iter().map(|t| t.to_string()).collect(),
+                ..Overrides::default()
+            },
+        )
+        .map(|p| {
+            let names: Vec<String> = p.tasks.iter().map(|&i| p.steps[i].name.clone()).collect();
+            assert_eq!(p.on_start.len(), 1, "on_start always stays");
+            names
+        })
+        .map_err(|e| e.to_string())
+    };
+    assert_eq!(tasks(&[], &[]).unwrap(), ["read", "write", "plain"]);
+    assert_eq!(tasks(&["read"], &[]).unwrap(), ["read"]);
+    assert_eq!(tasks(&["read", "write"], &[]).unwrap(), ["read", "write"]);
+    assert_eq!(tasks(&[], &["slow"]).unwrap(), ["read", "plain"]);
+    assert_eq!(
+        tasks(&["write"], &["slow"]).unwrap_err(),
+        "--tags / --exclude-tags leave no task to run"
+    );
+    let e = tasks(&["raed"], &[]).unwrap_err();
+    assert!(
+        e.contains("--tags raed: no task has this tag; did you mean `read`?"),
+        "{e}"
+    );
+    let e = staged("users = 1\nduration = \"1s\"\n[[user.on_start]]\nname = \"s\"\npath = \"/\"\ntags = [\"a\"]")
+        .unwrap_err();
+    assert!(e.contains("`tags`"), "{e}");
+}

@@ -162,6 +162,8 @@ pub struct RawStep {
     pub method: Option<Spanned<String>>,
     pub path: Spanned<String>,
     pub weight: Option<Spanned<i64>>,
+    /// Labels for `--tags` / `--exclude-tags` (tasks only).
+    pub tags: Option<Spanned<Vec<String>>>,
     pub query: Option<BTreeMap<String, Spanned<String>>>,
     pub headers: Option<BTreeMap<String, Spanned<String>>>,
     pub json: Option<Spanned<toml::Value>>,
