@@ -461,8 +461,10 @@ fn over_time(s: &mut String, r: &RunResults) {
                 series: vec![
                     line("users", GREY, false, &|p| Some(p.users as f64)),
                     // What the load plan (ramp or stages) wanted; files written before it existed have 0.
+                    // An arrival rate plans iterations, not users: no planned line then.
                     line("planned", BLUE, true, &|p| {
-                        (p.target_users > 0 || p.users == 0).then_some(p.target_users as f64)
+                        (p.target_rate.is_none() && (p.target_users > 0 || p.users == 0))
+                            .then_some(p.target_users as f64)
                     }),
                 ],
                 empty: "no data points",
