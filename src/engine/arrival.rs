@@ -45,6 +45,20 @@ impl Lane {
     }
 }
 
+/// Removes the iterations at the front of `queue` that have waited `timeout` or longer; returns how many.
+fn expire(queue: &mut VecDeque<Instant>, timeout: std::time::Duration) -> u64 {
+    let now = Instant::now();
+    let mut dropped = 0;
+    while queue
+        .front()
+        .is_some_and(|q| now.saturating_duration_since(*q) >= timeout)
+    {
+        queue.pop_front();
+        dropped += 1;
+    }
+    dropped
+}
+
 /// Runs `lane` until the stop, then until its users have finished; returns how many users were aborted.
 pub async fn run(
     shared: Arc<Shared>,
@@ -130,26 +144,14 @@ pub async fn run(
                     continue;
                 }
                 // The oldest waiting iteration still within its queue timeout takes this user.
-                let now = Instant::now();
-                let mut dropped = 0;
-                while queue.front().is_some_and(|q| now.saturating_duration_since(*q) > queue_timeout) {
-                    queue.pop_front();
-                    dropped += 1;
-                }
-                recorder.dropped(dropped);
+                recorder.dropped(expire(&mut queue, queue_timeout));
                 match queue.pop_front() {
                     Some(due) => start(&mut busy, vu, due),
                     None => idle.push(vu),
                 }
             }
             _ = sleep_until(expiry.unwrap_or_else(tokio::time::Instant::now)), if expiry.is_some() => {
-                let now = Instant::now();
-                let mut dropped = 0;
-                while queue.front().is_some_and(|q| now.saturating_duration_since(*q) >= queue_timeout) {
-                    queue.pop_front();
-                    dropped += 1;
-                }
-                recorder.dropped(dropped);
+                recorder.dropped(expire(&mut queue, queue_timeout));
             }
             _ = sleep_until(next_sleep.unwrap_or_else(tokio::time::Instant::now)), if next_sleep.is_some() => {
                 let now = Instant::now();

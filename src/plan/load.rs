@@ -30,15 +30,18 @@ pub(super) fn resolve_load(
         .and_then(|r| r.stages.as_ref())
         .is_some_and(|st| st.get_ref().iter().any(|s| s.rate.is_some()));
 
+    let open_model =
+        overrides.rate.is_some() || raw.is_some_and(|r| r.arrival_rate.is_some()) || staged_rate;
+    if open_model && overrides.spawn_rate.is_some() {
+        return Err(Error::Usage(
+            "--spawn-rate does not apply to an arrival rate: it starts users as iterations need them \
+             (--users sets the most users at once)"
+                .into(),
+        ));
+    }
+
     // --rate replaces whatever load model the scenario has with a constant arrival rate.
     if let Some(rate) = overrides.rate {
-        if overrides.spawn_rate.is_some() {
-            return Err(Error::Usage(
-                "--spawn-rate does not apply with --rate: an arrival rate starts users as iterations need them \
-                 (--users sets the most users at once)"
-                    .into(),
-            ));
-        }
         if !(rate > 0.0 && rate <= MAX_ARRIVAL_RATE) {
             return Err(Error::Usage(format!(
                 "--rate must be above 0 and at most {MAX_ARRIVAL_RATE} iterations per second, got {rate}"
@@ -84,12 +87,6 @@ pub(super) fn resolve_load(
                 )
                 .into());
         }
-        if overrides.spawn_rate.is_some() {
-            return Err(Error::Usage(
-                "--spawn-rate does not apply to a scenario with an arrival rate (--users sets its max_users)"
-                    .into(),
-            ));
-        }
         let stages = vec![RateStage {
             duration: Duration::ZERO,
             rate: r,
@@ -101,11 +98,6 @@ pub(super) fn resolve_load(
         let Some(list) = raw.and_then(|r| r.stages.as_ref()) else {
             unreachable!("staged_rate implies stages")
         };
-        if overrides.spawn_rate.is_some() {
-            return Err(Error::Usage(
-                "--spawn-rate does not apply to a scenario with rate stages (--users sets its max_users)".into(),
-            ));
-        }
         let stages = rate_stages(loaded, file, list, raw)?;
         return arrival(loaded, file, raw, overrides, timeout, stages);
     }

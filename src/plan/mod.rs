@@ -82,6 +82,15 @@ pub enum Load {
 }
 
 impl Load {
+    /// The durations of the stages, users or rate (none for a ramp).
+    pub fn stage_durations(&self) -> Vec<Duration> {
+        match self {
+            Load::Ramp { .. } => Vec::new(),
+            Load::Stages(st) => st.iter().map(|s| s.duration).collect(),
+            Load::Arrival(a) => a.stages.iter().map(|s| s.duration).collect(),
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Load::Ramp { .. } => "ramp",
@@ -486,11 +495,7 @@ impl Window {
 impl RunPlan {
     /// The span of `window`, from the start of the run.
     pub fn span(&self, window: Window) -> (Duration, Duration) {
-        let stage_ends: Vec<Duration> = match &self.load {
-            Load::Ramp { .. } => Vec::new(),
-            Load::Stages(st) => st.iter().map(|s| s.duration).collect(),
-            Load::Arrival(a) => a.stages.iter().map(|s| s.duration).collect(),
-        };
+        let stage_ends = self.load.stage_durations();
         match window {
             Window::Run => (Duration::ZERO, self.duration),
             Window::Steady => (self.ramp_up(), self.duration),
@@ -503,15 +508,6 @@ impl RunPlan {
                         .unwrap_or_default();
                 (start.min(self.duration), end.min(self.duration))
             }
-        }
-    }
-
-    /// How many stages the load has (0 for a ramp).
-    pub fn stage_count(&self) -> usize {
-        match &self.load {
-            Load::Ramp { .. } => 0,
-            Load::Stages(st) => st.len(),
-            Load::Arrival(a) => a.stages.len(),
         }
     }
 }

@@ -76,11 +76,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
     // [load]
     let load = loaded.load.as_ref();
     let (load_model, users) = super::load::resolve_load(loaded, load, overrides, timeout)?;
-    let staged: Duration = match &load_model {
-        Load::Ramp { .. } => Duration::ZERO,
-        Load::Stages(st) => st.iter().map(|s| s.duration).sum(),
-        Load::Arrival(a) => a.stages.iter().map(|s| s.duration).sum(),
-    };
+    let staged: Duration = load_model.stage_durations().iter().sum();
     let duration = match (
         overrides.duration,
         load.and_then(|l| l.value.duration.as_ref().map(|v| (l.file, v))),
@@ -877,11 +873,7 @@ fn resolve_gates(
             &mut gates,
         )?;
     }
-    let stages: Vec<Duration> = match load {
-        Load::Ramp { .. } => Vec::new(),
-        Load::Stages(st) => st.iter().map(|s| s.duration).collect(),
-        Load::Arrival(a) => a.stages.iter().map(|s| s.duration).collect(),
-    };
+    let stages = load.stage_durations();
     for (key, set) in g.stages.iter().flatten() {
         let n = key.get_ref().trim().parse::<usize>().ok();
         let n = match n {

@@ -374,7 +374,10 @@ fn arrival_rate_mistakes_are_located_and_explained() {
         ..Overrides::default()
     })
     .unwrap_err();
-    assert!(e.contains("--spawn-rate does not apply with --rate"), "{e}");
+    assert!(
+        e.contains("--spawn-rate does not apply to an arrival rate"),
+        "{e}"
+    );
     let e = rate(Overrides {
         rate: Some(-1.0),
         ..Overrides::default()
