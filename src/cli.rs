@@ -81,6 +81,10 @@ pub struct Overrides {
     /// Run time, e.g. 30s, 5m, 1h30m (overrides load.duration).
     #[arg(short = 't', long = "duration", visible_alias = "run-time", value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Stop after N task iterations in all (across users), or at the duration if that comes first (overrides
+    /// load.iterations).
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u64>,
 }
 
 #[derive(Debug, Args)]

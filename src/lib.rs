@@ -163,6 +163,7 @@ fn load_plan(
         tags: o.tags.clone(),
         exclude_tags: o.exclude_tags.clone(),
         duration: o.duration,
+        iterations: o.iterations,
     };
     plan::resolve(&loaded, &overrides)
 }

@@ -10,6 +10,10 @@
 //! own lateness (a timer wakes up to a millisecond late; a saturated loadgen falls further behind) is not
 //! added: it is loadgen's scheduler lag, reported in the time series and judged by the run's validity.
 //!
+//! With user classes, each iteration takes its class in turn by weight ([`Mix`]) and runs on a user of that
+//! class: the lane keeps a pool per class (idle users, queue, and a share of the lane's users by weight, at
+//! least one), as k6 gives each scenario its own users.
+//!
 //! At the stop (end of the duration, or an interrupt) the lane starts nothing more, counts what is still
 //! queued as dropped, lets running iterations finish, and runs `on_stop` for every user with an open session.
 
@@ -23,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
 use super::user::{Shared, Vu};
-use crate::plan::{Arrival, Load};
+use crate::plan::{Arrival, Load, Mix};
 
 /// Iterations started per wake-up at most, so the stop and the users' returns are seen between batches.
 const BATCH: usize = 256;
@@ -43,6 +47,31 @@ impl Lane {
     pub fn share(users: u64, lanes: u64, index: u64) -> u64 {
         users / lanes + u64::from(index < users % lanes)
     }
+}
+
+/// `users` split by `weights` (largest remainders), at least one each.
+pub fn split(users: u64, weights: &[u32]) -> Vec<u64> {
+    let total: u64 = weights.iter().map(|&w| u64::from(w)).sum::<u64>().max(1);
+    let mut out: Vec<u64> = weights
+        .iter()
+        .map(|&w| users * u64::from(w) / total)
+        .collect();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(users * u64::from(weights[i]) % total));
+    let given: u64 = out.iter().sum();
+    for &i in order.iter().take(users.saturating_sub(given) as usize) {
+        out[i] += 1;
+    }
+    out.iter_mut().for_each(|n| *n = (*n).max(1));
+    out
+}
+
+/// One class's users and waiting iterations in a lane.
+struct Pool {
+    idle: Vec<Vu>,
+    queue: VecDeque<Instant>,
+    created: u64,
+    cap: u64,
 }
 
 /// Removes the iterations at the front of `queue` that have waited `timeout` or longer; returns how many.
@@ -74,20 +103,34 @@ pub async fn run(
     let recorder = shared.recorder.clone();
     let deadline = lane.started + shared.plan.duration;
     let queue_timeout = arrival.queue_timeout;
+    let limit = shared.plan.max_iterations.unwrap_or(u64::MAX);
     let due_at = |k: u64| {
         arrival
             .start_of(k)
             .map(|d| lane.started + d)
-            .filter(|t| *t < deadline)
+            .filter(|t| *t < deadline && k < limit)
     };
     let mut k = lane.index;
     let mut next = due_at(k);
-    let mut idle: Vec<Vu> = Vec::new();
+    let weights: Vec<u32> = shared.plan.classes.iter().map(|c| c.weight).collect();
+    let mut mix = Mix::new(weights.iter().copied());
+    let mut pools: Vec<Pool> = split(lane.users, &weights)
+        .into_iter()
+        .map(|cap| Pool {
+            idle: Vec::new(),
+            queue: VecDeque::new(),
+            created: 0,
+            cap,
+        })
+        .collect();
     // An iteration returns its user; a finishing user returns nothing.
     let mut busy: JoinSet<Option<Vu>> = JoinSet::new();
-    let mut queue: VecDeque<Instant> = VecDeque::new();
     let mut created = 0u64;
     let mut stopping = false;
+    let dropped = |n: u64| {
+        recorder.dropped(n);
+        shared.iterations_finished(n);
+    };
 
     let start = |busy: &mut JoinSet<Option<Vu>>, mut vu: Vu, due: Instant| {
         recorder.iteration_started();
@@ -108,8 +151,10 @@ pub async fn run(
             break;
         }
         let next_sleep = next.map(tokio::time::Instant::from_std);
-        let expiry = queue
-            .front()
+        let expiry = pools
+            .iter()
+            .filter_map(|p| p.queue.front())
+            .min()
             .map(|q| tokio::time::Instant::from_std(*q + queue_timeout));
         tokio::select! {
             biased;
@@ -122,10 +167,12 @@ pub async fn run(
             _ = stop.cancelled(), if !stopping => {
                 stopping = true;
                 next = None;
-                recorder.dropped(queue.len() as u64);
-                queue.clear();
-                for vu in idle.drain(..) {
-                    finish(&mut busy, vu);
+                for pool in &mut pools {
+                    dropped(pool.queue.len() as u64);
+                    pool.queue.clear();
+                    for vu in pool.idle.drain(..) {
+                        finish(&mut busy, vu);
+                    }
                 }
             }
             Some(res) = busy.join_next(), if !busy.is_empty() => {
@@ -143,15 +190,18 @@ pub async fn run(
                     finish(&mut busy, vu);
                     continue;
                 }
-                // The oldest waiting iteration still within its queue timeout takes this user.
-                recorder.dropped(expire(&mut queue, queue_timeout));
-                match queue.pop_front() {
+                // The oldest waiting iteration of its class still within its queue timeout takes this user.
+                let pool = &mut pools[vu.class];
+                dropped(expire(&mut pool.queue, queue_timeout));
+                match pool.queue.pop_front() {
                     Some(due) => start(&mut busy, vu, due),
-                    None => idle.push(vu),
+                    None => pool.idle.push(vu),
                 }
             }
             _ = sleep_until(expiry.unwrap_or_else(tokio::time::Instant::now)), if expiry.is_some() => {
-                recorder.dropped(expire(&mut queue, queue_timeout));
+                for pool in &mut pools {
+                    dropped(expire(&mut pool.queue, queue_timeout));
+                }
             }
             _ = sleep_until(next_sleep.unwrap_or_else(tokio::time::Instant::now)), if next_sleep.is_some() => {
                 let now = Instant::now();
@@ -164,16 +214,19 @@ pub async fn run(
                     // In line from now: a timer wakes up to a millisecond late, and a lane that falls further
                     // behind is loadgen's own lag (reported, and judged by the run's validity), not the server's.
                     let due = now;
-                    if let Some(vu) = idle.pop() {
+                    let class = mix.next_class();
+                    let pool = &mut pools[class];
+                    if let Some(vu) = pool.idle.pop() {
                         start(&mut busy, vu, due);
-                    } else if created < lane.users {
+                    } else if pool.created < pool.cap {
+                        pool.created += 1;
                         created += 1;
                         // Lane l's users are l+1, l+1+k, l+1+2k, …: numbered 1..=max_users across the lanes.
                         let id = lane.index + 1 + (created - 1) * lane.lanes;
-                        let vu = Vu::new(id, shared.clone(), client(), stop.clone());
+                        let vu = Vu::new(id, class, shared.clone(), client(), stop.clone());
                         start(&mut busy, vu, due);
                     } else {
-                        queue.push_back(due);
+                        pool.queue.push_back(due);
                     }
                     k += lane.lanes;
                     next = due_at(k);
@@ -182,4 +235,19 @@ pub async fn run(
         }
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_split_by_weight_with_at_least_one_each() {
+        assert_eq!(split(20, &[3, 1]), [15, 5]);
+        assert_eq!(split(10, &[1, 1, 1]), [4, 3, 3]);
+        assert_eq!(split(7, &[1]), [7]);
+        // Too few users for the weights: every class still gets one.
+        assert_eq!(split(2, &[9, 1]), [2, 1]);
+        assert_eq!(split(1, &[1, 1, 1]), [1, 1, 1]);
+    }
 }

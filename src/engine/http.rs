@@ -163,8 +163,8 @@ pub fn build(
 }
 
 impl Vu {
-    /// Runs step `idx`; true when it met its expectation (and its captures were found).
-    pub async fn exec(&mut self, idx: usize) -> bool {
+    /// Runs step `idx`; `Ok` when it met its expectation (and its captures were found), else why not.
+    pub async fn exec(&mut self, idx: usize) -> Result<(), FailureKind> {
         let Vu {
             state,
             client,
@@ -314,7 +314,7 @@ impl Vu {
 }
 
 /// A request that could not even be built: counted as a failure, with no latency.
-fn unsent(shared: &Shared, id: u64, idx: usize, msg: &str) -> bool {
+fn unsent(shared: &Shared, id: u64, idx: usize, msg: &str) -> Result<(), FailureKind> {
     shared.recorder.record(
         id,
         idx,
@@ -327,10 +327,10 @@ fn unsent(shared: &Shared, id: u64, idx: usize, msg: &str) -> bool {
             failure: Some((FailureKind::Other, msg)),
         },
     );
-    false
+    Err(FailureKind::Other)
 }
 
-/// Records a finished request; true when it met its expectation.
+/// Records a finished request; `Ok` when it met its expectation.
 #[allow(clippy::too_many_arguments)]
 fn done(
     shared: &Shared,
@@ -342,9 +342,9 @@ fn done(
     status: Option<u16>,
     bytes: u64,
     failure: Option<(FailureKind, &str)>,
-) -> bool {
+) -> Result<(), FailureKind> {
     *in_flight = None;
-    let ok = failure.is_none();
+    let ok = failure.map_or(Ok(()), |(kind, _)| Err(kind));
     shared.recorder.record(
         id,
         idx,

@@ -116,11 +116,21 @@ pub async fn run(
     let started = Instant::now();
     let deadline = started + plan.duration;
     let mut collector = Collector::new(steps, started.into_std());
+    for (i, _) in plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.is_request())
+    {
+        collector.not_a_request(i);
+    }
     let mut tick = interval_at(started + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Users running, in the order they started: a ramp-down stops the newest first.
-    let mut running: Vec<CancellationToken> = Vec::new();
+    let mut running: Vec<(CancellationToken, usize)> = Vec::new();
     let mut spawned: u64 = 0;
+    // Users take their class in turn by weight, so the mix holds at any number of users.
+    let mut mix = crate::plan::Mix::new(plan.classes.iter().map(|c| c.weight));
     let mut next_check = Some(started);
     let mut interrupted = false;
     let arrival = match &plan.load {
@@ -137,6 +147,8 @@ pub async fn run(
             biased;
             _ = signals.interrupt.cancelled() => { interrupted = true; break; }
             _ = sleep_until(deadline) => break,
+            // `--iterations` used up.
+            _ = shared.all_done.cancelled() => break,
             _ = tick.tick() => {
                 let now = Instant::now();
                 if let Some(a) = arrival {
@@ -157,13 +169,16 @@ pub async fn run(
                     spawned += 1;
                     batch += 1;
                     let token = stop.child_token();
-                    workers.spawn(spawned, token.clone());
-                    running.push(token);
+                    let class = mix.next_class();
+                    workers.spawn(spawned, class, token.clone());
+                    running.push((token, class));
                 }
-                // Ramp-down: the newest users finish their task, run on_stop and end.
+                // Ramp-down: the newest users finish their task, run on_stop and end; their classes go back to
+                // the mix, which then stands as it did at that many users.
                 while running.len() as u64 > target {
-                    if let Some(user) = running.pop() {
+                    if let Some((user, class)) = running.pop() {
                         user.cancel();
+                        mix.undo(class);
                     }
                 }
                 next_check = if batch == SPAWN_BATCH {

@@ -1,6 +1,7 @@
 //! A virtual user: its own HTTP client (connections and cookies, as a Locust `HttpUser`), its captured values,
-//! and the session loop: `on_start`, then weighted random tasks with waits between them, until told to stop;
-//! then `on_stop`.
+//! and the session loop of its class: `on_start`, then weighted random tasks with waits between them, until
+//! told to stop (or the run's `--iterations` are used up); then `on_stop`. A task is one request or a flow: its
+//! requests in order, stopping at the first that fails, timed each and as a whole.
 //!
 //! A session restarts (on_start runs again, `{{session}}` increases, captures are cleared) after a task marked
 //! `restart_session`, and when an `on_start` step fails; in the latter case the user first waits its usual
@@ -17,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::{Client, Net, Origin};
 use super::http::Prepared;
 use crate::metrics::{FailureKind, Outcome, Recorder};
-use crate::plan::RunPlan;
+use crate::plan::{RunPlan, Task};
 use crate::scenario::template::{self, Var};
 
 /// What every user of a run shares (read-only on the request path, apart from the `seq` counter).
@@ -29,8 +30,13 @@ pub struct Shared {
     pub seq: AtomicU64,
     /// Cancelled when users must stop starting tasks.
     pub stop: CancellationToken,
-    /// Cumulative task weights, for weighted choice.
-    pub cumulative: Vec<u64>,
+    /// Per class, cumulative task weights, for weighted choice.
+    pub cumulative: Vec<Vec<u64>>,
+    /// `--iterations`: task iterations claimed, and finished (or dropped); `all_done` is cancelled when the
+    /// finished ones reach the limit.
+    pub claimed: AtomicU64,
+    pub finished: AtomicU64,
+    pub all_done: CancellationToken,
     /// Per step, what could be built once (URI, header values, body).
     pub prepared: Vec<Prepared>,
     /// The target's origin and the path prefix of its URL (`http://h/api` → `/api`).
@@ -48,13 +54,18 @@ impl Shared {
         run_id: String,
         stop: CancellationToken,
     ) -> Result<Self, String> {
-        let mut acc = 0;
         let cumulative = plan
-            .tasks
+            .classes
             .iter()
-            .map(|&i| {
-                acc += u64::from(plan.steps[i].weight);
-                acc
+            .map(|c| {
+                let mut acc = 0;
+                c.tasks
+                    .iter()
+                    .map(|t| {
+                        acc += u64::from(t.weight);
+                        acc
+                    })
+                    .collect()
             })
             .collect();
         let url = url::Url::parse(&plan.host).map_err(|e| format!("invalid host: {e}"))?;
@@ -76,6 +87,9 @@ impl Shared {
             seq: AtomicU64::new(0),
             stop,
             cumulative,
+            claimed: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            all_done: CancellationToken::new(),
             prepared,
             origin,
             base_path,
@@ -84,9 +98,28 @@ impl Shared {
         })
     }
 
-    /// The task (a step index) for a number `r` drawn uniformly from `0..total weight`.
-    pub fn task_for(&self, r: u64) -> usize {
-        self.plan.tasks[pick(&self.cumulative, r)]
+    /// Class `class`'s task for a number `r` drawn uniformly from `0..its total weight`.
+    pub fn task_for(&self, class: usize, r: u64) -> &Task {
+        let tasks = &self.plan.classes[class].tasks;
+        &tasks[pick(&self.cumulative[class], r).min(tasks.len().saturating_sub(1))]
+    }
+
+    /// Claims one of the run's `--iterations` for a closed-model user; false once they are all claimed.
+    pub fn claim(&self) -> bool {
+        match self.plan.max_iterations {
+            Some(max) => self.claimed.fetch_add(1, Ordering::Relaxed) < max,
+            None => true,
+        }
+    }
+
+    /// `n` iterations have finished (or were dropped): the run ends when that makes `--iterations`.
+    pub fn iterations_finished(&self, n: u64) {
+        if let Some(max) = self.plan.max_iterations
+            && n > 0
+            && self.finished.fetch_add(n, Ordering::Relaxed) + n >= max
+        {
+            self.all_done.cancel();
+        }
     }
 }
 
@@ -110,6 +143,8 @@ pub struct State {
 
 /// One virtual user.
 pub struct Vu {
+    /// Its user class (an index into the plan's classes).
+    pub class: usize,
     pub state: State,
     pub client: Client,
     pub shared: Arc<Shared>,
@@ -153,8 +188,15 @@ impl Drop for Vu {
 }
 
 impl Vu {
-    pub fn new(id: u64, shared: Arc<Shared>, client: Client, stop: CancellationToken) -> Self {
+    pub fn new(
+        id: u64,
+        class: usize,
+        shared: Arc<Shared>,
+        client: Client,
+        stop: CancellationToken,
+    ) -> Self {
         Vu {
+            class,
             state: State {
                 id,
                 row: None,
@@ -192,8 +234,8 @@ impl Vu {
         let shared = self.shared.clone();
         self.state.session += 1;
         self.state.captures.iter_mut().for_each(|c| *c = None);
-        for &step in &shared.plan.on_start {
-            if self.stop.is_cancelled() || !self.exec(step).await {
+        for &step in &shared.plan.classes[self.class].on_start {
+            if self.stop.is_cancelled() || self.exec(step).await.is_err() {
                 return false;
             }
         }
@@ -201,18 +243,53 @@ impl Vu {
         true
     }
 
-    /// Runs one weighted-random task; returns when it started. A task marked `restart_session` closes the
-    /// session.
+    /// Runs one weighted-random task of the user's class; returns when it started. A task marked
+    /// `restart_session` closes the session.
     async fn task(&mut self) -> Instant {
-        let total = self.shared.cumulative.last().copied().unwrap_or(0);
+        let shared = self.shared.clone();
+        let total = shared.cumulative[self.class].last().copied().unwrap_or(0);
         let r = self.state.rng.random_range(0..total.max(1));
-        let task = self.shared.task_for(r);
+        let task = shared.task_for(self.class, r);
         let started = Instant::now();
-        self.exec(task).await;
-        if self.shared.plan.steps[task].restart_session {
+        if task.is_flow() {
+            self.flow(task).await;
+        } else {
+            let _ = self.exec(task.head).await;
+        }
+        if task.restart_session {
             self.open = false;
         }
         started
+    }
+
+    /// Runs a flow's steps in order, stopping at the first that fails, and records the flow as a whole under
+    /// its own entry: from its first request (or, for an arrival-rate iteration, from when it was due) to the
+    /// end of its last, failed when a step failed.
+    async fn flow(&mut self, task: &Task) {
+        let shared = self.shared.clone();
+        let start = Instant::now();
+        let delay = self.due.map(|d| start.saturating_duration_since(d));
+        let mut failed = None;
+        for &step in &task.steps {
+            if let Err(kind) = self.exec(step).await {
+                failed = Some((kind, step));
+                break;
+            }
+        }
+        let message =
+            failed.map(|(_, step)| format!("step `{}` failed", shared.plan.steps[step].name));
+        shared.recorder.record(
+            self.state.id,
+            task.head,
+            &Outcome {
+                delay,
+                latency: Some(start.elapsed()),
+                ttfb: None,
+                status: None,
+                bytes: 0,
+                failure: failed.map(|(kind, _)| kind).zip(message.as_deref()),
+            },
+        );
     }
 
     /// One iteration of an arrival-rate load, in line for a user since `due`: opens a session if none is open,
@@ -231,14 +308,15 @@ impl Vu {
             self.task().await;
             self.due = None;
         }
+        self.shared.iterations_finished(1);
     }
 
     /// The end of the user: `on_stop` if a session is open, then its connections close.
     pub async fn finish(mut self) {
         if self.open {
             let shared = self.shared.clone();
-            for &step in &shared.plan.on_stop {
-                self.exec(step).await;
+            for &step in &shared.plan.classes[self.class].on_stop {
+                let _ = self.exec(step).await;
             }
             self.open = false;
         }
@@ -259,7 +337,11 @@ impl Vu {
                     continue;
                 }
             }
+            if !self.shared.claim() {
+                break;
+            }
             let started = self.task().await;
+            self.shared.iterations_finished(1);
             self.pause(started, false).await;
         }
         self.finish().await;
@@ -268,9 +350,7 @@ impl Vu {
     /// The wait after a task that started at `started`; returns early when the run stops.
     async fn pause(&mut self, started: Instant, after_failure: bool) {
         let rng = &mut self.state.rng;
-        let d = self
-            .shared
-            .plan
+        let d = self.shared.plan.classes[self.class]
             .wait
             .pause(started.elapsed(), || rng.random::<f64>());
         let d = if after_failure {

@@ -24,8 +24,9 @@ use crate::plan::{Connections, Load};
 
 /// What the scheduler tells a worker.
 pub enum Command {
-    /// Start user `id`, which stops when its token is cancelled (closed models).
-    User(u64, CancellationToken),
+    /// Start user `id` of class `class` (an index into the plan's classes), which stops when its token is
+    /// cancelled (closed models).
+    User(u64, usize, CancellationToken),
     /// Run this lane of the arrival rate (open model): the worker starts its users itself.
     Lane(Lane),
 }
@@ -72,10 +73,10 @@ impl Workers {
         })
     }
 
-    /// Starts user `id` on its worker.
-    pub fn spawn(&self, id: u64, stop: CancellationToken) {
+    /// Starts user `id` of class `class` on its worker.
+    pub fn spawn(&self, id: u64, class: usize, stop: CancellationToken) {
         let w = (id as usize) % self.senders.len();
-        let _ = self.senders[w].send(Command::User(id, stop));
+        let _ = self.senders[w].send(Command::User(id, class, stop));
     }
 
     /// Starts the arrival rate's lanes, one per worker (fewer when `users` is smaller), timed from `started`.
@@ -178,8 +179,8 @@ async fn worker(
                 break;
             }
             msg = rx.recv(), if open => match msg {
-                Some(Command::User(id, stop)) => {
-                    users.spawn(Vu::new(id, shared.clone(), client(), stop).run());
+                Some(Command::User(id, class, stop)) => {
+                    users.spawn(Vu::new(id, class, shared.clone(), client(), stop).run());
                 }
                 Some(Command::Lane(_)) => {}
                 None => open = false,

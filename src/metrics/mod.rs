@@ -402,6 +402,9 @@ pub struct Collector {
     /// Arrival rate: iterations started and dropped over the run.
     pub iterations: u64,
     pub dropped: u64,
+    /// The entries that are not requests (a flow's own entry): kept per name but left out of the per-second
+    /// totals, which count requests.
+    not_requests: Vec<bool>,
 }
 
 /// The CPU time (user + system) this process has used so far, from /proc (Linux; `None` elsewhere).
@@ -451,6 +454,14 @@ impl Collector {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             iterations: 0,
             dropped: 0,
+            not_requests: vec![false; steps],
+        }
+    }
+
+    /// Marks entry `i` as not a request (a flow's own entry): the per-second totals leave it out.
+    pub fn not_a_request(&mut self, i: usize) {
+        if let Some(f) = self.not_requests.get_mut(i) {
+            *f = true;
         }
     }
 
@@ -468,7 +479,9 @@ impl Collector {
                 if s.requests == 0 {
                     continue;
                 }
-                let _ = self.interval.add(&s.latency);
+                if !self.not_requests[i] {
+                    let _ = self.interval.add(&s.latency);
+                }
                 self.totals[i].merge(s);
                 self.interval_steps[i].merge(s);
                 for (kind, message) in s.errors.keys() {
@@ -493,8 +506,15 @@ impl Collector {
         h: &Histogram<u64>,
         steps: &[StepStats],
     ) -> SeriesPoint {
-        let requests = steps.iter().map(|s| s.requests).sum::<u64>();
-        let failures = steps.iter().map(|s| s.failures).sum::<u64>();
+        let counted = || {
+            steps
+                .iter()
+                .zip(&self.not_requests)
+                .filter(|(_, flow)| !**flow)
+                .map(|(s, _)| s)
+        };
+        let requests = counted().map(|s| s.requests).sum::<u64>();
+        let failures = counted().map(|s| s.failures).sum::<u64>();
         let secs = now.saturating_duration_since(from).as_secs_f64().max(1e-3);
         let timed = !h.is_empty();
         let pct = |q: f64| timed.then(|| ms(h.value_at_quantile(q)));
@@ -605,7 +625,9 @@ impl Collector {
     pub fn running_totals(&self) -> (u64, u64) {
         self.totals
             .iter()
-            .fold((0, 0), |(r, f), s| (r + s.requests, f + s.failures))
+            .zip(&self.not_requests)
+            .filter(|(_, flow)| !**flow)
+            .fold((0, 0), |(r, f), (s, _)| (r + s.requests, f + s.failures))
     }
 }
 

@@ -23,6 +23,92 @@ use crate::scenario::template::{self, Template};
 pub use data::{DataPlan, users_started};
 pub use resolve::{MAX_DURATION, resolve};
 
+/// One kind of user: its share of the users, its wait, and its steps (indexes into [`RunPlan::steps`]).
+#[derive(Debug, Clone)]
+pub struct UserClass {
+    pub name: String,
+    pub weight: u32,
+    pub wait: Wait,
+    pub on_start: Vec<usize>,
+    pub tasks: Vec<Task>,
+    pub on_stop: Vec<usize>,
+}
+
+impl UserClass {
+    /// The sum of the task weights.
+    pub fn total_weight(&self) -> u64 {
+        self.tasks.iter().map(|t| u64::from(t.weight)).sum()
+    }
+}
+
+/// A task: one request, or a flow of requests run in order.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Its statistics entry: the request, or the flow's own entry (the steps timed as a whole).
+    pub head: usize,
+    /// The requests it runs, in order (just `head` for a single request).
+    pub steps: Vec<usize>,
+    pub weight: u32,
+    /// After this task, the user ends its session and starts a new one (on_start runs again).
+    pub restart_session: bool,
+}
+
+impl Task {
+    pub fn is_flow(&self) -> bool {
+        self.steps != [self.head]
+    }
+}
+
+/// Hands out user classes by weight so that any number of picks is as close to the weights as whole users
+/// can be (each class within one of its exact share): nginx's smooth weighted round robin.
+#[derive(Debug, Clone)]
+pub struct Mix {
+    weights: Vec<i64>,
+    current: Vec<i64>,
+}
+
+impl Mix {
+    pub fn new(weights: impl IntoIterator<Item = u32>) -> Mix {
+        let weights: Vec<i64> = weights.into_iter().map(i64::from).collect();
+        Mix {
+            current: vec![0; weights.len()],
+            weights,
+        }
+    }
+
+    /// The next class (its index).
+    pub fn next_class(&mut self) -> usize {
+        if self.weights.is_empty() {
+            return 0;
+        }
+        let total: i64 = self.weights.iter().sum();
+        for (c, w) in self.current.iter_mut().zip(&self.weights) {
+            *c += w;
+        }
+        // The first of the largest, so ties go in class order.
+        let mut best = 0;
+        for (i, c) in self.current.iter().enumerate() {
+            if *c > self.current[best] {
+                best = i;
+            }
+        }
+        self.current[best] -= total;
+        best
+    }
+
+    /// Takes back the last class handed out (`class`), as if it had not been: picks undone newest first
+    /// leave the mix as it was.
+    pub fn undo(&mut self, class: usize) {
+        let total: i64 = self.weights.iter().sum();
+        if let Some(c) = self.current.get_mut(class) {
+            *c += total;
+        }
+        for (c, w) in self.current.iter_mut().zip(&self.weights) {
+            *c -= w;
+        }
+    }
+}
+
 /// Values given on the command line, which win over the scenario's.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -36,6 +122,8 @@ pub struct Overrides {
     /// Leave out the tasks with one of these tags.
     pub exclude_tags: Vec<String>,
     pub duration: Option<Duration>,
+    /// Stop after this many task iterations in all.
+    pub iterations: Option<u64>,
 }
 
 /// A run, ready for the engine.
@@ -54,12 +142,12 @@ pub struct RunPlan {
     pub duration: Duration,
     pub stop_timeout: Duration,
     pub connections: Connections,
-    pub wait: Wait,
-    /// Every request of the scenario; a step's index is its statistics id.
+    /// Stop after this many task iterations in all (`--iterations`), or at the duration if that comes first.
+    pub max_iterations: Option<u64>,
+    /// Every request of the scenario, and an entry per flow; a step's index is its statistics id.
     pub steps: Vec<Step>,
-    pub on_start: Vec<usize>,
-    pub tasks: Vec<usize>,
-    pub on_stop: Vec<usize>,
+    /// The kinds of user, at least one: a scenario without `[classes]` has one, named `user`.
+    pub classes: Vec<UserClass>,
     /// Names of the capture slots, indexed by [`template::Var::Capture`].
     pub captures: Vec<String>,
     /// The test data, when the scenario has a `[data]` file.
@@ -296,6 +384,9 @@ fn first_peak(stages: impl Iterator<Item = (Duration, f64)> + Clone) -> Duration
     at
 }
 
+/// The name of the one class of a scenario without `[classes]`.
+pub const IMPLICIT_CLASS: &str = "user";
+
 /// Who owns the HTTP connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connections {
@@ -344,6 +435,8 @@ pub enum StepKind {
     OnStart,
     Task,
     OnStop,
+    /// A flow's own entry: its steps timed as a whole (not a request; not in the aggregated figures).
+    Flow,
 }
 
 impl StepKind {
@@ -352,6 +445,7 @@ impl StepKind {
             StepKind::OnStart => "on_start",
             StepKind::Task => "task",
             StepKind::OnStop => "on_stop",
+            StepKind::Flow => "flow",
         }
     }
 }
@@ -376,9 +470,26 @@ pub struct Step {
     /// Labels that `--tags` / `--exclude-tags` select tasks by.
     pub tags: Vec<String>,
     pub timeout: Option<Duration>,
+    /// The user class it belongs to (an index into [`RunPlan::classes`]).
+    pub class: usize,
+    /// For a request inside a flow: the flow's entry (an index into [`RunPlan::steps`]).
+    pub flow: Option<usize>,
 }
 
 impl Step {
+    /// What the statistics show as its method: the HTTP method, or `FLOW` for a flow's own entry.
+    pub fn method_label(&self) -> &str {
+        match self.kind {
+            StepKind::Flow => "FLOW",
+            _ => self.method.as_str(),
+        }
+    }
+
+    /// True for the HTTP requests, which the aggregated figures count (not a flow's own entry).
+    pub fn is_request(&self) -> bool {
+        self.kind != StepKind::Flow
+    }
+
     /// Whether `status` meets this step's expectation.
     pub fn accepts(&self, status: u16) -> bool {
         match &self.expect_status {
@@ -544,12 +655,18 @@ impl RunPlan {
         }
     }
 
-    /// The sum of the task weights.
-    pub fn total_weight(&self) -> u64 {
-        self.tasks
-            .iter()
-            .map(|&i| u64::from(self.steps[i].weight))
-            .sum()
+    /// The sum of the class weights.
+    pub fn class_weight(&self) -> u64 {
+        self.classes.iter().map(|c| u64::from(c.weight)).sum()
+    }
+
+    /// Whether the scenario defines user classes (rather than the one implicit `user`).
+    pub fn has_classes(&self) -> bool {
+        self.classes.len() > 1
+            || self
+                .classes
+                .first()
+                .is_some_and(|c| c.name != IMPLICIT_CLASS)
     }
 
     /// The stages' lines of [`RunPlan::describe`]: each stage's span and values, then the hold or the cut.
@@ -582,6 +699,96 @@ impl RunPlan {
                 "  (the run ends at {}, before the last stage ends)",
                 secs(self.duration)
             );
+        }
+    }
+
+    /// One class's lines of [`RunPlan::describe`]: its wait and its steps, each line after `indent`.
+    fn describe_class(&self, s: &mut String, class: &UserClass, indent: &str) {
+        let secs = |d: Duration| humantime::format_duration(d).to_string();
+        let wait = match class.wait {
+            Wait::None => "none".to_string(),
+            Wait::Constant(d) => format!("constant {}", secs(d)),
+            Wait::Between(a, b) => format!("between {} and {} (uniform)", secs(a), secs(b)),
+            Wait::Pacing(d) => format!(
+                "pacing: a task every {} per user ({:.3} tasks/s)",
+                secs(d),
+                1.0 / d.as_secs_f64().max(1e-9)
+            ),
+        };
+        if matches!(self.load, Load::Arrival(_)) && class.wait != Wait::None {
+            let _ = writeln!(
+                s,
+                "{indent}wait       {wait}: not used, the arrival rate decides when iterations start"
+            );
+        } else {
+            let _ = writeln!(s, "{indent}wait       {wait}");
+        }
+        let total = class.total_weight().max(1) as f64;
+        let line = |s: &mut String, i: usize, pad: &str| {
+            let st = &self.steps[i];
+            let _ = write!(
+                s,
+                "{indent}{pad}{:<24} {:<7} {}",
+                st.name,
+                st.method_label(),
+                st.path.source()
+            );
+            if st.kind == StepKind::Task && st.flow.is_none() || st.kind == StepKind::Flow {
+                let _ = write!(
+                    s,
+                    "  weight {} ({:.1}%)",
+                    st.weight,
+                    100.0 * f64::from(st.weight) / total
+                );
+            }
+            if st.kind != StepKind::Flow {
+                match &st.expect_status {
+                    Some(c) => {
+                        let c: Vec<String> = c.iter().map(u16::to_string).collect();
+                        let _ = write!(s, "  expect {}", c.join("|"));
+                    }
+                    None => s.push_str("  expect 2xx"),
+                }
+            }
+            for c in &st.captures {
+                let src = match &c.source {
+                    CaptureSource::Json(p) => p.as_str().to_string(),
+                    CaptureSource::Header(h) => format!("header {h}"),
+                };
+                let _ = write!(s, "  capture {}={}", c.name, src);
+            }
+            if !st.tags.is_empty() {
+                let _ = write!(s, "  tags {}", st.tags.join(","));
+            }
+            if st.restart_session {
+                s.push_str("  restarts session");
+            }
+            if st.kind == StepKind::Flow {
+                s.push_str("  (a flow: its steps in order, stopping at the first failure)");
+            }
+            s.push('\n');
+        };
+        for (title, list) in [("on_start", &class.on_start), ("on_stop", &class.on_stop)] {
+            if title == "on_stop" {
+                if !class.tasks.is_empty() {
+                    let _ = writeln!(s, "{indent}tasks:");
+                }
+                for t in &class.tasks {
+                    line(s, t.head, "  ");
+                    if t.is_flow() {
+                        for &i in &t.steps {
+                            line(s, i, "    ");
+                        }
+                    }
+                }
+            }
+            if list.is_empty() {
+                continue;
+            }
+            let _ = writeln!(s, "{indent}{title}:");
+            for &i in list.iter() {
+                line(s, i, "  ");
+            }
         }
     }
 
@@ -639,7 +846,10 @@ impl RunPlan {
                     .map(|st| (st.duration, fmt_rate(st.rate)))
                     .collect();
                 self.describe_stages(&mut s, &list, "iterations/s");
-                let iterations = a.due_by(self.duration).floor();
+                let iterations = a
+                    .due_by(self.duration)
+                    .floor()
+                    .min(self.max_iterations.map_or(f64::INFINITY, |n| n as f64));
                 let _ = writeln!(s, "  {iterations} iterations in all");
                 let peak = a.peak_rate();
                 let _ = write!(s, "  users needed at {} iterations/s:", fmt_rate(peak));
@@ -666,24 +876,6 @@ impl RunPlan {
                 secs(ramp_up)
             );
         }
-        let wait = match self.wait {
-            Wait::None => "none".to_string(),
-            Wait::Constant(d) => format!("constant {}", secs(d)),
-            Wait::Between(a, b) => format!("between {} and {} (uniform)", secs(a), secs(b)),
-            Wait::Pacing(d) => format!(
-                "pacing: a task every {} per user ({:.3} tasks/s)",
-                secs(d),
-                1.0 / d.as_secs_f64().max(1e-9)
-            ),
-        };
-        if matches!(self.load, Load::Arrival(_)) && self.wait != Wait::None {
-            let _ = writeln!(
-                s,
-                "wait       {wait}: not used, the arrival rate decides when iterations start"
-            );
-        } else {
-            let _ = writeln!(s, "wait       {wait}");
-        }
         let _ = writeln!(
             s,
             "connections {}",
@@ -703,55 +895,33 @@ impl RunPlan {
                 d.assign.as_str()
             );
         }
-        let total = self.total_weight().max(1) as f64;
-        for (title, list) in [
-            ("on_start", &self.on_start),
-            ("tasks", &self.tasks),
-            ("on_stop", &self.on_stop),
-        ] {
-            if list.is_empty() {
-                continue;
-            }
-            let _ = writeln!(s, "{title}:");
-            for &i in list.iter() {
-                let st = &self.steps[i];
-                let _ = write!(
+        if let Some(n) = self.max_iterations {
+            let _ = writeln!(
+                s,
+                "iterations {n} in all, then the run stops (or at {} if that comes first)",
+                secs(self.duration)
+            );
+        }
+        let classes = self.class_weight().max(1) as f64;
+        for class in &self.classes {
+            let indent = if self.has_classes() {
+                let _ = writeln!(
                     s,
-                    "  {:<24} {:<7} {}",
-                    st.name,
-                    st.method.as_str(),
-                    st.path.source()
-                );
-                if st.kind == StepKind::Task {
-                    let _ = write!(
-                        s,
-                        "  weight {} ({:.1}%)",
-                        st.weight,
-                        100.0 * f64::from(st.weight) / total
-                    );
-                }
-                match &st.expect_status {
-                    Some(c) => {
-                        let c: Vec<String> = c.iter().map(u16::to_string).collect();
-                        let _ = write!(s, "  expect {}", c.join("|"));
+                    "class {}  weight {} ({:.1}% of the {})",
+                    class.name,
+                    class.weight,
+                    100.0 * f64::from(class.weight) / classes,
+                    if matches!(self.load, Load::Arrival(_)) {
+                        "iterations"
+                    } else {
+                        "users"
                     }
-                    None => s.push_str("  expect 2xx"),
-                }
-                for c in &st.captures {
-                    let src = match &c.source {
-                        CaptureSource::Json(p) => p.as_str().to_string(),
-                        CaptureSource::Header(h) => format!("header {h}"),
-                    };
-                    let _ = write!(s, "  capture {}={}", c.name, src);
-                }
-                if !st.tags.is_empty() {
-                    let _ = write!(s, "  tags {}", st.tags.join(","));
-                }
-                if st.restart_session {
-                    s.push_str("  restarts session");
-                }
-                s.push('\n');
-            }
+                );
+                "  "
+            } else {
+                ""
+            };
+            self.describe_class(&mut s, class, indent);
         }
         if self.gates.is_empty() {
             let _ = writeln!(s, "gates      none");

@@ -94,58 +94,21 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         None => DEFAULT_STOP_TIMEOUT,
     };
     let connections = resolve_connections(loaded, load)?;
-    let wait = match &loaded.wait {
-        Some(w) => parse_wait(loaded, w.file, &w.value)?,
-        None => Wait::None,
-    };
-    // Steps: first gather every capture name, so any step may use any capture.
-    let mut all: Vec<(usize, &RawStep, StepKind)> = Vec::new();
-    if let Some(s) = &loaded.on_start {
-        all.extend(s.value.iter().map(|r| (s.file, r, StepKind::OnStart)));
-    }
-    all.extend(
-        loaded
-            .tasks
-            .iter()
-            .map(|t| (t.file, &t.value, StepKind::Task)),
-    );
-    if let Some(s) = &loaded.on_stop {
-        all.extend(s.value.iter().map(|r| (s.file, r, StepKind::OnStop)));
-    }
-    select_tasks(&mut all, overrides)?;
-    if !all.iter().any(|(_, _, k)| *k == StepKind::Task) {
+    let max_iterations = resolve_iterations(loaded, load, overrides)?;
+    // The user classes as written, then the tasks that --tags / --exclude-tags keep.
+    let mut sources = class_sources(loaded)?;
+    if sources.iter().all(|c| c.tasks.is_empty()) {
         return Err(missing(
             "[[task]]",
             "[[task]] name = \"home\" path = \"/\" (at least one task)",
         ));
     }
+    select_tasks(&mut sources, overrides)?;
+    // Every capture name first, so any step may use any capture.
     let mut captures: Vec<String> = Vec::new();
-    for (file, raw, _) in &all {
-        for (cname, value) in raw.capture.iter().flatten() {
-            let valid = !cname.is_empty()
-                && cname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !cname.starts_with(|c: char| c.is_ascii_digit());
-            if !valid {
-                return Err(loaded
-                    .error(
-                        *file,
-                        value.span(),
-                        format!("capture name `{cname}` must be letters, digits and `_`"),
-                    )
-                    .into());
-            }
-            if template::BUILTINS.iter().any(|(b, _)| b == cname) || cname == "env" {
-                return Err(loaded
-                    .error(
-                        *file,
-                        value.span(),
-                        format!("capture name `{cname}` is a built-in variable; pick another name"),
-                    )
-                    .into());
-            }
-            if !captures.contains(cname) {
-                captures.push(cname.clone());
-            }
+    for src in &sources {
+        for (file, raw) in src.all_steps() {
+            collect_captures(loaded, file, raw, &mut captures)?;
         }
     }
 
@@ -154,38 +117,61 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         captures,
         data: data.as_ref().map(|d| d.set.clone()),
     };
-    let mut steps = Vec::with_capacity(all.len());
+    let mut steps: Vec<Step> = Vec::new();
     let mut seen: HashMap<String, (usize, Range<usize>)> = HashMap::new();
-    for (file, raw, kind) in &all {
-        let step = resolve_step(loaded, *file, raw, *kind, &names)?;
-        if let Some((f, span)) = seen.get(&step.name) {
-            let first = loaded.error(*f, span.clone(), "");
-            return Err(loaded
-                .error(*file, raw.name.span(), format!("duplicate request name `{}`", step.name))
-                .with_help(format!(
-                    "first defined at {}:{}:{}; request names must be unique, since statistics and gates use them",
-                    first.file.display(),
-                    first.line,
-                    first.column
-                ))
-                .into());
+    let mut classes = Vec::with_capacity(sources.len());
+    for (ci, src) in sources.iter().enumerate() {
+        let wait = match src.wait {
+            Some((file, w)) => parse_wait(loaded, file, w)?,
+            None => Wait::None,
+        };
+        let mut add = |file: usize, raw: &RawStep, kind: StepKind, flow: Option<usize>| {
+            let mut step = resolve_step(loaded, file, raw, kind, flow.is_some(), &names)?;
+            step.class = ci;
+            step.flow = flow;
+            unique_name(loaded, &mut seen, file, raw, &step.name)?;
+            steps.push(step);
+            Ok::<usize, Error>(steps.len() - 1)
+        };
+        let mut on_start = Vec::new();
+        for &(file, raw) in &src.on_start {
+            on_start.push(add(file, raw, StepKind::OnStart, None)?);
         }
-        seen.insert(step.name.clone(), (*file, raw.name.span()));
-        steps.push(step);
+        let mut tasks = Vec::with_capacity(src.tasks.len());
+        for &(file, raw) in &src.tasks {
+            let head = add(file, raw, StepKind::Task, None)?;
+            let members = match &raw.steps {
+                None => vec![head],
+                Some(list) => list
+                    .get_ref()
+                    .iter()
+                    .map(|inner| add(file, inner, StepKind::Task, Some(head)))
+                    .collect::<Result<Vec<_>>>()?,
+            };
+            tasks.push((head, members));
+        }
+        let mut on_stop = Vec::new();
+        for &(file, raw) in &src.on_stop {
+            on_stop.push(add(file, raw, StepKind::OnStop, None)?);
+        }
+        let tasks = tasks
+            .into_iter()
+            .map(|(head, steps_of)| Task {
+                head,
+                steps: steps_of,
+                weight: steps[head].weight,
+                restart_session: steps[head].restart_session,
+            })
+            .collect();
+        classes.push(UserClass {
+            name: src.name.clone(),
+            weight: src.weight,
+            wait,
+            on_start,
+            tasks,
+            on_stop,
+        });
     }
-    let idx = |k: StepKind| -> Vec<usize> {
-        steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.kind == k)
-            .map(|(i, _)| i)
-            .collect()
-    };
-    let (on_start, tasks, on_stop) = (
-        idx(StepKind::OnStart),
-        idx(StepKind::Task),
-        idx(StepKind::OnStop),
-    );
 
     let gates = match &loaded.gates {
         Some(g) => resolve_gates(loaded, g.file, &g.value, &steps, &load_model)?,
@@ -202,11 +188,9 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         duration,
         stop_timeout,
         connections,
-        wait,
+        max_iterations,
         steps,
-        on_start,
-        tasks,
-        on_stop,
+        classes,
         captures: names.captures,
         data,
         gates,
@@ -214,16 +198,245 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
     })
 }
 
-/// Keeps the tasks `--tags` selects and `--exclude-tags` does not; `on_start` and `on_stop` always stay.
-fn select_tasks(all: &mut Vec<(usize, &RawStep, StepKind)>, overrides: &Overrides) -> Result<()> {
+/// A user class as written: where its parts are.
+struct ClassSource<'a> {
+    name: String,
+    weight: u32,
+    wait: Option<(usize, &'a Spanned<toml::Value>)>,
+    on_start: Vec<(usize, &'a RawStep)>,
+    tasks: Vec<(usize, &'a RawStep)>,
+    on_stop: Vec<(usize, &'a RawStep)>,
+}
+
+impl<'a> ClassSource<'a> {
+    /// Every step, a flow's inner steps included.
+    fn all_steps(&self) -> impl Iterator<Item = (usize, &'a RawStep)> + '_ {
+        self.on_start
+            .iter()
+            .chain(&self.tasks)
+            .chain(&self.on_stop)
+            .flat_map(|&(file, raw)| {
+                std::iter::once((file, raw)).chain(
+                    raw.steps
+                        .iter()
+                        .flat_map(|l| l.get_ref().iter())
+                        .map(move |inner| (file, inner)),
+                )
+            })
+    }
+}
+
+/// The classes of the scenario: its `[classes.NAME]`, or one class named `user` made of `[user]` and the
+/// top-level `[[task]]`s.
+fn class_sources(loaded: &Loaded) -> Result<Vec<ClassSource<'_>>> {
+    fn steps_of(s: &Option<At<Vec<RawStep>>>) -> Vec<(usize, &RawStep)> {
+        s.iter()
+            .flat_map(|a| a.value.iter().map(move |r| (a.file, r)))
+            .collect()
+    }
+    if loaded.classes.is_empty() {
+        return Ok(vec![ClassSource {
+            name: IMPLICIT_CLASS.into(),
+            weight: 1,
+            wait: loaded.wait.as_ref().map(|w| (w.file, &w.value)),
+            on_start: steps_of(&loaded.on_start),
+            tasks: loaded.tasks.iter().map(|t| (t.file, &t.value)).collect(),
+            on_stop: steps_of(&loaded.on_stop),
+        }]);
+    }
+    // With classes, nothing may sit outside them: it would be unclear which class it belongs to.
+    let stray = loaded
+        .tasks
+        .first()
+        .map(|t| (t.file, t.value.name.span(), "[[task]]"))
+        .or_else(|| {
+            loaded
+                .wait
+                .as_ref()
+                .map(|w| (w.file, w.value.span(), "[user] wait"))
+        })
+        .or_else(|| {
+            [
+                (&loaded.on_start, "[[user.on_start]]"),
+                (&loaded.on_stop, "[[user.on_stop]]"),
+            ]
+            .into_iter()
+            .find_map(|(s, what)| {
+                let a = s.as_ref()?;
+                a.value.first().map(|r| (a.file, r.name.span(), what))
+            })
+        });
+    if let Some((file, span, what)) = stray {
+        return Err(loaded
+            .error(
+                file,
+                span,
+                format!("this scenario has [classes.*], so {what} must go inside a class"),
+            )
+            .with_help("move it into each class that should run it, e.g. [[classes.reader.task]]")
+            .into());
+    }
+    let mut out = Vec::with_capacity(loaded.classes.len());
+    for c in &loaded.classes {
+        let (name, raw) = &c.value;
+        let file = c.file;
+        let valid = !name.get_ref().is_empty()
+            && name
+                .get_ref()
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
+        if !valid {
+            return Err(loaded
+                .error(
+                    file,
+                    name.span(),
+                    format!(
+                        "class name `{}` must be letters, digits, `_` and `-`",
+                        name.get_ref()
+                    ),
+                )
+                .into());
+        }
+        let weight = match &raw.weight {
+            None => 1,
+            Some(w) if (1..=1_000_000).contains(w.get_ref()) => *w.get_ref() as u32,
+            Some(w) => {
+                return Err(loaded
+                    .error(
+                        file,
+                        w.span(),
+                        format!(
+                            "class `weight` must be between 1 and 1000000, got {}",
+                            w.get_ref()
+                        ),
+                    )
+                    .into());
+            }
+        };
+        if raw.task.is_empty() {
+            return Err(loaded
+                .error(
+                    file,
+                    name.span(),
+                    format!("class `{}` has no tasks", name.get_ref()),
+                )
+                .with_help(format!(
+                    "add one: [[classes.{}.task]] name = \"home\" path = \"/\"",
+                    name.get_ref()
+                ))
+                .into());
+        }
+        fn list(file: usize, v: &Option<Vec<RawStep>>) -> Vec<(usize, &RawStep)> {
+            v.iter().flatten().map(|r| (file, r)).collect()
+        }
+        out.push(ClassSource {
+            name: name.get_ref().clone(),
+            weight,
+            wait: raw.wait.as_ref().map(|w| (file, w)),
+            on_start: list(file, &raw.on_start),
+            tasks: raw.task.iter().map(|r| (file, r)).collect(),
+            on_stop: list(file, &raw.on_stop),
+        });
+    }
+    Ok(out)
+}
+
+/// `--iterations`, or `[load] iterations`.
+fn resolve_iterations(
+    loaded: &Loaded,
+    load: Option<&At<RawLoad>>,
+    overrides: &Overrides,
+) -> Result<Option<u64>> {
+    if let Some(n) = overrides.iterations {
+        if n == 0 {
+            return Err(Error::Usage("--iterations must be at least 1".into()));
+        }
+        return Ok(Some(n));
+    }
+    match load.and_then(|l| l.value.iterations.as_ref().map(|v| (l.file, v))) {
+        None => Ok(None),
+        Some((_, v)) if *v.get_ref() >= 1 => Ok(Some(*v.get_ref() as u64)),
+        Some((file, v)) => Err(loaded
+            .error(
+                file,
+                v.span(),
+                format!("`iterations` must be at least 1, got {}", v.get_ref()),
+            )
+            .into()),
+    }
+}
+
+/// Adds the capture names `raw` declares to `captures`, checking each.
+fn collect_captures(
+    loaded: &Loaded,
+    file: usize,
+    raw: &RawStep,
+    captures: &mut Vec<String>,
+) -> Result<()> {
+    for (cname, value) in raw.capture.iter().flatten() {
+        let valid = !cname.is_empty()
+            && cname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !cname.starts_with(|c: char| c.is_ascii_digit());
+        if !valid {
+            return Err(loaded
+                .error(
+                    file,
+                    value.span(),
+                    format!("capture name `{cname}` must be letters, digits and `_`"),
+                )
+                .into());
+        }
+        if template::BUILTINS.iter().any(|(b, _)| b == cname) || cname == "env" {
+            return Err(loaded
+                .error(
+                    file,
+                    value.span(),
+                    format!("capture name `{cname}` is a built-in variable; pick another name"),
+                )
+                .into());
+        }
+        if !captures.contains(cname) {
+            captures.push(cname.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a request (or flow) name already used anywhere in the scenario.
+fn unique_name(
+    loaded: &Loaded,
+    seen: &mut HashMap<String, (usize, Range<usize>)>,
+    file: usize,
+    raw: &RawStep,
+    name: &str,
+) -> Result<()> {
+    if let Some((f, span)) = seen.get(name) {
+        let first = loaded.error(*f, span.clone(), "");
+        return Err(loaded
+            .error(file, raw.name.span(), format!("duplicate request name `{name}`"))
+            .with_help(format!(
+                "first defined at {}:{}:{}; request names must be unique, since statistics and gates use them",
+                first.file.display(),
+                first.line,
+                first.column
+            ))
+            .into());
+    }
+    seen.insert(name.to_string(), (file, raw.name.span()));
+    Ok(())
+}
+
+/// Keeps the tasks `--tags` selects and `--exclude-tags` does not (`on_start` and `on_stop` always stay);
+/// a class left with no task is left out.
+fn select_tasks(classes: &mut Vec<ClassSource<'_>>, overrides: &Overrides) -> Result<()> {
     if overrides.tags.is_empty() && overrides.exclude_tags.is_empty() {
         return Ok(());
     }
     let tags_of = |r: &RawStep| r.tags.as_ref().map_or(Vec::new(), |t| t.get_ref().clone());
-    let mut known: Vec<String> = all
+    let mut known: Vec<String> = classes
         .iter()
-        .filter(|(_, _, k)| *k == StepKind::Task)
-        .flat_map(|(_, r, _)| tags_of(r))
+        .flat_map(|c| c.tasks.iter())
+        .flat_map(|(_, r)| tags_of(r))
         .collect();
     known.sort();
     known.dedup();
@@ -248,15 +461,16 @@ fn select_tasks(all: &mut Vec<(usize, &RawStep, StepKind)>, overrides: &Override
             }
         }
     }
-    all.retain(|(_, r, k)| {
-        if *k != StepKind::Task {
-            return true;
-        }
-        let tags = tags_of(r);
-        let wanted = overrides.tags.is_empty() || tags.iter().any(|t| overrides.tags.contains(t));
-        wanted && !tags.iter().any(|t| overrides.exclude_tags.contains(t))
-    });
-    if !all.iter().any(|(_, _, k)| *k == StepKind::Task) {
+    for c in classes.iter_mut() {
+        c.tasks.retain(|(_, r)| {
+            let tags = tags_of(r);
+            let wanted =
+                overrides.tags.is_empty() || tags.iter().any(|t| overrides.tags.contains(t));
+            wanted && !tags.iter().any(|t| overrides.exclude_tags.contains(t))
+        });
+    }
+    classes.retain(|c| !c.tasks.is_empty());
+    if classes.is_empty() {
         return Err(Error::Usage(
             "--tags / --exclude-tags leave no task to run".into(),
         ));
@@ -434,6 +648,7 @@ fn resolve_step(
     file: usize,
     raw: &RawStep,
     kind: StepKind,
+    in_flow: bool,
     names: &Names,
 ) -> Result<Step> {
     let captures = &names.captures;
@@ -443,6 +658,15 @@ fn resolve_step(
             .error(file, raw.name.span(), "request `name` must not be empty")
             .into());
     }
+    if let Some(list) = &raw.steps {
+        return resolve_flow(loaded, file, raw, kind, in_flow, list, name);
+    }
+    let Some(raw_path) = &raw.path else {
+        return Err(loaded
+            .error(file, raw.name.span(), format!("request `{name}` has no `path`"))
+            .with_help("a request needs path = \"/...\"; a task made of several requests has [[task.steps]] instead")
+            .into());
+    };
     let method = match &raw.method {
         None => Method::GET,
         Some(m) => {
@@ -466,7 +690,7 @@ fn resolve_step(
     };
     let tpl = |s: &Spanned<String>| compile(loaded, file, s.span(), s.get_ref(), names);
 
-    let path_src = raw.path.get_ref();
+    let path_src = raw_path.get_ref();
     if !(path_src.starts_with('/')
         || path_src.starts_with("http://")
         || path_src.starts_with("https://")
@@ -475,12 +699,12 @@ fn resolve_step(
         return Err(loaded
             .error(
                 file,
-                raw.path.span(),
+                raw_path.span(),
                 format!("`path` must start with `/` (or be a full http:// URL), got `{path_src}`"),
             )
             .into());
     }
-    let path = tpl(&raw.path)?;
+    let path = tpl(raw_path)?;
     let query = raw
         .query
         .iter()
@@ -560,17 +784,53 @@ fn resolve_step(
         });
     }
     let task_only = |what: &str, span: Range<usize>| -> Error {
+        let whose = if in_flow {
+            "the steps of a flow (put it on the flow's [[task]])".to_string()
+        } else {
+            format!("{} steps", kind.as_str())
+        };
         loaded
             .error(
                 file,
                 span,
-                format!(
-                    "`{what}` applies to [[task]] entries, not to {} steps",
-                    kind.as_str()
-                ),
+                format!("`{what}` applies to [[task]] entries, not to {whose}"),
             )
             .into()
     };
+    let kind_here = if in_flow { StepKind::OnStart } else { kind };
+    let (weight, tags, restart_session) = task_fields(loaded, file, raw, kind_here, &task_only)?;
+    let timeout = raw
+        .timeout
+        .as_ref()
+        .map(|t| positive_duration(loaded, file, t, "timeout"))
+        .transpose()?;
+    Ok(Step {
+        name,
+        kind,
+        method,
+        path,
+        query,
+        headers,
+        body,
+        expect_status,
+        captures: caps,
+        weight,
+        restart_session,
+        tags,
+        timeout,
+        class: 0,
+        flow: None,
+    })
+}
+
+/// The task-level keys of `raw` (weight, tags, restart_session), refused unless `kind` is a task.
+fn task_fields(
+    loaded: &Loaded,
+    file: usize,
+    raw: &RawStep,
+    kind: StepKind,
+    task_only: &dyn Fn(&str, Range<usize>) -> Error,
+) -> Result<(u32, Vec<String>, bool)> {
     let weight = match (&raw.weight, kind) {
         (None, _) => 1,
         (Some(w), StepKind::Task) => {
@@ -598,25 +858,110 @@ fn resolve_step(
         (Some(r), StepKind::Task) => *r.get_ref(),
         (Some(r), _) => return Err(task_only("restart_session", r.span())),
     };
-    let timeout = raw
-        .timeout
-        .as_ref()
-        .map(|t| positive_duration(loaded, file, t, "timeout"))
-        .transpose()?;
+    Ok((weight, tags, restart_session))
+}
+
+/// A flow's own entry: a `[[task]]` with `steps`, which has the task's keys and none of a request's.
+fn resolve_flow(
+    loaded: &Loaded,
+    file: usize,
+    raw: &RawStep,
+    kind: StepKind,
+    in_flow: bool,
+    list: &Spanned<Vec<RawStep>>,
+    name: String,
+) -> Result<Step> {
+    if in_flow || kind != StepKind::Task {
+        return Err(loaded
+            .error(
+                file,
+                list.span(),
+                if in_flow {
+                    "flows do not nest: a step of a flow is one request".to_string()
+                } else {
+                    format!(
+                        "`steps` applies to [[task]] entries, not to {} steps",
+                        kind.as_str()
+                    )
+                },
+            )
+            .into());
+    }
+    if list.get_ref().is_empty() {
+        return Err(loaded
+            .error(file, list.span(), format!("flow `{name}` has no steps"))
+            .into());
+    }
+    let request_keys: [(&str, Option<Range<usize>>); 9] = [
+        ("method", raw.method.as_ref().map(Spanned::span)),
+        ("path", raw.path.as_ref().map(Spanned::span)),
+        (
+            "query",
+            raw.query
+                .as_ref()
+                .and_then(|q| q.values().next())
+                .map(Spanned::span),
+        ),
+        (
+            "headers",
+            raw.headers
+                .as_ref()
+                .and_then(|h| h.values().next())
+                .map(Spanned::span),
+        ),
+        ("json", raw.json.as_ref().map(Spanned::span)),
+        ("body", raw.body.as_ref().map(Spanned::span)),
+        (
+            "expect",
+            raw.expect
+                .as_ref()
+                .and_then(|e| e.status.as_ref())
+                .map(Spanned::span),
+        ),
+        (
+            "capture",
+            raw.capture
+                .as_ref()
+                .and_then(|c| c.values().next())
+                .map(Spanned::span),
+        ),
+        ("timeout", raw.timeout.as_ref().map(Spanned::span)),
+    ];
+    if let Some((key, span)) = request_keys
+        .into_iter()
+        .find_map(|(k, s)| s.map(|s| (k, s)))
+    {
+        return Err(loaded
+            .error(
+                file,
+                span,
+                format!("flow `{name}` has `steps`, so `{key}` belongs on one of its steps"),
+            )
+            .with_help("a flow's own keys are name, weight, tags and restart_session")
+            .into());
+    }
+    let task_only = |what: &str, span: Range<usize>| -> Error {
+        loaded
+            .error(file, span, format!("`{what}` is not allowed here"))
+            .into()
+    };
+    let (weight, tags, restart_session) = task_fields(loaded, file, raw, kind, &task_only)?;
     Ok(Step {
         name,
-        kind,
-        method,
-        path,
-        query,
-        headers,
-        body,
-        expect_status,
-        captures: caps,
+        kind: StepKind::Flow,
+        method: Method::GET,
+        path: Template::literal(""),
+        query: Vec::new(),
+        headers: Vec::new(),
+        body: Body::None,
+        expect_status: None,
+        captures: Vec::new(),
         weight,
         restart_session,
         tags,
-        timeout,
+        timeout: None,
+        class: 0,
+        flow: None,
     })
 }
 

@@ -65,21 +65,25 @@ path = "/c"
     );
     assert_eq!(p.duration, Duration::from_secs(60));
     assert_eq!(
-        p.wait,
+        p.classes[0].wait,
         Wait::Between(Duration::from_millis(100), Duration::from_millis(500))
     );
-    let names: Vec<&str> = p.tasks.iter().map(|&i| p.steps[i].name.as_str()).collect();
+    let names: Vec<&str> = p.classes[0]
+        .tasks
+        .iter()
+        .map(|t| p.steps[t.head].name.as_str())
+        .collect();
     assert_eq!(names, ["a", "b", "c"], "b replaced in place, c appended");
-    let b = &p.steps[p.tasks[1]];
+    let b = &p.steps[p.classes[0].tasks[1].head];
     assert_eq!(b.path.source(), "/b2");
     assert!(b.accepts(429) && b.accepts(200) && !b.accepts(201));
-    assert_eq!(p.total_weight(), 5);
+    assert_eq!(p.classes[0].total_weight(), 5);
     assert_eq!(
         p.captures,
         ["sid", "token"],
         "capture names in table order (TOML tables are sorted)"
     );
-    let login = &p.steps[p.on_start[0]];
+    let login = &p.steps[p.classes[0].on_start[0]];
     assert_eq!(login.method, Method::POST);
     assert!(login.needs_body());
     assert!(p.describe().contains("weight 3 (60.0%)"));
@@ -125,7 +129,7 @@ fn json_bodies_render_templates_and_keep_types() {
             })
         }
     }
-    let Body::Json(t) = &p.steps[p.on_start[0]].body else {
+    let Body::Json(t) = &p.steps[p.classes[0].on_start[0]].body else {
         panic!("json body")
     };
     assert_eq!(
@@ -140,7 +144,7 @@ fn wait_forms() {
         let main = format!(
             "[target]\nhost = \"http://h\"\n[load]\nusers = 1\nduration = \"1s\"\n[user]\nwait = {w}\n[[task]]\nname = \"x\"\npath = \"/\"\n"
         );
-        plan_of(&[("m.toml", &main)], &Overrides::default()).map(|p| p.wait)
+        plan_of(&[("m.toml", &main)], &Overrides::default()).map(|p| p.classes[0].wait)
     };
     assert_eq!(
         with_wait("\"1s\"").unwrap(),
@@ -451,8 +455,12 @@ fn tags_select_and_exclude_tasks() {
             },
         )
         .map(|p| {
-            let names: Vec<String> = p.tasks.iter().map(|&i| p.steps[i].name.clone()).collect();
-            assert_eq!(p.on_start.len(), 1, "on_start always stays");
+            let names: Vec<String> = p.classes[0]
+                .tasks
+                .iter()
+                .map(|t| p.steps[t.head].name.clone())
+                .collect();
+            assert_eq!(p.classes[0].on_start.len(), 1, "on_start always stays");
             names
         })
         .map_err(|e| e.to_string())
@@ -473,4 +481,219 @@ fn tags_select_and_exclude_tasks() {
     let e = staged("users = 1\nduration = \"1s\"\n[[user.on_start]]\nname = \"s\"\npath = \"/\"\ntags = [\"a\"]")
         .unwrap_err();
     assert!(e.contains("`tags`"), "{e}");
+}
+
+/// The scenario text of `body` after a target and a load, as `m.toml`; the error as text.
+fn with_body(body: &str) -> Result<RunPlan, String> {
+    let main =
+        format!("[target]\nhost = \"http://h\"\n[load]\nusers = 4\nduration = \"1s\"\n{body}");
+    plan_of(&[("m.toml", &main)], &Overrides::default()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_flow_is_one_task_with_its_own_entry_and_its_steps_in_order() {
+    let p = with_body(
+        "[[task]]\nname = \"crud\"\nweight = 2\ntags = [\"w\"]\nrestart_session = true\n\
+         [[task.steps]]\nname = \"create\"\nmethod = \"POST\"\npath = \"/i\"\ncapture = { id = \"$.id\" }\n\
+         [[task.steps]]\nname = \"read\"\npath = \"/i/{{id}}\"\n\
+         [[task]]\nname = \"home\"\npath = \"/\"\n",
+    )
+    .unwrap();
+    let tasks = &p.classes[0].tasks;
+    assert_eq!(tasks.len(), 2);
+    let crud = &tasks[0];
+    assert!(crud.is_flow() && !tasks[1].is_flow());
+    assert_eq!((crud.weight, crud.restart_session), (2, true));
+    let head = &p.steps[crud.head];
+    assert_eq!(
+        (head.kind, head.method_label(), head.is_request()),
+        (StepKind::Flow, "FLOW", false)
+    );
+    let names: Vec<&str> = crud
+        .steps
+        .iter()
+        .map(|&i| p.steps[i].name.as_str())
+        .collect();
+    assert_eq!(names, ["create", "read"]);
+    assert!(
+        crud.steps
+            .iter()
+            .all(|&i| p.steps[i].flow == Some(crud.head))
+    );
+    let plan = p.describe();
+    assert!(
+        plan.contains("crud") && plan.contains("FLOW") && plan.contains("a flow"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn flow_mistakes_are_located() {
+    let cases = [
+        // A request key on the flow itself.
+        (
+            "[[task]]\nname = \"f\"\nmethod = \"POST\"\n[[task.steps]]\nname = \"a\"\npath = \"/\"\n",
+            "m.toml:8:10",
+            "flow `f` has `steps`, so `method` belongs on one of its steps",
+        ),
+        // A task key on a step.
+        (
+            "[[task]]\nname = \"f\"\n[[task.steps]]\nname = \"a\"\npath = \"/\"\nweight = 3\n",
+            "m.toml:11:10",
+            "`weight` applies to [[task]] entries, not to the steps of a flow",
+        ),
+        // Nothing to run.
+        (
+            "[[task]]\nname = \"f\"\nsteps = []\n",
+            "m.toml:8:9",
+            "flow `f` has no steps",
+        ),
+        // A request without a path.
+        (
+            "[[task]]\nname = \"f\"\n",
+            "m.toml:7:8",
+            "request `f` has no `path`",
+        ),
+        // Flows do not nest.
+        (
+            "[[task]]\nname = \"f\"\n[[task.steps]]\nname = \"a\"\n[[task.steps.steps]]\nname = \"b\"\npath = \"/\"\n",
+            "m.toml:10:1",
+            "flows do not nest",
+        ),
+        // Names are unique across flows and requests.
+        (
+            "[[task]]\nname = \"f\"\n[[task.steps]]\nname = \"f\"\npath = \"/\"\n",
+            "m.toml:9:8",
+            "duplicate request name `f`",
+        ),
+    ];
+    for (body, at, message) in cases {
+        let e = with_body(body).unwrap_err();
+        assert!(e.contains(at) && e.contains(message), "{body}\n=> {e}");
+    }
+}
+
+#[test]
+fn classes_have_their_own_weight_wait_and_steps() {
+    let p = with_body(
+        "[classes.reader]\nweight = 9\nwait = \"1s\"\n\
+         [[classes.reader.on_start]]\nname = \"r_login\"\npath = \"/l\"\n\
+         [[classes.reader.task]]\nname = \"read\"\npath = \"/r\"\n\
+         [classes.writer]\nwait = { between = [\"1s\", \"2s\"] }\n\
+         [[classes.writer.task]]\nname = \"write\"\nmethod = \"POST\"\npath = \"/w\"\n\
+         [[classes.writer.on_stop]]\nname = \"w_bye\"\npath = \"/b\"\n",
+    )
+    .unwrap();
+    assert!(p.has_classes());
+    let names: Vec<(&str, u32)> = p
+        .classes
+        .iter()
+        .map(|c| (c.name.as_str(), c.weight))
+        .collect();
+    assert_eq!(names, [("reader", 9), ("writer", 1)]);
+    let (reader, writer) = (&p.classes[0], &p.classes[1]);
+    assert_eq!(reader.wait, Wait::Constant(Duration::from_secs(1)));
+    assert_eq!(
+        writer.wait,
+        Wait::Between(Duration::from_secs(1), Duration::from_secs(2))
+    );
+    assert_eq!(p.steps[reader.on_start[0]].name, "r_login");
+    assert!(writer.on_start.is_empty() && reader.on_stop.is_empty());
+    assert_eq!(p.steps[writer.on_stop[0]].class, 1);
+    let plan = p.describe();
+    assert!(
+        plan.contains("class reader  weight 9 (90.0% of the users)"),
+        "{plan}"
+    );
+
+    // Without [classes], one class called `user`, which the results do not list.
+    let p = staged("users = 1\nduration = \"1s\"").unwrap();
+    assert_eq!(p.classes.len(), 1);
+    assert!(!p.has_classes());
+}
+
+#[test]
+fn class_mistakes_are_located() {
+    let cases = [
+        (
+            "[user]\nwait = \"1s\"\n[classes.a]\n[[classes.a.task]]\nname = \"t\"\npath = \"/\"\n",
+            "m.toml:7:8",
+            "this scenario has [classes.*], so [user] wait must go inside a class",
+        ),
+        (
+            "[classes.a]\nweight = 0\n[[classes.a.task]]\nname = \"t\"\npath = \"/\"\n",
+            "m.toml:7:10",
+            "class `weight` must be between 1 and 1000000, got 0",
+        ),
+        (
+            "[classes.a]\nwait = \"1s\"\n",
+            "m.toml:6:10",
+            "class `a` has no tasks",
+        ),
+        (
+            "[classes.a]\nwieght = 2\n",
+            "m.toml:7:1",
+            "unknown field `wieght`",
+        ),
+    ];
+    for (body, at, message) in cases {
+        let e = with_body(body).unwrap_err();
+        assert!(e.contains(at) && e.contains(message), "{body}\n=> {e}");
+    }
+}
+
+#[test]
+fn the_mix_keeps_every_prefix_within_one_user_of_the_weights_and_undoes_newest_first() {
+    for weights in [
+        vec![9u32, 1],
+        vec![3, 1],
+        vec![5, 3, 2],
+        vec![1, 1, 1],
+        vec![7],
+    ] {
+        let total: u32 = weights.iter().sum();
+        let mut mix = Mix::new(weights.iter().copied());
+        let mut counts = vec![0u32; weights.len()];
+        let mut picks = Vec::new();
+        for n in 1..=200u32 {
+            let c = mix.next_class();
+            picks.push(c);
+            counts[c] += 1;
+            for (i, w) in weights.iter().enumerate() {
+                let exact = f64::from(n * w) / f64::from(total);
+                assert!(
+                    (f64::from(counts[i]) - exact).abs() < 1.0,
+                    "{weights:?} after {n}: class {i} has {}, exact {exact}",
+                    counts[i]
+                );
+            }
+        }
+        // Undo the last 50 (a ramp-down) and pick again: the same classes come back.
+        for &c in picks[150..].iter().rev() {
+            mix.undo(c);
+        }
+        let again: Vec<usize> = (0..50).map(|_| mix.next_class()).collect();
+        assert_eq!(again, picks[150..], "{weights:?}");
+    }
+}
+
+#[test]
+fn iterations_come_from_the_command_line_or_the_load() {
+    assert_eq!(
+        staged("users = 1\nduration = \"1s\"\niterations = 7")
+            .unwrap()
+            .max_iterations,
+        Some(7)
+    );
+    let p = plan_of(
+        &[("m.toml", "[target]\nhost = \"http://h\"\n[load]\nusers = 1\nduration = \"1s\"\niterations = 7\n[[task]]\nname = \"x\"\npath = \"/\"\n")],
+        &Overrides { iterations: Some(3), ..Overrides::default() },
+    )
+    .unwrap();
+    assert_eq!(p.max_iterations, Some(3));
+    let e = staged("users = 1\nduration = \"1s\"\niterations = 0").unwrap_err();
+    assert!(
+        e.contains("m.toml:6:14") && e.contains("`iterations` must be at least 1"),
+        "{e}"
+    );
 }

@@ -440,7 +440,7 @@ impl LiveCsv {
             files.full_history,
             plan.steps
                 .iter()
-                .map(|s| (s.method.as_str(), s.name.as_str())),
+                .map(|s| (s.method_label(), s.name.as_str())),
         );
 
         write_rows(&files.stats, stats_header(), Vec::new())?;

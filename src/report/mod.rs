@@ -145,8 +145,39 @@ pub struct Settings {
     /// The load stages, when the scenario has them (`users` is then the highest target).
     #[serde(default)]
     pub stages: Vec<StageInfo>,
+    /// The first user class's wait (the only one's, without classes).
     pub wait: WaitInfo,
+    /// The user classes, when the scenario defines them (`[classes.NAME]`); empty otherwise.
+    #[serde(default)]
+    pub classes: Vec<ClassInfo>,
+    /// `--iterations`: the run stops after this many task iterations in all.
+    #[serde(default)]
+    pub max_iterations: Option<u64>,
     pub requests: Vec<RequestDef>,
+}
+
+/// One user class: its share of the users (of an arrival rate's iterations) and its wait.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClassInfo {
+    pub name: String,
+    pub weight: u32,
+    pub wait: WaitInfo,
+}
+
+impl WaitInfo {
+    fn of(wait: Wait) -> WaitInfo {
+        let (mode, min, max) = match wait {
+            Wait::None => ("none", Duration::ZERO, Duration::ZERO),
+            Wait::Constant(d) => ("constant", d, d),
+            Wait::Between(a, b) => ("between", a, b),
+            Wait::Pacing(d) => ("pacing", d, d),
+        };
+        WaitInfo {
+            mode: mode.into(),
+            min_s: secs(min),
+            max_s: secs(max),
+        }
+    }
 }
 
 impl Settings {
@@ -224,8 +255,15 @@ pub struct WaitInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RequestDef {
     pub name: String,
-    /// `on_start`, `task` or `on_stop`.
+    /// `on_start`, `task`, `on_stop`, or `flow` for a flow's own entry (its steps are `task`s naming it in
+    /// `flow`).
     pub kind: String,
+    /// The user class it belongs to, when the scenario defines classes.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// For a step of a flow: the flow's name.
+    #[serde(default)]
+    pub flow: Option<String>,
     pub method: String,
     pub path: String,
     pub weight: u32,
@@ -442,14 +480,17 @@ impl Rows {
         let mut requests = Vec::with_capacity(steps.len());
         let mut failures = Vec::new();
         for (i, (step, s)) in steps.iter().zip(totals).enumerate() {
-            all.merge(s);
-            requests.push(stats(step.method.as_str(), &step.name, s, elapsed));
+            // The aggregate counts requests; a flow's own entry times requests already counted.
+            if step.is_request() {
+                all.merge(s);
+            }
+            requests.push(stats(step.method_label(), &step.name, s, elapsed));
             let mut errs: Vec<_> = s.errors.iter().collect();
             errs.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
             failures.extend(errs.into_iter().map(|((kind, message), n)| {
                 let seen = seen.get(&(i, *kind, message.clone()));
                 FailureEntry {
-                    method: step.method.to_string(),
+                    method: step.method_label().to_string(),
                     name: step.name.clone(),
                     kind: *kind,
                     message: message.clone(),
@@ -489,12 +530,6 @@ impl RunResults {
             outcome_dropped(plan, outcome),
         );
         let (requests, aggregated) = whole;
-        let (mode, min, max) = match plan.wait {
-            Wait::None => ("none", Duration::ZERO, Duration::ZERO),
-            Wait::Constant(d) => ("constant", d, d),
-            Wait::Between(a, b) => ("between", a, b),
-            Wait::Pacing(d) => ("pacing", d, d),
-        };
         let mut results = RunResults {
             schema_version: SCHEMA_VERSION,
             loadgen_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -529,7 +564,8 @@ impl RunResults {
                             })
                             .collect(),
                         queue_timeout_s: secs(a.queue_timeout),
-                        planned_iterations: a.due_by(plan.duration).floor() as u64,
+                        planned_iterations: (a.due_by(plan.duration).floor() as u64)
+                            .min(plan.max_iterations.unwrap_or(u64::MAX)),
                     }),
                     _ => None,
                 },
@@ -547,18 +583,31 @@ impl RunResults {
                         .collect(),
                     _ => Vec::new(),
                 },
-                wait: WaitInfo {
-                    mode: mode.into(),
-                    min_s: secs(min),
-                    max_s: secs(max),
+                wait: WaitInfo::of(plan.classes.first().map_or(Wait::None, |c| c.wait)),
+                classes: if plan.has_classes() {
+                    plan.classes
+                        .iter()
+                        .map(|c| ClassInfo {
+                            name: c.name.clone(),
+                            weight: c.weight,
+                            wait: WaitInfo::of(c.wait),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
                 },
+                max_iterations: plan.max_iterations,
                 requests: plan
                     .steps
                     .iter()
                     .map(|s| RequestDef {
                         name: s.name.clone(),
                         kind: s.kind.as_str().into(),
-                        method: s.method.to_string(),
+                        class: plan
+                            .has_classes()
+                            .then(|| plan.classes[s.class].name.clone()),
+                        flow: s.flow.map(|f| plan.steps[f].name.clone()),
+                        method: s.method_label().to_string(),
                         path: s.path.source().to_string(),
                         weight: s.weight,
                         expect_status: s.expect_status.clone(),
@@ -586,7 +635,8 @@ impl RunResults {
                         // Due up to when the run's plan ended: its duration, or the interrupt.
                         let planned = outcome.run_time.min(plan.duration);
                         Some(Iterations {
-                            due: a.due_by(planned).ceil() as u64,
+                            due: (a.due_by(planned).ceil() as u64)
+                                .min(plan.max_iterations.unwrap_or(u64::MAX)),
                             started: outcome.iterations,
                             dropped: outcome.dropped,
                             rate: round3(outcome.iterations as f64 / secs(planned).max(1e-3)),

@@ -8,7 +8,7 @@
 //! `[gates]`, `user.wait`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
 //! (a whole section replaces the included one), and `[[task]]` lists are concatenated, included tasks first,
 //! except that a task with the same `name` as an included task replaces it in place (how stress.toml accepts
-//! 429 on one request of the shared flow).
+//! 429 on one request of the shared flow). A `[classes.NAME]` replaces an included class of the same name.
 //! Includes nest; a cycle is an error.
 
 pub mod error;
@@ -36,6 +36,21 @@ pub struct RawFile {
     pub user: Option<RawUser>,
     #[serde(default)]
     pub task: Vec<RawStep>,
+    /// User classes, each with its own weight, wait, `on_start`, tasks and `on_stop`: `[classes.reader]`.
+    pub classes: Option<BTreeMap<Spanned<String>, RawClass>>,
+}
+
+/// One user class (Locust's several `User` classes): `[classes.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClass {
+    /// This class's share of the users (of an arrival rate's iterations), against the other classes' weights.
+    pub weight: Option<Spanned<i64>>,
+    pub wait: Option<Spanned<toml::Value>>,
+    pub on_start: Option<Vec<RawStep>>,
+    pub on_stop: Option<Vec<RawStep>>,
+    #[serde(default)]
+    pub task: Vec<RawStep>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +72,8 @@ pub struct RawLoad {
     pub arrival_rate: Option<Spanned<f64>>,
     pub max_users: Option<Spanned<i64>>,
     pub queue_timeout: Option<Spanned<String>>,
+    /// Stop after this many task iterations in all (the duration still bounds the run).
+    pub iterations: Option<Spanned<i64>>,
 }
 
 /// One stage of a staged load: ramp linearly to `users` (closed model) or to `rate` iterations per second
@@ -154,13 +171,17 @@ pub struct RawUser {
     pub on_stop: Option<Vec<RawStep>>,
 }
 
-/// One HTTP request: an `on_start`/`on_stop` step or a `[[task]]`.
+/// One HTTP request (an `on_start`/`on_stop` step or a `[[task]]`), or a task made of `steps` run in order
+/// (a flow).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
     pub name: Spanned<String>,
     pub method: Option<Spanned<String>>,
-    pub path: Spanned<String>,
+    /// Required for a request; a flow has `steps` instead.
+    pub path: Option<Spanned<String>>,
+    /// A flow: these requests in order, timed each and as a whole (tasks only).
+    pub steps: Option<Spanned<Vec<RawStep>>>,
     pub weight: Option<Spanned<i64>>,
     /// Labels for `--tags` / `--exclude-tags` (tasks only).
     pub tags: Option<Spanned<Vec<String>>>,
@@ -207,6 +228,8 @@ pub struct Loaded {
     pub on_start: Option<At<Vec<RawStep>>>,
     pub on_stop: Option<At<Vec<RawStep>>>,
     pub tasks: Vec<At<RawStep>>,
+    /// `[classes.NAME]`, in name order; a class named like an included one replaces it.
+    pub classes: Vec<At<(Spanned<String>, RawClass)>>,
 }
 
 impl Loaded {
@@ -321,8 +344,20 @@ fn load_into(
         data,
         user,
         task,
+        classes,
         include: _,
     } = raw;
+    for (name, class) in classes.into_iter().flatten() {
+        let value = (name, class);
+        match loaded
+            .classes
+            .iter()
+            .position(|c| c.value.0.get_ref() == value.0.get_ref())
+        {
+            Some(i) => loaded.classes[i] = At { file: id, value },
+            None => loaded.classes.push(At { file: id, value }),
+        }
+    }
     if let Some(v) = name {
         loaded.name = Some(at(v));
     }

@@ -30,7 +30,12 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
         "unknown field `statuses`",
         Some("did you mean `status`?"),
     ),
-    ("missing_path.toml", "7:1", "missing field `path`", None),
+    (
+        "missing_path.toml",
+        "8:8",
+        "request `home` has no `path`",
+        None,
+    ),
     (
         "missing_users.toml",
         "1:1",
