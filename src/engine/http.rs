@@ -171,6 +171,7 @@ impl Vu {
             shared,
             in_flight,
             due,
+            open,
             ..
         } = self;
         let shared: &Shared = shared;
@@ -231,6 +232,11 @@ impl Vu {
         let end = Instant::now();
         let ttfb = answer.head_at.saturating_duration_since(start);
         let status = answer.head.status;
+        if step.restart_on.contains(&status) {
+            // The session is no longer valid (an expired token, a restarted server): the next task starts a
+            // new one.
+            *open = false;
+        }
         let bytes = answer.bytes;
         let accepted = step.accepts(status);
         let mut header_caps: Vec<(usize, Option<String>)> = Vec::new();

@@ -4,7 +4,8 @@
 //! requests in order, stopping at the first that fails, timed each and as a whole.
 //!
 //! A session restarts (on_start runs again, `{{session}}` increases, captures are cleared) after a task marked
-//! `restart_session`, and when an `on_start` step fails; in the latter case the user first waits its usual
+//! `restart_session`, after an answer whose status is in the request's `restart_session_on` (a 401 once the
+//! server no longer knows the user's token), and when an `on_start` step fails; in the latter case the user first waits its usual
 //! wait time (at least 100 ms), so a dead target is retried, not hammered.
 
 use std::sync::Arc;
@@ -273,6 +274,10 @@ impl Vu {
         for &step in &task.steps {
             if let Err(kind) = self.exec(step).await {
                 failed = Some((kind, step));
+                break;
+            }
+            if !self.open {
+                // A status in `restart_session_on` ended the session: the rest of the flow would run without it.
                 break;
             }
         }

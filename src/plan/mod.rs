@@ -467,6 +467,8 @@ pub struct Step {
     pub weight: u32,
     /// After this task, the user ends its session and starts a new one (on_start runs again).
     pub restart_session: bool,
+    /// Statuses after which the user's session restarts (e.g. 401: its token is no longer valid).
+    pub restart_on: Vec<u16>,
     /// Labels that `--tags` / `--exclude-tags` select tasks by.
     pub tags: Vec<String>,
     pub timeout: Option<Duration>,
@@ -762,6 +764,10 @@ impl RunPlan {
             }
             if st.restart_session {
                 s.push_str("  restarts session");
+            }
+            if !st.restart_on.is_empty() {
+                let c: Vec<String> = st.restart_on.iter().map(u16::to_string).collect();
+                let _ = write!(s, "  restarts session on {}", c.join("|"));
             }
             if st.kind == StepKind::Flow {
                 s.push_str("  (a flow: its steps in order, stopping at the first failure)");

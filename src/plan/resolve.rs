@@ -125,8 +125,15 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             Some((file, w)) => parse_wait(loaded, file, w)?,
             None => Wait::None,
         };
+        let restart_default = match src.restart_on {
+            Some((file, list)) => status_list(loaded, file, list, "restart_session_on")?,
+            None => Vec::new(),
+        };
         let mut add = |file: usize, raw: &RawStep, kind: StepKind, flow: Option<usize>| {
             let mut step = resolve_step(loaded, file, raw, kind, flow.is_some(), &names)?;
+            if step.kind == StepKind::Task && step.restart_on.is_empty() {
+                step.restart_on.clone_from(&restart_default);
+            }
             step.class = ci;
             step.flow = flow;
             unique_name(loaded, &mut seen, file, raw, &step.name)?;
@@ -203,6 +210,7 @@ struct ClassSource<'a> {
     name: String,
     weight: u32,
     wait: Option<(usize, &'a Spanned<toml::Value>)>,
+    restart_on: Option<(usize, &'a crate::scenario::StatusList)>,
     on_start: Vec<(usize, &'a RawStep)>,
     tasks: Vec<(usize, &'a RawStep)>,
     on_stop: Vec<(usize, &'a RawStep)>,
@@ -239,6 +247,7 @@ fn class_sources(loaded: &Loaded) -> Result<Vec<ClassSource<'_>>> {
             name: IMPLICIT_CLASS.into(),
             weight: 1,
             wait: loaded.wait.as_ref().map(|w| (w.file, &w.value)),
+            restart_on: loaded.restart_on.as_ref().map(|r| (r.file, &r.value)),
             on_start: steps_of(&loaded.on_start),
             tasks: loaded.tasks.iter().map(|t| (t.file, &t.value)).collect(),
             on_stop: steps_of(&loaded.on_stop),
@@ -333,6 +342,7 @@ fn class_sources(loaded: &Loaded) -> Result<Vec<ClassSource<'_>>> {
             name: name.get_ref().clone(),
             weight,
             wait: raw.wait.as_ref().map(|w| (file, w)),
+            restart_on: raw.restart_session_on.as_ref().map(|r| (file, r)),
             on_start: list(file, &raw.on_start),
             tasks: raw.task.iter().map(|r| (file, r)).collect(),
             on_stop: list(file, &raw.on_stop),
@@ -745,35 +755,12 @@ fn resolve_step(
         (None, Some(b)) => Body::Text(tpl(b)?),
         (None, None) => Body::None,
     };
-    let expect_status = match raw.expect.as_ref().and_then(|e| e.status.as_ref()) {
-        None => None,
-        Some(list) => {
-            if list.get_ref().is_empty() {
-                return Err(loaded
-                    .error(
-                        file,
-                        list.span(),
-                        "`expect.status` must list at least one status code",
-                    )
-                    .into());
-            }
-            let mut codes = Vec::new();
-            for s in list.get_ref() {
-                let c = *s.get_ref();
-                if !(100..=599).contains(&c) {
-                    return Err(loaded
-                        .error(
-                            file,
-                            s.span(),
-                            format!("`{c}` is not an HTTP status code (100-599)"),
-                        )
-                        .into());
-                }
-                codes.push(c as u16);
-            }
-            Some(codes)
-        }
-    };
+    let expect_status = raw
+        .expect
+        .as_ref()
+        .and_then(|e| e.status.as_ref())
+        .map(|list| status_list(loaded, file, list, "expect.status"))
+        .transpose()?;
     let mut caps = Vec::new();
     for (cname, v) in raw.capture.iter().flatten() {
         let slot = captures.iter().position(|c| c == cname).unwrap_or(0);
@@ -799,6 +786,22 @@ fn resolve_step(
     };
     let kind_here = if in_flow { StepKind::OnStart } else { kind };
     let (weight, tags, restart_session) = task_fields(loaded, file, raw, kind_here, &task_only)?;
+    let restart_on = match (&raw.restart_session_on, kind) {
+        (None, _) => Vec::new(),
+        (Some(list), StepKind::Task) => status_list(loaded, file, list, "restart_session_on")?,
+        (Some(list), _) => {
+            return Err(loaded
+                .error(
+                    file,
+                    list.span(),
+                    format!(
+                        "`restart_session_on` applies to tasks (and the steps of flows), not to {} steps",
+                        kind.as_str()
+                    ),
+                )
+                .into());
+        }
+    };
     let timeout = raw
         .timeout
         .as_ref()
@@ -816,11 +819,45 @@ fn resolve_step(
         captures: caps,
         weight,
         restart_session,
+        restart_on,
         tags,
         timeout,
         class: 0,
         flow: None,
     })
+}
+
+/// Status codes as written (`expect.status`, `restart_session_on`): at least one, each 100-599.
+fn status_list(
+    loaded: &Loaded,
+    file: usize,
+    list: &crate::scenario::StatusList,
+    what: &str,
+) -> Result<Vec<u16>> {
+    if list.get_ref().is_empty() {
+        return Err(loaded
+            .error(
+                file,
+                list.span(),
+                format!("`{what}` must list at least one status code"),
+            )
+            .into());
+    }
+    let mut codes = Vec::new();
+    for s in list.get_ref() {
+        let c = *s.get_ref();
+        if !(100..=599).contains(&c) {
+            return Err(loaded
+                .error(
+                    file,
+                    s.span(),
+                    format!("`{c}` is not an HTTP status code (100-599)"),
+                )
+                .into());
+        }
+        codes.push(c as u16);
+    }
+    Ok(codes)
 }
 
 /// The task-level keys of `raw` (weight, tags, restart_session), refused unless `kind` is a task.
@@ -892,7 +929,11 @@ fn resolve_flow(
             .error(file, list.span(), format!("flow `{name}` has no steps"))
             .into());
     }
-    let request_keys: [(&str, Option<Range<usize>>); 9] = [
+    let request_keys: [(&str, Option<Range<usize>>); 10] = [
+        (
+            "restart_session_on",
+            raw.restart_session_on.as_ref().map(Spanned::span),
+        ),
         ("method", raw.method.as_ref().map(Spanned::span)),
         ("path", raw.path.as_ref().map(Spanned::span)),
         (
@@ -958,6 +999,7 @@ fn resolve_flow(
         captures: Vec::new(),
         weight,
         restart_session,
+        restart_on: Vec::new(),
         tags,
         timeout: None,
         class: 0,

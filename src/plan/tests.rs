@@ -697,3 +697,41 @@ fn iterations_come_from_the_command_line_or_the_load() {
         "{e}"
     );
 }
+
+#[test]
+fn restart_session_on_is_per_request_with_a_default_for_the_user() {
+    let p = with_body(
+        "[user]\nrestart_session_on = [401]\n\
+         [[user.on_start]]\nname = \"login\"\npath = \"/l\"\n\
+         [[task]]\nname = \"a\"\npath = \"/a\"\n\
+         [[task]]\nname = \"b\"\npath = \"/b\"\nrestart_session_on = [401, 403]\n\
+         [[task]]\nname = \"f\"\n[[task.steps]]\nname = \"f1\"\npath = \"/f\"\n",
+    )
+    .unwrap();
+    let on = |name: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .restart_on
+            .clone()
+    };
+    assert_eq!(on("a"), [401], "the [user] default");
+    assert_eq!(on("b"), [401, 403], "its own list wins");
+    assert_eq!(on("f1"), [401], "a flow's steps too");
+    assert!(on("login").is_empty() && on("f").is_empty());
+    assert!(p.describe().contains("restarts session on 401|403"));
+
+    let e = with_body("[[user.on_start]]\nname = \"s\"\npath = \"/\"\nrestart_session_on = [401]\n[[task]]\nname = \"t\"\npath = \"/\"\n")
+        .unwrap_err();
+    assert!(
+        e.contains("m.toml:9:22") && e.contains("applies to tasks"),
+        "{e}"
+    );
+    let e = with_body("[[task]]\nname = \"t\"\npath = \"/\"\nrestart_session_on = [4010]\n")
+        .unwrap_err();
+    assert!(
+        e.contains("m.toml:9:23") && e.contains("`4010` is not an HTTP status code"),
+        "{e}"
+    );
+}

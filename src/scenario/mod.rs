@@ -5,7 +5,7 @@
 //! paths are checked and compiled by [`crate::plan`], which turns a [`Loaded`] scenario into a `RunPlan`.
 //!
 //! Include semantics: an included file is merged *under* the including one. `name`, `[target]`, `[load]`,
-//! `[gates]`, `user.wait`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
+//! `[gates]`, `user.wait`, `user.restart_session_on`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
 //! (a whole section replaces the included one), and `[[task]]` lists are concatenated, included tasks first,
 //! except that a task with the same `name` as an included task replaces it in place (how stress.toml accepts
 //! 429 on one request of the shared flow). A `[classes.NAME]` replaces an included class of the same name.
@@ -47,11 +47,15 @@ pub struct RawClass {
     /// This class's share of the users (of an arrival rate's iterations), against the other classes' weights.
     pub weight: Option<Spanned<i64>>,
     pub wait: Option<Spanned<toml::Value>>,
+    pub restart_session_on: Option<StatusList>,
     pub on_start: Option<Vec<RawStep>>,
     pub on_stop: Option<Vec<RawStep>>,
     #[serde(default)]
     pub task: Vec<RawStep>,
 }
+
+/// A list of HTTP status codes as written, each with its place.
+pub type StatusList = Spanned<Vec<Spanned<i64>>>;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,6 +171,8 @@ impl RawGates {
 #[serde(deny_unknown_fields)]
 pub struct RawUser {
     pub wait: Option<Spanned<toml::Value>>,
+    /// The default of every task request's `restart_session_on`.
+    pub restart_session_on: Option<StatusList>,
     pub on_start: Option<Vec<RawStep>>,
     pub on_stop: Option<Vec<RawStep>>,
 }
@@ -192,13 +198,15 @@ pub struct RawStep {
     pub expect: Option<RawExpect>,
     pub capture: Option<BTreeMap<String, Spanned<toml::Value>>>,
     pub restart_session: Option<Spanned<bool>>,
+    /// Statuses after which the user's session restarts (its token is no longer valid, say).
+    pub restart_session_on: Option<StatusList>,
     pub timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
-    pub status: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub status: Option<StatusList>,
 }
 
 /// A value together with the file it came from (an index into [`Loaded::files`]).
@@ -225,6 +233,7 @@ pub struct Loaded {
     pub gates: Option<At<RawGates>>,
     pub data: Option<At<RawData>>,
     pub wait: Option<At<Spanned<toml::Value>>>,
+    pub restart_on: Option<At<StatusList>>,
     pub on_start: Option<At<Vec<RawStep>>>,
     pub on_stop: Option<At<Vec<RawStep>>>,
     pub tasks: Vec<At<RawStep>>,
@@ -376,6 +385,9 @@ fn load_into(
     if let Some(user) = user {
         if let Some(v) = user.wait {
             loaded.wait = Some(At { file: id, value: v });
+        }
+        if let Some(v) = user.restart_session_on {
+            loaded.restart_on = Some(At { file: id, value: v });
         }
         if let Some(v) = user.on_start {
             loaded.on_start = Some(At { file: id, value: v });
