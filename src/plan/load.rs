@@ -388,9 +388,39 @@ fn user_stages(
                 )
                 .into());
         }
+        let spawn_rate = match &raw.spawn_rate {
+            None => None,
+            Some(r) => {
+                let v = *r.get_ref();
+                if !(MIN_SPAWN_RATE..=MAX_SPAWN_RATE).contains(&v) {
+                    return Err(loaded
+                        .error(
+                            file,
+                            r.span(),
+                            format!(
+                                "a stage's `spawn_rate` must be between {MIN_SPAWN_RATE} and {MAX_SPAWN_RATE} users \
+                                 per second, got {v}"
+                            ),
+                        )
+                        .into());
+                }
+                if duration.is_zero() {
+                    return Err(loaded
+                        .error(
+                            file,
+                            r.span(),
+                            "a stage of 0 s is a step to its users at once: it has no time to spawn them at a rate",
+                        )
+                        .with_help("give the stage a duration, or remove its `spawn_rate`")
+                        .into());
+                }
+                Some(v)
+            }
+        };
         stages.push(Stage {
             duration,
             users: n as u64,
+            spawn_rate,
         });
     }
     if stages.iter().all(|s| s.users == 0) {

@@ -188,12 +188,60 @@ impl Load {
     }
 }
 
-/// One stage: the users ramp linearly from the previous stage's target (0 at the start) to `users` over
-/// `duration`; a zero duration is a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One stage: the users ramp linearly from where the previous stage left them (0 at the start) to `users`
+/// over `duration` (a zero duration is a step), or, with `spawn_rate`, move to `users` at that many users per
+/// second and hold there for the rest of the stage (as Locust's load shapes).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stage {
     pub duration: Duration,
     pub users: u64,
+    pub spawn_rate: Option<f64>,
+}
+
+impl Stage {
+    /// The users `tau` into this stage, having started it at `from`.
+    pub fn users_at(&self, from: f64, tau: Duration) -> f64 {
+        let to = self.users as f64;
+        match self.spawn_rate {
+            Some(rate) => {
+                let moved = rate * tau.as_secs_f64();
+                if to >= from {
+                    (from + moved).min(to)
+                } else {
+                    (from - moved).max(to)
+                }
+            }
+            None if self.duration.is_zero() => to,
+            None => {
+                let frac = (tau.as_secs_f64() / self.duration.as_secs_f64()).min(1.0);
+                from + (to - from) * frac
+            }
+        }
+    }
+
+    /// How long into this stage, started at `from`, its target is reached (its duration if never).
+    pub fn reached(&self, from: f64) -> Duration {
+        match self.spawn_rate {
+            Some(rate) => {
+                Duration::from_secs_f64((self.users as f64 - from).abs() / rate).min(self.duration)
+            }
+            None => self.duration,
+        }
+    }
+}
+
+/// Each stage with when it starts and the users it starts from.
+pub fn stage_walk(stages: &[Stage]) -> Vec<(Duration, f64, Stage)> {
+    let (mut start, mut from) = (Duration::ZERO, 0.0);
+    stages
+        .iter()
+        .map(|s| {
+            let here = (start, from, *s);
+            from = s.users_at(from, s.duration);
+            start += s.duration;
+            here
+        })
+        .collect()
 }
 
 /// An open-model load: iterations (one task each, after `on_start` for a user's new session) start at the
@@ -320,19 +368,15 @@ impl RunPlan {
             Load::Stages(stages) => stages,
             Load::Arrival(_) => return 0,
         };
-        let mut from = 0u64;
-        let mut start = Duration::ZERO;
-        for s in stages {
-            let end = start + s.duration;
-            if t < end {
-                let frac = (t - start).as_secs_f64() / s.duration.as_secs_f64();
-                let x = from as f64 + (s.users as f64 - from as f64) * frac;
-                return x.floor().max(0.0) as u64;
+        let walk = stage_walk(stages);
+        for &(start, from, s) in &walk {
+            if t < start + s.duration {
+                return s.users_at(from, t - start).floor().max(0.0) as u64;
             }
-            from = s.users;
-            start = end;
         }
-        from
+        walk.last().map_or(0, |&(_, from, s)| {
+            s.users_at(from, s.duration).floor().max(0.0) as u64
+        })
     }
 
     /// When the target may next change after `t` (from the start of the run); `None` once it no longer will.
@@ -358,7 +402,24 @@ impl RunPlan {
             Load::Ramp { spawn_rate } => {
                 Duration::from_secs_f64(self.users.saturating_sub(1) as f64 / spawn_rate)
             }
-            Load::Stages(stages) => first_peak(stages.iter().map(|s| (s.duration, s.users as f64))),
+            Load::Stages(stages) => {
+                // The first time the highest target is reached (with a spawn rate, before the stage ends).
+                let peak = stages.iter().map(|s| s.users).max().unwrap_or(0) as f64;
+                stage_walk(stages)
+                    .into_iter()
+                    .find(|&(_, from, s)| s.users_at(from, s.duration) >= peak)
+                    .map_or_else(
+                        // A spawn rate too slow to reach it: the end of the stage that gets closest.
+                        || {
+                            first_peak(
+                                stage_walk(stages)
+                                    .into_iter()
+                                    .map(|(_, from, s)| (s.duration, s.users_at(from, s.duration))),
+                            )
+                        },
+                        |(start, from, s)| start + s.reached(from),
+                    )
+            }
             Load::Arrival(a) => first_peak(a.stages.iter().map(|s| (s.duration, s.rate))),
         };
         end.min(self.duration)
@@ -833,7 +894,13 @@ impl RunPlan {
                 );
                 let list: Vec<(Duration, String)> = stages
                     .iter()
-                    .map(|st| (st.duration, st.users.to_string()))
+                    .map(|st| {
+                        let users = match st.spawn_rate {
+                            Some(r) => format!("{} at {}/s", st.users, fmt_rate(r)),
+                            None => st.users.to_string(),
+                        };
+                        (st.duration, users)
+                    })
                     .collect();
                 self.describe_stages(&mut s, &list, "users");
             }

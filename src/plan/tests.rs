@@ -735,3 +735,34 @@ fn restart_session_on_is_per_request_with_a_default_for_the_user() {
         "{e}"
     );
 }
+
+#[test]
+fn a_stage_with_a_spawn_rate_moves_at_that_rate_then_holds() {
+    let p = staged(
+        "stages = [{ duration = \"20s\", users = 100, spawn_rate = 10 }, \
+         { duration = \"10s\", users = 40, spawn_rate = 20 }, { duration = \"4s\", users = 0, spawn_rate = 5 }]",
+    )
+    .unwrap();
+    let at = |s: f64| p.target_users(Duration::from_secs_f64(s));
+    assert_eq!(
+        (at(0.0), at(5.0), at(9.99), at(10.0), at(19.0)),
+        (0, 50, 99, 100, 100)
+    );
+    // Down at 20/s: 100 -> 40 in 3 s, then held.
+    assert_eq!((at(21.0), at(23.0), at(29.0)), (80, 40, 40));
+    // 5/s for 4 s gets from 40 to 20 only; that is where the run holds.
+    assert_eq!((at(32.0), at(40.0)), (30, 20));
+    assert_eq!(
+        p.ramp_up(),
+        Duration::from_secs(10),
+        "the peak is reached at 10 s, not at the stage's end"
+    );
+    assert!(p.describe().contains("100 at 10/s"), "{}", p.describe());
+    let e = staged("stages = [{ duration = \"0s\", users = 10, spawn_rate = 5 }]").unwrap_err();
+    assert!(
+        e.contains("m.toml:4:55") && e.contains("no time to spawn"),
+        "{e}"
+    );
+    let e = staged("stages = [{ duration = \"5s\", users = 10, spawn_rate = 0 }]").unwrap_err();
+    assert!(e.contains("`spawn_rate` must be between"), "{e}");
+}

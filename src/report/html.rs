@@ -403,6 +403,7 @@ fn over_time(s: &mut String, r: &RunResults) {
         };
     let n = ts.len();
     let span = format!("{n} one-second intervals over {}", fmt_secs(r.duration_s));
+    let marks = stage_marks(r);
     let charts = [
         (
             "Requests and failures per second",
@@ -422,6 +423,7 @@ fn over_time(s: &mut String, r: &RunResults) {
                     line("failures/s", RED, false, &|p| Some(p.failures_per_s)),
                 ],
                 empty: "no data points",
+                marks: Vec::new(),
             },
         ),
         (
@@ -442,6 +444,7 @@ fn over_time(s: &mut String, r: &RunResults) {
                     line("p99", PURPLE, false, &|p| p.p99_ms),
                 ],
                 empty: "no timed requests",
+                marks: Vec::new(),
             },
         ),
         (
@@ -468,11 +471,59 @@ fn over_time(s: &mut String, r: &RunResults) {
                     }),
                 ],
                 empty: "no data points",
+                marks: Vec::new(),
             },
         ),
     ];
+    let mut charts = charts.to_vec();
+    if let Some(a) = &r.settings.arrival {
+        // Per interval: iterations started and dropped over the interval's length, against the plan.
+        let per_s = |f: &dyn Fn(&crate::metrics::SeriesPoint) -> u64| {
+            let mut prev = 0.0;
+            ts.iter()
+                .map(|p| {
+                    let secs = (p.elapsed_s - prev).max(1e-3);
+                    prev = p.elapsed_s;
+                    (p.elapsed_s, Some(f(p) as f64 / secs))
+                })
+                .collect::<Vec<_>>()
+        };
+        let peak = a.stages.iter().map(|s| s.rate).fold(0.0, f64::max);
+        charts.push((
+            "Iterations per second",
+            Chart {
+                id: "ts-iterations".into(),
+                title: "Iterations started, planned and dropped per second over time".into(),
+                desc: format!(
+                    "Line chart of the arrival rate's iterations started per second, the planned rate (dashed,                      peak {peak}/s) and the iterations dropped per second, {span}."
+                ),
+                width: 1100.0,
+                height: 230.0,
+                x,
+                y: YAxis::PerSecond,
+                series: vec![
+                    Series {
+                        label: "started/s".into(),
+                        color: GREEN,
+                        dashed: false,
+                        points: per_s(&|p| p.iterations),
+                    },
+                    line("planned", BLUE, true, &|p| p.target_rate),
+                    Series {
+                        label: "dropped/s".into(),
+                        color: RED,
+                        dashed: false,
+                        points: per_s(&|p| p.dropped),
+                    },
+                ],
+                empty: "no data points",
+                marks: Vec::new(),
+            },
+        ));
+    }
     s.push_str("<section id=\"over-time\"><h2>Over time</h2><div class=\"charts\">\n");
-    for (heading, chart) in &charts {
+    for (heading, chart) in &mut charts {
+        chart.marks.clone_from(&marks);
         figure(s, heading, chart, "");
     }
     let _ = writeln!(
@@ -487,6 +538,27 @@ fn over_time(s: &mut String, r: &RunResults) {
             format!("One point per interval of about a second ({n} points).")
         }
     );
+}
+
+/// Where each stage after the first starts, labelled "stage N", for the charts over time.
+fn stage_marks(r: &RunResults) -> Vec<(f64, String)> {
+    let durations: Vec<f64> = match &r.settings.arrival {
+        Some(a) => a.stages.iter().map(|s| s.duration_s).collect(),
+        None => r.settings.stages.iter().map(|s| s.duration_s).collect(),
+    };
+    let mut at = 0.0;
+    let mut marks = Vec::new();
+    for (i, d) in durations.iter().enumerate() {
+        if i > 0 {
+            // A 0 s stage (a step) and the one after it start at the same time: one mark for both.
+            match marks.last_mut() {
+                Some((x, label)) if *x == at => *label = format!("{label}/{}", i + 1),
+                _ => marks.push((at, format!("stage {}", i + 1))),
+            }
+        }
+        at += d;
+    }
+    marks
 }
 
 fn stats_row(s: &mut String, q: &RequestStats, total: bool) {
@@ -615,6 +687,7 @@ fn distribution(s: &mut String, q: &RequestStats, id: &str) {
         y: YAxis::Ms,
         series,
         empty: "no timed requests",
+        marks: Vec::new(),
     };
     figure(s, &heading, &chart, &format!("{facts}{source}"));
 }

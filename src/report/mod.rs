@@ -236,11 +236,13 @@ pub struct RateStageInfo {
     pub rate: f64,
 }
 
-/// One load stage: ramp linearly to `users` over `duration_s`.
+/// One load stage: ramp linearly to `users` over `duration_s`, or at `spawn_rate` users per second and hold.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StageInfo {
     pub duration_s: f64,
     pub users: u64,
+    #[serde(default)]
+    pub spawn_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -579,6 +581,7 @@ impl RunResults {
                         .map(|s| StageInfo {
                             duration_s: secs(s.duration),
                             users: s.users,
+                            spawn_rate: s.spawn_rate,
                         })
                         .collect(),
                     _ => Vec::new(),
@@ -700,17 +703,20 @@ fn stages_spawn_rate(plan: &RunPlan) -> f64 {
     let Load::Stages(stages) = &plan.load else {
         return 0.0;
     };
-    let mut from = 0u64;
     let mut fastest: f64 = 0.0;
-    for s in stages {
-        let step = s.users.abs_diff(from) as f64;
-        let rate = if s.duration.is_zero() {
-            step
-        } else {
-            step / s.duration.as_secs_f64()
+    for (_, from, s) in crate::plan::stage_walk(stages) {
+        let rate = match s.spawn_rate {
+            Some(r) => r,
+            None => {
+                let step = (s.users as f64 - from).abs();
+                if s.duration.is_zero() {
+                    step
+                } else {
+                    step / s.duration.as_secs_f64()
+                }
+            }
         };
         fastest = fastest.max(rate);
-        from = s.users;
     }
     round3(fastest.max(0.001))
 }

@@ -87,6 +87,9 @@ pub struct RawLoad {
 pub struct RawStage {
     pub duration: Spanned<String>,
     pub users: Option<Spanned<i64>>,
+    /// Users stages: move to `users` at this many users per second, then hold (Locust's shape tuples),
+    /// instead of a linear ramp over the whole stage.
+    pub spawn_rate: Option<Spanned<f64>>,
     pub rate: Option<Spanned<f64>>,
 }
 

@@ -69,6 +69,8 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// Shown in the plot area when no series has a value.
     pub empty: &'static str,
+    /// Vertical markers at these x values, each with a short label (the stage boundaries).
+    pub marks: Vec<(f64, String)>,
 }
 
 /// A step of 1, 2 or 5 times a power of ten, at least `raw`.
@@ -277,6 +279,25 @@ impl Chart {
             );
         }
         s.push_str("</g>");
+        // Markers (stage boundaries): a dashed vertical line, labelled at the top of the plot.
+        if !self.marks.is_empty() {
+            s.push_str("<g class=\"marks\">");
+            for (x, label) in &self.marks {
+                if !(x.is_finite() && *x > 0.0 && *x < xmax) {
+                    continue;
+                }
+                let mx = px(*x);
+                let _ = write!(
+                    s,
+                    "<line x1=\"{mx:.1}\" x2=\"{mx:.1}\" y1=\"{top}\" y2=\"{bottom}\"/>\
+                     <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                    mx + 3.0,
+                    top + 11.0,
+                    escape(label)
+                );
+            }
+            s.push_str("</g>");
+        }
         let _ = write!(
             s,
             "<rect class=\"frame\" x=\"{left}\" y=\"{top}\" width=\"{pw}\" height=\"{ph}\"/>"

@@ -557,6 +557,7 @@ fn a_known_series_fills_the_plot_area() {
             points: vec![(0.0, Some(0.0)), (5.0, Some(40.0)), (10.0, Some(100.0))],
         }],
         empty: "none",
+        marks: Vec::new(),
     };
     let svg = c.render();
     let line = &polylines(&svg)[0];
@@ -604,6 +605,7 @@ fn axes_cope_with_huge_and_tiny_values() {
             points: vec![(60.0, Some(1.0)), (3_600.0, Some(600_000.0))],
         }],
         empty: "none",
+        marks: Vec::new(),
     };
     let svg = c.render();
     assert!(
@@ -641,4 +643,50 @@ fn a_one_hour_run_stays_small_and_keeps_its_spikes() {
         assert!(line.len() <= chart::MAX_POINTS + 2, "{}", line.len());
     }
     assert!(html.contains("3600 intervals, drawn as the lowest and highest value"));
+}
+
+#[test]
+fn stage_boundaries_are_marked_and_an_arrival_rate_gets_its_iterations_chart() {
+    let mut r = results("staged", serde_json::json!([]), false);
+    r.duration_s = 60.0;
+    r.settings.stages = [(10.0, 50), (20.0, 50), (0.0, 200), (30.0, 0)]
+        .iter()
+        .map(|&(d, u)| crate::report::StageInfo {
+            duration_s: d,
+            users: u,
+            spawn_rate: None,
+        })
+        .collect();
+    let html = render(&r);
+    let over = section(&html, "over-time");
+    // Stage 2 at 10 s; stages 3 (a 0 s step) and 4 both start at 30 s: one mark.
+    assert_eq!(
+        over.matches("<g class=\"marks\">").count(),
+        3,
+        "one group per chart"
+    );
+    assert_eq!(over.matches(">stage 2</text>").count(), 3);
+    assert_eq!(over.matches(">stage 3/4</text>").count(), 3);
+    assert!(!over.contains("ts-iterations"));
+
+    r.settings.stages.clear();
+    r.settings.arrival = Some(crate::report::ArrivalInfo {
+        stages: vec![crate::report::RateStageInfo {
+            duration_s: 0.0,
+            rate: 100.0,
+        }],
+        queue_timeout_s: 1.0,
+        planned_iterations: 6000,
+    });
+    let html = render(&r);
+    let over = section(&html, "over-time");
+    assert!(
+        over.contains("id=\"ts-iterations-t\""),
+        "the iterations chart"
+    );
+    assert!(over.contains("started/s") && over.contains("dropped/s"));
+    assert!(
+        !over.contains("class=\"marks\""),
+        "one stage of 0 s: nothing to mark"
+    );
 }
