@@ -941,6 +941,19 @@ impl RunPlan {
                 );
             }
         }
+        let _ = writeln!(
+            s,
+            "validity   invalid (exit 3) if loadgen's scheduler lags over {} in more than {:.0}% of the seconds, \
+             or {} {}% short",
+            secs(self.validity.max_lag),
+            Validity::LATE_SHARE * 100.0,
+            if matches!(self.load, Load::Arrival(_)) {
+                "the iterations started are more than"
+            } else {
+                "the users running are more than"
+            },
+            fmt_rate(self.validity.max_shortfall * 100.0)
+        );
         let ramp_up = self.ramp_up();
         if !ramp_up.is_zero() {
             let _ = writeln!(

@@ -201,8 +201,34 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         captures: names.captures,
         data,
         gates,
-        validity: Validity::default(),
+        validity: resolve_validity(loaded)?,
     })
+}
+
+/// `[validity]`, over the defaults.
+fn resolve_validity(loaded: &Loaded) -> Result<Validity> {
+    let mut v = Validity::default();
+    let Some(raw) = &loaded.validity else {
+        return Ok(v);
+    };
+    let file = raw.file;
+    if let Some(d) = &raw.value.max_lag {
+        v.max_lag = positive_duration(loaded, file, d, "max_lag")?;
+    }
+    if let Some(p) = &raw.value.max_shortfall_pct {
+        let x = *p.get_ref();
+        if !(0.0..=100.0).contains(&x) {
+            return Err(loaded
+                .error(
+                    file,
+                    p.span(),
+                    format!("`max_shortfall_pct` is a percentage from 0 to 100, got {x}"),
+                )
+                .into());
+        }
+        v.max_shortfall = x / 100.0;
+    }
+    Ok(v)
 }
 
 /// A user class as written: where its parts are.

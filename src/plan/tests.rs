@@ -766,3 +766,24 @@ fn a_stage_with_a_spawn_rate_moves_at_that_rate_then_holds() {
     let e = staged("stages = [{ duration = \"5s\", users = 10, spawn_rate = 0 }]").unwrap_err();
     assert!(e.contains("`spawn_rate` must be between"), "{e}");
 }
+
+#[test]
+fn validity_bounds_can_be_set_per_scenario() {
+    let d = staged("users = 1\nduration = \"1s\"").unwrap();
+    assert_eq!(d.validity, Validity::default());
+    let p = with_body("[validity]\nmax_lag = \"250ms\"\nmax_shortfall_pct = 5\n[[task]]\nname = \"t\"\npath = \"/\"\n").unwrap();
+    assert_eq!(p.validity.max_lag, Duration::from_millis(250));
+    assert!((p.validity.max_shortfall - 0.05).abs() < 1e-12);
+    assert!(
+        p.describe().contains("lags over 250ms") && p.describe().contains("more than 5% short"),
+        "{}",
+        p.describe()
+    );
+    let e =
+        with_body("[validity]\nmax_shortfall_pct = 120\n[[task]]\nname = \"t\"\npath = \"/\"\n")
+            .unwrap_err();
+    assert!(
+        e.contains("m.toml:7:21") && e.contains("percentage from 0 to 100"),
+        "{e}"
+    );
+}

@@ -5,7 +5,7 @@
 //! paths are checked and compiled by [`crate::plan`], which turns a [`Loaded`] scenario into a `RunPlan`.
 //!
 //! Include semantics: an included file is merged *under* the including one. `name`, `[target]`, `[load]`,
-//! `[gates]`, `user.wait`, `user.restart_session_on`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
+//! `[gates]`, `[validity]`, `user.wait`, `user.restart_session_on`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
 //! (a whole section replaces the included one), and `[[task]]` lists are concatenated, included tasks first,
 //! except that a task with the same `name` as an included task replaces it in place (how stress.toml accepts
 //! 429 on one request of the shared flow). A `[classes.NAME]` replaces an included class of the same name.
@@ -33,6 +33,7 @@ pub struct RawFile {
     pub load: Option<RawLoad>,
     pub gates: Option<RawGates>,
     pub data: Option<RawData>,
+    pub validity: Option<RawValidity>,
     pub user: Option<RawUser>,
     #[serde(default)]
     pub task: Vec<RawStep>,
@@ -91,6 +92,16 @@ pub struct RawStage {
     /// instead of a linear ramp over the whole stage.
     pub spawn_rate: Option<Spanned<f64>>,
     pub rate: Option<Spanned<f64>>,
+}
+
+/// `[validity]`: when loadgen's own shortfall makes the run invalid (exit 3).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidity {
+    /// Scheduler lag above this, in more than a tenth of the seconds, makes the run invalid.
+    pub max_lag: Option<Spanned<String>>,
+    /// Percent of the due iterations (or planned users) that may be missing.
+    pub max_shortfall_pct: Option<Spanned<f64>>,
 }
 
 /// `[data]`: a CSV file whose rows go to users, as `{{data.COLUMN}}` in templates.
@@ -235,6 +246,7 @@ pub struct Loaded {
     pub load: Option<At<RawLoad>>,
     pub gates: Option<At<RawGates>>,
     pub data: Option<At<RawData>>,
+    pub validity: Option<At<RawValidity>>,
     pub wait: Option<At<Spanned<toml::Value>>>,
     pub restart_on: Option<At<StatusList>>,
     pub on_start: Option<At<Vec<RawStep>>>,
@@ -354,11 +366,15 @@ fn load_into(
         load,
         gates,
         data,
+        validity,
         user,
         task,
         classes,
         include: _,
     } = raw;
+    if let Some(v) = validity {
+        loaded.validity = Some(At { file: id, value: v });
+    }
     for (name, class) in classes.into_iter().flatten() {
         let value = (name, class);
         match loaded
