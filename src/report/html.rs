@@ -846,7 +846,16 @@ fn scenario_requests(s: &mut String, r: &RunResults) {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td>{}</td>\
              <td>{}</td><td>{}</td></tr>",
             escape(&d.name),
-            escape(&d.kind),
+            escape(&{
+                let mut phase = match &d.flow {
+                    Some(f) => format!("step of {f}"),
+                    None => d.kind.clone(),
+                };
+                if let Some(c) = &d.class {
+                    phase.push_str(&format!(" ({c})"));
+                }
+                phase
+            }),
             escape(&d.method),
             escape(&d.path),
             d.weight,
