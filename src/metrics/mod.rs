@@ -35,6 +35,9 @@ pub enum FailureKind {
     Timeout,
     /// The connection broke while sending or reading (reset, closed early).
     Connection,
+    /// loadgen's machine ran out of something a connection needs: file descriptors (the process's or the
+    /// system's limit) or local ports. A limit of the load generator, not an answer of the target.
+    Resources,
     /// An answer with a status the step does not accept.
     Status,
     /// The answer lacked a value the step captures.
@@ -51,6 +54,7 @@ impl FailureKind {
             FailureKind::Connect => "connect",
             FailureKind::Timeout => "timeout",
             FailureKind::Connection => "connection",
+            FailureKind::Resources => "resources",
             FailureKind::Status => "status",
             FailureKind::Capture => "capture",
             FailureKind::Aborted => "aborted",

@@ -139,6 +139,10 @@ pub struct Settings {
     pub data: Option<DataInfo>,
     pub duration_s: f64,
     pub timeout_s: f64,
+    /// `[target] max_body`: the longest response body kept for a JSON capture (files written before it existed
+    /// read as the default).
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: u64,
     pub stop_timeout_s: f64,
     /// `per_user` or `shared`.
     pub connections: String,
@@ -176,6 +180,10 @@ impl Settings {
 
 fn default_load() -> String {
     "ramp".into()
+}
+
+fn default_max_body() -> u64 {
+    crate::plan::DEFAULT_MAX_BODY
 }
 
 /// An arrival rate: its stages (a constant rate is one stage of 0 s) and how long an iteration may wait for a
@@ -535,6 +543,7 @@ impl RunResults {
                 },
                 duration_s: secs(plan.duration),
                 timeout_s: secs(plan.timeout),
+                max_body_bytes: plan.max_body,
                 stop_timeout_s: secs(plan.stop_timeout),
                 connections: plan.connections.as_str().into(),
                 stages: match &plan.load {

@@ -43,6 +43,8 @@ pub struct RawFile {
 pub struct RawTarget {
     pub host: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
+    /// The largest response body kept for captures: a byte count, or a size such as "10MB".
+    pub max_body: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
