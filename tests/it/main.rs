@@ -5,6 +5,7 @@ mod arrival;
 mod csv;
 mod data;
 mod html;
+mod reliability;
 mod run;
 mod scenario_errors;
 mod schema;
