@@ -6,7 +6,8 @@
 //!
 //! A gate may look at part of the run (its `during`: the steady part after the ramp-up, or one stage), whose
 //! statistics are rebuilt from the time series' per-second histograms, so a window is as exact as the whole
-//! run at one-second resolution. `dropped_iterations` (arrival rate) passes when measured <= threshold.
+//! run at one-second resolution (coarser on a run longer than the series' cap, whose older points are merged:
+//! see [`crate::metrics::series`]). `dropped_iterations` (arrival rate) passes when measured <= threshold.
 
 use serde::{Deserialize, Serialize};
 

@@ -9,7 +9,8 @@
 //! - [`data`]: test-data CSV files and how their rows go to users.
 //! - [`engine`]: the scheduler, the virtual users and their HTTP requests, the arrival-rate lanes, graceful
 //!   shutdown.
-//! - [`metrics`]: per-shard recording, the per-second collector, the time series.
+//! - [`metrics`]: per-shard recording, the per-second collector, the time series (bounded on long runs by
+//!   merging older points).
 //! - [`report`]: the results model and its formats (console, JSON, CSV, HTML, JUnit, Markdown, progress line).
 //! - [`gates`]: quality gates evaluated on the results (whole run, steady part or one stage).
 //! - [`validity`]: whether loadgen kept its plan (an invalid run exits 3).

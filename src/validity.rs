@@ -52,13 +52,19 @@ fn judge(plan: &RunPlan, series: &[SeriesPoint], iterations: Option<&Iterations>
         all => all,
     };
 
+    // Points weigh as the seconds they cover (one each, unless a long run's series was merged).
+    let weighted: Vec<(usize, &SeriesPoint)> = crate::metrics::series::seconds(series).collect();
+    let total: usize = weighted.iter().map(|(n, _)| n).sum();
     let max_lag_ms = bounds.max_lag.as_secs_f64() * 1000.0;
-    let late = series.iter().filter(|p| p.lag_ms > max_lag_ms).count();
-    if too_many(late, series.len()) {
+    let late: usize = weighted
+        .iter()
+        .filter(|(_, p)| p.lag_ms > max_lag_ms)
+        .map(|(n, _)| n)
+        .sum();
+    if too_many(late, total) {
         reasons.push(format!(
-            "loadgen's scheduler lagged over {max_lag_ms:.0} ms in {late} of {} s: requests did not start when \
-             planned and latencies include loadgen's own delay; run fewer users per machine or give it more cores",
-            series.len()
+            "loadgen's scheduler lagged over {max_lag_ms:.0} ms in {late} of {total} s: requests did not start when \
+             planned and latencies include loadgen's own delay; run fewer users per machine or give it more cores"
         ));
     }
 
@@ -86,14 +92,15 @@ fn judge(plan: &RunPlan, series: &[SeriesPoint], iterations: Option<&Iterations>
         Load::Ramp { .. } | Load::Stages(_) => {
             // Users behind the plan: fewer running than it wanted a second before (the gauge lags the target by
             // up to a tick), beyond the allowed shortfall and one user.
-            let behind = series
+            let behind: usize = weighted
                 .windows(2)
                 .filter(|w| {
-                    let want = w[0].target_users.min(w[1].target_users) as f64;
-                    (w[1].users as f64) + 1.0 < want * (1.0 - bounds.max_shortfall)
+                    let want = w[0].1.target_users.min(w[1].1.target_users) as f64;
+                    (w[1].1.users as f64) + 1.0 < want * (1.0 - bounds.max_shortfall)
                 })
-                .count();
-            let judged = series.len().saturating_sub(1);
+                .map(|w| w[1].0)
+                .sum();
+            let judged = total.saturating_sub(weighted.first().map_or(0, |(n, _)| *n));
             if too_many(behind, judged) {
                 reasons.push(format!(
                     "users did not start on schedule: fewer users ran than planned in {behind} of {judged} s; \

@@ -126,9 +126,29 @@ impl Net {
     }
 }
 
-/// Names an I/O failure by its kind.
+/// Running out of descriptors: `EMFILE` (this process's limit) and `ENFILE` (the system's), numbered alike on
+/// Linux, the BSDs and macOS.
+fn descriptors_exhausted(e: &io::Error) -> Option<&'static str> {
+    if !cfg!(unix) {
+        return None;
+    }
+    match e.raw_os_error()? {
+        24 => Some(
+            "too many open files (loadgen's descriptor limit: raise `ulimit -n` or run fewer users)",
+        ),
+        23 => Some("too many open files in the system (the kernel's file table is full)"),
+        _ => None,
+    }
+}
+
+/// Names an I/O failure by its kind. Running out of descriptors or local ports is [`FailureKind::Resources`]:
+/// a limit of loadgen's machine, which says nothing about the target, so it is told apart from a refused
+/// connection.
 pub fn describe_io(e: &io::Error, default: FailureKind) -> (FailureKind, String) {
     use io::ErrorKind::*;
+    if let Some(msg) = descriptors_exhausted(e) {
+        return (FailureKind::Resources, msg.to_string());
+    }
     let (kind, msg) = match e.kind() {
         ConnectionRefused => (FailureKind::Connect, "connection refused"),
         ConnectionReset => (FailureKind::Connection, "connection reset by peer"),
@@ -139,7 +159,11 @@ pub fn describe_io(e: &io::Error, default: FailureKind) -> (FailureKind, String)
             "connection closed before the response completed",
         ),
         TimedOut => (FailureKind::Timeout, "request timed out"),
-        AddrNotAvailable => (FailureKind::Connect, "no local address/port available"),
+        AddrNotAvailable => (
+            FailureKind::Resources,
+            "no free local port (the ephemeral ports are used up, e.g. by connections in TIME_WAIT)",
+        ),
+        OutOfMemory => (FailureKind::Resources, "out of memory"),
         AddrInUse => (FailureKind::Connect, "local address in use"),
         HostUnreachable | NetworkUnreachable => (FailureKind::Connect, "host unreachable"),
         NotFound => (FailureKind::Connect, "the host name does not resolve"),
@@ -256,8 +280,11 @@ pub struct Answer {
     pub head_at: std::time::Instant,
     /// Body bytes received (after chunked decoding).
     pub bytes: u64,
-    /// The body, when it was asked for.
+    /// The body, when it was asked for and is at most [`Outgoing::max_body`] long.
     pub body: Vec<u8>,
+    /// The body was asked for but is longer than [`Outgoing::max_body`]: it was read to its end and counted, but
+    /// not kept (`body` is empty).
+    pub oversize: bool,
 }
 
 /// A request ready to write.
@@ -269,6 +296,8 @@ pub struct Outgoing<'a> {
     pub body: &'a [u8],
     /// Keep the body of the answer (for captures).
     pub keep_body: bool,
+    /// The longest body kept; a longer one is read and counted as it streams, but dropped.
+    pub max_body: u64,
 }
 
 /// Idle keep-alive connections shared by the users of one worker (`connections = "shared"`).
@@ -526,7 +555,8 @@ async fn round_trip(
         !head.has_token("connection", "close")
     };
 
-    // The body.
+    // The body: counted as it streams; kept only when asked for, and only up to `max_body`, so an answer of
+    // any size costs no more memory than the read buffer.
     let mut body = Vec::new();
     let mut bytes = 0u64;
     let fail = |e: SendError| (e, false);
@@ -538,17 +568,37 @@ async fn round_trip(
                 head_at,
                 bytes,
                 body,
+                oversize: false,
             },
             keep_alive,
         ));
     }
+    let chunked = head.has_token("transfer-encoding", "chunked");
+    let length = match head.get("content-length") {
+        Some(len) if !chunked => Some(
+            len.trim()
+                .parse::<u64>()
+                .map_err(|_| fail(SendError::Invalid(format!("bad content-length `{len}`"))))?,
+        ),
+        _ => None,
+    };
+    // A declared length over the limit is known to be too long before the first byte.
+    let mut oversize = req.keep_body && length.is_some_and(|n| n > req.max_body);
+    if let Some(n) = length.filter(|_| req.keep_body && !oversize) {
+        body.reserve_exact(usize::try_from(n).unwrap_or(0));
+    }
     let mut take = |chunk: &[u8]| {
         bytes += chunk.len() as u64;
-        if req.keep_body {
-            body.extend_from_slice(chunk);
+        if req.keep_body && !oversize {
+            if (body.len() + chunk.len()) as u64 > req.max_body {
+                oversize = true;
+                body = Vec::new();
+            } else {
+                body.extend_from_slice(chunk);
+            }
         }
     };
-    if head.has_token("transfer-encoding", "chunked") {
+    if chunked {
         loop {
             // The size line.
             let line_end = loop {
@@ -594,11 +644,7 @@ async fn round_trip(
             }
             let _ = conn.buf.split_to(2);
         }
-    } else if let Some(len) = head.get("content-length") {
-        let mut left: u64 = len
-            .trim()
-            .parse()
-            .map_err(|_| fail(SendError::Invalid(format!("bad content-length `{len}`"))))?;
+    } else if let Some(mut left) = length {
         while left > 0 {
             if conn.buf.is_empty() {
                 fill(conn).await.map_err(fail)?;
@@ -627,6 +673,7 @@ async fn round_trip(
                 head_at,
                 bytes,
                 body,
+                oversize,
             },
             false,
         ));
@@ -637,6 +684,7 @@ async fn round_trip(
             head_at,
             bytes,
             body,
+            oversize,
         },
         keep_alive,
     ))
@@ -745,6 +793,7 @@ mod tests {
             headers: &headers,
             body: b"",
             keep_body: false,
+            max_body: 1 << 20,
         };
         c.write_request(&origin, &req);
         let text = String::from_utf8(c.wbuf.clone()).unwrap();
@@ -795,6 +844,7 @@ mod tests {
             headers: &headers,
             body: b"",
             keep_body,
+            max_body: 1 << 20,
         };
         c.exchange(net, o, &req).await
     }
@@ -901,6 +951,134 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(e, SendError::Invalid(_)), "{e:?}");
+    }
+
+    #[test]
+    fn running_out_of_descriptors_or_local_ports_is_a_resources_failure() {
+        let cases = [
+            (
+                io::Error::from_raw_os_error(24),
+                "too many open files (loadgen's",
+            ),
+            (
+                io::Error::from_raw_os_error(23),
+                "too many open files in the system",
+            ),
+            (
+                io::Error::from(io::ErrorKind::AddrNotAvailable),
+                "no free local port",
+            ),
+        ];
+        for (e, msg) in cases {
+            let (kind, text) = describe_io(&e, FailureKind::Connect);
+            assert_eq!(kind, FailureKind::Resources, "{e}");
+            assert!(text.starts_with(msg), "{e}: {text}");
+            // The same whether it happens while connecting or mid-exchange.
+            assert_eq!(SendError::Connect(e).describe().0, FailureKind::Resources);
+        }
+        // EADDRNOTAVAIL as the kernel reports it (99 on Linux: "Cannot assign requested address").
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            describe_io(&io::Error::from_raw_os_error(99), FailureKind::Connect),
+            (
+                FailureKind::Resources,
+                "no free local port (the ephemeral ports are used up, e.g. by connections in TIME_WAIT)"
+                    .to_string()
+            )
+        );
+        // A refused connection is still the target's doing.
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            describe_io(&refused, FailureKind::Connect),
+            (FailureKind::Connect, "connection refused".to_string())
+        );
+        assert_eq!(FailureKind::Resources.as_str(), "resources");
+    }
+
+    /// A server that answers the requests of one connection with `answers`, raw bytes of any size.
+    async fn serve_bytes(answers: Vec<Vec<u8>>) -> (Origin, tokio::task::JoinHandle<usize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut served = 0;
+            for answer in answers {
+                let mut buf = vec![0u8; 4096];
+                if s.read(&mut buf).await.unwrap() == 0 {
+                    break;
+                }
+                s.write_all(&answer).await.unwrap();
+                served += 1;
+            }
+            served
+        });
+        (Origin::of(&url::Url::parse(&url).unwrap()).unwrap(), server)
+    }
+
+    #[tokio::test]
+    async fn large_bodies_stream_through_and_are_kept_only_up_to_max_body() {
+        const BIG: usize = 3 << 20;
+        const LIMIT: u64 = 1 << 20;
+        let with_length = |n: usize| {
+            let mut a = format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n").into_bytes();
+            a.resize(a.len() + n, b'x');
+            a
+        };
+        let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let chunk = vec![b'y'; 64 << 10];
+        for _ in 0..BIG / chunk.len() {
+            chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            chunked.extend_from_slice(&chunk);
+            chunked.extend_from_slice(b"\r\n");
+        }
+        chunked.extend_from_slice(b"0\r\n\r\n");
+        let mut to_close = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+        to_close.resize(to_close.len() + BIG, b'z');
+        let (o, server) = serve_bytes(vec![
+            with_length(BIG),
+            chunked,
+            with_length(BIG),
+            with_length(LIMIT as usize),
+            to_close,
+        ])
+        .await;
+        let (net, mut c) = (Net::new(), Client::default());
+        let headers = http::HeaderMap::new();
+        let req = |keep_body| Outgoing {
+            method: &http::Method::GET,
+            target: "/big",
+            headers: &headers,
+            body: b"",
+            keep_body,
+            max_body: LIMIT,
+        };
+        // A declared length over the limit: read to the end and counted, not kept.
+        let a = c.exchange(&net, &o, &req(true)).await.unwrap();
+        assert_eq!(
+            (a.bytes, a.body.capacity(), a.oversize),
+            (BIG as u64, 0, true)
+        );
+        // Chunked: found over the limit as it streams; what was kept so far is let go.
+        let a = c.exchange(&net, &o, &req(true)).await.unwrap();
+        assert_eq!(
+            (a.bytes, a.body.capacity(), a.oversize),
+            (BIG as u64, 0, true)
+        );
+        // Not asked for: counted, never kept, not oversize; and the read buffer stayed small throughout.
+        let a = c.exchange(&net, &o, &req(false)).await.unwrap();
+        assert_eq!((a.bytes, a.body.len(), a.oversize), (BIG as u64, 0, false));
+        let buffered = c.conns.iter().map(|(_, k)| k.buf.capacity()).max().unwrap();
+        assert!(buffered <= 64 << 10, "read buffer of {buffered} bytes");
+        // Exactly the limit is kept.
+        let a = c.exchange(&net, &o, &req(true)).await.unwrap();
+        assert_eq!((a.body.len(), a.oversize), (LIMIT as usize, false));
+        // No length (to the end of the connection): found over the limit as it streams.
+        let a = c.exchange(&net, &o, &req(true)).await.unwrap();
+        assert_eq!(
+            (a.bytes, a.body.capacity(), a.oversize),
+            (BIG as u64, 0, true)
+        );
+        assert_eq!(server.await.unwrap(), 5, "all on one kept-alive connection");
     }
 
     #[tokio::test]

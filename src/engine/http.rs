@@ -5,7 +5,9 @@
 //! Two times are measured from just before the request is sent (connecting included, when the user has no open
 //! connection): the time to the response headers (TTFB) and the full response time to the end of the body, as
 //! Locust measures it. JSON parsing for captures happens after the clock stops. Bodies that nothing captures
-//! from are counted chunk by chunk, never buffered. The request timeout covers the whole exchange.
+//! from are counted chunk by chunk, never buffered; a body a capture needs is kept up to `[target] max_body`,
+//! and a longer one is read to its end but dropped, and fails the capture. The request timeout covers the
+//! whole exchange.
 
 use std::time::Instant;
 
@@ -198,6 +200,7 @@ impl Vu {
             headers: req.headers(),
             body: req.body(),
             keep_body: needs_body,
+            max_body: shared.plan.max_body,
         };
         let start = Instant::now();
         *in_flight = Some((idx, start));
@@ -286,6 +289,10 @@ impl Vu {
                     return record(Some((FailureKind::Capture, &msg)));
                 }
             }
+        }
+        if needs_body && answer.oversize {
+            let msg = format!("body larger than max_body ({} bytes)", shared.plan.max_body);
+            return record(Some((FailureKind::Capture, &msg)));
         }
         if needs_body {
             let json: Option<serde_json::Value> = serde_json::from_slice(&kept).ok();

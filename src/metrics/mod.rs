@@ -4,9 +4,12 @@
 //! mutex that is held only for the few nanoseconds a record takes, so users on different worker threads rarely
 //! meet. Once a second the [`Collector`] swaps every shard's contents out (holding each lock only for a
 //! `mem::swap`), folds them into the run totals and into one point of the time series. No per-request channel
-//! send, no list of every result: memory is bounded by the number of request names, not of requests.
+//! send, no list of every result: memory is bounded by the number of request names, not of requests — and, with
+//! the time series capped at [`series::MAX_SERIES_POINTS`] (older points merged pairwise), not by the length
+//! of the run either.
 
 pub mod hdr;
+pub mod series;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -35,6 +38,9 @@ pub enum FailureKind {
     Timeout,
     /// The connection broke while sending or reading (reset, closed early).
     Connection,
+    /// loadgen's machine ran out of something a connection needs: file descriptors (the process's or the
+    /// system's limit) or local ports. A limit of the load generator, not an answer of the target.
+    Resources,
     /// An answer with a status the step does not accept.
     Status,
     /// The answer lacked a value the step captures.
@@ -51,6 +57,7 @@ impl FailureKind {
             FailureKind::Connect => "connect",
             FailureKind::Timeout => "timeout",
             FailureKind::Connection => "connection",
+            FailureKind::Resources => "resources",
             FailureKind::Status => "status",
             FailureKind::Capture => "capture",
             FailureKind::Aborted => "aborted",
@@ -288,7 +295,9 @@ impl Recorder {
     }
 }
 
-/// One second (or the last partial second) of the run.
+/// One second (or the last partial second) of the run; on a run longer than [`series::MAX_SERIES_POINTS`]
+/// seconds, older points cover several seconds each (see [`series`]). A point's interval runs from the previous
+/// point's `elapsed_s` (0 for the first) to its own.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SeriesPoint {
     /// Seconds since the run started, at the end of this interval.
@@ -394,7 +403,10 @@ pub struct Collector {
     /// When each failure (request, kind, message) was first and last seen.
     pub failures_seen: HashMap<FailureKey, Seen>,
     pub totals: Vec<StepStats>,
+    /// The time series, at most [`series::MAX_SERIES_POINTS`] long: see [`series::compact`].
     pub series: Vec<SeriesPoint>,
+    /// How many times each point of `series` has been merged.
+    levels: Vec<u8>,
     /// When and how much CPU the process had used at the last point.
     cpu_mark: Option<(Instant, Duration)>,
     /// Cores the process may run on (the denominator of `cpu_pct`).
@@ -450,6 +462,7 @@ impl Collector {
             failures_seen: HashMap::new(),
             totals: (0..steps).map(|_| StepStats::default()).collect(),
             series: Vec::new(),
+            levels: Vec::new(),
             cpu_mark: process_cpu().map(|c| (started, c)),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             iterations: 0,
@@ -558,6 +571,11 @@ impl Collector {
         std::mem::swap(&mut self.interval, &mut self.prev_interval);
         std::mem::swap(&mut self.interval_steps, &mut self.prev_steps);
         self.series.push(p);
+        series::compact(
+            &mut self.series,
+            &mut self.levels,
+            series::MAX_SERIES_POINTS,
+        );
         self.series
             .last()
             .unwrap_or_else(|| unreachable!("just pushed"))
@@ -719,6 +737,39 @@ mod tests {
         c.finish(&rec, t0 + Duration::from_millis(1600));
         assert_eq!(c.series.len(), 2);
         assert_eq!(c.running_totals(), (12, 0));
+    }
+
+    #[test]
+    fn a_run_longer_than_the_cap_keeps_a_bounded_series_over_the_whole_run() {
+        let rec = Recorder::new(1, 2);
+        let t0 = Instant::now();
+        let mut c = Collector::new(1, t0);
+        let secs = series::MAX_SERIES_POINTS as u64 + 100;
+        for s in 1..=secs {
+            rec.record(s, 0, &ok(s % 50 + 1, 200));
+            c.tick(&rec, t0 + Duration::from_secs(s));
+        }
+        assert_eq!(c.series.len(), series::MAX_SERIES_POINTS);
+        // A short final interval is still folded into the last point, which compaction left alone.
+        rec.record(1, 0, &ok(7, 200));
+        let last = c
+            .finish(&rec, t0 + Duration::from_millis(secs * 1000 + 200))
+            .clone();
+        assert_eq!(c.series.len(), series::MAX_SERIES_POINTS);
+        assert_eq!(last.requests, 2);
+        assert!((last.elapsed_s - (secs as f64 + 0.2)).abs() < 1e-6);
+        assert_eq!(
+            c.series.iter().map(|p| p.requests).sum::<u64>(),
+            secs + 1,
+            "every request is in the series"
+        );
+        assert_eq!(c.running_totals(), (secs + 1, 0));
+        // The first 200 seconds are now 100 points of two seconds each; the rest still a point a second.
+        let spans: Vec<usize> = series::seconds(&c.series).map(|(n, _)| n).collect();
+        assert_eq!(spans.iter().sum::<usize>(), secs as usize);
+        assert_eq!(spans.iter().filter(|&&n| n == 2).count(), 100, "{spans:?}");
+        assert!((c.series[0].rps - 1.0).abs() < 1e-9, "{}", c.series[0].rps);
+        assert_eq!(c.series[0].elapsed_s, 2.0);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, Template};
 
 pub use data::{DataPlan, users_started};
-pub use resolve::{MAX_DURATION, resolve};
+pub use resolve::{DEFAULT_MAX_BODY, MAX_DURATION, resolve};
 
 /// One kind of user: its share of the users, its wait, and its steps (indexes into [`RunPlan::steps`]).
 #[derive(Debug, Clone)]
@@ -134,6 +134,9 @@ pub struct RunPlan {
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8000`.
     pub host: String,
     pub timeout: Duration,
+    /// The largest response body kept for a JSON capture, bytes. A longer body is still read (and counted) to
+    /// its end, but not kept, and the capture fails.
+    pub max_body: u64,
     /// The most users the plan runs at once: the ramp's or the highest stage's target, or an arrival rate's
     /// `max_users`.
     pub users: u64,
@@ -427,6 +430,67 @@ impl RunPlan {
 }
 
 /// A rate as written in scenarios: `200`, `0.5`.
+/// A size in bytes as written in scenarios: a whole number of bytes, or a number and a unit. `KB`, `MB`, `GB`
+/// and `TB` are powers of 1000, `KiB`, `MiB`, `GiB` and `TiB` powers of 1024 (units in any case; `B` alone is
+/// bytes); "1.5MB" is 1,500,000 bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = (&t[..split], t[split..].trim());
+    if number.is_empty() {
+        return Err("expected a number of bytes or a size such as \"512KB\" or \"10MiB\"".into());
+    }
+    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}`; expected B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
+            ));
+        }
+    };
+    let bytes = match number.parse::<u64>() {
+        Ok(n) => n.checked_mul(factor),
+        Err(_) => match number.parse::<f64>() {
+            Ok(x) if x.is_finite() => {
+                let b = x * factor as f64;
+                (b < u64::MAX as f64).then_some(b as u64)
+            }
+            _ => return Err(format!("`{number}` is not a number")),
+        },
+    };
+    bytes.ok_or_else(|| "too large".to_string())
+}
+
+/// A size in bytes for people: "10 MiB", "512 KB", "1000 bytes" (the unit it divides exactly, binary first).
+pub fn fmt_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 8] = [
+        (1 << 40, "TiB"),
+        (1_000_000_000_000, "TB"),
+        (1 << 30, "GiB"),
+        (1_000_000_000, "GB"),
+        (1 << 20, "MiB"),
+        (1_000_000, "MB"),
+        (1 << 10, "KiB"),
+        (1_000, "KB"),
+    ];
+    for (size, unit) in UNITS {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
 pub fn fmt_rate(r: f64) -> String {
     let s = format!("{r:.3}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -866,9 +930,10 @@ impl RunPlan {
         let _ = writeln!(s, "scenario   {} ({})", self.name, self.file.display());
         let _ = writeln!(
             s,
-            "target     {} (request timeout {})",
+            "target     {} (request timeout {}, bodies kept for captures up to {})",
             self.host_display(),
-            secs(self.timeout)
+            secs(self.timeout),
+            fmt_size(self.max_body)
         );
         match &self.load {
             Load::Ramp { spawn_rate } => {

@@ -19,6 +19,8 @@ pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 pub(super) const MAX_USERS: u64 = 10_000_000;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// `[target] max_body` when the scenario does not set it: 10 MiB.
+pub const DEFAULT_MAX_BODY: u64 = 10 << 20;
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 type Result<T> = std::result::Result<T, Error>;
@@ -71,6 +73,10 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
     let timeout = match target.and_then(|t| t.value.timeout.as_ref().map(|v| (t.file, v))) {
         Some((file, v)) => positive_duration(loaded, file, v, "timeout")?,
         None => DEFAULT_TIMEOUT,
+    };
+    let max_body = match target.and_then(|t| t.value.max_body.as_ref().map(|v| (t.file, v))) {
+        Some((file, v)) => size_value(loaded, file, v, "max_body")?,
+        None => DEFAULT_MAX_BODY,
     };
 
     // [load]
@@ -190,6 +196,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         file: loaded.root().to_path_buf(),
         host,
         timeout,
+        max_body,
         users,
         load: load_model,
         duration,
@@ -597,6 +604,32 @@ pub(super) fn positive_duration(
             .into());
     }
     Ok(d)
+}
+
+/// A size above zero: a whole number of bytes, or a string such as "512KB" or "10MiB" (see [`parse_size`]).
+fn size_value(loaded: &Loaded, file: usize, v: &Spanned<toml::Value>, what: &str) -> Result<u64> {
+    let err = |m: String| -> Error {
+        loaded
+            .error(file, v.span(), format!("`{what}`: {m}"))
+            .with_help(
+                "write a number of bytes or a size with a unit, e.g. 1048576, \"512KB\", \"10MB\", \"1GiB\" \
+                 (KB, MB, GB are powers of 1000; KiB, MiB, GiB of 1024)",
+            )
+            .into()
+    };
+    let bytes = match v.get_ref() {
+        toml::Value::Integer(n) => {
+            u64::try_from(*n).map_err(|_| err(format!("{n} is negative")))?
+        }
+        toml::Value::String(s) => {
+            parse_size(s).map_err(|m| err(format!("cannot read `{s}` as a size: {m}")))?
+        }
+        other => return Err(err(format!("expected a size, found {}", other.type_str()))),
+    };
+    if bytes == 0 {
+        return Err(err("must be above zero".into()));
+    }
+    Ok(bytes)
 }
 
 fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<Wait> {

@@ -787,3 +787,73 @@ fn validity_bounds_can_be_set_per_scenario() {
         "{e}"
     );
 }
+
+#[test]
+fn sizes_read_decimal_and_binary_units() {
+    for (text, bytes) in [
+        ("1048576", 1_048_576),
+        ("512KB", 512_000),
+        ("512 KiB", 524_288),
+        ("10MB", 10_000_000),
+        ("10mib", 10_485_760),
+        ("1GiB", 1 << 30),
+        ("2 GB", 2_000_000_000),
+        ("1.5MB", 1_500_000),
+        ("64B", 64),
+        ("1TiB", 1 << 40),
+    ] {
+        assert_eq!(parse_size(text), Ok(bytes), "{text}");
+    }
+    for bad in [
+        "",
+        "MB",
+        "10 parsecs",
+        "1.2.3MB",
+        "-5",
+        "99999999999999999999",
+        "20000000TiB",
+    ] {
+        assert!(parse_size(bad).is_err(), "{bad:?} was accepted");
+    }
+    assert_eq!(fmt_size(10 << 20), "10 MiB");
+    assert_eq!(fmt_size(512_000), "500 KiB");
+    assert_eq!(fmt_size(2_000_000), "2 MB");
+    assert_eq!(fmt_size(1_001), "1001 bytes");
+}
+
+#[test]
+fn max_body_defaults_reads_sizes_and_locates_mistakes() {
+    let target = |extra: &str| {
+        let main = format!(
+            "[target]\nhost = \"http://h\"\n{extra}\n[load]\nusers = 1\nduration = \"1s\"\n[[task]]\nname = \"x\"\npath = \"/\"\n"
+        );
+        plan_of(&[("m.toml", &main)], &Overrides::default()).map_err(|e| e.to_string())
+    };
+    let p = target("").unwrap();
+    assert_eq!(p.max_body, DEFAULT_MAX_BODY);
+    assert_eq!(DEFAULT_MAX_BODY, 10 * 1024 * 1024);
+    assert!(
+        p.describe()
+            .contains("bodies kept for captures up to 10 MiB"),
+        "{}",
+        p.describe()
+    );
+    assert_eq!(target("max_body = \"512KB\"").unwrap().max_body, 512_000);
+    assert_eq!(target("max_body = 4096").unwrap().max_body, 4096);
+    let e = target("max_body = \"10 parsecs\"").unwrap_err();
+    assert!(
+        e.contains("m.toml:3:12") && e.contains("unknown size unit `parsecs`"),
+        "{e}"
+    );
+    let e = target("max_body = 0").unwrap_err();
+    assert!(
+        e.contains("m.toml:3:12") && e.contains("`max_body`: must be above zero"),
+        "{e}"
+    );
+    let e = target("max_body = -1").unwrap_err();
+    assert!(e.contains("m.toml:3:12") && e.contains("negative"), "{e}");
+    let e = target("max_body = 1.5").unwrap_err();
+    assert!(e.contains("expected a size, found float"), "{e}");
+    let e = target("max_bdoy = 1").unwrap_err();
+    assert!(e.contains("did you mean `max_body`"), "{e}");
+}

@@ -402,7 +402,19 @@ fn over_time(s: &mut String, r: &RunResults) {
             }
         };
     let n = ts.len();
-    let span = format!("{n} one-second intervals over {}", fmt_secs(r.duration_s));
+    // Points a second, unless a run longer than the series' cap had its older points merged.
+    let widest = crate::metrics::series::seconds(ts)
+        .map(|(secs, _)| secs)
+        .max()
+        .unwrap_or(1);
+    let span = if widest <= 2 {
+        format!("{n} one-second intervals over {}", fmt_secs(r.duration_s))
+    } else {
+        format!(
+            "{n} intervals of one to {widest} seconds (older seconds merged) over {}",
+            fmt_secs(r.duration_s)
+        )
+    };
     let marks = stage_marks(r);
     let charts = [
         (

@@ -83,25 +83,35 @@ impl Generator {
             [rest @ .., _] if !rest.is_empty() => rest,
             all => all,
         };
-        let cpu: Vec<f64> = series.iter().filter_map(|p| p.cpu_pct).collect();
-        let cpu_pct_mean =
-            (!cpu.is_empty()).then(|| round3(cpu.iter().sum::<f64>() / cpu.len() as f64));
-        let cpu_pct_max = cpu.iter().copied().reduce(f64::max);
+        // Points weigh as the seconds they cover (one each, unless a long run's series was merged).
+        let cpu: Vec<(usize, f64)> = crate::metrics::series::seconds(series)
+            .filter_map(|(n, p)| p.cpu_pct.map(|c| (n, c)))
+            .collect();
+        let cpu_secs: usize = cpu.iter().map(|(n, _)| n).sum();
+        let cpu_pct_mean = (cpu_secs > 0)
+            .then(|| round3(cpu.iter().map(|(n, c)| *n as f64 * c).sum::<f64>() / cpu_secs as f64));
+        let cpu_pct_max = cpu.iter().map(|(_, c)| *c).reduce(f64::max);
         let lag_ms_max = series.iter().map(|p| p.lag_ms).fold(0.0, f64::max);
+        let secs_where = |f: &dyn Fn(&SeriesPoint) -> bool| -> usize {
+            crate::metrics::series::seconds(series)
+                .filter(|(_, p)| f(p))
+                .map(|(n, _)| n)
+                .sum()
+        };
         let mut warnings = Vec::new();
         if let Some(max) = cpu_pct_max.filter(|m| *m >= CPU_WARN_PCT) {
-            let busy = cpu.iter().filter(|c| **c >= CPU_WARN_PCT).count();
+            let busy = secs_where(&|p| p.cpu_pct.is_some_and(|c| c >= CPU_WARN_PCT));
             warnings.push(format!(
                 "loadgen's own CPU reached {max:.0}% of {cores} core(s) ({busy} s at or above {CPU_WARN_PCT:.0}%): \
                  latencies measured then include loadgen's own queuing; run fewer users per machine or give it more cores"
             ));
         }
         if lag_ms_max > LAG_WARN_MS {
-            let late = series.iter().filter(|p| p.lag_ms > LAG_WARN_MS).count();
+            let late = secs_where(&|p| p.lag_ms > LAG_WARN_MS);
             warnings.push(format!(
                 "loadgen's scheduler lagged more than {LAG_WARN_MS:.0} ms in {late} of {} s (up to {lag_ms_max:.1} ms): \
                  latencies measured then may be overstated by up to that much",
-                series.len()
+                secs_where(&|_| true)
             ));
         }
         Generator {
@@ -139,6 +149,10 @@ pub struct Settings {
     pub data: Option<DataInfo>,
     pub duration_s: f64,
     pub timeout_s: f64,
+    /// `[target] max_body`: the longest response body kept for a JSON capture (files written before it existed
+    /// read as the default).
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: u64,
     pub stop_timeout_s: f64,
     /// `per_user` or `shared`.
     pub connections: String,
@@ -207,6 +221,10 @@ impl Settings {
 
 fn default_load() -> String {
     "ramp".into()
+}
+
+fn default_max_body() -> u64 {
+    crate::plan::DEFAULT_MAX_BODY
 }
 
 /// An arrival rate: its stages (a constant rate is one stage of 0 s) and how long an iteration may wait for a
@@ -573,6 +591,7 @@ impl RunResults {
                 },
                 duration_s: secs(plan.duration),
                 timeout_s: secs(plan.timeout),
+                max_body_bytes: plan.max_body,
                 stop_timeout_s: secs(plan.stop_timeout),
                 connections: plan.connections.as_str().into(),
                 stages: match &plan.load {
@@ -747,6 +766,66 @@ mod tests {
             iterations: 0,
             dropped: 0,
         }
+    }
+
+    /// A plan with one task, `x`.
+    fn one_task_plan() -> RunPlan {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.toml");
+        std::fs::write(
+            &file,
+            "[target]\nhost = \"http://h\"\n[load]\nusers = 1\nduration = \"10s\"\n[[task]]\nname = \"x\"\npath = \"/\"\n",
+        )
+        .unwrap();
+        crate::plan::resolve(
+            &crate::scenario::load(&file).unwrap(),
+            &crate::plan::Overrides::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn windows_and_the_generator_read_merged_points_by_their_span() {
+        let plan = one_task_plan();
+        // Second s has s requests of s ms; the series is merged down to 6 points of uneven spans.
+        let (mut series, mut levels) = (Vec::new(), Vec::new());
+        for s in 1..=10u64 {
+            let mut h = crate::metrics::new_histogram();
+            h.record_n(s * 1000, s).unwrap();
+            let mut p = point(Some(10.0 * s as f64), 0.0);
+            p.elapsed_s = s as f64;
+            p.requests = s;
+            p.hdr = hdr::encode(&h);
+            p.by_request = vec![crate::metrics::StepInterval {
+                requests: s,
+                failures: 0,
+                bytes: 0,
+                hdr: hdr::encode(&h),
+            }];
+            series.push(p);
+            crate::metrics::series::compact(&mut series, &mut levels, 6);
+        }
+        let ends: Vec<f64> = series.iter().map(|p| p.elapsed_s).collect();
+        assert_eq!(ends, [2.0, 4.0, 6.0, 8.0, 9.0, 10.0]);
+        let secs = Duration::from_secs;
+        let (_, all) = window_evidence(&plan, &series, (secs(0), secs(10)));
+        assert_eq!(all.requests, 55);
+        // A window takes the points whose middle it holds: 2-4 s (middle 3) and 4-6 s (middle 5).
+        let (rows, part) = window_evidence(&plan, &series, (secs(2), secs(6)));
+        assert_eq!((part.requests, rows[0].requests), (3 + 4 + 5 + 6, 18));
+        assert!(
+            (part.max_ms.unwrap() - 6.0).abs() < 0.01,
+            "{:?}",
+            part.max_ms
+        );
+        // The generator's CPU mean weighs each point by the seconds it covers (the last point left out).
+        let g = Generator::of(&series, 1);
+        let by_second: f64 = (1..=9).map(|s| 10.0 * s as f64).sum::<f64>() / 9.0;
+        assert!(
+            (g.cpu_pct_mean.unwrap() - by_second).abs() < 0.01,
+            "{:?}",
+            g.cpu_pct_mean
+        );
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub type StatusList = Spanned<Vec<Spanned<i64>>>;
 pub struct RawTarget {
     pub host: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
+    /// The largest response body kept for captures: a byte count, or a size such as "10MB".
+    pub max_body: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -166,9 +166,13 @@ pub struct Demo {
 
 impl Demo {
     pub fn start(extra: &[&str]) -> Demo {
+        Demo::start_at("127.0.0.1:0", extra)
+    }
+
+    /// The reference API on `addr` (a loopback address; port 0 picks a free one), once it is listening.
+    pub fn start_at(addr: &str, extra: &[&str]) -> Demo {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve-demo", "--addr", "127.0.0.1:0"])
-            .args(extra);
+        cmd.args(["serve-demo", "--addr", addr]).args(extra);
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::null())
             .stdin(Stdio::null());
@@ -184,6 +188,12 @@ impl Demo {
             .unwrap_or_else(|| panic!("no URL in serve-demo banner {line:?}"))
             .to_string();
         Demo { child, url }
+    }
+
+    /// Kills the server at once (SIGKILL: no graceful shutdown, its connections are reset) and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -690,3 +690,28 @@ fn stage_boundaries_are_marked_and_an_arrival_rate_gets_its_iterations_chart() {
         "one stage of 0 s: nothing to mark"
     );
 }
+
+#[test]
+fn a_merged_series_of_a_long_run_is_drawn_over_its_whole_span() {
+    // A 24-hour soak: the series was merged down to 3,600 points of 24 s each.
+    let mut r = results("soak", two_gates(), false);
+    r.duration_s = 86_400.0;
+    r.time_series = (1..=3_600)
+        .map(|i| point(f64::from(i) * 24.0, 100, Some(5.0)))
+        .collect();
+    let html = render(&r);
+    let over_time = section(&html, "over-time");
+    assert!(
+        over_time.contains("3600 intervals of one to 24 seconds (older seconds merged) over 1day"),
+        "{}",
+        &over_time[..over_time.len().min(2_000)]
+    );
+    for line in polylines(over_time) {
+        assert!(line.len() <= chart::MAX_POINTS + 2, "{}", line.len());
+        let last = line.last().unwrap().0;
+        assert!(
+            last > 1_070.0,
+            "the line reaches the right end of the plot: {last}"
+        );
+    }
+}

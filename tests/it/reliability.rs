@@ -1,0 +1,540 @@
+//! Runs that survive: a target killed and restarted mid-run, targets that hang (accept and never answer, or
+//! answer a byte a second), and bodies over `max_body`. Every run ends on time and writes its results.
+//!
+//! Every server here listens on 127.0.0.1 only, every load is a few users for a few seconds, and every server
+//! thread stops when its test ends.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::schema::schema_errors;
+use crate::util::{Demo, Out, loadgen, request, results, wait_bounded, write};
+
+/// Runs `loadgen run FILE -q --json OUT` from `scenario`, calling `during(elapsed)` every 20 ms while it runs;
+/// returns what it printed, the results, and the wall time from start to exit.
+fn run_timed(
+    dir: &Path,
+    scenario: &str,
+    mut during: impl FnMut(Duration),
+) -> (Out, Value, Duration) {
+    let file = write(dir, "scenario.toml", scenario);
+    let json = dir.join("out.json");
+    let t0 = Instant::now();
+    let (mut child, shown) = loadgen([
+        "run",
+        file.to_str().expect("UTF-8 path"),
+        "-q",
+        "--json",
+        json.to_str().expect("UTF-8 path"),
+    ])
+    .spawn();
+    while child.try_wait().expect("wait for loadgen").is_none()
+        && t0.elapsed() < Duration::from_secs(30)
+    {
+        during(t0.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = wait_bounded(child, shown, Duration::from_secs(30));
+    let wall = t0.elapsed();
+    assert!(json.exists(), "no results file\n{}", out.dump());
+    let r = results(&json);
+    let errors = schema_errors(&r);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    (out, r, wall)
+}
+
+/// The failures of request `name`: (kind, message, occurrences).
+fn failures_of(r: &Value, name: &str) -> Vec<(String, String, u64)> {
+    r["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .filter(|f| f["name"] == name)
+        .map(|f| {
+            (
+                f["kind"].as_str().expect("kind").to_string(),
+                f["message"].as_str().expect("message").to_string(),
+                f["occurrences"].as_u64().expect("occurrences"),
+            )
+        })
+        .collect()
+}
+
+/// Each point of the time series as (end of interval, requests, failures) for request `index`.
+fn series_of(r: &Value, index: usize) -> Vec<(f64, u64, u64)> {
+    r["time_series"]
+        .as_array()
+        .expect("time_series")
+        .iter()
+        .map(|p| {
+            let q = &p["by_request"][index];
+            (
+                p["elapsed_s"].as_f64().expect("elapsed_s"),
+                q["requests"].as_u64().expect("requests"),
+                q["failures"].as_u64().expect("failures"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_target_killed_and_restarted_mid_run_shows_the_outage_and_the_recovery() {
+    // A free loopback port, for the server and its restart.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut demo = Some(Demo::start_at(&addr, &[]));
+    let url = demo.as_ref().unwrap().url.clone();
+    let scenario = format!(
+        r#"
+name = "outage"
+[target]
+host = "{url}"
+timeout = "500ms"
+[load]
+users = 4
+spawn_rate = 100
+duration = "8s"
+stop_timeout = "2s"
+[user]
+wait = "50ms"
+[[task]]
+name = "health"
+path = "/health"
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (mut killed_at, mut restarted_at) = (None, None);
+    let (out, r, wall) = run_timed(dir.path(), &scenario, |t| {
+        if t >= Duration::from_secs(2) && killed_at.is_none() {
+            if let Some(d) = demo.take() {
+                d.kill();
+            }
+            killed_at = Some(t);
+        }
+        if t >= Duration::from_secs(4) && restarted_at.is_none() {
+            demo = Some(Demo::start_at(&addr, &[]));
+            restarted_at = Some(t);
+        }
+    });
+    drop(demo);
+    let series = series_of(&r, 0);
+    eprintln!(
+        "killed at {killed_at:?}, restarted at {restarted_at:?}, run took {wall:?}; \
+         series (end s, requests, failures): {series:?}; failures: {:?}",
+        failures_of(&r, "health")
+    );
+    assert_eq!(out.code, Some(0), "{}", out.dump());
+    assert!(
+        wall < Duration::from_secs(8 + 2 + 3),
+        "the run took {wall:?}\n{}",
+        out.dump()
+    );
+    assert!(restarted_at.is_some(), "the run ended before the restart");
+
+    // Failures, by kind, for the request name: refused connects while the server was down, and resets of the
+    // connections it had open when it was killed. Nothing else.
+    let health = request(&r, "health");
+    let failures = failures_of(&r, "health");
+    let total: u64 = failures.iter().map(|f| f.2).sum();
+    assert_eq!(Some(total), health["failures"].as_u64(), "{failures:?}");
+    assert!(total > 0, "no failures during the outage");
+    assert!(
+        failures
+            .iter()
+            .all(|(kind, ..)| kind == "connect" || kind == "connection"),
+        "{failures:?}"
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|(kind, msg, _)| kind == "connect" && msg == "connection refused"),
+        "{failures:?}"
+    );
+
+    // The time series: successes before the kill, seconds with failures and no success during the outage,
+    // and successes again after the restart.
+    let ok = |&(_, req, fail): &(f64, u64, u64)| req - fail;
+    assert!(
+        series.iter().filter(|p| p.0 <= 2.2).map(ok).sum::<u64>() > 0,
+        "no success before the kill: {series:?}"
+    );
+    let outage: Vec<f64> = series
+        .iter()
+        .filter(|p| p.2 > 0 && ok(p) == 0)
+        .map(|p| p.0)
+        .collect();
+    assert!(!outage.is_empty(), "no second of outage: {series:?}");
+    assert!(
+        outage.iter().all(|&end| end > 2.0 && end < 6.5),
+        "outage seconds {outage:?} outside the kill-restart window"
+    );
+    let after: u64 = series.iter().filter(|p| p.0 > 5.5).map(ok).sum();
+    assert!(after > 10, "no recovery after the restart: {series:?}");
+    let last_full = &series[series.len() - 2];
+    assert!(
+        ok(last_full) > 0 && last_full.2 == 0,
+        "the last full second is healthy: {series:?}"
+    );
+}
+
+/// How a [`Hang`] server treats a connection.
+#[derive(Clone, Copy)]
+enum Hanging {
+    /// Accepts it and never reads or answers.
+    Silent,
+    /// Reads the request, then answers one byte a second.
+    Trickle,
+}
+
+/// A server on 127.0.0.1 that never answers in time; stopped (its threads joined) when dropped.
+struct Hang {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Hang {
+    fn start(how: Hanging) -> Hang {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (stop2, accepted2) = (stop.clone(), accepted.clone());
+        let thread = std::thread::spawn(move || {
+            let mut held: Vec<TcpStream> = Vec::new();
+            let mut tricklers: Vec<JoinHandle<()>> = Vec::new();
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        accepted2.fetch_add(1, Ordering::Relaxed);
+                        let _ = s.set_nonblocking(false);
+                        match how {
+                            Hanging::Silent => held.push(s),
+                            Hanging::Trickle => {
+                                let stop = stop2.clone();
+                                tricklers.push(std::thread::spawn(move || trickle(s, &stop)));
+                            }
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            for t in tricklers {
+                let _ = t.join();
+            }
+        });
+        Hang {
+            addr,
+            stop,
+            accepted,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Hang {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads a request, then writes a response one byte a second until the client goes or the server stops.
+fn trickle(mut s: TcpStream, stop: &AtomicBool) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 4096];
+    if !matches!(s.read(&mut buf), Ok(n) if n > 0) {
+        return;
+    }
+    for b in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" {
+        if s.write_all(&[*b]).is_err() {
+            return;
+        }
+        for _ in 0..20 {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// 4 users for 4 s against `url`, with a stop timeout of 2 s and the given request timeout.
+fn hang_scenario(url: &str, timeout: &str) -> String {
+    format!(
+        r#"
+name = "hang"
+[target]
+host = "{url}"
+timeout = "{timeout}"
+[load]
+users = 4
+spawn_rate = 100
+duration = "4s"
+stop_timeout = "2s"
+[[task]]
+name = "hang"
+path = "/"
+"#
+    )
+}
+
+/// Duration + stop timeout + a margin for starting the process and writing the results.
+const HANG_DEADLINE: Duration = Duration::from_millis(4_000 + 2_000 + 1_500);
+
+#[test]
+fn a_target_that_never_answers_or_answers_a_byte_a_second_times_out_and_the_run_ends_on_time() {
+    for how in [Hanging::Silent, Hanging::Trickle] {
+        let server = Hang::start(how);
+        let dir = tempfile::tempdir().unwrap();
+        let (out, r, wall) = run_timed(dir.path(), &hang_scenario(&server.url(), "1s"), |_| {});
+        let accepted = server.accepted.load(Ordering::Relaxed);
+        drop(server);
+        let hang = request(&r, "hang");
+        let failures = failures_of(&r, "hang");
+        let label = match how {
+            Hanging::Silent => "silent",
+            Hanging::Trickle => "trickle",
+        };
+        eprintln!(
+            "{label}: run took {wall:?}; {} requests, {} failures {failures:?}; p50 {} ms, max {} ms; \
+             {accepted} connections accepted",
+            hang["requests"], hang["failures"], hang["percentiles_ms"]["p50"], hang["max_ms"]
+        );
+        assert_eq!(out.code, Some(0), "{}", out.dump());
+        assert!(
+            wall < HANG_DEADLINE,
+            "{label}: the run took {wall:?}\n{}",
+            out.dump()
+        );
+        // Every request ended as a timeout after about a second: about 4 per user, each on a new connection.
+        let requests = hang["requests"].as_u64().unwrap();
+        assert!(requests >= 12, "{label}: {requests} requests");
+        assert_eq!(hang["failures"].as_u64(), Some(requests), "{label}");
+        assert_eq!(
+            failures,
+            [(
+                "timeout".to_string(),
+                "request timed out".to_string(),
+                requests
+            )],
+            "{label}"
+        );
+        let (p50, max) = (
+            hang["percentiles_ms"]["p50"].as_f64().unwrap(),
+            hang["max_ms"].as_f64().unwrap(),
+        );
+        assert!(
+            (950.0..1_500.0).contains(&p50) && max < 1_800.0,
+            "{label}: p50 {p50} ms, max {max} ms"
+        );
+        assert_eq!(
+            r["totals"]["aborted_users"], 0,
+            "{label}: all ended in time"
+        );
+        assert!(
+            accepted as u64 >= requests,
+            "{label}: a timed-out connection is never reused ({accepted} connections for {requests} requests)"
+        );
+    }
+}
+
+#[test]
+fn requests_hanging_past_the_stop_timeout_are_aborted_and_the_run_ends_on_time() {
+    // The request timeout (30 s) outlasts the stop timeout (2 s): the stop timeout ends the run.
+    let server = Hang::start(Hanging::Silent);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r, wall) = run_timed(dir.path(), &hang_scenario(&server.url(), "30s"), |_| {});
+    drop(server);
+    let failures = failures_of(&r, "hang");
+    eprintln!("run took {wall:?}; failures {failures:?}");
+    assert_eq!(out.code, Some(0), "{}", out.dump());
+    assert!(
+        wall < HANG_DEADLINE,
+        "the run took {wall:?}\n{}",
+        out.dump()
+    );
+    assert_eq!(r["totals"]["aborted_users"], 4);
+    assert_eq!(
+        failures,
+        [(
+            "aborted".to_string(),
+            "still in flight at the stop timeout".to_string(),
+            4
+        )]
+    );
+    // Each was stopped after the 4 s of the run and the 2 s of the stop timeout.
+    let min = request(&r, "hang")["min_ms"].as_f64().unwrap();
+    assert!(min >= 5_900.0, "min latency {min} ms");
+}
+
+/// Serves every request on every connection with a 200 whose JSON body is `size` bytes, until dropped.
+struct BigJson {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BigJson {
+    fn start(size: usize) -> BigJson {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let prefix = br#"{"token":"t0k3n","pad":""#;
+        let mut body = prefix.to_vec();
+        body.resize(size - 2, b'x');
+        body.extend_from_slice(b"\"}");
+        let mut answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+        )
+        .into_bytes();
+        answer.extend_from_slice(&body);
+        let answer = Arc::new(answer);
+        let thread = std::thread::spawn(move || {
+            let mut conns = Vec::new();
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        let (answer, stop) = (answer.clone(), stop2.clone());
+                        conns.push(std::thread::spawn(move || serve(s, &answer, &stop)));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            for c in conns {
+                let _ = c.join();
+            }
+        });
+        BigJson {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for BigJson {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Answers each request (a GET: its head ends the read) with `answer`, until the client goes or the server
+/// stops.
+fn serve(mut s: TcpStream, answer: &[u8], stop: &AtomicBool) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        match s.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(_) => return,
+        }
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            buf.drain(..end + 4);
+            if s.write_all(answer).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_body_over_max_body_fails_the_capture_but_is_still_counted() {
+    const SIZE: usize = 200_000;
+    let server = BigJson::start(SIZE);
+    let scenario = format!(
+        r#"
+name = "big"
+[target]
+host = "http://{}"
+timeout = "2s"
+max_body = "100KB"
+[load]
+users = 2
+spawn_rate = 100
+duration = "2s"
+stop_timeout = "2s"
+[user]
+wait = "100ms"
+[[task]]
+name = "capture_big"
+path = "/big"
+capture = {{ token = "$.token" }}
+[[task]]
+name = "count_big"
+path = "/big"
+"#,
+        server.addr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r, wall) = run_timed(dir.path(), &scenario, |_| {});
+    drop(server);
+    let (capture, count) = (request(&r, "capture_big"), request(&r, "count_big"));
+    eprintln!(
+        "run took {wall:?}; capture_big: {} requests, failures {:?}, avg {} bytes; count_big: {} requests, {} \
+         failures, avg {} bytes",
+        capture["requests"],
+        failures_of(&r, "capture_big"),
+        capture["avg_content_bytes"],
+        count["requests"],
+        count["failures"],
+        count["avg_content_bytes"]
+    );
+    assert_eq!(out.code, Some(0), "{}", out.dump());
+    assert_eq!(r["settings"]["max_body_bytes"], 100_000);
+    let n = capture["requests"].as_u64().unwrap();
+    assert!(n > 0);
+    assert_eq!(
+        failures_of(&r, "capture_big"),
+        [(
+            "capture".to_string(),
+            "body larger than max_body (100000 bytes)".to_string(),
+            n
+        )]
+    );
+    // Read to the end and counted, for both; the one without a capture never needed the body and passes.
+    assert_eq!(capture["avg_content_bytes"].as_f64(), Some(SIZE as f64));
+    assert_eq!(count["avg_content_bytes"].as_f64(), Some(SIZE as f64));
+    assert!(count["requests"].as_u64().unwrap() > 0);
+    assert_eq!(count["failures"], 0);
+    assert_eq!(capture["status_codes"]["200"].as_u64(), Some(n));
+}
