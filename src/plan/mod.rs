@@ -10,6 +10,7 @@ mod load;
 mod resolve;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use crate::scenario::template::{self, Template};
 
 pub use data::{DataPlan, users_started};
 pub use resolve::{MAX_DURATION, resolve};
+pub use tls::{CaFile, Tls};
 
 /// Values given on the command line, which win over the scenario's.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +38,10 @@ pub struct Overrides {
     /// Leave out the tasks with one of these tags.
     pub exclude_tags: Vec<String>,
     pub duration: Option<Duration>,
+    /// Accept any server certificate (`--insecure`).
+    pub insecure: bool,
+    /// A PEM file of extra trusted CA certificates (`--ca-file`), replacing the scenario's `ca_file`.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// A run, ready for the engine.
@@ -46,6 +52,8 @@ pub struct RunPlan {
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8000`.
     pub host: String,
     pub timeout: Duration,
+    /// How https servers are trusted.
+    pub tls: Tls,
     /// The most users the plan runs at once: the ramp's or the highest stage's target, or an arrival rate's
     /// `max_users`.
     pub users: u64,
@@ -596,6 +604,19 @@ impl RunPlan {
             self.host_display(),
             secs(self.timeout)
         );
+        if self.tls.insecure {
+            let _ = writeln!(
+                s,
+                "tls        insecure: any server certificate is accepted (the server is not authenticated)"
+            );
+        } else if let Some(ca) = &self.tls.ca {
+            let _ = writeln!(
+                s,
+                "tls        built-in roots and {} certificate(s) from {}",
+                ca.certs.len(),
+                ca.path.display()
+            );
+        }
         match &self.load {
             Load::Ramp { spawn_rate } => {
                 let ramp = self.users as f64 / spawn_rate;

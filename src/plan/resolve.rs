@@ -72,6 +72,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         Some((file, v)) => positive_duration(loaded, file, v, "timeout")?,
         None => DEFAULT_TIMEOUT,
     };
+    let tls = super::tls::resolve_tls(loaded, overrides)?;
 
     // [load]
     let load = loaded.load.as_ref();
@@ -197,6 +198,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         file: loaded.root().to_path_buf(),
         host,
         timeout,
+        tls,
         users,
         load: load_model,
         duration,

@@ -43,6 +43,10 @@ pub struct RawFile {
 pub struct RawTarget {
     pub host: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
+    /// Accept any server certificate (self-signed test servers).
+    pub insecure: Option<Spanned<bool>>,
+    /// A PEM file of CA certificates trusted besides the built-in roots, relative to the scenario file.
+    pub ca_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

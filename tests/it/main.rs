@@ -8,4 +8,5 @@ mod html;
 mod run;
 mod scenario_errors;
 mod schema;
+mod tls;
 mod util;
