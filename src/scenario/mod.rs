@@ -12,6 +12,8 @@
 //! Includes nest; a cycle is an error.
 
 pub mod error;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod jsonpath;
 pub mod template;
 
