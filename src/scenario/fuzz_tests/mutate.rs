@@ -1,124 +1,11 @@
-//! Property-based fuzzing (proptest) of the scenario loader, the plan resolver and the template engine.
-//!
-//! The properties: whatever text a scenario file holds — arbitrary strings, or the shipped scenarios truncated,
-//! with bytes flipped, junk inserted, lines deleted, duplicated or swapped — loading and resolving it never
-//! panics, and every error points at a line and column that exist in the file it names; whatever a template
-//! string is, compiling it never panics, a compiled template renders without panicking, and every error or
-//! reference it reports is at an offset inside the string. A plan that resolves is also described (`loadgen
-//! check`), which must not panic either.
-//!
-//! Case counts are small by default so `cargo test` stays fast; `PROPTEST_CASES=20000 cargo test --lib
-//! fuzz_tests` runs longer (see docs/fuzzing.md). Failing inputs are saved under `proptest-regressions/` and
-//! replayed first on every later run; each panic found so far also has a plain regression test at the end.
-
-use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+//! Generators for the scenario properties: text that means something to TOML and to the scenario model, byte
+//! mutations of a file, and structural edits of a parsed file that keep it valid TOML (so they reach the resolver).
 
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
-
-use crate::error::Error;
-use crate::plan::{Overrides, resolve};
-use crate::scenario::load_str;
-use crate::scenario::template::{self, RawVar, Resolved, Template, Var};
-
-/// proptest's configuration with `default_cases` cases unless `PROPTEST_CASES` says otherwise.
-fn config(default_cases: u32) -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = default_cases;
-    }
-    c
-}
-
-/// The shipped scenarios, with their real paths so that their includes resolve.
-static SHIPPED: LazyLock<Vec<(PathBuf, String)>> = LazyLock::new(|| {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<(PathBuf, String)> = std::fs::read_dir(&dir)
-        .expect("read scenarios/")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).expect("read a shipped scenario");
-            (p, text)
-        })
-        .collect();
-    files.sort();
-    assert!(files.len() >= 6, "found {} scenarios", files.len());
-    files
-});
-
-/// Checks that `e` is located inside the file it names (`root` holds `root_text`; other files are read from disk).
-fn check_error(e: &Error, root: &Path, root_text: &str) -> Result<(), TestCaseError> {
-    let shown = e.to_string();
-    let se = match e {
-        Error::Scenario(se) => se,
-        // A data file's errors carry their own location, in the CSV file.
-        Error::Data(_) => return Ok(()),
-        other => {
-            return Err(TestCaseError::fail(format!(
-                "an error from a scenario file without a location: {other:?}"
-            )));
-        }
-    };
-    let text = if se.file == root {
-        root_text.to_string()
-    } else {
-        match std::fs::read_to_string(&se.file) {
-            Ok(t) => t,
-            // An unreadable file has no position: 1:1.
-            Err(_) => {
-                prop_assert_eq!((se.line, se.column), (1, 1), "{}", shown);
-                return Ok(());
-            }
-        }
-    };
-    let lines: Vec<&str> = text.split('\n').collect();
-    prop_assert!(
-        (1..=lines.len()).contains(&se.line),
-        "line {} outside the {} lines of {}: {}",
-        se.line,
-        lines.len(),
-        se.file.display(),
-        shown
-    );
-    let line = lines[se.line - 1];
-    prop_assert!(
-        (1..=line.chars().count() + 1).contains(&se.column),
-        "column {} outside line {} ({:?}): {}",
-        se.column,
-        se.line,
-        line,
-        shown
-    );
-    prop_assert!(
-        se.source_line.is_empty() || se.source_line == line.trim_end_matches('\r'),
-        "the quoted line {:?} is not line {} ({:?})",
-        se.source_line,
-        se.line,
-        line
-    );
-    Ok(())
-}
-
-/// Loads and resolves `text` as if it were the file at `path`; never panics, errors are located.
-fn load_and_resolve(path: &Path, text: &str) -> Result<(), TestCaseError> {
-    let loaded = match load_str(path, text.to_string()) {
-        Ok(l) => l,
-        Err(e) => return check_error(&Error::Scenario(e), path, text),
-    };
-    match resolve(&loaded, &Overrides::default()) {
-        Ok(plan) => {
-            let _ = plan.describe();
-            Ok(())
-        }
-        Err(e) => check_error(&e, path, text),
-    }
-}
 
 /// One change to a file's bytes; positions are taken modulo the length when applied.
 #[derive(Debug, Clone)]
-enum Mutation {
+pub(super) enum Mutation {
     Truncate(usize),
     Flip(usize, u8),
     Insert(usize, String),
@@ -130,7 +17,7 @@ enum Mutation {
 }
 
 /// Text that means something to TOML, to the scenario model or to templates, and some that means nothing.
-fn junk() -> impl Strategy<Value = String> {
+pub(super) fn junk() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
             "[",
@@ -229,7 +116,7 @@ fn junk() -> impl Strategy<Value = String> {
     ]
 }
 
-fn mutation() -> impl Strategy<Value = Mutation> {
+pub(super) fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         any::<usize>().prop_map(Mutation::Truncate),
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
@@ -241,7 +128,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
+pub(super) fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
     let at = |i: usize, len: usize| if len == 0 { 0 } else { i % (len + 1) };
     let lines =
         |b: &[u8]| -> Vec<Vec<u8>> { b.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect() };
@@ -433,7 +320,7 @@ fn key() -> impl Strategy<Value = String> {
 
 /// A change to a parsed scenario: the result is valid TOML, so it reaches the resolver.
 #[derive(Debug, Clone)]
-enum Edit {
+pub(super) enum Edit {
     /// Another value of the same type: from the lists above, or any (selected by the seed).
     Tweak(usize, u64, i64, f64),
     Set(usize, toml::Value),
@@ -441,7 +328,7 @@ enum Edit {
     Add(usize, String, toml::Value),
 }
 
-fn edit() -> impl Strategy<Value = Edit> {
+pub(super) fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
         4 => (any::<usize>(), any::<u64>(), any::<i64>(), any::<f64>())
             .prop_map(|(i, seed, n, x)| Edit::Tweak(i, seed, n, x)),
@@ -488,7 +375,7 @@ fn at_mut<'a>(v: &'a mut toml::Value, path: &[Seg]) -> Option<&'a mut toml::Valu
     })
 }
 
-fn apply_edit(doc: &mut toml::Value, e: &Edit) {
+pub(super) fn apply_edit(doc: &mut toml::Value, e: &Edit) {
     let mut all = Vec::new();
     paths(doc, &mut Vec::new(), &mut all);
     match e {
@@ -549,255 +436,5 @@ fn apply_edit(doc: &mut toml::Value, e: &Edit) {
                 t.insert(key.clone(), value.clone());
             }
         }
-    }
-}
-
-proptest! {
-    #![proptest_config(config(256))]
-
-    #[test]
-    fn arbitrary_text_never_panics_and_errors_are_located(text in any::<String>()) {
-        load_and_resolve(Path::new("fuzz.toml"), &text)?;
-    }
-
-    #[test]
-    fn toml_like_text_never_panics_and_errors_are_located(
-        parts in prop::collection::vec(junk(), 0..40)
-    ) {
-        let text: String = parts.join(" ");
-        load_and_resolve(Path::new("fuzz.toml"), &text)?;
-    }
-
-    #[test]
-    fn edited_shipped_scenarios_never_panic_and_errors_are_located(
-        file in 0..SHIPPED.len(),
-        edits in prop::collection::vec(edit(), 1..5),
-    ) {
-        let (path, text) = &SHIPPED[file];
-        let mut doc = toml::Value::Table(toml::from_str(text).expect("a shipped scenario is TOML"));
-        for e in &edits {
-            apply_edit(&mut doc, e);
-        }
-        // Some documents have no TOML text (a table inside an array after values): nothing to test then.
-        if let Ok(text) = toml::to_string(&doc) {
-            load_and_resolve(path, &text)?;
-        }
-    }
-
-    #[test]
-    fn mutated_shipped_scenarios_never_panic_and_errors_are_located(
-        file in 0..SHIPPED.len(),
-        mutations in prop::collection::vec(mutation(), 1..6),
-    ) {
-        let (path, text) = &SHIPPED[file];
-        let mut bytes = text.clone().into_bytes();
-        for m in &mutations {
-            apply(&mut bytes, m);
-        }
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        load_and_resolve(path, &text)?;
-    }
-}
-
-/// A render context that writes something for every variable.
-struct Values;
-impl template::Context for Values {
-    fn write_var(&mut self, var: Var, out: &mut String) {
-        match var {
-            Var::Capture(i) | Var::Data(i) => template::write_num(out, i as u64),
-            other => out.push_str(&format!("{other:?}")),
-        }
-    }
-}
-
-/// Resolves the built-ins, two captures, two data columns and `env.*` (to a fixed value); anything else is an
-/// error carrying the reference's offset.
-fn resolve_var(v: &RawVar<'_>) -> Result<Resolved, (String, usize)> {
-    Ok(match v.name {
-        "vu" => Resolved::Var(Var::Vu),
-        "session" => Resolved::Var(Var::Session),
-        "run_id" => Resolved::Var(Var::RunId),
-        "seq" => Resolved::Var(Var::Seq),
-        "uuid" => Resolved::Var(Var::Uuid),
-        "random" => Resolved::Var(Var::Random),
-        "timestamp_ms" => Resolved::Var(Var::TimestampMs),
-        "token" => Resolved::Var(Var::Capture(0)),
-        "id" => Resolved::Var(Var::Capture(1)),
-        "data.user" => Resolved::Var(Var::Data(0)),
-        name if name.starts_with("env.") => Resolved::Value(format!("<{name}>")),
-        _ => return Err((v.text.to_string(), v.at)),
-    })
-}
-
-/// Template text: arbitrary, or built from pieces that matter to the template syntax.
-fn template_text() -> impl Strategy<Value = String> {
-    let piece = prop_oneof![
-        prop::sample::select(vec![
-            "{{",
-            "}}",
-            "{",
-            "}",
-            "{{vu}}",
-            "{{ token }}",
-            "{{env.X}}",
-            "{{data.user}}",
-            "{{nope}}",
-            "{{a b}}",
-            "{{}}",
-            "{{{",
-            "}}}",
-            "{{ ",
-            ".",
-            "_",
-            "é",
-            "🦀",
-            "\u{0}",
-            "\n",
-            "/",
-            "x",
-            " ",
-            "vu",
-            "env.",
-            "data.",
-            "token",
-        ])
-        .prop_map(str::to_string),
-        "\\PC{0,6}",
-    ];
-    prop_oneof![
-        any::<String>(),
-        prop::collection::vec(piece, 0..20).prop_map(|v| v.concat()),
-    ]
-}
-
-/// Checks a reference or error text reported at `at`: inside `s`, on a char boundary, where `text` is.
-fn check_offset(s: &str, at: usize, text: &str) -> Result<(), TestCaseError> {
-    prop_assert!(
-        at <= s.len() && s.is_char_boundary(at),
-        "offset {} in {:?}",
-        at,
-        s
-    );
-    prop_assert!(
-        s[at..].starts_with(text),
-        "{:?} is not at {} in {:?}",
-        text,
-        at,
-        s
-    );
-    Ok(())
-}
-
-proptest! {
-    #![proptest_config(config(1024))]
-
-    #[test]
-    fn templates_compile_and_render_without_panics(s in template_text()) {
-        if let Ok(refs) = Template::references(&s) {
-            for r in &refs {
-                check_offset(&s, r.at, r.text)?;
-                prop_assert!(r.text.starts_with("{{") && r.text.ends_with("}}"));
-            }
-        }
-        match Template::compile(&s, resolve_var, |e| (e.text, e.at)) {
-            Ok(t) => {
-                let out = t.render(&mut Values);
-                prop_assert_eq!(t.source(), s.as_str());
-                if !s.contains("{{") {
-                    prop_assert_eq!(&out, &s);
-                }
-                let mut again = String::new();
-                t.render_into(&mut Values, &mut again);
-                prop_assert_eq!(out, again);
-            }
-            Err((text, at)) => check_offset(&s, at, &text)?,
-        }
-    }
-}
-
-proptest! {
-    #![proptest_config(config(1024))]
-
-    /// Capture paths are parsed from scenario text too: never a panic, errors at an offset inside the path,
-    /// and a parsed path can be followed in any JSON document.
-    #[test]
-    fn json_paths_parse_and_find_without_panics(
-        s in prop_oneof![
-            any::<String>(),
-            prop::collection::vec(
-                prop::sample::select(vec!["$", ".", "[", "]", "'", "\"", "0", "18446744073709551616", "a", "é", " "]),
-                0..12,
-            )
-            .prop_map(|v| v.concat()),
-        ]
-    ) {
-        match crate::scenario::jsonpath::JsonPath::parse(&s) {
-            Ok(p) => {
-                let doc = serde_json::json!({"a": [{"b": 1}, "x"], "é": {"0": null}, "": true});
-                let _ = p.find(&doc);
-                prop_assert_eq!(p.as_str(), s.as_str());
-            }
-            Err((at, _)) => prop_assert!(at <= s.len() && s.is_char_boundary(at), "offset {} in {:?}", at, s),
-        }
-    }
-}
-
-/// Inputs at the edges of the location code, checked directly (the generators above reach them only by chance).
-/// No property has failed so far (20,000 and 100,000 cases per property); failures found later go here too.
-mod pinned {
-    use super::*;
-
-    fn located(text: &str) -> (usize, usize, String) {
-        let path = Path::new("edge.toml");
-        let e = match load_str(path, text.to_string()) {
-            Err(e) => e,
-            Ok(l) => match resolve(&l, &Overrides::default()) {
-                Err(Error::Scenario(e)) => e,
-                other => panic!("expected a scenario error, got {other:?}"),
-            },
-        };
-        check_error(&Error::Scenario(e.clone()), path, text).unwrap();
-        (e.line, e.column, e.message)
-    }
-
-    #[test]
-    fn an_error_at_the_end_of_a_file_without_a_final_newline() {
-        let (line, column, _) = located("[load]\nusers = ");
-        assert_eq!((line, column), (2, 9));
-    }
-
-    #[test]
-    fn crlf_line_ends_and_a_byte_order_mark() {
-        let (line, _, m) = located("\u{feff}[load]\r\nusres = 1\r\n");
-        assert_eq!(line, 2, "{m}");
-        located("\u{feff}");
-        located("\r");
-    }
-
-    #[test]
-    fn an_error_after_multibyte_characters_counts_characters() {
-        let (line, column, _) = located("name = \"é🦀\" x");
-        assert_eq!((line, column), (1, 13));
-    }
-
-    #[test]
-    fn an_error_in_an_included_file_is_located_in_that_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let part = dir.path().join("part.toml");
-        std::fs::write(&part, "[[task]]\nname = \"a\"\npath = \"/x/{{ tokn }}\"\n").unwrap();
-        let root = dir.path().join("main.toml");
-        let text = "include = \"part.toml\"\n[target]\nhost = \"http://x\"\n[load]\nusers = 1\nduration = \"1s\"\n";
-        let loaded = load_str(&root, text.to_string()).unwrap();
-        let Err(e) = resolve(&loaded, &Overrides::default()) else {
-            panic!("an unknown variable resolved");
-        };
-        check_error(&e, &root, text).unwrap();
-        let Error::Scenario(e) = e else {
-            panic!("{e:?}")
-        };
-        assert_eq!(
-            (e.file.as_path(), e.line, e.column),
-            (part.as_path(), 3, 12)
-        );
     }
 }
