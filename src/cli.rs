@@ -85,6 +85,14 @@ pub struct Overrides {
     /// load.iterations).
     #[arg(long, value_name = "N")]
     pub iterations: Option<u64>,
+    /// Accept any https server certificate (self-signed test servers); the handshake is still encrypted and
+    /// signed, but the server is not authenticated. Same as target.insecure = true.
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+    /// Trust the CA certificates in this PEM file besides the built-in roots, for servers with a private or
+    /// self-signed CA (overrides target.ca_file).
+    #[arg(long, value_name = "PEM_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

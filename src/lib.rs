@@ -165,6 +165,8 @@ fn load_plan(
         exclude_tags: o.exclude_tags.clone(),
         duration: o.duration,
         iterations: o.iterations,
+        insecure: o.insecure,
+        ca_file: o.ca_file.clone(),
     };
     plan::resolve(&loaded, &overrides)
 }
@@ -214,6 +216,12 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         );
     }
 
+    if plan.tls.insecure && !quiet {
+        eprintln!(
+            "warning: TLS certificates are not verified (--insecure or [target] insecure = true): any server \
+             certificate is accepted, so the server is not authenticated"
+        );
+    }
     check_descriptors(plan.users, args.demo);
 
     let signals = engine::Signals::default();

@@ -7,7 +7,7 @@
 //! No pool, no connection task, no channel between them: hyper's client connection passes every request through
 //! a channel whose blocks cost each connection ~8.6 KiB more after its 32nd request, and a pooled client per user
 //! is what makes other Rust generators heavy (~140 KiB per user). What can be shared is shared: the DNS answers
-//! ([`Net`] resolves each origin once) and the TLS configuration (one `rustls::ClientConfig`).
+//! ([`Net`] resolves each origin once) and the TLS configuration (one `rustls::ClientConfig`, see [`super::tls`]).
 //!
 //! Redirects are not followed: a 3xx is an answer like any other (accept it with `expect.status`).
 
@@ -75,22 +75,15 @@ impl Default for Net {
 }
 
 impl Net {
+    /// Trusting the built-in roots only.
     pub fn new() -> Self {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-        let tls = match tls {
-            Ok(t) => t,
-            // The ring provider supports the default versions; this is unreachable in practice.
-            Err(_) => unreachable!("ring supports TLS 1.2 and 1.3"),
-        };
+        Self::with_tls(&crate::plan::Tls::default())
+    }
+
+    /// Trusting what `tls` says (extra CA certificates, or any certificate).
+    pub fn with_tls(tls: &crate::plan::Tls) -> Self {
         Net {
-            tls: Arc::new(tls),
+            tls: Arc::new(super::tls::client_config(tls)),
             dns: Mutex::new(HashMap::new()),
         }
     }
@@ -190,7 +183,10 @@ impl SendError {
     pub fn describe(&self) -> (FailureKind, String) {
         match self {
             SendError::Connect(e) => describe_io(e, FailureKind::Connect),
-            SendError::Tls(e) => (FailureKind::Connect, format!("TLS handshake failed: {e}")),
+            SendError::Tls(e) => (
+                FailureKind::Connect,
+                super::tls::describe_handshake_error(e),
+            ),
             SendError::Io(e) => describe_io(e, FailureKind::Connection),
             SendError::Closed => (
                 FailureKind::Connection,

@@ -16,6 +16,7 @@
 pub mod arrival;
 pub mod client;
 pub mod http;
+pub mod tls;
 pub mod user;
 pub mod workers;
 

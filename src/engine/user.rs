@@ -81,6 +81,7 @@ impl Shared {
             .data
             .as_ref()
             .map(|d| crate::data::Feeder::new(d.set.clone(), d.assign));
+        let net = Net::with_tls(&plan.tls);
         Ok(Shared {
             plan,
             recorder,
@@ -94,7 +95,7 @@ impl Shared {
             prepared,
             origin,
             base_path,
-            net: Net::new(),
+            net,
             feeder,
         })
     }

@@ -10,6 +10,7 @@ mod load;
 mod resolve;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use crate::scenario::template::{self, Template};
 
 pub use data::{DataPlan, users_started};
 pub use resolve::{DEFAULT_MAX_BODY, MAX_DURATION, resolve};
+pub use tls::{CaFile, Tls};
 
 /// One kind of user: its share of the users, its wait, and its steps (indexes into [`RunPlan::steps`]).
 #[derive(Debug, Clone)]
@@ -124,6 +126,10 @@ pub struct Overrides {
     pub duration: Option<Duration>,
     /// Stop after this many task iterations in all.
     pub iterations: Option<u64>,
+    /// Accept any server certificate (`--insecure`).
+    pub insecure: bool,
+    /// A PEM file of extra trusted CA certificates (`--ca-file`), replacing the scenario's `ca_file`.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// A run, ready for the engine.
@@ -137,6 +143,8 @@ pub struct RunPlan {
     /// The largest response body kept for a JSON capture, bytes. A longer body is still read (and counted) to
     /// its end, but not kept, and the capture fails.
     pub max_body: u64,
+    /// How https servers are trusted.
+    pub tls: Tls,
     /// The most users the plan runs at once: the ramp's or the highest stage's target, or an arrival rate's
     /// `max_users`.
     pub users: u64,
@@ -935,6 +943,19 @@ impl RunPlan {
             secs(self.timeout),
             fmt_size(self.max_body)
         );
+        if self.tls.insecure {
+            let _ = writeln!(
+                s,
+                "tls        insecure: any server certificate is accepted (the server is not authenticated)"
+            );
+        } else if let Some(ca) = &self.tls.ca {
+            let _ = writeln!(
+                s,
+                "tls        built-in roots and {} certificate(s) from {}",
+                ca.certs.len(),
+                ca.path.display()
+            );
+        }
         match &self.load {
             Load::Ramp { spawn_rate } => {
                 let ramp = self.users as f64 / spawn_rate;

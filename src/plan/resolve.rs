@@ -78,6 +78,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         Some((file, v)) => size_value(loaded, file, v, "max_body")?,
         None => DEFAULT_MAX_BODY,
     };
+    let tls = super::tls::resolve_tls(loaded, overrides)?;
 
     // [load]
     let load = loaded.load.as_ref();
@@ -197,6 +198,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         host,
         timeout,
         max_body,
+        tls,
         users,
         load: load_model,
         duration,

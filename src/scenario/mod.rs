@@ -12,6 +12,8 @@
 //! Includes nest; a cycle is an error.
 
 pub mod error;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod jsonpath;
 pub mod template;
 
@@ -65,6 +67,10 @@ pub struct RawTarget {
     pub timeout: Option<Spanned<String>>,
     /// The largest response body kept for captures: a byte count, or a size such as "10MB".
     pub max_body: Option<Spanned<toml::Value>>,
+    /// Accept any server certificate (self-signed test servers).
+    pub insecure: Option<Spanned<bool>>,
+    /// A PEM file of CA certificates trusted besides the built-in roots, relative to the scenario file.
+    pub ca_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

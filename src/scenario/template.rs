@@ -63,13 +63,18 @@ pub struct RawVar<'a> {
     pub name: &'a str,
     /// The whole reference as written, braces included (`{{ token }}`).
     pub text: &'a str,
+    /// Where `text` starts in the template, in bytes.
+    pub at: usize,
 }
 
 /// A syntax error in a template: what is wrong and the text it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
     pub message: String,
+    /// The start of the offending text (at most 20 characters of it for an unclosed `{{`).
     pub text: String,
+    /// Where `text` starts in the template, in bytes.
+    pub at: usize,
 }
 
 enum Piece<'a> {
@@ -81,6 +86,8 @@ fn split(s: &str) -> Result<Vec<Piece<'_>>, SyntaxError> {
     let mut pieces = Vec::new();
     let mut rest = s;
     while let Some(open) = rest.find("{{") {
+        // `rest` is always a suffix of `s`.
+        let at = s.len() - rest.len() + open;
         if open > 0 {
             pieces.push(Piece::Lit(&rest[..open]));
         }
@@ -89,6 +96,7 @@ fn split(s: &str) -> Result<Vec<Piece<'_>>, SyntaxError> {
             return Err(SyntaxError {
                 message: "unclosed `{{`: a variable is written `{{name}}`".into(),
                 text: rest[open..].chars().take(20).collect(),
+                at,
             });
         };
         let text = &rest[open..open + 2 + close + 2];
@@ -103,9 +111,10 @@ fn split(s: &str) -> Result<Vec<Piece<'_>>, SyntaxError> {
                     "`{text}` is not a variable reference: names use letters, digits, `_` and `.`"
                 ),
                 text: text.to_string(),
+                at,
             });
         }
-        pieces.push(Piece::Var(RawVar { name, text }));
+        pieces.push(Piece::Var(RawVar { name, text, at }));
         rest = &rest[open + 2 + close + 2..];
     }
     if !rest.is_empty() {
@@ -262,5 +271,6 @@ mod tests {
         assert_eq!(refs.len(), 2);
         assert_eq!(refs[0].name, "vu");
         assert_eq!(refs[0].text, "{{ vu }}");
+        assert_eq!((refs[0].at, refs[1].at), (2, 13));
     }
 }

@@ -10,4 +10,5 @@ mod reliability;
 mod run;
 mod scenario_errors;
 mod schema;
+mod tls;
 mod util;

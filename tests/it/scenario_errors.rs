@@ -212,6 +212,30 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
         "unknown `connections` mode `shraed`",
         Some("did you mean `shared`?"),
     ),
+    (
+        "missing_host.toml",
+        "1:1",
+        "missing `[target] host`",
+        Some("host = \"http://127.0.0.1:8000\""),
+    ),
+    (
+        "ca_file_missing.toml",
+        "3:11",
+        "`ca_file`: cannot read the CA file `tests/fixtures/bad/parts/missing.pem`",
+        Some("PEM file of CA certificates"),
+    ),
+    (
+        "ca_file_empty.toml",
+        "3:11",
+        "`ca_file`: `tests/fixtures/bad/parts/empty.pem` holds no PEM certificate",
+        None,
+    ),
+    (
+        "ca_file_not_a_cert.toml",
+        "3:11",
+        "certificate 1 of 1 is not a valid X.509 certificate (BadEncoding)",
+        None,
+    ),
 ];
 
 #[test]
