@@ -538,3 +538,100 @@ path = "/big"
     assert_eq!(count["failures"], 0);
     assert_eq!(capture["status_codes"]["200"].as_u64(), Some(n));
 }
+
+/// Per user, what a run against a server killed at 1.5 s and restarted at 3 s did: the series of `verify`
+/// (end s, requests, failures), and the results.
+fn auth_through_a_restart(restart_on: &str) -> (Vec<(f64, u64, u64)>, Value) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut demo = Some(Demo::start_at(&addr, &[]));
+    let url = demo.as_ref().unwrap().url.clone();
+    let steps = crate::util::auth_steps("rs_{{run_id}}_{{vu}}_{{session}}", "Secret123!");
+    let scenario = format!(
+        r#"
+name = "sessions"
+[target]
+host = "{url}"
+timeout = "500ms"
+[load]
+users = 3
+spawn_rate = 100
+duration = "7s"
+stop_timeout = "2s"
+[user]
+wait = "50ms"
+{restart_on}
+{steps}
+[[task]]
+name = "verify"
+path = "/api/auth/verify"
+headers = {{ Authorization = "Bearer {{{{token}}}}" }}
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (mut killed, mut restarted) = (false, false);
+    let (out, r, _) = run_timed(dir.path(), &scenario, |t| {
+        if t >= Duration::from_millis(1500) && !killed {
+            if let Some(d) = demo.take() {
+                d.kill();
+            }
+            killed = true;
+        }
+        if t >= Duration::from_secs(3) && !restarted {
+            demo = Some(Demo::start_at(&addr, &[]));
+            restarted = true;
+        }
+    });
+    drop(demo);
+    assert_eq!(out.code, Some(0), "no gates: the run passes {}", out.dump());
+    let index = r["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|q| q["name"] == "verify")
+        .unwrap();
+    (series_of(&r, index), r)
+}
+
+#[test]
+fn users_whose_session_a_restarted_server_forgot_start_a_new_one() {
+    // With restart_session_on = [401]: after the restart, the first 401 sends each user back through
+    // register and login, and verify succeeds again.
+    let (series, r) = auth_through_a_restart("restart_session_on = [401]");
+    eprintln!("with restart_session_on: verify {series:?}");
+    let late_ok: u64 = series
+        .iter()
+        .filter(|(t, ..)| *t > 4.5)
+        .map(|(_, n, f)| n - f)
+        .sum();
+    assert!(
+        late_ok > 20,
+        "verify should recover after the restart: {series:?}"
+    );
+    let registers = request(&r, "register")["requests"].as_u64().unwrap();
+    assert!(
+        (6..=12).contains(&registers),
+        "each of 3 users registered once, then again after the restart: {registers}"
+    );
+    let unauthorized = request(&r, "verify")["status_codes"]["401"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        (1..=6).contains(&unauthorized),
+        "about one 401 per user, then a new session: {unauthorized}"
+    );
+
+    // Without it, the users keep their dead tokens and fail until the end.
+    let (series, _) = auth_through_a_restart("");
+    eprintln!("without: verify {series:?}");
+    let late: Vec<_> = series.iter().filter(|(t, ..)| *t > 4.5).collect();
+    assert!(!late.is_empty());
+    assert!(
+        late.iter().all(|(_, n, f)| n == f && *n > 0),
+        "without restart_session_on every later verify fails: {series:?}"
+    );
+}
