@@ -358,6 +358,23 @@ fn done(
 ) -> Result<(), FailureKind> {
     *in_flight = None;
     let ok = failure.map_or(Ok(()), |(kind, _)| Err(kind));
+    // The request log (-vv): the path as the scenario writes it (a template), never rendered values, headers
+    // or bodies, so no token, password or data value reaches the log.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let step = &shared.plan.steps[idx];
+        tracing::debug!(
+            "user {id} {}: {} {} -> {} in {:.3} ms{}",
+            step.name,
+            step.method,
+            step.path.source(),
+            status.map_or_else(|| "no answer".to_string(), |s| s.to_string()),
+            end.saturating_duration_since(start).as_secs_f64() * 1000.0,
+            failure.map_or_else(String::new, |(kind, msg)| format!(
+                " FAILED ({}: {msg})",
+                kind.as_str()
+            ))
+        );
+    }
     shared.recorder.record(
         id,
         idx,

@@ -84,6 +84,22 @@ fn token_is_captured_used_and_sessions_restart_after_logout() {
             "console shows {secret}"
         );
     }
+
+    // The request log (-vv) shows every request by its template, and no secret either.
+    let out = loadgen(["run", file.to_str().unwrap(), "-vv", "-t", "1s"]).expect_code(0);
+    assert!(
+        out.stderr
+            .contains("verify_token: GET /api/auth/verify -> 200 in"),
+        "{}",
+        out.dump()
+    );
+    assert!(out.stderr.contains("login: POST /api/auth/login -> 200 in"));
+    for secret in ["Secret-Pass-1", "eyJhbGciOiJIUzI1NiIs"] {
+        assert!(
+            !out.stderr.contains(secret),
+            "the request log shows {secret}"
+        );
+    }
 }
 
 fn rate_limited(host: &str, expect: &str) -> String {
@@ -332,6 +348,82 @@ fn an_interrupted_run_still_writes_its_results() {
     assert!(d > 1.5 && d < 10.0, "duration {d}");
     assert!(request(&r, "health")["requests"].as_u64().unwrap() > 10);
     out.stdout_has("interrupted");
+}
+
+#[test]
+fn sigterm_stops_the_run_and_every_output_is_written_whole() {
+    // What a CI runner does at its timeout: SIGTERM. Every requested file is written, complete, and says
+    // the run was interrupted.
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "term.toml",
+        &simple(&demo.url, 4, 50, "60s", "20ms", "success_rate = 99"),
+    );
+    let path = |name: &str| dir.path().join(name);
+    let (child, shown) = loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "--json",
+        path("r.json").to_str().unwrap(),
+        "--csv",
+        path("r").to_str().unwrap(),
+        "--html",
+        path("r.html").to_str().unwrap(),
+        "--junit",
+        path("r.xml").to_str().unwrap(),
+        "--markdown",
+        path("r.md").to_str().unwrap(),
+    ])
+    .spawn();
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = crate::util::wait_bounded(child, shown, Duration::from_secs(20));
+    assert_eq!(out.code, Some(130), "{}", out.dump());
+    let r = results(&path("r.json"));
+    assert_eq!(r["interrupted"], true);
+    assert!(crate::schema::schema_errors(&r).is_empty());
+    let d = r["duration_s"].as_f64().unwrap();
+    assert!(
+        d > 1.0 && d < 5.0,
+        "the real run time, not the planned 60 s: {d}"
+    );
+    let stats = std::fs::read_to_string(path("r_stats.csv")).unwrap();
+    assert!(
+        stats.contains("\"health\"") || stats.contains(",health,"),
+        "{stats}"
+    );
+    assert!(
+        stats
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("Aggregated")
+    );
+    let junit = std::fs::read_to_string(path("r.xml")).unwrap();
+    assert!(
+        junit.trim_end().ends_with("</testsuites>") && junit.contains("interrupted"),
+        "{junit}"
+    );
+    let html = std::fs::read_to_string(path("r.html")).unwrap();
+    assert!(html.trim_end().ends_with("</html>") && html.contains("Interrupted"));
+    let md = std::fs::read_to_string(path("r.md")).unwrap();
+    assert!(md.to_lowercase().contains("interrupted"), "{md}");
+    // Written atomically: no temporary file is left beside them.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp")), "{names:?}");
 }
 
 #[test]
