@@ -543,13 +543,12 @@ path = "/big"
 /// (end s, requests, failures), and the results.
 fn auth_through_a_restart(restart_on: &str) -> (Vec<(f64, u64, u64)>, Value) {
     let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
         .port();
     let addr = format!("127.0.0.1:{port}");
     let mut demo = Some(Demo::start_at(&addr, &[]));
-    let url = demo.as_ref().unwrap().url.clone();
+    let url = demo.as_ref().expect("started").url.clone();
     let steps = crate::util::auth_steps("rs_{{run_id}}_{{vu}}_{{session}}", "Secret123!");
     let scenario = format!(
         r#"
@@ -572,7 +571,7 @@ path = "/api/auth/verify"
 headers = {{ Authorization = "Bearer {{{{token}}}}" }}
 "#
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("temp dir");
     let (mut killed, mut restarted) = (false, false);
     let (out, r, _) = run_timed(dir.path(), &scenario, |t| {
         if t >= Duration::from_millis(1500) && !killed {
@@ -590,10 +589,8 @@ headers = {{ Authorization = "Bearer {{{{token}}}}" }}
     assert_eq!(out.code, Some(0), "no gates: the run passes {}", out.dump());
     let index = r["requests"]
         .as_array()
-        .unwrap()
-        .iter()
-        .position(|q| q["name"] == "verify")
-        .unwrap();
+        .and_then(|a| a.iter().position(|q| q["name"] == "verify"))
+        .expect("verify in the results");
     (series_of(&r, index), r)
 }
 
