@@ -43,13 +43,18 @@ impl Origin {
             "https" => true,
             other => return Err(format!("unsupported scheme `{other}`")),
         };
-        let host = url.host_str().ok_or("URL without a host")?.to_string();
+        // An IPv6 literal is looked up (and named to TLS) bare, and written in brackets in `Host`.
+        let (host, in_authority) = match url.host() {
+            Some(url::Host::Ipv6(a)) => (a.to_string(), format!("[{a}]")),
+            Some(h) => (h.to_string(), h.to_string()),
+            None => return Err("URL without a host".into()),
+        };
         let port = url
             .port_or_known_default()
             .unwrap_or(if https { 443 } else { 80 });
         let authority = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.clone(),
+            Some(p) => format!("{in_authority}:{p}"),
+            None => in_authority,
         };
         Ok(Origin {
             key: format!("{}://{authority}", url.scheme()),
@@ -733,6 +738,11 @@ mod tests {
         assert_eq!((o.port, o.https), (443, true));
         assert_eq!(o.authority, "example.test");
         assert!(Origin::of(&url::Url::parse("ftp://x/").unwrap()).is_err());
+        // An IPv6 literal: bare for the lookup and TLS, in brackets in Host.
+        let o = Origin::of(&url::Url::parse("http://[::1]:8080/").unwrap()).unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("::1", 8080));
+        assert_eq!(o.authority, "[::1]:8080");
+        assert_eq!(o.key, "http://[::1]:8080");
     }
 
     fn head(raw: &'static str) -> Head {

@@ -910,3 +910,18 @@ path = "/health"
         "every user that ran said goodbye once (10 at the ramp-down, 2 at the end)"
     );
 }
+
+#[test]
+fn an_ipv6_loopback_target_works() {
+    let demo = crate::util::Demo::start_at("[::1]:0", &[]);
+    assert!(demo.url.starts_with("http://[::1]:"), "{}", demo.url);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "v6.toml",
+        &simple(&demo.url, 2, 10, "1s", "10ms", "success_rate = 100"),
+    );
+    let r = crate::util::run_results(&file, 0);
+    assert!(request(&r, "health")["requests"].as_u64().unwrap() > 10);
+    assert_eq!(request(&r, "health")["failures"], 0);
+}
