@@ -632,3 +632,70 @@ fn users_whose_session_a_restarted_server_forgot_start_a_new_one() {
         "without restart_session_on every later verify fails: {series:?}"
     );
 }
+
+#[test]
+fn running_out_of_descriptors_mid_run_is_counted_as_resources_not_a_crash() {
+    // A hard open-files limit of 48 that loadgen cannot raise: without CAP_SYS_RESOURCE (dropped by setpriv,
+    // since the tests may run as root) and under prlimit. 100 users need about 164.
+    let Some(_) = crate::util::external_tool(
+        "setpriv and prlimit (util-linux)",
+        &[&[
+            "setpriv",
+            "--bounding-set=-sys_resource",
+            "--inh-caps=-sys_resource",
+            "prlimit",
+            "--nofile=48:48",
+            "true",
+        ]],
+    ) else {
+        return;
+    };
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "fd.toml",
+        &format!(
+            "name = \"fd\"\n[target]\nhost = \"{}\"\n[load]\nusers = 100\nspawn_rate = 1000\nduration = \"2s\"\n\
+             [user]\nwait = \"10ms\"\n[[task]]\nname = \"h\"\npath = \"/health\"\n",
+            demo.url
+        ),
+    );
+    let json = dir.path().join("fd.json");
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args([
+        "--bounding-set=-sys_resource",
+        "--inh-caps=-sys_resource",
+        "prlimit",
+        "--nofile=48:48",
+        crate::util::BIN,
+        "run",
+        file.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let out = wait_bounded(
+        child,
+        "setpriv … loadgen run fd.toml".into(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.dump());
+    // Said up front, with the numbers and how to raise the limit.
+    out.stderr_has("100 users need about 164 open files, but the limit is 48")
+        .stderr_has("ulimit -n");
+    let r = results(&json);
+    let failures = failures_of(&r, "h");
+    assert!(
+        failures.iter().any(|(kind, msg, n)| kind == "resources"
+            && msg.starts_with("too many open files")
+            && *n > 0),
+        "{failures:?}"
+    );
+    // The users that got a descriptor kept working.
+    let ok = request(&r, "h")["requests"].as_u64().unwrap()
+        - request(&r, "h")["failures"].as_u64().unwrap();
+    assert!(ok > 100, "{ok} successful requests");
+}
