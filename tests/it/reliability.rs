@@ -188,7 +188,7 @@ path = "/health"
     );
 }
 
-/// How a [`Hang`] server treats a connection.
+/// How a hanging [`RawServer`] treats a connection.
 #[derive(Clone, Copy)]
 enum Hanging {
     /// Accepts it and never reads or answers.
@@ -197,16 +197,17 @@ enum Hanging {
     Trickle,
 }
 
-/// A server on 127.0.0.1 that never answers in time; stopped (its threads joined) when dropped.
-struct Hang {
+/// A server on 127.0.0.1 that runs `handle` on a thread of its own for each connection, telling it to stop
+/// through the flag; stopped (its threads joined) when dropped.
+struct RawServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     accepted: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Hang {
-    fn start(how: Hanging) -> Hang {
+impl RawServer {
+    fn start(handle: impl Fn(TcpStream, &AtomicBool) + Send + Sync + 'static) -> RawServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener
             .set_nonblocking(true)
@@ -215,34 +216,37 @@ impl Hang {
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));
         let (stop2, accepted2) = (stop.clone(), accepted.clone());
+        let handle = Arc::new(handle);
         let thread = std::thread::spawn(move || {
-            let mut held: Vec<TcpStream> = Vec::new();
-            let mut tricklers: Vec<JoinHandle<()>> = Vec::new();
+            let mut conns: Vec<JoinHandle<()>> = Vec::new();
             while !stop2.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((s, _)) => {
                         accepted2.fetch_add(1, Ordering::Relaxed);
                         let _ = s.set_nonblocking(false);
-                        match how {
-                            Hanging::Silent => held.push(s),
-                            Hanging::Trickle => {
-                                let stop = stop2.clone();
-                                tricklers.push(std::thread::spawn(move || trickle(s, &stop)));
-                            }
-                        }
+                        let (handle, stop) = (handle.clone(), stop2.clone());
+                        conns.push(std::thread::spawn(move || handle(s, &stop)));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }
-            for t in tricklers {
-                let _ = t.join();
+            for c in conns {
+                let _ = c.join();
             }
         });
-        Hang {
+        RawServer {
             addr,
             stop,
             accepted,
             thread: Some(thread),
+        }
+    }
+
+    /// A server that never answers in time: it holds each connection silent, or trickles an answer.
+    fn hanging(how: Hanging) -> RawServer {
+        match how {
+            Hanging::Silent => RawServer::start(hold),
+            Hanging::Trickle => RawServer::start(trickle),
         }
     }
 
@@ -251,13 +255,21 @@ impl Hang {
     }
 }
 
-impl Drop for Hang {
+impl Drop for RawServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
+}
+
+/// Keeps the connection open, reading and answering nothing, until the server stops.
+fn hold(s: TcpStream, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(s);
 }
 
 /// Reads a request, then writes a response one byte a second until the client goes or the server stops.
@@ -306,7 +318,7 @@ const HANG_DEADLINE: Duration = Duration::from_millis(4_000 + 2_000 + 1_500);
 #[test]
 fn a_target_that_never_answers_or_answers_a_byte_a_second_times_out_and_the_run_ends_on_time() {
     for how in [Hanging::Silent, Hanging::Trickle] {
-        let server = Hang::start(how);
+        let server = RawServer::hanging(how);
         let dir = tempfile::tempdir().unwrap();
         let (out, r, wall) = run_timed(dir.path(), &hang_scenario(&server.url(), "1s"), |_| {});
         let accepted = server.accepted.load(Ordering::Relaxed);
@@ -363,7 +375,7 @@ fn a_target_that_never_answers_or_answers_a_byte_a_second_times_out_and_the_run_
 #[test]
 fn requests_hanging_past_the_stop_timeout_are_aborted_and_the_run_ends_on_time() {
     // The request timeout (30 s) outlasts the stop timeout (2 s): the stop timeout ends the run.
-    let server = Hang::start(Hanging::Silent);
+    let server = RawServer::hanging(Hanging::Silent);
     let dir = tempfile::tempdir().unwrap();
     let (out, r, wall) = run_timed(dir.path(), &hang_scenario(&server.url(), "30s"), |_| {});
     drop(server);
@@ -389,62 +401,18 @@ fn requests_hanging_past_the_stop_timeout_are_aborted_and_the_run_ends_on_time()
     assert!(min >= 5_900.0, "min latency {min} ms");
 }
 
-/// Serves every request on every connection with a 200 whose JSON body is `size` bytes, until dropped.
-struct BigJson {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl BigJson {
-    fn start(size: usize) -> BigJson {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let addr = listener.local_addr().expect("local address");
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let prefix = br#"{"token":"t0k3n","pad":""#;
-        let mut body = prefix.to_vec();
-        body.resize(size - 2, b'x');
-        body.extend_from_slice(b"\"}");
-        let mut answer = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
-        )
-        .into_bytes();
-        answer.extend_from_slice(&body);
-        let answer = Arc::new(answer);
-        let thread = std::thread::spawn(move || {
-            let mut conns = Vec::new();
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((s, _)) => {
-                        let (answer, stop) = (answer.clone(), stop2.clone());
-                        conns.push(std::thread::spawn(move || serve(s, &answer, &stop)));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-            for c in conns {
-                let _ = c.join();
-            }
-        });
-        BigJson {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for BigJson {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// A server whose every answer is a 200 with a JSON body of `size` bytes (a token, then padding).
+fn big_json(size: usize) -> RawServer {
+    let prefix = br#"{"token":"t0k3n","pad":""#;
+    let mut body = prefix.to_vec();
+    body.resize(size - 2, b'x');
+    body.extend_from_slice(b"\"}");
+    let mut answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    RawServer::start(move |s, stop| serve(s, &answer, stop))
 }
 
 /// Answers each request (a GET: its head ends the read) with `answer`, until the client goes or the server
@@ -480,7 +448,7 @@ fn serve(mut s: TcpStream, answer: &[u8], stop: &AtomicBool) {
 #[test]
 fn a_body_over_max_body_fails_the_capture_but_is_still_counted() {
     const SIZE: usize = 200_000;
-    let server = BigJson::start(SIZE);
+    let server = big_json(SIZE);
     let scenario = format!(
         r#"
 name = "big"
