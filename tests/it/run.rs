@@ -900,7 +900,13 @@ path = "/health"
     );
     assert_eq!(at(3.0), (6, 6), "first hold");
     assert_eq!(at(6.0), (12, 12), "after the step");
-    assert_eq!(at(8.0), (2, 2), "after the ramp down");
+    // After the ramp-down (it ends at 7 s): the plan says 2; a stopped user may still be finishing its task when
+    // a late tick (a busy machine) samples the gauge, hence the one-user tolerance.
+    let (users, target) = at(8.0);
+    assert!(
+        target == 2 && users.abs_diff(2) <= 1,
+        "after the ramp down: {users}/{target}"
+    );
     // Users stopped by the ramp-down stopped gracefully: each ran on_stop.
     let byes = crate::util::request(&r, "bye")["requests"]
         .as_u64()
