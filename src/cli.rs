@@ -144,6 +144,9 @@ pub struct ReportArgs {
 pub struct CheckArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
+    /// Also run the scenario's [preflight] checks against the target (exit 4 when it is not ready).
+    #[arg(long)]
+    pub preflight: bool,
     #[command(flatten)]
     pub overrides: Overrides,
 }
@@ -206,6 +209,9 @@ pub struct DemoArgs {
     /// Lifetime of issued tokens.
     #[arg(long, value_parser = parse_duration, default_value = "15m")]
     pub token_ttl: Duration,
+    /// For this long after start, /health answers 503 {"status":"starting"} (a service still starting).
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub unhealthy_for: Duration,
 }
 
 /// Parses `30s`, `5m`, `1h30m`, `250ms`, or a bare number of seconds.

@@ -29,6 +29,7 @@ pub mod error;
 pub mod gates;
 pub mod metrics;
 pub mod plan;
+pub mod preflight;
 pub mod report;
 pub mod scenario;
 pub mod validity;
@@ -53,6 +54,8 @@ pub enum ExitStatus {
     /// The run is invalid: loadgen could not keep its plan (arrival rate not reached, users not started on
     /// schedule, its scheduler lagging), so the figures say nothing certain about the server: 3.
     Invalid,
+    /// The `[preflight]` checks still failed at their timeout: the target is not ready, no load was sent: 4.
+    NotReady,
     /// Stopped by SIGINT or SIGTERM before the end; results are still written: 130.
     Interrupted,
 }
@@ -64,6 +67,7 @@ impl ExitStatus {
             ExitStatus::GatesFailed => 1,
             ExitStatus::Error => 2,
             ExitStatus::Invalid => 3,
+            ExitStatus::NotReady => 4,
             ExitStatus::Interrupted => 130,
         }
     }
@@ -123,8 +127,21 @@ async fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Check(args) => {
             let plan = load_plan(&args.scenario, &args.overrides, None)?;
             out(&plan.describe());
-            out("\nscenario OK: no traffic was sent\n");
-            Ok(ExitStatus::Pass)
+            if !args.preflight {
+                out("\nscenario OK: no traffic was sent\n");
+                return Ok(ExitStatus::Pass);
+            }
+            let signals = engine::Signals::default();
+            let signal_task = tokio::spawn(watch_signals(
+                signals.interrupt.clone(),
+                signals.abort.clone(),
+            ));
+            let status = preflight(&plan, &signals.interrupt, cli.quiet).await;
+            signal_task.abort();
+            if status == ExitStatus::Pass {
+                out("\nscenario OK; the target passed the preflight checks (no load was sent)\n");
+            }
+            Ok(status)
         }
         Command::Run(args) => run_scenario(args, cli.quiet).await,
         Command::Report(args) => report_saved(args, cli.quiet),
@@ -229,6 +246,14 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         signals.interrupt.clone(),
         signals.abort.clone(),
     ));
+    let ready = preflight(&plan, &signals.interrupt, quiet).await;
+    if ready != ExitStatus::Pass {
+        signal_task.abort();
+        if let Some(server) = demo {
+            let _ = tokio::task::spawn_blocking(move || server.shutdown()).await;
+        }
+        return Ok(ready);
+    }
     let live_csv = outputs
         .csv
         .clone()
@@ -334,6 +359,44 @@ fn check_descriptors(users: u64, demo: bool) {
     }
 }
 
+/// Runs the plan's `[preflight]` checks, if it has any: `Pass` when they pass (or there are none), `NotReady`
+/// when they still fail at their timeout (the reason is printed), `Interrupted` on a signal meanwhile.
+async fn preflight(plan: &plan::RunPlan, interrupt: &CancellationToken, quiet: bool) -> ExitStatus {
+    let Some(p) = &plan.preflight else {
+        return ExitStatus::Pass;
+    };
+    let verdict = preflight::run(plan, p, interrupt, |n, reason| {
+        tracing::info!("preflight attempt {n}: {reason}");
+    })
+    .await;
+    match verdict {
+        preflight::Verdict::Ready { attempts, took } => {
+            if !quiet {
+                eprintln!(
+                    "preflight: {} check{} passed{}",
+                    p.checks.len(),
+                    if p.checks.len() == 1 { "" } else { "s" },
+                    if attempts > 1 {
+                        format!(" after {attempts} attempts ({:.1} s)", took.as_secs_f64())
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            ExitStatus::Pass
+        }
+        preflight::Verdict::NotReady { .. } if interrupt.is_cancelled() => ExitStatus::Interrupted,
+        preflight::Verdict::NotReady { attempts, reason } => {
+            eprintln!(
+                "target not ready: {reason} (still failing after {attempts} attempt{} over {}); no load was sent",
+                if attempts == 1 { "" } else { "s" },
+                humantime::format_duration(p.timeout)
+            );
+            ExitStatus::NotReady
+        }
+    }
+}
+
 /// First SIGINT/SIGTERM: graceful stop. Second: stop now.
 async fn watch_signals(interrupt: CancellationToken, abort: CancellationToken) {
     #[cfg(unix)]
@@ -393,6 +456,7 @@ async fn serve_demo(args: DemoArgs) -> Result<ExitStatus, Error> {
         rate_limit: args.rate_limit,
         rate_window: args.rate_window,
         token_ttl: args.token_ttl,
+        unhealthy_for: args.unhealthy_for,
         ..demo::DemoConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(args.addr)

@@ -298,10 +298,15 @@ impl App {
             users: usize,
             uptime_s: f64,
         }
+        let starting = self.started.elapsed() < self.config.unhealthy_for;
         json(
-            StatusCode::OK,
+            if starting {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            },
             &Health {
-                status: "healthy",
+                status: if starting { "starting" } else { "healthy" },
                 users: self.users.len(),
                 uptime_s: self.started.elapsed().as_secs_f64(),
             },

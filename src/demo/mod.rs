@@ -42,6 +42,7 @@
 //! | `stall` | none | [`Stall`] `PAUSE/EVERY`, e.g. `1s/5s`: the last PAUSE of every EVERY-long cycle since start, no response leaves the server; they are held until the pause ends |
 //! | `rate_limit` / `rate_window` | 10 / 1 s | per-user limit of the protected operation; `rate_limit = 0` disables it |
 //! | `token_ttl` | 15 min | token lifetime |
+//! | `unhealthy_for` | 0 | for this long after start, `/health` answers 503 `{"status":"starting"}` (a service still starting, for pre-flight checks) |
 //! | `seed` | none | seeds the jitter/error RNG (per connection: seed mixed with the connection's accept order), for reproducible runs |
 //!
 //! Latency, jitter and stalls apply to every response including `/health`.
@@ -93,6 +94,8 @@ pub struct DemoConfig {
     pub rate_window: Duration,
     /// Lifetime of issued tokens (default 15 min).
     pub token_ttl: Duration,
+    /// For this long after start, `/health` answers 503 `{"status":"starting"}` (default 0).
+    pub unhealthy_for: Duration,
     /// Seed for the RNG behind jitter and injected errors; `None` draws
     /// from OS entropy (default none).
     pub seed: Option<u64>,
@@ -108,6 +111,7 @@ impl Default for DemoConfig {
             rate_limit: 10,
             rate_window: Duration::from_secs(1),
             token_ttl: Duration::from_secs(15 * 60),
+            unhealthy_for: Duration::ZERO,
             seed: None,
         }
     }

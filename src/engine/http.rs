@@ -296,6 +296,26 @@ impl Vu {
         }
         if needs_body {
             let json: Option<serde_json::Value> = serde_json::from_slice(&kept).ok();
+            for (path, want) in &step.expect_json {
+                let found = json.as_ref().and_then(|j| path.find(j));
+                if !found.is_some_and(|v| json_eq(v, want)) {
+                    let msg = match (&json, found) {
+                        (None, _) => format!("expect.json {}: the body is not JSON", path.as_str()),
+                        (Some(_), None) => {
+                            format!(
+                                "expect.json {}: no value there (expected {want})",
+                                path.as_str()
+                            )
+                        }
+                        (Some(_), Some(v)) => format!(
+                            "expect.json {}: {} (expected {want})",
+                            path.as_str(),
+                            shown(v)
+                        ),
+                    };
+                    return record(Some((FailureKind::Assertion, &msg)));
+                }
+            }
             for c in &step.captures {
                 let CaptureSource::Json(path) = &c.source else {
                     continue;
@@ -323,6 +343,34 @@ impl Vu {
             }
         }
         record(None)
+    }
+}
+
+/// JSON equality where numbers compare by value (a TOML `1` matches a JSON `1.0`).
+fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A value of the answer as a failure message shows it: short, so a message never carries a long body
+/// (or a token) whole.
+fn shown(v: &serde_json::Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() <= 40 {
+        text
+    } else {
+        format!("{}…", text.chars().take(40).collect::<String>())
     }
 }
 

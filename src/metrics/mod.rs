@@ -45,6 +45,8 @@ pub enum FailureKind {
     Status,
     /// The answer lacked a value the step captures.
     Capture,
+    /// The answer's JSON body did not hold what the step's `expect.json` asks for.
+    Assertion,
     /// Still in flight when the stop timeout ended the run (recorded with the time it had taken so far).
     Aborted,
     /// Anything else (a request that could not be built, a body that could not be read).
@@ -60,6 +62,7 @@ impl FailureKind {
             FailureKind::Resources => "resources",
             FailureKind::Status => "status",
             FailureKind::Capture => "capture",
+            FailureKind::Assertion => "assertion",
             FailureKind::Aborted => "aborted",
             FailureKind::Other => "other",
         }

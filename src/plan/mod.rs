@@ -166,6 +166,8 @@ pub struct RunPlan {
     pub gates: Vec<Gate>,
     /// Bounds past which the run is invalid: loadgen itself could not keep the plan.
     pub validity: Validity,
+    /// Requests that must succeed before any load is sent (`[preflight]`).
+    pub preflight: Option<Preflight>,
 }
 
 /// The load profile: what the scheduler follows.
@@ -336,6 +338,16 @@ impl Arrival {
         }
         (from > 0.0).then(|| start + Duration::from_secs_f64((k - n).max(0.0) / from))
     }
+}
+
+/// Checks of the target before the load: each attempt runs `checks` in order (captures carry over, as in
+/// `on_start`); the first attempt where all pass lets the run start, and attempts go on every `interval` until
+/// `timeout`, after which the run ends without load (exit 4: target not ready).
+#[derive(Debug, Clone)]
+pub struct Preflight {
+    pub checks: Vec<Step>,
+    pub timeout: Duration,
+    pub interval: Duration,
 }
 
 /// When the run counts as invalid: loadgen could not keep the plan, so its figures say nothing certain about
@@ -570,6 +582,8 @@ pub enum StepKind {
     OnStop,
     /// A flow's own entry: its steps timed as a whole (not a request; not in the aggregated figures).
     Flow,
+    /// A `[preflight]` check (not part of the run's statistics).
+    Preflight,
 }
 
 impl StepKind {
@@ -579,6 +593,7 @@ impl StepKind {
             StepKind::Task => "task",
             StepKind::OnStop => "on_stop",
             StepKind::Flow => "flow",
+            StepKind::Preflight => "preflight",
         }
     }
 }
@@ -596,6 +611,8 @@ pub struct Step {
     pub body: Body,
     /// Accepted status codes; `None` means any 2xx.
     pub expect_status: Option<Vec<u16>>,
+    /// Values the answer's JSON body must hold, by path (`expect.json`).
+    pub expect_json: Vec<(JsonPath, serde_json::Value)>,
     pub captures: Vec<Capture>,
     pub weight: u32,
     /// After this task, the user ends its session and starts a new one (on_start runs again).
@@ -633,11 +650,13 @@ impl Step {
         }
     }
 
-    /// True when the response body is needed (a JSON capture).
+    /// True when the response body is needed (a JSON capture or assertion).
     pub fn needs_body(&self) -> bool {
-        self.captures
-            .iter()
-            .any(|c| matches!(c.source, CaptureSource::Json(_)))
+        !self.expect_json.is_empty()
+            || self
+                .captures
+                .iter()
+                .any(|c| matches!(c.source, CaptureSource::Json(_)))
     }
 }
 
@@ -1025,6 +1044,31 @@ impl RunPlan {
                     self.users as f64 / peak.max(1e-9) * 1000.0,
                     secs(a.queue_timeout)
                 );
+            }
+        }
+        if let Some(p) = &self.preflight {
+            let _ = writeln!(
+                s,
+                "preflight  before any load, retried every {} for up to {} (then exit 4, no load):",
+                secs(p.interval),
+                secs(p.timeout)
+            );
+            for st in &p.checks {
+                let expect = match &st.expect_status {
+                    Some(c) => c.iter().map(u16::to_string).collect::<Vec<_>>().join("|"),
+                    None => "2xx".into(),
+                };
+                let _ = write!(
+                    s,
+                    "  {:<24} {:<7} {}  expect {expect}",
+                    st.name,
+                    st.method.as_str(),
+                    st.path.source()
+                );
+                for (path, v) in &st.expect_json {
+                    let _ = write!(s, "  {} = {v}", path.as_str());
+                }
+                s.push('\n');
             }
         }
         let _ = writeln!(

@@ -119,6 +119,11 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         }
     }
 
+    if let Some(p) = &loaded.preflight {
+        for raw in &p.value.check {
+            collect_captures(loaded, p.file, raw, &mut captures)?;
+        }
+    }
     let data = super::data::resolve_data(loaded, &load_model, users)?;
     let names = Names {
         captures,
@@ -192,6 +197,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         None => Vec::new(),
     };
     let _ = root;
+    let preflight = resolve_preflight(loaded, &names)?;
     Ok(RunPlan {
         name,
         file: loaded.root().to_path_buf(),
@@ -211,7 +217,44 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         data,
         gates,
         validity: resolve_validity(loaded)?,
+        preflight,
     })
+}
+
+/// `[preflight]`: its checks (requests, resolved like any other) and how long to retry them.
+fn resolve_preflight(loaded: &Loaded, names: &Names) -> Result<Option<Preflight>> {
+    let Some(p) = &loaded.preflight else {
+        return Ok(None);
+    };
+    let file = p.file;
+    let raw = &p.value;
+    if raw.check.is_empty() {
+        return Err(
+            ScenarioError::file(&loaded.files[file].path, "`[preflight]` has no checks")
+                .with_help("add one: [[preflight.check]] name = \"health\" path = \"/health\"")
+                .into(),
+        );
+    }
+    let timeout = match &raw.timeout {
+        Some(v) => positive_duration(loaded, file, v, "preflight.timeout")?,
+        None => Duration::from_secs(30),
+    };
+    let interval = match &raw.interval {
+        Some(v) => positive_duration(loaded, file, v, "preflight.interval")?,
+        None => Duration::from_secs(1),
+    };
+    let mut checks = Vec::with_capacity(raw.check.len());
+    let mut seen: HashMap<String, (usize, Range<usize>)> = HashMap::new();
+    for r in &raw.check {
+        let step = resolve_step(loaded, file, r, StepKind::Preflight, false, names)?;
+        unique_name(loaded, &mut seen, file, r, &step.name)?;
+        checks.push(step);
+    }
+    Ok(Some(Preflight {
+        checks,
+        timeout,
+        interval,
+    }))
 }
 
 /// `[validity]`, over the defaults.
@@ -822,6 +865,22 @@ fn resolve_step(
         .and_then(|e| e.status.as_ref())
         .map(|list| status_list(loaded, file, list, "expect.status"))
         .transpose()?;
+    let mut expect_json = Vec::new();
+    for (path, value) in raw.expect.iter().filter_map(|e| e.json.as_ref()).flatten() {
+        let p = JsonPath::parse(path).map_err(|(_, m)| {
+            loaded
+                .error_in(
+                    file,
+                    value.span(),
+                    path,
+                    format!("bad JSON path `{path}`: {m}"),
+                )
+                .with_help("write expect = { json = { \"$.status\" = \"healthy\" } }")
+        })?;
+        let v = serde_json::to_value(value.get_ref())
+            .map_err(|e| loaded.error(file, value.span(), format!("`expect.json`: {e}")))?;
+        expect_json.push((p, v));
+    }
     let mut caps = Vec::new();
     for (cname, v) in raw.capture.iter().flatten() {
         let slot = captures.iter().position(|c| c == cname).unwrap_or(0);
@@ -877,6 +936,7 @@ fn resolve_step(
         headers,
         body,
         expect_status,
+        expect_json,
         captures: caps,
         weight,
         restart_session,
@@ -1057,6 +1117,7 @@ fn resolve_flow(
         headers: Vec::new(),
         body: Body::None,
         expect_status: None,
+        expect_json: Vec::new(),
         captures: Vec::new(),
         weight,
         restart_session,

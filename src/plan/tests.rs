@@ -857,3 +857,72 @@ fn max_body_defaults_reads_sizes_and_locates_mistakes() {
     let e = target("max_bdoy = 1").unwrap_err();
     assert!(e.contains("did you mean `max_body`"), "{e}");
 }
+
+#[test]
+fn preflight_checks_and_json_expectations_resolve_with_located_errors() {
+    let p = with_body(
+        "[preflight]\ntimeout = \"10s\"\n[[preflight.check]]\nname = \"health\"\npath = \"/health\"\n\
+         expect = { status = [200], json = { \"$.status\" = \"healthy\", \"$.db.up\" = true } }\n\
+         [[task]]\nname = \"t\"\npath = \"/\"\nexpect = { json = { \"$.n\" = 1 } }\n",
+    )
+    .unwrap();
+    let pre = p.preflight.as_ref().unwrap();
+    assert_eq!(
+        (pre.timeout, pre.interval),
+        (Duration::from_secs(10), Duration::from_secs(1))
+    );
+    assert_eq!(pre.checks.len(), 1);
+    let check = &pre.checks[0];
+    assert_eq!(check.kind, StepKind::Preflight);
+    let want: Vec<(String, serde_json::Value)> = check
+        .expect_json
+        .iter()
+        .map(|(path, v)| (path.as_str().to_string(), v.clone()))
+        .collect();
+    assert_eq!(
+        want,
+        [
+            ("$.db.up".to_string(), serde_json::json!(true)),
+            ("$.status".to_string(), serde_json::json!("healthy"))
+        ]
+    );
+    assert!(check.needs_body());
+    assert!(
+        p.steps.iter().all(|s| s.name != "health"),
+        "checks are not run steps"
+    );
+    assert!(
+        p.steps[0].needs_body(),
+        "a task's expect.json needs its body"
+    );
+    let plan = p.describe();
+    assert!(
+        plan.contains("preflight  before any load") && plan.contains("$.status = \"healthy\""),
+        "{plan}"
+    );
+
+    let cases = [
+        ("[preflight]\n", "has no checks"),
+        (
+            "[preflight]\n[[preflight.check]]\nname = \"h\"\npath = \"/\"\nweight = 2\n",
+            "m.toml:10:10: `weight` applies to [[task]] entries, not to preflight steps",
+        ),
+        (
+            "[preflight]\ninterval = \"soon\"\n[[preflight.check]]\nname = \"h\"\npath = \"/\"\n",
+            "m.toml:7:12: `preflight.interval`: cannot parse `soon`",
+        ),
+        (
+            "[[task]]\nname = \"t\"\npath = \"/\"\nexpect = { json = { \"$..x\" = 1 } }\n",
+            "bad JSON path `$..x`",
+        ),
+    ];
+    for (body, message) in cases {
+        let body = if body.contains("[[task]]") {
+            body.to_string()
+        } else {
+            format!("{body}[[task]]\nname = \"t\"\npath = \"/\"\n")
+        };
+        let e = with_body(&body).unwrap_err();
+        assert!(e.contains(message), "{body}\n=> {e}");
+    }
+}

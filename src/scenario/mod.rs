@@ -5,7 +5,7 @@
 //! paths are checked and compiled by [`crate::plan`], which turns a [`Loaded`] scenario into a `RunPlan`.
 //!
 //! Include semantics: an included file is merged *under* the including one. `name`, `[target]`, `[load]`,
-//! `[gates]`, `[validity]`, `user.wait`, `user.restart_session_on`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
+//! `[gates]`, `[validity]`, `[preflight]`, `user.wait`, `user.restart_session_on`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
 //! (a whole section replaces the included one), and `[[task]]` lists are concatenated, included tasks first,
 //! except that a task with the same `name` as an included task replaces it in place (how stress.toml accepts
 //! 429 on one request of the shared flow). A `[classes.NAME]` replaces an included class of the same name.
@@ -36,6 +36,7 @@ pub struct RawFile {
     pub gates: Option<RawGates>,
     pub data: Option<RawData>,
     pub validity: Option<RawValidity>,
+    pub preflight: Option<RawPreflight>,
     pub user: Option<RawUser>,
     #[serde(default)]
     pub task: Vec<RawStep>,
@@ -100,6 +101,18 @@ pub struct RawStage {
     /// instead of a linear ramp over the whole stage.
     pub spawn_rate: Option<Spanned<f64>>,
     pub rate: Option<Spanned<f64>>,
+}
+
+/// `[preflight]`: requests that must succeed before any load is sent, retried for a bounded time.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreflight {
+    /// How long to keep retrying (default 30s).
+    pub timeout: Option<Spanned<String>>,
+    /// The pause between two attempts (default 1s).
+    pub interval: Option<Spanned<String>>,
+    #[serde(default)]
+    pub check: Vec<RawStep>,
 }
 
 /// `[validity]`: when loadgen's own shortfall makes the run invalid (exit 3).
@@ -229,6 +242,8 @@ pub struct RawStep {
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub status: Option<StatusList>,
+    /// JSON paths into the answer's body and the values they must hold: `json = { "$.status" = "healthy" }`.
+    pub json: Option<BTreeMap<String, Spanned<toml::Value>>>,
 }
 
 /// A value together with the file it came from (an index into [`Loaded::files`]).
@@ -255,6 +270,7 @@ pub struct Loaded {
     pub gates: Option<At<RawGates>>,
     pub data: Option<At<RawData>>,
     pub validity: Option<At<RawValidity>>,
+    pub preflight: Option<At<RawPreflight>>,
     pub wait: Option<At<Spanned<toml::Value>>>,
     pub restart_on: Option<At<StatusList>>,
     pub on_start: Option<At<Vec<RawStep>>>,
@@ -375,11 +391,15 @@ fn load_into(
         gates,
         data,
         validity,
+        preflight,
         user,
         task,
         classes,
         include: _,
     } = raw;
+    if let Some(v) = preflight {
+        loaded.preflight = Some(At { file: id, value: v });
+    }
     if let Some(v) = validity {
         loaded.validity = Some(At { file: id, value: v });
     }
