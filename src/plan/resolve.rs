@@ -211,6 +211,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         data,
         gates,
         validity: resolve_validity(loaded)?,
+        segment: None,
     })
 }
 
