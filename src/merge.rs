@@ -278,7 +278,8 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
     let mut merged = RunResults {
         schema_version: first.schema_version,
         loadgen_version: env!("CARGO_PKG_VERSION").to_string(),
-        run_id: format!("merged-{}", first.run_id),
+        // A new id of its own; the segments' are in `merged.run_ids`.
+        run_id: crate::engine::new_run_id(),
         scenario: first.scenario.clone(),
         settings,
         started_at: started.map_or_else(|| first.started_at.clone(), rfc3339),

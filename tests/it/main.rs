@@ -10,5 +10,6 @@ mod reliability;
 mod run;
 mod scenario_errors;
 mod schema;
+mod segments;
 mod tls;
 mod util;
