@@ -147,10 +147,10 @@ fn decode(text: &str) -> hdrhistogram::Histogram<u64> {
     use hdrhistogram::serialization::Deserializer;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
-        .unwrap();
+        .expect("the hdr field is base64");
     Deserializer::new()
         .deserialize(&mut bytes.as_slice())
-        .unwrap()
+        .expect("the hdr field is an HdrHistogram")
 }
 
 #[test]
