@@ -5,6 +5,7 @@ mod arrival;
 mod csv;
 mod data;
 mod html;
+mod k8s;
 mod mix;
 mod reliability;
 mod run;
