@@ -5,8 +5,8 @@ use crate::util::{external_tool, loadgen, root, write};
 
 fn manifests() -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(root().join("deploy/k8s"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
+        .expect("deploy/k8s is readable")
+        .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
