@@ -45,6 +45,11 @@ pub enum Command {
         after_help = "Examples:\n  loadgen report out.json --html report.html\n  loadgen report out.json --csv results --csv-full-history --junit junit.xml\n\nThe results JSON is the source of truth: the files written here are the ones `loadgen run` writes with the same flags. Exit codes: 0 written, 2 unreadable results or unwritable output."
     )]
     Report(ReportArgs),
+    /// Combine the results of the segments of one run (`run --segment I/N`) into one, and judge it by its gates.
+    #[command(
+        after_help = "Examples:\n  loadgen merge seg-0.json seg-1.json seg-2.json seg-3.json --json merged.json --html report.html\n\nCounts are added, latency histograms merged exactly (percentiles are those of all requests together), time series aligned on wall-clock seconds, and the gates evaluated on the merged results. Exit codes: 0 gates passed, 1 a gate failed, 2 inputs that do not belong together (different scenarios, schema versions, segment counts, or a segment given twice) or unreadable, 3 a segment's run was invalid. Missing segments are reported and the result is marked incomplete."
+    )]
+    Merge(MergeArgs),
     /// Serve the built-in reference authentication API (the target of the shipped scenarios).
     #[command(
         after_help = "Examples:\n  loadgen serve-demo --addr 127.0.0.1:8000\n  loadgen serve-demo --latency 5ms --jitter exp:20ms --error-rate 0.01"
@@ -93,6 +98,12 @@ pub struct Overrides {
     /// self-signed CA (overrides target.ca_file).
     #[arg(long, value_name = "PEM_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Run only the I-th of N equal parts of the plan (I from 0 to N-1, e.g. a Kubernetes Job's
+    /// JOB_COMPLETION_INDEX): its share of the users, spawn rate, arrival rate, iterations and unique data
+    /// rows, with user numbers that never collide with another segment's. Combine the results with
+    /// `loadgen merge`.
+    #[arg(long, value_name = "I/N")]
+    pub segment: Option<crate::plan::Segment>,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +120,23 @@ pub struct RunArgs {
     /// Start the built-in reference API on a loopback port and run against it.
     #[arg(long, conflicts_with = "host")]
     pub demo: bool,
+    /// Hold the start until this time (RFC 3339 in UTC, e.g. 2026-11-23T15:00:00Z), so that segments on
+    /// several machines begin together. A time more than a few seconds past is an error.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+/// `merge`'s inputs and outputs.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The results files of the segments (`loadgen run --segment I/N --json FILE`), in any order.
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<PathBuf>,
+    /// Write the merged results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub outputs: Outputs,
 }
 
 /// The report files `run` and `report` write.
@@ -212,6 +240,13 @@ pub struct DemoArgs {
     /// For this long after start, /health answers 503 {"status":"starting"} (a service still starting).
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
     pub unhealthy_for: Duration,
+}
+
+/// Parses `--start-at`: RFC 3339 in UTC, e.g. `2026-11-23T15:00:00Z`.
+pub fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339(s.trim()).map_err(|e| {
+        format!("`{s}` is not an RFC 3339 time in UTC ({e}); write e.g. 2026-11-23T15:00:00Z")
+    })
 }
 
 /// Parses `30s`, `5m`, `1h30m`, `250ms`, or a bare number of seconds.

@@ -15,6 +15,7 @@
 //! - [`gates`]: quality gates evaluated on the results (whole run, steady part or one stage).
 //! - [`validity`]: whether loadgen kept its plan (an invalid run exits 3).
 //! - [`compare`]: run-to-run comparison with regression thresholds.
+//! - [`merge`]: the results of the segments of one run (`--segment I/N`) combined into one.
 //! - [`demo`]: the built-in reference authentication API (`serve-demo`, `run --demo`).
 //!
 //! [`run`] is the whole program behind `main`: it returns an [`ExitStatus`] that `main` turns into the process
@@ -27,6 +28,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod gates;
+pub mod merge;
 pub mod metrics;
 pub mod plan;
 pub mod preflight;
@@ -145,6 +147,7 @@ async fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
         }
         Command::Run(args) => run_scenario(args, cli.quiet).await,
         Command::Report(args) => report_saved(args, cli.quiet),
+        Command::Merge(args) => merge::run(args, cli.quiet),
         Command::ServeDemo(args) => serve_demo(args).await,
         Command::Compare(args) => {
             let thresholds = compare::Thresholds {
@@ -185,7 +188,11 @@ fn load_plan(
         insecure: o.insecure,
         ca_file: o.ca_file.clone(),
     };
-    plan::resolve(&loaded, &overrides)
+    let plan = plan::resolve(&loaded, &overrides)?;
+    match o.segment {
+        Some(segment) => plan.for_segment(segment),
+        None => Ok(plan),
+    }
 }
 
 /// Writes to stdout, ignoring a closed pipe (`loadgen run … | head` is not a crash).
@@ -240,6 +247,11 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         );
     }
     check_descriptors(plan.users, args.demo);
+    if let Some(at) = args.start_at
+        && wait_for_start(at, quiet).await?
+    {
+        return Ok(ExitStatus::Interrupted);
+    }
 
     let signals = engine::Signals::default();
     let signal_task = tokio::spawn(watch_signals(
@@ -295,6 +307,37 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     } else {
         ExitStatus::GatesFailed
     })
+}
+
+/// How far in the past `--start-at` may be (clocks of machines in sync differ a little, and pods start late).
+const START_AT_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sleeps until `at` (`--start-at`); true when interrupted while waiting.
+async fn wait_for_start(at: std::time::SystemTime, quiet: bool) -> Result<bool, Error> {
+    let now = std::time::SystemTime::now();
+    let shown = humantime::format_rfc3339_seconds(at);
+    match at.duration_since(now) {
+        Ok(wait) => {
+            if !quiet {
+                eprintln!(
+                    "waiting {} for --start-at {shown}",
+                    humantime::format_duration(std::time::Duration::from_millis(
+                        wait.as_millis() as u64
+                    ))
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => Ok(false),
+                _ = tokio::signal::ctrl_c() => Ok(true),
+            }
+        }
+        Err(e) if e.duration() <= START_AT_SLACK => Ok(false),
+        Err(e) => Err(Error::Usage(format!(
+            "--start-at {shown} is {} in the past (now {}); give a time ahead, e.g. a minute from now",
+            humantime::format_duration(std::time::Duration::from_secs(e.duration().as_secs())),
+            humantime::format_rfc3339_seconds(now)
+        ))),
+    }
 }
 
 /// `loadgen report`: the summary of a saved results file, and any report written from it.

@@ -209,6 +209,8 @@ pub struct Feeder {
     assign: Assign,
     /// How many times [`Feeder::take`] has been called.
     next: AtomicU64,
+    /// `--segment I/N`: with `unique`, this process's n-th user takes row I + n·N, so segments never share a row.
+    segment: Option<crate::plan::Segment>,
 }
 
 impl Feeder {
@@ -217,7 +219,13 @@ impl Feeder {
             set,
             assign,
             next: AtomicU64::new(0),
+            segment: None,
         }
+    }
+
+    /// The same, handing out only segment `segment`'s rows with `unique`: rows I, I+N, I+2N, ….
+    pub fn segmented(self, segment: Option<crate::plan::Segment>) -> Feeder {
+        Feeder { segment, ..self }
     }
 
     /// The row for the next user that asks.
@@ -237,10 +245,12 @@ impl Feeder {
             return Err(exhausted());
         }
         match self.assign {
-            Assign::Unique => match usize::try_from(n) {
-                Ok(row) if row < rows => Ok(row),
-                _ => Err(exhausted()),
-            },
+            Assign::Unique => {
+                match usize::try_from(self.segment.map_or(n, |s| s.global_index(n))) {
+                    Ok(row) if row < rows => Ok(row),
+                    _ => Err(exhausted()),
+                }
+            }
             // `n % rows < rows`, so the conversion back to usize cannot truncate.
             Assign::RoundRobin => Ok((n % rows as u64) as usize),
             // Float-to-int `as` saturates (NaN and negatives become 0).

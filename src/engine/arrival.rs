@@ -104,11 +104,18 @@ pub async fn run(
     let deadline = lane.started + shared.plan.duration;
     let queue_timeout = arrival.queue_timeout;
     let limit = shared.plan.max_iterations.unwrap_or(u64::MAX);
-    let due_at = |k: u64| {
+    // Under `--segment I/N` this process starts only the iterations k ≡ I (mod N) of the whole schedule, and
+    // its lanes split those: lane l takes its local iterations l, l+lanes, … (local j is global I + j·N).
+    let segment = shared
+        .plan
+        .segment
+        .unwrap_or(crate::plan::Segment { index: 0, count: 1 });
+    let due_at = |j: u64| {
+        let k = segment.global_index(j);
         arrival
             .start_of(k)
             .map(|d| lane.started + d)
-            .filter(|t| *t < deadline && k < limit)
+            .filter(|t| *t < deadline && j < limit)
     };
     let mut k = lane.index;
     let mut next = due_at(k);

@@ -137,7 +137,7 @@ pub async fn run(
     let arrival = match &plan.load {
         crate::plan::Load::Arrival(a) => {
             workers.start_lanes(started.into_std(), plan.users);
-            recorder.set_target_rate(a.rate_at(Duration::ZERO));
+            recorder.set_target_rate(a.rate_at(Duration::ZERO) * plan.rate_share());
             Some(a)
         }
         _ => None,
@@ -153,7 +153,7 @@ pub async fn run(
             _ = tick.tick() => {
                 let now = Instant::now();
                 if let Some(a) = arrival {
-                    recorder.set_target_rate(a.rate_at(now - started));
+                    recorder.set_target_rate(a.rate_at(now - started) * plan.rate_share());
                 }
                 let p = collector.tick(&recorder, now.into_std()).clone();
                 observer.tick(&p, &collector);

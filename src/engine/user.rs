@@ -80,7 +80,7 @@ impl Shared {
         let feeder = plan
             .data
             .as_ref()
-            .map(|d| crate::data::Feeder::new(d.set.clone(), d.assign));
+            .map(|d| crate::data::Feeder::new(d.set.clone(), d.assign).segmented(plan.segment));
         let net = Net::with_tls(&plan.tls);
         Ok(Shared {
             plan,
@@ -385,7 +385,7 @@ pub struct Ctx<'a> {
 impl template::Context for Ctx<'_> {
     fn write_var(&mut self, var: Var, out: &mut String) {
         match var {
-            Var::Vu => template::write_num(out, self.state.id),
+            Var::Vu => template::write_num(out, self.shared.plan.global_user(self.state.id)),
             Var::Session => template::write_num(out, self.state.session),
             Var::RunId => out.push_str(&self.shared.run_id),
             Var::Seq => {

@@ -8,6 +8,7 @@
 mod data;
 mod load;
 mod resolve;
+mod segment;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -23,6 +24,7 @@ use crate::scenario::template::{self, Template};
 
 pub use data::{DataPlan, users_started};
 pub use resolve::{DEFAULT_MAX_BODY, MAX_DURATION, resolve};
+pub use segment::{MAX_SEGMENTS, Segment};
 pub use tls::{CaFile, Tls};
 
 /// One kind of user: its share of the users, its wait, and its steps (indexes into [`RunPlan::steps`]).
@@ -168,6 +170,9 @@ pub struct RunPlan {
     pub validity: Validity,
     /// Requests that must succeed before any load is sent (`[preflight]`).
     pub preflight: Option<Preflight>,
+    /// `--segment I/N`: this process runs only that part of the plan (already applied to the load, the
+    /// iterations and the data), see [`RunPlan::for_segment`].
+    pub segment: Option<Segment>,
 }
 
 /// The load profile: what the scheduler follows.
@@ -955,6 +960,14 @@ impl RunPlan {
         let mut s = String::new();
         let secs = |d: Duration| humantime::format_duration(d).to_string();
         let _ = writeln!(s, "scenario   {} ({})", self.name, self.file.display());
+        if let Some(seg) = self.segment {
+            let _ = writeln!(
+                s,
+                "segment    {seg}: users {}, {}, … of the whole plan; the figures below are this segment's",
+                seg.global_user(1),
+                seg.global_user(2)
+            );
+        }
         let _ = writeln!(
             s,
             "target     {} (request timeout {}, bodies kept for captures up to {})",
@@ -1024,9 +1037,8 @@ impl RunPlan {
                     .map(|st| (st.duration, fmt_rate(st.rate)))
                     .collect();
                 self.describe_stages(&mut s, &list, "iterations/s");
-                let iterations = a
-                    .due_by(self.duration)
-                    .floor()
+                let iterations = (self.iteration_share(a.due_by(self.duration).floor() as u64)
+                    as f64)
                     .min(self.max_iterations.map_or(f64::INFINITY, |n| n as f64));
                 let _ = writeln!(s, "  {iterations} iterations in all");
                 let peak = a.peak_rate();

@@ -218,6 +218,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         gates,
         validity: resolve_validity(loaded)?,
         preflight,
+        segment: None,
     })
 }
 

@@ -54,6 +54,25 @@ pub struct RunResults {
     /// Whether loadgen kept the plan; an invalid run says nothing certain about the server.
     #[serde(default)]
     pub validity: crate::validity::Validity,
+    /// Set by `loadgen merge`: which segments these results combine, and which are missing; null for the
+    /// results of one run.
+    #[serde(default)]
+    pub merged: Option<Merged>,
+}
+
+/// What `loadgen merge` combined.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Merged {
+    /// How many segments the plan was cut into.
+    pub count: u64,
+    /// The indexes of the segments merged, in order.
+    pub segments: Vec<u64>,
+    /// The indexes of the segments not given to merge: the results then cover only part of the plan.
+    pub missing: Vec<u64>,
+    /// True when every segment is there.
+    pub complete: bool,
+    /// The run ids of the merged results, in segment order.
+    pub run_ids: Vec<String>,
 }
 
 /// CPU and scheduler lag of loadgen itself, and the warnings they call for.
@@ -167,6 +186,10 @@ pub struct Settings {
     /// `--iterations`: the run stops after this many task iterations in all.
     #[serde(default)]
     pub max_iterations: Option<u64>,
+    /// `--segment I/N`: these results are the I-th of N parts of the plan (the users, rates, iterations and
+    /// rows above are this segment's share); null for a whole run, and for merged results.
+    #[serde(default)]
+    pub segment: Option<crate::plan::Segment>,
     pub requests: Vec<RequestDef>,
 }
 
@@ -434,7 +457,7 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-fn stats(method: &str, name: &str, s: &StepStats, secs: f64) -> RequestStats {
+pub(crate) fn stats(method: &str, name: &str, s: &StepStats, secs: f64) -> RequestStats {
     let has = s.requests > 0;
     let timed = !s.latency.is_empty();
     RequestStats {
@@ -580,11 +603,13 @@ impl RunResults {
                             .iter()
                             .map(|s| RateStageInfo {
                                 duration_s: secs(s.duration),
-                                rate: s.rate,
+                                // A segment's share of the rate (the whole rate without one).
+                                rate: s.rate * plan.rate_share(),
                             })
                             .collect(),
                         queue_timeout_s: secs(a.queue_timeout),
-                        planned_iterations: (a.due_by(plan.duration).floor() as u64)
+                        planned_iterations: plan
+                            .iteration_share(a.due_by(plan.duration).floor() as u64)
                             .min(plan.max_iterations.unwrap_or(u64::MAX)),
                     }),
                     _ => None,
@@ -619,6 +644,7 @@ impl RunResults {
                     Vec::new()
                 },
                 max_iterations: plan.max_iterations,
+                segment: plan.segment,
                 requests: plan
                     .steps
                     .iter()
@@ -657,7 +683,8 @@ impl RunResults {
                         // Due up to when the run's plan ended: its duration, or the interrupt.
                         let planned = outcome.run_time.min(plan.duration);
                         Some(Iterations {
-                            due: (a.due_by(planned).ceil() as u64)
+                            due: plan
+                                .iteration_share(a.due_by(planned).ceil() as u64)
                                 .min(plan.max_iterations.unwrap_or(u64::MAX)),
                             started: outcome.iterations,
                             dropped: outcome.dropped,
@@ -677,6 +704,7 @@ impl RunResults {
             },
             generator: Generator::of(&outcome.series, outcome.cores),
             validity: crate::validity::Validity::default(),
+            merged: None,
         };
         results.validity = crate::validity::assess(plan, &results);
         results

@@ -1,0 +1,636 @@
+//! `loadgen merge`: the results of the segments of one run (`run --segment I/N`) combined into one, as if one
+//! machine had run the whole plan.
+//!
+//! Counts are added; latency histograms (per request, aggregated, and per second of the time series) are added
+//! exactly, and every figure derived from one (min, mean, max, percentiles) is recomputed from the sum, so the
+//! merged percentiles are those of all requests together, never an average of percentiles. Time series are
+//! aligned on their wall-clock `timestamp` (whole Unix seconds): points of the same second are added. Gates are
+//! evaluated again on the merged figures.
+//!
+//! Inputs that do not belong together are refused (different scenarios or schema versions, segment counts that
+//! disagree, a segment given twice); missing segments are reported and make the result incomplete and invalid.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use hdrhistogram::Histogram;
+
+use crate::ExitStatus;
+use crate::cli::MergeArgs;
+use crate::error::Error;
+use crate::gates::{self, Evidence};
+use crate::metrics::{SeriesPoint, StepInterval, hdr, ms, new_histogram, round3};
+use crate::plan::{Gate, GateMetric, Window};
+use crate::report::{
+    FailureEntry, GateSummary, Iterations, Merged, Percentiles, RequestStats, RunResults,
+};
+
+/// `loadgen merge`: reads, merges, writes and judges.
+pub fn run(args: MergeArgs, quiet: bool) -> Result<ExitStatus, Error> {
+    let outputs = crate::report::outputs::Outputs::prepare(args.json.as_deref(), &args.outputs)?;
+    let mut inputs = Vec::with_capacity(args.results.len());
+    for path in &args.results {
+        inputs.push((path.clone(), crate::report::json::read(path)?));
+    }
+    let merged = merge(inputs)?;
+    if let Some(m) = &merged.merged
+        && !m.missing.is_empty()
+    {
+        eprintln!(
+            "warning: segment{} {} of {} missing: the merged results cover only part of the plan (marked \
+             incomplete and invalid)",
+            if m.missing.len() == 1 { "" } else { "s" },
+            m.missing
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            m.count
+        );
+    }
+    let (written, first_error) = outputs.write(&merged);
+    if !quiet {
+        crate::out(&crate::report::console::render(&merged));
+        if !written.is_empty() {
+            eprintln!("merged results written to {}", written.join(", "));
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(if merged.interrupted {
+        ExitStatus::Interrupted
+    } else if !merged.validity.valid {
+        ExitStatus::Invalid
+    } else if merged.gates.passed {
+        ExitStatus::Pass
+    } else {
+        ExitStatus::GatesFailed
+    })
+}
+
+fn refuse(msg: String) -> Error {
+    Error::Usage(msg)
+}
+
+/// The segment of each input, checked to belong to one run; sorted by segment.
+fn check(inputs: &mut [(PathBuf, RunResults)]) -> Result<u64, Error> {
+    let Some((first_path, first)) = inputs.first() else {
+        return Err(refuse(
+            "nothing to merge: give the results files of the segments".into(),
+        ));
+    };
+    let (first_path, first) = (first_path.clone(), first.clone());
+    let mut count = None;
+    for (path, r) in inputs.iter() {
+        let (p, f) = (path.display(), first_path.display());
+        if r.schema_version != first.schema_version {
+            return Err(refuse(format!(
+                "{p} has results schema version {} but {f} has {}: merge results written by the same loadgen",
+                r.schema_version, first.schema_version
+            )));
+        }
+        let file_name = |s: &str| {
+            std::path::Path::new(s)
+                .file_name()
+                .map(|n| n.to_os_string())
+        };
+        if r.scenario.name != first.scenario.name
+            || file_name(&r.scenario.file) != file_name(&first.scenario.file)
+            || r.settings.requests != first.settings.requests
+        {
+            return Err(refuse(format!(
+                "{p} is scenario `{}` ({}) and {f} is `{}` ({}), or their requests differ: merge only the \
+                 segments of one scenario",
+                r.scenario.name, r.scenario.file, first.scenario.name, first.scenario.file
+            )));
+        }
+        let Some(seg) = r.settings.segment else {
+            return Err(refuse(format!(
+                "{p} is not a segment's results (it has no settings.segment): merge combines the results of \
+                 `loadgen run --segment I/N`"
+            )));
+        };
+        match count {
+            None => count = Some(seg.count),
+            Some(n) if n != seg.count => {
+                return Err(refuse(format!(
+                    "{p} is segment {seg} but {f} is one of {n} segments: the segment counts disagree"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    inputs.sort_by_key(|(_, r)| r.settings.segment.map_or(0, |s| s.index));
+    for pair in inputs.windows(2) {
+        if pair[0].1.settings.segment == pair[1].1.settings.segment {
+            return Err(refuse(format!(
+                "{} and {} are both segment {}: each segment may be given once",
+                pair[0].0.display(),
+                pair[1].0.display(),
+                pair[0]
+                    .1
+                    .settings
+                    .segment
+                    .map_or_else(String::new, |s| s.to_string())
+            )));
+        }
+    }
+    Ok(count.unwrap_or(1))
+}
+
+/// Merges the results of segments of one run; refuses inputs that do not belong together.
+pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error> {
+    let count = check(&mut inputs)?;
+    let all: Vec<&RunResults> = inputs.iter().map(|(_, r)| r).collect();
+    let first = all[0];
+    let indexes: Vec<u64> = all
+        .iter()
+        .filter_map(|r| r.settings.segment.map(|s| s.index))
+        .collect();
+    let missing: Vec<u64> = (0..count).filter(|i| !indexes.contains(i)).collect();
+
+    let started = all.iter().filter_map(|r| parse_time(&r.started_at)).min();
+    let ended = all.iter().filter_map(|r| parse_time(&r.ended_at)).max();
+    let duration_s = match (started, ended) {
+        (Some(a), Some(b)) => b.duration_since(a).map_or(0.0, |d| d.as_secs_f64()),
+        _ => all.iter().map(|r| r.duration_s).fold(0.0, f64::max),
+    };
+    let secs = duration_s.max(1e-3);
+
+    let requests: Vec<RequestStats> = (0..first.requests.len())
+        .map(|i| merge_stats(all.iter().filter_map(|r| r.requests.get(i)), secs))
+        .collect();
+    let aggregated = merge_stats(all.iter().map(|r| &r.aggregated), secs);
+    let time_series = merge_series(&all, started);
+    let failures = merge_failures(&all);
+
+    let mut settings = first.settings.clone();
+    settings.segment = None;
+    settings.users = all.iter().map(|r| r.settings.users).sum();
+    settings.spawn_rate = sum_opt(all.iter().map(|r| r.settings.spawn_rate)).map(round3);
+    settings.max_iterations = sum_opt(all.iter().map(|r| r.settings.max_iterations));
+    settings.duration_s = all
+        .iter()
+        .map(|r| r.settings.duration_s)
+        .fold(0.0, f64::max);
+    for (i, stage) in settings.stages.iter_mut().enumerate() {
+        stage.users = all
+            .iter()
+            .filter_map(|r| r.settings.stages.get(i))
+            .map(|s| s.users)
+            .sum();
+        stage.spawn_rate = sum_opt(
+            all.iter()
+                .filter_map(|r| r.settings.stages.get(i))
+                .map(|s| s.spawn_rate),
+        );
+    }
+    if let Some(a) = &mut settings.arrival {
+        for (i, stage) in a.stages.iter_mut().enumerate() {
+            stage.rate = round3(
+                all.iter()
+                    .filter_map(|r| r.settings.arrival.as_ref()?.stages.get(i))
+                    .map(|s| s.rate)
+                    .sum(),
+            );
+        }
+        a.planned_iterations = all
+            .iter()
+            .filter_map(|r| r.settings.arrival.as_ref())
+            .map(|a| a.planned_iterations)
+            .sum();
+    }
+
+    let iterations = all
+        .iter()
+        .filter_map(|r| r.totals.iterations.as_ref())
+        .fold(None, |acc: Option<Iterations>, it| {
+            let mut m = acc.unwrap_or(Iterations {
+                due: 0,
+                started: 0,
+                dropped: 0,
+                rate: 0.0,
+            });
+            m.due += it.due;
+            m.started += it.started;
+            m.dropped += it.dropped;
+            Some(m)
+        })
+        .map(|mut it| {
+            it.rate = round3(it.started as f64 / settings.duration_s.max(1e-3));
+            it
+        });
+    let peak_series = time_series.iter().map(|p| p.users).max().unwrap_or(0);
+    let totals = crate::report::Totals {
+        requests: aggregated.requests,
+        failures: aggregated.failures,
+        success_rate: aggregated.success_rate,
+        rps: aggregated.rps,
+        failures_per_s: aggregated.failures_per_s,
+        // The most users at once across machines: from the aligned series (each segment's peak is in it).
+        peak_users: peak_series.max(all.iter().map(|r| r.totals.peak_users).max().unwrap_or(0)),
+        aborted_users: all.iter().map(|r| r.totals.aborted_users).sum(),
+        iterations,
+    };
+
+    let prefixed = |f: &dyn Fn(&RunResults) -> &Vec<String>| -> Vec<String> {
+        all.iter()
+            .flat_map(|r| {
+                let seg = r
+                    .settings
+                    .segment
+                    .map_or_else(String::new, |s| s.to_string());
+                f(r).iter().map(move |w| format!("segment {seg}: {w}"))
+            })
+            .collect()
+    };
+    let generator = crate::report::Generator {
+        cores: all.iter().map(|r| r.generator.cores).sum(),
+        cpu_pct_mean: all
+            .iter()
+            .filter_map(|r| r.generator.cpu_pct_mean)
+            .reduce(f64::max),
+        cpu_pct_max: all
+            .iter()
+            .filter_map(|r| r.generator.cpu_pct_max)
+            .reduce(f64::max),
+        lag_ms_max: all
+            .iter()
+            .map(|r| r.generator.lag_ms_max)
+            .fold(0.0, f64::max),
+        warnings: prefixed(&|r| &r.generator.warnings),
+    };
+    let mut validity = crate::validity::Validity {
+        valid: all.iter().all(|r| r.validity.valid),
+        reasons: prefixed(&|r| &r.validity.reasons),
+    };
+    if !missing.is_empty() {
+        validity.valid = false;
+        validity.reasons.push(format!(
+            "segments {:?} of {count} are missing: these results cover only part of the plan; merge every \
+             segment's results",
+            missing
+        ));
+    }
+
+    let mut merged = RunResults {
+        schema_version: first.schema_version,
+        loadgen_version: env!("CARGO_PKG_VERSION").to_string(),
+        // A new id of its own; the segments' are in `merged.run_ids`.
+        run_id: crate::engine::new_run_id(),
+        scenario: first.scenario.clone(),
+        settings,
+        started_at: started.map_or_else(|| first.started_at.clone(), rfc3339),
+        ended_at: ended.map_or_else(|| first.ended_at.clone(), rfc3339),
+        duration_s: round3(duration_s),
+        interrupted: all.iter().any(|r| r.interrupted),
+        totals,
+        requests,
+        aggregated,
+        failures,
+        time_series,
+        gates: GateSummary {
+            passed: true,
+            results: Vec::new(),
+        },
+        generator,
+        validity,
+        merged: Some(Merged {
+            count,
+            segments: indexes,
+            missing: missing.clone(),
+            complete: missing.is_empty(),
+            run_ids: all.iter().map(|r| r.run_id.clone()).collect(),
+        }),
+    };
+    let results = evaluate_gates(&merged, &first.gates.results);
+    merged.gates = GateSummary {
+        passed: results.iter().all(|g| g.passed),
+        results,
+    };
+    Ok(merged)
+}
+
+fn parse_time(s: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(s).ok()
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn sum_opt<T: std::iter::Sum<T>>(values: impl Iterator<Item = Option<T>>) -> Option<T> {
+    let v: Vec<T> = values.flatten().collect();
+    (!v.is_empty()).then(|| v.into_iter().sum())
+}
+
+/// Adds the histograms in `texts` (unreadable ones are skipped with a warning).
+fn add_hdr<'a>(texts: impl Iterator<Item = Option<&'a str>>) -> Histogram<u64> {
+    let mut all = new_histogram();
+    for t in texts.flatten() {
+        match hdr::decode(t) {
+            Ok(h) => {
+                let _ = all.add(&h);
+            }
+            Err(e) => tracing::warn!("a latency histogram was left out of the merge: {e}"),
+        }
+    }
+    all
+}
+
+/// One row of several segments: counts added, statistics recomputed from the merged histograms.
+fn merge_stats<'a>(
+    rows: impl Iterator<Item = &'a RequestStats> + Clone,
+    secs: f64,
+) -> RequestStats {
+    let first = rows.clone().next();
+    let latency = add_hdr(rows.clone().map(|r| r.hdr.as_deref()));
+    let ttfb = add_hdr(rows.clone().map(|r| r.ttfb_hdr.as_deref()));
+    let requests: u64 = rows.clone().map(|r| r.requests).sum();
+    let failures: u64 = rows.clone().map(|r| r.failures).sum();
+    let bytes: f64 = rows
+        .clone()
+        .map(|r| r.avg_content_bytes * r.requests as f64)
+        .sum();
+    let mut status_codes = BTreeMap::new();
+    for r in rows.clone() {
+        for (k, v) in &r.status_codes {
+            *status_codes.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+    // Only the percentiles of the uncorrected latencies are stored: one segment's are exact, several cannot be
+    // merged.
+    let uncorrected: Vec<&Percentiles> = rows
+        .clone()
+        .filter_map(|r| r.uncorrected_percentiles_ms.as_ref())
+        .collect();
+    let timed = !latency.is_empty();
+    RequestStats {
+        method: first.map_or_else(String::new, |r| r.method.clone()),
+        name: first.map_or_else(String::new, |r| r.name.clone()),
+        requests,
+        failures,
+        success_rate: success_rate(requests, failures),
+        rps: round3(requests as f64 / secs),
+        failures_per_s: round3(failures as f64 / secs),
+        min_ms: timed.then(|| ms(latency.min())),
+        mean_ms: timed.then(|| round3(latency.mean() / 1000.0)),
+        max_ms: timed.then(|| ms(latency.max())),
+        percentiles_ms: timed.then(|| Percentiles::of(&latency)),
+        ttfb_percentiles_ms: (!ttfb.is_empty()).then(|| Percentiles::of(&ttfb)),
+        uncorrected_percentiles_ms: match uncorrected.as_slice() {
+            [one] => Some((*one).clone()),
+            _ => None,
+        },
+        hdr: hdr::encode(&latency),
+        ttfb_hdr: hdr::encode(&ttfb),
+        avg_content_bytes: if requests > 0 {
+            round3(bytes / requests as f64)
+        } else {
+            0.0
+        },
+        status_codes,
+    }
+}
+
+fn success_rate(requests: u64, failures: u64) -> f64 {
+    if requests == 0 {
+        100.0
+    } else {
+        round3(100.0 * (requests - failures) as f64 / requests as f64)
+    }
+}
+
+/// The segments' time series aligned on wall-clock seconds: points with the same `timestamp` are added.
+fn merge_series(all: &[&RunResults], started: Option<SystemTime>) -> Vec<SeriesPoint> {
+    let mut by_second: BTreeMap<u64, Vec<&SeriesPoint>> = BTreeMap::new();
+    for r in all {
+        for p in &r.time_series {
+            by_second.entry(p.timestamp).or_default().push(p);
+        }
+    }
+    let t0 = started
+        .and_then(|s| s.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0.0, |d| d.as_secs_f64());
+    by_second
+        .into_iter()
+        .map(|(timestamp, points)| merge_points(timestamp, &points, t0))
+        .collect()
+}
+
+fn merge_points(timestamp: u64, points: &[&SeriesPoint], t0: f64) -> SeriesPoint {
+    let h = add_hdr(points.iter().map(|p| p.hdr.as_deref()));
+    let steps = points.iter().map(|p| p.by_request.len()).max().unwrap_or(0);
+    let by_request = (0..steps)
+        .map(|i| {
+            let rows: Vec<&StepInterval> =
+                points.iter().filter_map(|p| p.by_request.get(i)).collect();
+            StepInterval {
+                requests: rows.iter().map(|r| r.requests).sum(),
+                failures: rows.iter().map(|r| r.failures).sum(),
+                bytes: rows.iter().map(|r| r.bytes).sum(),
+                hdr: hdr::encode(&add_hdr(rows.iter().map(|r| r.hdr.as_deref()))),
+            }
+        })
+        .collect();
+    let q = |p: f64| (!h.is_empty()).then(|| ms(h.value_at_quantile(p)));
+    let elapsed_s = if t0 > 0.0 {
+        round3((timestamp as f64 - t0).max(0.0))
+    } else {
+        points.iter().map(|p| p.elapsed_s).fold(0.0, f64::max)
+    };
+    SeriesPoint {
+        elapsed_s,
+        timestamp,
+        users: points.iter().map(|p| p.users).sum(),
+        target_users: points.iter().map(|p| p.target_users).sum(),
+        requests: points.iter().map(|p| p.requests).sum(),
+        failures: points.iter().map(|p| p.failures).sum(),
+        rps: round3(points.iter().map(|p| p.rps).sum()),
+        failures_per_s: round3(points.iter().map(|p| p.failures_per_s).sum()),
+        p50_ms: q(0.5),
+        p95_ms: q(0.95),
+        p99_ms: q(0.99),
+        max_ms: (!h.is_empty()).then(|| ms(h.max())),
+        // Each machine's share of its own cores: the busiest one is what matters.
+        cpu_pct: points.iter().filter_map(|p| p.cpu_pct).reduce(f64::max),
+        lag_ms: points.iter().map(|p| p.lag_ms).fold(0.0, f64::max),
+        hdr: hdr::encode(&h),
+        by_request,
+        target_rate: sum_opt(points.iter().map(|p| p.target_rate)).map(round3),
+        iterations: points.iter().map(|p| p.iterations).sum(),
+        dropped: points.iter().map(|p| p.dropped).sum(),
+    }
+}
+
+/// The segments' failures: the same failure (request, kind, message) added up, first and last seen widened.
+fn merge_failures(all: &[&RunResults]) -> Vec<FailureEntry> {
+    let order: HashMap<&str, usize> = all[0]
+        .requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.as_str(), i))
+        .collect();
+    let mut out: Vec<FailureEntry> = Vec::new();
+    for f in all.iter().flat_map(|r| &r.failures) {
+        match out.iter_mut().find(|e| {
+            e.method == f.method && e.name == f.name && e.kind == f.kind && e.message == f.message
+        }) {
+            Some(e) => {
+                e.occurrences += f.occurrences;
+                e.first_seen = e.first_seen.into_iter().chain(f.first_seen).min();
+                e.last_seen = e.last_seen.into_iter().chain(f.last_seen).max();
+            }
+            None => out.push(f.clone()),
+        }
+    }
+    out.sort_by(|a, b| {
+        let pos = |e: &FailureEntry| order.get(e.name.as_str()).copied().unwrap_or(usize::MAX);
+        pos(a)
+            .cmp(&pos(b))
+            .then_with(|| b.occurrences.cmp(&a.occurrences))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    out
+}
+
+/// The gates a segment was judged by, read back from its results.
+fn gate_of(g: &gates::GateResult) -> Option<Gate> {
+    let window = match g.during.as_deref() {
+        None => Window::Run,
+        Some("steady") => Window::Steady,
+        Some(s) => Window::Stage(s.strip_prefix("stage ")?.parse().ok()?),
+    };
+    let metric = match g.metric.as_str() {
+        "success_rate" => GateMetric::SuccessRate,
+        "dropped_iterations" => GateMetric::DroppedIterations,
+        m => GateMetric::Percentile(m.strip_prefix('p')?.strip_suffix("_ms")?.parse().ok()?),
+    };
+    Some(Gate {
+        scope: g.scope.clone(),
+        window,
+        metric,
+        threshold: g.threshold,
+    })
+}
+
+/// The segments' gates evaluated on the merged results; a window (steady part, a stage) is rebuilt from the
+/// merged time series.
+fn evaluate_gates(merged: &RunResults, judged: &[gates::GateResult]) -> Vec<gates::GateResult> {
+    let gates: Vec<Gate> = judged.iter().filter_map(gate_of).collect();
+    if gates.len() < judged.len() {
+        tracing::warn!("a gate of the segments' results could not be read back and was left out");
+    }
+    let whole: Evidence = (merged.requests.clone(), merged.aggregated.clone());
+    let window = |w: Window| Some(window_evidence(merged, span(merged, w)));
+    gates::evaluate_with(
+        &gates,
+        &whole,
+        &window,
+        merged.totals.iterations.as_ref().map(|i| i.dropped),
+    )
+}
+
+/// The part of the run a window covers, from the merged settings.
+fn span(r: &RunResults, w: Window) -> (f64, f64) {
+    let s = &r.settings;
+    let stage_ends: Vec<(f64, f64)> = match &s.arrival {
+        Some(a) => a.stages.iter().map(|st| (st.duration_s, st.rate)).collect(),
+        None => s
+            .stages
+            .iter()
+            .map(|st| (st.duration_s, st.users as f64))
+            .collect(),
+    };
+    match w {
+        Window::Run => (0.0, s.duration_s),
+        Window::Stage(n) => {
+            let start: f64 = stage_ends
+                .iter()
+                .take(n.saturating_sub(1))
+                .map(|x| x.0)
+                .sum();
+            let end = start + stage_ends.get(n.saturating_sub(1)).map_or(0.0, |x| x.0);
+            (start.min(s.duration_s), end.min(s.duration_s))
+        }
+        Window::Steady => {
+            let ramp_up = if stage_ends.is_empty() {
+                s.spawn_rate
+                    .map_or(0.0, |r| s.users.saturating_sub(1) as f64 / r.max(1e-9))
+            } else {
+                // The end of the first stage that reaches the peak.
+                let peak = stage_ends.iter().map(|x| x.1).fold(0.0, f64::max);
+                let mut t = 0.0;
+                for (d, v) in &stage_ends {
+                    t += d;
+                    if *v >= peak {
+                        break;
+                    }
+                }
+                t
+            };
+            (ramp_up.min(s.duration_s), s.duration_s)
+        }
+    }
+}
+
+/// The statistics of the merged seconds whose middle falls within `(a, b)`.
+fn window_evidence(r: &RunResults, (a, b): (f64, f64)) -> Evidence {
+    let n = r.requests.len();
+    let mut hists: Vec<Histogram<u64>> = (0..n).map(|_| new_histogram()).collect();
+    let mut counts = vec![(0u64, 0u64, 0u64); n];
+    let mut prev = 0.0;
+    for p in &r.time_series {
+        let mid = (prev + p.elapsed_s) / 2.0;
+        prev = p.elapsed_s;
+        if mid < a || mid > b {
+            continue;
+        }
+        for (i, s) in p.by_request.iter().enumerate().take(n) {
+            counts[i].0 += s.requests;
+            counts[i].1 += s.failures;
+            counts[i].2 += s.bytes;
+            if let Some(h) = s.hdr.as_deref().and_then(|h| hdr::decode(h).ok()) {
+                let _ = hists[i].add(&h);
+            }
+        }
+    }
+    let secs = (b - a).max(1e-3);
+    let row =
+        |method: &str, name: &str, h: &Histogram<u64>, (req, fail, bytes): (u64, u64, u64)| {
+            let mut st = crate::metrics::StepStats::default();
+            let _ = st.latency.add(h);
+            st.requests = req;
+            st.failures = fail;
+            st.bytes = bytes;
+            crate::report::stats(method, name, &st, secs)
+        };
+    let kinds: Vec<bool> = r
+        .settings
+        .requests
+        .iter()
+        .map(|d| d.kind != "flow")
+        .collect();
+    let mut all_h = new_histogram();
+    let mut all_c = (0, 0, 0);
+    let rows = r
+        .requests
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            if kinds.get(i).copied().unwrap_or(true) {
+                let _ = all_h.add(&hists[i]);
+                all_c.0 += counts[i].0;
+                all_c.1 += counts[i].1;
+                all_c.2 += counts[i].2;
+            }
+            row(&q.method, &q.name, &hists[i], counts[i])
+        })
+        .collect();
+    (rows, row("", "Aggregated", &all_h, all_c))
+}
+
+#[cfg(test)]
+mod tests;

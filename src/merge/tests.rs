@@ -1,0 +1,200 @@
+//! Merging results: exact histograms, wall-clock alignment, and the refusals.
+
+use super::*;
+
+/// A results file as segment `index` of `count` would write it, with `latencies` (µs) for its one request,
+/// each in the second `timestamp0 + position % 3`.
+fn segment_results(index: u64, count: u64, latencies: &[u64], timestamp0: u64) -> RunResults {
+    let mut whole = new_histogram();
+    let mut per_second: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
+    for (i, v) in latencies.iter().enumerate() {
+        whole.record(*v).unwrap();
+        per_second
+            .entry(timestamp0 + i as u64 % 3)
+            .or_insert_with(new_histogram)
+            .record(*v)
+            .unwrap();
+    }
+    let mut st = crate::metrics::StepStats::default();
+    st.latency.add(&whole).unwrap();
+    st.requests = latencies.len() as u64;
+    st.statuses.insert(200, latencies.len() as u64);
+    let row = crate::report::stats("GET", "home", &st, 3.0);
+    let mut agg = row.clone();
+    agg.method = String::new();
+    agg.name = "Aggregated".into();
+    let series: Vec<SeriesPoint> = per_second
+        .iter()
+        .map(|(t, h)| SeriesPoint {
+            elapsed_s: (t - timestamp0 + 1) as f64,
+            timestamp: *t,
+            users: 1,
+            target_users: 1,
+            requests: h.len(),
+            failures: 0,
+            rps: h.len() as f64,
+            failures_per_s: 0.0,
+            p50_ms: None,
+            p95_ms: None,
+            p99_ms: None,
+            max_ms: None,
+            cpu_pct: None,
+            lag_ms: 0.0,
+            hdr: hdr::encode(h),
+            by_request: vec![StepInterval {
+                requests: h.len(),
+                failures: 0,
+                bytes: 0,
+                hdr: hdr::encode(h),
+            }],
+            target_rate: None,
+            iterations: 0,
+            dropped: 0,
+        })
+        .collect();
+    let json = serde_json::json!({
+        "schema_version": crate::report::SCHEMA_VERSION,
+        "loadgen_version": "0.1.0",
+        "run_id": format!("run{index}"),
+        "scenario": {"name": "s", "file": "/scenario/s.toml"},
+        "settings": {
+            "host": "http://h", "users": 1, "spawn_rate": 1.0, "duration_s": 3.0, "timeout_s": 1.0,
+            "stop_timeout_s": 1.0, "connections": "per_user",
+            "wait": {"mode": "none", "min_s": 0.0, "max_s": 0.0},
+            "segment": {"index": index, "count": count},
+            "requests": [{"name": "home", "kind": "task", "method": "GET", "path": "/", "weight": 1,
+                "expect_status": null, "captures": [], "header_names": [], "restart_session": false,
+                "timeout_s": null}]
+        },
+        "started_at": "2026-01-01T00:00:00.000Z", "ended_at": "2026-01-01T00:00:03.000Z",
+        "duration_s": 3.0, "interrupted": false,
+        "totals": {"requests": latencies.len(), "failures": 0, "success_rate": 100.0, "rps": 1.0,
+            "failures_per_s": 0.0, "peak_users": 1, "aborted_users": 0},
+        "requests": [row], "aggregated": agg,
+        "failures": [{"method": "GET", "name": "home", "kind": "status", "message": "HTTP 500",
+            "occurrences": 1 + index, "first_seen": 100 + index, "last_seen": 200 + index}],
+        "time_series": series,
+        "gates": {"passed": true, "results": [{"scope": null, "metric": "p95_ms", "op": "<",
+            "threshold": 1000.0, "measured": 1.0, "passed": true}]},
+        "generator": {"cores": 2, "cpu_pct_mean": null, "cpu_pct_max": null, "lag_ms_max": 0.0,
+            "warnings": []}
+    });
+    serde_json::from_value(json).unwrap()
+}
+
+fn inputs(rs: Vec<RunResults>) -> Vec<(PathBuf, RunResults)> {
+    rs.into_iter()
+        .enumerate()
+        .map(|(i, r)| (PathBuf::from(format!("seg-{i}.json")), r))
+        .collect()
+}
+
+#[test]
+fn merged_histograms_equal_recording_every_request_in_one() {
+    let parts: Vec<Vec<u64>> = (0..4u64)
+        .map(|s| (1..500u64).map(|v| v * (s + 1) * 37 + s).collect())
+        .collect();
+    let mut all = new_histogram();
+    for v in parts.iter().flatten() {
+        all.record(*v).unwrap();
+    }
+    let rs = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| segment_results(i as u64, 4, p, 1_700_000_000))
+        .collect();
+    let m = merge(inputs(rs)).unwrap();
+    let merged = hdr::decode(m.requests[0].hdr.as_deref().unwrap()).unwrap();
+    assert_eq!(merged, all);
+    assert_eq!(m.requests[0].percentiles_ms, Some(Percentiles::of(&all)));
+    assert_eq!(m.aggregated.percentiles_ms, Some(Percentiles::of(&all)));
+    assert_eq!(m.requests[0].max_ms, Some(ms(all.max())));
+    assert_eq!(m.requests[0].min_ms, Some(ms(all.min())));
+    assert_eq!(m.totals.requests, all.len());
+    assert_eq!(m.requests[0].status_codes["200"], all.len());
+    assert_eq!(m.settings.users, 4);
+    assert_eq!(m.settings.segment, None);
+    let info = m.merged.as_ref().unwrap();
+    assert!(info.complete && info.missing.is_empty());
+    assert_eq!(info.segments, [0, 1, 2, 3]);
+    // Failures: one entry, counts added, first and last seen widened.
+    assert_eq!(m.failures.len(), 1);
+    assert_eq!(m.failures[0].occurrences, 1 + 2 + 3 + 4);
+    assert_eq!(
+        (m.failures[0].first_seen, m.failures[0].last_seen),
+        (Some(100), Some(203))
+    );
+    assert!(m.gates.passed && m.validity.valid);
+}
+
+#[test]
+fn time_series_are_aligned_on_wall_clock_seconds() {
+    // Segment 1 started a second later than segment 0: its seconds are t0+1.. .
+    let a = segment_results(0, 2, &[1000, 2000, 3000], 1_700_000_000);
+    let b = segment_results(1, 2, &[5000, 6000, 7000], 1_700_000_001);
+    let m = merge(inputs(vec![b, a])).unwrap();
+    let stamps: Vec<u64> = m.time_series.iter().map(|p| p.timestamp).collect();
+    assert_eq!(
+        stamps,
+        [1_700_000_000, 1_700_000_001, 1_700_000_002, 1_700_000_003]
+    );
+    let counts: Vec<u64> = m.time_series.iter().map(|p| p.requests).collect();
+    assert_eq!(counts, [1, 2, 2, 1]);
+    // The second both share holds 2000 µs and 5000 µs, merged into one histogram.
+    let h = hdr::decode(m.time_series[1].hdr.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        (h.len(), h.min(), h.max()),
+        (2, 2000, h.highest_equivalent(5000))
+    );
+    assert_eq!(m.time_series[1].by_request[0].requests, 2);
+    assert_eq!(m.time_series[1].users, 2);
+}
+
+#[test]
+fn mismatched_inputs_are_refused() {
+    let one = |i, n| segment_results(i, n, &[1000], 1_700_000_000);
+    let msg = |r: Result<RunResults, Error>| r.unwrap_err().to_string();
+
+    let e = msg(merge(inputs(vec![one(0, 2), one(0, 2)])));
+    assert!(e.contains("both segment 0/2"), "{e}");
+
+    let e = msg(merge(inputs(vec![one(0, 2), one(1, 3)])));
+    assert!(e.contains("segment counts disagree"), "{e}");
+
+    let mut other = one(1, 2);
+    other.scenario.name = "other".into();
+    let e = msg(merge(inputs(vec![one(0, 2), other])));
+    assert!(e.contains("one scenario"), "{e}");
+
+    let mut other = one(1, 2);
+    other.settings.requests[0].path = "/else".into();
+    let e = msg(merge(inputs(vec![one(0, 2), other])));
+    assert!(e.contains("requests differ"), "{e}");
+
+    let mut other = one(1, 2);
+    other.schema_version += 1;
+    let e = msg(merge(inputs(vec![one(0, 2), other])));
+    assert!(e.contains("schema version"), "{e}");
+
+    let mut whole = one(1, 2);
+    whole.settings.segment = None;
+    let e = msg(merge(inputs(vec![one(0, 2), whole])));
+    assert!(e.contains("not a segment"), "{e}");
+
+    assert!(merge(Vec::new()).is_err());
+}
+
+#[test]
+fn missing_segments_make_the_result_incomplete_and_invalid() {
+    let m = merge(inputs(vec![
+        segment_results(0, 3, &[1000], 1_700_000_000),
+        segment_results(2, 3, &[1000], 1_700_000_000),
+    ]))
+    .unwrap();
+    let info = m.merged.unwrap();
+    assert_eq!(
+        (info.segments, info.missing, info.complete),
+        (vec![0, 2], vec![1], false)
+    );
+    assert!(!m.validity.valid);
+}

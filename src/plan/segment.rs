@@ -1,0 +1,224 @@
+//! `--segment I/N`: the I-th of N equal parts of a plan, so N machines (or Kubernetes pods, I being
+//! `JOB_COMPLETION_INDEX`) together run exactly the plan, as k6's execution segments do.
+//!
+//! The partition is by interleaving, which makes every count add up exactly and keeps user numbers apart:
+//! - users: segment I runs the users numbered I+1, I+1+N, I+1+2N, … of the whole plan (`{{vu}}` renders that
+//!   global number), so the ramp's users and each stage's target split as ⌊(U+N−1−I)/N⌋ and the union over the
+//!   segments is exactly 1..=U; spawn rates are divided by N;
+//! - an arrival rate: segment I starts the iterations k ≡ I (mod N) of the whole schedule, at their global times;
+//!   its `max_users` splits like the users;
+//! - `--iterations M`: segment I runs ⌊(M+N−1−I)/N⌋ of them (the iterations k < M with k ≡ I mod N for an
+//!   arrival rate);
+//! - `assign = "unique"` test data: segment I takes rows I, I+N, I+2N, …, disjoint from every other segment's.
+//!
+//! Class mixes are kept within each segment (each picks classes by weight among its own users).
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{Load, RunPlan, users_started};
+use crate::error::Error;
+
+/// The I-th of N parts of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Segment {
+    /// From 0 to `count - 1`.
+    pub index: u64,
+    pub count: u64,
+}
+
+/// The most segments a plan may be cut into.
+pub const MAX_SEGMENTS: u64 = 100_000;
+
+impl FromStr for Segment {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Segment, String> {
+        let bad = || {
+            format!(
+                "`{s}` is not a segment: write I/N with 0 <= I < N, e.g. 0/4 (the first of four)"
+            )
+        };
+        let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
+        let index: u64 = i.trim().parse().map_err(|_| bad())?;
+        let count: u64 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        if count > MAX_SEGMENTS {
+            return Err(format!("`{s}`: at most {MAX_SEGMENTS} segments"));
+        }
+        Ok(Segment { index, count })
+    }
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Segment {
+    /// This segment's share of `total` things numbered 0..total taken in turn: how many k < total have
+    /// k ≡ index (mod count). The shares of all segments add up to `total`.
+    pub fn share(self, total: u64) -> u64 {
+        (total + (self.count - 1 - self.index)) / self.count
+    }
+
+    /// The whole plan's number (from 1) of this segment's `local`-th user (from 1).
+    pub fn global_user(self, local: u64) -> u64 {
+        self.index + 1 + local.saturating_sub(1).saturating_mul(self.count)
+    }
+
+    /// The whole plan's index (from 0) of this segment's `local`-th item (from 0): an iteration or a data row.
+    pub fn global_index(self, local: u64) -> u64 {
+        self.index + local.saturating_mul(self.count)
+    }
+
+    /// The whole segment (`0/1`), the same as no segment.
+    pub fn is_whole(self) -> bool {
+        self.count == 1
+    }
+}
+
+impl RunPlan {
+    /// This plan's part `segment` (see the module documentation).
+    pub fn for_segment(mut self, segment: Segment) -> Result<RunPlan, Error> {
+        if segment.is_whole() {
+            return Ok(self);
+        }
+        let n = segment.count as f64;
+        let empty = |what: String| {
+            Error::Usage(format!(
+                "segment {segment} would have no users: {what} cannot be split into {} segments (use fewer)",
+                segment.count
+            ))
+        };
+        match &mut self.load {
+            Load::Ramp { spawn_rate } => {
+                let users = segment.share(self.users);
+                if users == 0 {
+                    return Err(empty(format!("{} users", self.users)));
+                }
+                *spawn_rate /= n;
+                self.users = users;
+            }
+            Load::Stages(stages) => {
+                for s in stages.iter_mut() {
+                    s.users = segment.share(s.users);
+                    s.spawn_rate = s.spawn_rate.map(|r| r / n);
+                }
+                let users = stages.iter().map(|s| s.users).max().unwrap_or(0);
+                if users == 0 {
+                    return Err(empty(format!("stages up to {} users", self.users)));
+                }
+                self.users = users;
+            }
+            Load::Arrival(_) => {
+                let users = segment.share(self.users);
+                if users == 0 {
+                    return Err(empty(format!("max_users = {}", self.users)));
+                }
+                self.users = users;
+            }
+        }
+        self.max_iterations = self.max_iterations.map(|m| segment.share(m));
+        if let Some(d) = &self.data
+            && d.assign == crate::data::Assign::Unique
+        {
+            let rows = segment.share(d.set.len() as u64);
+            let needed = users_started(&self.load, self.users);
+            if needed > rows {
+                return Err(Error::Usage(format!(
+                    "segment {segment} starts up to {needed} users but has only {rows} of the {} rows of `{}` \
+                     (assign = \"unique\" gives segment {} the rows {}, {}, …)",
+                    d.set.len(),
+                    d.set.path().display(),
+                    segment.index,
+                    segment.index,
+                    segment.index + segment.count
+                )));
+            }
+        }
+        self.segment = Some(segment);
+        Ok(self)
+    }
+
+    /// The number `{{vu}}` renders for this process's `local`-th user: the whole plan's number under a segment.
+    pub fn global_user(&self, local: u64) -> u64 {
+        self.segment.map_or(local, |s| s.global_user(local))
+    }
+
+    /// The share of the whole plan's arrival rate this process starts (1 without a segment).
+    pub fn rate_share(&self) -> f64 {
+        self.segment.map_or(1.0, |s| 1.0 / s.count as f64)
+    }
+
+    /// This process's share of `total` iterations of the whole schedule (`total` without a segment).
+    pub fn iteration_share(&self, total: u64) -> u64 {
+        self.segment.map_or(total, |s| s.share(total))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn seg(index: u64, count: u64) -> Segment {
+        Segment { index, count }
+    }
+
+    #[test]
+    fn segments_parse_and_refuse_nonsense() {
+        assert_eq!("0/4".parse::<Segment>(), Ok(seg(0, 4)));
+        assert_eq!(" 3 / 4 ".parse::<Segment>(), Ok(seg(3, 4)));
+        for bad in ["4/4", "1/0", "-1/4", "a/4", "3", "", "1/2/3"] {
+            assert!(bad.parse::<Segment>().is_err(), "{bad}");
+        }
+        assert_eq!(seg(2, 5).to_string(), "2/5");
+    }
+
+    #[test]
+    fn shares_add_up_exactly_and_user_numbers_cover_one_to_u_once() {
+        for users in [1u64, 2, 3, 7, 10, 99, 100, 101, 1000] {
+            for n in [1u64, 2, 3, 4, 7, 10, 16] {
+                let shares: Vec<u64> = (0..n).map(|i| seg(i, n).share(users)).collect();
+                assert_eq!(shares.iter().sum::<u64>(), users, "U={users} N={n}");
+                // Each share is floor((U+N-1-I)/N), and they differ by at most one.
+                for (i, s) in shares.iter().enumerate() {
+                    assert_eq!(*s, (users + n - 1 - i as u64) / n);
+                }
+                let (lo, hi) = (shares.iter().min(), shares.iter().max());
+                assert!(hi.unwrap() - lo.unwrap() <= 1);
+                let mut seen = BTreeSet::new();
+                for i in 0..n {
+                    let s = seg(i, n);
+                    for local in 1..=s.share(users) {
+                        assert!(seen.insert(s.global_user(local)), "user twice");
+                    }
+                }
+                assert_eq!(seen, (1..=users).collect::<BTreeSet<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn arrival_iterations_and_unique_rows_are_partitioned_exactly() {
+        for total in [0u64, 1, 5, 64, 1001] {
+            for n in [1u64, 2, 3, 4, 9] {
+                let mut seen = BTreeSet::new();
+                for i in 0..n {
+                    let s = seg(i, n);
+                    for local in 0..s.share(total) {
+                        let k = s.global_index(local);
+                        assert_eq!(k % n, i, "iteration k ≡ I mod N");
+                        assert!(k < total);
+                        assert!(seen.insert(k), "iteration {k} twice");
+                    }
+                }
+                assert_eq!(seen, (0..total).collect::<BTreeSet<_>>(), "N={n}");
+            }
+        }
+    }
+}
