@@ -109,6 +109,14 @@ pub struct RunArgs {
     /// Start the built-in reference API on a loopback port and run against it.
     #[arg(long, conflicts_with = "host")]
     pub demo: bool,
+    /// Serve live metrics for Prometheus at http://ADDR/metrics during the run, e.g. 127.0.0.1:9464 (port 0
+    /// picks a free port, printed on stderr). See docs/monitoring.md.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// With --metrics-addr: keep serving the final figures this long after the run, so the last scrape sees
+    /// them.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s", requires = "metrics_addr")]
+    pub metrics_grace: Duration,
 }
 
 /// The report files `run` and `report` write.
