@@ -6,6 +6,7 @@ mod csv;
 mod data;
 mod html;
 mod mix;
+mod prometheus;
 mod reliability;
 mod run;
 mod scenario_errors;
