@@ -11,9 +11,8 @@ use crate::util::{Demo, external_tool, loadgen, wait_bounded, write};
 /// A port the OS reports free now.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
         .port()
 }
 
@@ -47,7 +46,7 @@ impl Prometheus {
             ),
         );
         let port = free_port();
-        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+        let log = std::fs::File::create(dir.join("prometheus.log")).expect("prometheus log file");
         let child = Command::new(prog)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
@@ -59,7 +58,7 @@ impl Prometheus {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap();
+            .expect("spawn prometheus");
         let p = Prometheus { child, port };
         let start = Instant::now();
         while http_get(port, "/-/ready").map(|r| r.0) != Some(200) {
@@ -89,7 +88,7 @@ impl Prometheus {
         let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
         let (status, body) = http_get(self.port, &format!("/api/v1/query?query={q}"))?;
         assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).expect("prometheus answers JSON");
         assert_eq!(v["status"], "success", "{body}");
         let result = v["data"]["result"].as_array()?;
         assert!(result.len() <= 1, "{body}");
