@@ -276,7 +276,7 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     }
     if let Some(server) = metrics {
         published.finish();
-        // A second interrupt (or the first, after a whole run) cuts the grace period short.
+        // An interrupt (Ctrl-C or SIGTERM, which loadgen handles itself since the run began) cuts it short.
         if !quiet {
             eprintln!(
                 "serving the final metrics on http://{}/metrics for {}",
@@ -284,9 +284,21 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
                 humantime::format_duration(args.metrics_grace)
             );
         }
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            #[cfg(unix)]
+            if let Some(t) = term.as_mut() {
+                t.recv().await;
+                return;
+            }
+            std::future::pending::<()>().await
+        };
         tokio::select! {
             _ = tokio::time::sleep(args.metrics_grace) => {}
             _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
         }
         server.shutdown().await;
     }
