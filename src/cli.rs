@@ -124,6 +124,14 @@ pub struct RunArgs {
     /// several machines begin together. A time more than a few seconds past is an error.
     #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
+    /// Serve live metrics for Prometheus at http://ADDR/metrics during the run, e.g. 127.0.0.1:9464 (port 0
+    /// picks a free port, printed on stderr). See docs/monitoring.md.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// With --metrics-addr: keep serving the final figures this long after the run, so the last scrape sees
+    /// them.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s", requires = "metrics_addr")]
+    pub metrics_grace: Duration,
 }
 
 /// `merge`'s inputs and outputs.

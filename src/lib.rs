@@ -11,7 +11,8 @@
 //!   shutdown.
 //! - [`metrics`]: per-shard recording, the per-second collector, the time series (bounded on long runs by
 //!   merging older points).
-//! - [`report`]: the results model and its formats (console, JSON, CSV, HTML, JUnit, Markdown, progress line).
+//! - [`report`]: the results model and its formats (console, JSON, CSV, HTML, JUnit, Markdown, progress line),
+//!   and the live `/metrics` endpoint for Prometheus.
 //! - [`gates`]: quality gates evaluated on the results (whole run, steady part or one stage).
 //! - [`validity`]: whether loadgen kept its plan (an invalid run exits 3).
 //! - [`compare`]: run-to-run comparison with regression thresholds.
@@ -207,6 +208,18 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let demo_placeholder = args.demo.then(|| "http://127.0.0.1:1".to_string());
     load_plan(&args.scenario, &args.overrides, demo_placeholder)?;
     let outputs = report::outputs::Outputs::prepare(args.json.as_deref(), &args.outputs)?;
+    // Bound before any traffic, so a port in use fails at once; served until the end of the grace period.
+    let published = report::prometheus::Published::default();
+    let metrics = match args.metrics_addr {
+        Some(addr) => {
+            let server = report::prometheus::MetricsServer::start(addr, published.clone()).await?;
+            if !quiet {
+                eprintln!("serving metrics on http://{}/metrics", server.local_addr());
+            }
+            Some(server)
+        }
+        None => None,
+    };
 
     let demo = if args.demo {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -271,13 +284,16 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         .clone()
         .map(|files| report::csv::LiveCsv::start(files, plan.clone()))
         .transpose()?;
+    let run_id = engine::new_run_id();
+    let live_metrics = metrics.as_ref().map(|_| {
+        report::prometheus::LiveMetrics::new(plan.clone(), run_id.clone(), published.clone())
+    });
     let mut observers = (
         report::progress::Progress::new(plan.duration, plan.users, !quiet),
-        live_csv,
+        (live_csv, live_metrics),
     );
-    let run_id = engine::new_run_id();
     let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await?;
-    let (progress, live_csv) = observers;
+    let (progress, (live_csv, _)) = observers;
     progress.finish();
     // The live files are rewritten from the results below.
     drop(live_csv);
@@ -294,6 +310,34 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         if !written.is_empty() {
             eprintln!("results written to {}", written.join(", "));
         }
+    }
+    if let Some(server) = metrics {
+        published.finish();
+        // An interrupt (Ctrl-C or SIGTERM, which loadgen handles itself since the run began) cuts it short.
+        if !quiet {
+            eprintln!(
+                "serving the final metrics on http://{}/metrics for {}",
+                server.local_addr(),
+                humantime::format_duration(args.metrics_grace)
+            );
+        }
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            #[cfg(unix)]
+            if let Some(t) = term.as_mut() {
+                t.recv().await;
+                return;
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(args.metrics_grace) => {}
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+        server.shutdown().await;
     }
     if let Some(e) = first_error {
         return Err(e);

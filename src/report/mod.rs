@@ -13,6 +13,7 @@ pub mod junit;
 pub mod markdown;
 pub mod outputs;
 pub mod progress;
+pub mod prometheus;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};

@@ -8,6 +8,7 @@ mod html;
 mod k8s;
 mod mix;
 mod preflight;
+mod prometheus;
 mod reliability;
 mod run;
 mod scenario_errors;

@@ -1,0 +1,260 @@
+//! Live metrics scraped by a real Prometheus (`--metrics-addr`), and the endpoint's start-up errors.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{Demo, external_tool, loadgen, wait_bounded, write};
+
+/// A port the OS reports free now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// `GET path` on `127.0.0.1:port` over HTTP/1.0 (no chunking, the server closes): (status, body).
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+/// A Prometheus server on loopback scraping `target` every second; killed on drop.
+struct Prometheus {
+    child: Child,
+    port: u16,
+}
+
+impl Prometheus {
+    fn start(prog: &str, dir: &Path, target: u16) -> Prometheus {
+        let config = write(
+            dir,
+            "prometheus.yml",
+            &format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: loadgen\n    \
+                 scrape_interval: 1s\n    scrape_timeout: 1s\n    honor_labels: true\n    static_configs:\n      - \
+                 targets: ['127.0.0.1:{target}']\n"
+            ),
+        );
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("prometheus.log")).expect("prometheus log file");
+        let child = Command::new(prog)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn prometheus");
+        let p = Prometheus { child, port };
+        let start = Instant::now();
+        while http_get(port, "/-/ready").map(|r| r.0) != Some(200) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "prometheus not ready after 30 s:\n{}",
+                std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Prometheus hands discovered targets to its scrapers after about 5 s: wait for that, so the whole run is
+        // scraped.
+        while !http_get(port, "/api/v1/targets?state=active")
+            .is_some_and(|(_, body)| body.contains(&format!("127.0.0.1:{target}")))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "prometheus has no target after 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        p
+    }
+
+    /// The value of a query that yields one sample, `None` while it yields none.
+    fn query(&self, q: &str) -> Option<f64> {
+        let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+        let (status, body) = http_get(self.port, &format!("/api/v1/query?query={q}"))?;
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("prometheus answers JSON");
+        assert_eq!(v["status"], "success", "{body}");
+        let result = v["data"]["result"].as_array()?;
+        assert!(result.len() <= 1, "{body}");
+        result.first()?["value"][1].as_str()?.parse().ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_counters_during_the_run_and_the_final_count_after_it() {
+    let Some(prog) = external_tool("prometheus", &[&["prometheus", "--version"]]) else {
+        return;
+    };
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "live.toml",
+        &format!(
+            r#"
+name = "live \"metrics\""
+[target]
+host = "{}"
+[load]
+arrival_rate = 100
+max_users = 20
+duration = "6s"
+[[task]]
+name = "health"
+path = "/health"
+"#,
+            demo.url
+        ),
+    );
+    let metrics = free_port();
+    let prom = Prometheus::start(&prog[0], dir.path(), metrics);
+    let json = dir.path().join("live.json");
+    let (mut child, shown) = loadgen([
+        "run",
+        &file.to_string_lossy(),
+        "-q",
+        "--json",
+        &json.to_string_lossy(),
+        "--metrics-addr",
+        &format!("127.0.0.1:{metrics}"),
+        // The default grace period, 5 s, is what the last scrapes below have.
+    ])
+    .spawn();
+
+    // During the run: the counter, as Prometheus stored it, grows.
+    let requests = "sum(loadgen_requests_total{job=\"loadgen\",scenario=\"live \\\"metrics\\\"\"})";
+    let start = Instant::now();
+    let mut seen: Vec<f64> = Vec::new();
+    while seen.len() < 2 || seen[0] >= seen[seen.len() - 1] {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "loadgen ended before the counter was seen growing: {seen:?}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no growing counter within 15 s: {seen:?}"
+        );
+        if let Some(v) = prom.query(requests).filter(|v| *v > 0.0) {
+            seen.push(v);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        prom.query("max(loadgen_running{job=\"loadgen\"})"),
+        Some(1.0)
+    );
+
+    // After the run (the results file is written before the grace period): the last scrape has the final count.
+    let results = loop {
+        assert!(start.elapsed() < Duration::from_secs(30), "no results file");
+        if let Some(r) = std::fs::read_to_string(&json)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let total = results["totals"]["requests"].as_u64().unwrap() as f64;
+    assert!(total > 400.0, "100/s for 6 s: {total}");
+    let grace = Instant::now();
+    while prom.query("max(loadgen_running{job=\"loadgen\"})") != Some(0.0) {
+        assert!(
+            grace.elapsed() < Duration::from_secs(8),
+            "the grace period was not scraped"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The snapshot of the finished run is published before `loadgen_running` turns 0: the count is final.
+    let last = prom.query(requests).unwrap();
+    assert!(
+        (last - total).abs() < 1.0,
+        "Prometheus has {last}, the results {total}"
+    );
+    let count = prom
+        .query("sum(loadgen_request_duration_seconds_count{job=\"loadgen\"})")
+        .unwrap();
+    assert_eq!(count, total, "every /health request has a latency");
+    let p95 = prom
+        .query("histogram_quantile(0.95, sum by (le) (loadgen_request_duration_seconds_bucket{job=\"loadgen\"}))")
+        .unwrap();
+    assert!(p95 > 0.0 && p95 < 1.0, "p95 {p95} s");
+
+    // The grace period ends on its own and the run's verdict is the exit code.
+    let out = wait_bounded(child, shown, Duration::from_secs(20));
+    assert_eq!(out.code, Some(0), "{}", out.dump());
+    drop(prom);
+}
+
+#[test]
+fn a_metrics_port_in_use_is_an_error_before_any_traffic() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "busy.toml",
+        &format!(
+            "name = \"busy\"\n[target]\nhost = \"{}\"\n[load]\nusers = 1\nduration = \"30s\"\n[[task]]\nname = \
+             \"health\"\npath = \"/health\"\n",
+            demo.url
+        ),
+    );
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let json = dir.path().join("busy.json");
+    let started = Instant::now();
+    let out = loadgen([
+        "run",
+        &file.to_string_lossy(),
+        "--json",
+        &json.to_string_lossy(),
+        "--metrics-addr",
+        &addr,
+    ])
+    .expect_code(2);
+    out.stderr_has("cannot serve metrics on")
+        .stderr_has("--metrics-addr");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "failed at once, not after the run"
+    );
+    assert!(
+        std::fs::read_to_string(&json).map_or(true, |t| t.is_empty()),
+        "no results: nothing ran"
+    );
+
+    loadgen([
+        "run",
+        &file.to_string_lossy(),
+        "--metrics-addr",
+        "localhost",
+    ])
+    .expect_code(2)
+    .stderr_has("--metrics-addr");
+    loadgen(["run", &file.to_string_lossy(), "--metrics-grace", "1s"])
+        .expect_code(2)
+        .stderr_has("--metrics-addr");
+}
