@@ -207,6 +207,9 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     // Validate before starting anything, so a bad scenario costs nothing.
     let demo_placeholder = args.demo.then(|| "http://127.0.0.1:1".to_string());
     load_plan(&args.scenario, &args.overrides, demo_placeholder)?;
+    if let Some(at) = args.start_at {
+        check_start_at(at)?;
+    }
     let outputs = report::outputs::Outputs::prepare(args.json.as_deref(), &args.outputs)?;
     // Bound before any traffic, so a port in use fails at once; served until the end of the grace period.
     let published = report::prometheus::Published::default();
@@ -260,18 +263,21 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         );
     }
     check_descriptors(plan.users, args.demo);
-    if let Some(at) = args.start_at
-        && wait_for_start(at, quiet).await?
-    {
-        return Ok(ExitStatus::Interrupted);
-    }
 
     let signals = engine::Signals::default();
     let signal_task = tokio::spawn(watch_signals(
         signals.interrupt.clone(),
         signals.abort.clone(),
     ));
-    let ready = preflight(&plan, &signals.interrupt, quiet).await;
+    // The checks first, then the common start: segments that wait for --start-at begin together whatever
+    // their checks took.
+    let mut ready = preflight(&plan, &signals.interrupt, quiet).await;
+    if ready == ExitStatus::Pass
+        && let Some(at) = args.start_at
+        && wait_for_start(at, quiet, &signals.interrupt).await
+    {
+        ready = ExitStatus::Interrupted;
+    }
     if ready != ExitStatus::Pass {
         signal_task.abort();
         if let Some(server) = demo {
@@ -312,32 +318,7 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         }
     }
     if let Some(server) = metrics {
-        published.finish();
-        // An interrupt (Ctrl-C or SIGTERM, which loadgen handles itself since the run began) cuts it short.
-        if !quiet {
-            eprintln!(
-                "serving the final metrics on http://{}/metrics for {}",
-                server.local_addr(),
-                humantime::format_duration(args.metrics_grace)
-            );
-        }
-        #[cfg(unix)]
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let term = async {
-            #[cfg(unix)]
-            if let Some(t) = term.as_mut() {
-                t.recv().await;
-                return;
-            }
-            std::future::pending::<()>().await
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(args.metrics_grace) => {}
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term => {}
-        }
-        server.shutdown().await;
+        serve_final_metrics(server, &published, args.metrics_grace, quiet).await;
     }
     if let Some(e) = first_error {
         return Err(e);
@@ -353,34 +334,76 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     })
 }
 
+/// Serves the final figures for `grace` after the run, so the last scrape sees them; an interrupt (Ctrl-C or
+/// SIGTERM, which loadgen handles itself since the run began) cuts it short.
+async fn serve_final_metrics(
+    server: report::prometheus::MetricsServer,
+    published: &report::prometheus::Published,
+    grace: std::time::Duration,
+    quiet: bool,
+) {
+    published.finish();
+    if !quiet {
+        eprintln!(
+            "serving the final metrics on http://{}/metrics for {}",
+            server.local_addr(),
+            humantime::format_duration(grace)
+        );
+    }
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        #[cfg(unix)]
+        if let Some(t) = term.as_mut() {
+            t.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(grace) => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    server.shutdown().await;
+}
+
 /// How far in the past `--start-at` may be (clocks of machines in sync differ a little, and pods start late).
 const START_AT_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Sleeps until `at` (`--start-at`); true when interrupted while waiting.
-async fn wait_for_start(at: std::time::SystemTime, quiet: bool) -> Result<bool, Error> {
+/// Refuses a `--start-at` already past by more than [`START_AT_SLACK`] (exit 2, before any traffic).
+fn check_start_at(at: std::time::SystemTime) -> Result<(), Error> {
     let now = std::time::SystemTime::now();
-    let shown = humantime::format_rfc3339_seconds(at);
-    match at.duration_since(now) {
-        Ok(wait) => {
-            if !quiet {
-                eprintln!(
-                    "waiting {} for --start-at {shown}",
-                    humantime::format_duration(std::time::Duration::from_millis(
-                        wait.as_millis() as u64
-                    ))
-                );
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => Ok(false),
-                _ = tokio::signal::ctrl_c() => Ok(true),
-            }
-        }
-        Err(e) if e.duration() <= START_AT_SLACK => Ok(false),
-        Err(e) => Err(Error::Usage(format!(
-            "--start-at {shown} is {} in the past (now {}); give a time ahead, e.g. a minute from now",
-            humantime::format_duration(std::time::Duration::from_secs(e.duration().as_secs())),
+    match now.duration_since(at) {
+        Ok(late) if late > START_AT_SLACK => Err(Error::Usage(format!(
+            "--start-at {} is {} in the past (now {}); give a time ahead, e.g. a minute from now",
+            humantime::format_rfc3339_seconds(at),
+            humantime::format_duration(std::time::Duration::from_secs(late.as_secs())),
             humantime::format_rfc3339_seconds(now)
         ))),
+        _ => Ok(()),
+    }
+}
+
+/// Holds the start until `--start-at`; true when interrupted meanwhile.
+async fn wait_for_start(
+    at: std::time::SystemTime,
+    quiet: bool,
+    interrupt: &CancellationToken,
+) -> bool {
+    let Ok(wait) = at.duration_since(std::time::SystemTime::now()) else {
+        return false;
+    };
+    if !quiet {
+        eprintln!(
+            "waiting {} for --start-at {}",
+            humantime::format_duration(std::time::Duration::from_millis(wait.as_millis() as u64)),
+            humantime::format_rfc3339_seconds(at)
+        );
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => false,
+        _ = interrupt.cancelled() => true,
     }
 }
 
