@@ -180,7 +180,7 @@ pub struct ReportArgs {
 pub struct CheckArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
-    /// Also run the scenario's [preflight] checks against the target (exit 4 when it is not ready).
+    /// Also run the scenario's `[preflight]` checks against the target (exit 4 when it is not ready).
     #[arg(long)]
     pub preflight: bool,
     #[command(flatten)]
