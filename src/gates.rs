@@ -183,6 +183,7 @@ mod tests {
             uncorrected_percentiles_ms: None,
             hdr: None,
             ttfb_hdr: None,
+            uncorrected_hdr: None,
             avg_content_bytes: 0.0,
             status_codes: BTreeMap::new(),
         }

@@ -360,8 +360,9 @@ fn merge_stats<'a>(
             *status_codes.entry(k.clone()).or_insert(0) += v;
         }
     }
-    // Only the percentiles of the uncorrected latencies are stored: one segment's are exact, several cannot be
-    // merged.
+    // The uncorrected latencies merge exactly from their histograms; files written before those were stored
+    // have only percentiles, exact for one segment and not mergeable for several.
+    let uncorrected_h = add_hdr(rows.clone().map(|r| r.uncorrected_hdr.as_deref()));
     let uncorrected: Vec<&Percentiles> = rows
         .clone()
         .filter_map(|r| r.uncorrected_percentiles_ms.as_ref())
@@ -381,11 +382,13 @@ fn merge_stats<'a>(
         percentiles_ms: timed.then(|| Percentiles::of(&latency)),
         ttfb_percentiles_ms: (!ttfb.is_empty()).then(|| Percentiles::of(&ttfb)),
         uncorrected_percentiles_ms: match uncorrected.as_slice() {
+            _ if !uncorrected_h.is_empty() => Some(Percentiles::of(&uncorrected_h)),
             [one] => Some((*one).clone()),
             _ => None,
         },
         hdr: hdr::encode(&latency),
         ttfb_hdr: hdr::encode(&ttfb),
+        uncorrected_hdr: hdr::encode(&uncorrected_h),
         avg_content_bytes: if requests > 0 {
             round3(bytes / requests as f64)
         } else {

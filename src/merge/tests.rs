@@ -198,3 +198,30 @@ fn missing_segments_make_the_result_incomplete_and_invalid() {
     );
     assert!(!m.validity.valid);
 }
+
+#[test]
+fn uncorrected_latencies_merge_exactly_from_their_histograms() {
+    // An arrival rate's segments: each request also has its uncorrected (from-send) histogram.
+    let mut all = new_histogram();
+    let rs = (0..3u64)
+        .map(|s| {
+            let mut r = segment_results(s, 3, &[1_000, 2_000, 3_000], 1_700_000_000);
+            let mut h = new_histogram();
+            for v in 1..200u64 {
+                let x = v * (s + 2) * 11;
+                h.record(x).unwrap();
+                all.record(x).unwrap();
+            }
+            r.requests[0].uncorrected_hdr = hdr::encode(&h);
+            r.requests[0].uncorrected_percentiles_ms = Some(Percentiles::of(&h));
+            r
+        })
+        .collect();
+    let m = merge(inputs(rs)).unwrap();
+    let q = &m.requests[0];
+    assert_eq!(
+        hdr::decode(q.uncorrected_hdr.as_deref().unwrap()).unwrap(),
+        all
+    );
+    assert_eq!(q.uncorrected_percentiles_ms, Some(Percentiles::of(&all)));
+}

@@ -552,6 +552,7 @@ mod tests {
             uncorrected_percentiles_ms: None,
             hdr: None,
             ttfb_hdr: None,
+            uncorrected_hdr: None,
             avg_content_bytes: if requests > 0 { 42.5 } else { 0.0 },
             status_codes: Default::default(),
         }

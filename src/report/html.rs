@@ -473,15 +473,17 @@ fn over_time(s: &mut String, r: &RunResults) {
                 height: 230.0,
                 x,
                 y: YAxis::Count,
-                series: vec![
-                    line("users", GREY, false, &|p| Some(p.users as f64)),
+                series: {
+                    let mut lines = vec![line("users", GREY, false, &|p| Some(p.users as f64))];
                     // What the load plan (ramp or stages) wanted; files written before it existed have 0.
-                    // An arrival rate plans iterations, not users: no planned line then.
-                    line("planned", BLUE, true, &|p| {
-                        (p.target_rate.is_none() && (p.target_users > 0 || p.users == 0))
-                            .then_some(p.target_users as f64)
-                    }),
-                ],
+                    // An arrival rate plans iterations, not users: no planned line (nor legend) then.
+                    if r.settings.arrival.is_none() {
+                        lines.push(line("planned", BLUE, true, &|p| {
+                            (p.target_users > 0 || p.users == 0).then_some(p.target_users as f64)
+                        }));
+                    }
+                    lines
+                },
                 empty: "no data points",
                 marks: Vec::new(),
             },

@@ -377,6 +377,10 @@ pub struct RequestStats {
     /// The same for the time to the response headers.
     #[serde(default)]
     pub ttfb_hdr: Option<String>,
+    /// Arrival rate only: the histogram behind `uncorrected_percentiles_ms` (from each request's send), so runs
+    /// and segments merge it exactly too; null otherwise.
+    #[serde(default)]
+    pub uncorrected_hdr: Option<String>,
     pub avg_content_bytes: f64,
     /// Count per HTTP status code ("200": 10); requests that got no answer are not here.
     pub status_codes: BTreeMap<String, u64>,
@@ -478,6 +482,7 @@ pub(crate) fn stats(method: &str, name: &str, s: &StepStats, secs: f64) -> Reque
             .then(|| Percentiles::of(&s.uncorrected)),
         hdr: hdr::encode(&s.latency),
         ttfb_hdr: hdr::encode(&s.ttfb),
+        uncorrected_hdr: hdr::encode(&s.uncorrected),
         avg_content_bytes: if has {
             round3(s.bytes as f64 / s.requests as f64)
         } else {
