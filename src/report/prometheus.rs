@@ -98,6 +98,24 @@ const DURATION: Metric = Metric {
     labels: &["name", "method"],
     help: "Response time to the end of the body (arrival rate: from when the iteration was due).",
 };
+const FLOWS: Metric = Metric {
+    name: "loadgen_flows_total",
+    kind: Kind::Counter,
+    labels: &["name"],
+    help: "Flows (tasks of several requests in order) run, by flow name.",
+};
+const FLOW_FAILURES: Metric = Metric {
+    name: "loadgen_flow_failures_total",
+    kind: Kind::Counter,
+    labels: &["name", "reason"],
+    help: "Flows ended by a failed step, by flow name and the step's failure reason.",
+};
+const FLOW_DURATION: Metric = Metric {
+    name: "loadgen_flow_duration_seconds",
+    kind: Kind::Histogram,
+    labels: &["name"],
+    help: "A flow's time from its first request to the end of its last (arrival rate: from when it was due).",
+};
 const USERS: Metric = Metric {
     name: "loadgen_users",
     kind: Kind::Gauge,
@@ -170,6 +188,9 @@ pub const METRICS: &[Metric] = &[
     REQUESTS,
     FAILURES,
     DURATION,
+    FLOWS,
+    FLOW_FAILURES,
+    FLOW_DURATION,
     USERS,
     TARGET_USERS,
     REQUEST_RATE,
@@ -275,6 +296,8 @@ pub struct Snapshot {
     pub lag_s: f64,
     pub cpu_ratio: Option<f64>,
     pub requests: Vec<RequestSnapshot>,
+    /// Flows' own entries (their requests are in `requests`).
+    pub flows: Vec<RequestSnapshot>,
 }
 
 /// Escapes a label value: backslash, double quote and line feed (the format's three escapes).
@@ -352,6 +375,32 @@ pub fn render(s: &Snapshot) -> String {
         let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {}", r.count);
         let _ = writeln!(out, "{name}_sum{{{l}}} {}", value(r.sum_s));
         let _ = writeln!(out, "{name}_count{{{l}}} {}", r.count);
+    }
+    if !s.flows.is_empty() {
+        let flow_labels = |r: &RequestSnapshot| format!("{run},name=\"{}\"", escape_label(&r.name));
+        header(&mut out, &FLOWS);
+        for r in &s.flows {
+            let runs: u64 = r.statuses.iter().map(|(_, n)| n).sum::<u64>().max(r.count);
+            let _ = writeln!(out, "{}{{{}}} {runs}", FLOWS.name, flow_labels(r));
+        }
+        header(&mut out, &FLOW_FAILURES);
+        for r in &s.flows {
+            let l = flow_labels(r);
+            for (reason, n) in &r.failures {
+                let _ = writeln!(out, "{}{{{l},reason=\"{reason}\"}} {n}", FLOW_FAILURES.name);
+            }
+        }
+        header(&mut out, &FLOW_DURATION);
+        for r in &s.flows {
+            let l = flow_labels(r);
+            let name = FLOW_DURATION.name;
+            for (bound, n) in BUCKETS.iter().zip(r.buckets) {
+                let _ = writeln!(out, "{name}_bucket{{{l},le=\"{}\"}} {n}", value(*bound));
+            }
+            let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {}", r.count);
+            let _ = writeln!(out, "{name}_sum{{{l}}} {}", value(r.sum_s));
+            let _ = writeln!(out, "{name}_count{{{l}}} {}", r.count);
+        }
     }
     let mut gauge = |m: &Metric, v: Option<f64>| {
         if let Some(v) = v {
@@ -444,8 +493,17 @@ impl LiveMetrics {
             .steps
             .iter()
             .zip(totals)
-            // A flow's own entry times requests that are already counted under their own names.
+            // A flow's own entry times requests that are already counted under their own names: it has
+            // families of its own.
             .filter(|(step, _)| step.is_request())
+            .map(|(step, s)| RequestSnapshot::of(&step.name, step.method_label(), s))
+            .collect();
+        let flows = self
+            .plan
+            .steps
+            .iter()
+            .zip(totals)
+            .filter(|(step, _)| !step.is_request())
             .map(|(step, s)| RequestSnapshot::of(&step.name, step.method_label(), s))
             .collect();
         Snapshot {
@@ -453,6 +511,7 @@ impl LiveMetrics {
             run_id: self.run_id.clone(),
             running: true,
             requests,
+            flows,
             ..Snapshot::default()
         }
     }

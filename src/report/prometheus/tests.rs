@@ -41,6 +41,7 @@ fn snapshot(requests: Vec<RequestSnapshot>) -> Snapshot {
         lag_s: 0.002,
         cpu_ratio: Some(0.25),
         requests,
+        flows: Vec::new(),
     }
 }
 
@@ -151,10 +152,11 @@ fn text_is_valid_exposition_with_one_help_and_type_per_family() {
         assert_eq!(label(&labels, "scenario"), Some("auth \"v2\""), "{name}");
         assert_eq!(label(&labels, "run_id"), Some("0badf00d"), "{name}");
     }
-    // The families without an arrival rate: all but the two arrival gauges.
+    // The families without an arrival rate or flows: all but the two arrival gauges and the flow families.
     for m in METRICS {
-        let arrival = m.name.starts_with("loadgen_arrival_rate");
-        assert_eq!(typed.contains_key(m.name), !arrival, "{}", m.name);
+        let absent =
+            m.name.starts_with("loadgen_arrival_rate") || m.name.starts_with("loadgen_flow");
+        assert_eq!(typed.contains_key(m.name), !absent, "{}", m.name);
     }
     assert!(text.contains(
         "loadgen_requests_total{scenario=\"auth \\\"v2\\\"\",run_id=\"0badf00d\",name=\"login\",method=\"POST\",status=\"200\"} 2\n"
@@ -408,4 +410,58 @@ async fn the_server_serves_the_published_snapshot_and_a_port_in_use_is_an_error(
     let e = taken.unwrap_err();
     assert!(e.to_string().contains("--metrics-addr"), "{e}");
     server.shutdown().await;
+}
+
+#[test]
+fn flows_have_families_of_their_own_without_a_method() {
+    let failed = Outcome {
+        latency: Some(Duration::from_millis(400)),
+        ttfb: None,
+        status: None,
+        bytes: 0,
+        failure: Some((FailureKind::Status, "step `read` failed")),
+        delay: None,
+    };
+    let mut s = snapshot(vec![RequestSnapshot::of(
+        "read",
+        "GET",
+        &stats(&[5.0], &[]),
+    )]);
+    s.flows = vec![RequestSnapshot::of(
+        "crud",
+        "FLOW",
+        &stats(&[20.0, 30.0, 250.0], &[failed]),
+    )];
+    let text = render(&s);
+    let all = samples(&text);
+    let one = |name: &str, le: Option<&str>| {
+        all.iter()
+            .find(|(n, l, _)| n == name && label(l, "le") == le)
+            .unwrap_or_else(|| panic!("no {name} {le:?} in\n{text}"))
+    };
+    let (_, labels, runs) = one("loadgen_flows_total", None);
+    assert_eq!(
+        (label(labels, "name"), label(labels, "method"), *runs),
+        (Some("crud"), None, 4.0)
+    );
+    let (_, labels, n) = one("loadgen_flow_failures_total", None);
+    assert_eq!((label(labels, "reason"), *n), (Some("status"), 1.0));
+    assert_eq!(
+        one("loadgen_flow_duration_seconds_bucket", Some("0.05")).2,
+        2.0
+    );
+    assert_eq!(
+        one("loadgen_flow_duration_seconds_bucket", Some("0.3")).2,
+        3.0
+    );
+    assert_eq!(one("loadgen_flow_duration_seconds_count", None).2, 4.0);
+    // The flow is not a request: the request families do not list it.
+    assert!(
+        all.iter()
+            .filter(|(n, ..)| n.starts_with("loadgen_request"))
+            .all(|(_, l, _)| label(l, "name") != Some("crud"))
+    );
+    // Without flows, no flow family at all.
+    s.flows.clear();
+    assert!(!render(&s).contains("loadgen_flow"));
 }
