@@ -527,7 +527,14 @@ fn evaluate_gates(merged: &RunResults, judged: &[gates::GateResult]) -> Vec<gate
         tracing::warn!("a gate of the segments' results could not be read back and was left out");
     }
     let whole: Evidence = (merged.requests.clone(), merged.aggregated.clone());
-    let window = |w: Window| Some(window_evidence(merged, span(merged, w)));
+    let entries = crate::report::Entry::of_results(merged);
+    let window = |w: Window| {
+        Some(crate::report::series_window(
+            &entries,
+            &merged.time_series,
+            span(merged, w),
+        ))
+    };
     gates::evaluate_with(
         &gates,
         &whole,
@@ -562,6 +569,18 @@ fn span(r: &RunResults, w: Window) -> (f64, f64) {
             let ramp_up = if stage_ends.is_empty() {
                 s.spawn_rate
                     .map_or(0.0, |r| s.users.saturating_sub(1) as f64 / r.max(1e-9))
+            } else if s.arrival.is_none() {
+                // Users stages: as the plan computes it (a stage's spawn rate may reach the peak early).
+                let stages: Vec<crate::plan::Stage> = s
+                    .stages
+                    .iter()
+                    .map(|st| crate::plan::Stage {
+                        duration: std::time::Duration::from_secs_f64(st.duration_s.max(0.0)),
+                        users: st.users,
+                        spawn_rate: st.spawn_rate,
+                    })
+                    .collect();
+                crate::plan::stages_ramp_up(&stages).as_secs_f64()
             } else {
                 // The end of the first stage that reaches the peak.
                 let peak = stage_ends.iter().map(|x| x.1).fold(0.0, f64::max);
@@ -577,62 +596,6 @@ fn span(r: &RunResults, w: Window) -> (f64, f64) {
             (ramp_up.min(s.duration_s), s.duration_s)
         }
     }
-}
-
-/// The statistics of the merged seconds whose middle falls within `(a, b)`.
-fn window_evidence(r: &RunResults, (a, b): (f64, f64)) -> Evidence {
-    let n = r.requests.len();
-    let mut hists: Vec<Histogram<u64>> = (0..n).map(|_| new_histogram()).collect();
-    let mut counts = vec![(0u64, 0u64, 0u64); n];
-    let mut prev = 0.0;
-    for p in &r.time_series {
-        let mid = (prev + p.elapsed_s) / 2.0;
-        prev = p.elapsed_s;
-        if mid < a || mid > b {
-            continue;
-        }
-        for (i, s) in p.by_request.iter().enumerate().take(n) {
-            counts[i].0 += s.requests;
-            counts[i].1 += s.failures;
-            counts[i].2 += s.bytes;
-            if let Some(h) = s.hdr.as_deref().and_then(|h| hdr::decode(h).ok()) {
-                let _ = hists[i].add(&h);
-            }
-        }
-    }
-    let secs = (b - a).max(1e-3);
-    let row =
-        |method: &str, name: &str, h: &Histogram<u64>, (req, fail, bytes): (u64, u64, u64)| {
-            let mut st = crate::metrics::StepStats::default();
-            let _ = st.latency.add(h);
-            st.requests = req;
-            st.failures = fail;
-            st.bytes = bytes;
-            crate::report::stats(method, name, &st, secs)
-        };
-    let kinds: Vec<bool> = r
-        .settings
-        .requests
-        .iter()
-        .map(|d| d.kind != "flow")
-        .collect();
-    let mut all_h = new_histogram();
-    let mut all_c = (0, 0, 0);
-    let rows = r
-        .requests
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            if kinds.get(i).copied().unwrap_or(true) {
-                let _ = all_h.add(&hists[i]);
-                all_c.0 += counts[i].0;
-                all_c.1 += counts[i].1;
-                all_c.2 += counts[i].2;
-            }
-            row(&q.method, &q.name, &hists[i], counts[i])
-        })
-        .collect();
-    (rows, row("", "Aggregated", &all_h, all_c))
 }
 
 #[cfg(test)]

@@ -248,6 +248,25 @@ impl Stage {
     }
 }
 
+/// When users stages first reach their highest target (with a spawn rate, possibly before the stage ends; a
+/// rate too slow to get there: the end of the stage that gets closest).
+pub fn stages_ramp_up(stages: &[Stage]) -> Duration {
+    let peak = stages.iter().map(|s| s.users).max().unwrap_or(0) as f64;
+    stage_walk(stages)
+        .into_iter()
+        .find(|&(_, from, s)| s.users_at(from, s.duration) >= peak)
+        .map_or_else(
+            || {
+                first_peak(
+                    stage_walk(stages)
+                        .into_iter()
+                        .map(|(_, from, s)| (s.duration, s.users_at(from, s.duration))),
+                )
+            },
+            |(start, from, s)| start + s.reached(from),
+        )
+}
+
 /// Each stage with when it starts and the users it starts from.
 pub fn stage_walk(stages: &[Stage]) -> Vec<(Duration, f64, Stage)> {
     let (mut start, mut from) = (Duration::ZERO, 0.0);
@@ -430,24 +449,7 @@ impl RunPlan {
             Load::Ramp { spawn_rate } => {
                 Duration::from_secs_f64(self.users.saturating_sub(1) as f64 / spawn_rate)
             }
-            Load::Stages(stages) => {
-                // The first time the highest target is reached (with a spawn rate, before the stage ends).
-                let peak = stages.iter().map(|s| s.users).max().unwrap_or(0) as f64;
-                stage_walk(stages)
-                    .into_iter()
-                    .find(|&(_, from, s)| s.users_at(from, s.duration) >= peak)
-                    .map_or_else(
-                        // A spawn rate too slow to reach it: the end of the stage that gets closest.
-                        || {
-                            first_peak(
-                                stage_walk(stages)
-                                    .into_iter()
-                                    .map(|(_, from, s)| (s.duration, s.users_at(from, s.duration))),
-                            )
-                        },
-                        |(start, from, s)| start + s.reached(from),
-                    )
-            }
+            Load::Stages(stages) => stages_ramp_up(stages),
             Load::Arrival(a) => first_peak(a.stages.iter().map(|s| (s.duration, s.rate))),
         };
         end.min(self.duration)

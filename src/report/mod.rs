@@ -517,6 +517,42 @@ pub struct Rows {
     pub failures: Vec<FailureEntry>,
 }
 
+/// What a row of the statistics is: its method (or `FLOW`), its name, and whether it is a request (the
+/// aggregate counts requests; a flow's own entry times requests already counted).
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    pub method: &'a str,
+    pub name: &'a str,
+    pub request: bool,
+}
+
+impl<'a> Entry<'a> {
+    /// The entries of a plan's steps.
+    pub fn of_steps(steps: &'a [Step]) -> Vec<Entry<'a>> {
+        steps
+            .iter()
+            .map(|s| Entry {
+                method: s.method_label(),
+                name: &s.name,
+                request: s.is_request(),
+            })
+            .collect()
+    }
+
+    /// The entries of a results file's rows (a row is a flow when its definition says so).
+    pub fn of_results(r: &'a RunResults) -> Vec<Entry<'a>> {
+        r.requests
+            .iter()
+            .enumerate()
+            .map(|(i, q)| Entry {
+                method: &q.method,
+                name: &q.name,
+                request: r.settings.requests.get(i).is_none_or(|d| d.kind != "flow"),
+            })
+            .collect()
+    }
+}
+
 impl Rows {
     /// The rows of `totals` (one per step of `steps`), with rates over `elapsed` seconds.
     pub fn of(
@@ -525,22 +561,31 @@ impl Rows {
         seen: &HashMap<FailureKey, Seen>,
         elapsed: f64,
     ) -> Rows {
+        Rows::of_entries(&Entry::of_steps(steps), totals, seen, elapsed)
+    }
+
+    /// The rows of `totals` (one per entry), with rates over `elapsed` seconds.
+    pub fn of_entries(
+        entries: &[Entry<'_>],
+        totals: &[StepStats],
+        seen: &HashMap<FailureKey, Seen>,
+        elapsed: f64,
+    ) -> Rows {
         let mut all = StepStats::default();
-        let mut requests = Vec::with_capacity(steps.len());
+        let mut requests = Vec::with_capacity(entries.len());
         let mut failures = Vec::new();
-        for (i, (step, s)) in steps.iter().zip(totals).enumerate() {
-            // The aggregate counts requests; a flow's own entry times requests already counted.
-            if step.is_request() {
+        for (i, (e, s)) in entries.iter().zip(totals).enumerate() {
+            if e.request {
                 all.merge(s);
             }
-            requests.push(stats(step.method_label(), &step.name, s, elapsed));
+            requests.push(stats(e.method, e.name, s, elapsed));
             let mut errs: Vec<_> = s.errors.iter().collect();
             errs.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
             failures.extend(errs.into_iter().map(|((kind, message), n)| {
                 let seen = seen.get(&(i, *kind, message.clone()));
                 FailureEntry {
-                    method: step.method_label().to_string(),
-                    name: step.name.clone(),
+                    method: e.method.to_string(),
+                    name: e.name.to_string(),
                     kind: *kind,
                     message: message.clone(),
                     occurrences: *n,
@@ -729,8 +774,22 @@ pub fn window_evidence(
     series: &[SeriesPoint],
     (from, to): (Duration, Duration),
 ) -> gates::Evidence {
-    let (a, b) = (from.as_secs_f64(), to.as_secs_f64());
-    let mut totals: Vec<StepStats> = plan.steps.iter().map(|_| StepStats::default()).collect();
+    series_window(
+        &Entry::of_steps(&plan.steps),
+        series,
+        (from.as_secs_f64(), to.as_secs_f64()),
+    )
+}
+
+/// [`window_evidence`] for any rows: `entries` in the order of each point's `by_request`, the span in seconds
+/// from the start of the run. A point counts when the middle of the interval it covers falls within the span
+/// (points may cover more than a second once a long run's series was merged).
+pub fn series_window(
+    entries: &[Entry<'_>],
+    series: &[SeriesPoint],
+    (a, b): (f64, f64),
+) -> gates::Evidence {
+    let mut totals: Vec<StepStats> = entries.iter().map(|_| StepStats::default()).collect();
     let mut prev = 0.0;
     for p in series {
         let mid = (prev + p.elapsed_s) / 2.0;
@@ -747,7 +806,7 @@ pub fn window_evidence(
             }
         }
     }
-    let rows = Rows::of(&plan.steps, &totals, &HashMap::new(), (b - a).max(1e-3));
+    let rows = Rows::of_entries(entries, &totals, &HashMap::new(), (b - a).max(1e-3));
     (rows.requests, rows.aggregated)
 }
 
