@@ -47,6 +47,7 @@ fn bench(c: &mut Criterion) {
     let shared = shared();
     let mut state = State {
         id: 42,
+        number: 42,
         row: None,
         session: 3,
         captures: vec![

@@ -87,7 +87,12 @@ async fn attempt(plan: &RunPlan, preflight: &Preflight) -> Result<(), String> {
         )
         .map_err(|e| format!("cannot set up the checks: {e}"))?,
     );
-    let mut user = Vu::new(0, 0, shared, Client::default(), CancellationToken::new());
+    let start = crate::engine::walk::Start {
+        local: 0,
+        number: 0,
+        class: 0,
+    };
+    let mut user = Vu::new(start, shared, Client::default(), CancellationToken::new());
     let mut failed = None;
     for i in 0..checks {
         if user.exec(i).await.is_err() {

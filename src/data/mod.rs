@@ -16,14 +16,14 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// How rows are handed out to users, in the order the users start.
+/// How rows are handed out to users, by the users' numbers (`{{vu}}`, the same in one run and across
+/// `--segment`s): the same user always has the same row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Assign {
-    /// The n-th user gets row n; users past the last row get [`Exhausted`].
+    /// User n (from 1) gets row n−1; users past the last row get [`Exhausted`].
     Unique,
-    /// The n-th user gets row n modulo the number of rows.
+    /// User n gets row n−1 modulo the number of rows.
     RoundRobin,
     /// Each user gets a row drawn uniformly at random (rows may repeat).
     Random,
@@ -207,50 +207,34 @@ impl fmt::Debug for DataSet {
 pub struct Feeder {
     set: Arc<DataSet>,
     assign: Assign,
-    /// How many times [`Feeder::take`] has been called.
-    next: AtomicU64,
-    /// `--segment I/N`: with `unique`, this process's n-th user takes row I + n·N, so segments never share a row.
-    segment: Option<crate::plan::Segment>,
 }
 
 impl Feeder {
     pub fn new(set: Arc<DataSet>, assign: Assign) -> Feeder {
-        Feeder {
-            set,
-            assign,
-            next: AtomicU64::new(0),
-            segment: None,
-        }
+        Feeder { set, assign }
     }
 
-    /// The same, handing out only segment `segment`'s rows with `unique`: rows I, I+N, I+2N, ….
-    pub fn segmented(self, segment: Option<crate::plan::Segment>) -> Feeder {
-        Feeder { segment, ..self }
-    }
-
-    /// The row for the next user that asks.
+    /// The row of user `user` (its number in the whole plan, from 1).
     ///
     /// `uniform` is a caller-supplied draw in `[0, 1)`, called only by [`Assign::Random`], so the feeder needs
     /// no RNG of its own; values out of range (or NaN) are clamped to the first or last row. With
-    /// [`Assign::Unique`], every call after the rows have run out returns [`Exhausted`].
-    pub fn take(&self, uniform: impl FnOnce() -> f64) -> Result<usize, Exhausted> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
+    /// [`Assign::Unique`], a user numbered past the last row gets [`Exhausted`].
+    pub fn take(&self, user: u64, uniform: impl FnOnce() -> f64) -> Result<usize, Exhausted> {
         let rows = self.set.len();
         let exhausted = || Exhausted {
             rows,
             path: self.set.path.clone(),
-            user: n.saturating_add(1),
+            user,
         };
+        let n = user.saturating_sub(1);
         if rows == 0 {
             return Err(exhausted());
         }
         match self.assign {
-            Assign::Unique => {
-                match usize::try_from(self.segment.map_or(n, |s| s.global_index(n))) {
-                    Ok(row) if row < rows => Ok(row),
-                    _ => Err(exhausted()),
-                }
-            }
+            Assign::Unique => match usize::try_from(n) {
+                Ok(row) if row < rows => Ok(row),
+                _ => Err(exhausted()),
+            },
             // `n % rows < rows`, so the conversion back to usize cannot truncate.
             Assign::RoundRobin => Ok((n % rows as u64) as usize),
             // Float-to-int `as` saturates (NaN and negatives become 0).
@@ -278,7 +262,7 @@ pub struct Exhausted {
     /// The number of rows in the file.
     pub rows: usize,
     pub path: PathBuf,
-    /// Which user (1-based, in the order users asked) found no row left.
+    /// The number of the user (from 1) that found no row.
     pub user: u64,
 }
 

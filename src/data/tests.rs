@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -323,14 +322,15 @@ fn a_million_rows_load_compactly() {
 }
 
 #[test]
-fn unique_hands_out_each_row_once_then_exhausted() {
+fn unique_gives_user_n_row_n_minus_1_then_exhausted() {
     let feeder = feeder(3, Assign::Unique);
     assert_eq!(feeder.assign(), Assign::Unique);
     assert_eq!(feeder.set().len(), 3);
-    for want in 0..3 {
-        assert_eq!(feeder.take(no_draw), Ok(want));
+    // By number, whatever order the users ask in, and the same row each time a user asks.
+    for user in [3u64, 1, 2, 3] {
+        assert_eq!(feeder.take(user, no_draw), Ok(user as usize - 1));
     }
-    let err = feeder.take(no_draw).unwrap_err();
+    let err = feeder.take(4, no_draw).unwrap_err();
     assert_eq!(
         err,
         Exhausted {
@@ -339,7 +339,7 @@ fn unique_hands_out_each_row_once_then_exhausted() {
             user: 4
         }
     );
-    assert_eq!(feeder.take(no_draw).unwrap_err().user, 5);
+    assert_eq!(feeder.take(u64::MAX, no_draw).unwrap_err().user, u64::MAX);
 }
 
 #[test]
@@ -371,78 +371,16 @@ fn exhausted_says_what_to_do() {
 }
 
 #[test]
-fn unique_is_exact_across_threads() {
-    const ROWS: usize = 10_000;
-    const THREADS: usize = 8;
-    const TAKES: usize = 2_000;
-    let feeder = feeder(ROWS, Assign::Unique);
-    let per_thread: Vec<(Vec<usize>, usize)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..THREADS)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut got = Vec::new();
-                    let mut exhausted = 0;
-                    for _ in 0..TAKES {
-                        match feeder.take(no_draw) {
-                            Ok(row) => got.push(row),
-                            Err(_) => exhausted += 1,
-                        }
-                    }
-                    (got, exhausted)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let mut seen = vec![0u32; ROWS];
-    let mut successes = 0;
-    let mut failures = 0;
-    for (got, exhausted) in per_thread {
-        successes += got.len();
-        failures += exhausted;
-        for row in got {
-            seen[row] += 1;
-        }
-    }
-    assert_eq!(successes, ROWS);
-    assert_eq!(failures, THREADS * TAKES - ROWS);
-    assert!(
-        seen.iter().all(|&n| n == 1),
-        "a row was handed out twice or never"
-    );
-}
-
-#[test]
-fn round_robin_wraps() {
+fn round_robin_wraps_by_user_number() {
     let feeder = feeder(3, Assign::RoundRobin);
-    let got: Vec<usize> = (0..7).map(|_| feeder.take(no_draw).unwrap()).collect();
+    let got: Vec<usize> = (1..=7).map(|u| feeder.take(u, no_draw).unwrap()).collect();
     assert_eq!(got, [0, 1, 2, 0, 1, 2, 0]);
-}
-
-#[test]
-fn round_robin_is_even_across_threads() {
-    let feeder = feeder(3, Assign::RoundRobin);
-    let counts: Vec<HashMap<usize, usize>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut counts = HashMap::new();
-                    for _ in 0..300 {
-                        *counts.entry(feeder.take(no_draw).unwrap()).or_insert(0) += 1;
-                    }
-                    counts
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let mut total = [0usize; 3];
-    for c in counts {
-        for (row, n) in c {
-            total[row] += n;
-        }
-    }
-    assert_eq!(total, [800, 800, 800]);
+    // Segment 1 of 4 runs users 2, 6, 10: the rows one run gives them.
+    let got: Vec<usize> = [2u64, 6, 10]
+        .iter()
+        .map(|&u| feeder.take(u, no_draw).unwrap())
+        .collect();
+    assert_eq!(got, [1, 2, 0]);
 }
 
 #[test]
@@ -451,7 +389,7 @@ fn random_covers_every_row_and_stays_in_range() {
     let mut rng = SmallRng::seed_from_u64(7);
     let mut seen = [0usize; 10];
     for _ in 0..10_000 {
-        let row = feeder.take(|| rng.random::<f64>()).unwrap();
+        let row = feeder.take(1, || rng.random::<f64>()).unwrap();
         assert!(row < 10);
         seen[row] += 1;
     }
@@ -469,6 +407,6 @@ fn random_covers_every_row_and_stays_in_range() {
         (f64::NAN, 0),
         (f64::INFINITY, 9),
     ] {
-        assert_eq!(feeder.take(|| u), Ok(want), "u = {u}");
+        assert_eq!(feeder.take(9, || u), Ok(want), "u = {u}");
     }
 }

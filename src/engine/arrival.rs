@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
 use super::user::{Shared, Vu};
+use super::walk::Start;
 use crate::plan::{Arrival, Load, Mix};
 
 /// Iterations started per wake-up at most, so the stop and the users' returns are seen between batches.
@@ -230,7 +231,12 @@ pub async fn run(
                         created += 1;
                         // Lane l's users are l+1, l+1+k, l+1+2k, …: numbered 1..=max_users across the lanes.
                         let id = lane.index + 1 + (created - 1) * lane.lanes;
-                        let vu = Vu::new(id, class, shared.clone(), client(), stop.clone());
+                        let user = Start {
+                            local: id,
+                            number: shared.plan.global_user(id),
+                            class,
+                        };
+                        let vu = Vu::new(user, shared.clone(), client(), stop.clone());
                         start(&mut busy, vu, due);
                     } else {
                         pool.queue.push_back(due);

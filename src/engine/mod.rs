@@ -18,6 +18,7 @@ pub mod client;
 pub mod http;
 pub mod tls;
 pub mod user;
+pub mod walk;
 pub mod workers;
 
 use std::collections::HashMap;
@@ -127,11 +128,8 @@ pub async fn run(
     }
     let mut tick = interval_at(started + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    // Users running, in the order they started: a ramp-down stops the newest first.
-    let mut running: Vec<(CancellationToken, usize)> = Vec::new();
-    let mut spawned: u64 = 0;
-    // Users take their class in turn by weight, so the mix holds at any number of users.
-    let mut mix = crate::plan::Mix::new(plan.classes.iter().map(|c| c.weight));
+    // Users running, in the order they started: a ramp-down stops the newest first (see `walk`).
+    let mut users: walk::UserWalk<CancellationToken> = walk::UserWalk::new(&plan);
     let mut next_check = Some(started);
     let mut interrupted = false;
     let arrival = match &plan.load {
@@ -162,27 +160,21 @@ pub async fn run(
                 let now = Instant::now();
                 let t = now - started;
                 let target = plan.target_users(t);
-                recorder.set_target_users(target);
                 // Catch up on the users due by now (a busy runtime may wake us late), a bounded batch at a
-                // time so the deadline and interrupts are still seen between batches.
-                let mut batch = 0;
-                while (running.len() as u64) < target && batch < SPAWN_BATCH {
-                    spawned += 1;
-                    batch += 1;
-                    let token = stop.child_token();
-                    let class = mix.next_class();
-                    workers.spawn(spawned, class, token.clone());
-                    running.push((token, class));
-                }
-                // Ramp-down: the newest users finish their task, run on_stop and end; their classes go back to
-                // the mix, which then stands as it did at that many users.
-                while running.len() as u64 > target {
-                    if let Some((user, class)) = running.pop() {
-                        user.cancel();
-                        mix.undo(class);
-                    }
-                }
-                next_check = if batch == SPAWN_BATCH {
+                // time so the deadline and interrupts are still seen between batches. A ramp-down stops the
+                // newest users: they finish their task, run on_stop and end.
+                let reached = users.toward(
+                    target,
+                    SPAWN_BATCH,
+                    |user| {
+                        let token = stop.child_token();
+                        workers.spawn(user, token.clone());
+                        token
+                    },
+                    |token| token.cancel(),
+                );
+                recorder.set_target_users(users.own_target(target));
+                next_check = if !reached {
                     Some(now)
                 } else {
                     plan.next_change(t).map(|d| started + d)

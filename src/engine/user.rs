@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{Client, Net, Origin};
 use super::http::Prepared;
+use super::walk::Start;
 use crate::metrics::{FailureKind, Outcome, Recorder};
 use crate::plan::{RunPlan, Task};
 use crate::scenario::template::{self, Var};
@@ -80,7 +81,7 @@ impl Shared {
         let feeder = plan
             .data
             .as_ref()
-            .map(|d| crate::data::Feeder::new(d.set.clone(), d.assign).segmented(plan.segment));
+            .map(|d| crate::data::Feeder::new(d.set.clone(), d.assign));
         let net = Net::with_tls(&plan.tls);
         Ok(Shared {
             plan,
@@ -135,7 +136,11 @@ pub fn pick(cumulative: &[u64], r: u64) -> usize {
 
 /// A user's own values: what templates read.
 pub struct State {
+    /// This user's number in this process (from 1): which metrics shard it records into.
     pub id: u64,
+    /// Its number in the whole plan (from 1; the same under `--segment`): what `{{vu}}` renders, and which
+    /// row of the data file it takes.
+    pub number: u64,
     /// This user's row of the `[data]` file, if the scenario has one.
     pub row: Option<usize>,
     pub session: u64,
@@ -190,17 +195,12 @@ impl Drop for Vu {
 }
 
 impl Vu {
-    pub fn new(
-        id: u64,
-        class: usize,
-        shared: Arc<Shared>,
-        client: Client,
-        stop: CancellationToken,
-    ) -> Self {
+    pub fn new(user: Start, shared: Arc<Shared>, client: Client, stop: CancellationToken) -> Self {
         Vu {
-            class,
+            class: user.class,
             state: State {
-                id,
+                id: user.local,
+                number: user.number,
                 row: None,
                 session: 0,
                 captures: vec![None; shared.plan.captures.len()],
@@ -223,7 +223,7 @@ impl Vu {
         }
         if let Some(feeder) = &self.shared.feeder {
             let rng = &mut self.state.rng;
-            match feeder.take(|| rng.random::<f64>()) {
+            match feeder.take(self.state.number, || rng.random::<f64>()) {
                 Ok(row) => self.state.row = Some(row),
                 Err(e) => tracing::warn!("{e}"),
             }
@@ -385,7 +385,7 @@ pub struct Ctx<'a> {
 impl template::Context for Ctx<'_> {
     fn write_var(&mut self, var: Var, out: &mut String) {
         match var {
-            Var::Vu => template::write_num(out, self.shared.plan.global_user(self.state.id)),
+            Var::Vu => template::write_num(out, self.state.number),
             Var::Session => template::write_num(out, self.state.session),
             Var::RunId => out.push_str(&self.shared.run_id),
             Var::Seq => {

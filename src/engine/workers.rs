@@ -20,13 +20,13 @@ use tokio_util::sync::CancellationToken;
 use super::arrival::{self, Lane};
 use super::client::{Client, Pool};
 use super::user::{Shared, Vu};
+use super::walk::Start;
 use crate::plan::{Connections, Load};
 
 /// What the scheduler tells a worker.
 pub enum Command {
-    /// Start user `id` of class `class` (an index into the plan's classes), which stops when its token is
-    /// cancelled (closed models).
-    User(u64, usize, CancellationToken),
+    /// Start this user (its numbers and class), which stops when its token is cancelled (closed models).
+    User(Start, CancellationToken),
     /// Run this lane of the arrival rate (open model): the worker starts its users itself.
     Lane(Lane),
 }
@@ -74,9 +74,9 @@ impl Workers {
     }
 
     /// Starts user `id` of class `class` on its worker.
-    pub fn spawn(&self, id: u64, class: usize, stop: CancellationToken) {
-        let w = (id as usize) % self.senders.len();
-        let _ = self.senders[w].send(Command::User(id, class, stop));
+    pub fn spawn(&self, user: Start, stop: CancellationToken) {
+        let w = (user.local as usize) % self.senders.len();
+        let _ = self.senders[w].send(Command::User(user, stop));
     }
 
     /// Starts the arrival rate's lanes, one per worker (fewer when `users` is smaller), timed from `started`.
@@ -179,8 +179,8 @@ async fn worker(
                 break;
             }
             msg = rx.recv(), if open => match msg {
-                Some(Command::User(id, class, stop)) => {
-                    users.spawn(Vu::new(id, class, shared.clone(), client(), stop).run());
+                Some(Command::User(user, stop)) => {
+                    users.spawn(Vu::new(user, shared.clone(), client(), stop).run());
                 }
                 Some(Command::Lane(_)) => {}
                 None => open = false,

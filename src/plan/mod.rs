@@ -7,6 +7,7 @@
 
 mod data;
 mod load;
+mod mix;
 mod resolve;
 mod segment;
 #[cfg(test)]
@@ -23,8 +24,9 @@ use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, Template};
 
 pub use data::{DataPlan, users_started};
+pub use mix::{Deal, Mix};
 pub use resolve::{DEFAULT_MAX_BODY, MAX_DURATION, resolve};
-pub use segment::{MAX_SEGMENTS, Segment};
+pub use segment::{MAX_SEGMENTS, Segment, WholeLoad};
 pub use tls::{CaFile, Tls};
 
 /// One kind of user: its share of the users, its wait, and its steps (indexes into [`RunPlan::steps`]).
@@ -60,56 +62,6 @@ pub struct Task {
 impl Task {
     pub fn is_flow(&self) -> bool {
         self.steps != [self.head]
-    }
-}
-
-/// Hands out user classes by weight so that any number of picks is as close to the weights as whole users
-/// can be (each class within one of its exact share): nginx's smooth weighted round robin.
-#[derive(Debug, Clone)]
-pub struct Mix {
-    weights: Vec<i64>,
-    current: Vec<i64>,
-}
-
-impl Mix {
-    pub fn new(weights: impl IntoIterator<Item = u32>) -> Mix {
-        let weights: Vec<i64> = weights.into_iter().map(i64::from).collect();
-        Mix {
-            current: vec![0; weights.len()],
-            weights,
-        }
-    }
-
-    /// The next class (its index).
-    pub fn next_class(&mut self) -> usize {
-        if self.weights.is_empty() {
-            return 0;
-        }
-        let total: i64 = self.weights.iter().sum();
-        for (c, w) in self.current.iter_mut().zip(&self.weights) {
-            *c += w;
-        }
-        // The first of the largest, so ties go in class order.
-        let mut best = 0;
-        for (i, c) in self.current.iter().enumerate() {
-            if *c > self.current[best] {
-                best = i;
-            }
-        }
-        self.current[best] -= total;
-        best
-    }
-
-    /// Takes back the last class handed out (`class`), as if it had not been: picks undone newest first
-    /// leave the mix as it was.
-    pub fn undo(&mut self, class: usize) {
-        let total: i64 = self.weights.iter().sum();
-        if let Some(c) = self.current.get_mut(class) {
-            *c += total;
-        }
-        for (c, w) in self.current.iter_mut().zip(&self.weights) {
-            *c -= w;
-        }
     }
 }
 
@@ -173,6 +125,8 @@ pub struct RunPlan {
     /// `--segment I/N`: this process runs only that part of the plan (already applied to the load, the
     /// iterations and the data), see [`RunPlan::for_segment`].
     pub segment: Option<Segment>,
+    /// Under a segment with users (not an arrival rate), the whole plan's users, which the scheduler walks.
+    pub whole: Option<WholeLoad>,
 }
 
 /// The load profile: what the scheduler follows.
@@ -188,6 +142,44 @@ pub enum Load {
 }
 
 impl Load {
+    /// The users that should be running `t` into the run, for a plan of at most `users` users.
+    pub fn target_users(&self, users: u64, t: Duration) -> u64 {
+        let stages = match self {
+            Load::Ramp { spawn_rate } => {
+                // User 1 at once, then one every 1/spawn_rate s.
+                let due = (t.as_secs_f64() * spawn_rate).floor();
+                return (due as u64).saturating_add(1).min(users);
+            }
+            Load::Stages(stages) => stages,
+            Load::Arrival(_) => return 0,
+        };
+        let walk = stage_walk(stages);
+        for &(start, from, s) in &walk {
+            if t < start + s.duration {
+                return s.users_at(from, t - start).floor().max(0.0) as u64;
+            }
+        }
+        walk.last().map_or(0, |&(_, from, s)| {
+            s.users_at(from, s.duration).floor().max(0.0) as u64
+        })
+    }
+
+    /// When the target may next change after `t`; `None` once it no longer will.
+    pub fn next_change(&self, users: u64, t: Duration) -> Option<Duration> {
+        match self {
+            Load::Ramp { spawn_rate } => {
+                let running = self.target_users(users, t);
+                (running < users)
+                    .then(|| Duration::from_secs_f64(running as f64 / spawn_rate).max(t))
+            }
+            Load::Stages(stages) => {
+                let total: Duration = stages.iter().map(|s| s.duration).sum();
+                (t < total).then(|| (t + STAGE_RESOLUTION).min(total))
+            }
+            Load::Arrival(_) => None,
+        }
+    }
+
     /// The durations of the stages, users or rate (none for a ramp).
     pub fn stage_durations(&self) -> Vec<Duration> {
         match self {
@@ -403,42 +395,22 @@ impl Default for Validity {
 const STAGE_RESOLUTION: Duration = Duration::from_millis(10);
 
 impl RunPlan {
-    /// The users that should be running `t` into the run (0 for an arrival rate, which starts users as the
-    /// iterations need them).
+    /// The users of the whole plan that should be running `t` into the run (0 for an arrival rate, which starts
+    /// users as the iterations need them). Under a segment this is still the whole plan's count: the scheduler
+    /// walks every user of the whole plan and starts those dealt to its segment (see [`Deal`]).
     pub fn target_users(&self, t: Duration) -> u64 {
-        let stages = match &self.load {
-            Load::Ramp { spawn_rate } => {
-                // User 1 at once, then one every 1/spawn_rate s.
-                let due = (t.as_secs_f64() * spawn_rate).floor();
-                return (due as u64).saturating_add(1).min(self.users);
-            }
-            Load::Stages(stages) => stages,
-            Load::Arrival(_) => return 0,
-        };
-        let walk = stage_walk(stages);
-        for &(start, from, s) in &walk {
-            if t < start + s.duration {
-                return s.users_at(from, t - start).floor().max(0.0) as u64;
-            }
+        match &self.whole {
+            Some(w) => w.load.target_users(w.users, t),
+            None => self.load.target_users(self.users, t),
         }
-        walk.last().map_or(0, |&(_, from, s)| {
-            s.users_at(from, s.duration).floor().max(0.0) as u64
-        })
     }
 
-    /// When the target may next change after `t` (from the start of the run); `None` once it no longer will.
+    /// When [`RunPlan::target_users`] may next change after `t` (from the start of the run); `None` once it no
+    /// longer will.
     pub fn next_change(&self, t: Duration) -> Option<Duration> {
-        match &self.load {
-            Load::Ramp { spawn_rate } => {
-                let running = self.target_users(t);
-                (running < self.users)
-                    .then(|| Duration::from_secs_f64(running as f64 / spawn_rate).max(t))
-            }
-            Load::Stages(stages) => {
-                let total: Duration = stages.iter().map(|s| s.duration).sum();
-                (t < total).then(|| (t + STAGE_RESOLUTION).min(total))
-            }
-            Load::Arrival(_) => None,
+        match &self.whole {
+            Some(w) => w.load.next_change(w.users, t),
+            None => self.load.next_change(self.users, t),
         }
     }
 
@@ -963,11 +935,11 @@ impl RunPlan {
         let secs = |d: Duration| humantime::format_duration(d).to_string();
         let _ = writeln!(s, "scenario   {} ({})", self.name, self.file.display());
         if let Some(seg) = self.segment {
+            let first: Vec<String> = self.first_users(3).iter().map(u64::to_string).collect();
             let _ = writeln!(
                 s,
-                "segment    {seg}: users {}, {}, … of the whole plan; the figures below are this segment's",
-                seg.global_user(1),
-                seg.global_user(2)
+                "segment    {seg}: users {}, … of the whole plan; the figures below are this segment's",
+                first.join(", ")
             );
         }
         let _ = writeln!(

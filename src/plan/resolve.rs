@@ -219,6 +219,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         validity: resolve_validity(loaded)?,
         preflight,
         segment: None,
+        whole: None,
     })
 }
 

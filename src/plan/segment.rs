@@ -1,22 +1,26 @@
 //! `--segment I/N`: the I-th of N equal parts of a plan, so N machines (or Kubernetes pods, I being
 //! `JOB_COMPLETION_INDEX`) together run exactly the plan, as k6's execution segments do.
 //!
-//! The partition is by interleaving, which makes every count add up exactly and keeps user numbers apart:
-//! - users: segment I runs the users numbered I+1, I+1+N, I+1+2N, … of the whole plan (`{{vu}}` renders that
-//!   global number), so the ramp's users and each stage's target split as ⌊(U+N−1−I)/N⌋ and the union over the
-//!   segments is exactly 1..=U; spawn rates are divided by N;
+//! The partition makes every count add up exactly and keeps user numbers apart:
+//! - users (a ramp or stages): every segment walks the *whole* plan's users, at the whole plan's moments, with
+//!   the whole plan's numbers and classes, and starts (or stops) only the users dealt to it ([`super::Deal`]:
+//!   the n-th user of class c goes to segment (n + c) mod N). So the users of the N segments are, user by
+//!   user, the users of one run: the same `{{vu}}` numbers, classes and start times. Each segment holds its
+//!   share of every class within one user (⌊(U+N−1−I)/N⌋ of U users without classes); its reported users and
+//!   stage targets are those it is dealt, and its spawn rates 1/N of the whole plan's;
 //! - an arrival rate: segment I starts the iterations k ≡ I (mod N) of the whole schedule, at their global times;
-//!   its `max_users` splits like the users;
+//!   its `max_users` splits like the users, and its users are numbered I+1, I+1+N, … Classes are picked by
+//!   weight within each worker's lane of the segment, so the whole mix is exact within one iteration per lane;
 //! - `--iterations M`: segment I runs ⌊(M+N−1−I)/N⌋ of them (the iterations k < M with k ≡ I mod N for an
 //!   arrival rate);
-//! - `assign = "unique"` test data: segment I takes rows I, I+N, I+2N, …, disjoint from every other segment's.
-//!
-//! Class mixes are kept within each segment (each picks classes by weight among its own users).
+//! - test data: a user takes its row by its number (`unique`: user n has row n−1; `round_robin`: row
+//!   (n−1) mod rows), so the segments use the rows one run would, and never the same `unique` row.
 
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Load, RunPlan, users_started};
+use super::mix::dealt_users;
+use super::{Load, RunPlan};
 use crate::error::Error;
 
 /// The I-th of N parts of a plan.
@@ -25,6 +29,13 @@ pub struct Segment {
     /// From 0 to `count - 1`.
     pub index: u64,
     pub count: u64,
+}
+
+/// Under a segment, the whole plan's users: its load profile and most users at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WholeLoad {
+    pub load: Load,
+    pub users: u64,
 }
 
 /// The most segments a plan may be cut into.
@@ -94,9 +105,17 @@ impl RunPlan {
                 segment.count
             ))
         };
+        if !matches!(self.load, Load::Arrival(_)) {
+            self.whole = Some(WholeLoad {
+                load: self.load.clone(),
+                users: self.users,
+            });
+        }
+        let weights: Vec<u32> = self.classes.iter().map(|c| c.weight).collect();
+        let dealt = |users: u64| dealt_users(segment, &weights, users);
         match &mut self.load {
             Load::Ramp { spawn_rate } => {
-                let users = segment.share(self.users);
+                let users = dealt(self.users);
                 if users == 0 {
                     return Err(empty(format!("{} users", self.users)));
                 }
@@ -105,7 +124,7 @@ impl RunPlan {
             }
             Load::Stages(stages) => {
                 for s in stages.iter_mut() {
-                    s.users = segment.share(s.users);
+                    s.users = dealt(s.users);
                     s.spawn_rate = s.spawn_rate.map(|r| r / n);
                 }
                 let users = stages.iter().map(|s| s.users).max().unwrap_or(0);
@@ -123,30 +142,30 @@ impl RunPlan {
             }
         }
         self.max_iterations = self.max_iterations.map(|m| segment.share(m));
-        if let Some(d) = &self.data
-            && d.assign == crate::data::Assign::Unique
-        {
-            let rows = segment.share(d.set.len() as u64);
-            let needed = users_started(&self.load, self.users);
-            if needed > rows {
-                return Err(Error::Usage(format!(
-                    "segment {segment} starts up to {needed} users but has only {rows} of the {} rows of `{}` \
-                     (assign = \"unique\" gives segment {} the rows {}, {}, …)",
-                    d.set.len(),
-                    d.set.path().display(),
-                    segment.index,
-                    segment.index,
-                    segment.index + segment.count
-                )));
-            }
-        }
         self.segment = Some(segment);
         Ok(self)
     }
 
-    /// The number `{{vu}}` renders for this process's `local`-th user: the whole plan's number under a segment.
+    /// The number `{{vu}}` renders for the `local`-th user of this process's arrival rate: the whole plan's
+    /// number under a segment. (A ramp's or stages' users take theirs from the walk of the whole plan.)
     pub fn global_user(&self, local: u64) -> u64 {
         self.segment.map_or(local, |s| s.global_user(local))
+    }
+
+    /// The numbers of the first `n` users this process starts (the whole plan's numbers under a segment).
+    pub fn first_users(&self, n: usize) -> Vec<u64> {
+        match (&self.load, self.segment) {
+            (_, None) => (1..=n as u64).collect(),
+            (Load::Arrival(_), Some(seg)) => (1..=n as u64).map(|l| seg.global_user(l)).collect(),
+            (_, Some(seg)) => {
+                let mut mix = super::Mix::new(self.classes.iter().map(|c| c.weight));
+                let mut deal = super::Deal::new(Some(seg), self.classes.len());
+                (1..=self.whole.as_ref().map_or(self.users, |w| w.users))
+                    .filter(|_| deal.deal(mix.next_class()))
+                    .take(n)
+                    .collect()
+            }
+        }
     }
 
     /// The share of the whole plan's arrival rate this process starts (1 without a segment).

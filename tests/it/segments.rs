@@ -142,6 +142,105 @@ fn four_segments_run_together_and_merge_into_the_whole_plan() {
         .stderr_has("merge only the segments of one scenario");
 }
 
+/// Runs `file` as `n` segments started together (extra arguments `args`); returns their results.
+fn run_segments(file: &std::path::Path, n: u64, args: &[&str]) -> Vec<serde_json::Value> {
+    let dir = file.parent().expect("the scenario is in a directory");
+    let at = SystemTime::now() + Duration::from_secs(3);
+    let at = humantime::format_rfc3339_seconds(at).to_string();
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            args.iter()
+                .fold(loadgen(["run", &file.to_string_lossy(), "-q"]), |lg, a| {
+                    lg.arg(a)
+                })
+                .arg("--segment")
+                .arg(format!("{i}/{n}"))
+                .arg("--start-at")
+                .arg(&at)
+                .arg("--json")
+                .arg(dir.join(format!("seg-{i}.json")))
+                .spawn()
+        })
+        .collect();
+    for (child, shown) in children {
+        let out = wait_bounded(child, shown, Duration::from_secs(30));
+        assert!(matches!(out.code, Some(0 | 1)), "{}", out.dump());
+    }
+    (0..n)
+        .map(|i| results(&dir.join(format!("seg-{i}.json"))))
+        .collect()
+}
+
+#[test]
+fn segments_deal_every_class_and_take_the_data_rows_one_run_would() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    // Six accounts for twelve users in turn: one run registers each once (6 x 201) and again (6 x 409).
+    let rows: String = (1..=6).map(|i| format!("rr_{i}\n")).collect();
+    write(dir.path(), "accounts.csv", &format!("username\n{rows}"));
+    let register = |name: &str| {
+        format!(
+            r#"[[classes.{name}.on_start]]
+name = "register_{name}"
+method = "POST"
+path = "/api/auth/register"
+json = {{ username = "{{{{data.username}}}}", password = "pw-123456", email = "x@t.local" }}
+expect = {{ status = [201, 409] }}
+[[classes.{name}.task]]
+name = "health_{name}"
+path = "/health"
+"#
+        )
+    };
+    let text = format!(
+        r#"name = "dealt"
+[target]
+host = "{}"
+[load]
+users = 12
+spawn_rate = 50
+duration = "2s"
+[data]
+file = "accounts.csv"
+assign = "round_robin"
+[classes.reader]
+weight = 3
+wait = "100ms"
+{}
+[classes.writer]
+weight = 1
+wait = "100ms"
+{}"#,
+        demo.url,
+        register("reader"),
+        register("writer")
+    );
+    let file = write(dir.path(), "dealt.toml", &text);
+    let segs = run_segments(&file, 3, &[]);
+    let count = |r: &serde_json::Value, name: &str| {
+        crate::util::request(r, name)["requests"].as_u64().unwrap()
+    };
+    // 12 users at 3:1 are 9 readers and 3 writers, dealt 3 + 1 to each of the three segments.
+    for r in &segs {
+        assert_eq!(r["settings"]["users"], 4, "{}", r["settings"]);
+        assert_eq!(
+            (count(r, "register_reader"), count(r, "register_writer")),
+            (3, 1)
+        );
+    }
+    // Users 1-12 take rows 0-5 twice over, whichever segment runs them: each account is registered once
+    // (201), then found taken (409), as in one run.
+    let status = |code: &str| -> u64 {
+        segs.iter()
+            .flat_map(|r| {
+                ["register_reader", "register_writer"].map(|n| crate::util::request(r, n))
+            })
+            .map(|q| q["status_codes"][code].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!((status("201"), status("409")), (6, 6));
+}
+
 fn decode(text: &str) -> hdrhistogram::Histogram<u64> {
     use base64::Engine as _;
     use hdrhistogram::serialization::Deserializer;

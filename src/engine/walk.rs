@@ -1,0 +1,245 @@
+//! The walk of a ramp's or stages' users: which user to start or stop as the plan's target moves.
+//!
+//! Users form a stack: a ramp-up pushes new users, a ramp-down stops the newest first. The user at position
+//! p takes its class from the [`Mix`] (so the classes of any number of users are as close to the weights as
+//! whole users can be) and its number, which `{{vu}}` renders and which picks its data row, from a counter of
+//! every user the plan has started (never reused, so a user started after a ramp-down is a new user).
+//!
+//! Under `--segment I/N` the walk is the whole plan's: every segment pushes and pops the same users at the
+//! same moments, and starts or stops only those [`Deal`]t to it, so the N segments together run, user by
+//! user, the users of one run.
+
+use crate::plan::{Deal, Mix, RunPlan};
+
+/// A user to start: its number in this process (from 1, which spreads users over the workers), its number in
+/// the whole plan (what `{{vu}}` renders) and its class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Start {
+    pub local: u64,
+    pub number: u64,
+    pub class: usize,
+}
+
+/// The users of a ramp or stages, each running one a `T` (its stop handle) when it is this process's.
+pub struct UserWalk<T> {
+    mix: Mix,
+    deal: Deal,
+    /// Each position's class, and its handle when this process runs it.
+    stack: Vec<(usize, Option<T>)>,
+    /// Users the whole plan has started.
+    numbered: u64,
+    /// Users this process has started.
+    started: u64,
+    /// Users of the stack this process runs.
+    ours: u64,
+}
+
+impl<T> UserWalk<T> {
+    pub fn new(plan: &RunPlan) -> UserWalk<T> {
+        UserWalk {
+            mix: Mix::new(plan.classes.iter().map(|c| c.weight)),
+            deal: Deal::new(plan.segment, plan.classes.len()),
+            stack: Vec::new(),
+            numbered: 0,
+            started: 0,
+            ours: 0,
+        }
+    }
+
+    /// Moves toward `target` users of the whole plan: pops the newest users past it (calling `stop` with the
+    /// handles of this process's), and pushes users up to it, calling `start` for this process's, at most
+    /// `budget` of them. Returns true once the stack is at `target`.
+    pub fn toward(
+        &mut self,
+        target: u64,
+        budget: u64,
+        mut start: impl FnMut(Start) -> T,
+        mut stop: impl FnMut(T),
+    ) -> bool {
+        while self.stack.len() as u64 > target {
+            let Some((class, handle)) = self.stack.pop() else {
+                break;
+            };
+            self.mix.undo(class);
+            self.deal.undo(class);
+            if let Some(h) = handle {
+                self.ours -= 1;
+                stop(h);
+            }
+        }
+        let mut spent = 0;
+        while (self.stack.len() as u64) < target {
+            let class = self.mix.next_class();
+            if self.deal.peek(class) && spent == budget {
+                self.mix.undo(class);
+                return false;
+            }
+            self.numbered += 1;
+            let handle = self.deal.deal(class).then(|| {
+                spent += 1;
+                self.started += 1;
+                self.ours += 1;
+                start(Start {
+                    local: self.started,
+                    number: self.numbered,
+                    class,
+                })
+            });
+            self.stack.push((class, handle));
+        }
+        true
+    }
+
+    /// The users of this process among the first `target` of the whole plan: its own target.
+    pub fn own_target(&self, target: u64) -> u64 {
+        let len = self.stack.len() as u64;
+        if target <= len {
+            return self.stack[..target as usize]
+                .iter()
+                .filter(|(_, h)| h.is_some())
+                .count() as u64;
+        }
+        let (mut mix, mut deal) = (self.mix.clone(), self.deal.clone());
+        self.ours
+            + (len..target)
+                .filter(|_| deal.deal(mix.next_class()))
+                .count() as u64
+    }
+
+    /// Users of this process running now.
+    pub fn running(&self) -> u64 {
+        self.ours
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Load, Segment};
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    /// A plan of stages with classes of `weights`, up and down and up again.
+    fn plan(weights: &[u32], segment: Option<Segment>) -> RunPlan {
+        let classes: String = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                format!(
+                    "[classes.c{i}]\nweight = {w}\n[[classes.c{i}.task]]\nname = \"t{i}\"\npath = \"/{i}\"\n"
+                )
+            })
+            .collect();
+        let text = format!(
+            "[target]\nhost = \"http://127.0.0.1:1\"\n[load]\nduration = \"40s\"\nstages = [\n\
+             {{ duration = \"10s\", users = 23 }}, {{ duration = \"5s\", users = 7 }},\n\
+             {{ duration = \"0s\", users = 31 }}, {{ duration = \"10s\", users = 31 }},\n\
+             {{ duration = \"10s\", users = 0 }}, {{ duration = \"5s\", users = 12 }} ]\n{classes}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("walk.toml");
+        std::fs::write(&file, text).unwrap();
+        let loaded = crate::scenario::load(&file).unwrap();
+        let plan = crate::plan::resolve(&loaded, &Default::default()).unwrap();
+        assert!(matches!(plan.load, Load::Stages(ref s) if s.len() == 6));
+        match segment {
+            Some(s) => plan.for_segment(s).unwrap(),
+            None => plan,
+        }
+    }
+
+    /// The users (number → class) running at each 100 ms of the plan, with a small budget per step.
+    fn walk(plan: &RunPlan) -> Vec<BTreeMap<u64, usize>> {
+        let mut walk: UserWalk<u64> = UserWalk::new(plan);
+        let mut running = BTreeMap::new();
+        let mut locals = Vec::new();
+        let mut out = Vec::new();
+        for tick in 0..=400u64 {
+            let target = plan.target_users(Duration::from_millis(tick * 100));
+            // A budget of 3 per call: several calls to get there, as the scheduler's batches.
+            let (mut started, mut stopped) = (Vec::new(), Vec::new());
+            while !walk.toward(
+                target,
+                3,
+                |s| {
+                    started.push(s);
+                    s.number
+                },
+                |n| stopped.push(n),
+            ) {}
+            for n in stopped {
+                running.remove(&n);
+            }
+            for s in started {
+                running.insert(s.number, s.class);
+                locals.push(s.local);
+            }
+            assert_eq!(walk.running(), running.len() as u64);
+            assert_eq!(walk.own_target(target), running.len() as u64);
+            out.push(running.clone());
+        }
+        // This process's users are numbered 1, 2, 3, … in the order it started them.
+        assert_eq!(locals, (1..=locals.len() as u64).collect::<Vec<_>>());
+        out
+    }
+
+    #[test]
+    fn segments_together_run_the_users_of_one_run_user_by_user() {
+        for weights in [vec![1u32], vec![3, 1], vec![5, 3, 2]] {
+            let whole = walk(&plan(&weights, None));
+            for n in [2u64, 3, 4, 7] {
+                let parts: Vec<_> = (0..n)
+                    .map(|i| {
+                        let plan = plan(&weights, Some(Segment { index: i, count: n }));
+                        let part = walk(&plan);
+                        // The users the segment reports are the most it runs.
+                        assert_eq!(
+                            part.iter().map(BTreeMap::len).max(),
+                            Some(plan.users as usize)
+                        );
+                        part
+                    })
+                    .collect();
+                for (tick, want) in whole.iter().enumerate() {
+                    let mut union = BTreeMap::new();
+                    for part in &parts {
+                        for (number, class) in &part[tick] {
+                            assert!(
+                                union.insert(*number, *class).is_none(),
+                                "user {number} in two segments"
+                            );
+                        }
+                    }
+                    assert_eq!(&union, want, "{weights:?}, N={n}, at {tick}00 ms");
+                    // Each segment runs its share of every class, within one user.
+                    for c in 0..weights.len() {
+                        let all = want.values().filter(|&&k| k == c).count() as f64;
+                        for part in &parts {
+                            let mine = part[tick].values().filter(|&&k| k == c).count() as f64;
+                            assert!(
+                                (mine - all / n as f64).abs() < 1.0,
+                                "{weights:?} N={n} at {tick}00 ms: class {c} has {mine} of {all}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_ramp_down_stops_the_newest_and_a_ramp_up_starts_new_numbers() {
+        let whole = walk(&plan(&[1], None));
+        // 23 users at 10 s, down to 7 at 15 s, then 31 at once (at 15 s): users 1-7 and 24-47.
+        assert_eq!(
+            whole[100].keys().copied().collect::<Vec<_>>(),
+            (1..=23).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            whole[149].keys().copied().collect::<Vec<_>>(),
+            (1..=7).collect::<Vec<_>>()
+        );
+        let want: Vec<u64> = (1..=7).chain(24..=47).collect();
+        assert_eq!(whole[150].keys().copied().collect::<Vec<_>>(), want);
+    }
+}
