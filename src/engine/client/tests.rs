@@ -1,0 +1,393 @@
+//! Client tests: origins, heads, cookies, body framing, connection reuse and pooling, broken answers and
+//! resource errors, mostly against scripted servers on loopback.
+
+use super::*;
+
+#[test]
+fn origins_name_host_and_default_ports() {
+    let o = Origin::of(&url::Url::parse("http://127.0.0.1:8000/x").unwrap()).unwrap();
+    assert_eq!(
+        (o.key.as_str(), o.port, o.https),
+        ("http://127.0.0.1:8000", 8000, false)
+    );
+    assert_eq!(o.authority, "127.0.0.1:8000");
+    let o = Origin::of(&url::Url::parse("https://example.test/").unwrap()).unwrap();
+    assert_eq!((o.port, o.https), (443, true));
+    assert_eq!(o.authority, "example.test");
+    assert!(Origin::of(&url::Url::parse("ftp://x/").unwrap()).is_err());
+    // An IPv6 literal: bare for the lookup and TLS, in brackets in Host.
+    let o = Origin::of(&url::Url::parse("http://[::1]:8080/").unwrap()).unwrap();
+    assert_eq!((o.host.as_str(), o.port), ("::1", 8080));
+    assert_eq!(o.authority, "[::1]:8080");
+    assert_eq!(o.key, "http://[::1]:8080");
+}
+
+fn head(raw: &'static str) -> Head {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut r = httparse::Response::new(&mut headers);
+    assert!(r.parse(raw.as_bytes()).unwrap().is_complete());
+    let base = raw.as_ptr() as usize;
+    let headers = r
+        .headers
+        .iter()
+        .map(|h| {
+            let ns = h.name.as_ptr() as usize - base;
+            let vs = h.value.as_ptr() as usize - base;
+            (ns, ns + h.name.len(), vs, vs + h.value.len())
+        })
+        .collect();
+    Head {
+        status: r.code.unwrap(),
+        raw: Bytes::from_static(raw.as_bytes()),
+        headers,
+    }
+}
+
+#[test]
+fn head_lookup_ignores_case_and_reads_tokens() {
+    let h = head("HTTP/1.1 200 OK\r\nX-Session: s1\r\nConnection: Keep-Alive, Close\r\n\r\n");
+    assert_eq!(h.status, 200);
+    assert_eq!(h.get("x-session"), Some("s1"));
+    assert!(h.has_token("connection", "close"));
+    assert!(!h.has_token("transfer-encoding", "chunked"));
+}
+
+#[test]
+fn cookie_jar_sets_replaces_and_expires() {
+    let mut c = Client::default();
+    c.store_cookies(&head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\nset-cookie: theme=dark\r\n\r\n"));
+    assert_eq!(
+        c.cookies,
+        [
+            ("sid".to_string(), "abc".to_string()),
+            ("theme".into(), "dark".into())
+        ]
+    );
+    c.store_cookies(&head(
+        "HTTP/1.1 200 OK\r\nSet-Cookie: sid=def\r\nSet-Cookie: theme=; Max-Age=0\r\n\r\n",
+    ));
+    assert_eq!(c.cookies, [("sid".to_string(), "def".to_string())]);
+    // The jar goes out with the next request.
+    let origin = Origin::of(&url::Url::parse("http://127.0.0.1:9/").unwrap()).unwrap();
+    let headers = http::HeaderMap::new();
+    let req = Outgoing {
+        method: &http::Method::GET,
+        target: "/x",
+        headers: &headers,
+        body: b"",
+        keep_body: false,
+        max_body: 1 << 20,
+    };
+    c.write_request(&origin, &req);
+    let text = String::from_utf8(c.wbuf.clone()).unwrap();
+    assert_eq!(
+        text,
+        "GET /x HTTP/1.1\r\nhost: 127.0.0.1:9\r\ncookie: sid=def\r\n\r\n"
+    );
+}
+
+/// A server that answers each connection's requests with the given raw responses, in order, then closes
+/// the connection; one list per accepted connection.
+async fn scripted(conns: Vec<Vec<&'static str>>) -> (Origin, tokio::task::JoinHandle<Vec<String>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        for answers in conns {
+            let (mut s, _) = listener.accept().await.unwrap();
+            for answer in answers {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap();
+                seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                s.write_all(answer.as_bytes()).await.unwrap();
+            }
+        }
+        seen
+    });
+    (Origin::of(&url::Url::parse(&url).unwrap()).unwrap(), server)
+}
+
+fn get(keep_body: bool) -> (http::HeaderMap, bool) {
+    (http::HeaderMap::new(), keep_body)
+}
+
+async fn send(
+    c: &mut Client,
+    net: &Net,
+    o: &Origin,
+    method: &http::Method,
+    keep: bool,
+) -> Result<Answer, SendError> {
+    let (headers, keep_body) = get(keep);
+    let req = Outgoing {
+        method,
+        target: "/p",
+        headers: &headers,
+        body: b"",
+        keep_body,
+        max_body: 1 << 20,
+    };
+    c.exchange(net, o, &req).await
+}
+
+#[tokio::test]
+async fn reads_length_chunked_and_to_close_bodies_and_reuses_the_connection() {
+    let (o, server) = scripted(vec![
+        vec![
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=1\r\nwiki\r\n5\r\npedia\r\n0\r\nTrailer: t\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
+            "HTTP/1.0 200 OK\r\n\r\nuntil close",
+        ],
+    ])
+    .await;
+    let (net, mut c) = (Net::new(), Client::default());
+    let a = send(&mut c, &net, &o, &http::Method::GET, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.head.status, a.bytes, a.body.as_slice()),
+        (200, 5, &b"hello"[..])
+    );
+    let a = send(&mut c, &net, &o, &http::Method::GET, true)
+        .await
+        .unwrap();
+    assert_eq!((a.bytes, a.body.as_slice()), (9, &b"wikipedia"[..]));
+    let a = send(&mut c, &net, &o, &http::Method::GET, true)
+        .await
+        .unwrap();
+    assert_eq!((a.head.status, a.bytes), (204, 0));
+    // HEAD: a Content-Length but no body follows.
+    let a = send(&mut c, &net, &o, &http::Method::HEAD, true)
+        .await
+        .unwrap();
+    assert_eq!(a.bytes, 0);
+    let a = send(&mut c, &net, &o, &http::Method::GET, false)
+        .await
+        .unwrap();
+    assert_eq!((a.bytes, a.body.len()), (11, 0), "counted, not kept");
+    assert!(
+        c.conns.is_empty(),
+        "an answer without length ends the connection"
+    );
+    let seen = server.await.unwrap();
+    assert_eq!(seen.len(), 5, "all five requests on one connection");
+    assert!(
+        seen[0].starts_with("GET /p HTTP/1.1\r\nhost: 127.0.0.1:"),
+        "{}",
+        seen[0]
+    );
+}
+
+#[tokio::test]
+async fn a_stale_keep_alive_connection_is_replaced_once() {
+    // The first connection answers once and then closes: the second request retries on a new connection.
+    let (o, server) = scripted(vec![
+        vec!["HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"],
+        vec!["HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"],
+    ])
+    .await;
+    let (net, mut c) = (Net::new(), Client::default());
+    assert_eq!(
+        send(&mut c, &net, &o, &http::Method::GET, true)
+            .await
+            .unwrap()
+            .body,
+        b"a"
+    );
+    assert_eq!(
+        send(&mut c, &net, &o, &http::Method::GET, true)
+            .await
+            .unwrap()
+            .body,
+        b"b"
+    );
+    assert_eq!(server.await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn connection_close_and_broken_answers() {
+    let (o, _server) = scripted(vec![
+        vec!["HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"],
+        vec!["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"],
+        vec!["NOT HTTP\r\n\r\n"],
+    ])
+    .await;
+    let (net, mut c) = (Net::new(), Client::default());
+    assert_eq!(
+        send(&mut c, &net, &o, &http::Method::GET, true)
+            .await
+            .unwrap()
+            .body,
+        b"ok"
+    );
+    assert!(c.conns.is_empty(), "Connection: close is honoured");
+    let e = send(&mut c, &net, &o, &http::Method::GET, true)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SendError::Closed), "a body cut short: {e:?}");
+    assert_eq!(e.describe().0, FailureKind::Connection);
+    let e = send(&mut c, &net, &o, &http::Method::GET, true)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SendError::Invalid(_)), "{e:?}");
+}
+
+#[test]
+fn running_out_of_descriptors_or_local_ports_is_a_resources_failure() {
+    let cases = [
+        (
+            io::Error::from_raw_os_error(24),
+            "too many open files (loadgen's",
+        ),
+        (
+            io::Error::from_raw_os_error(23),
+            "too many open files in the system",
+        ),
+        (
+            io::Error::from(io::ErrorKind::AddrNotAvailable),
+            "no free local port",
+        ),
+    ];
+    for (e, msg) in cases {
+        let (kind, text) = describe_io(&e, FailureKind::Connect);
+        assert_eq!(kind, FailureKind::Resources, "{e}");
+        assert!(text.starts_with(msg), "{e}: {text}");
+        // The same whether it happens while connecting or mid-exchange.
+        assert_eq!(SendError::Connect(e).describe().0, FailureKind::Resources);
+    }
+    // EADDRNOTAVAIL as the kernel reports it (99 on Linux: "Cannot assign requested address").
+    #[cfg(target_os = "linux")]
+    assert_eq!(
+        describe_io(&io::Error::from_raw_os_error(99), FailureKind::Connect),
+        (
+            FailureKind::Resources,
+            "no free local port (the ephemeral ports are used up, e.g. by connections in TIME_WAIT)"
+                .to_string()
+        )
+    );
+    // A refused connection is still the target's doing.
+    let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+    assert_eq!(
+        describe_io(&refused, FailureKind::Connect),
+        (FailureKind::Connect, "connection refused".to_string())
+    );
+    assert_eq!(FailureKind::Resources.as_str(), "resources");
+}
+
+/// A server that answers the requests of one connection with `answers`, raw bytes of any size.
+async fn serve_bytes(answers: Vec<Vec<u8>>) -> (Origin, tokio::task::JoinHandle<usize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut served = 0;
+        for answer in answers {
+            let mut buf = vec![0u8; 4096];
+            if s.read(&mut buf).await.unwrap() == 0 {
+                break;
+            }
+            s.write_all(&answer).await.unwrap();
+            served += 1;
+        }
+        served
+    });
+    (Origin::of(&url::Url::parse(&url).unwrap()).unwrap(), server)
+}
+
+#[tokio::test]
+async fn large_bodies_stream_through_and_are_kept_only_up_to_max_body() {
+    const BIG: usize = 3 << 20;
+    const LIMIT: u64 = 1 << 20;
+    let with_length = |n: usize| {
+        let mut a = format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n").into_bytes();
+        a.resize(a.len() + n, b'x');
+        a
+    };
+    let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let chunk = vec![b'y'; 64 << 10];
+    for _ in 0..BIG / chunk.len() {
+        chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend_from_slice(&chunk);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let mut to_close = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+    to_close.resize(to_close.len() + BIG, b'z');
+    let (o, server) = serve_bytes(vec![
+        with_length(BIG),
+        chunked,
+        with_length(BIG),
+        with_length(LIMIT as usize),
+        to_close,
+    ])
+    .await;
+    let (net, mut c) = (Net::new(), Client::default());
+    let headers = http::HeaderMap::new();
+    let req = |keep_body| Outgoing {
+        method: &http::Method::GET,
+        target: "/big",
+        headers: &headers,
+        body: b"",
+        keep_body,
+        max_body: LIMIT,
+    };
+    // A declared length over the limit: read to the end and counted, not kept.
+    let a = c.exchange(&net, &o, &req(true)).await.unwrap();
+    assert_eq!(
+        (a.bytes, a.body.capacity(), a.oversize),
+        (BIG as u64, 0, true)
+    );
+    // Chunked: found over the limit as it streams; what was kept so far is let go.
+    let a = c.exchange(&net, &o, &req(true)).await.unwrap();
+    assert_eq!(
+        (a.bytes, a.body.capacity(), a.oversize),
+        (BIG as u64, 0, true)
+    );
+    // Not asked for: counted, never kept, not oversize; and the read buffer stayed small throughout.
+    let a = c.exchange(&net, &o, &req(false)).await.unwrap();
+    assert_eq!((a.bytes, a.body.len(), a.oversize), (BIG as u64, 0, false));
+    let buffered = c.conns.iter().map(|(_, k)| k.buf.capacity()).max().unwrap();
+    assert!(buffered <= 64 << 10, "read buffer of {buffered} bytes");
+    // Exactly the limit is kept.
+    let a = c.exchange(&net, &o, &req(true)).await.unwrap();
+    assert_eq!((a.body.len(), a.oversize), (LIMIT as usize, false));
+    // No length (to the end of the connection): found over the limit as it streams.
+    let a = c.exchange(&net, &o, &req(true)).await.unwrap();
+    assert_eq!(
+        (a.bytes, a.body.capacity(), a.oversize),
+        (BIG as u64, 0, true)
+    );
+    assert_eq!(server.await.unwrap(), 5, "all on one kept-alive connection");
+}
+
+#[tokio::test]
+async fn users_sharing_a_pool_share_one_connection_but_not_cookies() {
+    let (o, server) = scripted(vec![vec![
+        "HTTP/1.1 200 OK\r\nSet-Cookie: who=a\r\nContent-Length: 1\r\n\r\na",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb",
+    ]])
+    .await;
+    let net = Net::new();
+    let pool = std::sync::Arc::new(Pool::default());
+    let (mut a, mut b) = (Client::shared(pool.clone()), Client::shared(pool.clone()));
+    send(&mut a, &net, &o, &http::Method::GET, true)
+        .await
+        .unwrap();
+    assert_eq!(pool.len(), 1, "the connection went back to the pool");
+    send(&mut b, &net, &o, &http::Method::GET, true)
+        .await
+        .unwrap();
+    let seen = server.await.unwrap();
+    assert_eq!(
+        seen.len(),
+        2,
+        "both users' requests came on the one connection"
+    );
+    assert!(
+        !seen[1].contains("cookie"),
+        "user b does not send user a's cookie: {}",
+        seen[1]
+    );
+}

@@ -1,0 +1,180 @@
+//! Resolution of `[gates]`: the overall gates, per-request gates, and gates scoped to a window of the run
+//! (`steady`, a stage).
+
+use super::*;
+
+pub(super) fn resolve_gates(
+    loaded: &Loaded,
+    file: usize,
+    g: &crate::scenario::RawGates,
+    steps: &[Step],
+    load: &Load,
+) -> Result<Vec<Gate>> {
+    let mut gates = Vec::new();
+    let run = (Window::Run, &g.overall(), g.requests.as_ref());
+    push_window(loaded, file, run, steps, &mut gates)?;
+    if let Some(d) = &g.dropped_iterations {
+        if !matches!(load, Load::Arrival(_)) {
+            return Err(loaded
+                .error(
+                    file,
+                    d.span(),
+                    "`dropped_iterations` only applies to an arrival rate (`arrival_rate`, or stages with `rate`)",
+                )
+                .into());
+        }
+        let n = *d.get_ref();
+        if n < 0 {
+            return Err(loaded
+                .error(
+                    file,
+                    d.span(),
+                    format!("`dropped_iterations` is a count, at least 0, got {n}"),
+                )
+                .into());
+        }
+        gates.push(Gate {
+            scope: None,
+            window: Window::Run,
+            metric: GateMetric::DroppedIterations,
+            threshold: n as f64,
+        });
+    }
+    if let Some(w) = &g.steady {
+        let set = w.get_ref();
+        push_window(
+            loaded,
+            file,
+            (Window::Steady, &set.overall(), set.requests.as_ref()),
+            steps,
+            &mut gates,
+        )?;
+    }
+    let stages = load.stage_durations();
+    for (key, set) in g.stages.iter().flatten() {
+        let n = key.get_ref().trim().parse::<usize>().ok();
+        let n = match n {
+            Some(n) if (1..=stages.len()).contains(&n) => n,
+            _ => {
+                let have = if stages.is_empty() {
+                    "the load has no stages".to_string()
+                } else {
+                    format!("the load has stages 1 to {}", stages.len())
+                };
+                return Err(loaded
+                    .error(
+                        file,
+                        key.span(),
+                        format!("`gates.stages.{}`: no such stage ({have})", key.get_ref()),
+                    )
+                    .with_help("stages are numbered from 1 in the order of [load] stages")
+                    .into());
+            }
+        };
+        if stages[n - 1].is_zero() {
+            return Err(loaded
+                .error(
+                    file,
+                    key.span(),
+                    format!("stage {n} lasts 0 s (a step): there is nothing to judge in it"),
+                )
+                .with_help("gate the stage after it instead")
+                .into());
+        }
+        push_window(
+            loaded,
+            file,
+            (Window::Stage(n), &set.overall(), set.requests.as_ref()),
+            steps,
+            &mut gates,
+        )?;
+    }
+    Ok(gates)
+}
+
+type RawRequestGates = std::collections::BTreeMap<Spanned<String>, crate::scenario::RawGateSet>;
+
+/// The gates of one window: for all requests, then per request name.
+pub(super) fn push_window(
+    loaded: &Loaded,
+    file: usize,
+    (window, overall, requests): (Window, &RawGateSet, Option<&RawRequestGates>),
+    steps: &[Step],
+    gates: &mut Vec<Gate>,
+) -> Result<()> {
+    push_gate_set(loaded, file, (None, window), overall, gates)?;
+    for (name, set) in requests.into_iter().flatten() {
+        if !steps.iter().any(|s| s.name == *name.get_ref()) {
+            let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+            return Err(loaded
+                .error(
+                    file,
+                    name.span(),
+                    format!("gate for unknown request name `{}`", name.get_ref()),
+                )
+                .suggest(name.get_ref(), names.iter().copied())
+                .into());
+        }
+        push_gate_set(
+            loaded,
+            file,
+            (Some(name.get_ref().clone()), window),
+            set,
+            gates,
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn push_gate_set(
+    loaded: &Loaded,
+    file: usize,
+    (scope, window): (Option<String>, Window),
+    set: &RawGateSet,
+    out: &mut Vec<Gate>,
+) -> Result<()> {
+    if let Some(v) = &set.success_rate {
+        let x = *v.get_ref();
+        if !(0.0..=100.0).contains(&x) {
+            return Err(loaded
+                .error(
+                    file,
+                    v.span(),
+                    format!("`success_rate` is a percentage from 0 to 100, got {x}"),
+                )
+                .into());
+        }
+        out.push(Gate {
+            scope: scope.clone(),
+            window,
+            metric: GateMetric::SuccessRate,
+            threshold: x,
+        });
+    }
+    for (p, v) in [
+        (50u8, &set.p50_ms),
+        (90, &set.p90_ms),
+        (95, &set.p95_ms),
+        (99, &set.p99_ms),
+    ] {
+        if let Some(v) = v {
+            let x = *v.get_ref();
+            if !(x > 0.0 && x.is_finite()) {
+                return Err(loaded
+                    .error(
+                        file,
+                        v.span(),
+                        format!("`p{p}_ms` must be a positive number of milliseconds, got {x}"),
+                    )
+                    .into());
+            }
+            out.push(Gate {
+                scope: scope.clone(),
+                window,
+                metric: GateMetric::Percentile(p),
+                threshold: x,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,586 @@
+//! Resolution of steps: a request's method, path, headers, body, captures and expectations, the task keys
+//! (weight, tags, restart_session), flows and their steps, and templates checked against the names that exist.
+
+use super::*;
+
+pub(super) fn resolve_step(
+    loaded: &Loaded,
+    file: usize,
+    raw: &RawStep,
+    kind: StepKind,
+    in_flow: bool,
+    names: &Names,
+) -> Result<Step> {
+    let captures = &names.captures;
+    let name = raw.name.get_ref().trim().to_string();
+    if name.is_empty() {
+        return Err(loaded
+            .error(file, raw.name.span(), "request `name` must not be empty")
+            .into());
+    }
+    if let Some(list) = &raw.steps {
+        return resolve_flow(loaded, file, raw, kind, in_flow, list, name);
+    }
+    let Some(raw_path) = &raw.path else {
+        return Err(loaded
+            .error(file, raw.name.span(), format!("request `{name}` has no `path`"))
+            .with_help("a request needs path = \"/...\"; a task made of several requests has [[task.steps]] instead")
+            .into());
+    };
+    let method = match &raw.method {
+        None => Method::GET,
+        Some(m) => {
+            let upper = m.get_ref().to_ascii_uppercase();
+            if !METHODS.contains(&upper.as_str()) {
+                return Err(loaded
+                    .error(
+                        file,
+                        m.span(),
+                        format!(
+                            "unknown HTTP method `{}`; expected one of {}",
+                            m.get_ref(),
+                            METHODS.join(", ")
+                        ),
+                    )
+                    .suggest(&upper, METHODS.iter().copied())
+                    .into());
+            }
+            Method::from_bytes(upper.as_bytes()).unwrap_or(Method::GET)
+        }
+    };
+    let tpl = |s: &Spanned<String>| compile(loaded, file, s.span(), s.get_ref(), names);
+
+    let path_src = raw_path.get_ref();
+    if !(path_src.starts_with('/')
+        || path_src.starts_with("http://")
+        || path_src.starts_with("https://")
+        || path_src.starts_with("{{"))
+    {
+        return Err(loaded
+            .error(
+                file,
+                raw_path.span(),
+                format!("`path` must start with `/` (or be a full http:// URL), got `{path_src}`"),
+            )
+            .into());
+    }
+    let path = tpl(raw_path)?;
+    let query = raw
+        .query
+        .iter()
+        .flatten()
+        .map(|(k, v)| Ok((k.clone(), tpl(v)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let headers = raw
+        .headers
+        .iter()
+        .flatten()
+        .map(|(k, v)| {
+            let h = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                loaded.error(file, v.span(), format!("`{k}` is not a valid header name"))
+            })?;
+            if let Some(bad) = v.get_ref().chars().find(|c| c.is_control() && *c != '\t') {
+                return Err(loaded
+                    .error(
+                        file,
+                        v.span(),
+                        format!("header `{k}`: the value contains the control character {bad:?}, which HTTP does not allow"),
+                    )
+                    .into());
+            }
+            Ok((h, tpl(v)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let body = match (&raw.json, &raw.body) {
+        (Some(j), Some(_)) => {
+            return Err(loaded
+                .error(
+                    file,
+                    j.span(),
+                    "a request has either `json` or `body`, not both",
+                )
+                .into());
+        }
+        (Some(j), None) => Body::Json(json_template(loaded, file, j.span(), j.get_ref(), names)?),
+        (None, Some(b)) => Body::Text(tpl(b)?),
+        (None, None) => Body::None,
+    };
+    let expect_status = raw
+        .expect
+        .as_ref()
+        .and_then(|e| e.status.as_ref())
+        .map(|list| status_list(loaded, file, list, "expect.status"))
+        .transpose()?;
+    let mut expect_json = Vec::new();
+    for (path, value) in raw.expect.iter().filter_map(|e| e.json.as_ref()).flatten() {
+        let p = JsonPath::parse(path).map_err(|(_, m)| {
+            loaded
+                .error_in(
+                    file,
+                    value.span(),
+                    path,
+                    format!("bad JSON path `{path}`: {m}"),
+                )
+                .with_help("write expect = { json = { \"$.status\" = \"healthy\" } }")
+        })?;
+        let v = serde_json::to_value(value.get_ref())
+            .map_err(|e| loaded.error(file, value.span(), format!("`expect.json`: {e}")))?;
+        expect_json.push((p, v));
+    }
+    let mut caps = Vec::new();
+    for (cname, v) in raw.capture.iter().flatten() {
+        let slot = captures.iter().position(|c| c == cname).unwrap_or(0);
+        caps.push(Capture {
+            name: cname.clone(),
+            slot,
+            source: capture_source(loaded, file, v)?,
+        });
+    }
+    let task_only = |what: &str, span: Range<usize>| -> Error {
+        let whose = if in_flow {
+            "the steps of a flow (put it on the flow's [[task]])".to_string()
+        } else {
+            format!("{} steps", kind.as_str())
+        };
+        loaded
+            .error(
+                file,
+                span,
+                format!("`{what}` applies to [[task]] entries, not to {whose}"),
+            )
+            .into()
+    };
+    let kind_here = if in_flow { StepKind::OnStart } else { kind };
+    let (weight, tags, restart_session) = task_fields(loaded, file, raw, kind_here, &task_only)?;
+    let restart_on = match (&raw.restart_session_on, kind) {
+        (None, _) => Vec::new(),
+        (Some(list), StepKind::Task) => status_list(loaded, file, list, "restart_session_on")?,
+        (Some(list), _) => {
+            return Err(loaded
+                .error(
+                    file,
+                    list.span(),
+                    format!(
+                        "`restart_session_on` applies to tasks (and the steps of flows), not to {} steps",
+                        kind.as_str()
+                    ),
+                )
+                .into());
+        }
+    };
+    let timeout = raw
+        .timeout
+        .as_ref()
+        .map(|t| positive_duration(loaded, file, t, "timeout"))
+        .transpose()?;
+    Ok(Step {
+        name,
+        kind,
+        method,
+        path,
+        query,
+        headers,
+        body,
+        expect_status,
+        expect_json,
+        captures: caps,
+        weight,
+        restart_session,
+        restart_on,
+        tags,
+        timeout,
+        class: 0,
+        flow: None,
+    })
+}
+
+/// Status codes as written (`expect.status`, `restart_session_on`): at least one, each 100-599.
+pub(super) fn status_list(
+    loaded: &Loaded,
+    file: usize,
+    list: &crate::scenario::StatusList,
+    what: &str,
+) -> Result<Vec<u16>> {
+    if list.get_ref().is_empty() {
+        return Err(loaded
+            .error(
+                file,
+                list.span(),
+                format!("`{what}` must list at least one status code"),
+            )
+            .into());
+    }
+    let mut codes = Vec::new();
+    for s in list.get_ref() {
+        let c = *s.get_ref();
+        if !(100..=599).contains(&c) {
+            return Err(loaded
+                .error(
+                    file,
+                    s.span(),
+                    format!("`{c}` is not an HTTP status code (100-599)"),
+                )
+                .into());
+        }
+        codes.push(c as u16);
+    }
+    Ok(codes)
+}
+
+/// The task-level keys of `raw` (weight, tags, restart_session), refused unless `kind` is a task.
+pub(super) fn task_fields(
+    loaded: &Loaded,
+    file: usize,
+    raw: &RawStep,
+    kind: StepKind,
+    task_only: &dyn Fn(&str, Range<usize>) -> Error,
+) -> Result<(u32, Vec<String>, bool)> {
+    let weight = match (&raw.weight, kind) {
+        (None, _) => 1,
+        (Some(w), StepKind::Task) => {
+            let v = *w.get_ref();
+            if !(1..=1_000_000).contains(&v) {
+                return Err(loaded
+                    .error(
+                        file,
+                        w.span(),
+                        format!("`weight` must be between 1 and 1000000, got {v}"),
+                    )
+                    .into());
+            }
+            v as u32
+        }
+        (Some(w), _) => return Err(task_only("weight", w.span())),
+    };
+    let tags = match (&raw.tags, kind) {
+        (None, _) => Vec::new(),
+        (Some(t), StepKind::Task) => t.get_ref().clone(),
+        (Some(t), _) => return Err(task_only("tags", t.span())),
+    };
+    let restart_session = match (&raw.restart_session, kind) {
+        (None, _) => false,
+        (Some(r), StepKind::Task) => *r.get_ref(),
+        (Some(r), _) => return Err(task_only("restart_session", r.span())),
+    };
+    Ok((weight, tags, restart_session))
+}
+
+/// A flow's own entry: a `[[task]]` with `steps`, which has the task's keys and none of a request's.
+pub(super) fn resolve_flow(
+    loaded: &Loaded,
+    file: usize,
+    raw: &RawStep,
+    kind: StepKind,
+    in_flow: bool,
+    list: &Spanned<Vec<RawStep>>,
+    name: String,
+) -> Result<Step> {
+    if in_flow || kind != StepKind::Task {
+        return Err(loaded
+            .error(
+                file,
+                list.span(),
+                if in_flow {
+                    "flows do not nest: a step of a flow is one request".to_string()
+                } else {
+                    format!(
+                        "`steps` applies to [[task]] entries, not to {} steps",
+                        kind.as_str()
+                    )
+                },
+            )
+            .into());
+    }
+    if list.get_ref().is_empty() {
+        return Err(loaded
+            .error(file, list.span(), format!("flow `{name}` has no steps"))
+            .into());
+    }
+    let request_keys: [(&str, Option<Range<usize>>); 10] = [
+        (
+            "restart_session_on",
+            raw.restart_session_on.as_ref().map(Spanned::span),
+        ),
+        ("method", raw.method.as_ref().map(Spanned::span)),
+        ("path", raw.path.as_ref().map(Spanned::span)),
+        (
+            "query",
+            raw.query
+                .as_ref()
+                .and_then(|q| q.values().next())
+                .map(Spanned::span),
+        ),
+        (
+            "headers",
+            raw.headers
+                .as_ref()
+                .and_then(|h| h.values().next())
+                .map(Spanned::span),
+        ),
+        ("json", raw.json.as_ref().map(Spanned::span)),
+        ("body", raw.body.as_ref().map(Spanned::span)),
+        (
+            "expect",
+            raw.expect
+                .as_ref()
+                .and_then(|e| e.status.as_ref())
+                .map(Spanned::span),
+        ),
+        (
+            "capture",
+            raw.capture
+                .as_ref()
+                .and_then(|c| c.values().next())
+                .map(Spanned::span),
+        ),
+        ("timeout", raw.timeout.as_ref().map(Spanned::span)),
+    ];
+    if let Some((key, span)) = request_keys
+        .into_iter()
+        .find_map(|(k, s)| s.map(|s| (k, s)))
+    {
+        return Err(loaded
+            .error(
+                file,
+                span,
+                format!("flow `{name}` has `steps`, so `{key}` belongs on one of its steps"),
+            )
+            .with_help("a flow's own keys are name, weight, tags and restart_session")
+            .into());
+    }
+    let task_only = |what: &str, span: Range<usize>| -> Error {
+        loaded
+            .error(file, span, format!("`{what}` is not allowed here"))
+            .into()
+    };
+    let (weight, tags, restart_session) = task_fields(loaded, file, raw, kind, &task_only)?;
+    Ok(Step {
+        name,
+        kind: StepKind::Flow,
+        method: Method::GET,
+        path: Template::literal(""),
+        query: Vec::new(),
+        headers: Vec::new(),
+        body: Body::None,
+        expect_status: None,
+        expect_json: Vec::new(),
+        captures: Vec::new(),
+        weight,
+        restart_session,
+        restart_on: Vec::new(),
+        tags,
+        timeout: None,
+        class: 0,
+        flow: None,
+    })
+}
+
+pub(super) fn capture_source(
+    loaded: &Loaded,
+    file: usize,
+    v: &Spanned<toml::Value>,
+) -> Result<CaptureSource> {
+    let help = "write token = \"$.access_token\", token = { json = \"$.access_token\" } or sid = { header = \"X-Session\" }";
+    let json = |path: &str| -> Result<CaptureSource> {
+        JsonPath::parse(path)
+            .map(CaptureSource::Json)
+            .map_err(|(_, m)| {
+                loaded
+                    .error_in(file, v.span(), path, format!("bad JSON path `{path}`: {m}"))
+                    .with_help(help)
+                    .into()
+            })
+    };
+    match v.get_ref() {
+        toml::Value::String(p) => json(p),
+        toml::Value::Table(t) if t.len() == 1 => match t.iter().next() {
+            Some((k, toml::Value::String(p))) if k == "json" => json(p),
+            Some((k, toml::Value::String(h))) if k == "header" => {
+                HeaderName::from_bytes(h.as_bytes())
+                    .map(CaptureSource::Header)
+                    .map_err(|_| {
+                        loaded
+                            .error(file, v.span(), format!("`{h}` is not a valid header name"))
+                            .into()
+                    })
+            }
+            Some((k, _)) => Err(loaded
+                .error(
+                    file,
+                    v.span(),
+                    format!(
+                        "unknown capture source `{k}`; expected `json` or `header` with a string"
+                    ),
+                )
+                .suggest(k, ["json", "header"])
+                .into()),
+            None => Err(loaded
+                .error(file, v.span(), "empty capture")
+                .with_help(help)
+                .into()),
+        },
+        _ => Err(loaded
+            .error(file, v.span(), "a capture is a JSON path or a table")
+            .with_help(help)
+            .into()),
+    }
+}
+
+/// Compiles a template found at `span` in `file`.
+pub(super) fn compile(
+    loaded: &Loaded,
+    file: usize,
+    span: Range<usize>,
+    s: &str,
+    names: &Names,
+) -> Result<Template> {
+    Template::compile(
+        s,
+        |v: &RawVar<'_>| resolve_var(loaded, file, span.clone(), v, names),
+        |e| {
+            loaded
+                .error_in(file, span.clone(), &e.text, e.message)
+                .into()
+        },
+    )
+}
+
+pub(super) fn resolve_var(
+    loaded: &Loaded,
+    file: usize,
+    span: Range<usize>,
+    v: &RawVar<'_>,
+    names: &Names,
+) -> Result<Resolved> {
+    let captures = &names.captures;
+    let var = match v.name {
+        "vu" => Var::Vu,
+        "session" => Var::Session,
+        "run_id" => Var::RunId,
+        "seq" => Var::Seq,
+        "uuid" => Var::Uuid,
+        "random" => Var::Random,
+        "timestamp_ms" => Var::TimestampMs,
+        name => {
+            if let Some(env) = name.strip_prefix("env.") {
+                return std::env::var(env).map(Resolved::Value).map_err(|_| {
+                    loaded
+                        .error_in(
+                            file,
+                            span,
+                            v.text,
+                            format!("environment variable `{env}` is not set"),
+                        )
+                        .with_help(format!("set it before the run: {env}=... loadgen run ..."))
+                        .into()
+                });
+            }
+            if let Some(column) = name.strip_prefix("data.") {
+                return match names.data.as_ref() {
+                    Some(set) => match set.column(column) {
+                        Some(i) => Ok(Resolved::Var(Var::Data(i))),
+                        None => {
+                            let e = loaded.error_in(
+                                file,
+                                span,
+                                v.text,
+                                format!(
+                                    "`{}` has no column `{column}`",
+                                    set.path().display()
+                                ),
+                            );
+                            Err(match crate::scenario::error::did_you_mean(
+                                column,
+                                set.columns().iter().map(String::as_str),
+                            ) {
+                                Some(best) => e.with_help(format!("did you mean `data.{best}`?")),
+                                None => e.with_help(format!(
+                                    "its columns are: {}",
+                                    set.columns().join(", ")
+                                )),
+                            }
+                            .into())
+                        }
+                    },
+                    None => Err(loaded
+                        .error_in(file, span, v.text, format!("`{name}` needs a data file"))
+                        .with_help("add [data] file = \"users.csv\" (a CSV file with a header row naming the columns)")
+                        .into()),
+                };
+            }
+            match captures.iter().position(|c| c == name) {
+                Some(slot) => Var::Capture(slot),
+                None => {
+                    let known: Vec<&str> = template::BUILTINS
+                        .iter()
+                        .map(|(b, _)| *b)
+                        .chain(captures.iter().map(String::as_str))
+                        .collect();
+                    let mut e = loaded.error_in(
+                        file,
+                        span,
+                        v.text,
+                        format!("unknown template variable `{name}`"),
+                    );
+                    e = match crate::scenario::error::did_you_mean(name, known.iter().copied()) {
+                        Some(best) => e.with_help(format!("did you mean `{best}`?")),
+                        None => e.with_help(format!(
+                            "known variables: {}, env.NAME, and the captures declared in the scenario{}",
+                            template::BUILTINS.iter().map(|(b, _)| *b).collect::<Vec<_>>().join(", "),
+                            if captures.is_empty() { String::new() } else { format!(" ({})", captures.join(", ")) }
+                        )),
+                    };
+                    return Err(e.into());
+                }
+            }
+        }
+    };
+    Ok(Resolved::Var(var))
+}
+
+pub(super) fn json_template(
+    loaded: &Loaded,
+    file: usize,
+    span: Range<usize>,
+    v: &toml::Value,
+    names: &Names,
+) -> Result<JsonTemplate> {
+    Ok(match v {
+        toml::Value::String(s) => {
+            let t = compile(loaded, file, span, s, names)?;
+            if t.is_constant() {
+                JsonTemplate::Literal(serde_json::Value::String(t.render(&mut NoVars)))
+            } else {
+                JsonTemplate::String(t)
+            }
+        }
+        toml::Value::Array(items) => JsonTemplate::Array(
+            items
+                .iter()
+                .map(|i| json_template(loaded, file, span.clone(), i, names))
+                .collect::<Result<_>>()?,
+        ),
+        toml::Value::Table(t) => JsonTemplate::Object(
+            t.iter()
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        json_template(loaded, file, span.clone(), v, names)?,
+                    ))
+                })
+                .collect::<Result<_>>()?,
+        ),
+        toml::Value::Integer(i) => JsonTemplate::Literal((*i).into()),
+        toml::Value::Float(f) => JsonTemplate::Literal(
+            serde_json::Number::from_f64(*f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        ),
+        toml::Value::Boolean(b) => JsonTemplate::Literal((*b).into()),
+        toml::Value::Datetime(d) => JsonTemplate::Literal(d.to_string().into()),
+    })
+}
+
+pub(super) struct NoVars;
+impl template::Context for NoVars {
+    fn write_var(&mut self, _: Var, _: &mut String) {}
+}
