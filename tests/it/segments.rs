@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::schema::schema_errors;
+use crate::segmenting::assert_merged_percentiles;
 use crate::util::{Demo, loadgen, results, wait_bounded, write};
 
 /// Each user registers a fixed prefix plus its `{{vu}}`: a user number used by two segments would be a 409.
@@ -97,21 +98,7 @@ fn four_segments_run_together_and_merge_into_the_whole_plan() {
     assert_eq!(m["gates"]["passed"], true);
 
     // The merged percentiles are exactly those of the four histograms added together.
-    for (i, name) in ["register", "health"].iter().enumerate() {
-        let mut all = hdrhistogram::Histogram::<u64>::new(3).unwrap();
-        for r in &segs {
-            let text = r["requests"][i]["hdr"].as_str().unwrap();
-            all.add(decode(text)).unwrap();
-        }
-        let row = crate::util::request(&m, name);
-        let p = &row["percentiles_ms"];
-        for (key, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
-            let expected = all.value_at_quantile(q) as f64 / 1000.0;
-            assert_eq!(p[key].as_f64().unwrap(), expected, "{name} {key}");
-        }
-        assert_eq!(row["max_ms"].as_f64().unwrap(), all.max() as f64 / 1000.0);
-        assert_eq!(row["requests"].as_u64().unwrap(), all.len());
-    }
+    assert_merged_percentiles(&segs, &m);
 
     // Refusals: the same segment twice, and a different scenario.
     let seg0 = dir.path().join("seg-0.json");
@@ -140,17 +127,6 @@ fn four_segments_run_together_and_merge_into_the_whole_plan() {
         .arg(&other_json)
         .expect_code(2)
         .stderr_has("merge only the segments of one scenario");
-}
-
-fn decode(text: &str) -> hdrhistogram::Histogram<u64> {
-    use base64::Engine as _;
-    use hdrhistogram::serialization::Deserializer;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .expect("the hdr field is base64");
-    Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .expect("the hdr field is an HdrHistogram")
 }
 
 #[test]
