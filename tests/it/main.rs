@@ -6,6 +6,7 @@ mod csv;
 mod data;
 mod html;
 mod k8s;
+mod merge_windows;
 mod mix;
 mod netns;
 mod preflight;
