@@ -1,18 +1,21 @@
 //! Integration tests: they run the real `loadgen` binary (see `util`) against the built-in reference API on
-//! loopback ports chosen by the OS.
+//! loopback ports chosen by the OS (and, in `netns`, in network namespaces the test creates).
 
 mod arrival;
 mod csv;
 mod data;
 mod html;
 mod k8s;
+mod merge_windows;
 mod mix;
+mod netns;
 mod preflight;
 mod prometheus;
 mod reliability;
 mod run;
 mod scenario_errors;
 mod schema;
+mod segmenting;
 mod segments;
 mod tls;
 mod util;

@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::schema::schema_errors;
+use crate::segmenting::assert_merged_percentiles;
 use crate::util::{Demo, loadgen, results, wait_bounded, write};
 
 /// Each user registers a fixed prefix plus its `{{vu}}`: a user number used by two segments would be a 409.
@@ -97,21 +98,7 @@ fn four_segments_run_together_and_merge_into_the_whole_plan() {
     assert_eq!(m["gates"]["passed"], true);
 
     // The merged percentiles are exactly those of the four histograms added together.
-    for (i, name) in ["register", "health"].iter().enumerate() {
-        let mut all = hdrhistogram::Histogram::<u64>::new(3).unwrap();
-        for r in &segs {
-            let text = r["requests"][i]["hdr"].as_str().unwrap();
-            all.add(decode(text)).unwrap();
-        }
-        let row = crate::util::request(&m, name);
-        let p = &row["percentiles_ms"];
-        for (key, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
-            let expected = all.value_at_quantile(q) as f64 / 1000.0;
-            assert_eq!(p[key].as_f64().unwrap(), expected, "{name} {key}");
-        }
-        assert_eq!(row["max_ms"].as_f64().unwrap(), all.max() as f64 / 1000.0);
-        assert_eq!(row["requests"].as_u64().unwrap(), all.len());
-    }
+    assert_merged_percentiles(&segs, &m);
 
     // Refusals: the same segment twice, and a different scenario.
     let seg0 = dir.path().join("seg-0.json");
@@ -145,14 +132,11 @@ fn four_segments_run_together_and_merge_into_the_whole_plan() {
 /// Runs `file` as `n` segments started together (extra arguments `args`); returns their results.
 fn run_segments(file: &std::path::Path, n: u64, args: &[&str]) -> Vec<serde_json::Value> {
     let dir = file.parent().expect("the scenario is in a directory");
-    let at = SystemTime::now() + Duration::from_secs(3);
-    let at = humantime::format_rfc3339_seconds(at).to_string();
+    let (_, at) = crate::segmenting::start_at(Duration::from_secs(2));
     let children: Vec<_> = (0..n)
         .map(|i| {
-            args.iter()
-                .fold(loadgen(["run", &file.to_string_lossy(), "-q"]), |lg, a| {
-                    lg.arg(a)
-                })
+            loadgen(["run", &file.to_string_lossy(), "-q"])
+                .args(args)
                 .arg("--segment")
                 .arg(format!("{i}/{n}"))
                 .arg("--start-at")
@@ -239,17 +223,6 @@ wait = "100ms"
             .sum()
     };
     assert_eq!((status("201"), status("409")), (6, 6));
-}
-
-fn decode(text: &str) -> hdrhistogram::Histogram<u64> {
-    use base64::Engine as _;
-    use hdrhistogram::serialization::Deserializer;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .expect("the hdr field is base64");
-    Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .expect("the hdr field is an HdrHistogram")
 }
 
 #[test]

@@ -26,9 +26,19 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut cmd = Command::new(BIN);
+    loadgen_via(&[], args)
+}
+
+/// `loadgen` started through `prefix`, a command that runs the program given after it (e.g. `ip netns exec NAME`).
+pub fn loadgen_via<I, S>(prefix: &[&str], args: I) -> Lg
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = via(prefix);
     cmd.current_dir(root());
-    let mut shown = String::from("loadgen");
+    let mut shown = prefix.iter().map(|p| format!("{p} ")).collect::<String>();
+    shown.push_str("loadgen");
     for a in args {
         shown.push(' ');
         shown.push_str(&a.as_ref().to_string_lossy());
@@ -55,6 +65,14 @@ impl Lg {
         self.shown.push_str(&a.as_ref().to_string_lossy());
         self.cmd.arg(a);
         self
+    }
+
+    pub fn args<I, S>(self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        args.into_iter().fold(self, Lg::arg)
     }
 
     pub fn env(mut self, k: &str, v: &str) -> Self {
@@ -88,6 +106,18 @@ impl Lg {
         let out = self.run();
         assert_eq!(out.code, Some(code), "unexpected exit code\n{}", out.dump());
         out
+    }
+}
+
+/// A command for the binary, run through `prefix` when it is not empty.
+fn via(prefix: &[&str]) -> Command {
+    match prefix.split_first() {
+        Some((prog, rest)) => {
+            let mut cmd = Command::new(prog);
+            cmd.args(rest).arg(BIN);
+            cmd
+        }
+        None => Command::new(BIN),
     }
 }
 
@@ -171,7 +201,12 @@ impl Demo {
 
     /// The reference API on `addr` (a loopback address; port 0 picks a free one), once it is listening.
     pub fn start_at(addr: &str, extra: &[&str]) -> Demo {
-        let mut cmd = Command::new(BIN);
+        Demo::start_via(&[], addr, extra)
+    }
+
+    /// The reference API on `addr`, started through `prefix` (e.g. `ip netns exec NAME`).
+    pub fn start_via(prefix: &[&str], addr: &str, extra: &[&str]) -> Demo {
+        let mut cmd = via(prefix);
         cmd.args(["serve-demo", "--addr", addr]).args(extra);
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -258,10 +293,16 @@ pub fn external_tool(what: &str, candidates: &[&[&str]]) -> Option<Vec<String>> 
             return Some(vec![(*prog).to_string()]);
         }
     }
-    let msg = format!("{what} is not available (tried {candidates:?}); .ci/run installs it");
-    assert!(std::env::var_os("LOADGEN_CI").is_none(), "{msg}");
-    eprintln!("SKIPPED: {msg}");
+    unavailable(&format!(
+        "{what} is not available (tried {candidates:?}); .ci/run installs it"
+    ));
     None
+}
+
+/// Something a test needs is missing (`why`): fails in CI (`LOADGEN_CI=1`), else prints why the test is skipped.
+pub fn unavailable(why: &str) {
+    assert!(std::env::var_os("LOADGEN_CI").is_none(), "{why}");
+    eprintln!("SKIPPED: {why}");
 }
 
 /// on_start steps that register a user named `user` (a template) and capture its token.
