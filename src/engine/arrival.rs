@@ -1,7 +1,8 @@
 //! The open model: iterations start on the arrival rate's schedule, whatever the response times.
 //!
-//! Each worker runs one *lane* of the schedule: with k lanes, lane l starts iterations l, l+k, l+2k, … of
-//! [`Arrival::start_of`], so the lanes together keep the whole rate with no message per iteration crossing a
+//! Each worker runs one *lane* of the schedule: the iterations are dealt to the lanes (and, under
+//! `--segment`, first to the segments) class by class, as [`LaneIterations`] says, so the lanes together keep the
+//! whole rate with no message per iteration crossing a
 //! thread. A lane owns its users (a share of `max_users`): an iteration due now goes to an idle user, or to a
 //! new one while the lane is under its share; otherwise it waits in the lane's queue for the next user to
 //! finish, at most `queue_timeout`, after which it is dropped. Its task's latency includes that wait (see
@@ -10,9 +11,9 @@
 //! own lateness (a timer wakes up to a millisecond late; a saturated loadgen falls further behind) is not
 //! added: it is loadgen's scheduler lag, reported in the time series and judged by the run's validity.
 //!
-//! With user classes, each iteration takes its class in turn by weight ([`Mix`]) and runs on a user of that
-//! class: the lane keeps a pool per class (idle users, queue, and a share of the lane's users by weight, at
-//! least one), as k6 gives each scenario its own users.
+//! With user classes, iteration k of the whole schedule takes its class in turn by weight ([`Mix`]), the same in
+//! every lane and segment, and runs on a user of that class: the lane keeps a pool per class (idle users, queue,
+//! and a share of the lane's users by weight, at least one), as k6 gives each scenario its own users.
 //!
 //! At the stop (end of the duration, or an interrupt) the lane starts nothing more, counts what is still
 //! queued as dropped, lets running iterations finish, and runs `on_stop` for every user with an open session.
@@ -28,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::Client;
 use super::user::{Shared, Vu};
 use super::walk::Start;
-use crate::plan::{Arrival, Load, Mix};
+use crate::plan::{Arrival, Deal, Load, Mix, Segment};
 
 /// Iterations started per wake-up at most, so the stop and the users' returns are seen between batches.
 const BATCH: usize = 256;
@@ -65,6 +66,47 @@ pub fn split(users: u64, weights: &[u32]) -> Vec<u64> {
     }
     out.iter_mut().for_each(|n| *n = (*n).max(1));
     out
+}
+
+/// The iterations of the whole schedule (numbered from 0) that one lane starts, with their classes: each takes
+/// its class in turn by weight ([`Mix`]), is dealt to a segment ([`Deal`]: the n-th of class c to segment
+/// (n + c) mod N), and within the segment to a lane the same way. So the lanes of all the segments together start
+/// every iteration once, with the classes of one run, and each lane has its share of every class within two.
+pub struct LaneIterations {
+    mix: Mix,
+    segment: Deal,
+    lane: Deal,
+    /// The next iteration of the whole schedule, and the first past its end.
+    k: u64,
+    end: u64,
+}
+
+impl LaneIterations {
+    pub fn new(weights: &[u32], segment: Option<Segment>, lane: Segment, end: u64) -> Self {
+        LaneIterations {
+            mix: Mix::new(weights.iter().copied()),
+            segment: Deal::new(segment, weights.len()),
+            lane: Deal::new(Some(lane), weights.len()),
+            k: 0,
+            end,
+        }
+    }
+}
+
+impl Iterator for LaneIterations {
+    type Item = (u64, usize);
+
+    fn next(&mut self) -> Option<(u64, usize)> {
+        while self.k < self.end {
+            let k = self.k;
+            self.k += 1;
+            let class = self.mix.next_class();
+            if self.segment.deal(class) && self.lane.deal(class) {
+                return Some((k, class));
+            }
+        }
+        None
+    }
 }
 
 /// One class's users and waiting iterations in a lane.
@@ -104,24 +146,33 @@ pub async fn run(
     let recorder = shared.recorder.clone();
     let deadline = lane.started + shared.plan.duration;
     let queue_timeout = arrival.queue_timeout;
-    let limit = shared.plan.max_iterations.unwrap_or(u64::MAX);
-    // Under `--segment I/N` this process starts only the iterations k ≡ I (mod N) of the whole schedule, and
-    // its lanes split those: lane l takes its local iterations l, l+lanes, … (local j is global I + j·N).
-    let segment = shared
-        .plan
-        .segment
-        .unwrap_or(crate::plan::Segment { index: 0, count: 1 });
-    let due_at = |j: u64| {
-        let k = segment.global_index(j);
-        arrival
-            .start_of(k)
-            .map(|d| lane.started + d)
-            .filter(|t| *t < deadline && j < limit)
-    };
-    let mut k = lane.index;
-    let mut next = due_at(k);
+    // Every lane walks the whole schedule and starts the iterations dealt to its segment, then to it.
     let weights: Vec<u32> = shared.plan.classes.iter().map(|c| c.weight).collect();
-    let mut mix = Mix::new(weights.iter().copied());
+    let whole = arrival
+        .due_by(shared.plan.duration)
+        .ceil()
+        .min(u64::MAX as f64) as u64;
+    let mut iterations = LaneIterations::new(
+        &weights,
+        shared.plan.segment,
+        Segment {
+            index: lane.index,
+            count: lane.lanes,
+        },
+        shared
+            .plan
+            .whole_iterations()
+            .map_or(whole, |m| m.min(whole)),
+    );
+    let mut due_next = || {
+        iterations.next().and_then(|(k, class)| {
+            arrival
+                .start_of(k)
+                .map(|d| (lane.started + d, class))
+                .filter(|(t, _)| *t < deadline)
+        })
+    };
+    let mut next = due_next();
     let mut pools: Vec<Pool> = split(lane.users, &weights)
         .into_iter()
         .map(|cap| Pool {
@@ -158,7 +209,7 @@ pub async fn run(
         if stopping && busy.is_empty() {
             break;
         }
-        let next_sleep = next.map(tokio::time::Instant::from_std);
+        let next_sleep = next.map(|(t, _)| tokio::time::Instant::from_std(t));
         let expiry = pools
             .iter()
             .filter_map(|p| p.queue.front())
@@ -214,7 +265,7 @@ pub async fn run(
             _ = sleep_until(next_sleep.unwrap_or_else(tokio::time::Instant::now)), if next_sleep.is_some() => {
                 let now = Instant::now();
                 let mut batch = 0;
-                while next.is_some_and(|d| d <= now) {
+                while let Some((_, class)) = next.filter(|(d, _)| *d <= now) {
                     if batch == BATCH {
                         break;
                     }
@@ -222,7 +273,6 @@ pub async fn run(
                     // In line from now: a timer wakes up to a millisecond late, and a lane that falls further
                     // behind is loadgen's own lag (reported, and judged by the run's validity), not the server's.
                     let due = now;
-                    let class = mix.next_class();
                     let pool = &mut pools[class];
                     if let Some(vu) = pool.idle.pop() {
                         start(&mut busy, vu, due);
@@ -241,8 +291,7 @@ pub async fn run(
                     } else {
                         pool.queue.push_back(due);
                     }
-                    k += lane.lanes;
-                    next = due_at(k);
+                    next = due_next();
                 }
             }
         }
@@ -253,6 +302,52 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lanes_of_all_segments_start_every_iteration_once_with_the_classes_of_one_run() {
+        for weights in [vec![1u32], vec![1, 1], vec![3, 1], vec![5, 3, 2]] {
+            let mut mix = Mix::new(weights.iter().copied());
+            let whole: Vec<usize> = (0..500).map(|_| mix.next_class()).collect();
+            for (segments, lanes) in [(1u64, 1u64), (1, 2), (2, 2), (3, 2), (4, 3)] {
+                let mut seen = vec![None; whole.len()];
+                for s in 0..segments {
+                    for l in 0..lanes {
+                        let segment = (segments > 1).then_some(Segment {
+                            index: s,
+                            count: segments,
+                        });
+                        let lane = Segment {
+                            index: l,
+                            count: lanes,
+                        };
+                        let mine: Vec<(u64, usize)> =
+                            LaneIterations::new(&weights, segment, lane, 500).collect();
+                        for &(k, class) in &mine {
+                            assert_eq!(class, whole[k as usize], "iteration {k}'s class");
+                            assert!(seen[k as usize].replace((s, l)).is_none(), "{k} twice");
+                        }
+                        // Every prefix of the lane's iterations has its share of each class, within two (dealt twice).
+                        let total: u32 = weights.iter().sum();
+                        for (c, &w) in weights.iter().enumerate() {
+                            let mut count = 0.0;
+                            for (i, &(_, class)) in mine.iter().enumerate() {
+                                count += f64::from(u8::from(class == c));
+                                let exact = (i + 1) as f64 * f64::from(w) / f64::from(total);
+                                assert!(
+                                    (count - exact).abs() < 2.0,
+                                    "{weights:?} {segments}x{lanes}: lane {s}/{l} class {c}: {count} vs {exact}"
+                                );
+                            }
+                        }
+                    }
+                }
+                assert!(
+                    seen.iter().all(Option::is_some),
+                    "an iteration was not started"
+                );
+            }
+        }
+    }
 
     #[test]
     fn users_split_by_weight_with_at_least_one_each() {

@@ -98,10 +98,90 @@ impl Deal {
     }
 }
 
-/// How many of the first `users` users of a plan whose classes have `weights` are dealt to `segment`: what
-/// the segment runs while the whole plan runs `users` (ramp-downs undo the deal, so this holds at any time).
-pub fn dealt_users(segment: Segment, weights: &[u32], users: u64) -> u64 {
+/// How many of the first `total` users (or iterations) of a plan whose classes have `weights` are dealt to
+/// `segment`: what the segment runs while the whole plan runs `total` users (ramp-downs undo the deal, so this
+/// holds at any time), or its part of the whole schedule's first `total` iterations. The shares of all the
+/// segments add up to `total`.
+///
+/// The [`Mix`] repeats itself every Σweights picks, each class c picked `weights[c]` times in a round, so the
+/// count of each class needs only the picks of the last, partial round.
+pub fn dealt(segment: Segment, weights: &[u32], total: u64) -> u64 {
+    let round: u64 = weights.iter().map(|&w| u64::from(w)).sum::<u64>().max(1);
+    let mut of_class: Vec<u64> = weights
+        .iter()
+        .map(|&w| total / round * u64::from(w))
+        .collect();
     let mut mix = Mix::new(weights.iter().copied());
-    let mut deal = Deal::new(Some(segment), weights.len());
-    (0..users).filter(|_| deal.deal(mix.next_class())).count() as u64
+    for _ in 0..total % round {
+        if let Some(n) = of_class.get_mut(mix.next_class()) {
+            *n += 1;
+        }
+    }
+    let n = segment.count;
+    if of_class.is_empty() {
+        return segment.share(total);
+    }
+    of_class
+        .iter()
+        .enumerate()
+        .map(|(c, &users)| {
+            // The n-th of class c is dealt to segment (n + c) mod N: segment I has the n ≡ I − c (mod N).
+            let index = (segment.index + n - c as u64 % n) % n;
+            Segment { index, count: n }.share(users)
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mix_repeats_every_round_of_the_weights() {
+        for weights in [
+            vec![1u32],
+            vec![3, 1],
+            vec![5, 3, 2],
+            vec![2, 2],
+            vec![7, 1, 1, 4],
+        ] {
+            let round: u32 = weights.iter().sum();
+            let mut mix = Mix::new(weights.iter().copied());
+            let first: Vec<usize> = (0..round).map(|_| mix.next_class()).collect();
+            for (c, &w) in weights.iter().enumerate() {
+                assert_eq!(first.iter().filter(|&&k| k == c).count() as u32, w);
+            }
+            for _ in 0..5 {
+                let again: Vec<usize> = (0..round).map(|_| mix.next_class()).collect();
+                assert_eq!(again, first, "{weights:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn dealt_counts_what_dealing_one_by_one_gives_and_the_segments_add_up() {
+        for weights in [vec![1u32], vec![3, 1], vec![5, 3, 2], vec![1, 1, 1, 1, 1]] {
+            for n in [1u64, 2, 3, 4, 7] {
+                let mut deals: Vec<(Mix, Deal)> = (0..n)
+                    .map(|i| {
+                        (
+                            Mix::new(weights.iter().copied()),
+                            Deal::new(Some(Segment { index: i, count: n }), weights.len()),
+                        )
+                    })
+                    .collect();
+                let mut by_hand = vec![0u64; n as usize];
+                for total in 0..=120u64 {
+                    let shares: Vec<u64> = (0..n)
+                        .map(|i| dealt(Segment { index: i, count: n }, &weights, total))
+                        .collect();
+                    assert_eq!(shares, by_hand, "{weights:?} N={n} total={total}");
+                    assert_eq!(shares.iter().sum::<u64>(), total);
+                    for (i, (mix, deal)) in deals.iter_mut().enumerate() {
+                        by_hand[i] += u64::from(deal.deal(mix.next_class()));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -125,7 +125,7 @@ pub struct RunPlan {
     /// `--segment I/N`: this process runs only that part of the plan (already applied to the load, the
     /// iterations and the data), see [`RunPlan::for_segment`].
     pub segment: Option<Segment>,
-    /// Under a segment with users (not an arrival rate), the whole plan's users, which the scheduler walks.
+    /// Under a segment, the whole plan's load, which the scheduler walks (users, or an arrival rate's iterations).
     pub whole: Option<WholeLoad>,
 }
 

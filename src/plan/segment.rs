@@ -8,18 +8,18 @@
 //!   user, the users of one run: the same `{{vu}}` numbers, classes and start times. Each segment holds its
 //!   share of every class within one user (⌊(U+N−1−I)/N⌋ of U users without classes); its reported users and
 //!   stage targets are those it is dealt, and its spawn rates 1/N of the whole plan's;
-//! - an arrival rate: segment I starts the iterations k ≡ I (mod N) of the whole schedule, at their global times;
-//!   its `max_users` splits like the users, and its users are numbered I+1, I+1+N, … Classes are picked by
-//!   weight within each worker's lane of the segment, so the whole mix is exact within one iteration per lane;
-//! - `--iterations M`: segment I runs ⌊(M+N−1−I)/N⌋ of them (the iterations k < M with k ≡ I mod N for an
-//!   arrival rate);
+//! - an arrival rate: every segment walks the whole schedule and starts the iterations dealt to it the same
+//!   way (the n-th iteration of class c to segment (n + c) mod N; without classes, the k ≡ I mod N), at their
+//!   global times, with the classes of one run; its `max_users` splits as ⌊(U+N−1−I)/N⌋, its users numbered
+//!   I+1, I+1+N, …, and its rate is 1/N of the whole;
+//! - `--iterations M`: segment I runs those of the first M dealt to it (⌊(M+N−1−I)/N⌋ without classes);
 //! - test data: a user takes its row by its number (`unique`: user n has row n−1; `round_robin`: row
 //!   (n−1) mod rows), so the segments use the rows one run would, and never the same `unique` row.
 
 use std::fmt;
 use std::str::FromStr;
 
-use super::mix::dealt_users;
+use super::mix::dealt;
 use super::{Load, RunPlan};
 use crate::error::Error;
 
@@ -31,11 +31,12 @@ pub struct Segment {
     pub count: u64,
 }
 
-/// Under a segment, the whole plan's users: its load profile and most users at once.
+/// Under a segment, the whole plan's load: its profile, most users at once and `--iterations`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WholeLoad {
     pub load: Load,
     pub users: u64,
+    pub iterations: Option<u64>,
 }
 
 /// The most segments a plan may be cut into.
@@ -81,11 +82,6 @@ impl Segment {
         self.index + 1 + local.saturating_sub(1).saturating_mul(self.count)
     }
 
-    /// The whole plan's index (from 0) of this segment's `local`-th item (from 0): an iteration or a data row.
-    pub fn global_index(self, local: u64) -> u64 {
-        self.index + local.saturating_mul(self.count)
-    }
-
     /// The whole segment (`0/1`), the same as no segment.
     pub fn is_whole(self) -> bool {
         self.count == 1
@@ -105,17 +101,16 @@ impl RunPlan {
                 segment.count
             ))
         };
-        if !matches!(self.load, Load::Arrival(_)) {
-            self.whole = Some(WholeLoad {
-                load: self.load.clone(),
-                users: self.users,
-            });
-        }
+        self.whole = Some(WholeLoad {
+            load: self.load.clone(),
+            users: self.users,
+            iterations: self.max_iterations,
+        });
         let weights: Vec<u32> = self.classes.iter().map(|c| c.weight).collect();
-        let dealt = |users: u64| dealt_users(segment, &weights, users);
+        let dealt_users = |users: u64| dealt(segment, &weights, users);
         match &mut self.load {
             Load::Ramp { spawn_rate } => {
-                let users = dealt(self.users);
+                let users = dealt_users(self.users);
                 if users == 0 {
                     return Err(empty(format!("{} users", self.users)));
                 }
@@ -124,7 +119,7 @@ impl RunPlan {
             }
             Load::Stages(stages) => {
                 for s in stages.iter_mut() {
-                    s.users = dealt(s.users);
+                    s.users = dealt_users(s.users);
                     s.spawn_rate = s.spawn_rate.map(|r| r / n);
                 }
                 let users = stages.iter().map(|s| s.users).max().unwrap_or(0);
@@ -141,7 +136,7 @@ impl RunPlan {
                 self.users = users;
             }
         }
-        self.max_iterations = self.max_iterations.map(|m| segment.share(m));
+        self.max_iterations = self.max_iterations.map(|m| dealt(segment, &weights, m));
         self.segment = Some(segment);
         Ok(self)
     }
@@ -173,9 +168,23 @@ impl RunPlan {
         self.segment.map_or(1.0, |s| 1.0 / s.count as f64)
     }
 
-    /// This process's share of `total` iterations of the whole schedule (`total` without a segment).
+    /// This process's share of the whole schedule's first `total` iterations (`total` without a segment):
+    /// those dealt to its segment.
     pub fn iteration_share(&self, total: u64) -> u64 {
-        self.segment.map_or(total, |s| s.share(total))
+        match self.segment {
+            Some(s) => {
+                let weights: Vec<u32> = self.classes.iter().map(|c| c.weight).collect();
+                dealt(s, &weights, total)
+            }
+            None => total,
+        }
+    }
+
+    /// The whole plan's `--iterations` (this process's own without a segment).
+    pub fn whole_iterations(&self) -> Option<u64> {
+        self.whole
+            .as_ref()
+            .map_or(self.max_iterations, |w| w.iterations)
     }
 }
 
@@ -218,25 +227,6 @@ mod tests {
                     }
                 }
                 assert_eq!(seen, (1..=users).collect::<BTreeSet<_>>());
-            }
-        }
-    }
-
-    #[test]
-    fn arrival_iterations_and_unique_rows_are_partitioned_exactly() {
-        for total in [0u64, 1, 5, 64, 1001] {
-            for n in [1u64, 2, 3, 4, 9] {
-                let mut seen = BTreeSet::new();
-                for i in 0..n {
-                    let s = seg(i, n);
-                    for local in 0..s.share(total) {
-                        let k = s.global_index(local);
-                        assert_eq!(k % n, i, "iteration k ≡ I mod N");
-                        assert!(k < total);
-                        assert!(seen.insert(k), "iteration {k} twice");
-                    }
-                }
-                assert_eq!(seen, (0..total).collect::<BTreeSet<_>>(), "N={n}");
             }
         }
     }

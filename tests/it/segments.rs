@@ -223,6 +223,17 @@ wait = "100ms"
             .sum()
     };
     assert_eq!((status("201"), status("409")), (6, 6));
+
+    // An arrival rate deals its iterations the same way: 60 iterations at 3:1 are 45 reads and 15 writes in
+    // one run, and so across the three segments, 20 each (15 + 5).
+    let segs = run_segments(&file, 3, &["--rate", "60", "-u", "6", "--iterations", "60"]);
+    for r in &segs {
+        assert_eq!(r["settings"]["max_iterations"], 20, "{}", r["settings"]);
+        assert_eq!(
+            (count(r, "health_reader"), count(r, "health_writer")),
+            (15, 5)
+        );
+    }
 }
 
 #[test]
