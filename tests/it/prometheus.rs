@@ -1,12 +1,14 @@
-//! Live metrics scraped by a real Prometheus (`--metrics-addr`), and the endpoint's start-up errors.
+//! Live metrics scraped by a real Prometheus (`--metrics-addr`), the Grafana dashboard's queries against what a run
+//! serves, and the endpoint's start-up errors.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{Demo, external_tool, loadgen, wait_bounded, write};
+use crate::util::{Demo, external_tool, loadgen, root, wait_bounded, write};
 
 /// A port the OS reports free now.
 fn free_port() -> u16 {
@@ -257,4 +259,177 @@ fn a_metrics_port_in_use_is_an_error_before_any_traffic() {
     loadgen(["run", &file.to_string_lossy(), "--metrics-grace", "1s"])
         .expect_code(2)
         .stderr_has("--metrics-addr");
+}
+
+/// The label names of a sample line of the text format (`name{a="x",b="y\"z"} 1`).
+fn sample_labels(line: &str) -> (&str, BTreeSet<String>) {
+    let Some((name, mut rest)) = line.split_once('{') else {
+        return (line.split(' ').next().unwrap_or(line), BTreeSet::new());
+    };
+    let mut labels = BTreeSet::new();
+    while let Some((label, value)) = rest.split_once("=\"") {
+        labels.insert(label.trim_start_matches(',').to_string());
+        // The value ends at the first quote that is not escaped.
+        let mut escaped = false;
+        let end = value
+            .char_indices()
+            .find(|&(_, c)| {
+                let closes = c == '"' && !escaped;
+                escaped = c == '\\' && !escaped;
+                closes
+            })
+            .map_or(value.len(), |(i, _)| i);
+        rest = value.get(end + 1..).unwrap_or("");
+        if rest.starts_with('}') {
+            break;
+        }
+    }
+    (name, labels)
+}
+
+/// Every `expr` of the dashboard's panels.
+fn panel_queries(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                match v.as_str() {
+                    Some(q) if k == "expr" => out.push(q.to_string()),
+                    _ => panel_queries(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| panel_queries(v, out)),
+        _ => {}
+    }
+}
+
+/// The `loadgen_…` names of a query.
+fn query_metrics(q: &str) -> Vec<&str> {
+    q.match_indices("loadgen_")
+        .map(|(i, _)| {
+            let tail = &q[i..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            &tail[..end]
+        })
+        .collect()
+}
+
+/// The labels of a query's `by (…)` clauses.
+fn grouped_labels(q: &str) -> Vec<&str> {
+    q.match_indices("by (")
+        .filter_map(|(i, m)| q[i + m.len()..].split_once(')'))
+        .flat_map(|(labels, _)| labels.split(','))
+        .map(str::trim)
+        .collect()
+}
+
+/// The dashboard's panels query what loadgen serves, checked on a real run with a flow (whose families are only
+/// served when a scenario has flows), an arrival rate (likewise its gauges) and a failing step: every metric a panel
+/// queries is served, with every label the panel groups by.
+#[test]
+fn the_dashboard_panels_query_what_a_run_with_a_flow_serves() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "flows.toml",
+        &format!(
+            r#"
+name = "flows"
+[target]
+host = "{}"
+[load]
+arrival_rate = 20
+max_users = 5
+duration = "2s"
+[[task]]
+name = "health"
+path = "/health"
+[[task]]
+name = "check"
+[[task.steps]]
+name = "check_health"
+path = "/health"
+[[task.steps]]
+name = "check_created"
+path = "/health"
+expect = {{ status = [201] }}
+"#,
+            demo.url
+        ),
+    );
+    let port = free_port();
+    let (child, shown) = loadgen([
+        "run",
+        &file.to_string_lossy(),
+        "-q",
+        "--metrics-addr",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .spawn();
+    // The final figures, served in the grace period after the run (5 s by default).
+    let start = Instant::now();
+    let text = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no final figures on /metrics"
+        );
+        if let Some((200, body)) = http_get(port, "/metrics")
+            && body
+                .lines()
+                .any(|l| l.starts_with("loadgen_running{") && l.ends_with(" 0"))
+        {
+            break body;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = wait_bounded(child, shown, Duration::from_secs(20));
+    assert_eq!(out.code, Some(0), "{}", out.dump());
+
+    let mut served: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (name, labels) = sample_labels(line);
+        served.entry(name).or_default().extend(labels);
+    }
+    for flow in ["loadgen_flows_total", "loadgen_flow_failures_total"] {
+        assert!(
+            served.contains_key(flow),
+            "the run serves no {flow}:\n{text}"
+        );
+    }
+
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("deploy/grafana/loadgen-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let mut queries = Vec::new();
+    panel_queries(&dashboard["panels"], &mut queries);
+    let mut used = BTreeSet::new();
+    for q in &queries {
+        for metric in query_metrics(q) {
+            // The CPU gauge is measured on Linux only.
+            if metric == "loadgen_cpu_ratio" && !cfg!(target_os = "linux") {
+                continue;
+            }
+            let labels = served.get(metric).unwrap_or_else(|| {
+                panic!("a panel queries {metric}, which the run does not serve: {q}")
+            });
+            for label in grouped_labels(q) {
+                assert!(
+                    labels.contains(label),
+                    "a panel groups {metric} by {label}, a label it does not have ({labels:?}): {q}"
+                );
+            }
+            used.insert(metric);
+        }
+    }
+    for flow in [
+        "loadgen_flows_total",
+        "loadgen_flow_failures_total",
+        "loadgen_flow_duration_seconds_bucket",
+    ] {
+        assert!(used.contains(flow), "no panel shows {flow}");
+    }
 }
