@@ -194,13 +194,12 @@ impl RunPlan {
         }
         match &self.load {
             Load::Ramp { spawn_rate } => {
-                let ramp = self.users as f64 / spawn_rate;
                 let _ = writeln!(
                     s,
                     "load       {} users, spawned at {}/s (all running after {:.1}s), for {}; stop timeout {}",
                     self.users,
-                    spawn_rate,
-                    ramp,
+                    fmt_rate(*spawn_rate),
+                    self.ramp_up().as_secs_f64(),
                     secs(self.duration),
                     secs(self.stop_timeout)
                 );

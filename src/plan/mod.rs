@@ -415,11 +415,16 @@ impl RunPlan {
     }
 
     /// When the ramp-up ends: the steady part of the run starts here (the first time the plan reaches its
-    /// highest users or rate), capped at the duration.
+    /// highest users or rate), capped at the duration. Under a segment, the whole plan's: the segment's users
+    /// start when the whole plan starts them, and merged results take the steady part from the whole plan too.
     pub fn ramp_up(&self) -> Duration {
-        let end = match &self.load {
+        let (load, users) = self
+            .whole
+            .as_ref()
+            .map_or((&self.load, self.users), |w| (&w.load, w.users));
+        let end = match load {
             Load::Ramp { spawn_rate } => {
-                Duration::from_secs_f64(self.users.saturating_sub(1) as f64 / spawn_rate)
+                Duration::from_secs_f64(users.saturating_sub(1) as f64 / spawn_rate)
             }
             Load::Stages(stages) => stages_ramp_up(stages),
             Load::Arrival(a) => first_peak(a.stages.iter().map(|s| (s.duration, s.rate))),
