@@ -222,32 +222,14 @@ fn watch_peers(ns: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<BTr
     })
 }
 
-/// 8 users registering `ns_{{vu}}` (a user number used twice is a 409), then 80 `/health` iterations in all:
-/// about two seconds at 200 ms a user.
+/// 8 users registering `seg_{{vu}}` (a user number used twice is a 409), then 80 `/health` iterations in
+/// all: about two seconds at 200 ms a user.
 fn scenario(host: &str) -> String {
-    format!(
-        r#"name = "netns"
-[target]
-host = "{host}"
-[load]
-users = 8
-spawn_rate = 100
-duration = "20s"
-iterations = 80
-[user]
-wait = "200ms"
-[[user.on_start]]
-name = "register"
-method = "POST"
-path = "/api/auth/register"
-json = {{ username = "ns_{{{{vu}}}}", password = "pw-123456", email = "x@t.local" }}
-expect = {{ status = [201] }}
-[[task]]
-name = "health"
-path = "/health"
-[gates]
-success_rate = 100
-"#
+    crate::segmenting::registering(
+        "netns",
+        host,
+        "users = 8\nspawn_rate = 100\nduration = \"20s\"\niterations = 80",
+        "200ms",
     )
 }
 

@@ -90,3 +90,30 @@ pub fn assert_merged_percentiles(segs: &[serde_json::Value], merged: &serde_json
         );
     }
 }
+
+/// A scenario named `name` whose users each register `seg_{{vu}}`, whatever the name (a user number run by two
+/// segments, or by two runs against one server, is a 409, and the gate of 100 % success fails), then call
+/// `/health`; `load` is its `[load]` body and `wait` the users' wait.
+pub fn registering(name: &str, host: &str, load: &str, wait: &str) -> String {
+    format!(
+        r#"name = "{name}"
+[target]
+host = "{host}"
+[load]
+{load}
+[user]
+wait = "{wait}"
+[[user.on_start]]
+name = "register"
+method = "POST"
+path = "/api/auth/register"
+json = {{ username = "seg_{{{{vu}}}}", password = "pw-123456", email = "x@t.local" }}
+expect = {{ status = [201] }}
+[[task]]
+name = "health"
+path = "/health"
+[gates]
+success_rate = 100
+"#
+    )
+}

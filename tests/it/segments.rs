@@ -6,30 +6,13 @@ use crate::schema::schema_errors;
 use crate::segmenting::assert_merged_percentiles;
 use crate::util::{Demo, loadgen, results, wait_bounded, write};
 
-/// Each user registers a fixed prefix plus its `{{vu}}`: a user number used by two segments would be a 409.
+/// 10 users, each registering `seg_{{vu}}`, for 2 s.
 fn scenario(host: &str, name: &str) -> String {
-    format!(
-        r#"name = "{name}"
-[target]
-host = "{host}"
-[load]
-users = 10
-spawn_rate = 100
-duration = "2s"
-[user]
-wait = "50ms"
-[[user.on_start]]
-name = "register"
-method = "POST"
-path = "/api/auth/register"
-json = {{ username = "segtest_{{{{vu}}}}", password = "pw-123456", email = "x@t.local" }}
-expect = {{ status = [201] }}
-[[task]]
-name = "health"
-path = "/health"
-[gates]
-success_rate = 100
-"#
+    crate::segmenting::registering(
+        name,
+        host,
+        "users = 10\nspawn_rate = 100\nduration = \"2s\"",
+        "50ms",
     )
 }
 
