@@ -38,6 +38,11 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 BUILT = REPO / "target" / "release" / "loadgen"
 LOADGEN = BUILT  # replaced by a private copy after the build (see build_loadgen)
+MUSL_TARGET = "x86_64-unknown-linux-musl"  # the container image's build (deploy/docker/Dockerfile)
+BUILT_MUSL = REPO / "target" / MUSL_TARGET / "release" / "loadgen"
+# Every loadgen build under test, (label, private copy): "loadgen" (the glibc build, LOADGEN) first, then
+# --loadgen-musl's and --loadgen-bin's. The targets (serve-demo) always run LOADGEN.
+BUILDS: list[tuple[str, Path]] = []
 SCEN = BENCH / "scenarios"
 NGINX_BODY = b'{"status":"ok","items":[1,2,3]}'
 CLOSED_USERS = 64  # wrk -c64, oha -c 64, benches/scenarios/nginx_closed.toml
@@ -337,20 +342,52 @@ def install_prerequisites(want_oha: bool) -> str | None:
     return path
 
 
-def build_loadgen(workdir: Path) -> None:
-    """cargo build --release, then a private copy of the binary: every run of this benchmark uses the same
-    build even if target/release/loadgen is rebuilt meanwhile (src/ may be changing under us)."""
-    global LOADGEN
-    out("building loadgen: cargo build --release ...")
+def binary_size(path: Path) -> str:
+    """The binary's size, and stripped (symbols and debug line tables removed, as `strip` does) when binutils'
+    strip is there: what an image without debug information would hold."""
+    size = path.stat().st_size
+    text = f"{size / 2**20:.1f} MiB"
+    strip = shutil.which("strip")
+    if strip:
+        with tempfile.TemporaryDirectory(prefix="loadgen-bench-strip-") as d:
+            stripped = Path(d) / "loadgen"
+            if sh([strip, "-o", str(stripped), str(path)]).returncode == 0:
+                text += f" ({stripped.stat().st_size / 2**20:.1f} MiB stripped)"
+    return text
+
+
+def cargo_build(what: str, cmd: list[str], built: Path, copy: Path, env: dict | None = None) -> None:
+    """Runs a cargo build, then keeps a private copy of the binary: every run of this benchmark uses the same
+    build even if target/ is rebuilt meanwhile (src/ may be changing under us)."""
+    out(f"building {what}: {' '.join(cmd)} ...")
     t0 = time.monotonic()
-    r = sh(["cargo", "build", "--release"], cwd=REPO)
-    if r.returncode != 0 or not BUILT.exists():
-        die(f"cargo build --release failed (exit {r.returncode}):\n{r.stderr[-4000:]}")
+    r = sh(cmd, cwd=REPO, env=env)
+    if r.returncode != 0 or not built.exists():
+        die(f"{' '.join(cmd)} failed (exit {r.returncode}):\n{r.stderr[-4000:]}")
+    shutil.copy2(built, copy)
+    digest = hashlib.sha256(copy.read_bytes()).hexdigest()[:16]
+    out(f"  built in {time.monotonic() - t0:.0f} s: {built.relative_to(REPO)} (sha256 {digest}…, {binary_size(copy)}), "
+        f"copied to {copy} for the runs")
+
+
+def build_loadgen(workdir: Path, musl: bool, extra: list[tuple[str, Path]]) -> None:
+    """cargo build --release (the glibc build: every run's "loadgen", and serve-demo); with musl, also
+    cargo build --release --target x86_64-unknown-linux-musl ("loadgen-musl"); extra: prebuilt binaries
+    (label, path), copied too."""
+    global LOADGEN
     LOADGEN = workdir / "loadgen"
-    shutil.copy2(BUILT, LOADGEN)
-    digest = hashlib.sha256(LOADGEN.read_bytes()).hexdigest()[:16]
-    out(f"  built in {time.monotonic() - t0:.0f} s: {BUILT.relative_to(REPO)} (sha256 {digest}…), "
-        f"copied to {LOADGEN} for the runs")
+    cargo_build("loadgen", ["cargo", "build", "--release"], BUILT, LOADGEN)
+    BUILDS.append(("loadgen", LOADGEN))
+    if musl:
+        copy = workdir / "loadgen-musl"
+        cargo_build("loadgen (musl)", ["cargo", "build", "--release", "--target", MUSL_TARGET], BUILT_MUSL, copy)
+        BUILDS.append(("loadgen-musl", copy))
+    for label, path in extra:
+        copy = workdir / label
+        shutil.copy2(path, copy)
+        digest = hashlib.sha256(copy.read_bytes()).hexdigest()[:16]
+        out(f"{label}: {path} (sha256 {digest}…, {binary_size(copy)}), copied to {copy} for the runs")
+        BUILDS.append((label, copy))
 
 
 def describe_machine(cores: tuple[int | None, int | None], oha: str | None) -> None:
@@ -374,6 +411,8 @@ def describe_machine(cores: tuple[int | None, int | None], oha: str | None) -> N
     dirty = sh(["git", "-C", str(REPO), "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"]).stdout
     out(f"machine   {cpu}; {os.cpu_count()} cores; {platform.system()} {platform.release()}")
     out(f"loadgen   {first_line([str(LOADGEN), '--version'])} at {rev}{' + uncommitted changes in src/' if dirty.strip() else ''}")
+    for label, path in BUILDS[1:]:
+        out(f"          {label}: {first_line([str(path), '--version'])}, {binary_size(path)}")
     out(f"wrk       {first_line(['wrk', '--version'])}")
     out(f"oha       {first_line([oha, '--version']) if oha else 'skipped'}")
     out(f"nginx     {first_line(['nginx', '-v'])}")
@@ -587,12 +626,12 @@ def parse_oha(m: Measured) -> Sample:
     )
 
 
-def parse_loadgen(m: Measured, json_path: Path) -> tuple[Sample, dict]:
+def parse_loadgen(m: Measured, json_path: Path, label: str = "loadgen") -> tuple[Sample, dict]:
     data = json.loads(json_path.read_text())
     totals = data["totals"]
     pct = (data["aggregated"] or {}).get("percentiles_ms") or {}
     notes = [f"{f['kind']}: {f['message']} x{f['occurrences']}" for f in data.get("failures", [])]
-    s = Sample("loadgen", totals["requests"], totals["rps"], pct.get("p50"), pct.get("p99"), totals["failures"], m, notes)
+    s = Sample(label, totals["requests"], totals["rps"], pct.get("p50"), pct.get("p99"), totals["failures"], m, notes)
     return s, data
 
 
@@ -628,10 +667,60 @@ def table(headers: list[str], rows: list[list[str]]) -> None:
 # The runs
 
 
+def compare_builds(samples: dict[str, list[Sample]]) -> None:
+    """With more than one loadgen build: each other build against the glibc build ("loadgen"), median against
+    median, and CPU per request round by round (the i-th run of each; rounds rotate the order)."""
+    base = samples.get("loadgen", [])
+    others = [label for label, _ in BUILDS[1:] if samples.get(label)]
+    if not base or not others:
+        return
+    out()
+    out("Builds against loadgen (glibc): ratio of the medians (CPU per request also round by round), "
+        "latency as a difference:")
+    rows = []
+    for label in [label for label, _ in BUILDS if samples.get(label)]:
+        ss = samples[label]
+
+        def med(get) -> float | None:
+            vals = [v for v in (get(x) for x in ss) if v is not None]
+            return statistics.median(vals) if vals else None
+
+        def base_med(get) -> float | None:
+            vals = [v for v in (get(x) for x in base) if v is not None]
+            return statistics.median(vals) if vals else None
+
+        def ratio(get) -> str:
+            a, b = med(get), base_med(get)
+            return f"x{a / b:.3f}" if a is not None and b else "-"
+
+        def diff(get) -> str:
+            a, b = med(get), base_med(get)
+            return f"{a - b:+.3f}" if a is not None and b is not None else "-"
+
+        per_round = [a.us_per_req / b.us_per_req for a, b in zip(ss, base) if a.us_per_req and b.us_per_req]
+        rows.append([
+            label,
+            fmt(med(lambda x: x.us_per_req), 2),
+            ratio(lambda x: x.us_per_req),
+            ", ".join(f"x{r:.2f}" for r in per_round) or "-",
+            fmt(med(lambda x: x.rps)),
+            ratio(lambda x: x.rps),
+            fmt(med(lambda x: x.rss_mib), 1),
+            ratio(lambda x: x.rss_mib),
+            fmt(med(lambda x: x.p50_ms), 3),
+            diff(lambda x: x.p50_ms),
+            fmt(med(lambda x: x.p99_ms), 3),
+            diff(lambda x: x.p99_ms),
+        ])
+    table(["build", "CPU µs/req", "ratio", "per round", "req/s", "ratio", "peak RSS MiB", "ratio", "p50 ms", "Δ ms",
+           "p99 ms", "Δ ms"], rows)
+
+
 def closed_loop(args, cores, oha: str | None, raw: Path) -> bool:
     tgt_core, tool_core = cores
     secs = args.duration
-    tools = ["wrk", "oha", "loadgen"] if oha else ["wrk", "loadgen"]
+    paths = dict(BUILDS)
+    tools = (["wrk", "oha"] if oha else ["wrk"]) + list(paths)
     out()
     out(f"== Closed loop: {CLOSED_USERS} connections/users, no wait, GET / on nginx; "
         f"{args.rounds} round(s) x {secs} s per tool, rotating order ==")
@@ -640,6 +729,7 @@ def closed_loop(args, cores, oha: str | None, raw: Path) -> bool:
     nginx = Nginx(tgt_core)
     ok = True
     samples: dict[str, list[Sample]] = {t: [] for t in tools}
+    width = max(8, *(len(t) for t in tools))
     try:
         out(f"nginx {nginx.url} (worker pid {nginx.worker_pid})")
         if args.warmup > 0:
@@ -660,7 +750,7 @@ def closed_loop(args, cores, oha: str | None, raw: Path) -> bool:
                            "--output-format", "json", nginx.url]
                 else:
                     js = raw / f"{name}.json"
-                    cmd = [str(LOADGEN), "run", str(SCEN / "nginx_closed.toml"), "--host", nginx.url.rstrip("/"),
+                    cmd = [str(paths[tool]), "run", str(SCEN / "nginx_closed.toml"), "--host", nginx.url.rstrip("/"),
                            "-t", f"{secs}s", "-q", "--json", str(js)]
                 m = run_measured(cmd, tool_core, secs * 2 + 30, WANT_NOFILE, nginx.worker_pid, raw, name)
                 if m.rc != 0 or m.timed_out:
@@ -674,13 +764,13 @@ def closed_loop(args, cores, oha: str | None, raw: Path) -> bool:
                         s = parse_oha(m)
                         (raw / f"{name}.json").write_text(m.stdout)
                     else:
-                        s, _ = parse_loadgen(m, js)
+                        s, _ = parse_loadgen(m, js, tool)
                 except (ValueError, KeyError, OSError) as e:
                     out(f"  {tool}: cannot read its results: {e}")
                     ok = False
                     continue
                 samples[tool].append(s)
-                out(f"  {tool:8} {fmt(s.rps)} req/s, {fmt(s.us_per_req, 2)} µs CPU/req "
+                out(f"  {tool:{width}} {fmt(s.rps)} req/s, {fmt(s.us_per_req, 2)} µs CPU/req "
                     f"({fmt(s.m.cpu_s, 2)} s CPU = {fmt(s.m.user_s, 2)} user + {fmt(s.m.sys_s, 2)} sys, "
                     f"{fmt(s.cpu_pct)}% of a core), p50 {fmt(s.p50_ms, 3)} ms, p99 {fmt(s.p99_ms, 3)} ms, "
                     f"peak RSS {fmt(s.rss_mib, 1)} MiB, errors {s.errors}, nginx {fmt(s.target_pct)}% of a core, "
@@ -714,7 +804,7 @@ def closed_loop(args, cores, oha: str | None, raw: Path) -> bool:
            "other CPU %"], rows)
     out()
     lg = samples.get("loadgen", [])
-    for other in [t for t in tools if t != "loadgen"]:
+    for other in [t for t in tools if t in ("wrk", "oha")]:
         os_ = samples.get(other, [])
         if not lg or not os_:
             out(f"loadgen/{other} CPU per request: -")
@@ -727,6 +817,7 @@ def closed_loop(args, cores, oha: str | None, raw: Path) -> bool:
         rps_ratio = statistics.median(s.rps for s in lg) / statistics.median(s.rps for s in os_)
         out(f"loadgen/{other}: CPU per request x{ratio:.2f} (per round: {', '.join(f'x{r:.2f}' for r in per_round)}); "
             f"requests/s x{rps_ratio:.2f}")
+    compare_builds(samples)
     out("(CPU µs/req = the tool's user+sys CPU time from wait4 / requests it completed; tool CPU % = that CPU time / "
         "its wall time; nginx CPU % = nginx worker CPU during the run, from /proc; other CPU % = the rest of the machine's busy time, from "
         "/proc/stat: other processes and interrupts, the noise of a shared machine)")
@@ -768,21 +859,68 @@ def scale_run(args, cores, raw: Path) -> bool:
     secs = args.scale_duration
     scen = SCEN / "nginx_10k.toml"
     users, rate, wait_s = 10_000, 1000.0, 1.0
+    rounds = args.scale_rounds
+    labels = [label for label, _ in BUILDS]
     out()
-    out(f"== Scale: {users:,} users at {rate:,.0f}/s, wait 1 s, GET / on nginx, {secs} s ==")
+    out(f"== Scale: {users:,} users at {rate:,.0f}/s, wait 1 s, GET / on nginx, {secs} s"
+        + (f"; {rounds} round(s) x {', '.join(labels)}, rotating order" if rounds > 1 or len(labels) > 1 else "")
+        + " ==")
     if nofile_hard() < users + 100:
         out(f"warning: the open-files hard limit is {nofile_hard()}, below {users + 100}: expect connect failures")
-    nginx = Nginx(tgt_core)
-    try:
-        js = raw / "scale.json"
-        cmd = [str(LOADGEN), "run", str(scen), "--host", nginx.url.rstrip("/"), "-t", f"{secs}s", "-q", "--json", str(js)]
-        m = run_measured(cmd, tool_core, secs + 60, WANT_NOFILE, nginx.worker_pid, raw, "scale")
-    finally:
-        nginx.stop()
-    if m.timed_out or m.rc != 0 or not js.exists():
-        out("loadgen FAILED: " + m.explain_failure())
-        return False
-    s, data = parse_loadgen(m, js)
+    ok = True
+    samples: dict[str, list[Sample]] = {label: [] for label in labels}
+    steady_rates: dict[str, list[float | None]] = {label: [] for label in labels}
+    for rnd in range(rounds):
+        order = BUILDS[rnd % len(BUILDS):] + BUILDS[: rnd % len(BUILDS)]
+        for label, path in order:
+            # One nginx per run: 10,000 connections closing leave it (and the loopback) to settle otherwise.
+            name = "scale" if rounds == 1 and len(labels) == 1 else f"scale-r{rnd + 1}-{label}"
+            if rounds > 1 or len(labels) > 1:
+                out()
+                out(f"-- round {rnd + 1}/{rounds}: {label} --")
+            nginx = Nginx(tgt_core)
+            try:
+                js = raw / f"{name}.json"
+                cmd = [str(path), "run", str(scen), "--host", nginx.url.rstrip("/"), "-t", f"{secs}s", "-q", "--json", str(js)]
+                m = run_measured(cmd, tool_core, secs + 60, WANT_NOFILE, nginx.worker_pid, raw, name)
+            finally:
+                nginx.stop()
+            if m.timed_out or m.rc != 0 or not js.exists():
+                out(f"{label} FAILED: " + m.explain_failure())
+                ok = False
+                continue
+            s, data = parse_loadgen(m, js, label)
+            samples[label].append(s)
+            steady_rates[label].append(scale_report(s, data, users, rate, wait_s, secs))
+            time.sleep(1)
+    if rounds > 1 or len(labels) > 1:
+        out()
+        out(f"Scale, median over {rounds} round(s) (min–max):")
+        rows = []
+        for label in labels:
+            ss = samples[label]
+            if not ss:
+                rows.append([label] + ["-"] * 8)
+                continue
+            rows.append([
+                label,
+                med_range(steady_rates[label], 0),
+                med_range([x.us_per_req for x in ss], 2),
+                med_range([x.cpu_pct for x in ss], 0),
+                med_range([x.p50_ms for x in ss], 3),
+                med_range([x.p99_ms for x in ss], 3),
+                med_range([x.rss_mib for x in ss], 1),
+                str(sum(x.errors for x in ss)),
+                med_range([x.other_pct for x in ss], 0),
+            ])
+        table(["build", "steady req/s", "CPU µs/req", "CPU %", "p50 ms", "p99 ms", "peak RSS MiB", "failures",
+               "other CPU %"], rows)
+        compare_builds(samples)
+    return ok
+
+
+def scale_report(s: Sample, data: dict, users: int, rate: float, wait_s: float, secs: int) -> float | None:
+    """Prints one scale run's figures; returns its steady requests/s (None if the users never all ran)."""
     series = data["time_series"]
     steady, t_full = series_steady(series, users, secs)
     expected = users / wait_s
@@ -805,7 +943,12 @@ def scale_run(args, cores, raw: Path) -> bool:
         f"nginx {fmt(s.target_pct)}% of a core; everything else {fmt(s.other_pct)}% of a core")
     out(f"peak RSS      {s.rss_mib:,.1f} MiB = {s.m.maxrss_kib / users:.1f} KiB per user (peak users {data['totals']['peak_users']:,})")
     report_failures(data)
-    return True
+    return achieved
+
+
+def build_name(name: str, label: str) -> str:
+    """A raw output's name: as before with the glibc build alone, with the build's label when there are more."""
+    return name if len(BUILDS) == 1 else f"{name}-{label}"
 
 
 def ultimate_run(args, cores, raw: Path) -> bool:
@@ -815,37 +958,47 @@ def ultimate_run(args, cores, raw: Path) -> bool:
     out()
     out(f"== Reference API: scenarios/ultimate.toml ({users:,} users, -r 1000, register/login/verify/refresh/...) "
         f"against `loadgen serve-demo`, {secs} s ==")
-    demo = Demo(tgt_core)
-    server_ru, server_hwm = None, None
-    try:
-        out(f"serve-demo {demo.url} (pid {demo.proc.pid})")
-        js = raw / "ultimate.json"
-        cmd = [str(LOADGEN), "run", str(REPO / "scenarios" / "ultimate.toml"), "--host", demo.url,
-               "-t", f"{secs}s", "-r", "1000", "-q", "--json", str(js)]
-        m = run_measured(cmd, tool_core, secs + 90, WANT_NOFILE, demo.proc.pid, raw, "ultimate")
-    finally:
-        server_ru, server_hwm = demo.stop()
-    # exit 1 = a gate failed: still a complete run, reported below
-    if m.timed_out or m.rc not in (0, 1) or not js.exists():
-        out("loadgen FAILED: " + m.explain_failure())
-        return False
-    s, data = parse_loadgen(m, js)
-    series = data["time_series"]
-    steady, _ = series_steady(series, users, secs)
-    out(f"requests      {s.requests:,} in {data['duration_s']:.1f} s = {fmt(s.rps)} req/s (whole run, ramp included); "
-        f"steady part {fmt(rate_over(series, steady))} req/s")
-    out(f"latency       p50 {fmt(s.p50_ms, 3)} ms, p99 {fmt(s.p99_ms, 3)} ms")
-    report_failures(data)
-    gates = data["gates"]
-    out(f"gates         {'passed' if gates['passed'] else 'FAILED'} (exit {m.rc}): " + ", ".join(
-        f"{g['metric']} {fmt(g['measured'], 3)} {g['op']} {g['threshold']:g}{'' if g['passed'] else ' FAIL'}" for g in gates["results"]))
-    out(f"loadgen CPU   {s.m.cpu_s:.1f} s ({fmt(s.cpu_pct)}% of a core), {fmt(s.us_per_req, 2)} µs/req; "
-        f"serve-demo {fmt(s.target_pct)}% of a core"
-        + (f" ({server_ru.ru_utime + server_ru.ru_stime:.1f} s CPU in all" if server_ru else " (")
-        + (f", peak RSS {server_hwm / 1024:,.0f} MiB)" if server_hwm else ")")
-        + f"; everything else {fmt(s.other_pct)}% of a core")
-    out(f"peak RSS      {s.rss_mib:,.1f} MiB = {s.m.maxrss_kib / users:.1f} KiB per user (peak users {data['totals']['peak_users']:,})")
-    return True
+    ok = True
+    samples: dict[str, list[Sample]] = {}
+    for label, path in BUILDS:
+        if len(BUILDS) > 1:
+            out()
+            out(f"-- {label} (serve-demo: the glibc build, started afresh) --")
+        demo = Demo(tgt_core)
+        server_ru, server_hwm = None, None
+        name = build_name("ultimate", label)
+        try:
+            out(f"serve-demo {demo.url} (pid {demo.proc.pid})")
+            js = raw / f"{name}.json"
+            cmd = [str(path), "run", str(REPO / "scenarios" / "ultimate.toml"), "--host", demo.url,
+                   "-t", f"{secs}s", "-r", "1000", "-q", "--json", str(js)]
+            m = run_measured(cmd, tool_core, secs + 90, WANT_NOFILE, demo.proc.pid, raw, name)
+        finally:
+            server_ru, server_hwm = demo.stop()
+        # exit 1 = a gate failed: still a complete run, reported below
+        if m.timed_out or m.rc not in (0, 1) or not js.exists():
+            out(f"{label} FAILED: " + m.explain_failure())
+            ok = False
+            continue
+        s, data = parse_loadgen(m, js, label)
+        samples[label] = [s]
+        series = data["time_series"]
+        steady, _ = series_steady(series, users, secs)
+        out(f"requests      {s.requests:,} in {data['duration_s']:.1f} s = {fmt(s.rps)} req/s (whole run, ramp included); "
+            f"steady part {fmt(rate_over(series, steady))} req/s")
+        out(f"latency       p50 {fmt(s.p50_ms, 3)} ms, p99 {fmt(s.p99_ms, 3)} ms")
+        report_failures(data)
+        gates = data["gates"]
+        out(f"gates         {'passed' if gates['passed'] else 'FAILED'} (exit {m.rc}): " + ", ".join(
+            f"{g['metric']} {fmt(g['measured'], 3)} {g['op']} {g['threshold']:g}{'' if g['passed'] else ' FAIL'}" for g in gates["results"]))
+        out(f"loadgen CPU   {s.m.cpu_s:.1f} s ({fmt(s.cpu_pct)}% of a core), {fmt(s.us_per_req, 2)} µs/req; "
+            f"serve-demo {fmt(s.target_pct)}% of a core"
+            + (f" ({server_ru.ru_utime + server_ru.ru_stime:.1f} s CPU in all" if server_ru else " (")
+            + (f", peak RSS {server_hwm / 1024:,.0f} MiB)" if server_hwm else ")")
+            + f"; everything else {fmt(s.other_pct)}% of a core")
+        out(f"peak RSS      {s.rss_mib:,.1f} MiB = {s.m.maxrss_kib / users:.1f} KiB per user (peak users {data['totals']['peak_users']:,})")
+    compare_builds(samples)
+    return ok
 
 
 def latency_run(args, cores, raw: Path) -> bool:
@@ -855,50 +1008,74 @@ def latency_run(args, cores, raw: Path) -> bool:
     out()
     out(f"== Latency trust: 2,000 users, GET /health, wait 100 ms, against `serve-demo --latency 20ms`, {secs} s ==")
 
-    def one(demo: Demo, name: str, extra: list[str], limit: float) -> tuple[Sample, dict] | None:
+    def one(path: Path, label: str, demo: Demo, name: str, extra: list[str], limit: float) -> tuple[Sample, dict] | None:
+        name = build_name(name, label)
         js = raw / f"{name}.json"
-        cmd = [str(LOADGEN), "run", str(scen), "--host", demo.url, "-q", "--json", str(js), *extra]
+        cmd = [str(path), "run", str(scen), "--host", demo.url, "-q", "--json", str(js), *extra]
         m = run_measured(cmd, tool_core, limit, WANT_NOFILE, demo.proc.pid, raw, name)
         if m.timed_out or m.rc != 0 or not js.exists():
-            out(f"{name}: loadgen FAILED: " + m.explain_failure())
+            out(f"{name}: {label} FAILED: " + m.explain_failure())
             return None
-        return parse_loadgen(m, js)
+        return parse_loadgen(m, js, label)
 
+    # Each build measures its own round trip, unloaded and loaded latency, against the same two servers.
     single = ["-u", "1", "-r", "1", "-t", f"{ref_secs}s"]
+    rtts: dict[str, tuple[Sample, dict] | None] = {}
     demo = Demo(tgt_core, "0ms")
     try:
-        rtt = one(demo, "latency-rtt", single, ref_secs + 40)
+        for label, path in BUILDS:
+            rtts[label] = one(path, label, demo, "latency-rtt", single, ref_secs + 40)
     finally:
         demo.stop()
+    runs: dict[str, tuple[tuple[Sample, dict] | None, tuple[Sample, dict] | None]] = {}
     demo = Demo(tgt_core, "20ms")
     try:
-        unloaded = one(demo, "latency-1user", single, ref_secs + 40)
-        time.sleep(1)
-        loaded = one(demo, "latency-2k", ["-t", f"{secs}s"], secs + 60)
+        for label, path in BUILDS:
+            unloaded = one(path, label, demo, "latency-1user", single, ref_secs + 40)
+            time.sleep(1)
+            loaded = one(path, label, demo, "latency-2k", ["-t", f"{secs}s"], secs + 60)
+            time.sleep(1)
+            runs[label] = (unloaded, loaded)
     finally:
         demo.stop()
-    if not (rtt and unloaded and loaded):
-        return False
-    (r, _), (u, _), (l, ldata) = rtt, unloaded, loaded
-    true50 = 20.0 + r.p50_ms
-    true99 = 20.0 + r.p99_ms
-    rows = [
-        ["loopback round trip: 1 user, serve-demo --latency 0ms", fmt(r.p50_ms, 3), fmt(r.p99_ms, 3), str(r.requests), fmt(r.rps)],
-        ["true value = 20 ms + round trip", fmt(true50, 3), fmt(true99, 3), "", ""],
-        ["1 user, serve-demo --latency 20ms (unloaded)", fmt(u.p50_ms, 3), fmt(u.p99_ms, 3), str(u.requests), fmt(u.rps)],
-        ["2,000 users, serve-demo --latency 20ms (loaded)", fmt(l.p50_ms, 3), fmt(l.p99_ms, 3), f"{l.requests:,}", fmt(l.rps)],
-    ]
-    table(["run", "p50 ms", "p99 ms", "requests", "req/s"], rows)
-    out(f"loaded − true:     p50 {l.p50_ms - true50:+.3f} ms, p99 {l.p99_ms - true99:+.3f} ms")
-    out(f"loaded − unloaded: p50 {l.p50_ms - u.p50_ms:+.3f} ms, p99 {l.p99_ms - u.p99_ms:+.3f} ms")
-    expected_rps = 2000 / (0.1 + true50 / 1e3)
-    steady, _ = series_steady(ldata["time_series"], 2000, secs)
-    out(f"loaded run: steady {fmt(rate_over(ldata['time_series'], steady))} req/s (expected ≈{fmt(expected_rps)} = 2,000 / "
-        f"(100 ms + {true50:.1f} ms)); loadgen {fmt(l.cpu_pct)}% of a core, serve-demo {fmt(l.target_pct)}% of a core, "
-        f"everything else {fmt(l.other_pct)}%; "
-        f"peak RSS {l.rss_mib:,.1f} MiB")
-    report_failures(ldata)
-    return True
+    ok = True
+    summary = []
+    for label, _ in BUILDS:
+        rtt, (unloaded, loaded) = rtts[label], runs[label]
+        if not (rtt and unloaded and loaded):
+            ok = False
+            continue
+        (r, _), (u, _), (l, ldata) = rtt, unloaded, loaded
+        if len(BUILDS) > 1:
+            out()
+            out(f"-- {label} --")
+        true50 = 20.0 + r.p50_ms
+        true99 = 20.0 + r.p99_ms
+        rows = [
+            ["loopback round trip: 1 user, serve-demo --latency 0ms", fmt(r.p50_ms, 3), fmt(r.p99_ms, 3), str(r.requests), fmt(r.rps)],
+            ["true value = 20 ms + round trip", fmt(true50, 3), fmt(true99, 3), "", ""],
+            ["1 user, serve-demo --latency 20ms (unloaded)", fmt(u.p50_ms, 3), fmt(u.p99_ms, 3), str(u.requests), fmt(u.rps)],
+            ["2,000 users, serve-demo --latency 20ms (loaded)", fmt(l.p50_ms, 3), fmt(l.p99_ms, 3), f"{l.requests:,}", fmt(l.rps)],
+        ]
+        table(["run", "p50 ms", "p99 ms", "requests", "req/s"], rows)
+        out(f"loaded − true:     p50 {l.p50_ms - true50:+.3f} ms, p99 {l.p99_ms - true99:+.3f} ms")
+        out(f"loaded − unloaded: p50 {l.p50_ms - u.p50_ms:+.3f} ms, p99 {l.p99_ms - u.p99_ms:+.3f} ms")
+        expected_rps = 2000 / (0.1 + true50 / 1e3)
+        steady, _ = series_steady(ldata["time_series"], 2000, secs)
+        out(f"loaded run: steady {fmt(rate_over(ldata['time_series'], steady))} req/s (expected ≈{fmt(expected_rps)} = 2,000 / "
+            f"(100 ms + {true50:.1f} ms)); loadgen {fmt(l.cpu_pct)}% of a core, serve-demo {fmt(l.target_pct)}% of a core, "
+            f"everything else {fmt(l.other_pct)}%; "
+            f"peak RSS {l.rss_mib:,.1f} MiB")
+        report_failures(ldata)
+        summary.append([label, fmt(r.p50_ms, 3), fmt(u.p50_ms, 3), fmt(l.p50_ms, 3), f"{l.p50_ms - u.p50_ms:+.3f}",
+                        fmt(u.p99_ms, 3), fmt(l.p99_ms, 3), f"{l.p99_ms - u.p99_ms:+.3f}", fmt(l.us_per_req, 2),
+                        fmt(l.rss_mib, 1)])
+    if len(BUILDS) > 1 and summary:
+        out()
+        out("Latency by build (ms; loaded = 2,000 users; Δ = loaded − unloaded, the latency loadgen adds under load):")
+        table(["build", "rtt p50", "unloaded p50", "loaded p50", "Δ p50", "unloaded p99", "loaded p99", "Δ p99",
+               "loaded CPU µs/req", "loaded RSS MiB"], summary)
+    return ok
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -924,7 +1101,23 @@ def main() -> int:
     ap.add_argument("--latency-duration", type=int, default=30, help="seconds of the loaded latency run")
     ap.add_argument("--latency-ref-duration", type=int, default=20, help="seconds of each single-user reference run")
     ap.add_argument("--skip-oha", action="store_true", help="compare with wrk only")
+    ap.add_argument("--scale-rounds", type=int, default=1, help="scale: rounds (each runs every loadgen build once)")
+    ap.add_argument("--loadgen-musl", action="store_true",
+                    help=f"also build loadgen with --target {MUSL_TARGET} (the container image's build) and run it "
+                    "next to the glibc build in every run")
+    ap.add_argument("--loadgen-bin", action="append", default=[], metavar="LABEL=PATH",
+                    help="also run this prebuilt loadgen binary next to the glibc build in every run (repeatable)")
     args = ap.parse_args()
+    extra: list[tuple[str, Path]] = []
+    for spec in args.loadgen_bin:
+        label, sep, path = spec.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9._+-]+", label) or not path:
+            ap.error(f"--loadgen-bin {spec!r}: expected LABEL=PATH, LABEL of letters, digits, '.', '_', '+', '-'")
+        if label in ("loadgen", "loadgen-musl", "wrk", "oha") or label in dict(extra):
+            ap.error(f"--loadgen-bin {spec!r}: the label {label!r} is taken")
+        if not Path(path).is_file() or not os.access(path, os.X_OK):
+            ap.error(f"--loadgen-bin {spec!r}: {path} is not an executable file")
+        extra.append((label, Path(path).resolve()))
     if args.all:
         args.scale = args.ultimate = args.latency = True
     if args.quick:
@@ -933,8 +1126,8 @@ def main() -> int:
         args.ultimate_duration = min(args.ultimate_duration, 20)
         args.latency_duration = min(args.latency_duration, 10)
         args.latency_ref_duration = min(args.latency_ref_duration, 5)
-    if args.rounds < 1 or args.duration < 1:
-        ap.error("--rounds and --duration must be at least 1")
+    if args.rounds < 1 or args.duration < 1 or args.scale_rounds < 1:
+        ap.error("--rounds, --duration and --scale-rounds must be at least 1")
     if args.scale and args.scale_duration < 15:
         ap.error("--scale-duration must be at least 15 s (the ramp to 10,000 users takes 10 s)")
     if os.geteuid() != 0:
@@ -958,7 +1151,7 @@ def main() -> int:
         out(f"loadgen benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC — benches/run.py {' '.join(sys.argv[1:])}")
         oha = install_prerequisites(want_oha=not args.skip_oha)
         workdir = Path(tempfile.mkdtemp(prefix="loadgen-bench-"))
-        build_loadgen(workdir)
+        build_loadgen(workdir, args.loadgen_musl, extra)
         ncpu = len(os.sched_getaffinity(0))
         cores = (0, 1) if ncpu >= 2 else (None, None)
         describe_machine(cores, oha)
