@@ -40,6 +40,10 @@ BUILT = REPO / "target" / "release" / "loadgen"
 LOADGEN = BUILT  # replaced by a private copy after the build (see build_loadgen)
 MUSL_TARGET = "x86_64-unknown-linux-musl"  # the container image's build (deploy/docker/Dockerfile)
 BUILT_MUSL = REPO / "target" / MUSL_TARGET / "release" / "loadgen"
+# The musl build with musl's own malloc instead of mimalloc (src/main.rs), in a target directory of its own so
+# that its RUSTFLAGS do not make the next ordinary build start over.
+SYSTEM_MALLOC_DIR = REPO / "target" / "bench-musl-system-malloc"
+BUILT_MUSL_SYSTEM = SYSTEM_MALLOC_DIR / MUSL_TARGET / "release" / "loadgen"
 # Every loadgen build under test, (label, private copy): "loadgen" (the glibc build, LOADGEN) first, then
 # --loadgen-musl's and --loadgen-bin's. The targets (serve-demo) always run LOADGEN.
 BUILDS: list[tuple[str, Path]] = []
@@ -370,10 +374,11 @@ def cargo_build(what: str, cmd: list[str], built: Path, copy: Path, env: dict | 
         f"copied to {copy} for the runs")
 
 
-def build_loadgen(workdir: Path, musl: bool, extra: list[tuple[str, Path]]) -> None:
+def build_loadgen(workdir: Path, musl: bool, musl_system: bool, extra: list[tuple[str, Path]]) -> None:
     """cargo build --release (the glibc build: every run's "loadgen", and serve-demo); with musl, also
-    cargo build --release --target x86_64-unknown-linux-musl ("loadgen-musl"); extra: prebuilt binaries
-    (label, path), copied too."""
+    cargo build --release --target x86_64-unknown-linux-musl ("loadgen-musl", with mimalloc); with musl_system,
+    the same with musl's own malloc ("loadgen-musl-system", RUSTFLAGS="--cfg loadgen_system_malloc");
+    extra: prebuilt binaries (label, path), copied too."""
     global LOADGEN
     LOADGEN = workdir / "loadgen"
     cargo_build("loadgen", ["cargo", "build", "--release"], BUILT, LOADGEN)
@@ -382,6 +387,13 @@ def build_loadgen(workdir: Path, musl: bool, extra: list[tuple[str, Path]]) -> N
         copy = workdir / "loadgen-musl"
         cargo_build("loadgen (musl)", ["cargo", "build", "--release", "--target", MUSL_TARGET], BUILT_MUSL, copy)
         BUILDS.append(("loadgen-musl", copy))
+    if musl_system:
+        copy = workdir / "loadgen-musl-system"
+        flags = (os.environ.get("RUSTFLAGS", "") + " --cfg loadgen_system_malloc").strip()
+        env = dict(os.environ, RUSTFLAGS=flags, CARGO_TARGET_DIR=str(SYSTEM_MALLOC_DIR))
+        cargo_build(f"loadgen (musl, musl's malloc; RUSTFLAGS=\"{flags}\", CARGO_TARGET_DIR={SYSTEM_MALLOC_DIR.relative_to(REPO)})",
+                    ["cargo", "build", "--release", "--target", MUSL_TARGET], BUILT_MUSL_SYSTEM, copy, env)
+        BUILDS.append(("loadgen-musl-system", copy))
     for label, path in extra:
         copy = workdir / label
         shutil.copy2(path, copy)
@@ -1105,6 +1117,9 @@ def main() -> int:
     ap.add_argument("--loadgen-musl", action="store_true",
                     help=f"also build loadgen with --target {MUSL_TARGET} (the container image's build) and run it "
                     "next to the glibc build in every run")
+    ap.add_argument("--loadgen-musl-system", action="store_true",
+                    help="also build the musl binary with musl's own malloc instead of mimalloc (RUSTFLAGS=\"--cfg "
+                    "loadgen_system_malloc\", in target/bench-musl-system-malloc/) and run it the same way")
     ap.add_argument("--loadgen-bin", action="append", default=[], metavar="LABEL=PATH",
                     help="also run this prebuilt loadgen binary next to the glibc build in every run (repeatable)")
     args = ap.parse_args()
@@ -1113,7 +1128,7 @@ def main() -> int:
         label, sep, path = spec.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z0-9._+-]+", label) or not path:
             ap.error(f"--loadgen-bin {spec!r}: expected LABEL=PATH, LABEL of letters, digits, '.', '_', '+', '-'")
-        if label in ("loadgen", "loadgen-musl", "wrk", "oha") or label in dict(extra):
+        if label in ("loadgen", "loadgen-musl", "loadgen-musl-system", "wrk", "oha") or label in dict(extra):
             ap.error(f"--loadgen-bin {spec!r}: the label {label!r} is taken")
         if not Path(path).is_file() or not os.access(path, os.X_OK):
             ap.error(f"--loadgen-bin {spec!r}: {path} is not an executable file")
@@ -1151,7 +1166,7 @@ def main() -> int:
         out(f"loadgen benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC — benches/run.py {' '.join(sys.argv[1:])}")
         oha = install_prerequisites(want_oha=not args.skip_oha)
         workdir = Path(tempfile.mkdtemp(prefix="loadgen-bench-"))
-        build_loadgen(workdir, args.loadgen_musl, extra)
+        build_loadgen(workdir, args.loadgen_musl, args.loadgen_musl_system, extra)
         ncpu = len(os.sched_getaffinity(0))
         cores = (0, 1) if ncpu >= 2 else (None, None)
         describe_machine(cores, oha)

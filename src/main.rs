@@ -1,6 +1,14 @@
 //! The `loadgen` binary: parse the command line, build the runtime, run, turn the outcome into an exit code.
+//!
+//! The static musl build (the container image) allocates with mimalloc: musl's own malloc made each request
+//! cost more CPU and memory (benches/README.md, "The musl build"). The glibc build keeps glibc's malloc.
+//! `RUSTFLAGS="--cfg loadgen_system_malloc"` keeps musl's malloc, to measure it again.
 
 use clap::Parser;
+
+#[cfg(all(target_env = "musl", not(loadgen_system_malloc)))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = loadgen::cli::Cli::parse();
