@@ -50,6 +50,7 @@ BUILDS: list[tuple[str, Path]] = []
 SCEN = BENCH / "scenarios"
 NGINX_BODY = b'{"status":"ok","items":[1,2,3]}'
 CLOSED_USERS = 64  # wrk -c64, oha -c 64, benches/scenarios/nginx_closed.toml
+ALL_CORES_TITLE = ", loadgen on every core (one worker thread per core), sharing core 0 with the target"
 WANT_NOFILE = 65536  # asked for the load tool and the servers; the hard limit caps it
 
 # --------------------------------------------------------------------------------------------------------------
@@ -88,15 +89,16 @@ def nofile_hard() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 
 
-def child_setup(core: int | None, nofile: int | None, group: bool = False):
-    """preexec_fn: pin the child to one core and raise its open-files limit (soft up to the hard limit;
-    the hard limit too where the privilege allows); with group, make it a process group of its own."""
+def child_setup(core: int | set[int] | None, nofile: int | None, group: bool = False):
+    """preexec_fn: pin the child to one core (or a set of cores: --all-cores) and raise its open-files limit
+    (soft up to the hard limit; the hard limit too where the privilege allows); with group, make it a process
+    group of its own."""
 
     def setup() -> None:
         if group:
             os.setpgid(0, 0)
         if core is not None:
-            os.sched_setaffinity(0, {core})
+            os.sched_setaffinity(0, core if isinstance(core, set) else {core})
         if nofile:
             soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
             try:
@@ -154,7 +156,7 @@ def gnu_time() -> str:
 
 def run_measured(
     cmd: list[str],
-    core: int | None,
+    core: int | set[int] | None,
     limit_s: float,
     nofile: int | None = None,
     target_pid: int | None = None,
@@ -687,8 +689,8 @@ def compare_builds(samples: dict[str, list[Sample]]) -> None:
     if not base or not others:
         return
     out()
-    out("Builds against loadgen (glibc): ratio of the medians (CPU per request also round by round), "
-        "latency as a difference:")
+    out("Builds against loadgen (glibc): ratio of the medians (CPU per request also round by round, and the "
+        "medians of its user and sys parts), latency as a difference:")
     rows = []
     for label in [label for label, _ in BUILDS if samples.get(label)]:
         ss = samples[label]
@@ -715,6 +717,8 @@ def compare_builds(samples: dict[str, list[Sample]]) -> None:
             fmt(med(lambda x: x.us_per_req), 2),
             ratio(lambda x: x.us_per_req),
             ", ".join(f"x{r:.2f}" for r in per_round) or "-",
+            fmt(med(lambda x: x.m.user_s / x.requests * 1e6 if x.requests else None), 2),
+            fmt(med(lambda x: x.m.sys_s / x.requests * 1e6 if x.requests else None), 2),
             fmt(med(lambda x: x.rps)),
             ratio(lambda x: x.rps),
             fmt(med(lambda x: x.rss_mib), 1),
@@ -724,19 +728,21 @@ def compare_builds(samples: dict[str, list[Sample]]) -> None:
             fmt(med(lambda x: x.p99_ms), 3),
             diff(lambda x: x.p99_ms),
         ])
-    table(["build", "CPU µs/req", "ratio", "per round", "req/s", "ratio", "peak RSS MiB", "ratio", "p50 ms", "Δ ms",
+    table(["build", "CPU µs/req", "ratio", "per round", "user", "sys", "req/s", "ratio", "peak RSS MiB", "ratio", "p50 ms", "Δ ms",
            "p99 ms", "Δ ms"], rows)
 
 
-def closed_loop(args, cores, oha: str | None, raw: Path) -> bool:
+def closed_loop(args, cores, oha: str | None, raw: Path, all_cores: bool = False) -> bool:
+    """wrk, oha and the loadgen builds in turn; with all_cores, the loadgen builds alone, on every core."""
     tgt_core, tool_core = cores
     secs = args.duration
     paths = dict(BUILDS)
-    tools = (["wrk", "oha"] if oha else ["wrk"]) + list(paths)
+    tools = list(paths) if all_cores else (["wrk", "oha"] if oha else ["wrk"]) + list(paths)
+    tag = "allcores-" if all_cores else ""
     out()
-    out(f"== Closed loop: {CLOSED_USERS} connections/users, no wait, GET / on nginx; "
+    out(f"== Closed loop{ALL_CORES_TITLE if all_cores else ''}: {CLOSED_USERS} connections/users, no wait, GET / on nginx; "
         f"{args.rounds} round(s) x {secs} s per tool, rotating order ==")
-    if not oha:
+    if not oha and not all_cores:
         out("   (oha skipped: --skip-oha, or it could not be installed: see above)")
     nginx = Nginx(tgt_core)
     ok = True
@@ -752,7 +758,7 @@ def closed_loop(args, cores, oha: str | None, raw: Path) -> bool:
             out(f"round {rnd + 1}/{args.rounds}: {' -> '.join(order)}")
             for tool in order:
                 time.sleep(1)  # let the previous tool's connections close
-                name = f"closed-r{rnd + 1}-{tool}"
+                name = f"{tag}closed-r{rnd + 1}-{tool}"
                 if tool == "wrk":
                     cmd = ["wrk", "-t1", f"-c{CLOSED_USERS}", f"-d{secs}s", "--latency", nginx.url]
                 elif tool == "oha":
@@ -866,15 +872,16 @@ def report_failures(data: dict) -> None:
         out(f"                {f['name']}: {f['kind']}: {f['message']} x{f['occurrences']:,}")
 
 
-def scale_run(args, cores, raw: Path) -> bool:
+def scale_run(args, cores, raw: Path, all_cores: bool = False) -> bool:
     tgt_core, tool_core = cores
+    tag = "allcores-" if all_cores else ""
     secs = args.scale_duration
     scen = SCEN / "nginx_10k.toml"
     users, rate, wait_s = 10_000, 1000.0, 1.0
     rounds = args.scale_rounds
     labels = [label for label, _ in BUILDS]
     out()
-    out(f"== Scale: {users:,} users at {rate:,.0f}/s, wait 1 s, GET / on nginx, {secs} s"
+    out(f"== Scale{ALL_CORES_TITLE if all_cores else ''}: {users:,} users at {rate:,.0f}/s, wait 1 s, GET / on nginx, {secs} s"
         + (f"; {rounds} round(s) x {', '.join(labels)}, rotating order" if rounds > 1 or len(labels) > 1 else "")
         + " ==")
     if nofile_hard() < users + 100:
@@ -886,7 +893,7 @@ def scale_run(args, cores, raw: Path) -> bool:
         order = BUILDS[rnd % len(BUILDS):] + BUILDS[: rnd % len(BUILDS)]
         for label, path in order:
             # One nginx per run: 10,000 connections closing leave it (and the loopback) to settle otherwise.
-            name = "scale" if rounds == 1 and len(labels) == 1 else f"scale-r{rnd + 1}-{label}"
+            name = tag + ("scale" if rounds == 1 and len(labels) == 1 else f"scale-r{rnd + 1}-{label}")
             if rounds > 1 or len(labels) > 1:
                 out()
                 out(f"-- round {rnd + 1}/{rounds}: {label} --")
@@ -963,12 +970,12 @@ def build_name(name: str, label: str) -> str:
     return name if len(BUILDS) == 1 else f"{name}-{label}"
 
 
-def ultimate_run(args, cores, raw: Path) -> bool:
+def ultimate_run(args, cores, raw: Path, all_cores: bool = False) -> bool:
     tgt_core, tool_core = cores
     secs = args.ultimate_duration
     users = 10_000
     out()
-    out(f"== Reference API: scenarios/ultimate.toml ({users:,} users, -r 1000, register/login/verify/refresh/...) "
+    out(f"== Reference API{ALL_CORES_TITLE if all_cores else ''}: scenarios/ultimate.toml ({users:,} users, -r 1000, register/login/verify/refresh/...) "
         f"against `loadgen serve-demo`, {secs} s ==")
     ok = True
     samples: dict[str, list[Sample]] = {}
@@ -978,7 +985,7 @@ def ultimate_run(args, cores, raw: Path) -> bool:
             out(f"-- {label} (serve-demo: the glibc build, started afresh) --")
         demo = Demo(tgt_core)
         server_ru, server_hwm = None, None
-        name = build_name("ultimate", label)
+        name = ("allcores-" if all_cores else "") + build_name("ultimate", label)
         try:
             out(f"serve-demo {demo.url} (pid {demo.proc.pid})")
             js = raw / f"{name}.json"
@@ -1120,6 +1127,10 @@ def main() -> int:
     ap.add_argument("--loadgen-musl-system", action="store_true",
                     help="also build the musl binary with musl's own malloc instead of mimalloc (RUSTFLAGS=\"--cfg "
                     "loadgen_system_malloc\", in target/bench-musl-system-malloc/) and run it the same way")
+    ap.add_argument("--all-cores", action="store_true",
+                    help="run the chosen closed-loop, scale and reference API runs again with the loadgen builds alone, "
+                    "each on every core (one worker thread per core, as in a pod given several cores), the target still on "
+                    "core 0: the runs where threads allocate at the same time")
     ap.add_argument("--loadgen-bin", action="append", default=[], metavar="LABEL=PATH",
                     help="also run this prebuilt loadgen binary next to the glibc build in every run (repeatable)")
     args = ap.parse_args()
@@ -1170,13 +1181,18 @@ def main() -> int:
         ncpu = len(os.sched_getaffinity(0))
         cores = (0, 1) if ncpu >= 2 else (None, None)
         describe_machine(cores, oha)
+        every = set(os.sched_getaffinity(0))
         if cores[0] is not None:
             os.sched_setaffinity(0, {cores[0]})  # keep this script's polling off the tool's core
+        spread = (cores[0], every)
         runs = [
             (not args.no_closed, lambda: closed_loop(args, cores, oha, raw)),
             (args.scale, lambda: scale_run(args, cores, raw)),
             (args.ultimate, lambda: ultimate_run(args, cores, raw)),
             (args.latency, lambda: latency_run(args, cores, raw)),
+            (args.all_cores and not args.no_closed, lambda: closed_loop(args, spread, oha, raw, all_cores=True)),
+            (args.all_cores and args.scale, lambda: scale_run(args, spread, raw, all_cores=True)),
+            (args.all_cores and args.ultimate, lambda: ultimate_run(args, spread, raw, all_cores=True)),
         ]
         for wanted, run in runs:
             if not wanted:
