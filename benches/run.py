@@ -40,10 +40,11 @@ BUILT = REPO / "target" / "release" / "loadgen"
 LOADGEN = BUILT  # replaced by a private copy after the build (see build_loadgen)
 MUSL_TARGET = "x86_64-unknown-linux-musl"  # the container image's build (deploy/docker/Dockerfile)
 BUILT_MUSL = REPO / "target" / MUSL_TARGET / "release" / "loadgen"
-# The musl build with musl's own malloc instead of mimalloc (src/main.rs), in a target directory of its own so
-# that its RUSTFLAGS do not make the next ordinary build start over.
-SYSTEM_MALLOC_DIR = REPO / "target" / "bench-musl-system-malloc"
-BUILT_MUSL_SYSTEM = SYSTEM_MALLOC_DIR / MUSL_TARGET / "release" / "loadgen"
+# --loadgen-mimalloc: the builds with mimalloc as the global allocator (RUSTFLAGS="--cfg loadgen_mimalloc", see
+# src/main.rs), in a target directory of their own so that their RUSTFLAGS do not make the next ordinary build
+# start over.
+MIMALLOC_DIR = REPO / "target" / "bench-mimalloc"
+MIMALLOC_CFG = "--cfg loadgen_mimalloc"
 # Every loadgen build under test, (label, private copy): "loadgen" (the glibc build, LOADGEN) first, then
 # --loadgen-musl's and --loadgen-bin's. The targets (serve-demo) always run LOADGEN.
 BUILDS: list[tuple[str, Path]] = []
@@ -376,26 +377,32 @@ def cargo_build(what: str, cmd: list[str], built: Path, copy: Path, env: dict | 
         f"copied to {copy} for the runs")
 
 
-def build_loadgen(workdir: Path, musl: bool, musl_system: bool, extra: list[tuple[str, Path]]) -> None:
+def build_loadgen(workdir: Path, musl: bool, mimalloc: bool, extra: list[tuple[str, Path]]) -> None:
     """cargo build --release (the glibc build: every run's "loadgen", and serve-demo); with musl, also
-    cargo build --release --target x86_64-unknown-linux-musl ("loadgen-musl", with mimalloc); with musl_system,
-    the same with musl's own malloc ("loadgen-musl-system", RUSTFLAGS="--cfg loadgen_system_malloc");
-    extra: prebuilt binaries (label, path), copied too."""
+    cargo build --release --target x86_64-unknown-linux-musl ("loadgen-musl", the container image's build); with
+    mimalloc, each of those again with mimalloc as the global allocator ("loadgen-mimalloc",
+    "loadgen-musl-mimalloc"); extra: prebuilt binaries (label, path), copied too."""
     global LOADGEN
     LOADGEN = workdir / "loadgen"
     cargo_build("loadgen", ["cargo", "build", "--release"], BUILT, LOADGEN)
     BUILDS.append(("loadgen", LOADGEN))
+    flags = (os.environ.get("RUSTFLAGS", "") + " " + MIMALLOC_CFG).strip()
+    env = dict(os.environ, RUSTFLAGS=flags, CARGO_TARGET_DIR=str(MIMALLOC_DIR))
+    how = f"RUSTFLAGS=\"{flags}\", CARGO_TARGET_DIR={MIMALLOC_DIR.relative_to(REPO)}"
+    if mimalloc:
+        copy = workdir / "loadgen-mimalloc"
+        cargo_build(f"loadgen with mimalloc ({how})", ["cargo", "build", "--release"],
+                    MIMALLOC_DIR / "release" / "loadgen", copy, env)
+        BUILDS.append(("loadgen-mimalloc", copy))
     if musl:
         copy = workdir / "loadgen-musl"
         cargo_build("loadgen (musl)", ["cargo", "build", "--release", "--target", MUSL_TARGET], BUILT_MUSL, copy)
         BUILDS.append(("loadgen-musl", copy))
-    if musl_system:
-        copy = workdir / "loadgen-musl-system"
-        flags = (os.environ.get("RUSTFLAGS", "") + " --cfg loadgen_system_malloc").strip()
-        env = dict(os.environ, RUSTFLAGS=flags, CARGO_TARGET_DIR=str(SYSTEM_MALLOC_DIR))
-        cargo_build(f"loadgen (musl, musl's malloc; RUSTFLAGS=\"{flags}\", CARGO_TARGET_DIR={SYSTEM_MALLOC_DIR.relative_to(REPO)})",
-                    ["cargo", "build", "--release", "--target", MUSL_TARGET], BUILT_MUSL_SYSTEM, copy, env)
-        BUILDS.append(("loadgen-musl-system", copy))
+    if musl and mimalloc:
+        copy = workdir / "loadgen-musl-mimalloc"
+        cargo_build(f"loadgen (musl) with mimalloc ({how})", ["cargo", "build", "--release", "--target", MUSL_TARGET],
+                    MIMALLOC_DIR / MUSL_TARGET / "release" / "loadgen", copy, env)
+        BUILDS.append(("loadgen-musl-mimalloc", copy))
     for label, path in extra:
         copy = workdir / label
         shutil.copy2(path, copy)
@@ -1124,9 +1131,9 @@ def main() -> int:
     ap.add_argument("--loadgen-musl", action="store_true",
                     help=f"also build loadgen with --target {MUSL_TARGET} (the container image's build) and run it "
                     "next to the glibc build in every run")
-    ap.add_argument("--loadgen-musl-system", action="store_true",
-                    help="also build the musl binary with musl's own malloc instead of mimalloc (RUSTFLAGS=\"--cfg "
-                    "loadgen_system_malloc\", in target/bench-musl-system-malloc/) and run it the same way")
+    ap.add_argument("--loadgen-mimalloc", action="store_true",
+                    help=f"also build loadgen (and with --loadgen-musl the musl binary) with mimalloc as the global "
+                    f"allocator (RUSTFLAGS=\"{MIMALLOC_CFG}\", in target/bench-mimalloc/) and run it the same way")
     ap.add_argument("--all-cores", action="store_true",
                     help="run the chosen closed-loop, scale and reference API runs again with the loadgen builds alone, "
                     "each on every core (one worker thread per core, as in a pod given several cores), the target still on "
@@ -1139,7 +1146,8 @@ def main() -> int:
         label, sep, path = spec.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z0-9._+-]+", label) or not path:
             ap.error(f"--loadgen-bin {spec!r}: expected LABEL=PATH, LABEL of letters, digits, '.', '_', '+', '-'")
-        if label in ("loadgen", "loadgen-musl", "loadgen-musl-system", "wrk", "oha") or label in dict(extra):
+        if label in ("loadgen", "loadgen-musl", "loadgen-mimalloc", "loadgen-musl-mimalloc", "wrk", "oha") \
+                or label in dict(extra):
             ap.error(f"--loadgen-bin {spec!r}: the label {label!r} is taken")
         if not Path(path).is_file() or not os.access(path, os.X_OK):
             ap.error(f"--loadgen-bin {spec!r}: {path} is not an executable file")
@@ -1177,7 +1185,7 @@ def main() -> int:
         out(f"loadgen benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC — benches/run.py {' '.join(sys.argv[1:])}")
         oha = install_prerequisites(want_oha=not args.skip_oha)
         workdir = Path(tempfile.mkdtemp(prefix="loadgen-bench-"))
-        build_loadgen(workdir, args.loadgen_musl, args.loadgen_musl_system, extra)
+        build_loadgen(workdir, args.loadgen_musl, args.loadgen_mimalloc, extra)
         ncpu = len(os.sched_getaffinity(0))
         cores = (0, 1) if ncpu >= 2 else (None, None)
         describe_machine(cores, oha)
