@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`cli`]: the command line (clap derive); nothing else sees clap.
 //! - [`scenario`]: the TOML model as written, includes, located errors, templates, JSON paths.
+//! - [`shown`]: outside text made safe to print (control characters escaped, long lines cut).
 //! - [`plan`]: scenario + overrides → a validated [`plan::RunPlan`] with one [`plan::Load`] profile (ramp,
 //!   stages or arrival rate); the engine only sees this.
 //! - [`data`]: test-data CSV files and how their rows go to users.
@@ -35,6 +36,7 @@ pub mod plan;
 pub mod preflight;
 pub mod report;
 pub mod scenario;
+pub mod shown;
 pub mod validity;
 
 use std::io::Write;
@@ -114,13 +116,14 @@ pub async fn run(cli: Cli) -> ExitStatus {
     }
 }
 
-/// Prints `error: …` and each cause on its own line.
+/// Prints `error: …` and each cause on its own line, each line made safe for a terminal (control characters
+/// escaped, long lines cut: [`shown::terminal_text`]), whatever file name or value the message quotes.
 pub fn print_error(e: &Error) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "error: {e}");
+    let _ = writeln!(err, "error: {}", shown::terminal_text(&e.to_string()));
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        let _ = writeln!(err, "  caused by: {s}");
+        let _ = writeln!(err, "  caused by: {}", shown::terminal_text(&s.to_string()));
         source = s.source();
     }
 }

@@ -8,6 +8,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::shown;
+
 /// A located problem in a scenario file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
@@ -60,6 +62,22 @@ impl ScenarioError {
         }
     }
 
+    /// Masks `secret` (a password in a URL, say) where the quoted source line shows it after the caret, so the
+    /// snippet does not print what the message masks. The column is unchanged.
+    pub fn masking(mut self, secret: Option<&str>) -> Self {
+        let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+            return self;
+        };
+        let caret = self
+            .source_line
+            .char_indices()
+            .nth(self.column.saturating_sub(1))
+            .map_or(self.source_line.len(), |(i, _)| i);
+        let (before, after) = self.source_line.split_at(caret);
+        self.source_line = format!("{before}{}", after.replace(secret, "***"));
+        self
+    }
+
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
@@ -75,29 +93,29 @@ impl ScenarioError {
 }
 
 impl fmt::Display for ScenarioError {
+    /// `file:line:column: message`, then the source line with a caret under the column, then the help. What
+    /// came from the file is made safe for a terminal: control characters escaped, a long line cut to a window
+    /// around the caret, a long message cut in its middle (see [`crate::shown`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = shown::clip(&self.message, shown::MAX_LINE);
         write!(
             f,
             "{}:{}:{}: {}",
-            self.file.display(),
+            shown::escape_all(&self.file.display().to_string()),
             self.line,
             self.column,
-            self.message
+            shown::escape_all(&message)
         )?;
         if !self.source_line.is_empty() {
             let gutter = self.line.to_string().len();
+            let (line, pad) = shown::snippet(&self.source_line, self.column);
             write!(f, "\n{:gutter$} |", "")?;
-            write!(f, "\n{} | {}", self.line, self.source_line)?;
-            let pad: String = self
-                .source_line
-                .chars()
-                .take(self.column.saturating_sub(1))
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
+            write!(f, "\n{} | {line}", self.line)?;
             write!(f, "\n{:gutter$} | {pad}^", "")?;
         }
         if let Some(help) = &self.help {
-            write!(f, "\n  = help: {help}")?;
+            let help = shown::clip(help, shown::MAX_LINE);
+            write!(f, "\n  = help: {}", shown::escape_all(&help))?;
         }
         Ok(())
     }
@@ -126,10 +144,27 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 }
 
 /// Turns a TOML parse or type error into a located error, with a hint for unknown fields.
+///
+/// The offending line is quoted only when the file reads as a scenario up to it ([`reads_as_scenario`]): a
+/// file that is something else (a password file given to `include`, a `.env` file, a key) gets its line and
+/// column but no snippet, and a string value the message would quote is left out, so an error never prints a
+/// secret that was never meant to be a scenario.
 pub fn from_toml(file: &Path, source: &str, err: &toml::de::Error) -> ScenarioError {
     let at = err.span().map_or(0, |s| s.start);
-    let message = plain_types(err.message().trim());
-    let e = ScenarioError::at(file, source, at, message.clone());
+    let mut message = plain_types(err.message().trim());
+    let at = floor_char_boundary(source, at.min(source.len()));
+    let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let hide = !reads_as_scenario(&source[..line_start]);
+    if hide {
+        message = format!(
+            "{}; this does not read as a scenario file, so its text is not shown",
+            without_strings(&message)
+        );
+    }
+    let mut e = ScenarioError::at(file, source, at, message.clone());
+    if hide {
+        e.source_line.clear();
+    }
     // serde's wording: "unknown field `usres`, expected one of `users`, `spawn_rate`"
     if let Some(rest) = message.strip_prefix("unknown field `")
         && let Some((word, expected)) = rest.split_once('`')
@@ -138,6 +173,70 @@ pub fn from_toml(file: &Path, source: &str, err: &toml::de::Error) -> ScenarioEr
         return e.suggest(word, candidates);
     }
     e
+}
+
+/// Whether `before` (a file's text up to the line of an error) holds a scenario's own key: a line that sets or
+/// opens one of the top-level keys (`name = `, `include = `, `[target]`, `[load]`, `[[task]]`, `[classes.x]`,
+/// ...). A file whose first statement is already wrong does not: nothing says it was meant as a scenario.
+pub fn reads_as_scenario(before: &str) -> bool {
+    const KEYS: &[&str] = &[
+        "name",
+        "include",
+        "target",
+        "load",
+        "gates",
+        "data",
+        "validity",
+        "preflight",
+        "user",
+        "task",
+        "classes",
+    ];
+    before.lines().any(|line| {
+        let l = line.trim_start();
+        let (table, rest) = match l.strip_prefix("[[").or_else(|| l.strip_prefix('[')) {
+            Some(r) => (true, r.trim_start()),
+            None => (false, l),
+        };
+        let key_end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(rest.len());
+        let (key, after) = rest.split_at(key_end);
+        let after = after.trim_start();
+        KEYS.contains(&key)
+            && if table {
+                after.starts_with(']') || after.starts_with('.')
+            } else {
+                after.starts_with('=') || after.starts_with('.')
+            }
+    })
+}
+
+/// `message` with the string values serde quotes (`invalid type: string "…"`) left out.
+fn without_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find("string \"") {
+        out.push_str(&rest[..i]);
+        out.push_str("a string");
+        // Skip the quoted value: serde writes it with Debug escapes, so an inner quote is `\"`.
+        let value = &rest[i + "string \"".len()..];
+        let mut end = value.len();
+        let mut escaped = false;
+        for (j, c) in value.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = j + 1;
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        rest = &value[end.min(value.len())..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// serde names Rust types ("expected i64"); say what to write instead.
