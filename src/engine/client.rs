@@ -402,7 +402,8 @@ impl Client {
             match round_trip(&mut conn, &self.wbuf, req).await {
                 Ok((answer, keep_alive)) => {
                     conn.used += 1;
-                    if keep_alive {
+                    // A request that says `Connection: close` gets a connection of its own, as it asks.
+                    if keep_alive && !asks_close(req.headers) {
                         self.put(key, conn);
                     }
                     self.store_cookies(&answer.head);
@@ -421,21 +422,49 @@ impl Client {
     }
 
     /// Serialises the request into the reused write buffer.
+    ///
+    /// Every header is on the wire once: `host` is the target's unless the request sets its own `Host`, which
+    /// replaces it; `cookie` is one header, the request's own `Cookie` value first and then the jar's cookies
+    /// that it does not name; `content-length` is loadgen's alone (the plan refuses a scenario's
+    /// `Content-Length` and `Transfer-Encoding`).
     fn write_request(&mut self, origin: &Origin, req: &Outgoing<'_>) {
+        let cookies = &self.cookies;
         let w = &mut self.wbuf;
         w.clear();
         w.extend_from_slice(req.method.as_str().as_bytes());
         w.push(b' ');
         w.extend_from_slice(req.target.as_bytes());
-        w.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-        w.extend_from_slice(origin.authority.as_bytes());
-        w.extend_from_slice(b"\r\n");
-        if !self.cookies.is_empty() {
+        w.extend_from_slice(b" HTTP/1.1\r\n");
+        if !req.headers.contains_key(http::header::HOST) {
+            w.extend_from_slice(b"host: ");
+            w.extend_from_slice(origin.authority.as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        let own_cookie = req.headers.get(http::header::COOKIE);
+        let own_names: Vec<&[u8]> = own_cookie.map_or_else(Vec::new, |v| {
+            v.as_bytes()
+                .split(|&b| b == b';')
+                .filter_map(|pair| pair.split(|&b| b == b'=').next())
+                .map(<[u8]>::trim_ascii)
+                .collect()
+        });
+        let jar = || {
+            cookies
+                .iter()
+                .filter(|(n, _)| !own_names.contains(&n.as_bytes()))
+        };
+        if own_cookie.is_some() || jar().next().is_some() {
             w.extend_from_slice(b"cookie: ");
-            for (i, (n, v)) in self.cookies.iter().enumerate() {
-                if i > 0 {
+            let mut first = true;
+            if let Some(v) = own_cookie {
+                w.extend_from_slice(v.as_bytes());
+                first = v.as_bytes().trim_ascii().is_empty();
+            }
+            for (n, v) in jar() {
+                if !first {
                     w.extend_from_slice(b"; ");
                 }
+                first = false;
                 w.extend_from_slice(n.as_bytes());
                 w.push(b'=');
                 w.extend_from_slice(v.as_bytes());
@@ -443,6 +472,9 @@ impl Client {
             w.extend_from_slice(b"\r\n");
         }
         for (name, value) in req.headers {
+            if name == http::header::COOKIE {
+                continue;
+            }
             w.extend_from_slice(name.as_str().as_bytes());
             w.extend_from_slice(b": ");
             w.extend_from_slice(value.as_bytes());
@@ -487,6 +519,14 @@ impl Client {
             }
         }
     }
+}
+
+/// Whether the request's own `Connection` header says `close`.
+fn asks_close(headers: &http::HeaderMap) -> bool {
+    headers.get_all(http::header::CONNECTION).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+    })
 }
 
 /// Writes the request and reads the answer. On error, also says whether no answer byte had been received.

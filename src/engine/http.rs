@@ -78,6 +78,43 @@ impl crate::scenario::template::Context for NoVars {
     fn write_var(&mut self, _: crate::scenario::template::Var, _: &mut String) {}
 }
 
+/// Renders variables into a request path: each value (a capture, a data value, a built-in) is percent-encoded
+/// where a URL cannot hold it, so whatever a response or a data file holds, it stays inside the path: a CR or
+/// LF from a captured value can never end the request line and start a header of its own.
+struct PathValues<'a> {
+    inner: &'a mut dyn crate::scenario::template::Context,
+    value: String,
+}
+
+impl crate::scenario::template::Context for PathValues<'_> {
+    fn write_var(&mut self, var: crate::scenario::template::Var, out: &mut String) {
+        self.value.clear();
+        self.inner.write_var(var, &mut self.value);
+        encode_path_value(&self.value, out);
+    }
+}
+
+/// Appends `value` to `out`, percent-encoding control characters (C0, DEL), space, non-ASCII bytes and
+/// ``"#<>\^`{|}``; `/`, `?`, `&`, `=` and `%` are kept, so a value may still carry a path or a query (as a
+/// captured `next` link does).
+pub fn encode_path_value(value: &str, out: &mut String) {
+    for &b in value.as_bytes() {
+        let keep = b.is_ascii_graphic()
+            && !matches!(
+                b,
+                b'"' | b'#' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+            );
+        if keep {
+            out.push(b as char);
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
+    }
+}
+
 /// Renders the request target (`/path?query`) into `buf` and parses it; for an absolute URL also its origin.
 fn request_target(
     step: &Step,
@@ -86,11 +123,21 @@ fn request_target(
     buf: &mut String,
 ) -> Result<(Option<Origin>, Uri), String> {
     buf.clear();
-    step.path.render_into(ctx, buf);
+    step.path.render_into(
+        &mut PathValues {
+            inner: &mut *ctx,
+            value: String::new(),
+        },
+        buf,
+    );
     let mut origin = None;
     if buf.starts_with("http://") || buf.starts_with("https://") {
-        let url = url::Url::parse(buf)
-            .map_err(|e| format!("invalid URL from path `{}`: {e}", step.path.source()))?;
+        let url = url::Url::parse(buf).map_err(|e| {
+            format!(
+                "invalid URL from path `{}`: {e}",
+                crate::plan::request_checks::mask_userinfo(step.path.source())
+            )
+        })?;
         origin = Some(Origin::of(&url)?);
         let mut rest = url.path().to_string();
         if let Some(q) = url.query() {
@@ -115,8 +162,12 @@ fn request_target(
             buf.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
         }
     }
-    let uri = Uri::try_from(std::mem::take(buf))
-        .map_err(|e| format!("invalid request path from `{}`: {e}", step.path.source()))?;
+    let uri = Uri::try_from(std::mem::take(buf)).map_err(|e| {
+        format!(
+            "invalid request path from `{}`: {e}",
+            crate::plan::request_checks::mask_userinfo(step.path.source())
+        )
+    })?;
     Ok((origin, uri))
 }
 
@@ -299,18 +350,23 @@ impl Vu {
             for (path, want) in &step.expect_json {
                 let found = json.as_ref().and_then(|j| path.find(j));
                 if !found.is_some_and(|v| json_eq(v, want)) {
+                    // Never the values themselves: what the answer holds may be a token or personal
+                    // data, and this message goes to every report and log. Their kinds and sizes say enough
+                    // to tell a wrong value from a missing or truncated one.
                     let msg = match (&json, found) {
                         (None, _) => format!("expect.json {}: the body is not JSON", path.as_str()),
                         (Some(_), None) => {
                             format!(
-                                "expect.json {}: no value there (expected {want})",
-                                path.as_str()
+                                "expect.json {}: no value there (expected {})",
+                                path.as_str(),
+                                kind_of(want)
                             )
                         }
                         (Some(_), Some(v)) => format!(
-                            "expect.json {}: {} (expected {want})",
+                            "expect.json {}: the value differs (got {}, expected {}; values are not shown)",
                             path.as_str(),
-                            shown(v)
+                            kind_of(v),
+                            kind_of(want)
                         ),
                     };
                     return record(Some((FailureKind::Assertion, &msg)));
@@ -363,14 +419,27 @@ fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     }
 }
 
-/// A value of the answer as a failure message shows it: short, so a message never carries a long body
-/// (or a token) whole.
-fn shown(v: &serde_json::Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() <= 40 {
-        text
-    } else {
-        format!("{}…", text.chars().take(40).collect::<String>())
+/// What a failure message says of a JSON value instead of the value: its kind and size ("a string of 36
+/// characters", "a number", "an array of 2 items").
+fn kind_of(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(_) => "a boolean".into(),
+        Value::Number(_) => "a number".into(),
+        Value::String(s) => format!(
+            "a string of {}",
+            plural(s.chars().count(), "character", "characters")
+        ),
+        Value::Array(a) => format!("an array of {}", plural(a.len(), "item", "items")),
+        Value::Object(o) => format!("an object of {}", plural(o.len(), "key", "keys")),
     }
 }
 

@@ -7,15 +7,13 @@ use std::time::Duration;
 use super::*;
 
 impl RunPlan {
-    /// The host as it may be shown: a password in the URL (`http://user:secret@host`) is masked.
+    /// The host as it may be shown: a password in the URL (`http://user:secret@host`) is masked, and so is a
+    /// user name without a password (`https://TOKEN@host`), as in every message (see
+    /// [`super::request_checks::mask_userinfo`]).
     pub fn host_display(&self) -> String {
-        match url::Url::parse(&self.host) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("***"));
-                url.as_str().trim_end_matches('/').to_string()
-            }
-            _ => self.host.clone(),
-        }
+        super::request_checks::mask_userinfo(&self.host)
+            .trim_end_matches('/')
+            .to_string()
     }
 
     /// The sum of the class weights.

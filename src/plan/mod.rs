@@ -9,6 +9,7 @@ mod data;
 mod describe;
 mod load;
 mod mix;
+pub mod request_checks;
 mod resolve;
 mod segment;
 #[cfg(test)]

@@ -26,6 +26,7 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPT
 mod gates;
 mod steps;
 
+use super::request_checks::check_host;
 use gates::*;
 use steps::*;
 
@@ -65,10 +66,17 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         &overrides.host,
         target.and_then(|t| t.value.host.as_ref().map(|h| (t.file, h))),
     ) {
-        (Some(h), _) => check_host(h).map_err(|m| Error::Usage(format!("--host {h}: {m}")))?,
-        (None, Some((file, h))) => {
-            check_host(h.get_ref()).map_err(|m| loaded.error(file, h.span(), m))?
-        }
+        (Some(h), _) => check_host(h).map_err(|m| {
+            Error::Usage(format!(
+                "--host {}: {m}",
+                super::request_checks::mask_userinfo(h)
+            ))
+        })?,
+        (None, Some((file, h))) => check_host(h.get_ref()).map_err(|m| {
+            loaded
+                .error(file, h.span(), m)
+                .masking(super::request_checks::userinfo_secret(h.get_ref()))
+        })?,
         (None, None) => {
             return Err(missing(
                 "[target] host",
@@ -595,22 +603,6 @@ fn resolve_connections(loaded: &Loaded, load: Option<&At<RawLoad>>) -> Result<Co
             }
         },
     )
-}
-
-fn check_host(h: &str) -> std::result::Result<String, String> {
-    let url = url::Url::parse(h).map_err(|e| {
-        format!("`{h}` is not a valid URL ({e}); expected e.g. \"http://127.0.0.1:8000\"")
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "`{h}`: the scheme must be http or https, not `{}`",
-            url.scheme()
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("`{h}` has no host name"));
-    }
-    Ok(h.trim_end_matches('/').to_string())
 }
 
 pub(super) fn duration_value(

@@ -72,11 +72,24 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String>
     parse_ca_pem(&bytes).map_err(|m| format!("`{}` {m}", path.display()))
 }
 
+/// What is wrong with a PEM document, never quoting it: the PEM reader's own messages print the offending
+/// line's bytes, and a file given as `ca_file` by mistake may be a key or a password file.
+fn pem_problem(e: &rustls::pki_types::pem::Error) -> &'static str {
+    use rustls::pki_types::pem::Error as E;
+    match e {
+        E::MissingSectionEnd { .. } => "a section has no -----END ...----- line",
+        E::IllegalSectionStart { .. } => "a -----BEGIN ...----- line is malformed",
+        E::Base64Decode(_) => "the content of a section is not valid base64",
+        E::SectionTooLarge => "a section is over 256 MB",
+        _ => "it cannot be read as PEM",
+    }
+}
+
 /// The certificates of a PEM document; the error completes a sentence that starts with the file's name.
 fn parse_ca_pem(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_slice_iter(bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("is not a valid PEM file: {e}"))?;
+        .map_err(|e| format!("is not a valid PEM file: {}", pem_problem(&e)))?;
     if certs.is_empty() {
         // A DER certificate is an ASN.1 SEQUENCE: 0x30 then a length.
         let hint = if bytes.first() == Some(&0x30) {

@@ -184,6 +184,14 @@ impl Template {
         &self.source
     }
 
+    /// The literal text between the variables (environment variables already resolved into it), in order.
+    pub fn literals(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Lit(l) => Some(l.as_str()),
+            Part::Var(_) => None,
+        })
+    }
+
     /// True when rendering always gives the same text.
     pub fn is_constant(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Lit(_)))

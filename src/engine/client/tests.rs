@@ -86,6 +86,63 @@ fn cookie_jar_sets_replaces_and_expires() {
     );
 }
 
+/// Each header loadgen writes is on the wire once: a request's own `Host` replaces the target's, its own
+/// `Cookie` and the jar's go out as one header (the request's value first, jar cookies it names left out).
+#[test]
+fn own_host_and_cookie_headers_are_never_sent_twice() {
+    let mut c = Client::default();
+    c.store_cookies(&head(
+        "HTTP/1.1 200 OK\r\nSet-Cookie: sid=jar\r\nSet-Cookie: theme=dark\r\n\r\n",
+    ));
+    let origin = Origin::of(&url::Url::parse("http://127.0.0.1:9/").unwrap()).unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::HOST, "vhost.example".parse().unwrap());
+    headers.insert(http::header::COOKIE, "sid=mine; a=1".parse().unwrap());
+    let req = Outgoing {
+        method: &http::Method::POST,
+        target: "/x",
+        headers: &headers,
+        body: b"{}",
+        keep_body: false,
+        max_body: 1 << 20,
+    };
+    c.write_request(&origin, &req);
+    let text = String::from_utf8(c.wbuf.clone()).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    let count = |name: &str| {
+        lines
+            .iter()
+            .filter(|l| l.to_ascii_lowercase().starts_with(&format!("{name}:")))
+            .count()
+    };
+    assert_eq!(
+        (count("host"), count("cookie"), count("content-length")),
+        (1, 1, 1),
+        "{text}"
+    );
+    assert!(lines.contains(&"host: vhost.example"), "{text}");
+    assert!(
+        lines.contains(&"cookie: sid=mine; a=1; theme=dark"),
+        "{text}"
+    );
+    assert!(lines.contains(&"content-length: 2"), "{text}");
+    // Without a jar, the request's cookie is sent as it is; without its own Host, the target's.
+    let mut c = Client::default();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::COOKIE, "k=v".parse().unwrap());
+    let req = Outgoing {
+        headers: &headers,
+        method: &http::Method::GET,
+        body: b"",
+        ..req
+    };
+    c.write_request(&origin, &req);
+    assert_eq!(
+        String::from_utf8(c.wbuf.clone()).unwrap(),
+        "GET /x HTTP/1.1\r\nhost: 127.0.0.1:9\r\ncookie: k=v\r\n\r\n"
+    );
+}
+
 /// A server that answers each connection's requests with the given raw responses, in order, then closes
 /// the connection; one list per accepted connection.
 async fn scripted(conns: Vec<Vec<&'static str>>) -> (Origin, tokio::task::JoinHandle<Vec<String>>) {

@@ -2,6 +2,7 @@
 //! (weight, tags, restart_session), flows and their steps, and templates checked against the names that exist.
 
 use super::*;
+use crate::plan::request_checks;
 
 pub(super) fn resolve_step(
     loaded: &Loaded,
@@ -60,17 +61,23 @@ pub(super) fn resolve_step(
             .error(
                 file,
                 raw_path.span(),
-                format!("`path` must start with `/` (or be a full http:// URL), got `{path_src}`"),
+                format!(
+                    "`path` must start with `/` (or be a full http:// URL), got `{}`",
+                    request_checks::mask_userinfo(path_src)
+                ),
             )
+            .masking(request_checks::userinfo_secret(path_src))
             .into());
     }
     let path = tpl(raw_path)?;
+    check_path(loaded, file, raw_path, &path)?;
     let query = raw
         .query
         .iter()
         .flatten()
         .map(|(k, v)| Ok((k.clone(), tpl(v)?)))
         .collect::<Result<Vec<_>>>()?;
+    let mut seen_headers: Vec<(&HeaderName, &str)> = Vec::new();
     let headers = raw
         .headers
         .iter()
@@ -79,6 +86,11 @@ pub(super) fn resolve_step(
             let h = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
                 loaded.error(file, v.span(), format!("`{k}` is not a valid header name"))
             })?;
+            if let Some(why) = request_checks::reserved_header(&h) {
+                return Err(loaded
+                    .error(file, v.span(), format!("header `{k}` cannot be set: {why}"))
+                    .into());
+            }
             if let Some(bad) = v.get_ref().chars().find(|c| c.is_control() && *c != '\t') {
                 return Err(loaded
                     .error(
@@ -91,6 +103,20 @@ pub(super) fn resolve_step(
             Ok((h, tpl(v)?))
         })
         .collect::<Result<Vec<_>>>()?;
+    // Header names are case-insensitive: `Host` and `host` are two TOML keys but one header.
+    for ((name, _), (k, v)) in headers.iter().zip(raw.headers.iter().flatten()) {
+        if let Some((_, first)) = seen_headers.iter().find(|(n, _)| *n == name) {
+            return Err(loaded
+                .error(
+                    file,
+                    v.span(),
+                    format!("header `{k}` is given twice (also as `{first}`): header names are case-insensitive"),
+                )
+                .with_help("keep one of them")
+                .into());
+        }
+        seen_headers.push((name, k));
+    }
     let body = match (&raw.json, &raw.body) {
         (Some(j), Some(_)) => {
             return Err(loaded
@@ -192,6 +218,30 @@ pub(super) fn resolve_step(
         class: 0,
         flow: None,
     })
+}
+
+/// A request path is sent as written: no control character in its text (nor in what `env.*` put there), no
+/// character a request line cannot hold in a relative path, and a constant absolute URL that is a valid target
+/// (see [`request_checks`]).
+fn check_path(loaded: &Loaded, file: usize, raw: &Spanned<String>, path: &Template) -> Result<()> {
+    let first = path.literals().next().unwrap_or("");
+    let absolute = !raw.get_ref().starts_with('/');
+    for lit in path.literals() {
+        if let Some(problem) = request_checks::path_problem(lit, absolute) {
+            return Err(loaded
+                .error(file, raw.span(), format!("`path`: {problem}"))
+                .masking(request_checks::userinfo_secret(lit))
+                .into());
+        }
+    }
+    if path.is_constant() && (first.starts_with("http://") || first.starts_with("https://")) {
+        request_checks::check_url(first, "the URL").map_err(|m| {
+            loaded
+                .error(file, raw.span(), format!("`path`: {m}"))
+                .masking(request_checks::userinfo_secret(first))
+        })?;
+    }
+    Ok(())
 }
 
 /// Status codes as written (`expect.status`, `restart_session_on`): at least one, each 100-599.
