@@ -129,7 +129,7 @@ impl DataSet {
         if bounds.len() == 1 {
             return Err(DataError::NoRows {
                 path: path.to_path_buf(),
-                columns: columns.join(","),
+                columns: columns.len(),
             });
         }
         values.shrink_to_fit();
@@ -284,10 +284,14 @@ pub enum DataError {
          then one row of values per line"
     )]
     Empty { path: PathBuf },
+    /// Its names are not quoted: a file given as `[data] file` by mistake (a password file) would have its one
+    /// line printed.
     #[error(
-        "{path}: has a header ({columns}) but no rows; add one line of values per user below the header"
+        "{path}: has a header line ({columns} column{s}) but no rows; add one line of values per user below the \
+         header",
+        s = plural(*.columns)
     )]
-    NoRows { path: PathBuf, columns: String },
+    NoRows { path: PathBuf, columns: usize },
     /// A header name that cannot be used as `{{data.NAME}}`.
     #[error(
         "{path}:{line}:{column}: column {index} {problem}; column names are used in templates as `{{{{data.NAME}}}}`, \
@@ -303,7 +307,7 @@ pub enum DataError {
         problem: String,
     },
     #[error(
-        "{path}:{line}:{column}: duplicate column name `{name}`, already used at {first_line}:{first_column}; \
+        "{path}:{line}:{column}: duplicate column name, already used at {first_line}:{first_column}; \
          column names must be unique"
     )]
     DuplicateColumn {
@@ -440,7 +444,8 @@ fn header(
     Ok(columns)
 }
 
-/// Why `name` is not an identifier, or `None` when it is one.
+/// Why `name` is not an identifier, or `None` when it is one. The name itself is not quoted (a data file's
+/// errors show at most the one character that is wrong, never a field: the file may not be the one meant).
 fn identifier_problem(name: &str) -> Option<String> {
     let mut chars = name.chars();
     let first = match chars.next() {
@@ -448,13 +453,13 @@ fn identifier_problem(name: &str) -> Option<String> {
         Some(c) => c,
     };
     if first.is_ascii_digit() {
-        return Some(format!("`{name}` starts with a digit"));
+        return Some("starts with a digit".to_string());
     }
     if let Some(bad) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
     {
-        return Some(format!("`{name}` contains {}", describe(bad)));
+        return Some(format!("contains {}", describe(bad)));
     }
     None
 }

@@ -90,7 +90,7 @@ fn a_utf8_bom_is_not_part_of_the_first_column_name() {
     // Positions are counted without it too.
     assert!(
         parse_err("\u{feff}1st,b\nx,y\n")
-            .starts_with("accounts.csv:1:1: column 1 `1st` starts with a digit"),
+            .starts_with("accounts.csv:1:1: column 1 starts with a digit"),
     );
 }
 
@@ -161,7 +161,7 @@ fn header_without_rows_is_an_error() {
     ] {
         assert_eq!(
             parse_err(text),
-            "accounts.csv: has a header (username,password) but no rows; add one line of values per user below \
+            "accounts.csv: has a header line (2 columns) but no rows; add one line of values per user below \
              the header",
             "{text:?}"
         );
@@ -173,47 +173,38 @@ fn column_names_must_be_identifiers() {
     let cases = [
         (
             "username,user name\n",
-            "accounts.csv:1:10: column 2 `user name` contains a space;",
+            "accounts.csv:1:10: column 2 contains a space;",
         ),
         (
             "a,  1x\n",
-            "accounts.csv:1:5: column 2 `1x` starts with a digit;",
+            "accounts.csv:1:5: column 2 starts with a digit;",
         ),
-        (
-            "a,\"b-c\"\n",
-            "accounts.csv:1:4: column 2 `b-c` contains `-`;",
-        ),
-        (
-            "a,\" b.c\"\n",
-            "accounts.csv:1:5: column 2 `b.c` contains `.`;",
-        ),
+        ("a,\"b-c\"\n", "accounts.csv:1:4: column 2 contains `-`;"),
+        ("a,\" b.c\"\n", "accounts.csv:1:5: column 2 contains `.`;"),
         ("a,,b\n", "accounts.csv:1:3: column 2 has an empty name;"),
         ("a,   ,b\n", "accounts.csv:1:3: column 2 has an empty name;"),
         (
             "a,b,\n",
             "accounts.csv:1:5: column 3 has an empty name (is there a trailing comma?);",
         ),
-        (
-            "naïve\n",
-            "accounts.csv:1:1: column 1 `naïve` contains `ï`;",
-        ),
+        ("naïve\n", "accounts.csv:1:1: column 1 contains `ï`;"),
         (
             "ok,\"a\nb\",c\n",
-            "accounts.csv:1:5: column 2 `a\nb` contains a line break;",
+            "accounts.csv:1:5: column 2 contains a line break;",
         ),
         // Columns count the raw text, quotes included.
         (
             "ok,\"a\"\"b\",c d\n",
-            "accounts.csv:1:5: column 2 `a\"b` contains `\"`;",
+            "accounts.csv:1:5: column 2 contains `\"`;",
         ),
         (
             "ok,\"a_b\",c d\r\nx,y,z\r\n",
-            "accounts.csv:1:10: column 3 `c d` contains a space;",
+            "accounts.csv:1:10: column 3 contains a space;",
         ),
         // Empty lines before the header are skipped, and counted.
         (
             "\n\nid,user name\n",
-            "accounts.csv:3:4: column 2 `user name` contains a space;",
+            "accounts.csv:3:4: column 2 contains a space;",
         ),
     ];
     for (text, want) in cases {
@@ -235,11 +226,11 @@ fn column_names_must_be_identifiers() {
 fn duplicate_column_names_point_at_the_second() {
     assert_eq!(
         parse_err("id,name,id\n1,2,3\n"),
-        "accounts.csv:1:9: duplicate column name `id`, already used at 1:1; column names must be unique"
+        "accounts.csv:1:9: duplicate column name, already used at 1:1; column names must be unique"
     );
     assert_eq!(
         parse_err("id,name, name \n1,2,3\n"),
-        "accounts.csv:1:10: duplicate column name `name`, already used at 1:4; column names must be unique"
+        "accounts.csv:1:10: duplicate column name, already used at 1:4; column names must be unique"
     );
     // Names are case-sensitive, like template references.
     assert_eq!(parse_ok("id,ID\n1,2\n").columns(), ["id", "ID"]);
