@@ -506,3 +506,18 @@ fn done(
     );
     ok
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_values_are_encoded_where_a_url_cannot_hold_them() {
+        let mut out = String::new();
+        encode_path_value("a b\r\n\0\x7f\"#<>\\^`{|}é/?&=%x", &mut out);
+        assert_eq!(
+            out,
+            "a%20b%0D%0A%00%7F%22%23%3C%3E%5C%5E%60%7B%7C%7D%C3%A9/?&=%x"
+        );
+    }
+}

@@ -137,6 +137,24 @@ mod tests {
         assert_eq!(parse_ca_pem(text.as_bytes()).unwrap().len(), 2);
     }
 
+    /// A file that is not what `ca_file` should be is never quoted (the PEM reader's own messages print the
+    /// offending line's bytes).
+    #[test]
+    fn pem_errors_quote_nothing_of_the_file() {
+        for text in [
+            "-----BEGIN hunter2 secret\nabc\n",
+            "-----BEGIN CERTIFICATE-----\nhunter2!\n-----END CERTIFICATE-----\n",
+            "-----BEGIN CERTIFICATE-----\naHVudGVyMg==\n",
+            "password: hunter2\n",
+        ] {
+            let e = parse_ca_pem(text.as_bytes()).unwrap_err();
+            assert!(
+                !e.contains("hunter2") && !e.contains("[45,") && !e.contains("symbol"),
+                "{text:?}: {e}"
+            );
+        }
+    }
+
     #[test]
     fn empty_binary_truncated_and_garbage_files_are_errors() {
         let e = parse_ca_pem(b"").unwrap_err();

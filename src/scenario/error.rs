@@ -271,6 +271,87 @@ mod tests {
         assert!(shown.contains("2 | bb = 2"), "{shown}");
     }
 
+    fn toml_error(text: &str) -> ScenarioError {
+        let e = toml::from_str::<crate::scenario::RawFile>(text).unwrap_err();
+        from_toml(Path::new("f.toml"), text, &e)
+    }
+
+    /// A file that is not a scenario (a password file given to `include`, a `.env` file) gets its location but
+    /// neither a snippet nor a quoted value; a scenario with a mistake keeps its snippet.
+    #[test]
+    fn files_that_are_not_scenarios_are_not_quoted() {
+        for (text, secret) in [
+            ("hunter2\n", "hunter2"),
+            ("correct horse battery staple\n", "horse"),
+            ("DB_PASSWORD=\"s3cret\"\n", "s3cret"),
+            ("target = \"s3cret\"\n", "s3cret"),
+            ("[db]\npassword = hunter2\n", "hunter2"),
+            ("# secrets\n\napi_key = \"s3cret\"\n", "s3cret"),
+        ] {
+            let e = toml_error(text);
+            let shown = e.to_string();
+            assert!(!shown.contains(secret), "{text:?}: {shown}");
+            assert!(e.source_line.is_empty(), "{text:?}: {shown}");
+            assert!(shown.contains("does not read as a scenario"), "{shown}");
+        }
+        let e = toml_error("name = \"x\"\n[load]\nusers = \"ten\"\n");
+        assert_eq!((e.line, e.source_line.as_str()), (3, "users = \"ten\""));
+        assert!(e.to_string().contains("string \"ten\""), "{e}");
+        assert!(reads_as_scenario("[[task]]\nname = \"a\"\n"));
+        assert!(reads_as_scenario("[classes.reader]\n"));
+        assert!(!reads_as_scenario("[database]\nnames = 1\n"));
+        assert_eq!(
+            without_strings(r#"invalid type: string "a\"b", expected x"#),
+            "invalid type: a string, expected x"
+        );
+    }
+
+    #[test]
+    fn a_ten_megabyte_line_prints_a_window() {
+        let text = format!(
+            "name = \"{}\u{1b}[2J{}",
+            "a".repeat(5_000_000),
+            "b".repeat(5_000_000)
+        );
+        let e = ScenarioError::at(Path::new("f.toml"), &text, 5_000_008, "bad");
+        let shown = e.to_string();
+        assert!(shown.len() < 1000, "{} bytes", shown.len());
+        assert!(
+            shown.contains("\\x1b[2J") && !shown.contains('\u{1b}'),
+            "{shown}"
+        );
+        // The caret is under the escaped ESC.
+        let lines: Vec<&str> = shown.lines().collect();
+        let at = lines[3].chars().position(|c| c == '^').unwrap();
+        let under: String = lines[2].chars().skip(at).take(4).collect();
+        assert_eq!(under, "\\x1b", "{shown}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// Any text, any offset, any message: no panic, no control character but the line breaks between the
+        /// parts, and a bounded size.
+        #[test]
+        fn rendering_is_bounded_and_clean(
+            text in "(\\PC|[\\x00-\\x1f\\x7f-\\u{9f}\\u{202e}]){0,400}",
+            repeat in 0usize..3000,
+            at in 0usize..2_000_000,
+            message in "(\\PC|[\\x00-\\x1f]){0,50}",
+        ) {
+            let text = text.repeat(repeat.max(1));
+            let e = ScenarioError::at(Path::new("f\u{1b}.toml"), &text, at, message)
+                .with_help("h\u{0}");
+            let shown = e.to_string();
+            proptest::prop_assert!(
+                shown.chars().all(|c| c == '\n' || crate::shown::escape(c).is_none()),
+                "{:?}", shown
+            );
+            proptest::prop_assert!(shown.lines().count() <= 5);
+            proptest::prop_assert!(shown.chars().count() <= 4000, "{}", shown.chars().count());
+        }
+    }
+
     #[test]
     fn suggests_close_names_only() {
         assert_eq!(did_you_mean("usres", ["users", "duration"]), Some("users"));

@@ -12,6 +12,7 @@ mod netns;
 mod preflight;
 mod prometheus;
 mod reliability;
+mod requests;
 mod run;
 mod scenario_errors;
 mod schema;

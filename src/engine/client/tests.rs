@@ -187,6 +187,34 @@ async fn send(
     c.exchange(net, o, &req).await
 }
 
+/// A request that sends `Connection: close` is not followed by another on the same connection, even when the
+/// server does not close it.
+#[tokio::test]
+async fn a_request_asking_to_close_gets_a_connection_of_its_own() {
+    let ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let (o, server) = scripted(vec![vec![ok], vec![ok]]).await;
+    let (net, mut c) = (Net::new(), Client::default());
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::CONNECTION, "close".parse().unwrap());
+    for _ in 0..2 {
+        let req = Outgoing {
+            method: &http::Method::GET,
+            target: "/p",
+            headers: &headers,
+            body: b"",
+            keep_body: false,
+            max_body: 1 << 20,
+        };
+        c.exchange(&net, &o, &req).await.unwrap();
+        assert!(c.conns.is_empty(), "the connection was kept");
+    }
+    let seen = server.await.unwrap();
+    assert!(
+        seen.iter().all(|r| r.contains("connection: close\r\n")),
+        "{seen:?}"
+    );
+}
+
 #[tokio::test]
 async fn reads_length_chunked_and_to_close_bodies_and_reuses_the_connection() {
     let (o, server) = scripted(vec![
