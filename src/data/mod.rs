@@ -72,9 +72,12 @@ pub struct DataSet {
 impl DataSet {
     /// Reads and parses the CSV file at `path` (see [`DataSet::parse`]).
     pub fn load(path: &Path) -> Result<DataSet, DataError> {
-        let bytes = std::fs::read(path).map_err(|io| DataError::Read {
+        let bytes = crate::files::read_bytes(path, crate::files::DATA).map_err(|e| DataError::Read {
             path: path.to_path_buf(),
-            io,
+            io: match e {
+                crate::files::ReadError::Io(io) => io,
+                other => std::io::Error::other(other.to_string()),
+            },
         })?;
         let text = decode(path, &bytes)?;
         DataSet::parse(path, text)

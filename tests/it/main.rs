@@ -2,6 +2,8 @@
 //! loopback ports chosen by the OS (and, in `netns`, in network namespaces the test creates).
 
 mod arrival;
+mod corpus;
+mod corpus_gen;
 mod csv;
 mod data;
 mod html;
