@@ -177,9 +177,8 @@ pub fn utf8(bytes: Vec<u8>) -> Result<String, ReadError> {
             .map_or(0, |i| i + 1);
         let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
         // The prefix of the line is valid UTF-8 (it is before the first invalid byte).
-        let column = std::str::from_utf8(&before[line_start..])
-            .map_or(0, |s| s.chars().count()) as u64
-            + 1;
+        let column =
+            std::str::from_utf8(&before[line_start..]).map_or(0, |s| s.chars().count()) as u64 + 1;
         ReadError::NotUtf8 { line, column }
     })
 }
@@ -488,7 +487,10 @@ mod tests {
         assert_eq!(read_bytes(&f, small).unwrap(), b"1234");
         std::fs::write(&f, b"12345").unwrap();
         let e = read_bytes(&f, small).unwrap_err().to_string();
-        assert!(e.contains("5 bytes, more than the 4 bytes a test file"), "{e}");
+        assert!(
+            e.contains("5 bytes, more than the 4 bytes a test file"),
+            "{e}"
+        );
         let e = read_bytes(dir.path(), small).unwrap_err().to_string();
         assert!(e.contains("a directory"), "{e}");
         let fifo = dir.path().join("p");
@@ -549,8 +551,6 @@ mod tests {
     fn a_directory_output_is_refused_when_prepared() {
         let dir = tempfile::tempdir().unwrap();
         let e = OutputFile::prepare(dir.path(), Mode::Replace).unwrap_err();
-        assert!(
-            format!("{e}: {}", std::error::Error::source(&e).unwrap()).contains("a directory")
-        );
+        assert!(format!("{e}: {}", std::error::Error::source(&e).unwrap()).contains("a directory"));
     }
 }

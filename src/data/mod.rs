@@ -72,13 +72,14 @@ pub struct DataSet {
 impl DataSet {
     /// Reads and parses the CSV file at `path` (see [`DataSet::parse`]).
     pub fn load(path: &Path) -> Result<DataSet, DataError> {
-        let bytes = crate::files::read_bytes(path, crate::files::DATA).map_err(|e| DataError::Read {
-            path: path.to_path_buf(),
-            io: match e {
-                crate::files::ReadError::Io(io) => io,
-                other => std::io::Error::other(other.to_string()),
-            },
-        })?;
+        let bytes =
+            crate::files::read_bytes(path, crate::files::DATA).map_err(|e| DataError::Read {
+                path: path.to_path_buf(),
+                io: match e {
+                    crate::files::ReadError::Io(io) => io,
+                    other => std::io::Error::other(other.to_string()),
+                },
+            })?;
         let text = decode(path, &bytes)?;
         DataSet::parse(path, text)
     }

@@ -31,9 +31,9 @@ use hdrhistogram::Histogram;
 
 use crate::engine::Observer;
 use crate::error::Error;
+use crate::files::{Mode, OutputFile};
 use crate::metrics::{Collector, SeriesPoint, hdr, ms, new_histogram, round3};
 use crate::plan::RunPlan;
-use crate::files::{Mode, OutputFile};
 use crate::report::{FailureEntry, RequestStats, Rows, RunResults};
 
 /// Locust's percentile columns, in its order.

@@ -17,10 +17,10 @@ use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::error::Error;
+use crate::files::OutputFile;
 use crate::gates::GateResult;
 use crate::metrics::hdr;
 use crate::report::console::fmt_ms;
-use crate::files::OutputFile;
 use crate::report::{RequestStats, RunResults};
 
 use chart::{Chart, Series, XAxis, YAxis};

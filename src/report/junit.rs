@@ -8,9 +8,9 @@
 use std::fmt::Write as _;
 
 use crate::error::Error;
+use crate::files::OutputFile;
 use crate::gates::GateResult;
 use crate::report::RunResults;
-use crate::files::OutputFile;
 
 /// Escapes `s` for XML 1.0 text and attribute values.
 ///
@@ -421,7 +421,8 @@ pub(crate) mod tests {
     #[test]
     fn write_puts_the_document_in_place() {
         let dir = tempfile::tempdir().unwrap();
-        let out = OutputFile::prepare(&dir.path().join("junit.xml"), crate::files::Mode::Replace).unwrap();
+        let out = OutputFile::prepare(&dir.path().join("junit.xml"), crate::files::Mode::Replace)
+            .unwrap();
         let r = results("shop", two_gates(), false);
         write(&out, &r).unwrap();
         assert_eq!(std::fs::read_to_string(out.path()).unwrap(), render(&r));

@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 
 use crate::error::Error;
+use crate::files::OutputFile;
 use crate::gates::GateResult;
 use crate::report::console::fmt_ms;
-use crate::files::OutputFile;
 use crate::report::{RequestStats, RunResults};
 
 /// How many failure kinds the summary lists.

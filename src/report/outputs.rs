@@ -32,7 +32,12 @@ impl Outputs {
         let single: [(&str, Option<&Path>, Mode, Writer); 4] = [
             ("--json", json, Mode::Replace, json::write),
             ("--junit", o.junit.as_deref(), Mode::Replace, junit::write),
-            ("--markdown", o.markdown.as_deref(), markdown_mode, markdown::write),
+            (
+                "--markdown",
+                o.markdown.as_deref(),
+                markdown_mode,
+                markdown::write,
+            ),
             ("--html", o.html.as_deref(), Mode::Replace, html::write),
         ];
         let mut seen: Vec<(&str, PathBuf)> = Vec::new();

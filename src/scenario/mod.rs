@@ -375,14 +375,15 @@ fn load_into(
                 ));
             }
             // Read it here, so a directory or an unreadable file is reported at the include line.
-            let text = crate::files::read_text(&canonical, crate::files::SCENARIO).map_err(|e| {
-                if let crate::files::ReadError::NotUtf8 { .. } = e {
-                    // Where the bad byte is, in the included file.
-                    ScenarioError::read(&target, "cannot read this included file", e)
-                } else {
-                    loaded.error(id, span.clone(), format!("cannot include `{name}`: {e}"))
-                }
-            })?;
+            let text =
+                crate::files::read_text(&canonical, crate::files::SCENARIO).map_err(|e| {
+                    if let crate::files::ReadError::NotUtf8 { .. } = e {
+                        // Where the bad byte is, in the included file.
+                        ScenarioError::read(&target, "cannot read this included file", e)
+                    } else {
+                        loaded.error(id, span.clone(), format!("cannot include `{name}`: {e}"))
+                    }
+                })?;
             load_into(&target, Some(text), loaded, stack)?;
         }
     }

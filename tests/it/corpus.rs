@@ -68,6 +68,12 @@ enum Make {
         major: u32,
         minor: u32,
     },
+    /// Only ever looked at, never opened, by a passing case.
+    BlockDev {
+        blockdev: String,
+        major: u32,
+        minor: u32,
+    },
     Symlink {
         symlink: String,
         to: String,
@@ -83,6 +89,11 @@ enum Make {
     },
     Dir {
         dir: String,
+    },
+    /// A sparse file of `size` bytes (takes no disk): for size limits.
+    Sparse {
+        sparse: String,
+        size: u64,
     },
     Generate {
         generate: String,
@@ -156,6 +167,19 @@ fn make(dir: &Path, m: &Make) {
                 .arg(major.to_string())
                 .arg(minor.to_string()));
         }
+        Make::BlockDev {
+            blockdev,
+            major,
+            minor,
+        } => {
+            let p = dir.join(blockdev);
+            parent(&p);
+            run(std::process::Command::new("mknod")
+                .arg(&p)
+                .arg("b")
+                .arg(major.to_string())
+                .arg(minor.to_string()));
+        }
         Make::Symlink { symlink, to } => {
             let p = dir.join(symlink);
             parent(&p);
@@ -179,6 +203,13 @@ fn make(dir: &Path, m: &Make) {
             std::fs::write(&p, bytes).expect("write");
         }
         Make::Dir { dir: d } => std::fs::create_dir_all(dir.join(d)).expect("mkdir"),
+        Make::Sparse { sparse, size } => {
+            let p = dir.join(sparse);
+            parent(&p);
+            std::fs::File::create(&p)
+                .and_then(|f| f.set_len(*size))
+                .expect("sparse file");
+        }
         Make::Generate { generate, file } => {
             let p = dir.join(file);
             parent(&p);
@@ -221,7 +252,11 @@ fn check(area: &str, c: &Case) -> Option<String> {
 
     let cap = format!("--as={}", c.memory_mb * 1024 * 1024);
     let dir_text = dir.display().to_string();
-    let args: Vec<String> = c.args.iter().map(|a| a.replace("{dir}", &dir_text)).collect();
+    let args: Vec<String> = c
+        .args
+        .iter()
+        .map(|a| a.replace("{dir}", &dir_text))
+        .collect();
     let mut lg = loadgen_via(&["prlimit", &cap, "--"], &args)
         .timeout(Duration::from_secs(c.timeout_s))
         .env("RUST_BACKTRACE", "0");
@@ -275,10 +310,9 @@ fn check(area: &str, c: &Case) -> Option<String> {
     if problems.is_empty() {
         None
     } else {
-        let mut stderr = out.stderr.clone();
-        if stderr.len() > 4000 {
-            stderr.truncate(stderr.floor_char_boundary(4000));
-            stderr.push_str("…");
+        let mut stderr: String = out.stderr.chars().take(4000).collect();
+        if stderr.len() < out.stderr.len() {
+            stderr.push('…');
         }
         Some(format!(
             "{area}/{}: {}\n  command: loadgen {}\n  stderr: {}",
@@ -296,7 +330,11 @@ fn every_case_of_the_fault_corpus_fails_as_it_should_and_never_panics() {
     assert!(!all.is_empty(), "the corpus has no cases");
     let mut names = std::collections::HashSet::new();
     for (area, c) in &all {
-        assert!(names.insert(c.name.clone()), "{area}: case {} twice", c.name);
+        assert!(
+            names.insert(c.name.clone()),
+            "{area}: case {} twice",
+            c.name
+        );
     }
     // A few at a time: each case is a short process, and the machine may be busy.
     let failures = std::sync::Mutex::new(Vec::new());

@@ -6,6 +6,7 @@ mod corpus;
 mod corpus_gen;
 mod csv;
 mod data;
+mod files;
 mod html;
 mod k8s;
 mod merge_windows;
