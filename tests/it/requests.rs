@@ -65,7 +65,7 @@ fn serve(conn: TcpStream, port: u16, seen: &Seen, token_body: &dyn Fn(u16) -> St
             return;
         }
         let target = head.split(' ').nth(1).unwrap_or("").to_string();
-        seen.lock().unwrap().push(head);
+        seen.lock().unwrap_or_else(|p| p.into_inner()).push(head);
         let answer = if target == "/token" {
             token_body(port)
         } else {
