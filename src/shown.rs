@@ -13,8 +13,11 @@ use std::borrow::Cow;
 /// ellipsis.
 pub const MAX_LINE: usize = 2000;
 
-/// Characters of a snippet shown on each side of the caret; the rest of a longer line is cut (`…`).
-pub const SNIPPET_SIDE: usize = 60;
+/// A snippet line of at most this many characters is shown whole.
+pub const SNIPPET_WHOLE: usize = 200;
+
+/// Characters of a longer snippet line shown on each side of the caret; the rest is cut (`…`).
+pub const SNIPPET_SIDE: usize = 80;
 
 /// The escaped form of `c` when it must not reach a terminal as is: C0 and C1 controls, DEL, and the Unicode
 /// format characters that reorder or break lines (bidirectional overrides and isolates, marks, line and
@@ -99,13 +102,21 @@ pub fn terminal_text(text: &str) -> Cow<'_, str> {
 
 /// A source line as a snippet shows it, and the padding that puts a caret under character `column` (1-based;
 /// past the end means just after the last character). The line is escaped (see [`escape`]) and, when it is
-/// long, cut to [`SNIPPET_SIDE`] characters on each side of the caret, an ellipsis marking each cut; the padding
-/// follows the escapes, so the caret stays under the character it points at. Its output is bounded whatever the
-/// line: at most `2 * SNIPPET_SIDE + 1` characters of it, each at most 10 characters once escaped.
+/// longer than [`SNIPPET_WHOLE`] characters, cut to [`SNIPPET_SIDE`] characters on each side of the caret, an
+/// ellipsis marking each cut; the padding follows the escapes, so the caret stays under the character it points
+/// at. Its output is bounded whatever the line: at most `SNIPPET_WHOLE` characters of it (or
+/// `2 * SNIPPET_SIDE + 1`), each at most 10 characters once escaped.
 pub fn snippet(line: &str, column: usize) -> (String, String) {
     let caret = column.saturating_sub(1);
-    let first = caret.saturating_sub(SNIPPET_SIDE);
-    let last = caret.saturating_add(SNIPPET_SIDE);
+    let whole = line.chars().take(SNIPPET_WHOLE + 1).count() <= SNIPPET_WHOLE;
+    let (first, last) = if whole {
+        (0, SNIPPET_WHOLE)
+    } else {
+        (
+            caret.saturating_sub(SNIPPET_SIDE),
+            caret.saturating_add(SNIPPET_SIDE),
+        )
+    };
     let mut shown = String::new();
     let mut pad = String::new();
     if first > 0 {
@@ -177,18 +188,32 @@ mod tests {
         assert_eq!(shown.chars().nth(pad.chars().count()), Some('X'));
     }
 
+    #[test]
+    fn a_line_of_up_to_snippet_whole_characters_is_shown_whole() {
+        let line = format!("{}X", "a".repeat(SNIPPET_WHOLE - 1));
+        let (shown, pad) = snippet(&line, SNIPPET_WHOLE);
+        assert_eq!(shown, line);
+        assert_eq!(pad.len(), SNIPPET_WHOLE - 1);
+        let longer = format!("{line}b");
+        let (shown, _) = snippet(&longer, SNIPPET_WHOLE);
+        assert!(shown.starts_with('…') && shown.ends_with("Xb"), "{shown}");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
-        /// Whatever the line and the column: no panic, no control character, a bounded length, and the caret
-        /// under the first character of the one it points at (escaped or not).
+        /// Whatever the line and the column: no panic, no control character, a bounded length, a short line
+        /// shown whole, and the caret under the first character of the one it points at (escaped or not).
         #[test]
         fn snippets_are_bounded_and_clean(line in "\\PC{0,300}|[\\x00-\\x20\\x7f-\\u{a0}\\u{202a}-\\u{202e}a-z]{0,300}", column in 0usize..400) {
             let (shown, pad) = snippet(&line, column);
             prop_assert!(shown.chars().all(|c| escape(c).is_none()), "{:?}", shown);
             prop_assert!(pad.chars().all(|c| c == ' '));
-            prop_assert!(shown.chars().count() <= (2 * SNIPPET_SIDE + 1) * 10 + 2);
+            prop_assert!(shown.chars().count() <= SNIPPET_WHOLE.max(2 * SNIPPET_SIDE + 1) * 10 + 2);
             let n = line.chars().count();
+            if n <= SNIPPET_WHOLE {
+                prop_assert_eq!(&shown, &escape_all(&line));
+            }
             let caret = column.saturating_sub(1);
             if caret < n {
                 let want = line.chars().nth(caret).unwrap();

@@ -47,6 +47,12 @@ pub fn mask_userinfo(url: &str) -> Cow<'_, str> {
     }
 }
 
+/// `url` as a message quotes it: password masked ([`mask_userinfo`]) and control characters escaped, so a line
+/// break in a `--host` value cannot start a line of its own on the terminal.
+pub fn shown_url(url: &str) -> String {
+    crate::shown::escape_all(&mask_userinfo(url)).into_owned()
+}
+
 /// The first control character of `s` (C0, DEL or C1), as it is written in a message (`'\n'`).
 fn control_char(s: &str) -> Option<String> {
     s.chars().find(|c| c.is_control()).map(|c| format!("{c:?}"))
@@ -55,7 +61,7 @@ fn control_char(s: &str) -> Option<String> {
 /// Checks a base URL (`[target] host`, `--host`) or a constant absolute request URL; `what` names it in the
 /// messages. Returns it parsed.
 pub fn check_url(h: &str, what: &str) -> Result<url::Url, String> {
-    let shown = mask_userinfo(h);
+    let shown = shown_url(h);
     if let Some(c) = control_char(h) {
         return Err(format!(
             "`{shown}`: {what} contains the control character {c}, which a URL cannot hold (a URL parser would drop \
@@ -90,7 +96,7 @@ pub fn check_host(h: &str) -> Result<String, String> {
         return Err(format!(
             "`{}`: the host is a base URL (scheme, host, port and an optional path prefix) and cannot have a query \
              (`?...`) or a fragment (`#...`); put query parameters on the requests: query = {{ key = \"value\" }}",
-            mask_userinfo(h)
+            shown_url(h)
         ));
     }
     Ok(h.trim_end_matches('/').to_string())
@@ -165,6 +171,12 @@ mod tests {
                 .contains("'\\n'")
         );
         assert!(check_host("http://h\r/").unwrap_err().contains("'\\r'"));
+        // The URL a message quotes is escaped too: a `--host` value cannot break the terminal's line.
+        let e = check_host("http://u:pw@exa\nmple.com").unwrap_err();
+        assert!(
+            e.contains("`http://u:***@exa\\x0ample.com`") && !e.contains('\n'),
+            "{e}"
+        );
         assert!(check_host("http://h\0").unwrap_err().contains("'\\0'"));
         assert!(check_host("http://h\t").unwrap_err().contains("'\\t'"));
         assert!(check_host("http://h:0").unwrap_err().contains("port 0"));

@@ -69,7 +69,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         (Some(h), _) => check_host(h).map_err(|m| {
             Error::Usage(format!(
                 "--host {}: {m}",
-                super::request_checks::mask_userinfo(h)
+                super::request_checks::shown_url(h)
             ))
         })?,
         (None, Some((file, h))) => check_host(h.get_ref()).map_err(|m| {

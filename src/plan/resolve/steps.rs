@@ -228,8 +228,14 @@ fn check_path(loaded: &Loaded, file: usize, raw: &Spanned<String>, path: &Templa
     let absolute = !raw.get_ref().starts_with('/');
     for lit in path.literals() {
         if let Some(problem) = request_checks::path_problem(lit, absolute) {
+            // Not in the text as written: it came with an environment variable.
+            let from_env = if request_checks::path_problem(raw.get_ref(), absolute).is_none() {
+                " (it comes from an `env.*` variable the path uses)"
+            } else {
+                ""
+            };
             return Err(loaded
-                .error(file, raw.span(), format!("`path`: {problem}"))
+                .error(file, raw.span(), format!("`path`: {problem}{from_env}"))
                 .masking(request_checks::userinfo_secret(lit))
                 .into());
         }
