@@ -15,6 +15,8 @@
 //!   and the live `/metrics` endpoint for Prometheus.
 //! - [`gates`]: quality gates evaluated on the results (whole run, steady part or one stage).
 //! - [`validity`]: whether loadgen kept its plan (an invalid run exits 3).
+//! - [`verdict`]: pass, fail, invalid or interrupted, and why: the one decision every format and exit code
+//!   shows.
 //! - [`compare`]: run-to-run comparison with regression thresholds.
 //! - [`merge`]: the results of the segments of one run (`--segment I/N`) combined into one.
 //! - [`demo`]: the built-in reference authentication API (`serve-demo`, `run --demo`).
@@ -36,6 +38,7 @@ pub mod preflight;
 pub mod report;
 pub mod scenario;
 pub mod validity;
+pub mod verdict;
 
 use std::io::Write;
 use std::path::Path;
@@ -48,9 +51,10 @@ use tokio_util::sync::CancellationToken;
 /// How a command ended; each is a documented exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
-    /// Every gate passed (or there were none): 0.
+    /// Every gate passed; without gates, no request failed: 0.
     Pass,
-    /// At least one gate failed: 1.
+    /// A gate failed, or ended the run (`abort_on_fail`); without gates, a request failed: 1. See
+    /// [`verdict`].
     GatesFailed,
     /// Invalid scenario, bad usage, or a failure to start or write results: 2.
     Error,
@@ -188,6 +192,7 @@ fn load_plan(
         iterations: o.iterations,
         insecure: o.insecure,
         ca_file: o.ca_file.clone(),
+        no_fail_on_errors: o.no_fail_on_errors,
     };
     let plan = plan::resolve(&loaded, &overrides)?;
     match o.segment {
@@ -309,7 +314,8 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         let _ = tokio::task::spawn_blocking(move || server.shutdown()).await;
     }
 
-    let results = report::RunResults::build(&plan, &outcome);
+    let results = report::RunResults::build(&plan, &outcome, None);
+    let verdict = verdict::Verdict::of(&results);
     let (written, first_error) = outputs.write(&results);
     if !quiet {
         out(&report::console::render(&results));
@@ -323,15 +329,7 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     if let Some(e) = first_error {
         return Err(e);
     }
-    Ok(if results.interrupted {
-        ExitStatus::Interrupted
-    } else if !results.validity.valid {
-        ExitStatus::Invalid
-    } else if results.gates.passed {
-        ExitStatus::Pass
-    } else {
-        ExitStatus::GatesFailed
-    })
+    Ok(verdict.exit_status())
 }
 
 /// Serves the final figures for `grace` after the run, so the last scrape sees them; an interrupt (Ctrl-C or

@@ -19,3 +19,4 @@ mod segmenting;
 mod segments;
 mod tls;
 mod util;
+mod verdict;

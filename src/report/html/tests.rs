@@ -385,6 +385,14 @@ fn interrupted_and_passing_verdicts() {
 
     let mut ok = results("shop", serde_json::json!([]), false);
     ok.generator.warnings.clear();
+    // Without gates, a failed request fails the run: FAIL with the fixture's 10 failures, PASS without.
+    let failing = render(&ok);
+    assert!(
+        failing.contains("<div class=\"word\">FAIL</div>"),
+        "{failing}"
+    );
+    assert!(failing.contains("no gates; 10 of 1,500 requests failed"));
+    ok.totals.failures = 0;
     let ok = render(&ok);
     assert!(
         ok.contains(

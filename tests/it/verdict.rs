@@ -1,0 +1,255 @@
+//! The verdict: one final `Result:` line, the same in `run`, `merge` and `report`; without gates a failed
+//! request fails the run unless allowed; gates on requests left out by `--tags` are skipped; `abort_on_fail`
+//! ends a failing run early; the warning for a target that refuses every connection; the plain progress line
+//! when stderr is not a terminal.
+
+use std::path::Path;
+
+use crate::util::{loadgen, results, write};
+
+/// A scenario against `host` (or `--demo` when None) with the given load, tasks and gates.
+fn scenario(host: Option<&str>, load: &str, body: &str) -> String {
+    let target = host.map_or_else(String::new, |h| format!("[target]\nhost = \"{h}\"\n"));
+    format!("name = \"verdict\"\n{target}[load]\n{load}\n{body}\n")
+}
+
+const MISSING: &str = "[[task]]\nname = \"missing\"\npath = \"/no/such/path\"\n";
+
+fn result_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Result:"))
+        .collect()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temporary path")
+}
+
+#[test]
+fn without_gates_a_failed_request_fails_the_run_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = "users = 2\nspawn_rate = 2\nduration = \"1s\"";
+    let file = write(dir.path(), "nogates.toml", &scenario(None, load, MISSING));
+    let json = dir.path().join("nogates.json");
+    let out = loadgen(["run", path(&file), "--demo", "--json", path(&json)]).expect_code(1);
+    let lines = result_lines(&out.stdout);
+    assert_eq!(lines.len(), 1, "{}", out.dump());
+    assert!(
+        lines[0].starts_with("Result: FAIL (no gates; ") && lines[0].ends_with(" requests failed)"),
+        "{}",
+        out.dump()
+    );
+    let r = results(&json);
+    assert_eq!(r["verdict"]["result"], "fail", "{}", r["verdict"]);
+    assert_eq!(r["verdict"]["exit_code"], 1);
+    assert_eq!(r["gates"]["fail_on_errors"], true);
+    assert_eq!(crate::schema::schema_errors(&r), Vec::<String>::new());
+
+    // `report` prints the same verdict from the file (and exits 0: it only reports).
+    let shown = loadgen(["report", path(&json)]).expect_code(0);
+    assert_eq!(result_lines(&shown.stdout), lines, "{}", shown.dump());
+
+    // The switch on the command line, or the key in [gates], allows failed requests.
+    let out = loadgen(["run", path(&file), "--demo", "--no-fail-on-errors"]).expect_code(0);
+    let lines = result_lines(&out.stdout);
+    assert_eq!(lines.len(), 1, "{}", out.dump());
+    assert!(
+        lines[0].starts_with("Result: PASS (no gates; ")
+            && lines[0].ends_with(", allowed: fail_on_errors is off)"),
+        "{}",
+        out.dump()
+    );
+    let allowed = write(
+        dir.path(),
+        "allowed.toml",
+        &scenario(
+            None,
+            load,
+            &format!("[gates]\nfail_on_errors = false\n{MISSING}"),
+        ),
+    );
+    loadgen(["run", path(&allowed), "--demo", "-q"]).expect_code(0);
+
+    // A run whose requests all succeed passes without gates, and says so.
+    let ok = write(
+        dir.path(),
+        "ok.toml",
+        &scenario(
+            None,
+            load,
+            "[[task]]\nname = \"health\"\npath = \"/health\"\n",
+        ),
+    );
+    let out = loadgen(["run", path(&ok), "--demo"]).expect_code(0);
+    let lines = result_lines(&out.stdout);
+    assert_eq!(lines.len(), 1, "{}", out.dump());
+    assert!(
+        lines[0].starts_with("Result: PASS (no gates; all ")
+            && lines[0].ends_with("requests succeeded)"),
+        "{}",
+        out.dump()
+    );
+}
+
+#[test]
+fn merge_judges_a_segment_without_gates_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = "users = 2\nspawn_rate = 2\nduration = \"1s\"";
+    let file = write(dir.path(), "seg.toml", &scenario(None, load, MISSING));
+    let mut parts = Vec::new();
+    for i in 0..2 {
+        let json = dir.path().join(format!("seg-{i}.json"));
+        loadgen([
+            "run",
+            path(&file),
+            "--demo",
+            "--segment",
+            &format!("{i}/2"),
+            "-q",
+            "--json",
+            path(&json),
+        ])
+        .expect_code(1);
+        parts.push(json);
+    }
+    let merged = dir.path().join("merged.json");
+    let out = loadgen([
+        "merge",
+        path(&parts[0]),
+        path(&parts[1]),
+        "--json",
+        path(&merged),
+    ])
+    .expect_code(1);
+    let lines = result_lines(&out.stdout);
+    assert_eq!(lines.len(), 1, "{}", out.dump());
+    assert!(
+        lines[0].starts_with("Result: FAIL (no gates; "),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(results(&merged)["verdict"]["exit_code"], 1);
+}
+
+#[test]
+fn help_lists_every_exit_code() {
+    let out = loadgen(["--help"]).expect_code(0);
+    let codes: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Exit codes"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(codes, ["0", "1", "2", "3", "4", "130"], "{}", out.dump());
+    out.stdout_has("--no-fail-on-errors");
+}
+
+#[test]
+fn a_gate_on_a_request_left_out_by_tags_is_skipped_in_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+[gates]
+success_rate = 99
+[gates.requests.admin]
+p95_ms = 0.001
+[[task]]
+name = "health"
+path = "/health"
+tags = ["public"]
+[[task]]
+name = "admin"
+path = "/no/such/admin"
+tags = ["admin"]
+"#;
+    let file = write(
+        dir.path(),
+        "tags.toml",
+        &scenario(None, "users = 2\nspawn_rate = 2\nduration = \"1s\"", body),
+    );
+    let (json, junit, md) = (
+        dir.path().join("t.json"),
+        dir.path().join("t.xml"),
+        dir.path().join("t.md"),
+    );
+    // Without the tag filter the gate is judged (and fails: no answer comes within a microsecond).
+    loadgen(["run", path(&file), "--demo", "-q"]).expect_code(1);
+    let out = loadgen([
+        "run",
+        path(&file),
+        "--demo",
+        "--exclude-tags",
+        "admin",
+        "--json",
+        path(&json),
+        "--junit",
+        path(&junit),
+        "--markdown",
+        path(&md),
+    ])
+    .expect_code(0);
+    out.stdout_has("SKIP  admin")
+        .stdout_has("skipped: request not run: left out by --exclude-tags admin")
+        .stdout_has("Result: PASS (the gate passed, 1 gate skipped)");
+    let r = results(&json);
+    let skipped: Vec<&serde_json::Value> = r["gates"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| !g["skipped"].is_null())
+        .collect();
+    assert_eq!(skipped.len(), 1, "{}", r["gates"]);
+    assert_eq!(skipped[0]["scope"], "admin");
+    assert_eq!(skipped[0]["passed"], true);
+    assert!(skipped[0]["measured"].is_null());
+    assert_eq!(crate::schema::schema_errors(&r), Vec::<String>::new());
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("skipped=\"1\"")
+            && xml.contains(
+                "<skipped message=\"request not run: left out by --exclude-tags admin\"/>"
+            ),
+        "{xml}"
+    );
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.contains("⏭️ skipped: request not run: left out by --exclude-tags admin"),
+        "{md}"
+    );
+    // --tags that does not select the request skips it the same way; `check` shows it before any traffic.
+    let out = loadgen([
+        "check",
+        path(&file),
+        "--host",
+        "http://127.0.0.1:8000",
+        "--tags",
+        "public",
+    ])
+    .expect_code(0);
+    out.stdout_has("(skipped: request not run: not selected by --tags public)");
+}
+
+#[test]
+fn errors_caused_by_rate_replacing_the_stages_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "[gates.stages.2]\np95_ms = 100\n[[task]]\nname = \"h\"\npath = \"/health\"\n";
+    let file = write(
+        dir.path(),
+        "stages.toml",
+        &scenario(
+            Some("http://127.0.0.1:8000"),
+            "stages = [{ duration = \"10s\", users = 5 }, { duration = \"20s\", users = 5 }]",
+            body,
+        ),
+    );
+    // The stages gave the run its length: without them, the run needs --duration.
+    loadgen(["check", path(&file), "--rate", "10"])
+        .expect_code(2)
+        .stderr_has("--rate replaces the scenario's [load] stages (which last 30s)")
+        .stderr_has("--duration 30s");
+    // With a length, the stage gate has no stage to judge.
+    loadgen(["check", path(&file), "--rate", "10", "-t", "5s"])
+        .expect_code(2)
+        .stderr_has("`gates.stages.2`: --rate replaces the scenario's [load] with one constant arrival rate");
+}
