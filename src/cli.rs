@@ -31,7 +31,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  loadgen run scenarios/baseline.toml --demo -t 30s\n  loadgen run scenarios/stress.toml --host http://127.0.0.1:8000 -u 200 -r 20 --json out.json"
     )]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate a scenario and print its resolved plan, without sending any traffic.
     #[command(after_help = "Example:\n  loadgen check scenarios/stress.toml -u 50")]
     Check(CheckArgs),
@@ -137,6 +137,16 @@ pub struct RunArgs {
     /// them.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s", requires = "metrics_addr")]
     pub metrics_grace: Duration,
+    /// When stderr is not a terminal (a CI log), print a plain status line this often (0 turns it off); on a
+    /// terminal the live progress bar is drawn instead.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        default_value = "10s",
+        env = "LOADGEN_PROGRESS_INTERVAL"
+    )]
+    pub progress_interval: Duration,
 }
 
 /// `merge`'s inputs and outputs.

@@ -17,6 +17,7 @@
 //! - [`validity`]: whether loadgen kept its plan (an invalid run exits 3).
 //! - [`verdict`]: pass, fail, invalid or interrupted, and why: the one decision every format and exit code
 //!   shows.
+//! - [`watch`]: judgments during the run: `abort_on_fail` gates, and the warning for an unreachable target.
 //! - [`compare`]: run-to-run comparison with regression thresholds.
 //! - [`merge`]: the results of the segments of one run (`--segment I/N`) combined into one.
 //! - [`demo`]: the built-in reference authentication API (`serve-demo`, `run --demo`).
@@ -39,6 +40,7 @@ pub mod report;
 pub mod scenario;
 pub mod validity;
 pub mod verdict;
+pub mod watch;
 
 use std::io::Write;
 use std::path::Path;
@@ -150,7 +152,7 @@ async fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
             }
             Ok(status)
         }
-        Command::Run(args) => run_scenario(args, cli.quiet).await,
+        Command::Run(args) => run_scenario(*args, cli.quiet).await,
         Command::Report(args) => report_saved(args, cli.quiet),
         Command::Merge(args) => merge::run(args, cli.quiet),
         Command::ServeDemo(args) => serve_demo(args).await,
@@ -299,12 +301,16 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let live_metrics = metrics.as_ref().map(|_| {
         report::prometheus::LiveMetrics::new(plan.clone(), run_id.clone(), published.clone())
     });
+    let watches = (
+        watch::GateWatch::new(plan.clone(), quiet),
+        (!quiet).then(|| watch::TargetWatch::new(plan.host_display(), !args.demo)),
+    );
     let mut observers = (
-        report::progress::Progress::new(plan.duration, plan.users, !quiet),
-        (live_csv, live_metrics),
+        report::progress::Progress::new(plan.duration, plan.users, !quiet, args.progress_interval),
+        ((live_csv, live_metrics), watches),
     );
     let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await?;
-    let (progress, (live_csv, _)) = observers;
+    let (progress, ((live_csv, _), (gate_watch, _))) = observers;
     progress.finish();
     // The live files are rewritten from the results below.
     drop(live_csv);
@@ -314,7 +320,11 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         let _ = tokio::task::spawn_blocking(move || server.shutdown()).await;
     }
 
-    let results = report::RunResults::build(&plan, &outcome, None);
+    let results = report::RunResults::build(
+        &plan,
+        &outcome,
+        gate_watch.and_then(watch::GateWatch::aborted),
+    );
     let verdict = verdict::Verdict::of(&results);
     let (written, first_error) = outputs.write(&results);
     if !quiet {

@@ -253,3 +253,121 @@ fn errors_caused_by_rate_replacing_the_stages_say_so() {
         .expect_code(2)
         .stderr_has("`gates.stages.2`: --rate replaces the scenario's [load] with one constant arrival rate");
 }
+
+#[test]
+fn a_gate_with_abort_on_fail_ends_a_failing_run_early() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every request is a 404: the success rate is 0 from the first second. The run is planned for 10 minutes.
+    let body = format!(
+        "[gates]\nsuccess_rate = 99\nabort_on_fail = true\nabort_grace = \"2s\"\n{MISSING}"
+    );
+    let file = write(
+        dir.path(),
+        "abort.toml",
+        &scenario(
+            None,
+            "users = 2\nspawn_rate = 2\nduration = \"10m\"\n[user]\nwait = \"20ms\"",
+            &body,
+        ),
+    );
+    let json = dir.path().join("abort.json");
+    // Bounded well below the planned 10 minutes: the run must end on its own, through the gate.
+    let out = loadgen(["run", path(&file), "--demo", "--json", path(&json)])
+        .timeout(std::time::Duration::from_secs(60))
+        .expect_code(1);
+    out.stderr_has("aborting at ")
+        .stderr_has("gate success_rate >= 99% for all requests failed (measured 0.00%)");
+    let lines = result_lines(&out.stdout);
+    assert_eq!(lines.len(), 1, "{}", out.dump());
+    assert!(
+        lines[0].starts_with("Result: FAIL (aborted at ")
+            && lines[0].contains("gate success_rate >= 99% for all requests failed"),
+        "{}",
+        out.dump()
+    );
+    let r = results(&json);
+    let at = r["aborted"]["at_s"].as_f64().expect("aborted.at_s");
+    // Judged from the grace on, once a second: the first judgment after 2 s fails.
+    assert!(
+        (2.0..5.0).contains(&at),
+        "aborted at {at} s\n{}",
+        out.dump()
+    );
+    assert_eq!(r["aborted"]["gate"]["metric"], "success_rate");
+    assert_eq!(r["aborted"]["gate"]["measured"], 0.0);
+    assert_eq!(r["interrupted"], false);
+    assert_eq!(r["verdict"]["result"], "fail");
+    assert!(
+        r["duration_s"].as_f64().unwrap() < 60.0,
+        "{}",
+        r["duration_s"]
+    );
+    assert_eq!(crate::schema::schema_errors(&r), Vec::<String>::new());
+}
+
+#[test]
+fn a_target_that_refuses_every_connection_is_warned_about_once() {
+    // A loopback port nobody listens on: bind one, note it, close it.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let host = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "down.toml",
+        &scenario(
+            Some(&host),
+            "users = 2\nspawn_rate = 2\nduration = \"4s\"\n[user]\nwait = \"50ms\"",
+            "[[task]]\nname = \"health\"\npath = \"/health\"\n",
+        ),
+    );
+    let out = loadgen(["run", path(&file), "--progress-interval", "0"]).expect_code(1);
+    let warning = format!(
+        "warning: every request in the first 3 s failed to connect to {host} — is the target up? (check --host \
+         URL, or use --demo for the built-in API)"
+    );
+    assert_eq!(out.stderr.matches(&warning).count(), 1, "{}", out.dump());
+    out.stdout_has("[connect]")
+        .stdout_has("Result: FAIL (no gates; ");
+}
+
+#[test]
+fn a_run_logged_to_a_file_prints_a_plain_status_line_each_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "plain.toml",
+        &scenario(
+            None,
+            "users = 2\nspawn_rate = 2\nduration = \"3s\"\n[user]\nwait = \"20ms\"",
+            "[[task]]\nname = \"health\"\npath = \"/health\"\n",
+        ),
+    );
+    // The tests' stderr is a pipe, not a terminal: plain lines instead of the bar.
+    let out = loadgen(["run", path(&file), "--demo", "--progress-interval", "1s"]).expect_code(0);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('[') && l.contains("] users "))
+        .collect();
+    assert!((2..=4).contains(&lines.len()), "{}", out.dump());
+    for l in &lines {
+        assert!(
+            l.contains("/00:03] users ") && l.contains(" req/s · p95 ") && l.ends_with(" %"),
+            "{l}\n{}",
+            out.dump()
+        );
+    }
+    assert!(
+        lines[0].starts_with("[00:01/00:03] users "),
+        "{}",
+        out.dump()
+    );
+    // Off with 0, and through the environment.
+    let out = loadgen(["run", path(&file), "--demo"])
+        .env("LOADGEN_PROGRESS_INTERVAL", "0")
+        .expect_code(0);
+    assert!(!out.stderr.contains("] users "), "{}", out.dump());
+}
