@@ -270,8 +270,15 @@ pub(super) fn resolve_rules(
             .error(
                 file,
                 v.span(),
-                "`abort_on_fail` watches the whole-run gates (directly under [gates] and [gates.requests.NAME]), \
-                 and this run has none to judge",
+                format!(
+                    "`abort_on_fail` watches the whole-run gates (directly under [gates] and \
+                     [gates.requests.NAME]), and this run has none to judge{}",
+                    if gates.iter().any(|g| g.window == Window::Run) {
+                        " (the gates on requests left out by --tags / --exclude-tags are skipped)"
+                    } else {
+                        ""
+                    }
+                ),
             )
             .with_help(
                 "add one, e.g. success_rate = 99 under [gates]; gates on the steady part or a stage are judged at \
