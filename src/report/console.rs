@@ -38,7 +38,13 @@ pub fn render(r: &RunResults) -> String {
         r.settings.load_summary(),
         r.duration_s,
         r.settings.host,
-        if r.interrupted { " (interrupted)" } else { "" }
+        if r.interrupted {
+            " (interrupted)"
+        } else if r.aborted.is_some() {
+            " (ended early by a gate)"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         s,

@@ -185,6 +185,19 @@ fn alerts(s: &mut String, r: &RunResults) {
             fmt_secs(r.settings.duration_s)
         );
     }
+    if let Some(a) = &r.aborted {
+        let _ = writeln!(
+            s,
+            "<section class=\"alert bad\" id=\"aborted\"><h2>The run was ended early by a gate</h2><p>Gate {} \
+             failed at {} (measured {}) and the scenario says <code>abort_on_fail</code>: the users were stopped \
+             then, and every figure below covers the {} that ran of the planned {}.</p></section>",
+            escape(&a.gate.label()),
+            fmt_secs(a.at_s),
+            escape(&a.gate.measured_text()),
+            fmt_secs(r.duration_s),
+            fmt_secs(r.settings.duration_s)
+        );
+    }
     if !r.validity.valid {
         s.push_str(
             "<section class=\"alert bad\" id=\"invalid\"><h2>The run is invalid: loadgen could not keep its \

@@ -723,3 +723,29 @@ fn a_merged_series_of_a_long_run_is_drawn_over_its_whole_span() {
         );
     }
 }
+
+#[test]
+fn an_aborted_run_and_a_skipped_gate_are_shown() {
+    let mut gates = two_gates();
+    gates.as_array_mut().unwrap().push(serde_json::json!({
+        "scope": "admin", "metric": "p95_ms", "op": "<", "threshold": 300.0, "measured": null,
+        "passed": true, "skipped": "request not run: left out by --exclude-tags admin"
+    }));
+    let mut r = results("shop", gates, false);
+    let gate: crate::gates::GateResult = serde_json::from_value(two_gates()[0].clone()).unwrap();
+    r.aborted = Some(crate::verdict::Aborted { gate, at_s: 12.0 });
+    let html = render(&r);
+    assert!(html.contains("<div class=\"word\">FAIL</div>"), "{html}");
+    let alert = section(&html, "aborted");
+    assert!(
+        alert.contains(
+            "Gate p95_ms &lt; 500 ms for all requests failed at 12.0 s (measured 612 ms)"
+        ),
+        "{alert}"
+    );
+    assert!(
+        html.contains("<span class=\"badge skip\">SKIP</span></td><td>admin</td>"),
+        "{html}"
+    );
+    assert!(html.contains("skipped: request not run: left out by --exclude-tags admin"));
+}
