@@ -105,7 +105,7 @@ pub struct Overrides {
     #[arg(long, value_name = "I/N")]
     pub segment: Option<crate::plan::Segment>,
     /// Without gates, failed requests do not fail the run (by default any failed request then exits 1, as in
-    /// Locust; Locust's --exit-code-on-error 0). Same as [gates] fail_on_errors = false. With gates, the gates
+    /// Locust; Locust's --exit-code-on-error 0). Same as `[gates] fail_on_errors = false`. With gates, the gates
     /// alone decide.
     #[arg(long)]
     pub no_fail_on_errors: bool,

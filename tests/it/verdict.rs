@@ -216,6 +216,21 @@ tags = ["admin"]
             ),
         "{xml}"
     );
+    // The <skipped/> case is what CI tools accept (the schema run.rs checks every JUnit file against).
+    if let Some(xmllint) = crate::util::external_tool("xmllint", &[&["xmllint", "--version"]]) {
+        let xsd = crate::util::root().join("tests/fixtures/junit.xsd");
+        let check = std::process::Command::new(&xmllint[0])
+            .args(["--noout", "--schema"])
+            .arg(&xsd)
+            .arg(&junit)
+            .output()
+            .expect("run xmllint");
+        assert!(
+            check.status.success(),
+            "{}\n{xml}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(
         md.contains("⏭️ skipped: request not run: left out by --exclude-tags admin"),
