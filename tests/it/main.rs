@@ -23,3 +23,4 @@ mod segmenting;
 mod segments;
 mod tls;
 mod util;
+mod verdict;
