@@ -79,6 +79,8 @@ fn load(path: &Path) -> Result<Value, Error> {
     let v: Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("not a results file: {e}")))?;
     crate::report::json::check_version(&v).map_err(bad)?;
+    // Checked through like any results file read, though compared as a JSON value.
+    crate::report::validate::results(&v).map_err(bad)?;
     Ok(v)
 }
 
@@ -348,13 +350,25 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A complete results file of scenario `name`, its one request `verify` and the aggregate with these figures.
     fn results(name: &str, rps: f64, p95: f64, success: f64, requests: u64) -> Value {
         let q = |n: &str| {
-            json!({"name": n, "method": "GET", "requests": requests, "rps": rps, "success_rate": success,
-                   "percentiles_ms": {"p50": p95 / 2.0, "p95": p95, "p99": p95 * 1.5}})
+            let mut q = crate::report::validate::tests::sample()["aggregated"].clone();
+            let (lo, hi) = (p95 / 2.0, p95 * 1.5);
+            q["name"] = json!(n);
+            q["requests"] = json!(requests);
+            q["failures"] = json!(0);
+            q["rps"] = json!(rps);
+            q["success_rate"] = json!(success);
+            q["percentiles_ms"] = json!({"p50": lo, "p66": lo, "p75": lo, "p80": lo, "p90": lo, "p95": p95,
+                "p98": p95, "p99": hi, "p99_9": hi, "p99_99": hi, "p100": hi});
+            q
         };
-        json!({"schema_version": 1, "run_id": "r", "started_at": "t", "scenario": {"name": name},
-               "requests": [q("verify")], "aggregated": q("Aggregated")})
+        let mut v = crate::report::validate::tests::sample();
+        v["scenario"]["name"] = json!(name);
+        v["requests"] = json!([q("verify")]);
+        v["aggregated"] = q("Aggregated");
+        v
     }
 
     fn files(

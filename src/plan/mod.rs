@@ -24,8 +24,9 @@ use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, Template};
 
 pub use data::{DataPlan, users_started};
+pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_SPAWN_RATE};
 pub use mix::{Deal, Mix};
-pub use resolve::{DEFAULT_MAX_BODY, MAX_DURATION, resolve};
+pub use resolve::{DEFAULT_MAX_BODY, MAX_DURATION, MAX_USERS, resolve};
 pub use segment::{MAX_SEGMENTS, Segment, WholeLoad};
 pub use tls::{CaFile, Tls};
 
