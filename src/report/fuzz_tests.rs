@@ -80,6 +80,8 @@ fn edge() -> impl Strategy<Value = Value> {
             json!(1e308),
             json!(-1e308),
             json!(5e-324),
+            json!(2.5e-323),
+            json!(1e-320),
             json!(1e9),
             json!(1e9 + 1.0),
             json!(1e15),
@@ -288,4 +290,23 @@ proptest! {
 #[test]
 fn the_unmutated_sample_goes_through_every_reader() {
     read_everything(&sample()).unwrap();
+}
+
+#[test]
+fn subnormal_latencies_and_rates_draw_charts() {
+    // Found by hand: 2.5e-323 made a tick step of 0 and a format precision of usize::MAX (a panic).
+    let mut v = sample();
+    for p in v["time_series"].as_array_mut().unwrap() {
+        for k in [
+            "p50_ms", "p95_ms", "p99_ms", "max_ms", "rps", "lag_ms", "cpu_pct",
+        ] {
+            p[k] = json!(2.5e-323);
+        }
+    }
+    for k in ["rps", "failures_per_s", "mean_ms", "min_ms", "max_ms"] {
+        v["aggregated"][k] = json!(2.5e-323);
+    }
+    let r = validate::results(&v).unwrap();
+    let html = super::html::render(&r);
+    assert!(html.len() < 10_000_000, "{}", html.len());
 }
