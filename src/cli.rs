@@ -113,7 +113,8 @@ pub struct RunArgs {
     pub scenario: PathBuf,
     #[command(flatten)]
     pub overrides: Overrides,
-    /// Write the results as JSON to FILE (checked before the run, written atomically after it).
+    /// Write the results as JSON to FILE (checked before the run, written atomically after it); `-` is stdout
+    /// (the summary then goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     #[command(flatten)]
@@ -151,13 +152,18 @@ pub struct MergeArgs {
 /// The report files `run` and `report` write.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Outputs {
-    /// Write the gate results as JUnit XML to FILE (one test case per gate), for CI test reports.
+    /// Write the gate results as JUnit XML to FILE (one test case per gate), for CI test reports; `-` is stdout.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Write a Markdown summary (verdict, gates, requests) to FILE, e.g. "$GITHUB_STEP_SUMMARY".
+    /// Write a Markdown summary (verdict, gates, requests) to FILE, e.g. "$GITHUB_STEP_SUMMARY" (appended to, as
+    /// `>>` does, when it is that file); `-` is stdout.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
-    /// Write a self-contained HTML report (tables and charts, no network needed to open it) to FILE.
+    /// With --markdown: append to FILE instead of replacing it.
+    #[arg(long, requires = "markdown")]
+    pub markdown_append: bool,
+    /// Write a self-contained HTML report (tables and charts, no network needed to open it) to FILE; `-` is
+    /// stdout.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Write Locust-compatible PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv and

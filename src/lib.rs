@@ -13,6 +13,7 @@
 //!   merging older points).
 //! - [`report`]: the results model and its formats (console, JSON, CSV, HTML, JUnit, Markdown, progress line),
 //!   and the live `/metrics` endpoint for Prometheus.
+//! - [`files`]: every path a user names, read bounded and typed, written without replacing devices or symlinks.
 //! - [`gates`]: quality gates evaluated on the results (whole run, steady part or one stage).
 //! - [`validity`]: whether loadgen kept its plan (an invalid run exits 3).
 //! - [`compare`]: run-to-run comparison with regression thresholds.
@@ -28,6 +29,7 @@ pub mod data;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod gates;
 pub mod merge;
 pub mod metrics;
@@ -196,6 +198,16 @@ fn load_plan(
     }
 }
 
+/// Prints the console summary: on stdout, or on stderr when a results file goes to stdout (`--json -`), so that
+/// stdout holds that file alone.
+pub(crate) fn print_summary(outputs: &report::outputs::Outputs, text: &str) {
+    if outputs.uses_stdout() {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    } else {
+        out(text);
+    }
+}
+
 /// Writes to stdout, ignoring a closed pipe (`loadgen run … | head` is not a crash).
 fn out(s: &str) {
     let mut stdout = std::io::stdout().lock();
@@ -285,9 +297,11 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         }
         return Ok(ready);
     }
+    // Refreshed every second only where they are regular files: a device or FIFO gets them once, at the end.
     let live_csv = outputs
         .csv
         .clone()
+        .filter(report::csv::CsvFiles::is_regular)
         .map(|files| report::csv::LiveCsv::start(files, plan.clone()))
         .transpose()?;
     let run_id = engine::new_run_id();
@@ -312,7 +326,7 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let results = report::RunResults::build(&plan, &outcome);
     let (written, first_error) = outputs.write(&results);
     if !quiet {
-        out(&report::console::render(&results));
+        print_summary(&outputs, &report::console::render(&results));
         if !written.is_empty() {
             eprintln!("results written to {}", written.join(", "));
         }
@@ -413,7 +427,7 @@ fn report_saved(args: ReportArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let outputs = report::outputs::Outputs::prepare(None, &args.outputs)?;
     let (written, first_error) = outputs.write(&results);
     if !quiet {
-        out(&report::console::render(&results));
+        print_summary(&outputs, &report::console::render(&results));
         if !written.is_empty() {
             eprintln!("written: {}", written.join(", "));
         }

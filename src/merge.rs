@@ -47,7 +47,7 @@ pub fn run(args: MergeArgs, quiet: bool) -> Result<ExitStatus, Error> {
     }
     let (written, first_error) = outputs.write(&merged);
     if !quiet {
-        crate::out(&crate::report::console::render(&merged));
+        crate::print_summary(&outputs, &crate::report::console::render(&merged));
         if !written.is_empty() {
             eprintln!("merged results written to {}", written.join(", "));
         }

@@ -17,10 +17,10 @@ use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::error::Error;
+use crate::files::OutputFile;
 use crate::gates::GateResult;
 use crate::metrics::hdr;
 use crate::report::console::fmt_ms;
-use crate::report::json::OutputFile;
 use crate::report::{RequestStats, RunResults};
 
 use chart::{Chart, Series, XAxis, YAxis};
@@ -95,7 +95,7 @@ pub fn escape(s: &str) -> String {
 
 /// Writes the report for `results` to `out`, atomically.
 pub fn write(out: &OutputFile, results: &RunResults) -> Result<(), Error> {
-    out.write_atomic(render(results).as_bytes())
+    out.write_all(render(results).as_bytes())
 }
 
 /// The verdict as the exit code has it (an interrupt wins over the gates) and its CSS class.

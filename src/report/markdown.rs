@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 
 use crate::error::Error;
+use crate::files::OutputFile;
 use crate::gates::GateResult;
 use crate::report::console::fmt_ms;
-use crate::report::json::OutputFile;
 use crate::report::{RequestStats, RunResults};
 
 /// How many failure kinds the summary lists.
@@ -185,7 +185,7 @@ pub fn render(r: &RunResults) -> String {
 
 /// Writes the Markdown summary of `r` to `out`, atomically.
 pub fn write(out: &OutputFile, r: &RunResults) -> Result<(), Error> {
-    out.write_atomic(render(r).as_bytes())
+    out.write_all(render(r).as_bytes())
 }
 
 #[cfg(test)]

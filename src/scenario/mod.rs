@@ -338,8 +338,8 @@ fn load_into(
 ) -> Result<(), ScenarioError> {
     let text = match text {
         Some(t) => t,
-        None => std::fs::read_to_string(path)
-            .map_err(|e| ScenarioError::file(path, format!("cannot read scenario file: {e}")))?,
+        None => crate::files::read_text(path, crate::files::SCENARIO)
+            .map_err(|e| ScenarioError::read(path, "cannot read the scenario file", e))?,
     };
     let raw: RawFile = toml::from_str(&text).map_err(|e| error::from_toml(path, &text, &e))?;
     let id = loaded.files.len();
@@ -375,9 +375,15 @@ fn load_into(
                 ));
             }
             // Read it here, so a directory or an unreadable file is reported at the include line.
-            let text = std::fs::read_to_string(&canonical).map_err(|e| {
-                loaded.error(id, span.clone(), format!("cannot include `{name}`: {e}"))
-            })?;
+            let text =
+                crate::files::read_text(&canonical, crate::files::SCENARIO).map_err(|e| {
+                    if let crate::files::ReadError::NotUtf8 { .. } = e {
+                        // Where the bad byte is, in the included file.
+                        ScenarioError::read(&target, "cannot read this included file", e)
+                    } else {
+                        loaded.error(id, span.clone(), format!("cannot include `{name}`: {e}"))
+                    }
+                })?;
             load_into(&target, Some(text), loaded, stack)?;
         }
     }
