@@ -138,14 +138,20 @@ fn inflate(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
         ));
     }
     let payload = check_header(&out)?;
-    // At most what the header declares is inflated, whatever the stream would grow to.
+    // At most one byte more than the header declares is inflated, whatever the stream would grow to (a deflate
+    // bomb): HdrHistogram's encoders compress exactly the header and its payload.
     let read = z
-        .take(payload as u64)
+        .take(payload as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| bad(format!("its compressed counts cannot be inflated ({e})")))?;
     if read < payload {
         return Err(bad(format!(
             "truncated: the histogram declares a {payload}-byte payload but inflates to {read} bytes"
+        )));
+    }
+    if read > payload {
+        return Err(bad(format!(
+            "the histogram inflates to more than the {payload}-byte payload its header declares"
         )));
     }
     Ok(out)
@@ -351,14 +357,19 @@ mod tests {
 
     #[test]
     fn a_deflate_bomb_inflates_no_further_than_its_header_declares() {
-        // 1000 bytes of counts declared, then 64 MiB of zeros: the stream is 64 KiB, the output stops at 1040.
+        // 1000 bytes of counts declared, then 64 MiB of zeros: the stream is 64 KiB, inflating stops at 1041.
         let header = v2(1000, 3, 1, 2, &[]);
         let zeros = std::io::repeat(0).take(64 << 20);
         let bomb = compressed(header.as_slice().chain(zeros), None);
         assert!(bomb.len() < 100_000, "{}", bomb.len());
-        assert_eq!(inflate(&bomb).unwrap().len(), V2_HEADER_BYTES + 1000);
-        // Zero counters are read as such, up to the declared length.
-        assert!(decode(&STANDARD.encode(&bomb)).unwrap().is_empty());
+        assert_eq!(
+            error(&bomb),
+            "the histogram inflates to more than the 1000-byte payload its header declares"
+        );
+        // The same 1000 bytes of zero counters without the rest: an empty histogram.
+        let exact = compressed(header.as_slice().chain(std::io::repeat(0).take(1000)), None);
+        assert_eq!(inflate(&exact).unwrap().len(), V2_HEADER_BYTES + 1000);
+        assert!(decode(&STANDARD.encode(&exact)).unwrap().is_empty());
     }
 
     #[test]

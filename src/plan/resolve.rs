@@ -726,7 +726,7 @@ fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<
                     Some(n) if n > 0.0 && n <= 1e6 => match Duration::try_from_secs_f64(1.0 / n) {
                         Ok(d) if d <= MAX_DURATION => Ok(Wait::Pacing(d)),
                         _ => Err(err(format!(
-                            "`wait.constant_throughput` = {n} is one task every {:.3e} s per user, over the maximum of \
+                            "`wait.constant_throughput` = {n:e} is one task every {:.3e} s per user, over the maximum of \
                              365 days: give at least {:.3e} tasks per second",
                             1.0 / n,
                             1.0 / MAX_DURATION.as_secs_f64()
