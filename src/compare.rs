@@ -1,8 +1,11 @@
 //! `loadgen compare BASE.json NEW.json`: the change between two runs of the same scenario, per request name and
 //! for all requests, and whether it is a regression by the thresholds given.
 //!
-//! The results files are read as JSON values, not into the current model, so a file written by another loadgen
-//! version with the same `schema_version` compares fine (fields are only ever added within a version). A
+//! Each file is first checked through as every results file read is ([`crate::report::validate`]: a missing
+//! field, a null or negative count, a percentage past 100, an unreadable histogram is exit 2 naming the file and
+//! the field, never "no regression"); the thresholds are checked by their flags' parsers (NaN, infinite or
+//! negative: a usage error, never a check switched off). The figures are then compared as JSON values (fields
+//! are only ever added within a `schema_version`, with defaults, so another loadgen version's file compares). A
 //! latency is a regression when it grew by more than its threshold *and* by more than `min_latency_delta_ms`
 //! (so 0.10 → 0.12 ms is not "+20 %" worth failing a build over); rows with fewer than `min_requests` requests
 //! on either side are shown but not judged.
