@@ -32,6 +32,52 @@ pub const MAX_COUNTERS: usize = 1 << 21;
 /// years, and far enough below `u64::MAX` that adding histograms never overflows.
 pub const MAX_TOTAL: u64 = 1_000_000_000_000_000;
 
+/// What decoding the histograms of one file may cost together, in counters allocated plus bytes inflated: each
+/// histogram is bounded on its own, but a 256 MiB file holds millions of small ones. A long run's file (3,600
+/// points of 50 request names, each at loadgen's widest 57,344 counters) needs under a third of it.
+pub const FILE_BUDGET: u64 = 1 << 33;
+
+/// What decoding may still cost ([`FILE_BUDGET`] for one file's histograms).
+#[derive(Debug)]
+pub struct Budget {
+    total: u64,
+    left: u64,
+}
+
+impl Budget {
+    /// `units` counters and bytes.
+    pub fn of(units: u64) -> Budget {
+        Budget {
+            total: units,
+            left: units,
+        }
+    }
+
+    /// The budget of one file's histograms.
+    pub fn file() -> Budget {
+        Budget::of(FILE_BUDGET)
+    }
+
+    /// No budget beyond each histogram's own limits (histograms already checked once).
+    pub fn unlimited() -> Budget {
+        Budget::of(u64::MAX)
+    }
+
+    fn spend(&mut self, n: u64) -> Result<(), DecodeError> {
+        match self.left.checked_sub(n) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => Err(DecodeError(format!(
+                "with the histograms before it, more than {} counters and bytes to decode (at most that for all \
+                 the histograms of a file)",
+                self.total
+            ))),
+        }
+    }
+}
+
 /// HdrHistogram's V2 cookies: plain and deflate-compressed.
 const V2_COOKIE: u32 = 0x1c84_9313;
 const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
@@ -56,14 +102,20 @@ pub fn encode(h: &Histogram<u64>) -> Option<String> {
 /// [`MAX_PAYLOAD_BYTES`] and [`MAX_COUNTERS`] before anything is allocated, and the values it counts against
 /// [`MAX_TOTAL`]. The histogram grows to fit whatever is added to it later.
 pub fn decode(text: &str) -> Result<Histogram<u64>, DecodeError> {
+    decode_within(text, &mut Budget::unlimited())
+}
+
+/// [`decode`], charging what the histogram costs to decode (its counters and inflated bytes) to `budget` before
+/// anything is allocated.
+pub fn decode_within(text: &str, budget: &mut Budget) -> Result<Histogram<u64>, DecodeError> {
     let bad = |m: String| DecodeError(m);
     let bytes = STANDARD
         .decode(text.trim())
         .map_err(|e| bad(format!("not base64 ({e})")))?;
     let v2 = match be_u32(&bytes, 0) {
-        Some(V2_COMPRESSED_COOKIE) => inflate(&bytes)?,
+        Some(V2_COMPRESSED_COOKIE) => inflate(&bytes, budget)?,
         Some(V2_COOKIE) => {
-            check_header(&bytes)?;
+            check_header(&bytes, budget)?;
             bytes
         }
         Some(c) => {
@@ -113,7 +165,7 @@ fn be_u64(bytes: &[u8], at: usize) -> Option<u64> {
 }
 
 /// The V2 form inside a compressed histogram, inflated no further than its checked header declares.
-fn inflate(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
+fn inflate(bytes: &[u8], budget: &mut Budget) -> Result<Vec<u8>, DecodeError> {
     let bad = |m: String| DecodeError(m);
     let declared = be_u32(bytes, 4).ok_or_else(|| {
         bad(format!(
@@ -137,7 +189,7 @@ fn inflate(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
             "not an HdrHistogram: the inflated data does not start with the V2 cookie".into(),
         ));
     }
-    let payload = check_header(&out)?;
+    let payload = check_header(&out, budget)?;
     // At most one byte more than the header declares is inflated, whatever the stream would grow to (a deflate
     // bomb): HdrHistogram's encoders compress exactly the header and its payload.
     let read = z
@@ -157,8 +209,9 @@ fn inflate(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
-/// Checks a V2 header (at the start of `v2`) against the limits; the payload length it declares.
-fn check_header(v2: &[u8]) -> Result<usize, DecodeError> {
+/// Checks a V2 header (at the start of `v2`) against the limits, and charges its counters and payload to
+/// `budget`; the payload length it declares.
+fn check_header(v2: &[u8], budget: &mut Budget) -> Result<usize, DecodeError> {
     let bad = |m: String| DecodeError(m);
     let (Some(payload), Some(digits), Some(low), Some(high)) = (
         be_u32(v2, 4),
@@ -190,6 +243,7 @@ fn check_header(v2: &[u8]) -> Result<usize, DecodeError> {
              need {counters} counters (at most {MAX_COUNTERS})"
         )));
     }
+    budget.spend(counters as u64 + payload as u64)?;
     Ok(payload)
 }
 
@@ -368,7 +422,10 @@ mod tests {
         );
         // The same 1000 bytes of zero counters without the rest: an empty histogram.
         let exact = compressed(header.as_slice().chain(std::io::repeat(0).take(1000)), None);
-        assert_eq!(inflate(&exact).unwrap().len(), V2_HEADER_BYTES + 1000);
+        assert_eq!(
+            inflate(&exact, &mut Budget::unlimited()).unwrap().len(),
+            V2_HEADER_BYTES + 1000
+        );
         assert!(decode(&STANDARD.encode(&exact)).unwrap().is_empty());
     }
 
@@ -413,6 +470,24 @@ mod tests {
         assert!(error(&[]).contains("too short"));
         // A header only, uncompressed: its counts are missing.
         assert!(error(&v2(5, 3, 1, 2, &[])).starts_with("truncated"));
+    }
+
+    #[test]
+    fn the_histograms_of_one_file_share_a_budget() {
+        // Each within its own bounds; together past a budget of three (the file's is FILE_BUDGET).
+        let one = STANDARD.encode(v2(0, 3, 1, 1 << 20, &[]));
+        let each = counters(1, 1 << 20, 3).unwrap() as u64;
+        let mut budget = Budget::of(3 * each);
+        for _ in 0..3 {
+            decode_within(&one, &mut budget).unwrap();
+        }
+        let e = decode_within(&one, &mut budget).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("more than {} counters and bytes", 3 * each)),
+            "{e}"
+        );
+        // Without a budget (histograms already checked), each is decoded on its own.
+        assert!(decode(&one).is_ok());
     }
 
     #[test]

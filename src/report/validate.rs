@@ -5,9 +5,10 @@
 //! (a serde error is located at its field path, e.g. `requests[2].percentiles_ms.p95`), then what the types
 //! cannot say: counts within [`MAX_COUNT`] and failures within requests, rates and latencies non-negative,
 //! percentages within 0..=100, durations within [`MAX_SECONDS`], percentiles in order, segments within
-//! [`MAX_SEGMENTS`] with their index below their count, and every histogram readable within
-//! [`hdr`]'s limits. The first problem found is the error, naming the field; nothing is dropped or
-//! repaired, so results written from a file are never marked valid after part of it was left out.
+//! [`MAX_SEGMENTS`] with their index below their count, and every histogram readable within [`hdr`]'s limits,
+//! each on its own and all of them together ([`hdr::FILE_BUDGET`]). The first problem found is the error,
+//! naming the field; nothing is dropped or repaired, so results written from a file are never marked valid
+//! after part of it was left out.
 
 use serde::Deserialize as _;
 use serde_json::Value;
@@ -107,6 +108,8 @@ fn line_paths(v: &Value, path: &str, lines: &mut Vec<String>) {
 /// What the types of [`RunResults`] cannot say (also run on what `merge` is about to write, so that it never
 /// writes results loadgen cannot read back).
 pub fn check(r: &RunResults) -> Result {
+    // One budget for all the histograms of the file (hdr::FILE_BUDGET).
+    let budget = &mut hdr::Budget::file();
     seconds("duration_s", r.duration_s)?;
     settings(&r.settings)?;
     let t = &r.totals;
@@ -123,16 +126,16 @@ pub fn check(r: &RunResults) -> Result {
         value("totals.iterations.rate", it.rate)?;
     }
     for (i, q) in r.requests.iter().enumerate() {
-        request(&format!("requests[{i}]"), q)?;
+        request(&format!("requests[{i}]"), q, budget)?;
     }
-    request("aggregated", &r.aggregated)?;
+    request("aggregated", &r.aggregated, budget)?;
     for (i, f) in r.failures.iter().enumerate() {
         count(&format!("failures[{i}].occurrences"), f.occurrences)?;
         unix_time(&format!("failures[{i}].first_seen"), f.first_seen)?;
         unix_time(&format!("failures[{i}].last_seen"), f.last_seen)?;
     }
     for (i, p) in r.time_series.iter().enumerate() {
-        point(&format!("time_series[{i}]"), p)?;
+        point(&format!("time_series[{i}]"), p, budget)?;
     }
     let g = &r.generator;
     opt_value("generator.cpu_pct_mean", g.cpu_pct_mean)?;
@@ -222,7 +225,7 @@ fn wait(at: &str, w: &WaitInfo) -> Result {
     Ok(())
 }
 
-fn request(at: &str, q: &RequestStats) -> Result {
+fn request(at: &str, q: &RequestStats, budget: &mut hdr::Budget) -> Result {
     requests_failures(at, q.requests, q.failures)?;
     percent(&format!("{at}.success_rate"), q.success_rate)?;
     value(&format!("{at}.rps"), q.rps)?;
@@ -249,7 +252,7 @@ fn request(at: &str, q: &RequestStats) -> Result {
         ("ttfb_hdr", &q.ttfb_hdr),
         ("uncorrected_hdr", &q.uncorrected_hdr),
     ] {
-        histogram(&format!("{at}.{name}"), h.as_deref())?;
+        histogram(&format!("{at}.{name}"), h.as_deref(), budget)?;
     }
     value(&format!("{at}.avg_content_bytes"), q.avg_content_bytes)?;
     for (code, n) in &q.status_codes {
@@ -292,7 +295,7 @@ fn ordered(at: &str, all: &[(&str, f64)]) -> Result {
     Ok(())
 }
 
-fn point(at: &str, p: &SeriesPoint) -> Result {
+fn point(at: &str, p: &SeriesPoint, budget: &mut hdr::Budget) -> Result {
     seconds(&format!("{at}.elapsed_s"), p.elapsed_s)?;
     unix_time(&format!("{at}.timestamp"), Some(p.timestamp))?;
     count(&format!("{at}.users"), p.users)?;
@@ -312,21 +315,23 @@ fn point(at: &str, p: &SeriesPoint) -> Result {
     ordered(at, &quantiles)?;
     opt_value(&format!("{at}.cpu_pct"), p.cpu_pct)?;
     value(&format!("{at}.lag_ms"), p.lag_ms)?;
-    histogram(&format!("{at}.hdr"), p.hdr.as_deref())?;
+    histogram(&format!("{at}.hdr"), p.hdr.as_deref(), budget)?;
     for (k, s) in p.by_request.iter().enumerate() {
         let at = format!("{at}.by_request[{k}]");
         requests_failures(&at, s.requests, s.failures)?;
         count(&format!("{at}.bytes"), s.bytes)?;
-        histogram(&format!("{at}.hdr"), s.hdr.as_deref())?;
+        histogram(&format!("{at}.hdr"), s.hdr.as_deref(), budget)?;
     }
     opt_value(&format!("{at}.target_rate"), p.target_rate)?;
     count(&format!("{at}.iterations"), p.iterations)?;
     count(&format!("{at}.dropped"), p.dropped)
 }
 
-fn histogram(at: &str, text: Option<&str>) -> Result {
+fn histogram(at: &str, text: Option<&str>, budget: &mut hdr::Budget) -> Result {
     match text {
-        Some(t) => hdr::decode(t).map(|_| ()).map_err(|e| format!("{at}: {e}")),
+        Some(t) => hdr::decode_within(t, budget)
+            .map(|_| ())
+            .map_err(|e| format!("{at}: {e}")),
         None => Ok(()),
     }
 }
