@@ -62,12 +62,21 @@ pub fn render(r: &RunResults) -> String {
     let scenario = escape(&r.scenario.name);
     let time = format!("{:.3}", r.duration_s);
     let gates = &r.gates.results;
-    // "run completed" is a case of its own when the run was cut short, or when there is nothing else to report.
-    let completion_case = r.interrupted || gates.is_empty();
+    let skipped = gates.iter().filter(|g| g.skipped.is_some()).count();
+    // "run completed" is a case of its own when the run was cut short (a signal, or a gate with
+    // abort_on_fail), or when no gate was judged: then it carries the verdict on the failed requests.
+    let judged = gates.len() - skipped;
+    let verdict = crate::verdict::Verdict::of(r);
+    let unjudged_failure = judged == 0
+        && !r.interrupted
+        && r.validity.valid
+        && verdict.result == crate::verdict::Outcome::Fail;
+    let completion_failed = r.interrupted || r.aborted.is_some() || unjudged_failure;
+    let completion_case = completion_failed || judged == 0;
     let invalid = !r.validity.valid;
     let tests = gates.len() + usize::from(completion_case) + usize::from(invalid);
     let failures = gates.iter().filter(|g| !g.passed).count()
-        + usize::from(r.interrupted)
+        + usize::from(completion_failed)
         + usize::from(invalid);
 
     let mut s = String::new();
@@ -79,7 +88,7 @@ pub fn render(r: &RunResults) -> String {
     let _ = writeln!(
         s,
         "  <testsuite name=\"loadgen: {scenario}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" \
-         skipped=\"0\" time=\"{time}\" timestamp=\"{}\">",
+         skipped=\"{skipped}\" time=\"{time}\" timestamp=\"{}\">",
         escape(junit_timestamp(&r.started_at))
     );
     let classname = format!("loadgen.{scenario}");
@@ -90,6 +99,14 @@ pub fn render(r: &RunResults) -> String {
             "    <testcase classname=\"{classname}\" name=\"{}\" time=\"0\"",
             escape(&name)
         );
+        if let Some(why) = &g.skipped {
+            let _ = writeln!(
+                s,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                escape(why)
+            );
+            continue;
+        }
         if g.passed {
             s.push_str("/>\n");
             continue;
@@ -147,6 +164,21 @@ pub fn render(r: &RunResults) -> String {
                 ">\n      <failure message=\"{}\" type=\"Interrupted\">{}</failure>\n    </testcase>",
                 escape(&message),
                 escape_text(&details)
+            );
+        } else if r.aborted.is_some() || unjudged_failure {
+            let kind = if r.aborted.is_some() {
+                "Aborted"
+            } else {
+                "RequestsFailed"
+            };
+            let _ = writeln!(
+                s,
+                ">\n      <failure message=\"{}\" type=\"{kind}\">{}</failure>\n    </testcase>",
+                escape(&verdict.reason),
+                escape_text(&format!(
+                    "{} requests, {} failures",
+                    r.totals.requests, r.totals.failures
+                ))
             );
         } else {
             s.push_str("/>\n");
@@ -407,13 +439,51 @@ pub(crate) mod tests {
 
     #[test]
     fn a_run_without_gates_has_one_passing_case() {
-        let xml = render(&results("shop", serde_json::json!([]), false));
+        let mut r = results("shop", serde_json::json!([]), false);
+        r.totals.failures = 0;
+        let xml = render(&r);
         let names = check_balanced(&xml);
         assert_eq!(names.iter().filter(|n| *n == "testcase").count(), 1);
         assert!(!names.contains(&"failure".to_string()));
         assert!(xml.contains(r#"tests="1" failures="0""#));
         assert!(
             xml.contains(r#"name="run completed" time="10.000"/>"#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn without_gates_failed_requests_fail_the_run_completed_case() {
+        let xml = render(&results("shop", serde_json::json!([]), false));
+        check_balanced(&xml);
+        assert!(xml.contains(r#"tests="1" failures="1""#), "{xml}");
+        assert!(
+            xml.contains(
+                r#"<failure message="no gates; 10 of 1,500 requests failed" type="RequestsFailed">"#
+            ),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_skipped_gate_is_a_skipped_case() {
+        let gates = serde_json::json!([
+            { "scope": "home", "metric": "p95_ms", "op": "<", "threshold": 500.0, "measured": 100.0,
+              "passed": true },
+            { "scope": "admin", "metric": "p95_ms", "op": "<", "threshold": 500.0, "measured": null,
+              "passed": true, "skipped": "request not run: left out by --exclude-tags admin" }
+        ]);
+        let xml = render(&results("shop", gates, false));
+        let names = check_balanced(&xml);
+        assert!(names.contains(&"skipped".to_string()), "{xml}");
+        assert!(
+            xml.contains(r#"tests="2" failures="0" errors="0" skipped="1""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "<skipped message=\"request not run: left out by --exclude-tags admin\"/>"
+            ),
             "{xml}"
         );
     }

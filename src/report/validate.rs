@@ -137,6 +137,9 @@ pub fn check(r: &RunResults) -> Result {
     for (i, p) in r.time_series.iter().enumerate() {
         point(&format!("time_series[{i}]"), p, budget)?;
     }
+    if let Some(a) = &r.aborted {
+        seconds("aborted.at_s", a.at_s)?;
+    }
     let g = &r.generator;
     opt_value("generator.cpu_pct_mean", g.cpu_pct_mean)?;
     opt_value("generator.cpu_pct_max", g.cpu_pct_max)?;

@@ -162,6 +162,12 @@ pub struct RawGates {
     pub steady: Option<Spanned<RawGateWindow>>,
     /// Gates on one stage: `[gates.stages.2]`.
     pub stages: Option<BTreeMap<Spanned<String>, RawGateWindow>>,
+    /// Without any gate to judge: whether a failed request fails the run (true when absent).
+    pub fail_on_errors: Option<Spanned<bool>>,
+    /// End the run as soon as a whole-run gate fails (k6's `abortOnFail`).
+    pub abort_on_fail: Option<Spanned<bool>>,
+    /// With `abort_on_fail`: how long into the run before the gates are first judged (k6's `delayAbortEval`).
+    pub abort_grace: Option<Spanned<String>>,
 }
 
 /// Gates on a part of the run: thresholds for all requests, and per request name.

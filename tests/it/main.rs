@@ -22,3 +22,4 @@ mod segmenting;
 mod segments;
 mod tls;
 mod util;
+mod verdict;

@@ -134,7 +134,8 @@ path = "/health"
          series (end s, requests, failures): {series:?}; failures: {:?}",
         failures_of(&r, "health")
     );
-    assert_eq!(out.code, Some(0), "{}", out.dump());
+    // No gates, and the failures this test provokes fail the run (exit 1), as Locust's would.
+    assert_eq!(out.code, Some(1), "{}", out.dump());
     assert!(
         wall < Duration::from_secs(8 + 2 + 3),
         "the run took {wall:?}\n{}",
@@ -334,7 +335,8 @@ fn a_target_that_never_answers_or_answers_a_byte_a_second_times_out_and_the_run_
              {accepted} connections accepted",
             hang["requests"], hang["failures"], hang["percentiles_ms"]["p50"], hang["max_ms"]
         );
-        assert_eq!(out.code, Some(0), "{}", out.dump());
+        // No gates, and the failures this test provokes fail the run (exit 1), as Locust's would.
+        assert_eq!(out.code, Some(1), "{}", out.dump());
         assert!(
             wall < HANG_DEADLINE,
             "{label}: the run took {wall:?}\n{}",
@@ -381,7 +383,8 @@ fn requests_hanging_past_the_stop_timeout_are_aborted_and_the_run_ends_on_time()
     drop(server);
     let failures = failures_of(&r, "hang");
     eprintln!("run took {wall:?}; failures {failures:?}");
-    assert_eq!(out.code, Some(0), "{}", out.dump());
+    // No gates, and the failures this test provokes fail the run (exit 1), as Locust's would.
+    assert_eq!(out.code, Some(1), "{}", out.dump());
     assert!(
         wall < HANG_DEADLINE,
         "the run took {wall:?}\n{}",
@@ -487,7 +490,8 @@ path = "/big"
         count["failures"],
         count["avg_content_bytes"]
     );
-    assert_eq!(out.code, Some(0), "{}", out.dump());
+    // No gates, and the failures this test provokes fail the run (exit 1), as Locust's would.
+    assert_eq!(out.code, Some(1), "{}", out.dump());
     assert_eq!(r["settings"]["max_body_bytes"], 100_000);
     let n = capture["requests"].as_u64().unwrap();
     assert!(n > 0);
@@ -554,7 +558,8 @@ headers = {{ Authorization = "Bearer {{{{token}}}}" }}
         }
     });
     drop(demo);
-    assert_eq!(out.code, Some(0), "no gates: the run passes {}", out.dump());
+    // No gates, and the outage's failed requests fail the run (exit 1), as Locust's would.
+    assert_eq!(out.code, Some(1), "{}", out.dump());
     let index = r["requests"]
         .as_array()
         .and_then(|a| a.iter().position(|q| q["name"] == "verify"))
@@ -650,7 +655,8 @@ fn running_out_of_descriptors_mid_run_is_counted_as_resources_not_a_crash() {
         "setpriv … loadgen run fd.toml".into(),
         Duration::from_secs(30),
     );
-    assert_eq!(out.code, Some(0), "{}", out.dump());
+    // No gates, and the failures this test provokes fail the run (exit 1), as Locust's would.
+    assert_eq!(out.code, Some(1), "{}", out.dump());
     // Said up front, with the numbers and how to raise the limit.
     out.stderr_has("100 users need about 164 open files, but the limit is 48")
         .stderr_has("ulimit -n");
