@@ -64,17 +64,18 @@ pub struct Overrides {
     #[arg(long, value_name = "URL")]
     pub host: Option<String>,
     /// Number of concurrent users (overrides load.users; with an arrival rate, load.max_users).
-    #[arg(short = 'u', long)]
+    #[arg(short = 'u', long, value_parser = parse_users)]
     pub users: Option<u64>,
     /// Users started per second (overrides load.spawn_rate).
-    #[arg(short = 'r', long, value_name = "RATE")]
+    #[arg(short = 'r', long, value_name = "RATE", value_parser = parse_spawn_rate)]
     pub spawn_rate: Option<f64>,
     /// Start iterations at this constant rate per second whatever the response times (an open-model load,
     /// like wrk2's -R), replacing the scenario's load model; -u then sets the most users at once.
     #[arg(
         long = "rate",
         value_name = "PER_SECOND",
-        conflicts_with = "spawn_rate"
+        conflicts_with = "spawn_rate",
+        value_parser = parse_rate
     )]
     pub rate: Option<f64>,
     /// Run only the tasks tagged with one of these (comma-separated); on_start and on_stop always run.
@@ -88,7 +89,7 @@ pub struct Overrides {
     pub duration: Option<Duration>,
     /// Stop after N task iterations in all (across users), or at the duration if that comes first (overrides
     /// load.iterations).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_iterations)]
     pub iterations: Option<u64>,
     /// Accept any https server certificate (self-signed test servers); the handshake is still encrypted and
     /// signed, but the server is not authenticated. Same as target.insecure = true.
@@ -223,14 +224,14 @@ pub struct CompareArgs {
     /// Largest accepted p99 increase, in percent.
     #[arg(long, value_parser = crate::compare::parse_percent, default_value = "20%", value_name = "PCT")]
     pub max_p99_increase: f64,
-    /// Largest accepted success-rate drop, in percentage points.
-    #[arg(long, default_value_t = 0.5, value_name = "POINTS")]
+    /// Largest accepted success-rate drop, in percentage points (0 to 100).
+    #[arg(long, default_value = "0.5", value_name = "POINTS", value_parser = parse_points)]
     pub max_success_drop: f64,
     /// Smallest accepted ratio of new to base requests/s, e.g. 0.95 (not judged unless given).
-    #[arg(long, value_name = "RATIO")]
+    #[arg(long, value_name = "RATIO", value_parser = parse_ratio)]
     pub min_rps_ratio: Option<f64>,
     /// Latency changes smaller than this many ms are never regressions.
-    #[arg(long, default_value_t = 1.0, value_name = "MS")]
+    #[arg(long, default_value = "1", value_name = "MS", value_parser = parse_delta_ms)]
     pub min_latency_delta_ms: f64,
     /// Rows with fewer requests than this on either side are not judged.
     #[arg(long, default_value_t = 100)]
@@ -252,7 +253,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub jitter: Option<String>,
     /// Fraction of requests (not /health) answered with 500, 0 to 1.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value = "0", value_parser = parse_fraction)]
     pub error_rate: f64,
     /// Pause all responses for PAUSE every EVERY, written PAUSE/EVERY, e.g. 1s/5s.
     #[arg(long)]
@@ -269,6 +270,86 @@ pub struct DemoArgs {
     /// For this long after start, /health answers 503 {"status":"starting"} (a service still starting).
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
     pub unhealthy_for: Duration,
+}
+
+/// A number flag's value: a finite number within `range` (NaN, infinities and values out of range are usage
+/// errors, so no check downstream is switched off by a NaN).
+fn number(s: &str, range: std::ops::RangeInclusive<f64>, what: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number; {what}"))?;
+    if !v.is_finite() || !range.contains(&v) {
+        return Err(format!("`{s}` is out of range; {what}"));
+    }
+    Ok(v)
+}
+
+/// A whole number within `range`.
+fn whole(s: &str, range: std::ops::RangeInclusive<u64>, what: &str) -> Result<u64, String> {
+    let v: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number; {what}"))?;
+    if !range.contains(&v) {
+        return Err(format!("`{s}` is out of range; {what}"));
+    }
+    Ok(v)
+}
+
+/// `-u`: from 1 to [`crate::plan::MAX_USERS`].
+pub fn parse_users(s: &str) -> Result<u64, String> {
+    use crate::plan::MAX_USERS;
+    whole(
+        s,
+        1..=MAX_USERS,
+        &format!("give from 1 to {MAX_USERS} users"),
+    )
+}
+
+/// `-r`: users per second, within the plan's limits.
+pub fn parse_spawn_rate(s: &str) -> Result<f64, String> {
+    use crate::plan::{MAX_SPAWN_RATE, MIN_SPAWN_RATE};
+    number(
+        s,
+        MIN_SPAWN_RATE..=MAX_SPAWN_RATE,
+        &format!("give from {MIN_SPAWN_RATE} to {MAX_SPAWN_RATE} users per second"),
+    )
+}
+
+/// `--rate`: iterations per second, above 0.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    use crate::plan::MAX_ARRIVAL_RATE;
+    let what = format!("give above 0 and at most {MAX_ARRIVAL_RATE} iterations per second");
+    match number(s, 0.0..=MAX_ARRIVAL_RATE, &what)? {
+        0.0 => Err(format!("`{s}` is out of range; {what}")),
+        v => Ok(v),
+    }
+}
+
+/// `--iterations`: at least 1.
+pub fn parse_iterations(s: &str) -> Result<u64, String> {
+    whole(s, 1..=u64::MAX, "give at least 1 iteration")
+}
+
+/// `compare --max-success-drop`: percentage points, 0 to 100.
+pub fn parse_points(s: &str) -> Result<f64, String> {
+    number(s, 0.0..=100.0, "give from 0 to 100 percentage points")
+}
+
+/// `compare --min-rps-ratio`: a non-negative ratio, e.g. 0.95.
+pub fn parse_ratio(s: &str) -> Result<f64, String> {
+    number(s, 0.0..=f64::MAX, "give a ratio of 0 or more, e.g. 0.95")
+}
+
+/// `compare --min-latency-delta-ms`: non-negative ms.
+pub fn parse_delta_ms(s: &str) -> Result<f64, String> {
+    number(s, 0.0..=f64::MAX, "give 0 or more milliseconds, e.g. 1")
+}
+
+/// `serve-demo --error-rate`: a fraction from 0 to 1.
+pub fn parse_fraction(s: &str) -> Result<f64, String> {
+    number(s, 0.0..=1.0, "give a fraction from 0 to 1, e.g. 0.01")
 }
 
 /// Parses `--start-at`: RFC 3339 in UTC, e.g. `2026-11-23T15:00:00Z`.
@@ -292,6 +373,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     Ok(d)
 }
+
+#[cfg(test)]
+mod fuzz_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,11 @@
 //! `loadgen compare BASE.json NEW.json`: the change between two runs of the same scenario, per request name and
 //! for all requests, and whether it is a regression by the thresholds given.
 //!
-//! The results files are read as JSON values, not into the current model, so a file written by another loadgen
-//! version with the same `schema_version` compares fine (fields are only ever added within a version). A
+//! Each file is first checked through as every results file read is ([`crate::report::validate`]: a missing
+//! field, a null or negative count, a percentage past 100, an unreadable histogram is exit 2 naming the file and
+//! the field, never "no regression"); the thresholds are checked by their flags' parsers (NaN, infinite or
+//! negative: a usage error, never a check switched off). The figures are then compared as JSON values (fields
+//! are only ever added within a `schema_version`, with defaults, so another loadgen version's file compares). A
 //! latency is a regression when it grew by more than its threshold *and* by more than `min_latency_delta_ms`
 //! (so 0.10 → 0.12 ms is not "+20 %" worth failing a build over); rows with fewer than `min_requests` requests
 //! on either side are shown but not judged.
@@ -80,6 +83,8 @@ fn load(path: &Path) -> Result<Value, Error> {
     let v: Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("not a results file: {e}")))?;
     crate::report::json::check_version(&v).map_err(bad)?;
+    // Checked through like any results file read, though compared as a JSON value.
+    crate::report::validate::results(&v).map_err(bad)?;
     Ok(v)
 }
 
@@ -349,13 +354,25 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A complete results file of scenario `name`, its one request `verify` and the aggregate with these figures.
     fn results(name: &str, rps: f64, p95: f64, success: f64, requests: u64) -> Value {
         let q = |n: &str| {
-            json!({"name": n, "method": "GET", "requests": requests, "rps": rps, "success_rate": success,
-                   "percentiles_ms": {"p50": p95 / 2.0, "p95": p95, "p99": p95 * 1.5}})
+            let mut q = crate::report::validate::tests::sample()["aggregated"].clone();
+            let (lo, hi) = (p95 / 2.0, p95 * 1.5);
+            q["name"] = json!(n);
+            q["requests"] = json!(requests);
+            q["failures"] = json!(0);
+            q["rps"] = json!(rps);
+            q["success_rate"] = json!(success);
+            q["percentiles_ms"] = json!({"p50": lo, "p66": lo, "p75": lo, "p80": lo, "p90": lo, "p95": p95,
+                "p98": p95, "p99": hi, "p99_9": hi, "p99_99": hi, "p100": hi});
+            q
         };
-        json!({"schema_version": 1, "run_id": "r", "started_at": "t", "scenario": {"name": name},
-               "requests": [q("verify")], "aggregated": q("Aggregated")})
+        let mut v = crate::report::validate::tests::sample();
+        v["scenario"]["name"] = json!(name);
+        v["requests"] = json!([q("verify")]);
+        v["aggregated"] = q("Aggregated");
+        v
     }
 
     fn files(

@@ -11,7 +11,7 @@
 //! disagree, a segment given twice); missing segments are reported and make the result incomplete and invalid.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
@@ -21,7 +21,7 @@ use crate::cli::MergeArgs;
 use crate::error::Error;
 use crate::gates::{self, Evidence};
 use crate::metrics::{SeriesPoint, StepInterval, hdr, ms, new_histogram, round3};
-use crate::plan::{Gate, GateMetric, Window};
+use crate::plan::{Gate, GateMetric, MAX_SEGMENTS, Window};
 use crate::report::{
     FailureEntry, GateSummary, Iterations, Merged, Percentiles, RequestStats, RunResults,
 };
@@ -41,11 +41,7 @@ pub fn run(args: MergeArgs, quiet: bool) -> Result<ExitStatus, Error> {
             "warning: segment{} {} of {} missing: the merged results cover only part of the plan (marked \
              incomplete and invalid)",
             if m.missing.len() == 1 { "" } else { "s" },
-            m.missing
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
+            shown(&m.missing),
             m.count
         );
     }
@@ -61,6 +57,20 @@ pub fn run(args: MergeArgs, quiet: bool) -> Result<ExitStatus, Error> {
         return Err(e);
     }
     Ok(verdict.exit_status())
+}
+
+/// Segment indexes as a message shows them: the first 20, then how many more.
+fn shown(indexes: &[u64]) -> String {
+    let mut s = indexes
+        .iter()
+        .take(20)
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if indexes.len() > 20 {
+        s.push_str(&format!(" and {} more", indexes.len() - 20));
+    }
+    s
 }
 
 fn refuse(msg: String) -> Error {
@@ -105,6 +115,14 @@ fn check(inputs: &mut [(PathBuf, RunResults)]) -> Result<u64, Error> {
                  `loadgen run --segment I/N`"
             )));
         };
+        // Checked when the file was read too; merge allocates by these numbers, so never without the check.
+        if !(1..=MAX_SEGMENTS).contains(&seg.count) || seg.index >= seg.count {
+            return Err(refuse(format!(
+                "{p}: settings.segment: segment {} of {} is not a segment: the count is from 1 to \
+                 {MAX_SEGMENTS} and the index below it",
+                seg.index, seg.count
+            )));
+        }
         match count {
             None => count = Some(seg.count),
             Some(n) if n != seg.count => {
@@ -142,7 +160,9 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
         .iter()
         .filter_map(|r| r.settings.segment.map(|s| s.index))
         .collect();
-    let missing: Vec<u64> = (0..count).filter(|i| !indexes.contains(i)).collect();
+    // `count` is at most MAX_SEGMENTS (checked above), and the indexes sorted and each below it.
+    let given: std::collections::BTreeSet<u64> = indexes.iter().copied().collect();
+    let missing: Vec<u64> = (0..count).filter(|i| !given.contains(i)).collect();
 
     let started = all.iter().filter_map(|r| parse_time(&r.started_at)).min();
     let ended = all.iter().filter_map(|r| parse_time(&r.ended_at)).max();
@@ -153,17 +173,35 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
     let secs = duration_s.max(1e-3);
 
     let requests: Vec<RequestStats> = (0..first.requests.len())
-        .map(|i| merge_stats(all.iter().filter_map(|r| r.requests.get(i)), secs))
-        .collect();
-    let aggregated = merge_stats(all.iter().map(|r| &r.aggregated), secs);
-    let time_series = merge_series(&all, started);
+        .map(|i| {
+            merge_stats(
+                inputs
+                    .iter()
+                    .filter_map(|(p, r)| Some((p.as_path(), r.requests.get(i)?))),
+                &format!("requests[{i}]"),
+                secs,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let aggregated = merge_stats(
+        inputs.iter().map(|(p, r)| (p.as_path(), &r.aggregated)),
+        "aggregated",
+        secs,
+    )?;
+    let time_series = merge_series(&inputs, started)?;
     let failures = merge_failures(&all);
 
     let mut settings = first.settings.clone();
     settings.segment = None;
-    settings.users = all.iter().map(|r| r.settings.users).sum();
+    settings.users = all.iter().map(|r| r.settings.users).total();
     settings.spawn_rate = sum_opt(all.iter().map(|r| r.settings.spawn_rate)).map(round3);
-    settings.max_iterations = sum_opt(all.iter().map(|r| r.settings.max_iterations));
+    settings.max_iterations = {
+        let given: Vec<u64> = all
+            .iter()
+            .filter_map(|r| r.settings.max_iterations)
+            .collect();
+        (!given.is_empty()).then(|| given.into_iter().total())
+    };
     settings.duration_s = all
         .iter()
         .map(|r| r.settings.duration_s)
@@ -173,7 +211,7 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
             .iter()
             .filter_map(|r| r.settings.stages.get(i))
             .map(|s| s.users)
-            .sum();
+            .total();
         stage.spawn_rate = sum_opt(
             all.iter()
                 .filter_map(|r| r.settings.stages.get(i))
@@ -193,7 +231,7 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
             .iter()
             .filter_map(|r| r.settings.arrival.as_ref())
             .map(|a| a.planned_iterations)
-            .sum();
+            .total();
     }
 
     let iterations = all
@@ -206,9 +244,9 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
                 dropped: 0,
                 rate: 0.0,
             });
-            m.due += it.due;
-            m.started += it.started;
-            m.dropped += it.dropped;
+            m.due = m.due.saturating_add(it.due);
+            m.started = m.started.saturating_add(it.started);
+            m.dropped = m.dropped.saturating_add(it.dropped);
             Some(m)
         })
         .map(|mut it| {
@@ -224,7 +262,7 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
         failures_per_s: aggregated.failures_per_s,
         // The most users at once across machines: from the aligned series (each segment's peak is in it).
         peak_users: peak_series.max(all.iter().map(|r| r.totals.peak_users).max().unwrap_or(0)),
-        aborted_users: all.iter().map(|r| r.totals.aborted_users).sum(),
+        aborted_users: all.iter().map(|r| r.totals.aborted_users).total(),
         iterations,
     };
 
@@ -240,7 +278,10 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
             .collect()
     };
     let generator = crate::report::Generator {
-        cores: all.iter().map(|r| r.generator.cores).sum(),
+        cores: all
+            .iter()
+            .map(|r| r.generator.cores)
+            .fold(0, usize::saturating_add),
         cpu_pct_mean: all
             .iter()
             .filter_map(|r| r.generator.cpu_pct_mean)
@@ -262,9 +303,9 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
     if !missing.is_empty() {
         validity.valid = false;
         validity.reasons.push(format!(
-            "segments {:?} of {count} are missing: these results cover only part of the plan; merge every \
+            "segments {} of {count} are missing: these results cover only part of the plan; merge every \
              segment's results",
-            missing
+            shown(&missing)
         ));
     }
 
@@ -310,6 +351,13 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
     merged.gates.passed = results.iter().all(|g| g.passed);
     merged.gates.results = results;
     merged.judge();
+    // Sums of figures each within range may not be (counts past MAX_COUNT, a span of centuries): refused
+    // rather than written as results that cannot be read back.
+    crate::report::validate::check(&merged).map_err(|e| {
+        refuse(format!(
+            "the merged results are out of range: {e}; merge fewer or saner segments"
+        ))
+    })?;
     Ok(merged)
 }
 
@@ -321,35 +369,63 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-fn sum_opt<T: std::iter::Sum<T>>(values: impl Iterator<Item = Option<T>>) -> Option<T> {
-    let v: Vec<T> = values.flatten().collect();
+fn sum_opt(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let v: Vec<f64> = values.flatten().collect();
     (!v.is_empty()).then(|| v.into_iter().sum())
 }
 
-/// Adds the histograms in `texts` (unreadable ones are skipped with a warning).
-fn add_hdr<'a>(texts: impl Iterator<Item = Option<&'a str>>) -> Histogram<u64> {
-    let mut all = new_histogram();
-    for t in texts.flatten() {
-        match hdr::decode(t) {
-            Ok(h) => {
-                let _ = all.add(&h);
-            }
-            Err(e) => tracing::warn!("a latency histogram was left out of the merge: {e}"),
-        }
+/// Counts added up, stopping at `u64::MAX` rather than overflowing: each input's counts are checked to be
+/// within [`crate::report::validate::MAX_COUNT`], but any number of files may be merged.
+trait Total: Iterator<Item = u64> + Sized {
+    fn total(self) -> u64 {
+        self.fold(0, u64::saturating_add)
     }
-    all
 }
 
-/// One row of several segments: counts added, statistics recomputed from the merged histograms.
+impl<I: Iterator<Item = u64>> Total for I {}
+
+/// Adds the histograms of `items` (file, field path, histogram). One that cannot be read is an error naming
+/// its file and field, never left out: merged results must not look whole when they are not.
+fn add_hdr<'a>(
+    items: impl Iterator<Item = (&'a Path, String, Option<&'a str>)>,
+) -> Result<Histogram<u64>, Error> {
+    let mut all = new_histogram();
+    let mut added = Vec::new();
+    for (path, field, text) in items {
+        let Some(text) = text else { continue };
+        let h =
+            hdr::decode(text).map_err(|e| refuse(format!("{}: {field}: {e}", path.display())))?;
+        added.push(path.display().to_string());
+        hdr::add(&mut all, &h).map_err(|e| {
+            refuse(format!(
+                "{field} of {}: {e} (at most {} values)",
+                added.join(", "),
+                hdr::MAX_TOTAL
+            ))
+        })?;
+    }
+    Ok(all)
+}
+
+/// One row (at `field`) of several segments: counts added, statistics recomputed from the merged histograms.
 fn merge_stats<'a>(
-    rows: impl Iterator<Item = &'a RequestStats> + Clone,
+    rows: impl Iterator<Item = (&'a Path, &'a RequestStats)> + Clone,
+    field: &str,
     secs: f64,
-) -> RequestStats {
+) -> Result<RequestStats, Error> {
+    let hdrs = |name: &str, get: fn(&RequestStats) -> Option<&str>| {
+        add_hdr(
+            rows.clone()
+                .map(move |(p, r)| (p, format!("{field}.{name}"), get(r))),
+        )
+    };
+    let latency = hdrs("hdr", |r| r.hdr.as_deref())?;
+    let ttfb = hdrs("ttfb_hdr", |r| r.ttfb_hdr.as_deref())?;
+    let uncorrected_h = hdrs("uncorrected_hdr", |r| r.uncorrected_hdr.as_deref())?;
+    let rows = rows.map(|(_, r)| r);
     let first = rows.clone().next();
-    let latency = add_hdr(rows.clone().map(|r| r.hdr.as_deref()));
-    let ttfb = add_hdr(rows.clone().map(|r| r.ttfb_hdr.as_deref()));
-    let requests: u64 = rows.clone().map(|r| r.requests).sum();
-    let failures: u64 = rows.clone().map(|r| r.failures).sum();
+    let requests: u64 = rows.clone().map(|r| r.requests).total();
+    let failures: u64 = rows.clone().map(|r| r.failures).total();
     let bytes: f64 = rows
         .clone()
         .map(|r| r.avg_content_bytes * r.requests as f64)
@@ -357,18 +433,18 @@ fn merge_stats<'a>(
     let mut status_codes = BTreeMap::new();
     for r in rows.clone() {
         for (k, v) in &r.status_codes {
-            *status_codes.entry(k.clone()).or_insert(0) += v;
+            let n = status_codes.entry(k.clone()).or_insert(0u64);
+            *n = n.saturating_add(*v);
         }
     }
     // The uncorrected latencies merge exactly from their histograms; files written before those were stored
     // have only percentiles, exact for one segment and not mergeable for several.
-    let uncorrected_h = add_hdr(rows.clone().map(|r| r.uncorrected_hdr.as_deref()));
     let uncorrected: Vec<&Percentiles> = rows
         .clone()
         .filter_map(|r| r.uncorrected_percentiles_ms.as_ref())
         .collect();
     let timed = !latency.is_empty();
-    RequestStats {
+    Ok(RequestStats {
         method: first.map_or_else(String::new, |r| r.method.clone()),
         name: first.map_or_else(String::new, |r| r.name.clone()),
         requests,
@@ -395,23 +471,32 @@ fn merge_stats<'a>(
             0.0
         },
         status_codes,
-    }
+    })
 }
 
 fn success_rate(requests: u64, failures: u64) -> f64 {
     if requests == 0 {
         100.0
     } else {
-        round3(100.0 * (requests - failures) as f64 / requests as f64)
+        round3(100.0 * requests.saturating_sub(failures) as f64 / requests as f64)
     }
 }
 
+/// A point of a segment's time series: its file, its index there, the point.
+type At<'a> = (&'a Path, usize, &'a SeriesPoint);
+
 /// The segments' time series aligned on wall-clock seconds: points with the same `timestamp` are added.
-fn merge_series(all: &[&RunResults], started: Option<SystemTime>) -> Vec<SeriesPoint> {
-    let mut by_second: BTreeMap<u64, Vec<&SeriesPoint>> = BTreeMap::new();
-    for r in all {
-        for p in &r.time_series {
-            by_second.entry(p.timestamp).or_default().push(p);
+fn merge_series(
+    inputs: &[(PathBuf, RunResults)],
+    started: Option<SystemTime>,
+) -> Result<Vec<SeriesPoint>, Error> {
+    let mut by_second: BTreeMap<u64, Vec<At<'_>>> = BTreeMap::new();
+    for (path, r) in inputs {
+        for (i, p) in r.time_series.iter().enumerate() {
+            by_second
+                .entry(p.timestamp)
+                .or_default()
+                .push((path.as_path(), i, p));
         }
     }
     let t0 = started
@@ -423,34 +508,47 @@ fn merge_series(all: &[&RunResults], started: Option<SystemTime>) -> Vec<SeriesP
         .collect()
 }
 
-fn merge_points(timestamp: u64, points: &[&SeriesPoint], t0: f64) -> SeriesPoint {
-    let h = add_hdr(points.iter().map(|p| p.hdr.as_deref()));
+fn merge_points(timestamp: u64, at: &[At<'_>], t0: f64) -> Result<SeriesPoint, Error> {
+    let h = add_hdr(
+        at.iter()
+            .map(|(f, i, p)| (*f, format!("time_series[{i}].hdr"), p.hdr.as_deref())),
+    )?;
+    let points: Vec<&SeriesPoint> = at.iter().map(|(_, _, p)| *p).collect();
     let steps = points.iter().map(|p| p.by_request.len()).max().unwrap_or(0);
     let by_request = (0..steps)
-        .map(|i| {
-            let rows: Vec<&StepInterval> =
-                points.iter().filter_map(|p| p.by_request.get(i)).collect();
-            StepInterval {
-                requests: rows.iter().map(|r| r.requests).sum(),
-                failures: rows.iter().map(|r| r.failures).sum(),
-                bytes: rows.iter().map(|r| r.bytes).sum(),
-                hdr: hdr::encode(&add_hdr(rows.iter().map(|r| r.hdr.as_deref()))),
-            }
+        .map(|k| {
+            let rows: Vec<(&Path, usize, &StepInterval)> = at
+                .iter()
+                .filter_map(|(f, i, p)| Some((*f, *i, p.by_request.get(k)?)))
+                .collect();
+            let latency = add_hdr(rows.iter().map(|(f, i, r)| {
+                (
+                    *f,
+                    format!("time_series[{i}].by_request[{k}].hdr"),
+                    r.hdr.as_deref(),
+                )
+            }))?;
+            Ok(StepInterval {
+                requests: rows.iter().map(|r| r.2.requests).total(),
+                failures: rows.iter().map(|r| r.2.failures).total(),
+                bytes: rows.iter().map(|r| r.2.bytes).total(),
+                hdr: hdr::encode(&latency),
+            })
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     let q = |p: f64| (!h.is_empty()).then(|| ms(h.value_at_quantile(p)));
     let elapsed_s = if t0 > 0.0 {
         round3((timestamp as f64 - t0).max(0.0))
     } else {
         points.iter().map(|p| p.elapsed_s).fold(0.0, f64::max)
     };
-    SeriesPoint {
+    Ok(SeriesPoint {
         elapsed_s,
         timestamp,
-        users: points.iter().map(|p| p.users).sum(),
-        target_users: points.iter().map(|p| p.target_users).sum(),
-        requests: points.iter().map(|p| p.requests).sum(),
-        failures: points.iter().map(|p| p.failures).sum(),
+        users: points.iter().map(|p| p.users).total(),
+        target_users: points.iter().map(|p| p.target_users).total(),
+        requests: points.iter().map(|p| p.requests).total(),
+        failures: points.iter().map(|p| p.failures).total(),
         rps: round3(points.iter().map(|p| p.rps).sum()),
         failures_per_s: round3(points.iter().map(|p| p.failures_per_s).sum()),
         p50_ms: q(0.5),
@@ -463,9 +561,9 @@ fn merge_points(timestamp: u64, points: &[&SeriesPoint], t0: f64) -> SeriesPoint
         hdr: hdr::encode(&h),
         by_request,
         target_rate: sum_opt(points.iter().map(|p| p.target_rate)).map(round3),
-        iterations: points.iter().map(|p| p.iterations).sum(),
-        dropped: points.iter().map(|p| p.dropped).sum(),
-    }
+        iterations: points.iter().map(|p| p.iterations).total(),
+        dropped: points.iter().map(|p| p.dropped).total(),
+    })
 }
 
 /// The segments' failures: the same failure (request, kind, message) added up, first and last seen widened.
@@ -482,7 +580,7 @@ fn merge_failures(all: &[&RunResults]) -> Vec<FailureEntry> {
             e.method == f.method && e.name == f.name && e.kind == f.kind && e.message == f.message
         }) {
             Some(e) => {
-                e.occurrences += f.occurrences;
+                e.occurrences = e.occurrences.saturating_add(f.occurrences);
                 e.first_seen = e.first_seen.into_iter().chain(f.first_seen).min();
                 e.last_seen = e.last_seen.into_iter().chain(f.last_seen).max();
             }
@@ -576,7 +674,8 @@ fn span(r: &RunResults, w: Window) -> (f64, f64) {
                     .stages
                     .iter()
                     .map(|st| crate::plan::Stage {
-                        duration: std::time::Duration::from_secs_f64(st.duration_s.max(0.0)),
+                        duration: std::time::Duration::try_from_secs_f64(st.duration_s)
+                            .unwrap_or(std::time::Duration::ZERO),
                         users: st.users,
                         spawn_rate: st.spawn_rate,
                     })

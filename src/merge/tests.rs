@@ -225,3 +225,115 @@ fn uncorrected_latencies_merge_exactly_from_their_histograms() {
     );
     assert_eq!(q.uncorrected_percentiles_ms, Some(Percentiles::of(&all)));
 }
+
+#[test]
+fn segment_counts_and_indexes_are_bounded_before_anything_is_allocated() {
+    let one = |i, n| segment_results(i, n, &[1000], 1_700_000_000);
+    let msg = |r: Result<RunResults, Error>| r.unwrap_err().to_string();
+    // Two files claiming 4,294,967,295 segments: refused at once (the list of missing ones is never built).
+    let e = msg(merge(inputs(vec![
+        one(0, 4_294_967_295),
+        one(1, 4_294_967_295),
+    ])));
+    assert!(
+        e.contains("seg-0.json: settings.segment: segment 0 of 4294967295 is not a segment"),
+        "{e}"
+    );
+    let e = msg(merge(inputs(vec![one(0, 2), one(2, 2)])));
+    assert!(
+        e.contains("seg-1.json: settings.segment: segment 2 of 2"),
+        "{e}"
+    );
+    let e = msg(merge(inputs(vec![one(0, 0)])));
+    assert!(e.contains("segment 0 of 0"), "{e}");
+    // At the limit: one of MAX_SEGMENTS, all the others reported missing.
+    let m = merge(inputs(vec![one(7, MAX_SEGMENTS)])).unwrap();
+    assert_eq!(m.merged.unwrap().missing.len() as u64, MAX_SEGMENTS - 1);
+}
+
+#[test]
+fn an_unreadable_histogram_fails_the_merge_naming_its_file_and_field() {
+    let good = segment_results(0, 2, &[1000, 2000], 1_700_000_000);
+    for (field, edit) in [
+        (
+            "requests[0].ttfb_hdr",
+            Box::new(|r: &mut RunResults| r.requests[0].ttfb_hdr = Some("AAAA".into()))
+                as Box<dyn Fn(&mut RunResults)>,
+        ),
+        (
+            "aggregated.hdr",
+            Box::new(|r: &mut RunResults| r.aggregated.hdr = Some("not base64!".into())),
+        ),
+        (
+            "time_series[1].by_request[0].hdr",
+            Box::new(|r: &mut RunResults| r.time_series[1].by_request[0].hdr = Some("AAAA".into())),
+        ),
+        (
+            "time_series[0].hdr",
+            Box::new(|r: &mut RunResults| r.time_series[0].hdr = Some("AAAA".into())),
+        ),
+    ] {
+        let mut bad = segment_results(1, 2, &[1000, 2000], 1_700_000_000);
+        edit(&mut bad);
+        let e = merge(inputs(vec![good.clone(), bad]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("seg-1.json: {field}: ")),
+            "{field}: {e}"
+        );
+    }
+}
+
+#[test]
+fn counts_add_up_without_overflowing() {
+    let mut a = segment_results(0, 2, &[1000], 1_700_000_000);
+    let mut b = segment_results(1, 2, &[1000], 1_700_000_000);
+    for r in [&mut a, &mut b] {
+        r.requests[0].requests = u64::MAX - 1;
+        r.requests[0].failures = u64::MAX - 1;
+        r.requests[0].status_codes.insert("200".into(), u64::MAX);
+        r.time_series[0].users = u64::MAX;
+        r.time_series[0].by_request[0].requests = u64::MAX;
+        r.failures[0].occurrences = u64::MAX;
+        r.settings.users = u64::MAX;
+        r.generator.cores = usize::MAX;
+    }
+    // Added up saturating (no overflow panic), then refused as results that could not be read back.
+    let e = merge(inputs(vec![a.clone(), b.clone()]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "the merged results are out of range: settings.users: 18446744073709551615 is more"
+        ),
+        "{e}"
+    );
+    // Each at the limit: their sum is past it.
+    for r in [&mut a, &mut b] {
+        *r = segment_results(r.settings.segment.unwrap().index, 2, &[1000], 1_700_000_000);
+        r.requests[0].requests = crate::report::validate::MAX_COUNT;
+    }
+    let e = merge(inputs(vec![a, b])).unwrap_err().to_string();
+    assert!(
+        e.contains("out of range: requests[0].requests: 2000000000000000 is more"),
+        "{e}"
+    );
+}
+
+#[test]
+fn histograms_adding_up_past_the_limit_are_refused() {
+    let mut big = new_histogram();
+    big.record_n(1000, hdr::MAX_TOTAL / 2 + 1).unwrap();
+    let mut a = segment_results(0, 2, &[1000], 1_700_000_000);
+    let mut b = segment_results(1, 2, &[1000], 1_700_000_000);
+    a.requests[0].hdr = hdr::encode(&big);
+    b.requests[0].hdr = hdr::encode(&big);
+    let e = merge(inputs(vec![a, b])).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "requests[0].hdr of seg-0.json, seg-1.json: the histograms added up count more than"
+        ),
+        "{e}"
+    );
+}

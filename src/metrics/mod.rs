@@ -109,11 +109,13 @@ impl StepStats {
         let _ = self.latency.add(&other.latency);
         let _ = self.uncorrected.add(&other.uncorrected);
         let _ = self.ttfb.add(&other.ttfb);
-        self.requests += other.requests;
-        self.failures += other.failures;
-        self.bytes += other.bytes;
+        // Saturating: the counts of results files read back are bounded, but not how many are added up.
+        self.requests = self.requests.saturating_add(other.requests);
+        self.failures = self.failures.saturating_add(other.failures);
+        self.bytes = self.bytes.saturating_add(other.bytes);
         for (s, n) in &other.statuses {
-            *self.statuses.entry(*s).or_default() += n;
+            let count = self.statuses.entry(*s).or_default();
+            *count = count.saturating_add(*n);
         }
         for (k, n) in &other.errors {
             self.add_error(k.0, &k.1, *n);
@@ -122,17 +124,18 @@ impl StepStats {
 
     fn add_error(&mut self, kind: FailureKind, message: &str, n: u64) {
         if let Some(count) = self.errors.get_mut(&(kind, message.to_string())) {
-            *count += n;
+            *count = count.saturating_add(n);
         } else if self.errors.len() < MAX_FAILURE_MESSAGES {
             self.errors.insert((kind, message.to_string()), n);
         } else {
-            *self
+            let count = self
                 .errors
                 .entry((
                     FailureKind::Other,
                     "other failures (too many distinct messages)".into(),
                 ))
-                .or_default() += n;
+                .or_default();
+            *count = count.saturating_add(n);
         }
     }
 

@@ -12,10 +12,10 @@ use crate::scenario::{At, Loaded, RawLoad, RawStage, ScenarioError};
 
 type Result<T> = std::result::Result<T, Error>;
 
-const MIN_SPAWN_RATE: f64 = 0.001;
-const MAX_SPAWN_RATE: f64 = 1_000_000.0;
+pub const MIN_SPAWN_RATE: f64 = 0.001;
+pub const MAX_SPAWN_RATE: f64 = 1_000_000.0;
 /// Iterations per second, at most.
-const MAX_ARRIVAL_RATE: f64 = 10_000_000.0;
+pub const MAX_ARRIVAL_RATE: f64 = 10_000_000.0;
 
 /// The load profile and the most users it runs at once.
 pub(super) fn resolve_load(

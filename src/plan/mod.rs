@@ -25,8 +25,9 @@ use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, Template};
 
 pub use data::{DataPlan, users_started};
+pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_SPAWN_RATE};
 pub use mix::{Deal, Mix};
-pub use resolve::{DEFAULT_MAX_BODY, MAX_DURATION, resolve};
+pub use resolve::{DEFAULT_MAX_BODY, MAX_DURATION, MAX_USERS, resolve};
 pub use segment::{MAX_SEGMENTS, Segment, WholeLoad};
 pub use tls::{CaFile, Tls};
 
@@ -175,8 +176,11 @@ impl Load {
         match self {
             Load::Ramp { spawn_rate } => {
                 let running = self.target_users(users, t);
+                // None too when the next start is past what a Duration holds (a rate near 0).
                 (running < users)
-                    .then(|| Duration::from_secs_f64(running as f64 / spawn_rate).max(t))
+                    .then(|| Duration::try_from_secs_f64(running as f64 / spawn_rate).ok())
+                    .flatten()
+                    .map(|d| d.max(t))
             }
             Load::Stages(stages) => {
                 let total: Duration = stages.iter().map(|s| s.duration).sum();
@@ -238,9 +242,9 @@ impl Stage {
     /// How long into this stage, started at `from`, its target is reached (its duration if never).
     pub fn reached(&self, from: f64) -> Duration {
         match self.spawn_rate {
-            Some(rate) => {
-                Duration::from_secs_f64((self.users as f64 - from).abs() / rate).min(self.duration)
-            }
+            // A rate too slow for a Duration (or 0, from a results file) never gets there within the stage.
+            Some(rate) => Duration::try_from_secs_f64((self.users as f64 - from).abs() / rate)
+                .map_or(self.duration, |d| d.min(self.duration)),
             None => self.duration,
         }
     }
@@ -358,7 +362,13 @@ impl Arrival {
             from = s.rate;
             start += s.duration;
         }
-        (from > 0.0).then(|| start + Duration::from_secs_f64((k - n).max(0.0) / from))
+        // A rate so low that iteration k is due past what a Duration holds never gets there either.
+        if from <= 0.0 {
+            return None;
+        }
+        Duration::try_from_secs_f64((k - n).max(0.0) / from)
+            .ok()
+            .and_then(|d| start.checked_add(d))
     }
 }
 
@@ -430,7 +440,8 @@ impl RunPlan {
             .map_or((&self.load, self.users), |w| (&w.load, w.users));
         let end = match load {
             Load::Ramp { spawn_rate } => {
-                Duration::from_secs_f64(users.saturating_sub(1) as f64 / spawn_rate)
+                Duration::try_from_secs_f64(users.saturating_sub(1) as f64 / spawn_rate)
+                    .unwrap_or(Duration::MAX)
             }
             Load::Stages(stages) => stages_ramp_up(stages),
             Load::Arrival(a) => first_peak(a.stages.iter().map(|s| (s.duration, s.rate))),

@@ -16,7 +16,7 @@ use crate::scenario::{At, Loaded, RawGateSet, RawLoad, RawStep, ScenarioError};
 
 /// The longest duration accepted anywhere (run time, timeouts, waits): a year.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
-pub(super) const MAX_USERS: u64 = 10_000_000;
+pub const MAX_USERS: u64 = 10_000_000;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// `[target] max_body` when the scenario does not set it: 10 MiB.
@@ -773,7 +773,16 @@ fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<
                     d => Ok(Wait::Pacing(d)),
                 },
                 "constant_throughput" => match v.as_float().or(v.as_integer().map(|i| i as f64)) {
-                    Some(n) if n > 0.0 && n <= 1e6 => Ok(Wait::Pacing(Duration::from_secs_f64(1.0 / n))),
+                    // One task every 1/n s: past 365 days (or past what a Duration holds) is refused, not a panic.
+                    Some(n) if n > 0.0 && n <= 1e6 => match Duration::try_from_secs_f64(1.0 / n) {
+                        Ok(d) if d <= MAX_DURATION => Ok(Wait::Pacing(d)),
+                        _ => Err(err(format!(
+                            "`wait.constant_throughput` = {n:e} is one task every {:.3e} s per user, over the maximum of \
+                             365 days: give at least {:.3e} tasks per second",
+                            1.0 / n,
+                            1.0 / MAX_DURATION.as_secs_f64()
+                        ))),
+                    },
                     _ => Err(err(
                         "`wait.constant_throughput` takes the tasks per second per user, a number above 0 (up to 1000000)"
                             .into(),

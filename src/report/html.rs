@@ -828,7 +828,11 @@ fn seen(t: Option<u64>, start: Option<u64>) -> String {
     let Some(t) = t else {
         return "<span class=\"na\">N/A</span>".into();
     };
-    let stamp = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t)).to_string();
+    // humantime formats up to the year 9999 (a results file is checked to stay there; never a panic here).
+    let stamp = match UNIX_EPOCH.checked_add(Duration::from_secs(t)) {
+        Some(at) if t < 253_402_300_800 => humantime::format_rfc3339_seconds(at).to_string(),
+        _ => format!("Unix time {t}"),
+    };
     let clock = stamp.get(11..19).unwrap_or(&stamp);
     match start {
         Some(st) => format!(

@@ -14,11 +14,7 @@ pub fn read(path: &Path) -> Result<RunResults, Error> {
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
     check_version(&value).map_err(bad)?;
-    serde_json::from_value(value).map_err(|e| {
-        bad(format!(
-            "not a complete loadgen results file: {e} (it was probably edited, or written by another tool)"
-        ))
-    })
+    super::validate::results(&value).map_err(bad)
 }
 
 /// Checks that `v` is a loadgen results document this version reads.

@@ -14,6 +14,10 @@ pub mod markdown;
 pub mod outputs;
 pub mod progress;
 pub mod prometheus;
+pub mod validate;
+
+#[cfg(test)]
+mod fuzz_tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
@@ -515,7 +519,7 @@ fn success_rate(requests: u64, failures: u64) -> f64 {
     if requests == 0 {
         100.0
     } else {
-        round3(100.0 * (requests - failures) as f64 / requests as f64)
+        round3(100.0 * requests.saturating_sub(failures) as f64 / requests as f64)
     }
 }
 
@@ -830,11 +834,13 @@ pub fn series_window(
             continue;
         }
         for (t, i) in totals.iter_mut().zip(&p.by_request) {
-            t.requests += i.requests;
-            t.failures += i.failures;
-            t.bytes += i.bytes;
+            // Saturating: a results file's counts are bounded, but not how many points add up.
+            t.requests = t.requests.saturating_add(i.requests);
+            t.failures = t.failures.saturating_add(i.failures);
+            t.bytes = t.bytes.saturating_add(i.bytes);
+            // Every histogram of a results file was read once when the file was (report::validate).
             if let Some(h) = i.hdr.as_deref().and_then(|h| hdr::decode(h).ok()) {
-                let _ = t.latency.add(&h);
+                let _ = hdr::add(&mut t.latency, &h);
             }
         }
     }

@@ -310,7 +310,7 @@ fn a_missing_file_and_bad_overrides_are_usage_errors() {
         .stderr_has("cannot read the scenario file");
     loadgen(["check", "scenarios/baseline.toml", "-u", "0"])
         .expect_code(2)
-        .stderr_has("--users must be between 1 and 10000000, got 0");
+        .stderr_has("`0` is out of range; give from 1 to 10000000 users");
     loadgen(["check", "scenarios/baseline.toml", "--host", "ftp://x"])
         .expect_code(2)
         .stderr_has("scheme must be http or https");
@@ -327,10 +327,10 @@ fn a_missing_file_and_bad_overrides_are_usage_errors() {
         "18446744073709551615",
     ])
     .expect_code(2)
-    .stderr_has("--users must be between 1 and 10000000");
+    .stderr_has("give from 1 to 10000000 users");
     loadgen(["run", "scenarios/baseline.toml", "-r", "inf"])
         .expect_code(2)
-        .stderr_has("--spawn-rate must be between");
+        .stderr_has("'--spawn-rate <RATE>': `inf` is out of range; give from 0.001 to 1000000 users per second");
 }
 
 /// Every scenario shipped in scenarios/ is valid (the shared auth_flow.toml is an include, not a scenario).

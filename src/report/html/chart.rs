@@ -79,6 +79,10 @@ fn nice_step(raw: f64) -> f64 {
         return 1.0;
     }
     let p = 10f64.powf(raw.log10().floor());
+    if !(p.is_finite() && p > 0.0) {
+        // Below the smallest power of ten a float holds (a subnormal from a results file).
+        return 1.0;
+    }
     let f = raw / p;
     let n = if f <= 1.0 {
         1.0
@@ -116,7 +120,8 @@ fn tick_label(v: f64, step: f64) -> String {
     let decimals = if step >= 1.0 {
         0
     } else {
-        (-step.log10()).ceil().max(0.0) as usize
+        // At most 17 decimals: a step is never finer than a float shows (and a format precision is bounded).
+        ((-step.log10()).ceil().max(0.0) as usize).min(17)
     };
     format!("{v:.decimals$}")
 }

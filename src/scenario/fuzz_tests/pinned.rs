@@ -61,3 +61,18 @@ fn an_error_in_an_included_file_is_located_in_that_file() {
         (part.as_path(), 3, 12)
     );
 }
+
+#[test]
+fn a_throughput_too_small_for_a_duration_is_a_located_error_not_a_panic() {
+    let base = "[target]\nhost = \"http://x\"\n[load]\nusers = 1\nduration = \"1s\"\n[[task]]\nname = \"a\"\npath = \"/\"\n";
+    for n in ["1e-20", "1e-300", "3e-8", "5e-324"] {
+        let text = format!("{base}[user]\nwait = {{ constant_throughput = {n} }}\n");
+        let (line, _, m) = located(&text);
+        assert_eq!(line, 10, "{n}: {m}");
+        assert!(m.contains("over the maximum of 365 days"), "{n}: {m}");
+    }
+    // Just slow enough: one task a day.
+    let text = format!("{base}[user]\nwait = {{ constant_throughput = 1.2e-5 }}\n");
+    let loaded = load_str(Path::new("ok.toml"), text).unwrap();
+    resolve(&loaded, &Overrides::default()).unwrap();
+}

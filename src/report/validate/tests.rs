@@ -1,0 +1,261 @@
+//! Results files checked through: located type errors, values out of range, unreadable histograms.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+/// A complete results file of two requests, with histograms, a time series and a segment.
+pub(crate) fn sample() -> Value {
+    let mut h = crate::metrics::new_histogram();
+    for v in [900u64, 1_000, 1_200, 5_000] {
+        h.record_n(v, 25).unwrap();
+    }
+    let mut st = crate::metrics::StepStats::default();
+    st.latency.add(&h).unwrap();
+    st.ttfb.add(&h).unwrap();
+    st.requests = 100;
+    st.failures = 2;
+    st.statuses.insert(200, 98);
+    st.statuses.insert(500, 2);
+    let row = |name: &str| {
+        let mut r = super::super::stats("GET", name, &st, 10.0);
+        r.name = name.into();
+        r
+    };
+    let point = |elapsed: f64| {
+        json!({"elapsed_s": elapsed, "timestamp": 1_700_000_000u64 + elapsed as u64, "users": 2,
+               "target_users": 2, "requests": 100, "failures": 2, "rps": 100.0, "failures_per_s": 2.0,
+               "p50_ms": 1.0, "p95_ms": 5.0, "p99_ms": 5.0, "max_ms": 5.0, "cpu_pct": 3.0, "lag_ms": 0.1,
+               "hdr": hdr::encode(&h),
+               "by_request": [{"requests": 100, "failures": 2, "bytes": 1000, "hdr": hdr::encode(&h)}],
+               "target_rate": null, "iterations": 0, "dropped": 0})
+    };
+    json!({
+        "schema_version": crate::report::SCHEMA_VERSION,
+        "loadgen_version": "0.1.0",
+        "run_id": "r1",
+        "scenario": {"name": "s", "file": "s.toml"},
+        "settings": {
+            "host": "http://h", "users": 2, "spawn_rate": 1.0, "duration_s": 10.0, "timeout_s": 1.0,
+            "stop_timeout_s": 1.0, "connections": "per_user",
+            "stages": [{"duration_s": 5.0, "users": 2, "spawn_rate": null}],
+            "wait": {"mode": "between", "min_s": 0.5, "max_s": 1.0},
+            "segment": {"index": 1, "count": 2},
+            "requests": [{"name": "home", "kind": "task", "method": "GET", "path": "/", "weight": 1,
+                "expect_status": null, "captures": [], "header_names": [], "restart_session": false,
+                "timeout_s": 2.0}]
+        },
+        "started_at": "2026-01-01T00:00:00.000Z", "ended_at": "2026-01-01T00:00:10.000Z",
+        "duration_s": 10.0, "interrupted": false,
+        "totals": {"requests": 100, "failures": 2, "success_rate": 98.0, "rps": 10.0,
+            "failures_per_s": 0.2, "peak_users": 2, "aborted_users": 0},
+        "requests": [row("home"), row("about")],
+        "aggregated": row("Aggregated"),
+        "failures": [{"method": "GET", "name": "home", "kind": "status", "message": "HTTP 500",
+            "occurrences": 2, "first_seen": 100, "last_seen": 200}],
+        "time_series": [point(1.0), point(2.0)],
+        "gates": {"passed": true, "results": []},
+        "generator": {"cores": 2, "cpu_pct_mean": 3.0, "cpu_pct_max": 3.0, "lag_ms_max": 0.1, "warnings": []}
+    })
+}
+
+/// A change to the sample.
+type Edit = Box<dyn FnOnce(&mut Value)>;
+
+/// The error for `sample()` changed by `edit`.
+fn error(edit: impl FnOnce(&mut Value)) -> String {
+    let mut v = sample();
+    edit(&mut v);
+    results(&v).unwrap_err()
+}
+
+#[test]
+fn the_sample_is_a_valid_results_file() {
+    let r = results(&sample()).unwrap();
+    assert_eq!(r.requests.len(), 2);
+}
+
+#[test]
+fn type_errors_name_the_field_path() {
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|v| v["requests"][1]["rps"] = Value::Null),
+            "requests[1].rps: invalid type: null, expected f64",
+        ),
+        (
+            Box::new(|v| v["requests"][0]["requests"] = json!(-3)),
+            "requests[0].requests: invalid value: integer `-3`, expected u64",
+        ),
+        (
+            Box::new(|v| v["totals"]["failures"] = json!("NaN")),
+            "totals.failures: invalid type: string \"NaN\", expected u64",
+        ),
+        (
+            Box::new(|v| v["aggregated"]["percentiles_ms"]["p95"] = json!("Infinity")),
+            "aggregated.percentiles_ms.p95: invalid type: string \"Infinity\"",
+        ),
+        (
+            Box::new(|v| {
+                v["requests"][1]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("success_rate");
+            }),
+            "requests[1]: missing field `success_rate`",
+        ),
+        (
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("totals");
+            }),
+            "missing field `totals`",
+        ),
+        (
+            Box::new(|v| v["time_series"][1]["by_request"][0]["bytes"] = json!(1.5)),
+            "time_series[1].by_request[0].bytes: invalid type: floating point `1.5`, expected u64",
+        ),
+        (
+            Box::new(|v| v["failures"][0]["kind"] = json!("bogus")),
+            "failures[0].kind: unknown variant `bogus`",
+        ),
+        (
+            Box::new(|v| v["settings"]["segment"]["count"] = json!(1e30)),
+            "settings.segment.count: invalid type: floating point",
+        ),
+        (
+            Box::new(|v| v["requests"] = json!({})),
+            "requests: invalid type: map, expected a sequence",
+        ),
+    ];
+    for (edit, want) in cases {
+        let e = error(edit);
+        assert!(e.starts_with(want), "want {want:?}\n got {e:?}");
+        assert!(e.contains("not a complete loadgen results file"), "{e}");
+    }
+}
+
+#[test]
+fn values_out_of_range_name_the_field_path() {
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|v| v["requests"][0]["failures"] = json!(101)),
+            "requests[0].failures: 101 failures of 100 requests",
+        ),
+        (
+            Box::new(|v| v["totals"]["requests"] = json!(u64::MAX)),
+            "totals.requests: 18446744073709551615 is more than any run counts",
+        ),
+        (
+            Box::new(|v| v["aggregated"]["success_rate"] = json!(100.5)),
+            "aggregated.success_rate: 100.5 is not within 0 and 100",
+        ),
+        (
+            Box::new(|v| v["requests"][1]["rps"] = json!(-1.0)),
+            "requests[1].rps: -1 is not within 0 and",
+        ),
+        (
+            Box::new(|v| v["duration_s"] = json!(1e300)),
+            "duration_s: 1e300 is not within 0 and 1000000000 (a duration in seconds)",
+        ),
+        (
+            Box::new(|v| v["settings"]["stages"][0]["duration_s"] = json!(-0.5)),
+            "settings.stages[0].duration_s: -0.5",
+        ),
+        (
+            Box::new(|v| v["settings"]["wait"]["min_s"] = json!(2.0)),
+            "settings.wait: min_s 2 is above max_s 1",
+        ),
+        (
+            Box::new(|v| v["requests"][0]["percentiles_ms"]["p99"] = json!(0.5)),
+            "requests[0].percentiles_ms.p99: 0.5 is below p98",
+        ),
+        (
+            Box::new(|v| v["time_series"][0]["p95_ms"] = json!(0.5)),
+            "time_series[0].p95_ms: 0.5 is below p50_ms (1)",
+        ),
+        (
+            Box::new(|v| v["requests"][0]["min_ms"] = json!(99.0)),
+            "requests[0]: min_ms 99 is above max_ms",
+        ),
+        (
+            Box::new(|v| v["time_series"][1]["by_request"][0]["failures"] = json!(1000)),
+            "time_series[1].by_request[0].failures: 1000 failures of 100",
+        ),
+        (
+            Box::new(|v| v["settings"]["segment"] = json!({"index": 2, "count": 2})),
+            "settings.segment.index: segment 2 of 2",
+        ),
+        (
+            Box::new(|v| v["settings"]["segment"] = json!({"index": 0, "count": 4_294_967_295u64})),
+            "settings.segment.count: 4294967295 segments (from 1 to at most 100000)",
+        ),
+        (
+            Box::new(|v| v["settings"]["segment"] = json!({"index": 0, "count": 0})),
+            "settings.segment.count: 0 segments",
+        ),
+        (
+            Box::new(
+                |v| v["merged"] = json!({"count": 2, "segments": [0, 7], "missing": [], "complete": true, "run_ids": []}),
+            ),
+            "merged.segments[1]: segment 7 of 2",
+        ),
+        (
+            Box::new(|v| v["failures"][0]["last_seen"] = json!(u64::MAX)),
+            "failures[0].last_seen: 18446744073709551615 is not a Unix time",
+        ),
+        (
+            Box::new(|v| v["time_series"][1]["timestamp"] = json!(253_402_300_800u64)),
+            "time_series[1].timestamp: 253402300800 is not a Unix time",
+        ),
+        (
+            Box::new(|v| v["requests"][0]["status_codes"]["200"] = json!(u64::MAX)),
+            "requests[0].status_codes.200: 18446744073709551615 is more",
+        ),
+    ];
+    for (edit, want) in cases {
+        let e = error(edit);
+        assert!(e.starts_with(want), "want {want:?}\n got {e:?}");
+    }
+}
+
+#[test]
+fn an_unreadable_histogram_is_an_error_naming_its_field() {
+    let e = error(|v| v["requests"][1]["ttfb_hdr"] = json!("bm90IGEgaGlzdG9ncmFt"));
+    assert!(
+        e.starts_with("requests[1].ttfb_hdr: not an HdrHistogram"),
+        "{e}"
+    );
+    let e = error(|v| v["time_series"][1]["by_request"][0]["hdr"] = json!("!!"));
+    assert!(
+        e.starts_with("time_series[1].by_request[0].hdr: not base64"),
+        "{e}"
+    );
+    // A header declaring a 4 GiB payload (the V2 cookie 0x1c849313, then u32::MAX).
+    let mut huge = vec![0x1c, 0x84, 0x93, 0x13, 0xff, 0xff, 0xff, 0xff];
+    huge.extend([0u8; 32]);
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD.encode(&huge);
+    let e = error(|v| v["aggregated"]["hdr"] = json!(text));
+    assert_eq!(
+        e,
+        "aggregated.hdr: the histogram declares a 4294967295-byte payload (at most 16 MiB)"
+    );
+}
+
+#[test]
+fn line_paths_follow_the_pretty_printer_line_for_line() {
+    let v = sample();
+    let pretty = serde_json::to_string_pretty(&v).unwrap();
+    let mut lines = vec![String::new()];
+    line_paths(&v, "", &mut lines);
+    assert_eq!(lines.len(), pretty.lines().count());
+    for (path, line) in lines.iter().zip(pretty.lines()) {
+        let key = path.rsplit(['.', '[']).next().unwrap_or("");
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('"') && !path.ends_with(']') {
+            assert!(
+                trimmed.starts_with(&format!("\"{key}\"")),
+                "{path} / {line}"
+            );
+        }
+    }
+}
