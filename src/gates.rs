@@ -29,6 +29,14 @@ pub struct GateResult {
     /// Absent when the scope had no requests.
     pub measured: Option<f64>,
     pub passed: bool,
+    /// The requests of the scope within the gate's window: the evidence `measured` comes from (for a windowed
+    /// gate, the window's count, not the whole run's). Null when there are no statistics for the scope, and in
+    /// results files written before this field existed.
+    #[serde(default)]
+    pub requests: Option<u64>,
+    /// The failed requests among `requests`.
+    #[serde(default)]
+    pub failures: Option<u64>,
 }
 
 impl GateResult {
@@ -112,6 +120,7 @@ pub fn evaluate_with(
                 None => Some(aggregated),
                 Some(name) => requests.iter().find(|r| &r.name == name),
             });
+            let counts = stats.map(|s| (s.requests, s.failures));
             let stats = stats.filter(|s| s.requests > 0);
             let (op, measured, passed) = match g.metric {
                 GateMetric::SuccessRate => {
@@ -139,6 +148,8 @@ pub fn evaluate_with(
                 threshold: g.threshold,
                 measured,
                 passed,
+                requests: counts.map(|c| c.0),
+                failures: counts.map(|c| c.1),
             }
         })
         .collect()
@@ -227,6 +238,53 @@ mod tests {
             &agg,
         );
         assert!(!r[0].passed, "one failure in 250,001 is not 100%");
+    }
+
+    /// A windowed gate records the counts of its window's evidence; a whole-run gate the whole run's.
+    #[test]
+    fn each_gate_records_the_counts_it_was_judged_on() {
+        let whole: Evidence = (
+            vec![stats("x", 90, 9, 1.0)],
+            stats("Aggregated", 90, 9, 1.0),
+        );
+        let window = |w: Window| {
+            (w == Window::Steady).then(|| {
+                (
+                    vec![stats("x", 40, 0, 1.0)],
+                    stats("Aggregated", 40, 0, 1.0),
+                )
+            })
+        };
+        let g = |window, scope: Option<&str>| Gate {
+            scope: scope.map(Into::into),
+            window,
+            metric: GateMetric::SuccessRate,
+            threshold: 99.0,
+        };
+        let r = evaluate_with(
+            &[
+                g(Window::Run, None),
+                g(Window::Steady, None),
+                g(Window::Steady, Some("x")),
+                g(Window::Stage(2), None),
+            ],
+            &whole,
+            &window,
+            None,
+        );
+        let counts: Vec<_> = r
+            .iter()
+            .map(|g| (g.requests, g.failures, g.passed))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                (Some(90), Some(9), false),
+                (Some(40), Some(0), true),
+                (Some(40), Some(0), true),
+                (None, None, false),
+            ]
+        );
     }
 
     #[test]

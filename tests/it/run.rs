@@ -774,6 +774,90 @@ fn junit_and_markdown_outputs_carry_the_gate_verdicts() {
     .stderr_has("cannot write /nonexistent-dir/x.xml");
 }
 
+/// A `steady` gate's JUnit case reports the requests and failures of the steady part, not the whole run's. The
+/// steady part starts after a 3 s ramp whose requests are outside it, and the reference API fails half of them
+/// (`--error-rate 0.5`; the endpoint answers 401 without a token, which the task expects), so both counts of the
+/// window are smaller than the run's whatever the load on the machine: the ramp sends dozens of requests.
+#[test]
+fn junit_shows_a_windowed_gates_own_counts() {
+    let demo = Demo::start(&["--error-rate", "0.5"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "steady.toml",
+        &format!(
+            r#"
+name = "steady-junit"
+[target]
+host = "{}"
+[load]
+stages = [{{ duration = "3s", users = 2 }}, {{ duration = "2s", users = 2 }}]
+[user]
+wait = "50ms"
+[[task]]
+name = "verify"
+path = "/api/auth/verify"
+expect = {{ status = [401] }}
+[gates.steady]
+success_rate = 99
+"#,
+            demo.url
+        ),
+    );
+    let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+    loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ])
+    .expect_code(1);
+    let r = results(&json);
+    let gate = &r["gates"]["results"][0];
+    assert_eq!(
+        (gate["during"].as_str(), gate["passed"].as_bool()),
+        (Some("steady"), Some(false)),
+        "{gate}"
+    );
+    let count =
+        |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k}: {v}"));
+    let (window, window_failures) = (count(gate, "requests"), count(gate, "failures"));
+    let (total, total_failures) = (
+        count(&r["totals"], "requests"),
+        count(&r["totals"], "failures"),
+    );
+    eprintln!(
+        "steady: {window} requests, {window_failures} failures; run: {total}, {total_failures}"
+    );
+    // The window is the series' seconds from 3 s on (a point counts by the middle of the interval it covers).
+    let (mut prev, mut in_window) = (0.0, (0, 0));
+    for p in r["time_series"].as_array().unwrap() {
+        let end = p["elapsed_s"].as_f64().unwrap();
+        if (3.0..=5.0).contains(&((prev + end) / 2.0)) {
+            in_window.0 += count(p, "requests");
+            in_window.1 += count(p, "failures");
+        }
+        prev = end;
+    }
+    assert_eq!((window, window_failures), in_window, "{gate}");
+    assert!(
+        0 < window_failures && window_failures < total_failures && window < total,
+        "window {window} requests, {window_failures} failures; run {total}, {total_failures}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(&format!(
+            "\nrequests: {window}, failures: {window_failures}<"
+        )),
+        "expected the steady window's counts\n{xml}"
+    );
+    assert!(!xml.contains(&format!("requests: {total},")), "{xml}");
+    validate_junit(&junit);
+}
+
 /// Validates a JUnit file against the schema shape CI tools accept (tests/fixtures/junit.xsd) with xmllint.
 fn validate_junit(file: &std::path::Path) {
     let Some(xmllint) = crate::util::external_tool("xmllint", &[&["xmllint", "--version"]]) else {
