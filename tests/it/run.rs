@@ -697,17 +697,18 @@ fn compare_passes_the_same_setup_and_flags_injected_latency() {
     };
     let fast = Demo::start(&[]);
     let (base, same) = (run(&fast, "base"), run(&fast, "same"));
-    let slow = Demo::start(&["--latency", "100ms"]);
+    let slow = Demo::start(&["--latency", "300ms"]);
     let slower = run(&slow, "slower");
     let arg = |p: &std::path::Path| p.to_str().unwrap().to_string();
 
-    // On a loaded test machine two identical runs can differ by 10-15 ms at p95/p99 (seen with parallel
-    // builds): a 50 ms floor separates that noise from the 100 ms the server adds. The slow run has about 60
-    // requests, under the default 100 that rows need to be judged.
+    // On a loaded test machine two identical runs can differ by 10-15 ms at p95/p99 with parallel builds, and
+    // by 52 ms at p99 with `stress-ng --cpu 2` beside the suite: a 200 ms floor separates that noise from the
+    // 300 ms the server adds. The slow run has about 25 requests, under the default 100 that rows need to be
+    // judged (15 here).
     let judge = |new: &std::path::Path, extra: &[&str]| {
         let mut args = vec!["compare".to_string(), arg(&base), arg(new)];
         args.extend(
-            ["--min-latency-delta-ms", "50", "--min-requests", "30"]
+            ["--min-latency-delta-ms", "200", "--min-requests", "15"]
                 .iter()
                 .chain(extra)
                 .map(|a| a.to_string()),
@@ -726,7 +727,7 @@ fn compare_passes_the_same_setup_and_flags_injected_latency() {
         .find(|r| r["name"] == "health" && r["metric"] == "p95_ms")
         .unwrap();
     assert_eq!(p95["regression"], true, "{p95}");
-    assert!(p95["new"].as_f64().unwrap() >= 100.0);
+    assert!(p95["new"].as_f64().unwrap() >= 300.0);
     judge(&slower, &["--format", "markdown"])
         .expect_code(1)
         .stdout_has("| health | p95_ms |");
