@@ -217,6 +217,9 @@ fn an_arrival_rate_shows_a_stall_that_a_closed_loop_hides() {
     let closed_p99 = p99(&c, "percentiles_ms");
     let open_p99 = p99(&o, "percentiles_ms");
     let open_uncorrected = p99(&o, "uncorrected_percentiles_ms");
+    eprintln!(
+        "p99: closed {closed_p99} ms, open {open_p99} ms, open uncorrected {open_uncorrected} ms"
+    );
     assert!(
         closed_p99 < 100.0,
         "the closed loop's p99 is {closed_p99} ms ({} requests)",
