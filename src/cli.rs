@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
     name = "loadgen",
     version,
     about = "Load-test HTTP APIs from declarative TOML scenarios, with HDR latency statistics and quality gates.",
-    after_help = "Examples:\n  loadgen run scenarios/baseline.toml --demo -t 20s\n  loadgen run scenarios/stress.toml --json out.json && echo pass\n  loadgen check scenarios/stress.toml\n\nExit codes: 0 all gates passed, 1 a gate failed, 2 invalid scenario or usage, 130 interrupted."
+    after_help = "Examples:\n  loadgen run scenarios/baseline.toml --demo -t 20s\n  loadgen run scenarios/stress.toml --json out.json && echo pass\n  loadgen check scenarios/stress.toml\n\nExit codes (run and merge):\n  0    passed: every gate passed; without gates, no request failed\n  1    failed: a gate failed or ended the run (abort_on_fail); without gates,\n       a request failed (unless --no-fail-on-errors)\n  2    invalid scenario or usage, bad input, or results not written\n  3    invalid run: loadgen could not keep its plan\n  4    target not ready ([preflight] still failing); no load was sent\n  130  interrupted (SIGINT/SIGTERM); the results are still written"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,7 +31,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  loadgen run scenarios/baseline.toml --demo -t 30s\n  loadgen run scenarios/stress.toml --host http://127.0.0.1:8000 -u 200 -r 20 --json out.json"
     )]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate a scenario and print its resolved plan, without sending any traffic.
     #[command(after_help = "Example:\n  loadgen check scenarios/stress.toml -u 50")]
     Check(CheckArgs),
@@ -47,7 +47,7 @@ pub enum Command {
     Report(ReportArgs),
     /// Combine the results of the segments of one run (`run --segment I/N`) into one, and judge it by its gates.
     #[command(
-        after_help = "Examples:\n  loadgen merge seg-0.json seg-1.json seg-2.json seg-3.json --json merged.json --html report.html\n\nCounts are added, latency histograms merged exactly (percentiles are those of all requests together), time series aligned on wall-clock seconds, and the gates evaluated on the merged results. Exit codes: 0 gates passed, 1 a gate failed, 2 inputs that do not belong together (different scenarios, schema versions, segment counts, or a segment given twice) or unreadable, 3 a segment's run was invalid. Missing segments are reported and the result is marked incomplete."
+        after_help = "Examples:\n  loadgen merge seg-0.json seg-1.json seg-2.json seg-3.json --json merged.json --html report.html\n\nCounts are added, latency histograms merged exactly (percentiles are those of all requests together), time series aligned on wall-clock seconds, and the gates evaluated on the merged results. Exit codes: 0 passed, 1 failed (a gate failed, a segment was ended by a gate, or without gates a request failed), 2 inputs that do not belong together (different scenarios, schema versions, segment counts, or a segment given twice) or unreadable, 3 a segment's run was invalid or a segment is missing, 130 a segment was interrupted. Missing segments are reported and the result is marked incomplete."
     )]
     Merge(MergeArgs),
     /// Serve the built-in reference authentication API (the target of the shipped scenarios).
@@ -104,6 +104,11 @@ pub struct Overrides {
     /// `loadgen merge`.
     #[arg(long, value_name = "I/N")]
     pub segment: Option<crate::plan::Segment>,
+    /// Without gates, failed requests do not fail the run (by default any failed request then exits 1, as in
+    /// Locust; Locust's --exit-code-on-error 0). Same as `[gates] fail_on_errors = false`. With gates, the gates
+    /// alone decide.
+    #[arg(long)]
+    pub no_fail_on_errors: bool,
 }
 
 #[derive(Debug, Args)]
@@ -112,7 +117,8 @@ pub struct RunArgs {
     pub scenario: PathBuf,
     #[command(flatten)]
     pub overrides: Overrides,
-    /// Write the results as JSON to FILE (checked before the run, written atomically after it).
+    /// Write the results as JSON to FILE (checked before the run, written atomically after it); `-` is stdout
+    /// (the summary then goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     #[command(flatten)]
@@ -132,6 +138,16 @@ pub struct RunArgs {
     /// them.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s", requires = "metrics_addr")]
     pub metrics_grace: Duration,
+    /// When stderr is not a terminal (a CI log), print a plain status line this often (0 turns it off); on a
+    /// terminal the live progress bar is drawn instead.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        default_value = "10s",
+        env = "LOADGEN_PROGRESS_INTERVAL"
+    )]
+    pub progress_interval: Duration,
 }
 
 /// `merge`'s inputs and outputs.
@@ -150,13 +166,18 @@ pub struct MergeArgs {
 /// The report files `run` and `report` write.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Outputs {
-    /// Write the gate results as JUnit XML to FILE (one test case per gate), for CI test reports.
+    /// Write the gate results as JUnit XML to FILE (one test case per gate), for CI test reports; `-` is stdout.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Write a Markdown summary (verdict, gates, requests) to FILE, e.g. "$GITHUB_STEP_SUMMARY".
+    /// Write a Markdown summary (verdict, gates, requests) to FILE, e.g. "$GITHUB_STEP_SUMMARY" (appended to, as
+    /// `>>` does, when it is that file); `-` is stdout.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
-    /// Write a self-contained HTML report (tables and charts, no network needed to open it) to FILE.
+    /// With --markdown: append to FILE instead of replacing it.
+    #[arg(long, requires = "markdown")]
+    pub markdown_append: bool,
+    /// Write a self-contained HTML report (tables and charts, no network needed to open it) to FILE; `-` is
+    /// stdout.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Write Locust-compatible PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv and

@@ -75,7 +75,8 @@ pub enum Format {
 
 fn load(path: &Path) -> Result<Value, Error> {
     let bad = |m: String| Error::Usage(format!("{}: {m}", path.display()));
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let text =
+        crate::files::read_text(path, crate::files::RESULTS).map_err(|e| bad(e.to_string()))?;
     let v: Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("not a results file: {e}")))?;
     crate::report::json::check_version(&v).map_err(bad)?;

@@ -28,10 +28,14 @@ pub struct GateResult {
     pub threshold: f64,
     /// Absent when the scope had no requests.
     pub measured: Option<f64>,
+    /// True unless the gate was judged and failed (a skipped gate is not a failure).
     pub passed: bool,
+    /// Why the gate was not judged, e.g. `request not run: left out by --exclude-tags slow`; null when it was.
+    #[serde(default)]
+    pub skipped: Option<String>,
     /// The requests of the scope within the gate's window: the evidence `measured` comes from (for a windowed
-    /// gate, the window's count, not the whole run's). Null when there are no statistics for the scope, and in
-    /// results files written before this field existed.
+    /// gate, the window's count, not the whole run's). Null when there are no statistics for the scope (and for
+    /// a skipped gate), and in results files written before this field existed.
     #[serde(default)]
     pub requests: Option<u64>,
     /// The failed requests among `requests`.
@@ -40,6 +44,17 @@ pub struct GateResult {
 }
 
 impl GateResult {
+    /// The gate in a few words: "p95_ms < 500 ms for login (steady)".
+    pub fn label(&self) -> String {
+        format!(
+            "{} {} {} for {}",
+            self.metric,
+            self.op,
+            self.threshold_text(),
+            self.scope_text()
+        )
+    }
+
     /// What the gate looks at, as reports show it: "all requests", "login", "login (steady)".
     pub fn scope_text(&self) -> String {
         let scope = self.scope.as_deref().unwrap_or("all requests");
@@ -104,6 +119,20 @@ pub fn evaluate_with(
     gates
         .iter()
         .map(|g| {
+            if let Some(why) = &g.skip {
+                return GateResult {
+                    scope: g.scope.clone(),
+                    during: g.window.label(),
+                    metric: g.metric.key(),
+                    op: g.metric.op().into(),
+                    threshold: g.threshold,
+                    measured: None,
+                    passed: true,
+                    skipped: Some(why.clone()),
+                    requests: None,
+                    failures: None,
+                };
+            }
             let evidence = match g.window {
                 Window::Run => Some(whole),
                 w => {
@@ -122,32 +151,33 @@ pub fn evaluate_with(
             });
             let counts = stats.map(|s| (s.requests, s.failures));
             let stats = stats.filter(|s| s.requests > 0);
-            let (op, measured, passed) = match g.metric {
+            let (measured, passed) = match g.metric {
                 GateMetric::SuccessRate => {
                     // Compared exactly: the rounded figure of the report could turn 99.9996 into 100.
                     let m =
                         stats.map(|s| 100.0 * (s.requests - s.failures) as f64 / s.requests as f64);
-                    (">=", m, m.is_some_and(|m| m >= g.threshold))
+                    (m, m.is_some_and(|m| m >= g.threshold))
                 }
                 GateMetric::Percentile(p) => {
                     let m = stats
                         .and_then(|s| s.percentiles_ms.as_ref())
                         .and_then(|pc| pc.get(p));
-                    ("<", m, m.is_some_and(|m| m < g.threshold))
+                    (m, m.is_some_and(|m| m < g.threshold))
                 }
                 GateMetric::DroppedIterations => {
                     let m = dropped.map(|d| d as f64);
-                    ("<=", m, m.is_some_and(|m| m <= g.threshold))
+                    (m, m.is_some_and(|m| m <= g.threshold))
                 }
             };
             GateResult {
                 scope: g.scope.clone(),
                 during: g.window.label(),
                 metric: g.metric.key(),
-                op: op.into(),
+                op: g.metric.op().into(),
                 threshold: g.threshold,
                 measured,
                 passed,
+                skipped: None,
                 requests: counts.map(|c| c.0),
                 failures: counts.map(|c| c.1),
             }
@@ -208,6 +238,7 @@ mod tests {
             window: Window::Run,
             metric,
             threshold,
+            skip: None,
         };
         let r = evaluate(
             &[
@@ -233,6 +264,7 @@ mod tests {
                 window: Window::Run,
                 metric: GateMetric::SuccessRate,
                 threshold: 100.0,
+                skip: None,
             }],
             &[],
             &agg,
@@ -260,6 +292,7 @@ mod tests {
             window,
             metric: GateMetric::SuccessRate,
             threshold: 99.0,
+            skip: None,
         };
         let r = evaluate_with(
             &[
@@ -297,6 +330,7 @@ mod tests {
                 window: Window::Run,
                 metric: GateMetric::SuccessRate,
                 threshold: 0.0,
+                skip: None,
             }],
             &reqs,
             &agg,

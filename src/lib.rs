@@ -13,8 +13,12 @@
 //!   merging older points).
 //! - [`report`]: the results model and its formats (console, JSON, CSV, HTML, JUnit, Markdown, progress line),
 //!   and the live `/metrics` endpoint for Prometheus.
+//! - [`files`]: every path a user names, read bounded and typed, written without replacing devices or symlinks.
 //! - [`gates`]: quality gates evaluated on the results (whole run, steady part or one stage).
 //! - [`validity`]: whether loadgen kept its plan (an invalid run exits 3).
+//! - [`verdict`]: pass, fail, invalid or interrupted, and why: the one decision every format and exit code
+//!   shows.
+//! - [`watch`]: judgments during the run: `abort_on_fail` gates, and the warning for an unreachable target.
 //! - [`compare`]: run-to-run comparison with regression thresholds.
 //! - [`merge`]: the results of the segments of one run (`--segment I/N`) combined into one.
 //! - [`demo`]: the built-in reference authentication API (`serve-demo`, `run --demo`).
@@ -28,6 +32,7 @@ pub mod data;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod gates;
 pub mod merge;
 pub mod metrics;
@@ -36,6 +41,8 @@ pub mod preflight;
 pub mod report;
 pub mod scenario;
 pub mod validity;
+pub mod verdict;
+pub mod watch;
 
 use std::io::Write;
 use std::path::Path;
@@ -48,9 +55,10 @@ use tokio_util::sync::CancellationToken;
 /// How a command ended; each is a documented exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
-    /// Every gate passed (or there were none): 0.
+    /// Every gate passed; without gates, no request failed: 0.
     Pass,
-    /// At least one gate failed: 1.
+    /// A gate failed, or ended the run (`abort_on_fail`); without gates, a request failed: 1. See
+    /// [`verdict`].
     GatesFailed,
     /// Invalid scenario, bad usage, or a failure to start or write results: 2.
     Error,
@@ -146,7 +154,7 @@ async fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
             }
             Ok(status)
         }
-        Command::Run(args) => run_scenario(args, cli.quiet).await,
+        Command::Run(args) => run_scenario(*args, cli.quiet).await,
         Command::Report(args) => report_saved(args, cli.quiet),
         Command::Merge(args) => merge::run(args, cli.quiet),
         Command::ServeDemo(args) => serve_demo(args).await,
@@ -188,11 +196,22 @@ fn load_plan(
         iterations: o.iterations,
         insecure: o.insecure,
         ca_file: o.ca_file.clone(),
+        no_fail_on_errors: o.no_fail_on_errors,
     };
     let plan = plan::resolve(&loaded, &overrides)?;
     match o.segment {
         Some(segment) => plan.for_segment(segment),
         None => Ok(plan),
+    }
+}
+
+/// Prints the console summary: on stdout, or on stderr when a results file goes to stdout (`--json -`), so that
+/// stdout holds that file alone.
+pub(crate) fn print_summary(outputs: &report::outputs::Outputs, text: &str) {
+    if outputs.uses_stdout() {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    } else {
+        out(text);
     }
 }
 
@@ -285,21 +304,27 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         }
         return Ok(ready);
     }
+    // Refreshed every second only where they are regular files: a device or FIFO gets them once, at the end.
     let live_csv = outputs
         .csv
         .clone()
+        .filter(report::csv::CsvFiles::is_regular)
         .map(|files| report::csv::LiveCsv::start(files, plan.clone()))
         .transpose()?;
     let run_id = engine::new_run_id();
     let live_metrics = metrics.as_ref().map(|_| {
         report::prometheus::LiveMetrics::new(plan.clone(), run_id.clone(), published.clone())
     });
+    let watches = (
+        watch::GateWatch::new(plan.clone(), quiet),
+        (!quiet).then(|| watch::TargetWatch::new(plan.host_display(), !args.demo)),
+    );
     let mut observers = (
-        report::progress::Progress::new(plan.duration, plan.users, !quiet),
-        (live_csv, live_metrics),
+        report::progress::Progress::new(plan.duration, plan.users, !quiet, args.progress_interval),
+        ((live_csv, live_metrics), watches),
     );
     let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await?;
-    let (progress, (live_csv, _)) = observers;
+    let (progress, ((live_csv, _), (gate_watch, _))) = observers;
     progress.finish();
     // The live files are rewritten from the results below.
     drop(live_csv);
@@ -309,10 +334,15 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         let _ = tokio::task::spawn_blocking(move || server.shutdown()).await;
     }
 
-    let results = report::RunResults::build(&plan, &outcome);
+    let results = report::RunResults::build(
+        &plan,
+        &outcome,
+        gate_watch.and_then(watch::GateWatch::aborted),
+    );
+    let verdict = verdict::Verdict::of(&results);
     let (written, first_error) = outputs.write(&results);
     if !quiet {
-        out(&report::console::render(&results));
+        print_summary(&outputs, &report::console::render(&results));
         if !written.is_empty() {
             eprintln!("results written to {}", written.join(", "));
         }
@@ -323,15 +353,7 @@ async fn run_scenario(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     if let Some(e) = first_error {
         return Err(e);
     }
-    Ok(if results.interrupted {
-        ExitStatus::Interrupted
-    } else if !results.validity.valid {
-        ExitStatus::Invalid
-    } else if results.gates.passed {
-        ExitStatus::Pass
-    } else {
-        ExitStatus::GatesFailed
-    })
+    Ok(verdict.exit_status())
 }
 
 /// Serves the final figures for `grace` after the run, so the last scrape sees them; an interrupt (Ctrl-C or
@@ -413,7 +435,7 @@ fn report_saved(args: ReportArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let outputs = report::outputs::Outputs::prepare(None, &args.outputs)?;
     let (written, first_error) = outputs.write(&results);
     if !quiet {
-        out(&report::console::render(&results));
+        print_summary(&outputs, &report::console::render(&results));
         if !written.is_empty() {
             eprintln!("written: {}", written.join(", "));
         }

@@ -49,9 +49,10 @@ pub fn run(args: MergeArgs, quiet: bool) -> Result<ExitStatus, Error> {
             m.count
         );
     }
+    let verdict = crate::verdict::Verdict::of(&merged);
     let (written, first_error) = outputs.write(&merged);
     if !quiet {
-        crate::out(&crate::report::console::render(&merged));
+        crate::print_summary(&outputs, &crate::report::console::render(&merged));
         if !written.is_empty() {
             eprintln!("merged results written to {}", written.join(", "));
         }
@@ -59,15 +60,7 @@ pub fn run(args: MergeArgs, quiet: bool) -> Result<ExitStatus, Error> {
     if let Some(e) = first_error {
         return Err(e);
     }
-    Ok(if merged.interrupted {
-        ExitStatus::Interrupted
-    } else if !merged.validity.valid {
-        ExitStatus::Invalid
-    } else if merged.gates.passed {
-        ExitStatus::Pass
-    } else {
-        ExitStatus::GatesFailed
-    })
+    Ok(verdict.exit_status())
 }
 
 fn refuse(msg: String) -> Error {
@@ -294,6 +287,8 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
         gates: GateSummary {
             passed: true,
             results: Vec::new(),
+            // Strict when the segments disagree: off only when every segment had it off.
+            fail_on_errors: all.iter().any(|r| r.gates.fail_on_errors),
         },
         generator,
         validity,
@@ -304,12 +299,17 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
             complete: missing.is_empty(),
             run_ids: all.iter().map(|r| r.run_id.clone()).collect(),
         }),
+        // The first segment a gate stopped (each judges its own share while it runs): the merged run failed.
+        aborted: all
+            .iter()
+            .filter_map(|r| r.aborted.clone())
+            .min_by(|a, b| a.at_s.total_cmp(&b.at_s)),
+        verdict: None,
     };
     let results = evaluate_gates(&merged, &first.gates.results);
-    merged.gates = GateSummary {
-        passed: results.iter().all(|g| g.passed),
-        results,
-    };
+    merged.gates.passed = results.iter().all(|g| g.passed);
+    merged.gates.results = results;
+    merged.judge();
     Ok(merged)
 }
 
@@ -516,6 +516,7 @@ fn gate_of(g: &gates::GateResult) -> Option<Gate> {
         window,
         metric,
         threshold: g.threshold,
+        skip: g.skipped.clone(),
     })
 }
 

@@ -70,14 +70,80 @@ pub struct DataSet {
 }
 
 impl DataSet {
-    /// Reads and parses the CSV file at `path` (see [`DataSet::parse`]).
+    /// Reads and parses the CSV file at `path` (see [`DataSet::parse`]), a regular file of at most
+    /// [`crate::files::DATA`] bytes.
+    ///
+    /// The file is streamed: only the values are kept, not the file's text beside them. A file with any problem
+    /// is read again whole, and parsed by [`DataSet::parse`] for the error's line and column (errors are rare;
+    /// large files are not).
     pub fn load(path: &Path) -> Result<DataSet, DataError> {
-        let bytes = std::fs::read(path).map_err(|io| DataError::Read {
+        let read_error = |e| DataError::Read {
             path: path.to_path_buf(),
-            io,
-        })?;
+            io: match e {
+                crate::files::ReadError::Io(io) => io,
+                other => std::io::Error::other(other.to_string()),
+            },
+        };
+        let file = crate::files::open_regular(path, crate::files::DATA).map_err(read_error)?;
+        let limited = std::io::Read::take(file, crate::files::DATA.bytes);
+        if let Some(set) =
+            DataSet::stream(path, std::io::BufReader::with_capacity(1 << 16, limited))
+        {
+            return Ok(set);
+        }
+        let bytes = crate::files::read_bytes(path, crate::files::DATA).map_err(read_error)?;
         let text = decode(path, &bytes)?;
         DataSet::parse(path, text)
+    }
+
+    /// The data set of the CSV text `reader` gives, read record by record, when it is valid; `None` on any
+    /// problem (the caller parses the text again for a located error). Accepts exactly what [`DataSet::parse`]
+    /// accepts, with the same values.
+    fn stream(path: &Path, mut reader: impl std::io::BufRead) -> Option<DataSet> {
+        // A leading UTF-8 BOM is skipped, before the CSV reader sees it (as `parse` strips it from the text).
+        const BOM: &[u8] = "\u{feff}".as_bytes();
+        if reader.fill_buf().ok()?.starts_with(BOM) {
+            reader.consume(BOM.len());
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::None)
+            .from_reader(reader);
+        let mut record = csv::ByteRecord::new();
+        if !reader.read_byte_record(&mut record).ok()? {
+            return None;
+        }
+        let mut columns: Vec<String> = Vec::with_capacity(record.len());
+        for raw in &record {
+            let name = std::str::from_utf8(raw).ok()?.trim();
+            if identifier_problem(name).is_some() || columns.iter().any(|c| c == name) {
+                return None;
+            }
+            columns.push(name.to_string());
+        }
+        let mut values = String::new();
+        let mut bounds = vec![0];
+        while reader.read_byte_record(&mut record).ok()? {
+            if record.len() != columns.len() {
+                return None;
+            }
+            for value in &record {
+                values.push_str(std::str::from_utf8(value).ok()?);
+                bounds.push(values.len());
+            }
+        }
+        if bounds.len() == 1 {
+            return None;
+        }
+        values.shrink_to_fit();
+        bounds.shrink_to_fit();
+        Some(DataSet {
+            path: path.to_path_buf(),
+            columns,
+            text: values,
+            bounds,
+        })
     }
 
     /// Parses CSV `text`; `path` is only used in error messages.

@@ -410,3 +410,93 @@ fn random_covers_every_row_and_stays_in_range() {
         assert_eq!(feeder.take(9, || u), Ok(want), "u = {u}");
     }
 }
+
+/// `stream` (the way `load` reads a file) accepts exactly what `parse` accepts, with the same values.
+mod streamed {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn same(text: &[u8]) -> Result<(), TestCaseError> {
+        let streamed = DataSet::stream(Path::new(PATH), text);
+        let parsed = std::str::from_utf8(text).ok().map(parse);
+        match (streamed, parsed) {
+            (Some(s), Some(Ok(p))) => {
+                prop_assert_eq!(s.columns(), p.columns());
+                prop_assert_eq!(rows(&s), rows(&p));
+            }
+            (None, None | Some(Err(_))) => {}
+            (s, p) => prop_assert!(
+                false,
+                "stream {:?}, parse {:?}",
+                s,
+                p.map(|r| r.map_err(|e| e.to_string()))
+            ),
+        }
+        Ok(())
+    }
+
+    fn field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("a".to_string()),
+            Just("user_1".to_string()),
+            Just(" b ".to_string()),
+            Just("\"x,y\"".to_string()),
+            Just("\"q\"\"q\"".to_string()),
+            Just(String::new()),
+            Just("1x".to_string()),
+            Just("\"multi\nline\"".to_string()),
+            Just("é".to_string()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn stream_and_parse_agree(
+            // Mostly a valid header and rows of its width, so that both sides usually accept the file.
+            header in prop_oneof![
+                3 => Just("username,password".to_string()),
+                1 => Just("\"name\", pw ,x".to_string()),
+                1 => proptest::collection::vec(field(), 0..4).prop_map(|f| f.join(",")),
+            ],
+            rows in proptest::collection::vec(
+                prop_oneof![
+                    3 => proptest::collection::vec(field(), 2..=2),
+                    1 => proptest::collection::vec(field(), 0..4),
+                ].prop_map(|f| f.join(",")),
+                0..6,
+            ),
+            bom in any::<bool>(),
+            crlf in any::<bool>(),
+            tail in any::<bool>(),
+        ) {
+            let mut lines = vec![header];
+            lines.extend(rows);
+            let mut text = lines.join(if crlf { "\r\n" } else { "\n" });
+            if tail {
+                text.push('\n');
+            }
+            if bom {
+                text.insert(0, '\u{feff}');
+            }
+            same(text.as_bytes())?;
+        }
+    }
+
+    #[test]
+    fn a_large_file_loads_streamed_and_a_bad_one_still_points_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("many.csv");
+        let mut text = String::from("\u{feff}username,password\n");
+        for i in 0..50_000 {
+            text.push_str(&format!("user{i},\"p,{i}\"\n"));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let set = DataSet::load(&path).unwrap();
+        assert_eq!(set.len(), 50_000);
+        assert_eq!(set.value(49_999, 1), "p,49999");
+        text.push_str("only_one_field\n");
+        std::fs::write(&path, &text).unwrap();
+        let e = DataSet::load(&path).unwrap_err().to_string();
+        assert!(e.contains("many.csv:50002: row has 1 field"), "{e}");
+    }
+}

@@ -224,6 +224,25 @@ impl Stream {
         }
     }
 
+    /// Whether the peer has already closed (or broken) this idle connection, as far as is known without waiting:
+    /// a peek at the socket, made only when the reactor has seen it readable (otherwise free). For plain HTTP any
+    /// unsolicited byte also counts (the framing is lost); under TLS bytes may be a session ticket, so only the
+    /// end of the stream or an error does.
+    fn peer_closed(&self) -> bool {
+        let (tcp, bytes_mean_closed) = match self {
+            Stream::Plain(s) => (s, true),
+            Stream::Tls(s) => (s.get_ref().0, false),
+        };
+        let mut byte = [0u8; 1];
+        let mut buf = tokio::io::ReadBuf::new(&mut byte);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match tcp.poll_peek(&mut cx, &mut buf) {
+            std::task::Poll::Pending => false,
+            std::task::Poll::Ready(Ok(0) | Err(_)) => true,
+            std::task::Poll::Ready(Ok(_)) => bytes_mean_closed,
+        }
+    }
+
     async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.read_buf(buf).await,
@@ -371,8 +390,14 @@ impl Client {
     }
 
     /// Sends a request to `origin` over this user's connection to it (opening one if needed) and reads the
-    /// whole answer. A kept-alive connection that turns out to be closed before any answer byte is replaced
-    /// once, as browsers do.
+    /// whole answer.
+    ///
+    /// A kept-alive connection can turn out to have been closed by the server meanwhile. An idempotent request
+    /// (GET, HEAD, PUT, DELETE, OPTIONS, TRACE: RFC 9110 §9.2.2) that finds it closed before any answer byte is
+    /// sent again once on a new connection, as browsers do. Any other request (a POST: a payment, a sign-up) is
+    /// never sent twice: before it is written on a reused connection, the connection is checked for a close
+    /// already received (and replaced if so, nothing having been sent); after it is written, a failure is the
+    /// request's failure.
     pub async fn exchange(
         &mut self,
         net: &Net,
@@ -380,8 +405,25 @@ impl Client {
         req: &Outgoing<'_>,
     ) -> Result<Answer, SendError> {
         self.write_request(origin, req);
+        let idempotent = matches!(
+            *req.method,
+            http::Method::GET
+                | http::Method::HEAD
+                | http::Method::PUT
+                | http::Method::DELETE
+                | http::Method::OPTIONS
+                | http::Method::TRACE
+        );
         for attempt in 0..2 {
-            let (key, mut conn) = match self.take(&origin.key) {
+            let mut reused = None;
+            while let Some((key, conn)) = self.take(&origin.key) {
+                // Idempotent requests retry instead: the check is for requests that may not.
+                if idempotent || !conn.stream.peer_closed() {
+                    reused = Some((key, conn));
+                    break;
+                }
+            }
+            let (key, mut conn) = match reused {
                 Some(c) => c,
                 None => {
                     let stream = connect(net, origin).await?;
@@ -411,7 +453,7 @@ impl Client {
                 Err((e, nothing_received)) => {
                     let stale = matches!(&e, SendError::Closed)
                         || matches!(&e, SendError::Io(io) if matches!(io.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe));
-                    if !(reused && nothing_received && stale && attempt == 0) {
+                    if !(idempotent && reused && nothing_received && stale && attempt == 0) {
                         return Err(e);
                     }
                 }

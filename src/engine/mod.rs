@@ -9,7 +9,8 @@
 //! [`arrival`]).
 //!
 //! Shutdown follows mini-redis: one [`CancellationToken`] tells every user to stop starting tasks (end of
-//! duration, or an interrupt); users finish the request they are in and run `on_stop`; whatever has not ended
+//! duration, `--iterations` used up, an interrupt, or an [`Observer`] asking to stop: a failed gate with
+//! `abort_on_fail`); users finish the request they are in and run `on_stop`; whatever has not ended
 //! by the stop timeout is aborted, as it is at once on a second interrupt or an interrupt during the stop
 //! phase. Completion is known when every worker has reported that its last user ended.
 
@@ -68,9 +69,20 @@ pub struct RunOutcome {
     pub cores: usize,
 }
 
-/// Something that wants to hear about each second of the run (the progress line, the live CSV files).
+/// Something that wants to hear about each second of the run (the progress line, the live CSV files, the
+/// live gate watch).
 pub trait Observer {
     fn tick(&mut self, point: &SeriesPoint, totals: &Collector);
+
+    /// The run's plan is over (its duration, `--iterations`, an interrupt, or a stop this observer asked
+    /// for): the users are being stopped. Ticks still come until the last user ended.
+    fn stopping(&mut self) {}
+
+    /// Asked after each tick of the run: true ends it early, gracefully, as its duration would (users
+    /// finish their request and run `on_stop`). The live gate watch (`abort_on_fail`) uses it.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 impl Observer for () {
@@ -83,12 +95,31 @@ impl<T: Observer> Observer for Option<T> {
             o.tick(point, totals);
         }
     }
+
+    fn stopping(&mut self) {
+        if let Some(o) = self {
+            o.stopping();
+        }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.as_ref().is_some_and(Observer::stop_requested)
+    }
 }
 
 impl<A: Observer, B: Observer> Observer for (A, B) {
     fn tick(&mut self, point: &SeriesPoint, totals: &Collector) {
         self.0.tick(point, totals);
         self.1.tick(point, totals);
+    }
+
+    fn stopping(&mut self) {
+        self.0.stopping();
+        self.1.stopping();
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.0.stop_requested() || self.1.stop_requested()
     }
 }
 
@@ -151,6 +182,10 @@ pub async fn run(
                 }
                 let p = collector.tick(&recorder, now.into_std()).clone();
                 observer.tick(&p, &collector);
+                // An observer's stop (a failed gate with abort_on_fail) ends the plan as its duration would.
+                if observer.stop_requested() {
+                    break;
+                }
             }
             _ = sleep_until(schedule.next().unwrap_or(deadline)), if schedule.next().is_some() => {
                 // Catch up on the users due by now (a busy runtime may wake us late), a bounded batch at a
@@ -173,6 +208,7 @@ pub async fn run(
 
     // Stop phase: no new tasks; in-flight requests and on_stop get up to the stop timeout.
     let run_time = started.elapsed();
+    observer.stopping();
     stop.cancel();
     workers.close();
     let grace = Instant::now() + plan.stop_timeout;

@@ -650,6 +650,18 @@ impl Collector {
             .filter(|(_, flow)| !**flow)
             .fold((0, 0), |(r, f), (s, _)| (r + s.requests, f + s.failures))
     }
+
+    /// The failures of `kind` so far, requests only.
+    pub fn running_failures_of(&self, kind: FailureKind) -> u64 {
+        self.totals
+            .iter()
+            .zip(&self.not_requests)
+            .filter(|(_, flow)| !**flow)
+            .flat_map(|(s, _)| &s.errors)
+            .filter(|((k, _), _)| *k == kind)
+            .map(|(_, n)| n)
+            .sum()
+    }
 }
 
 /// Unix time in whole seconds.

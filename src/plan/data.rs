@@ -36,6 +36,7 @@ pub(super) fn resolve_data(
     loaded: &Loaded,
     load: &Load,
     users: u64,
+    overrides: &Overrides,
 ) -> Result<Option<DataPlan>, Error> {
     let Some(at) = &loaded.data else {
         return Ok(None);
@@ -78,13 +79,23 @@ pub(super) fn resolve_data(
     let needed = users_started(load, users);
     if assign == Assign::Unique && needed > set.len() as u64 {
         let span = raw.assign.as_ref().map_or(raw.file.span(), |a| a.span());
+        // The users may come from the command line rather than the file: say so.
+        let origin = match (overrides.users, overrides.rate) {
+            (Some(u), _) => format!(" (--users {u})"),
+            (None, Some(r)) => format!(
+                " (--rate {} replaces the scenario's load, and without --users starts up to one user per \
+                 iteration per second)",
+                fmt_rate(r)
+            ),
+            (None, None) => String::new(),
+        };
         return Err(loaded
             .error(
                 at.file,
                 span,
                 format!(
-                    "`{}` has {} rows, but the load starts up to {needed} users and `assign = \"unique\"` gives \
-                     each its own row",
+                    "`{}` has {} rows, but the load starts up to {needed} users{origin} and `assign = \"unique\"` \
+                     gives each its own row",
                     raw.file.get_ref(),
                     set.len()
                 ),

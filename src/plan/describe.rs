@@ -359,11 +359,7 @@ impl RunPlan {
         } else {
             let _ = writeln!(s, "gates:");
             for g in &self.gates {
-                let op = match g.metric {
-                    GateMetric::SuccessRate => ">=",
-                    GateMetric::Percentile(_) => "<",
-                    GateMetric::DroppedIterations => "<=",
-                };
+                let op = g.metric.op();
                 let scope = g.scope.as_deref().unwrap_or("all requests");
                 let scope = match g.window.label() {
                     Some(w) => {
@@ -376,20 +372,42 @@ impl RunPlan {
                     let (a, b) = self.span(g.window);
                     a >= b
                 };
+                let note = match &g.skip {
+                    Some(why) => format!("  (skipped: {why})"),
+                    None if empty => {
+                        "  (empty: the run ends before this part starts, so the gate fails)".into()
+                    }
+                    None => String::new(),
+                };
                 let _ = writeln!(
                     s,
-                    "  {:<24} {} {} {}{}",
+                    "  {:<24} {} {} {}{note}",
                     scope,
                     g.metric.key(),
                     op,
                     g.threshold,
-                    if empty {
-                        "  (empty: the run ends before this part starts, so the gate fails)"
-                    } else {
-                        ""
-                    }
                 );
             }
+        }
+        let judged = self.gates.iter().any(|g| g.skip.is_none());
+        if !judged {
+            let _ = writeln!(
+                s,
+                "verdict    {}",
+                if self.rules.fail_on_errors {
+                    "no gate to judge: any failed request fails the run (exit 1); --no-fail-on-errors or \
+                     [gates] fail_on_errors = false turns this off"
+                } else {
+                    "no gate to judge, and failed requests do not fail the run (fail_on_errors off)"
+                }
+            );
+        }
+        if let Some(grace) = self.rules.abort_after {
+            let _ = writeln!(
+                s,
+                "abort      the first whole-run gate to fail ends the run (exit 1), judged every second from {}",
+                secs(grace)
+            );
         }
         s
     }

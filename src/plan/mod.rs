@@ -84,6 +84,8 @@ pub struct Overrides {
     pub insecure: bool,
     /// A PEM file of extra trusted CA certificates (`--ca-file`), replacing the scenario's `ca_file`.
     pub ca_file: Option<std::path::PathBuf>,
+    /// `--no-fail-on-errors`: without gates, failed requests do not fail the run.
+    pub no_fail_on_errors: bool,
 }
 
 /// A run, ready for the engine.
@@ -118,6 +120,9 @@ pub struct RunPlan {
     /// The test data, when the scenario has a `[data]` file.
     pub data: Option<DataPlan>,
     pub gates: Vec<Gate>,
+    /// What decides the verdict besides the gates' thresholds: failed requests without gates, and whether a
+    /// failed gate ends the run early.
+    pub rules: GateRules,
     /// Bounds past which the run is invalid: loadgen itself could not keep the plan.
     pub validity: Validity,
     /// Requests that must succeed before any load is sent (`[preflight]`).
@@ -718,6 +723,30 @@ pub struct Gate {
     pub window: Window,
     pub metric: GateMetric,
     pub threshold: f64,
+    /// Why this gate is not judged, when it is not: its request does not run in this plan (left out by
+    /// `--tags` / `--exclude-tags`). A skipped gate neither passes nor fails the run.
+    pub skip: Option<String>,
+}
+
+/// What decides the verdict besides the gates' thresholds (`[gates] fail_on_errors`, `abort_on_fail`,
+/// `abort_grace`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GateRules {
+    /// With no gate to judge, a failed request fails the run (Locust's exit code on errors); off with
+    /// `[gates] fail_on_errors = false` or `--no-fail-on-errors`.
+    pub fail_on_errors: bool,
+    /// `[gates] abort_on_fail = true`: the whole-run gates are judged on the running totals every second from
+    /// this far into the run, and the first to fail ends it (k6's `abortOnFail` with `delayAbortEval`).
+    pub abort_after: Option<Duration>,
+}
+
+impl Default for GateRules {
+    fn default() -> Self {
+        GateRules {
+            fail_on_errors: true,
+            abort_after: None,
+        }
+    }
 }
 
 /// A part of the run a gate looks at.
@@ -772,6 +801,15 @@ pub enum GateMetric {
 }
 
 impl GateMetric {
+    /// How the measured value is compared with the threshold to pass.
+    pub fn op(self) -> &'static str {
+        match self {
+            GateMetric::SuccessRate => ">=",
+            GateMetric::Percentile(_) => "<",
+            GateMetric::DroppedIterations => "<=",
+        }
+    }
+
     pub fn key(self) -> String {
         match self {
             GateMetric::SuccessRate => "success_rate".into(),

@@ -100,7 +100,26 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         (Some(d), _) => d,
         (None, Some((file, d))) => positive_duration(loaded, file, d, "duration")?,
         (None, None) if !staged.is_zero() => staged,
-        (None, None) => return Err(missing("[load] duration", "[load] duration = \"5m\"")),
+        (None, None) => {
+            // --rate replaced stages that would have given the run its length: say so, not "missing".
+            let stages = load.and_then(|l| {
+                let list = l.value.stages.as_ref()?.get_ref();
+                list.iter()
+                    .map(|st| st.duration.get_ref().trim())
+                    .map(humantime::parse_duration)
+                    .sum::<std::result::Result<Duration, _>>()
+                    .ok()
+            });
+            if let (Some(total), Some(_)) = (stages, overrides.rate) {
+                let total = humantime::format_duration(total);
+                return Err(Error::Usage(format!(
+                    "--rate replaces the scenario's [load] stages (which last {total}) with one constant arrival \
+                     rate, and the scenario has no [load] duration of its own: give the run a length, e.g. \
+                     --duration {total}"
+                )));
+            }
+            return Err(missing("[load] duration", "[load] duration = \"5m\""));
+        }
     };
     let stop_timeout = match load.and_then(|l| l.value.stop_timeout.as_ref().map(|v| (l.file, v))) {
         Some((file, v)) => duration_value(loaded, file, v, "stop_timeout")?,
@@ -116,7 +135,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             "[[task]] name = \"home\" path = \"/\" (at least one task)",
         ));
     }
-    select_tasks(&mut sources, overrides)?;
+    let excluded = select_tasks(&mut sources, overrides)?;
     // Every capture name first, so any step may use any capture.
     let mut captures: Vec<String> = Vec::new();
     for src in &sources {
@@ -130,7 +149,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             collect_captures(loaded, p.file, raw, &mut captures)?;
         }
     }
-    let data = super::data::resolve_data(loaded, &load_model, users)?;
+    let data = super::data::resolve_data(loaded, &load_model, users, overrides)?;
     let names = Names {
         captures,
         data: data.as_ref().map(|d| d.set.clone()),
@@ -199,9 +218,17 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
     }
 
     let gates = match &loaded.gates {
-        Some(g) => resolve_gates(loaded, g.file, &g.value, &steps, &load_model)?,
+        Some(g) => resolve_gates(
+            loaded,
+            g.file,
+            &g.value,
+            (&steps, &excluded),
+            &load_model,
+            overrides,
+        )?,
         None => Vec::new(),
     };
+    let rules = resolve_rules(loaded, overrides, &gates)?;
     let _ = root;
     let preflight = resolve_preflight(loaded, &names)?;
     Ok(RunPlan {
@@ -222,6 +249,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         captures: names.captures,
         data,
         gates,
+        rules,
         validity: resolve_validity(loaded)?,
         preflight,
         segment: None,
@@ -524,9 +552,14 @@ fn unique_name(
 
 /// Keeps the tasks `--tags` selects and `--exclude-tags` does not (`on_start` and `on_stop` always stay);
 /// a class left with no task is left out.
-fn select_tasks(classes: &mut Vec<ClassSource<'_>>, overrides: &Overrides) -> Result<()> {
+/// Keeps the tasks `--tags` / `--exclude-tags` select; returns the names of the requests (and flows) left out,
+/// each with the reason, so gates on them can be reported as skipped rather than as unknown names.
+fn select_tasks(
+    classes: &mut Vec<ClassSource<'_>>,
+    overrides: &Overrides,
+) -> Result<Vec<(String, String)>> {
     if overrides.tags.is_empty() && overrides.exclude_tags.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let tags_of = |r: &RawStep| r.tags.as_ref().map_or(Vec::new(), |t| t.get_ref().clone());
     let mut known: Vec<String> = classes
@@ -557,13 +590,39 @@ fn select_tasks(classes: &mut Vec<ClassSource<'_>>, overrides: &Overrides) -> Re
             }
         }
     }
+    // The reason a task is left out, or None when it runs.
+    let left_out = |r: &RawStep| -> Option<String> {
+        let tags = tags_of(r);
+        if let Some(t) = tags.iter().find(|t| overrides.exclude_tags.contains(t)) {
+            return Some(format!("left out by --exclude-tags {t}"));
+        }
+        let wanted = overrides.tags.is_empty() || tags.iter().any(|t| overrides.tags.contains(t));
+        (!wanted).then(|| format!("not selected by --tags {}", overrides.tags.join(",")))
+    };
+    let named = |r: &RawStep, why: &str, out: &mut Vec<(String, String)>| {
+        out.push((r.name.get_ref().trim().to_string(), why.to_string()));
+        for inner in r.steps.iter().flat_map(|l| l.get_ref().iter()) {
+            out.push((inner.name.get_ref().trim().to_string(), why.to_string()));
+        }
+    };
+    let mut excluded = Vec::new();
     for c in classes.iter_mut() {
-        c.tasks.retain(|(_, r)| {
-            let tags = tags_of(r);
-            let wanted =
-                overrides.tags.is_empty() || tags.iter().any(|t| overrides.tags.contains(t));
-            wanted && !tags.iter().any(|t| overrides.exclude_tags.contains(t))
+        c.tasks.retain(|(_, r)| match left_out(r) {
+            Some(why) => {
+                named(r, &why, &mut excluded);
+                false
+            }
+            None => true,
         });
+        if c.tasks.is_empty() {
+            let why = format!(
+                "class `{}` has no task left by --tags / --exclude-tags, so its users do not run",
+                c.name
+            );
+            for &(_, r) in c.on_start.iter().chain(&c.on_stop) {
+                named(r, &why, &mut excluded);
+            }
+        }
     }
     classes.retain(|c| !c.tasks.is_empty());
     if classes.is_empty() {
@@ -571,7 +630,7 @@ fn select_tasks(classes: &mut Vec<ClassSource<'_>>, overrides: &Overrides) -> Re
             "--tags / --exclude-tags leave no task to run".into(),
         ));
     }
-    Ok(())
+    Ok(excluded)
 }
 
 fn resolve_connections(loaded: &Loaded, load: Option<&At<RawLoad>>) -> Result<Connections> {

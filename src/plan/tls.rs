@@ -67,7 +67,7 @@ pub(super) fn resolve_tls(loaded: &Loaded, overrides: &Overrides) -> Result<Tls,
 
 /// The certificates of the PEM file at `path`; each must parse as an X.509 trust anchor.
 pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = std::fs::read(path)
+    let bytes = crate::files::read_bytes(path, crate::files::PEM)
         .map_err(|e| format!("cannot read the CA file `{}`: {e}", path.display()))?;
     parse_ca_pem(&bytes).map_err(|m| format!("`{}` {m}", path.display()))
 }

@@ -1,5 +1,5 @@
 //! The end-of-run summary on stdout: request statistics and percentiles laid out as Locust prints them, status
-//! codes, failures by reason, and the gate table with the verdict.
+//! codes, failures by reason, the gate table, and the verdict ([`crate::verdict`]) on one final line.
 
 use std::fmt::Write as _;
 
@@ -38,7 +38,13 @@ pub fn render(r: &RunResults) -> String {
         r.settings.load_summary(),
         r.duration_s,
         r.settings.host,
-        if r.interrupted { " (interrupted)" } else { "" }
+        if r.interrupted {
+            " (interrupted)"
+        } else if r.aborted.is_some() {
+            " (ended early by a gate)"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         s,
@@ -175,45 +181,23 @@ pub fn render(r: &RunResults) -> String {
         let _ = writeln!(s, "\nQuality gates");
         for g in &r.gates.results {
             let (measured, threshold) = (g.measured_text(), g.threshold_text());
+            let (word, note) = match &g.skipped {
+                Some(why) => ("SKIP", format!("skipped: {why}")),
+                None if g.passed => ("PASS", format!("measured {measured}")),
+                None => ("FAIL", format!("measured {measured}")),
+            };
             let _ = writeln!(
                 s,
-                "  {}  {:<28} {:<18} {:>2} {:<10} measured {}",
-                if g.passed { "PASS" } else { "FAIL" },
+                "  {word}  {:<28} {:<18} {:>2} {:<10} {note}",
                 truncate(&g.scope_text(), 28),
                 g.metric,
                 g.op,
                 threshold,
-                measured
-            );
-        }
-        let failed = r.gates.results.iter().filter(|g| !g.passed).count();
-        if failed == 0 {
-            let _ = writeln!(
-                s,
-                "\nResult: PASS (all {} gates passed)",
-                r.gates.results.len()
-            );
-        } else {
-            let _ = writeln!(
-                s,
-                "\nResult: FAIL ({failed} of {} gates failed)",
-                r.gates.results.len()
             );
         }
     }
-    if !r.validity.valid {
-        let _ = writeln!(
-            s,
-            "\nResult: INVALID (loadgen could not keep the plan; the gates are not a verdict on the server)"
-        );
-    }
-    if r.interrupted {
-        let _ = writeln!(
-            s,
-            "\nThe run was interrupted; results cover {:.1}s.",
-            r.duration_s
-        );
-    }
+    // The one verdict line, whatever the run came to.
+    let _ = writeln!(s, "\n{}", crate::verdict::Verdict::of(r).line());
     s
 }
 

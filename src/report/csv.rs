@@ -31,9 +31,9 @@ use hdrhistogram::Histogram;
 
 use crate::engine::Observer;
 use crate::error::Error;
+use crate::files::{Mode, OutputFile};
 use crate::metrics::{Collector, SeriesPoint, hdr, ms, new_histogram, round3};
 use crate::plan::RunPlan;
-use crate::report::json::OutputFile;
 use crate::report::{FailureEntry, RequestStats, Rows, RunResults};
 
 /// Locust's percentile columns, in its order.
@@ -353,7 +353,7 @@ impl CsvFiles {
         let file = |suffix: &str| {
             let mut name = prefix.as_os_str().to_owned();
             name.push(suffix);
-            OutputFile::prepare(Path::new(&name))
+            OutputFile::prepare(Path::new(&name), Mode::Replace)
         };
         Ok(CsvFiles {
             prefix: prefix.to_path_buf(),
@@ -363,6 +363,13 @@ impl CsvFiles {
             failures: file("_failures.csv")?,
             exceptions: file("_exceptions.csv")?,
         })
+    }
+
+    /// All four are regular files (or new ones), so they can be refreshed while the run goes.
+    pub fn is_regular(&self) -> bool {
+        [&self.stats, &self.history, &self.failures, &self.exceptions]
+            .iter()
+            .all(|f| f.is_regular())
     }
 
     /// How the files are shown to the user: `PREFIX_*.csv`.
@@ -420,7 +427,7 @@ fn write_rows(out: &OutputFile, header: Row, rows: Vec<Row>) -> Result<(), Error
         path: out.path().to_path_buf(),
         source: std::io::Error::other(e),
     })?;
-    out.write_atomic(&bytes)
+    out.write_all(&bytes)
 }
 
 /// Keeps the CSV files current while the run goes: every second the stats and failures files are rewritten

@@ -17,10 +17,10 @@ use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::error::Error;
+use crate::files::OutputFile;
 use crate::gates::GateResult;
 use crate::metrics::hdr;
 use crate::report::console::fmt_ms;
-use crate::report::json::OutputFile;
 use crate::report::{RequestStats, RunResults};
 
 use chart::{Chart, Series, XAxis, YAxis};
@@ -95,24 +95,27 @@ pub fn escape(s: &str) -> String {
 
 /// Writes the report for `results` to `out`, atomically.
 pub fn write(out: &OutputFile, results: &RunResults) -> Result<(), Error> {
-    out.write_atomic(render(results).as_bytes())
+    out.write_all(render(results).as_bytes())
 }
 
-/// The verdict as the exit code has it (an interrupt wins over the gates) and its CSS class.
+/// The verdict ([`crate::verdict`]) and its CSS class.
 fn verdict(r: &RunResults) -> (&'static str, &'static str) {
-    if r.interrupted {
-        ("INTERRUPTED", "interrupted")
-    } else if !r.validity.valid {
-        ("INVALID", "interrupted")
-    } else if r.gates.passed {
-        ("PASS", "pass")
-    } else {
-        ("FAIL", "fail")
-    }
+    use crate::verdict::Outcome;
+    let v = crate::verdict::Verdict::of(r).result;
+    let class = match v {
+        Outcome::Pass => "pass",
+        Outcome::Fail => "fail",
+        Outcome::Invalid | Outcome::Interrupted => "interrupted",
+    };
+    (v.word(), class)
 }
 
 fn failed_gates(r: &RunResults) -> usize {
-    r.gates.results.iter().filter(|g| !g.passed).count()
+    r.gates
+        .results
+        .iter()
+        .filter(|g| g.skipped.is_none() && !g.passed)
+        .count()
 }
 
 /// Seconds as people read them: `2.5 s`, `5m`, `1h 2m 3s`.
@@ -149,17 +152,14 @@ fn start_unix(r: &RunResults) -> Option<u64> {
 }
 
 fn banner(s: &mut String, r: &RunResults, word: &str, class: &str) {
-    let gates = match (r.gates.results.len(), failed_gates(r)) {
-        (0, _) => "no gates defined".to_string(),
-        (n, 0) => format!("all {n} gates passed"),
-        (n, f) => format!("{f} of {n} gates failed"),
-    };
+    let gates = crate::verdict::Verdict::of(r).reason;
     let _ = writeln!(
         s,
         "<header class=\"verdict {class}\" role=\"banner\"><div class=\"word\">{word}</div>\
-         <div class=\"what\"><h1>{}</h1><div class=\"sub\">{gates} · {} users against <code>{}</code> · {}{}</div></div>\
+         <div class=\"what\"><h1>{}</h1><div class=\"sub\">{} · {} users against <code>{}</code> · {}{}</div></div>\
          </header>",
         escape(&r.scenario.name),
+        escape(&gates),
         r.settings.users,
         escape(&r.settings.host),
         fmt_secs(r.duration_s),
@@ -181,6 +181,19 @@ fn alerts(s: &mut String, r: &RunResults) {
             "<section class=\"alert bad\" id=\"interrupted\"><h2>The run was interrupted</h2><p>It was stopped \
              (SIGINT/SIGTERM) after {} of the planned {}: every figure below covers only that part, and the \
              verdict is INTERRUPTED whatever the gates say.</p></section>",
+            fmt_secs(r.duration_s),
+            fmt_secs(r.settings.duration_s)
+        );
+    }
+    if let Some(a) = &r.aborted {
+        let _ = writeln!(
+            s,
+            "<section class=\"alert bad\" id=\"aborted\"><h2>The run was ended early by a gate</h2><p>Gate {} \
+             failed at {} (measured {}) and the scenario says <code>abort_on_fail</code>: the users were stopped \
+             then, and every figure below covers the {} that ran of the planned {}.</p></section>",
+            escape(&a.gate.label()),
+            fmt_secs(a.at_s),
+            escape(&a.gate.measured_text()),
             fmt_secs(r.duration_s),
             fmt_secs(r.settings.duration_s)
         );
@@ -323,10 +336,10 @@ fn run_section(s: &mut String, r: &RunResults) {
 }
 
 fn gate_row(s: &mut String, g: &GateResult) {
-    let (class, word) = if g.passed {
-        ("pass", "PASS")
-    } else {
-        ("fail", "FAIL")
+    let (class, word) = match &g.skipped {
+        Some(_) => ("skip", "SKIP"),
+        None if g.passed => ("pass", "PASS"),
+        None => ("fail", "FAIL"),
     };
     let _ = write!(
         s,
@@ -337,34 +350,58 @@ fn gate_row(s: &mut String, g: &GateResult) {
         escape(&g.metric),
         escape(&g.op),
         escape(&g.threshold_text()),
-        escape(&g.measured_text()),
+        escape(&match &g.skipped {
+            Some(why) => format!("skipped: {why}"),
+            None => g.measured_text(),
+        }),
     );
 }
 
 fn gates_section(s: &mut String, r: &RunResults) {
     s.push_str("<section id=\"gates\"><h2>Quality gates</h2>");
     if r.gates.results.is_empty() {
-        s.push_str("<p>No gates defined: the run passes whatever it measured.</p></section>\n");
+        let _ = writeln!(
+            s,
+            "<p>No gates defined: {}.</p></section>",
+            if r.gates.fail_on_errors {
+                "any failed request fails the run"
+            } else {
+                "failed requests do not fail the run (fail_on_errors is off)"
+            }
+        );
         return;
     }
     let failed = failed_gates(r);
+    let judged = r
+        .gates
+        .results
+        .iter()
+        .filter(|g| g.skipped.is_none())
+        .count();
     let _ = write!(
         s,
         "<p>{}</p><div class=\"scroll\"><table class=\"gates\"><thead><tr><th>Result</th><th>Scope</th>\
          <th>Metric</th><th class=\"n\">Target</th><th class=\"n\">Measured</th></tr></thead><tbody>",
         if failed == 0 {
-            format!("All {} gates passed.", r.gates.results.len())
+            format!("All {judged} gates passed.")
         } else {
             format!(
-                "<strong class=\"c5\">{failed} of {} gates failed</strong> (listed first).",
-                r.gates.results.len()
+                "<strong class=\"c5\">{failed} of {judged} gates failed</strong> (listed first)."
             )
         }
     );
     for g in r.gates.results.iter().filter(|g| !g.passed) {
         gate_row(s, g);
     }
-    for g in r.gates.results.iter().filter(|g| g.passed) {
+    for g in r
+        .gates
+        .results
+        .iter()
+        .filter(|g| g.passed && g.skipped.is_none())
+    {
+        gate_row(s, g);
+    }
+    for g in r.gates.results.iter().filter(|g| g.skipped.is_some()) {
         gate_row(s, g);
     }
     s.push_str("</tbody></table></div></section>\n");

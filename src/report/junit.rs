@@ -11,9 +11,9 @@
 use std::fmt::Write as _;
 
 use crate::error::Error;
+use crate::files::OutputFile;
 use crate::gates::GateResult;
 use crate::report::RunResults;
-use crate::report::json::OutputFile;
 
 /// Escapes `s` for XML 1.0 text and attribute values.
 ///
@@ -82,12 +82,21 @@ pub fn render(r: &RunResults) -> String {
     let scenario = escape(&r.scenario.name);
     let time = format!("{:.3}", r.duration_s);
     let gates = &r.gates.results;
-    // "run completed" is a case of its own when the run was cut short, or when there is nothing else to report.
-    let completion_case = r.interrupted || gates.is_empty();
+    let skipped = gates.iter().filter(|g| g.skipped.is_some()).count();
+    // "run completed" is a case of its own when the run was cut short (a signal, or a gate with
+    // abort_on_fail), or when no gate was judged: then it carries the verdict on the failed requests.
+    let judged = gates.len() - skipped;
+    let verdict = crate::verdict::Verdict::of(r);
+    let unjudged_failure = judged == 0
+        && !r.interrupted
+        && r.validity.valid
+        && verdict.result == crate::verdict::Outcome::Fail;
+    let completion_failed = r.interrupted || r.aborted.is_some() || unjudged_failure;
+    let completion_case = completion_failed || judged == 0;
     let invalid = !r.validity.valid;
     let tests = gates.len() + usize::from(completion_case) + usize::from(invalid);
     let failures = gates.iter().filter(|g| !g.passed).count()
-        + usize::from(r.interrupted)
+        + usize::from(completion_failed)
         + usize::from(invalid);
 
     let mut s = String::new();
@@ -99,7 +108,7 @@ pub fn render(r: &RunResults) -> String {
     let _ = writeln!(
         s,
         "  <testsuite name=\"loadgen: {scenario}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" \
-         skipped=\"0\" time=\"{time}\" timestamp=\"{}\">",
+         skipped=\"{skipped}\" time=\"{time}\" timestamp=\"{}\">",
         escape(junit_timestamp(&r.started_at))
     );
     let classname = format!("loadgen.{scenario}");
@@ -110,6 +119,14 @@ pub fn render(r: &RunResults) -> String {
             "    <testcase classname=\"{classname}\" name=\"{}\" time=\"0\"",
             escape(&name)
         );
+        if let Some(why) = &g.skipped {
+            let _ = writeln!(
+                s,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                escape(why)
+            );
+            continue;
+        }
         if g.passed {
             s.push_str("/>\n");
             continue;
@@ -161,6 +178,21 @@ pub fn render(r: &RunResults) -> String {
                 escape(&message),
                 escape_text(&details)
             );
+        } else if r.aborted.is_some() || unjudged_failure {
+            let kind = if r.aborted.is_some() {
+                "Aborted"
+            } else {
+                "RequestsFailed"
+            };
+            let _ = writeln!(
+                s,
+                ">\n      <failure message=\"{}\" type=\"{kind}\">{}</failure>\n    </testcase>",
+                escape(&verdict.reason),
+                escape_text(&format!(
+                    "{} requests, {} failures",
+                    r.totals.requests, r.totals.failures
+                ))
+            );
         } else {
             s.push_str("/>\n");
         }
@@ -193,7 +225,7 @@ pub fn render(r: &RunResults) -> String {
 
 /// Writes the JUnit report of `r` to `out`, atomically.
 pub fn write(out: &OutputFile, r: &RunResults) -> Result<(), Error> {
-    out.write_atomic(render(r).as_bytes())
+    out.write_all(render(r).as_bytes())
 }
 
 #[cfg(test)]
@@ -451,7 +483,9 @@ pub(crate) mod tests {
 
     #[test]
     fn a_run_without_gates_has_one_passing_case() {
-        let xml = render(&results("shop", serde_json::json!([]), false));
+        let mut r = results("shop", serde_json::json!([]), false);
+        r.totals.failures = 0;
+        let xml = render(&r);
         let names = check_balanced(&xml);
         assert_eq!(names.iter().filter(|n| *n == "testcase").count(), 1);
         assert!(!names.contains(&"failure".to_string()));
@@ -463,9 +497,46 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn without_gates_failed_requests_fail_the_run_completed_case() {
+        let xml = render(&results("shop", serde_json::json!([]), false));
+        check_balanced(&xml);
+        assert!(xml.contains(r#"tests="1" failures="1""#), "{xml}");
+        assert!(
+            xml.contains(
+                r#"<failure message="no gates; 10 of 1,500 requests failed" type="RequestsFailed">"#
+            ),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_skipped_gate_is_a_skipped_case() {
+        let gates = serde_json::json!([
+            { "scope": "home", "metric": "p95_ms", "op": "<", "threshold": 500.0, "measured": 100.0,
+              "passed": true },
+            { "scope": "admin", "metric": "p95_ms", "op": "<", "threshold": 500.0, "measured": null,
+              "passed": true, "skipped": "request not run: left out by --exclude-tags admin" }
+        ]);
+        let xml = render(&results("shop", gates, false));
+        let names = check_balanced(&xml);
+        assert!(names.contains(&"skipped".to_string()), "{xml}");
+        assert!(
+            xml.contains(r#"tests="2" failures="0" errors="0" skipped="1""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "<skipped message=\"request not run: left out by --exclude-tags admin\"/>"
+            ),
+            "{xml}"
+        );
+    }
+
+    #[test]
     fn write_puts_the_document_in_place() {
         let dir = tempfile::tempdir().unwrap();
-        let out = OutputFile::prepare(&dir.path().join("junit.xml")).unwrap();
+        let out = OutputFile::prepare(&dir.path().join("junit.xml"), crate::files::Mode::Replace)
+            .unwrap();
         let r = results("shop", two_gates(), false);
         write(&out, &r).unwrap();
         assert_eq!(std::fs::read_to_string(out.path()).unwrap(), render(&r));

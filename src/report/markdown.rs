@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 
 use crate::error::Error;
+use crate::files::OutputFile;
 use crate::gates::GateResult;
 use crate::report::console::fmt_ms;
-use crate::report::json::OutputFile;
 use crate::report::{RequestStats, RunResults};
 
 /// How many failure kinds the summary lists.
@@ -39,17 +39,16 @@ pub fn cell(s: &str) -> String {
     out
 }
 
-/// The verdict as the exit code has it: an interrupt wins over the gates.
-fn verdict(r: &RunResults) -> &'static str {
-    if r.interrupted {
-        "⚠️ INTERRUPTED"
-    } else if !r.validity.valid {
-        "⚠️ INVALID"
-    } else if r.gates.passed {
-        "✅ PASS"
-    } else {
-        "❌ FAIL"
-    }
+/// The verdict ([`crate::verdict`]) with its sign.
+fn verdict(r: &RunResults) -> String {
+    use crate::verdict::Outcome;
+    let v = crate::verdict::Verdict::of(r);
+    let sign = match v.result {
+        Outcome::Pass => "✅",
+        Outcome::Fail => "❌",
+        Outcome::Invalid | Outcome::Interrupted => "⚠️",
+    };
+    format!("{sign} {}", v.result.word())
 }
 
 fn target(g: &GateResult) -> String {
@@ -91,6 +90,9 @@ pub fn render(r: &RunResults) -> String {
         r.totals.requests, r.totals.failures, r.totals.success_rate, r.totals.rps
     );
 
+    let v = crate::verdict::Verdict::of(r);
+    let _ = writeln!(s, "**Result: {}** ({})\n", v.result.word(), cell(&v.reason));
+
     s.push_str("### Quality gates\n\n");
     if r.gates.results.is_empty() {
         s.push_str("No gates defined.\n\n");
@@ -103,12 +105,18 @@ pub fn render(r: &RunResults) -> String {
                 cell(&g.scope_text()),
                 g.metric,
                 target(g),
-                g.measured_text(),
-                if g.passed { "✅ pass" } else { "❌ fail" }
+                match &g.skipped {
+                    Some(_) => "—".to_string(),
+                    None => g.measured_text(),
+                },
+                match &g.skipped {
+                    Some(why) => format!("⏭️ skipped: {}", cell(why)),
+                    None if g.passed => "✅ pass".into(),
+                    None => "❌ fail".into(),
+                }
             );
         }
-        let failed = r.gates.results.iter().filter(|g| !g.passed).count();
-        let _ = writeln!(s, "\n{failed} of {} gates failed.\n", r.gates.results.len());
+        s.push('\n');
     }
 
     s.push_str("### Requests\n\n");
@@ -185,7 +193,7 @@ pub fn render(r: &RunResults) -> String {
 
 /// Writes the Markdown summary of `r` to `out`, atomically.
 pub fn write(out: &OutputFile, r: &RunResults) -> Result<(), Error> {
-    out.write_atomic(render(r).as_bytes())
+    out.write_all(render(r).as_bytes())
 }
 
 #[cfg(test)]
@@ -249,17 +257,28 @@ mod tests {
     fn the_verdict_follows_the_gates_and_the_interrupt() {
         let fail = render(&results("shop", two_gates(), false));
         assert!(fail.starts_with("## ❌ FAIL — loadgen: shop\n"), "{fail}");
-        assert!(fail.contains("1 of 2 gates failed."));
+        assert!(
+            fail.contains("**Result: FAIL** (1 of 2 gates failed)"),
+            "{fail}"
+        );
 
         let passing = serde_json::json!([{ "scope": null, "metric": "p95_ms", "op": "<",
             "threshold": 1000.0, "measured": 612.4, "passed": true }]);
         let pass = render(&results("shop", passing, false));
         assert!(pass.starts_with("## ✅ PASS — loadgen: shop\n"), "{pass}");
-        assert!(pass.contains("0 of 1 gates failed."));
+        assert!(
+            pass.contains("**Result: PASS** (the gate passed)"),
+            "{pass}"
+        );
 
+        // Without gates, the failed requests decide (fail_on_errors).
         let none = render(&results("shop", serde_json::json!([]), false));
-        assert!(none.starts_with("## ✅ PASS"), "{none}");
+        assert!(none.starts_with("## ❌ FAIL"), "{none}");
         assert!(none.contains("No gates defined."));
+        assert!(
+            none.contains("(no gates; 10 of 1,500 requests failed)"),
+            "{none}"
+        );
 
         let cut = render(&results("shop", two_gates(), true));
         assert!(

@@ -59,6 +59,13 @@ pub struct RunResults {
     /// results of one run.
     #[serde(default)]
     pub merged: Option<Merged>,
+    /// Set when a failed gate ended the run early (`[gates] abort_on_fail`); null otherwise.
+    #[serde(default)]
+    pub aborted: Option<crate::verdict::Aborted>,
+    /// The verdict, as [`crate::verdict::Verdict::of`] decided it when the file was written (readers decide
+    /// again from the figures; null in files written before it existed).
+    #[serde(default)]
+    pub verdict: Option<crate::verdict::Verdict>,
 }
 
 /// What `loadgen merge` combined.
@@ -453,9 +460,17 @@ pub struct FailureEntry {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GateSummary {
-    /// True when every gate passed (and true when there are no gates).
+    /// True when every gate passed (and true when there are no gates); the run's verdict is `verdict`.
     pub passed: bool,
     pub results: Vec<GateResult>,
+    /// With no gate to judge, whether a failed request fails the run (`[gates] fail_on_errors`,
+    /// `--no-fail-on-errors`); true in files written before it existed.
+    #[serde(default = "yes")]
+    pub fail_on_errors: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -603,8 +618,13 @@ impl Rows {
 }
 
 impl RunResults {
-    /// Builds the results of `outcome` for `plan`, gates included.
-    pub fn build(plan: &RunPlan, outcome: &RunOutcome) -> RunResults {
+    /// Builds the results of `outcome` for `plan`, gates and verdict included; `aborted` when a failed gate
+    /// ended the run early.
+    pub fn build(
+        plan: &RunPlan,
+        outcome: &RunOutcome,
+        aborted: Option<crate::verdict::Aborted>,
+    ) -> RunResults {
         let elapsed = outcome.elapsed.as_secs_f64().max(1e-3);
         let Rows {
             requests,
@@ -752,13 +772,25 @@ impl RunResults {
             gates: GateSummary {
                 passed: gate_results.iter().all(|g| g.passed),
                 results: gate_results,
+                fail_on_errors: plan.rules.fail_on_errors,
             },
             generator: Generator::of(&outcome.series, outcome.cores),
             validity: crate::validity::Validity::default(),
             merged: None,
+            aborted,
+            verdict: None,
         };
         results.validity = crate::validity::assess(plan, &results);
+        results.judge();
         results
+    }
+
+    /// Decides the verdict again from the figures ([`crate::verdict::Verdict::of`]) and stores it in
+    /// `verdict`, after anything it depends on changed; returns it.
+    pub fn judge(&mut self) -> crate::verdict::Verdict {
+        let v = crate::verdict::Verdict::of(self);
+        self.verdict = Some(v.clone());
+        v
     }
 }
 

@@ -1,14 +1,14 @@
-//! The result files a command writes (`--json`, `--junit`, `--markdown`, `--html`, `--csv`): each checked to be
-//! writable before a run starts, so a typo fails at once rather than after the run, and each written from the
-//! one [`RunResults`] afterwards. Every file is attempted even if another fails, so one bad path does not cost
-//! the others.
+//! The result files a command writes (`--json`, `--junit`, `--markdown`, `--html`, `--csv`): each checked before a
+//! run starts ([`crate::files::OutputFile`]: a typo, a directory or a block device fails at once rather than after
+//! the run; a device, FIFO or `-` is written in place), and each written from the one [`RunResults`] afterwards.
+//! Every file is attempted even if another fails, so one bad path does not cost the others.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cli;
 use crate::error::Error;
+use crate::files::{Mode, OutputFile};
 use crate::report::csv::CsvFiles;
-use crate::report::json::OutputFile;
 use crate::report::{RunResults, html, json, junit, markdown};
 
 /// A writer of one single-file format.
@@ -22,19 +22,50 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// Checks every path of `o` (and `json`, which only `run` has).
+    /// Checks every path of `o` (and `json`, which `report` does not have).
     pub fn prepare(json: Option<&Path>, o: &cli::Outputs) -> Result<Outputs, Error> {
+        let markdown_mode = match &o.markdown {
+            Some(path) if o.markdown_append || is_step_summary(path) => Mode::Append,
+            _ => Mode::Replace,
+        };
         let mut files = Vec::new();
-        let single: [(Option<&Path>, Writer); 4] = [
-            (json, json::write),
-            (o.junit.as_deref(), junit::write),
-            (o.markdown.as_deref(), markdown::write),
-            (o.html.as_deref(), html::write),
+        let single: [(&str, Option<&Path>, Mode, Writer); 4] = [
+            ("--json", json, Mode::Replace, json::write),
+            ("--junit", o.junit.as_deref(), Mode::Replace, junit::write),
+            (
+                "--markdown",
+                o.markdown.as_deref(),
+                markdown_mode,
+                markdown::write,
+            ),
+            ("--html", o.html.as_deref(), Mode::Replace, html::write),
         ];
-        for (path, write) in single {
-            if let Some(path) = path {
-                files.push((OutputFile::prepare(path)?, write));
+        let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+        let mut stdout: Option<&str> = None;
+        for (flag, path, mode, write) in single {
+            let Some(path) = path else { continue };
+            let file = OutputFile::prepare(path, mode)?;
+            match file.identity() {
+                None => {
+                    if let Some(other) = stdout {
+                        return Err(Error::Usage(format!(
+                            "{other} and {flag} both write to `-` (stdout); give one of them a file"
+                        )));
+                    }
+                    stdout = Some(flag);
+                }
+                Some(id) if !file.is_regular() => seen.push((flag, id)),
+                Some(id) => {
+                    if let Some((other, _)) = seen.iter().find(|(_, s)| *s == id) {
+                        return Err(Error::Usage(format!(
+                            "{other} and {flag} both write to {}; give each its own file",
+                            path.display()
+                        )));
+                    }
+                    seen.push((flag, id));
+                }
             }
+            files.push((file, write));
         }
         let csv = o
             .csv
@@ -44,12 +75,18 @@ impl Outputs {
         Ok(Outputs { files, csv })
     }
 
+    /// One of the files is stdout (`-`): the console summary then goes to stderr.
+    pub fn uses_stdout(&self) -> bool {
+        self.files.iter().any(|(f, _)| f.is_stdout())
+    }
+
     /// Writes every file; returns what was written, and the first error if any failed.
     pub fn write(&self, results: &RunResults) -> (Vec<String>, Option<Error>) {
         let mut written = Vec::new();
         let mut first_error = None;
         for (file, write) in &self.files {
             match write(file, results) {
+                Ok(()) if file.is_stdout() => written.push("stdout".to_string()),
                 Ok(()) => written.push(file.path().display().to_string()),
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -66,4 +103,14 @@ impl Outputs {
         }
         (written, first_error)
     }
+}
+
+/// `path` is GitHub Actions' step summary file (`$GITHUB_STEP_SUMMARY`), which other steps append to too.
+fn is_step_summary(path: &Path) -> bool {
+    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return false;
+    };
+    let summary = Path::new(&summary);
+    summary == path
+        || matches!((summary.canonicalize(), path.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }

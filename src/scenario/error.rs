@@ -60,6 +60,16 @@ impl ScenarioError {
         }
     }
 
+    /// A scenario file that could not be read: at 1:1, or where its first invalid UTF-8 byte is.
+    pub fn read(file: &Path, what: &str, e: crate::files::ReadError) -> Self {
+        let mut err = ScenarioError::file(file, format!("{what}: {e}"));
+        if let crate::files::ReadError::NotUtf8 { line, column } = e {
+            err.line = usize::try_from(line).unwrap_or(usize::MAX);
+            err.column = usize::try_from(column).unwrap_or(usize::MAX);
+        }
+        err
+    }
+
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self

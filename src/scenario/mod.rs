@@ -162,6 +162,12 @@ pub struct RawGates {
     pub steady: Option<Spanned<RawGateWindow>>,
     /// Gates on one stage: `[gates.stages.2]`.
     pub stages: Option<BTreeMap<Spanned<String>, RawGateWindow>>,
+    /// Without any gate to judge: whether a failed request fails the run (true when absent).
+    pub fail_on_errors: Option<Spanned<bool>>,
+    /// End the run as soon as a whole-run gate fails (k6's `abortOnFail`).
+    pub abort_on_fail: Option<Spanned<bool>>,
+    /// With `abort_on_fail`: how long into the run before the gates are first judged (k6's `delayAbortEval`).
+    pub abort_grace: Option<Spanned<String>>,
 }
 
 /// Gates on a part of the run: thresholds for all requests, and per request name.
@@ -338,8 +344,8 @@ fn load_into(
 ) -> Result<(), ScenarioError> {
     let text = match text {
         Some(t) => t,
-        None => std::fs::read_to_string(path)
-            .map_err(|e| ScenarioError::file(path, format!("cannot read scenario file: {e}")))?,
+        None => crate::files::read_text(path, crate::files::SCENARIO)
+            .map_err(|e| ScenarioError::read(path, "cannot read the scenario file", e))?,
     };
     let raw: RawFile = toml::from_str(&text).map_err(|e| error::from_toml(path, &text, &e))?;
     let id = loaded.files.len();
@@ -375,9 +381,15 @@ fn load_into(
                 ));
             }
             // Read it here, so a directory or an unreadable file is reported at the include line.
-            let text = std::fs::read_to_string(&canonical).map_err(|e| {
-                loaded.error(id, span.clone(), format!("cannot include `{name}`: {e}"))
-            })?;
+            let text =
+                crate::files::read_text(&canonical, crate::files::SCENARIO).map_err(|e| {
+                    if let crate::files::ReadError::NotUtf8 { .. } = e {
+                        // Where the bad byte is, in the included file.
+                        ScenarioError::read(&target, "cannot read this included file", e)
+                    } else {
+                        loaded.error(id, span.clone(), format!("cannot include `{name}`: {e}"))
+                    }
+                })?;
             load_into(&target, Some(text), loaded, stack)?;
         }
     }

@@ -155,6 +155,16 @@ fn iterations_that_find_no_free_user_are_dropped_and_make_the_run_invalid() {
     .expect_code(3);
     out.stdout_has("Result: INVALID")
         .stdout_has("the arrival rate was not reached");
+    // One verdict line, not the gates' PASS and then INVALID.
+    assert_eq!(
+        out.stdout
+            .lines()
+            .filter(|l| l.starts_with("Result:"))
+            .count(),
+        1,
+        "{}",
+        out.dump()
+    );
     let r = results(&json);
     let it = &r["totals"]["iterations"];
     let (due, started, dropped) = (

@@ -80,7 +80,8 @@ fn csv_files_have_locusts_layout_agree_with_the_results_and_are_reproduced_by_re
         prefix.to_str().unwrap(),
         "--csv-full-history",
     ])
-    .expect_code(0);
+    // No gates and a request that fails by design: the run fails (exit 1), as Locust's would.
+    .expect_code(1);
     let r = results(&json);
     let path = |suffix: &str| dir.path().join(format!("run_{suffix}.csv"));
 

@@ -2,8 +2,11 @@
 //! loopback ports chosen by the OS (and, in `netns`, in network namespaces the test creates).
 
 mod arrival;
+mod corpus;
+mod corpus_gen;
 mod csv;
 mod data;
+mod files;
 mod html;
 mod k8s;
 mod merge_windows;
@@ -19,3 +22,4 @@ mod segmenting;
 mod segments;
 mod tls;
 mod util;
+mod verdict;

@@ -73,7 +73,8 @@ path = "/health"
             demo.url
         ),
     );
-    let r = run_results(&file, 0);
+    // No gates and failed requests by design: the run fails (exit 1), as Locust's would.
+    let r = run_results(&file, 1);
     assert_eq!(schema_errors(&r), Vec::<String>::new());
 
     // The steps run in order and all the way through: as many of each as flows.

@@ -164,7 +164,8 @@ path = "/health"
          {wall:?}; series (end s, requests, failures): {series:?}; failures: {:?}",
         failures_of(&r, "health")
     );
-    assert_eq!(out.code, Some(0), "{}", out.dump());
+    // No gates, and the failures this test provokes fail the run (exit 1), as Locust's would.
+    assert_eq!(out.code, Some(1), "{}", out.dump());
     // On time by its own clock: the duration and the stop timeout (requests end by their 500 ms timeout).
     let took = r["duration_s"].as_f64().unwrap();
     assert!(took < 8.0 + 2.0, "the run took {took} s\n{}", out.dump());
@@ -367,7 +368,8 @@ fn a_target_that_never_answers_or_answers_a_byte_a_second_times_out_and_the_run_
              {accepted} connections accepted",
             hang["requests"], hang["failures"], hang["percentiles_ms"]["p50"], hang["max_ms"]
         );
-        assert_eq!(out.code, Some(0), "{}", out.dump());
+        // No gates, and the failures this test provokes fail the run (exit 1), as Locust's would.
+        assert_eq!(out.code, Some(1), "{}", out.dump());
         assert!(
             wall < HANG_DEADLINE,
             "{label}: the run took {wall:?}\n{}",
@@ -414,7 +416,8 @@ fn requests_hanging_past_the_stop_timeout_are_aborted_and_the_run_ends_on_time()
     drop(server);
     let failures = failures_of(&r, "hang");
     eprintln!("run took {wall:?}; failures {failures:?}");
-    assert_eq!(out.code, Some(0), "{}", out.dump());
+    // No gates, and the failures this test provokes fail the run (exit 1), as Locust's would.
+    assert_eq!(out.code, Some(1), "{}", out.dump());
     assert!(
         wall < HANG_DEADLINE,
         "the run took {wall:?}\n{}",
@@ -520,7 +523,8 @@ path = "/big"
         count["failures"],
         count["avg_content_bytes"]
     );
-    assert_eq!(out.code, Some(0), "{}", out.dump());
+    // No gates, and the failures this test provokes fail the run (exit 1), as Locust's would.
+    assert_eq!(out.code, Some(1), "{}", out.dump());
     assert_eq!(r["settings"]["max_body_bytes"], 100_000);
     let n = capture["requests"].as_u64().unwrap();
     assert!(n > 0);
@@ -584,7 +588,8 @@ headers = {{ Authorization = "Bearer {{{{token}}}}" }}
     let restarted = csv_rows(&history);
     let (out, r, _) = run.finish();
     drop(demo);
-    assert_eq!(out.code, Some(0), "no gates: the run passes {}", out.dump());
+    // No gates, and the outage's failed requests fail the run (exit 1), as Locust's would.
+    assert_eq!(out.code, Some(1), "{}", out.dump());
     let index = r["requests"]
         .as_array()
         .and_then(|a| a.iter().position(|q| q["name"] == "verify"))
@@ -687,7 +692,8 @@ fn running_out_of_descriptors_mid_run_is_counted_as_resources_not_a_crash() {
         "setpriv … loadgen run fd.toml".into(),
         Duration::from_secs(30),
     );
-    assert_eq!(out.code, Some(0), "{}", out.dump());
+    // No gates, and the failures this test provokes fail the run (exit 1), as Locust's would.
+    assert_eq!(out.code, Some(1), "{}", out.dump());
     // Said up front, with the numbers and how to raise the limit.
     out.stderr_has("100 users need about 164 open files, but the limit is 48")
         .stderr_has("ulimit -n");

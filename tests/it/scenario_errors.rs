@@ -307,7 +307,7 @@ fn include_cycle_names_the_cycle_in_the_included_file() {
 fn a_missing_file_and_bad_overrides_are_usage_errors() {
     loadgen(["check", "tests/fixtures/does_not_exist.toml"])
         .expect_code(2)
-        .stderr_has("cannot read scenario file");
+        .stderr_has("cannot read the scenario file");
     loadgen(["check", "scenarios/baseline.toml", "-u", "0"])
         .expect_code(2)
         .stderr_has("--users must be between 1 and 10000000, got 0");

@@ -146,6 +146,8 @@ fn a_real_results_file_matches_the_schema() {
             .expect("gates.results")
             .is_empty()
     );
+    assert_eq!(doc["verdict"]["result"], "pass", "{}", doc["verdict"]);
+    assert_eq!(doc["verdict"]["exit_code"], 0);
 }
 
 /// A way to break a valid document, and the JSON pointer the schema must complain about.
@@ -204,6 +206,36 @@ const MUTATIONS: &[Mutation] = &[
         "unknown gate op",
         |d| d["gates"]["results"][0]["op"] = json!("<="),
         "/gates/results/0/op",
+    ),
+    (
+        "unknown verdict",
+        |d| d["verdict"]["result"] = json!("maybe"),
+        "/verdict",
+    ),
+    (
+        "missing verdict reason",
+        |d| {
+            d["verdict"]
+                .as_object_mut()
+                .expect("verdict object")
+                .remove("reason");
+        },
+        "/verdict",
+    ),
+    (
+        "fail_on_errors not a boolean",
+        |d| d["gates"]["fail_on_errors"] = json!("yes"),
+        "/gates/fail_on_errors",
+    ),
+    (
+        "skipped reason not a string",
+        |d| d["gates"]["results"][0]["skipped"] = json!(true),
+        "/gates/results/0/skipped",
+    ),
+    (
+        "aborted without its gate",
+        |d| d["aborted"] = json!({ "at_s": 3.0 }),
+        "/aborted",
     ),
     (
         "timestamp not in UTC",

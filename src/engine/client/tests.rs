@@ -391,3 +391,100 @@ async fn users_sharing_a_pool_share_one_connection_but_not_cookies() {
         seen[1]
     );
 }
+
+/// A server that answers a GET on its first connection, then reads the next request on it and closes without
+/// answering; any later connection is answered 200. It counts the POSTs it received, over all connections.
+async fn drops_the_second_request() -> (Origin, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 4096];
+            let mut requests = 0;
+            loop {
+                let n = match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                record
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                requests += 1;
+                if first && requests == 2 {
+                    // Read, then closed without an answer: was it processed? The client cannot know.
+                    break;
+                }
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .await
+                    .unwrap();
+            }
+            first = false;
+        }
+    });
+    (Origin::of(&url::Url::parse(&url).unwrap()).unwrap(), seen)
+}
+
+#[tokio::test]
+async fn a_post_whose_connection_closes_after_it_was_written_is_never_sent_again() {
+    let (o, seen) = drops_the_second_request().await;
+    let (net, mut c) = (Net::new(), Client::default());
+    send(&mut c, &net, &o, &http::Method::GET, false)
+        .await
+        .unwrap();
+    let e = send(&mut c, &net, &o, &http::Method::POST, false)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SendError::Closed), "{e:?}");
+    let posts = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.starts_with("POST "))
+        .count();
+    assert_eq!(posts, 1, "the server received the POST {posts} times");
+
+    // The same break under a GET, which is idempotent, is retried on a new connection.
+    let (o, seen) = drops_the_second_request().await;
+    let mut c = Client::default();
+    send(&mut c, &net, &o, &http::Method::GET, false)
+        .await
+        .unwrap();
+    let a = send(&mut c, &net, &o, &http::Method::GET, false)
+        .await
+        .unwrap();
+    assert_eq!(a.head.status, 200);
+    assert_eq!(seen.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_post_on_a_connection_already_closed_goes_on_a_new_one_once() {
+    // The first connection answers once and closes; the POST after it must go, once, on a second connection.
+    let (o, server) = scripted(vec![
+        vec!["HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"],
+        vec!["HTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nb"],
+    ])
+    .await;
+    let (net, mut c) = (Net::new(), Client::default());
+    send(&mut c, &net, &o, &http::Method::GET, false)
+        .await
+        .unwrap();
+    // Wait until the close has arrived (what a connection idle for a while looks like), without a fixed sleep.
+    match &c.conns[0].1.stream {
+        Stream::Plain(s) => s.readable().await.unwrap(),
+        Stream::Tls(_) => unreachable!("plain http"),
+    }
+    let a = send(&mut c, &net, &o, &http::Method::POST, false)
+        .await
+        .unwrap();
+    assert_eq!(a.head.status, 201);
+    let seen = server.await.unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[1].starts_with("POST /p "), "{}", seen[1]);
+}

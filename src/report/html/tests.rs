@@ -385,6 +385,14 @@ fn interrupted_and_passing_verdicts() {
 
     let mut ok = results("shop", serde_json::json!([]), false);
     ok.generator.warnings.clear();
+    // Without gates, a failed request fails the run: FAIL with the fixture's 10 failures, PASS without.
+    let failing = render(&ok);
+    assert!(
+        failing.contains("<div class=\"word\">FAIL</div>"),
+        "{failing}"
+    );
+    assert!(failing.contains("no gates; 10 of 1,500 requests failed"));
+    ok.totals.failures = 0;
     let ok = render(&ok);
     assert!(
         ok.contains(
@@ -714,4 +722,30 @@ fn a_merged_series_of_a_long_run_is_drawn_over_its_whole_span() {
             "the line reaches the right end of the plot: {last}"
         );
     }
+}
+
+#[test]
+fn an_aborted_run_and_a_skipped_gate_are_shown() {
+    let mut gates = two_gates();
+    gates.as_array_mut().unwrap().push(serde_json::json!({
+        "scope": "admin", "metric": "p95_ms", "op": "<", "threshold": 300.0, "measured": null,
+        "passed": true, "skipped": "request not run: left out by --exclude-tags admin"
+    }));
+    let mut r = results("shop", gates, false);
+    let gate: crate::gates::GateResult = serde_json::from_value(two_gates()[0].clone()).unwrap();
+    r.aborted = Some(crate::verdict::Aborted { gate, at_s: 12.0 });
+    let html = render(&r);
+    assert!(html.contains("<div class=\"word\">FAIL</div>"), "{html}");
+    let alert = section(&html, "aborted");
+    assert!(
+        alert.contains(
+            "Gate p95_ms &lt; 500 ms for all requests failed at 12.0 s (measured 612 ms)"
+        ),
+        "{alert}"
+    );
+    assert!(
+        html.contains("<span class=\"badge skip\">SKIP</span></td><td>admin</td>"),
+        "{html}"
+    );
+    assert!(html.contains("skipped: request not run: left out by --exclude-tags admin"));
 }
