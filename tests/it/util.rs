@@ -305,11 +305,6 @@ impl Running {
         assert!(sent.success(), "kill -{signal} {} failed", self.pid());
     }
 
-    /// Whether the process has exited.
-    pub fn exited(&mut self) -> bool {
-        self.child.try_wait().expect("wait").is_some()
-    }
-
     /// Waits (bounded) for the process to end and returns what it printed; fails the test past `timeout`.
     pub fn finish(mut self, timeout: Duration) -> Out {
         let start = Instant::now();
