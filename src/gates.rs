@@ -33,6 +33,14 @@ pub struct GateResult {
     /// Why the gate was not judged, e.g. `request not run: left out by --exclude-tags slow`; null when it was.
     #[serde(default)]
     pub skipped: Option<String>,
+    /// The requests of the scope within the gate's window: the evidence `measured` comes from (for a windowed
+    /// gate, the window's count, not the whole run's). Null when there are no statistics for the scope (and for
+    /// a skipped gate), and in results files written before this field existed.
+    #[serde(default)]
+    pub requests: Option<u64>,
+    /// The failed requests among `requests`.
+    #[serde(default)]
+    pub failures: Option<u64>,
 }
 
 impl GateResult {
@@ -121,6 +129,8 @@ pub fn evaluate_with(
                     measured: None,
                     passed: true,
                     skipped: Some(why.clone()),
+                    requests: None,
+                    failures: None,
                 };
             }
             let evidence = match g.window {
@@ -139,6 +149,7 @@ pub fn evaluate_with(
                 None => Some(aggregated),
                 Some(name) => requests.iter().find(|r| &r.name == name),
             });
+            let counts = stats.map(|s| (s.requests, s.failures));
             let stats = stats.filter(|s| s.requests > 0);
             let (measured, passed) = match g.metric {
                 GateMetric::SuccessRate => {
@@ -167,6 +178,8 @@ pub fn evaluate_with(
                 measured,
                 passed,
                 skipped: None,
+                requests: counts.map(|c| c.0),
+                failures: counts.map(|c| c.1),
             }
         })
         .collect()
@@ -257,6 +270,54 @@ mod tests {
             &agg,
         );
         assert!(!r[0].passed, "one failure in 250,001 is not 100%");
+    }
+
+    /// A windowed gate records the counts of its window's evidence; a whole-run gate the whole run's.
+    #[test]
+    fn each_gate_records_the_counts_it_was_judged_on() {
+        let whole: Evidence = (
+            vec![stats("x", 90, 9, 1.0)],
+            stats("Aggregated", 90, 9, 1.0),
+        );
+        let window = |w: Window| {
+            (w == Window::Steady).then(|| {
+                (
+                    vec![stats("x", 40, 0, 1.0)],
+                    stats("Aggregated", 40, 0, 1.0),
+                )
+            })
+        };
+        let g = |window, scope: Option<&str>| Gate {
+            scope: scope.map(Into::into),
+            window,
+            metric: GateMetric::SuccessRate,
+            threshold: 99.0,
+            skip: None,
+        };
+        let r = evaluate_with(
+            &[
+                g(Window::Run, None),
+                g(Window::Steady, None),
+                g(Window::Steady, Some("x")),
+                g(Window::Stage(2), None),
+            ],
+            &whole,
+            &window,
+            None,
+        );
+        let counts: Vec<_> = r
+            .iter()
+            .map(|g| (g.requests, g.failures, g.passed))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                (Some(90), Some(9), false),
+                (Some(40), Some(0), true),
+                (Some(40), Some(0), true),
+                (None, None, false),
+            ]
+        );
     }
 
     #[test]

@@ -123,9 +123,6 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     }
 }
 
-/// Users started per wake-up of the scheduler at most.
-const SPAWN_BATCH: u64 = 256;
-
 /// Runs `plan` to completion (or interruption).
 pub async fn run(
     plan: Arc<RunPlan>,
@@ -160,8 +157,7 @@ pub async fn run(
     let mut tick = interval_at(started + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Users running, in the order they started: a ramp-down stops the newest first (see `walk`).
-    let mut users: walk::UserWalk<CancellationToken> = walk::UserWalk::new(&plan);
-    let mut next_check = Some(started);
+    let mut schedule: walk::Schedule<CancellationToken> = walk::Schedule::new(&plan, started);
     let mut interrupted = false;
     let arrival = match &plan.load {
         crate::plan::Load::Arrival(a) => {
@@ -191,16 +187,13 @@ pub async fn run(
                     break;
                 }
             }
-            _ = sleep_until(next_check.unwrap_or(deadline)), if next_check.is_some() => {
-                let now = Instant::now();
-                let t = now - started;
-                let target = plan.target_users(t);
+            _ = sleep_until(schedule.next().unwrap_or(deadline)), if schedule.next().is_some() => {
                 // Catch up on the users due by now (a busy runtime may wake us late), a bounded batch at a
                 // time so the deadline and interrupts are still seen between batches. A ramp-down stops the
                 // newest users: they finish their task, run on_stop and end.
-                let reached = users.toward(
-                    target,
-                    SPAWN_BATCH,
+                let own_target = schedule.step(
+                    &plan,
+                    Instant::now(),
                     |user| {
                         let token = stop.child_token();
                         workers.spawn(user, token.clone());
@@ -208,12 +201,7 @@ pub async fn run(
                     },
                     |token| token.cancel(),
                 );
-                recorder.set_target_users(users.own_target(target));
-                next_check = if !reached {
-                    Some(now)
-                } else {
-                    plan.next_change(t).map(|d| started + d)
-                };
+                recorder.set_target_users(own_target);
             }
         }
     }

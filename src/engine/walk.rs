@@ -8,6 +8,12 @@
 //! Under `--segment I/N` the walk is the whole plan's: every segment pushes and pops the same users at the
 //! same moments, and starts or stops only those [`Deal`]t to it, so the N segments together run, user by
 //! user, the users of one run.
+//!
+//! [`Schedule`] is the scheduler's timing around the walk: when to look at the plan's target again and how far
+//! to move at once. It takes the time from tokio's clock, so its tests run it under paused time: the shape of
+//! a ramp or of stages is checked to the millisecond without depending on how busy the machine is.
+
+use tokio::time::Instant;
 
 use crate::plan::{Deal, Mix, RunPlan};
 
@@ -109,6 +115,54 @@ impl<T> UserWalk<T> {
     /// Users of this process running now.
     pub fn running(&self) -> u64 {
         self.ours
+    }
+}
+
+/// When the users of a ramp or stages move, and moving them: the scheduler wakes at [`Schedule::next`] and calls
+/// [`Schedule::step`].
+pub struct Schedule<T> {
+    users: UserWalk<T>,
+    started: Instant,
+    next: Option<Instant>,
+}
+
+impl<T> Schedule<T> {
+    /// Users started per step at most, so that the deadline and interrupts are seen between batches.
+    pub const BATCH: u64 = 256;
+
+    /// The schedule of `plan`'s users for a run started at `started`; its first step is due at once.
+    pub fn new(plan: &RunPlan, started: Instant) -> Schedule<T> {
+        Schedule {
+            users: UserWalk::new(plan),
+            started,
+            next: Some(started),
+        }
+    }
+
+    /// When the next step is due; `None` once the plan's target no longer changes.
+    pub fn next(&self) -> Option<Instant> {
+        self.next
+    }
+
+    /// Moves the users toward the plan's target at `now`, a batch at most (see [`UserWalk::toward`]): a step
+    /// late because the runtime was busy catches up on the users due by now. Returns this process's target.
+    /// The next step is due at once if the batch did not get there, else when the target may next change.
+    pub fn step(
+        &mut self,
+        plan: &RunPlan,
+        now: Instant,
+        start: impl FnMut(Start) -> T,
+        stop: impl FnMut(T),
+    ) -> u64 {
+        let t = now.saturating_duration_since(self.started);
+        let target = plan.target_users(t);
+        let reached = self.users.toward(target, Self::BATCH, start, stop);
+        self.next = if reached {
+            plan.next_change(t).map(|d| self.started + d)
+        } else {
+            Some(now)
+        };
+        self.users.own_target(target)
     }
 }
 
@@ -241,5 +295,146 @@ mod tests {
         );
         let want: Vec<u64> = (1..=7).chain(24..=47).collect();
         assert_eq!(whole[150].keys().copied().collect::<Vec<_>>(), want);
+    }
+
+    /// A plan of `load` (a `[load]` table's lines) with one task.
+    fn plan_of(load: &str) -> RunPlan {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("schedule.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[target]\nhost = \"http://127.0.0.1:1\"\n[load]\n{load}\n[[task]]\nname = \"t\"\npath = \"/\"\n"
+            ),
+        )
+        .unwrap();
+        crate::plan::resolve(&crate::scenario::load(&file).unwrap(), &Default::default()).unwrap()
+    }
+
+    /// What a schedule did: every change of the users running, as (time into the run, users running), the
+    /// users stopped, the steps taken, and when the schedule stopped waking (`None`: it never did).
+    #[derive(Debug)]
+    struct Timeline {
+        changes: Vec<(Duration, u64)>,
+        stopped: u64,
+        steps: usize,
+        done_at: Option<Duration>,
+    }
+
+    impl Timeline {
+        /// The users running `secs` into the run.
+        fn at(&self, secs: f64) -> u64 {
+            let t = Duration::from_secs_f64(secs);
+            self.changes
+                .iter()
+                .take_while(|(at, _)| *at <= t)
+                .last()
+                .map_or(0, |(_, n)| *n)
+        }
+    }
+
+    /// Runs `plan`'s schedule for its duration as the engine's scheduler does (sleep until the next step is
+    /// due, step), on tokio's clock: under paused time, every step happens exactly when the schedule asks.
+    async fn run_schedule(plan: &RunPlan) -> Timeline {
+        let started = Instant::now();
+        let deadline = started + plan.duration;
+        let mut schedule: Schedule<()> = Schedule::new(plan, started);
+        let (mut running, mut stopped) = (0u64, 0u64);
+        let mut timeline = Timeline {
+            changes: Vec::new(),
+            stopped: 0,
+            steps: 0,
+            done_at: None,
+        };
+        loop {
+            let Some(next) = schedule.next() else {
+                timeline.done_at = Some(Instant::now() - started);
+                break;
+            };
+            tokio::select! {
+                biased;
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = tokio::time::sleep_until(next) => {
+                    let (mut up, mut down) = (0, 0);
+                    schedule.step(plan, Instant::now(), |_| up += 1, |()| down += 1);
+                    running = running + up - down;
+                    stopped += down;
+                    timeline.steps += 1;
+                    assert!(timeline.steps < 100_000, "the schedule spins: {timeline:?}");
+                    if up + down > 0 {
+                        timeline.changes.push((Instant::now() - started, running));
+                    }
+                }
+            }
+        }
+        timeline.stopped = stopped;
+        timeline
+    }
+
+    /// The stages of the integration test `run::stages_ramp_up_step_and_ramp_down_in_the_time_series`, to the
+    /// millisecond: a 2 s ramp to 6 users (one every 1/3 s), a step to 12, a 1 s ramp down to 2.
+    #[tokio::test(start_paused = true)]
+    async fn stages_ramp_up_step_and_ramp_down_on_time() {
+        let plan = plan_of(
+            "stages = [\n{ duration = \"2s\", users = 6 }, { duration = \"2s\", users = 6 },\n\
+             { duration = \"0s\", users = 12 }, { duration = \"2s\", users = 12 },\n\
+             { duration = \"1s\", users = 2 }, { duration = \"2s\", users = 2 } ]",
+        );
+        let t = run_schedule(&plan).await;
+        // The ramp: user k is due at k/3 s and starts at the first 10 ms step from then.
+        assert_eq!(
+            [
+                t.at(0.0),
+                t.at(0.33),
+                t.at(0.35),
+                t.at(1.0),
+                t.at(1.32),
+                t.at(1.35),
+                t.at(1.99)
+            ],
+            [0, 0, 1, 3, 3, 4, 5],
+            "{t:?}"
+        );
+        let first = t.changes.first().unwrap().0;
+        assert!(
+            first >= Duration::from_secs_f64(1.0 / 3.0) && first < Duration::from_millis(344),
+            "{t:?}"
+        );
+        // The hold, the step at 4 s (all six at once), the hold.
+        assert_eq!([t.at(2.0), t.at(3.99)], [6, 6], "{t:?}");
+        assert_eq!([t.at(4.0), t.at(5.99)], [12, 12], "{t:?}");
+        assert!(t.changes.contains(&(Duration::from_secs(4), 12)), "{t:?}");
+        // Down from 12 to 2 over 6-7 s: a user every 100 ms, from the first step below 12 (6.01 s).
+        assert_eq!(t.changes[7], (Duration::from_millis(6010), 11), "{t:?}");
+        assert_eq!([t.at(6.5), t.at(6.92), t.at(8.99)], [7, 2, 2], "{t:?}");
+        assert_eq!(t.stopped, 10, "{t:?}");
+        // A step every 10 ms through the stages (0-8.99 s), and nothing else.
+        assert_eq!(t.steps, 900, "{t:?}");
+        assert_eq!(t.changes.len(), 6 + 1 + 10, "{t:?}");
+    }
+
+    /// A ramp: user 1 at once, then one every 1/spawn_rate s (within tokio's 1 ms timer resolution), and no
+    /// wake-up between users.
+    #[tokio::test(start_paused = true)]
+    async fn a_ramp_starts_a_user_every_one_over_spawn_rate_seconds() {
+        for (users, rate) in [(20u64, 10.0), (7, 3.0), (5, 0.7)] {
+            let plan = plan_of(&format!(
+                "users = {users}\nspawn_rate = {rate}\nduration = \"60s\""
+            ));
+            let t = run_schedule(&plan).await;
+            let want: Vec<(Duration, u64)> = (1..=users)
+                .map(|k| (Duration::from_secs_f64((k - 1) as f64 / rate), k))
+                .collect();
+            assert_eq!(t.changes.len(), want.len(), "{users} at {rate}/s: {t:?}");
+            for ((at, n), (want_at, want_n)) in t.changes.iter().zip(&want) {
+                assert_eq!(n, want_n, "{t:?}");
+                assert!(
+                    *at >= *want_at && *at - *want_at <= Duration::from_millis(1),
+                    "user {n} at {at:?}, due at {want_at:?}"
+                );
+            }
+            assert_eq!(t.steps, users as usize, "one step per user: {t:?}");
+            assert_eq!(t.done_at, Some(t.changes.last().unwrap().0), "{t:?}");
+        }
     }
 }

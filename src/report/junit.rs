@@ -4,6 +4,9 @@
 //! A failing gate is a `<failure type="GateFailed">`; an interrupted run adds a failing "run completed" case
 //! (`type="Interrupted"`); a run without gates gets one passing "run completed" case so the suite is never
 //! empty. Generator warnings go to the suite's `<system-out>`. All text is XML-escaped by [`escape`].
+//!
+//! A failing gate's details show the requests and failures it was judged on, as the gate recorded them
+//! ([`GateResult::requests`]): for a `steady` or stage gate, its window's, never the whole run's.
 
 use std::fmt::Write as _;
 
@@ -55,6 +58,23 @@ fn scope(g: &GateResult) -> String {
 /// (`2025-01-02T03:04:05`; loadgen's is UTC). CI tools that validate the report refuse `.678Z`.
 fn junit_timestamp(rfc3339: &str) -> &str {
     rfc3339.get(..19).unwrap_or(rfc3339)
+}
+
+/// The requests and failures a gate was judged on: those the gate recorded (its window's, for a `steady` or
+/// stage gate). A results file from an older loadgen has none; its whole-run gates fall back to the scope's
+/// row, and its windowed gates show no counts rather than the whole run's.
+fn gate_counts(r: &RunResults, g: &GateResult) -> Option<(u64, u64)> {
+    if let (Some(requests), Some(failures)) = (g.requests, g.failures) {
+        return Some((requests, failures));
+    }
+    if g.during.is_some() {
+        return None;
+    }
+    let row = match &g.scope {
+        None => Some(&r.aggregated),
+        Some(n) => r.requests.iter().find(|q| &q.name == n),
+    };
+    row.map(|q| (q.requests, q.failures))
 }
 
 /// The whole report as a JUnit XML document.
@@ -118,10 +138,7 @@ pub fn render(r: &RunResults) -> String {
             g.op,
             g.threshold_text()
         );
-        let stats = match &g.scope {
-            None => Some(&r.aggregated),
-            Some(n) => r.requests.iter().find(|q| &q.name == n),
-        };
+        let counts = gate_counts(r, g);
         let mut details = format!(
             "scope: {}\nmetric: {}\ntarget: {} {}\nmeasured: {}",
             scope(g),
@@ -130,12 +147,8 @@ pub fn render(r: &RunResults) -> String {
             g.threshold_text(),
             g.measured_text()
         );
-        if let Some(q) = stats {
-            let _ = write!(
-                details,
-                "\nrequests: {}, failures: {}",
-                q.requests, q.failures
-            );
+        if let Some((requests, failures)) = counts {
+            let _ = write!(details, "\nrequests: {requests}, failures: {failures}");
         }
         let _ = writeln!(
             s,
@@ -407,6 +420,37 @@ pub(crate) mod tests {
             xml.contains(r#"message="p99_ms measured no requests (target &lt; 100 ms)""#),
             "{xml}"
         );
+    }
+
+    /// A `steady` gate reports the requests and failures of its window, which it recorded, not the whole run's
+    /// (1500 requests, 10 failures in the fixture); one from an older results file, without them, shows no counts
+    /// rather than the whole run's, while a whole-run gate still falls back to its row.
+    #[test]
+    fn a_windowed_gate_reports_its_windows_counts() {
+        let gates = serde_json::json!([
+            { "scope": null, "during": "steady", "metric": "p95_ms", "op": "<", "threshold": 500.0,
+              "measured": 612.4, "passed": false, "requests": 700, "failures": 0 },
+            { "scope": "cart|add", "during": "stage 2", "metric": "success_rate", "op": ">=",
+              "threshold": 99.9, "measured": 99.0, "passed": false },
+            { "scope": "cart|add", "during": null, "metric": "success_rate", "op": ">=",
+              "threshold": 99.9, "measured": 98.0, "passed": false }
+        ]);
+        let xml = render(&results("shop", gates, false));
+        check_balanced(&xml);
+        let case = |name: &str| {
+            let start = xml
+                .find(&format!("name=\"{name}\""))
+                .unwrap_or_else(|| panic!("no case {name}\n{xml}"));
+            let end = xml[start..].find("</testcase>").unwrap() + start;
+            xml[start..end].to_string()
+        };
+        let steady = case("all requests (steady) p95_ms &lt; 500");
+        assert!(steady.contains("\nrequests: 700, failures: 0<"), "{steady}");
+        assert!(!steady.contains("1500"), "{steady}");
+        let old = case("cart|add (stage 2) success_rate &gt;= 99.9");
+        assert!(!old.contains("requests:"), "{old}");
+        let whole = case("cart|add success_rate &gt;= 99.9");
+        assert!(whole.contains("\nrequests: 500, failures: 10<"), "{whole}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use loadgen::metrics::hdr;
 
-use crate::util::{Demo, external_tool, loadgen, results, write};
+use crate::util::{BUSY_MACHINE_VALIDITY, Demo, external_tool, loadgen, results, write};
 
 fn scenario(host: &str, duration: &str) -> String {
     format!(
@@ -28,7 +28,7 @@ weight = 3
 name = "alpha_wrong_status"
 path = "/health"
 expect = {{ status = [201] }}
-"#
+{BUSY_MACHINE_VALIDITY}"#
     )
 }
 

@@ -19,7 +19,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{Demo, auth_steps, external_tool, loadgen, results, wait_bounded, write};
+use crate::util::{
+    BUSY_MACHINE_VALIDITY, Demo, auth_steps, external_tool, loadgen, results, wait_bounded, write,
+};
 
 /// How long one Chromium invocation may take before it is killed and the test fails.
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
@@ -175,7 +177,7 @@ json = {{ action = "test" }}
 [gates]
 success_rate = 99
 p99_ms = 10000
-"#,
+{BUSY_MACHINE_VALIDITY}"#,
         auth = auth_steps("h_{{run_id}}_{{vu}}", "Html-Pass-1")
     )
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::schema::schema_errors;
-use crate::util::{Demo, loadgen, request, results, run_results, write};
+use crate::util::{BUSY_MACHINE_VALIDITY, Demo, loadgen, request, results, run_results, write};
 
 fn count(r: &serde_json::Value, name: &str) -> u64 {
     request(r, name)["requests"].as_u64().unwrap_or(0)
@@ -69,7 +69,7 @@ expect = {{ status = [418] }}
 [[task.steps]]
 name = "never_reached"
 path = "/health"
-"#,
+{BUSY_MACHINE_VALIDITY}"#,
             demo.url
         ),
     );
@@ -159,7 +159,7 @@ path = "/health"
 [[classes.writer.task]]
 name = "write"
 path = "/health"
-"#
+{BUSY_MACHINE_VALIDITY}"#
         ),
     )
 }
@@ -235,7 +235,7 @@ path = "/health"
 [[task]]
 name = "t"
 path = "/health"
-"#,
+{BUSY_MACHINE_VALIDITY}"#,
             demo.url
         ),
     );

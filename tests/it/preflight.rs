@@ -109,8 +109,9 @@ fn a_target_that_is_not_ready_gets_no_load_and_exit_4() {
 
 #[test]
 fn a_target_that_becomes_healthy_while_the_checks_retry_gets_its_run() {
-    // Starting for 1.5 s: the first checks see 503, a later one 200 "healthy".
-    let demo = Demo::start(&["--unhealthy-for", "1500ms"]);
+    // Starting for 3 s from the server's start: the first checks see 503, a later one 200 "healthy". (The run
+    // starts when the server is up; 3 s is ample for a busy machine to start loadgen in.)
+    let demo = Demo::start(&["--unhealthy-for", "3s"]);
     let dir = tempfile::tempdir().unwrap();
     let file = write(
         dir.path(),
@@ -136,11 +137,12 @@ fn a_target_that_comes_up_while_the_checks_retry_gets_its_run() {
         "late.toml",
         &scenario(&format!("http://{addr}"), "healthy", "15s"),
     );
-    let (child, shown) = loadgen(["run", file.to_str().unwrap()]).spawn();
-    // Nothing listens for the first 1.5 s: connection refused, retried.
-    std::thread::sleep(Duration::from_millis(1500));
+    // -v logs each failed attempt.
+    let running = loadgen(["run", file.to_str().unwrap(), "-v"]).start();
+    // Nothing listens until a check has been refused: the server comes up while the checks retry.
+    running.wait_for_stderr("preflight attempt 1:", Duration::from_secs(20));
     let _demo = Demo::start_at(&addr, &[]);
-    let out = crate::util::wait_bounded(child, shown, Duration::from_secs(30));
+    let out = running.finish(Duration::from_secs(30));
     assert_eq!(out.code, Some(0), "{}", out.dump());
     out.stderr_has("preflight: 1 check passed after");
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{Demo, external_tool, loadgen, root, wait_bounded, write};
+use crate::util::{BUSY_MACHINE_VALIDITY, Demo, external_tool, loadgen, root, wait_bounded, write};
 
 /// A port the OS reports free now.
 fn free_port() -> u16 {
@@ -127,7 +127,7 @@ duration = "6s"
 [[task]]
 name = "health"
 path = "/health"
-"#,
+{BUSY_MACHINE_VALIDITY}"#,
             demo.url
         ),
     );
@@ -356,7 +356,7 @@ path = "/health"
 name = "check_created"
 path = "/health"
 expect = {{ status = [201] }}
-"#,
+{BUSY_MACHINE_VALIDITY}"#,
             demo.url
         ),
     );

@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
@@ -15,39 +15,68 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::schema::schema_errors;
-use crate::util::{Demo, Out, loadgen, request, results, wait_bounded, write};
+use crate::util::{
+    BUSY_MACHINE_VALIDITY, Demo, Out, Running, csv_rows, loadgen, request, results, wait_bounded,
+    wait_for_rows, write,
+};
 
-/// Runs `loadgen run FILE -q --json OUT` from `scenario`, calling `during(elapsed)` every 20 ms while it runs;
-/// returns what it printed, the results, and the wall time from start to exit.
-fn run_timed(
-    dir: &Path,
-    scenario: &str,
-    mut during: impl FnMut(Duration),
-) -> (Out, Value, Duration) {
+/// A run of `scenario` started in the background with `--json OUT` and `--csv DIR/live` (whose history gets a
+/// row for each second the run has recorded, see [`history`]), once it has printed its start line.
+struct Started {
+    running: Running,
+    json: PathBuf,
+    /// When the start line came: the wall time of the run is measured from it, not from the process's start,
+    /// which a busy machine can delay.
+    t0: Instant,
+}
+
+fn start_run(dir: &Path, scenario: &str) -> Started {
+    let name = scenario
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("the scenario has a name");
     let file = write(dir, "scenario.toml", scenario);
     let json = dir.join("out.json");
-    let t0 = Instant::now();
-    let (mut child, shown) = loadgen([
+    let running = loadgen([
         "run",
         file.to_str().expect("UTF-8 path"),
-        "-q",
         "--json",
         json.to_str().expect("UTF-8 path"),
+        "--csv",
+        dir.join("live").to_str().expect("UTF-8 path"),
     ])
-    .spawn();
-    while child.try_wait().expect("wait for loadgen").is_none()
-        && t0.elapsed() < Duration::from_secs(30)
-    {
-        during(t0.elapsed());
-        std::thread::sleep(Duration::from_millis(20));
+    .start();
+    running.wait_for_stderr(&format!("loadgen {name}:"), Duration::from_secs(30));
+    Started {
+        running,
+        json,
+        t0: Instant::now(),
     }
-    let out = wait_bounded(child, shown, Duration::from_secs(30));
-    let wall = t0.elapsed();
-    assert!(json.exists(), "no results file\n{}", out.dump());
-    let r = results(&json);
-    let errors = schema_errors(&r);
-    assert!(errors.is_empty(), "{}", errors.join("\n"));
-    (out, r, wall)
+}
+
+/// The live history of a run started in `dir` by [`start_run`].
+fn history(dir: &Path) -> PathBuf {
+    dir.join("live_stats_history.csv")
+}
+
+impl Started {
+    /// Waits for the run to end; returns what it printed, the results (checked against the schema), and the
+    /// wall time from its start line to its exit.
+    fn finish(self) -> (Out, Value, Duration) {
+        let out = self.running.finish(Duration::from_secs(30));
+        let wall = self.t0.elapsed();
+        assert!(self.json.exists(), "no results file\n{}", out.dump());
+        let r = results(&self.json);
+        let errors = schema_errors(&r);
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
+        (out, r, wall)
+    }
+}
+
+/// Runs `scenario` to its end: [`start_run`], then [`Started::finish`].
+fn run_timed(dir: &Path, scenario: &str) -> (Out, Value, Duration) {
+    start_run(dir, scenario).finish()
 }
 
 /// The failures of request `name`: (kind, message, occurrences).
@@ -84,6 +113,9 @@ fn series_of(r: &Value, index: usize) -> Vec<(f64, u64, u64)> {
         .collect()
 }
 
+/// The server is killed once the run has recorded two seconds, and restarted once it has recorded two more:
+/// the moments are the run's own seconds (rows of its live history), so a busy machine that starts loadgen
+/// late, or takes a while to restart the server, moves them without breaking what is asserted.
 #[test]
 fn a_target_killed_and_restarted_mid_run_shows_the_outage_and_the_recovery() {
     // A free loopback port, for the server and its restart.
@@ -93,8 +125,8 @@ fn a_target_killed_and_restarted_mid_run_shows_the_outage_and_the_recovery() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let mut demo = Some(Demo::start_at(&addr, &[]));
-    let url = demo.as_ref().unwrap().url.clone();
+    let demo = Demo::start_at(&addr, &[]);
+    let url = demo.url.clone();
     let scenario = format!(
         r#"
 name = "outage"
@@ -111,37 +143,36 @@ wait = "50ms"
 [[task]]
 name = "health"
 path = "/health"
-"#
+{BUSY_MACHINE_VALIDITY}"#
     );
     let dir = tempfile::tempdir().unwrap();
-    let (mut killed_at, mut restarted_at) = (None, None);
-    let (out, r, wall) = run_timed(dir.path(), &scenario, |t| {
-        if t >= Duration::from_secs(2) && killed_at.is_none() {
-            if let Some(d) = demo.take() {
-                d.kill();
-            }
-            killed_at = Some(t);
-        }
-        if t >= Duration::from_secs(4) && restarted_at.is_none() {
-            demo = Some(Demo::start_at(&addr, &[]));
-            restarted_at = Some(t);
-        }
-    });
+    let run = start_run(dir.path(), &scenario);
+    let history = history(dir.path());
+    wait_for_rows(&history, 2, Duration::from_secs(30));
+    // Seconds of the run recorded before the kill, and before and after the restart.
+    let before_kill = csv_rows(&history);
+    demo.kill();
+    wait_for_rows(&history, before_kill + 2, Duration::from_secs(30));
+    let before_restart = csv_rows(&history);
+    let demo = Demo::start_at(&addr, &[]);
+    let after_restart = csv_rows(&history);
+    let (out, r, wall) = run.finish();
     drop(demo);
     let series = series_of(&r, 0);
     eprintln!(
-        "killed at {killed_at:?}, restarted at {restarted_at:?}, run took {wall:?}; \
-         series (end s, requests, failures): {series:?}; failures: {:?}",
+        "killed after {before_kill} s, restarted after {before_restart}-{after_restart} s of the run, which took \
+         {wall:?}; series (end s, requests, failures): {series:?}; failures: {:?}",
         failures_of(&r, "health")
     );
     // No gates, and the failures this test provokes fail the run (exit 1), as Locust's would.
     assert_eq!(out.code, Some(1), "{}", out.dump());
+    // On time by its own clock: the duration and the stop timeout (requests end by their 500 ms timeout).
+    let took = r["duration_s"].as_f64().unwrap();
+    assert!(took < 8.0 + 2.0, "the run took {took} s\n{}", out.dump());
     assert!(
-        wall < Duration::from_secs(8 + 2 + 3),
-        "the run took {wall:?}\n{}",
-        out.dump()
+        after_restart + 1 < series.len(),
+        "the run ended before the restart: {series:?}"
     );
-    assert!(restarted_at.is_some(), "the run ended before the restart");
 
     // Failures, by kind, for the request name: refused connects while the server was down, and resets of the
     // connections it had open when it was killed. Nothing else.
@@ -163,30 +194,32 @@ path = "/health"
         "{failures:?}"
     );
 
-    // The time series: successes before the kill, seconds with failures and no success during the outage,
-    // and successes again after the restart.
+    // The time series (point i is second i + 1 of the run): successes only in the seconds recorded before the
+    // kill; seconds with failures and no success during the outage, and only then; successes only in the
+    // seconds that began after the restart, and enough of them.
     let ok = |&(_, req, fail): &(f64, u64, u64)| req - fail;
+    let (up, rest) = series.split_at(before_kill);
     assert!(
-        series.iter().filter(|p| p.0 <= 2.2).map(ok).sum::<u64>() > 0,
-        "no success before the kill: {series:?}"
+        up.iter().all(|p| p.2 == 0) && up.iter().map(ok).sum::<u64>() > 0,
+        "the seconds before the kill: {series:?}"
     );
-    let outage: Vec<f64> = series
-        .iter()
-        .filter(|p| p.2 > 0 && ok(p) == 0)
-        .map(|p| p.0)
+    let outage: Vec<usize> = (0..series.len())
+        .filter(|&i| series[i].2 > 0 && ok(&series[i]) == 0)
         .collect();
     assert!(!outage.is_empty(), "no second of outage: {series:?}");
     assert!(
-        outage.iter().all(|&end| end > 2.0 && end < 6.5),
-        "outage seconds {outage:?} outside the kill-restart window"
+        outage
+            .iter()
+            .all(|&i| i >= before_kill && i <= after_restart),
+        "outage seconds {outage:?} outside the kill-restart window: {series:?}"
     );
-    let after: u64 = series.iter().filter(|p| p.0 > 5.5).map(ok).sum();
-    assert!(after > 10, "no recovery after the restart: {series:?}");
-    let last_full = &series[series.len() - 2];
+    let recovered = &rest[after_restart + 1 - before_kill..];
     assert!(
-        ok(last_full) > 0 && last_full.2 == 0,
-        "the last full second is healthy: {series:?}"
+        recovered.iter().all(|p| p.2 == 0),
+        "failures after the restart: {series:?}"
     );
+    let after: u64 = recovered.iter().map(ok).sum();
+    assert!(after > 10, "no recovery after the restart: {series:?}");
 }
 
 /// How a hanging [`RawServer`] treats a connection.
@@ -309,7 +342,7 @@ stop_timeout = "2s"
 [[task]]
 name = "hang"
 path = "/"
-"#
+{BUSY_MACHINE_VALIDITY}"#
     )
 }
 
@@ -321,7 +354,7 @@ fn a_target_that_never_answers_or_answers_a_byte_a_second_times_out_and_the_run_
     for how in [Hanging::Silent, Hanging::Trickle] {
         let server = RawServer::hanging(how);
         let dir = tempfile::tempdir().unwrap();
-        let (out, r, wall) = run_timed(dir.path(), &hang_scenario(&server.url(), "1s"), |_| {});
+        let (out, r, wall) = run_timed(dir.path(), &hang_scenario(&server.url(), "1s"));
         let accepted = server.accepted.load(Ordering::Relaxed);
         drop(server);
         let hang = request(&r, "hang");
@@ -379,7 +412,7 @@ fn requests_hanging_past_the_stop_timeout_are_aborted_and_the_run_ends_on_time()
     // The request timeout (30 s) outlasts the stop timeout (2 s): the stop timeout ends the run.
     let server = RawServer::hanging(Hanging::Silent);
     let dir = tempfile::tempdir().unwrap();
-    let (out, r, wall) = run_timed(dir.path(), &hang_scenario(&server.url(), "30s"), |_| {});
+    let (out, r, wall) = run_timed(dir.path(), &hang_scenario(&server.url(), "30s"));
     drop(server);
     let failures = failures_of(&r, "hang");
     eprintln!("run took {wall:?}; failures {failures:?}");
@@ -473,11 +506,11 @@ capture = {{ token = "$.token" }}
 [[task]]
 name = "count_big"
 path = "/big"
-"#,
+{BUSY_MACHINE_VALIDITY}"#,
         server.addr
     );
     let dir = tempfile::tempdir().unwrap();
-    let (out, r, wall) = run_timed(dir.path(), &scenario, |_| {});
+    let (out, r, wall) = run_timed(dir.path(), &scenario);
     drop(server);
     let (capture, count) = (request(&r, "capture_big"), request(&r, "count_big"));
     eprintln!(
@@ -511,16 +544,17 @@ path = "/big"
     assert_eq!(capture["status_codes"]["200"].as_u64(), Some(n));
 }
 
-/// Per user, what a run against a server killed at 1.5 s and restarted at 3 s did: the series of `verify`
-/// (end s, requests, failures), and the results.
-fn auth_through_a_restart(restart_on: &str) -> (Vec<(f64, u64, u64)>, Value) {
+/// Per user, what a run against a server killed after the run's first second and restarted two seconds later
+/// (by the run's own clock, its live history) did: the series of `verify` (end s, requests, failures), the
+/// results, and how many seconds of the run had been recorded when the server was back.
+fn auth_through_a_restart(restart_on: &str) -> (Vec<(f64, u64, u64)>, Value, usize) {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let mut demo = Some(Demo::start_at(&addr, &[]));
-    let url = demo.as_ref().expect("started").url.clone();
+    let demo = Demo::start_at(&addr, &[]);
+    let url = demo.url.clone();
     let steps = crate::util::auth_steps("rs_{{run_id}}_{{vu}}_{{session}}", "Secret123!");
     let scenario = format!(
         r#"
@@ -541,22 +575,18 @@ wait = "50ms"
 name = "verify"
 path = "/api/auth/verify"
 headers = {{ Authorization = "Bearer {{{{token}}}}" }}
-"#
+{BUSY_MACHINE_VALIDITY}"#
     );
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut killed, mut restarted) = (false, false);
-    let (out, r, _) = run_timed(dir.path(), &scenario, |t| {
-        if t >= Duration::from_millis(1500) && !killed {
-            if let Some(d) = demo.take() {
-                d.kill();
-            }
-            killed = true;
-        }
-        if t >= Duration::from_secs(3) && !restarted {
-            demo = Some(Demo::start_at(&addr, &[]));
-            restarted = true;
-        }
-    });
+    let run = start_run(dir.path(), &scenario);
+    let history = history(dir.path());
+    wait_for_rows(&history, 1, Duration::from_secs(30));
+    let killed = csv_rows(&history);
+    demo.kill();
+    wait_for_rows(&history, killed + 2, Duration::from_secs(30));
+    let demo = Demo::start_at(&addr, &[]);
+    let restarted = csv_rows(&history);
+    let (out, r, _) = run.finish();
     drop(demo);
     // No gates, and the outage's failed requests fail the run (exit 1), as Locust's would.
     assert_eq!(out.code, Some(1), "{}", out.dump());
@@ -564,20 +594,20 @@ headers = {{ Authorization = "Bearer {{{{token}}}}" }}
         .as_array()
         .and_then(|a| a.iter().position(|q| q["name"] == "verify"))
         .expect("verify in the results");
-    (series_of(&r, index), r)
+    (series_of(&r, index), r, restarted)
 }
 
 #[test]
 fn users_whose_session_a_restarted_server_forgot_start_a_new_one() {
     // With restart_session_on = [401]: after the restart, the first 401 sends each user back through
     // register and login, and verify succeeds again.
-    let (series, r) = auth_through_a_restart("restart_session_on = [401]");
-    eprintln!("with restart_session_on: verify {series:?}");
-    let late_ok: u64 = series
-        .iter()
-        .filter(|(t, ..)| *t > 4.5)
-        .map(|(_, n, f)| n - f)
-        .sum();
+    let (series, r, restarted) = auth_through_a_restart("restart_session_on = [401]");
+    eprintln!("with restart_session_on: verify {series:?}, restarted after {restarted} s");
+    // The seconds from the second after the restart's on.
+    fn late(series: &[(f64, u64, u64)], restarted: usize) -> &[(f64, u64, u64)] {
+        series.get(restarted + 1..).unwrap_or_default()
+    }
+    let late_ok: u64 = late(&series, restarted).iter().map(|(_, n, f)| n - f).sum();
     assert!(
         late_ok > 20,
         "verify should recover after the restart: {series:?}"
@@ -596,12 +626,19 @@ fn users_whose_session_a_restarted_server_forgot_start_a_new_one() {
     );
 
     // Without it, the users keep their dead tokens and fail until the end.
-    let (series, _) = auth_through_a_restart("");
-    eprintln!("without: verify {series:?}");
-    let late: Vec<_> = series.iter().filter(|(t, ..)| *t > 4.5).collect();
-    assert!(!late.is_empty());
+    let (series, _, restarted) = auth_through_a_restart("");
+    eprintln!("without: verify {series:?}, restarted after {restarted} s");
+    // (The last point, the stop phase, may hold no request.)
+    let late: Vec<_> = late(&series, restarted)
+        .iter()
+        .filter(|(_, n, _)| *n > 0)
+        .collect();
     assert!(
-        late.iter().all(|(_, n, f)| n == f && *n > 0),
+        late.len() >= 2,
+        "the run ended too soon after the restart: {series:?}"
+    );
+    assert!(
+        late.iter().all(|(_, n, f)| n == f),
         "without restart_session_on every later verify fails: {series:?}"
     );
 }

@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use crate::util::{Demo, auth_steps, loadgen, request, results, run_results, write};
+use crate::util::{
+    BUSY_MACHINE_VALIDITY, Demo, auth_steps, loadgen, request, results, run_results, wait_for_rows,
+    write,
+};
 
 /// The auth flow with a fast task mix, so every user logs out (and logs in again) many times in a short run.
 fn relogin_scenario(host: &str) -> String {
@@ -36,7 +39,7 @@ path = "/api/auth/verify"
 headers = {{ Authorization = "Bearer {{{{token}}}}" }}
 [gates]
 success_rate = 100
-"#,
+{BUSY_MACHINE_VALIDITY}"#,
         auth = auth_steps("t_{{run_id}}_{{vu}}_{{session}}", "Secret-Pass-1")
     )
 }
@@ -124,7 +127,7 @@ json = {{ action = "test" }}
 {expect}
 [gates]
 success_rate = 99
-"#,
+{BUSY_MACHINE_VALIDITY}"#,
         auth = auth_steps("r_{{run_id}}_{{vu}}_{{session}}", "pw-123456")
     )
 }
@@ -199,7 +202,7 @@ name = "health"
 path = "/health"
 [gates]
 {gates}
-"#
+{BUSY_MACHINE_VALIDITY}"#
     )
 }
 
@@ -249,6 +252,9 @@ fn gates_decide_the_exit_code() {
     out.stdout_has("PASS  health").stdout_has("FAIL  health");
 }
 
+/// A ramp end to end, coarsely: the schedule itself is checked to the millisecond under paused time
+/// (`engine::walk` tests); here each once-a-second sample, which a busy machine can delay, is judged by the
+/// plan at its own time.
 #[test]
 fn users_spawn_at_the_spawn_rate() {
     let demo = Demo::start(&[]);
@@ -260,21 +266,37 @@ fn users_spawn_at_the_spawn_rate() {
     );
     let r = run_results(&file, 0);
     let series = r["time_series"].as_array().unwrap();
-    let users_at = |t: f64| {
-        series
-            .iter()
-            .rfind(|p| p["elapsed_s"].as_f64().unwrap() <= t + 0.15)
-            .map(|p| p["users"].as_u64().unwrap())
-            .unwrap_or(0)
-    };
     // 10 users/s: users 1..10 start in the first second (at 0.0, 0.1, ... 0.9 s), all 20 by 1.9 s.
-    let at1 = users_at(1.0);
+    let planned = |t: f64| ((10.0 * t.max(0.0)).floor() as u64 + 1).min(20);
+    for p in &series[..series.len() - 1] {
+        let t = p["elapsed_s"].as_f64().unwrap();
+        let (users, target) = (
+            p["users"].as_u64().unwrap(),
+            p["target_users"].as_u64().unwrap(),
+        );
+        // The target of the scheduler's last step, up to half a second late on a busy machine.
+        assert!(
+            (planned(t - 0.5)..=planned(t)).contains(&target),
+            "target {target} at {t} s: {series:?}"
+        );
+        assert!(
+            users.abs_diff(target) <= 1,
+            "{users} users for {target} at {t} s: {series:?}"
+        );
+    }
+    let first = &series[0];
     assert!(
-        (9..=11).contains(&at1),
-        "users after 1 s: {at1}; series {series:?}"
+        (5..=11).contains(&first["users"].as_u64().unwrap()),
+        "about 10 users after the first second: {first}"
     );
-    assert_eq!(users_at(2.0), 20, "series {series:?}");
-    assert_eq!(users_at(3.0), 20);
+    assert!(
+        series[..series.len() - 1]
+            .iter()
+            .filter(|p| p["users"] == 20)
+            .count()
+            >= 2,
+        "20 users held from 1.9 s: {series:?}"
+    );
     assert_eq!(r["totals"]["peak_users"], 20);
 }
 
@@ -282,9 +304,10 @@ fn users_spawn_at_the_spawn_rate() {
 fn one_command_demo_run_works() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("demo.json");
+    let stress = crate::util::shipped_scenario(dir.path(), "stress.toml");
     let out = loadgen([
         "run",
-        "scenarios/stress.toml",
+        stress.to_str().unwrap(),
         "--demo",
         "-u",
         "20",
@@ -326,26 +349,25 @@ fn an_interrupted_run_still_writes_its_results() {
         &simple(&demo.url, 5, 50, "60s", "50ms", "success_rate = 99"),
     );
     let json = dir.path().join("long.json");
-    let (child, shown) = loadgen([
+    let running = loadgen([
         "run",
         file.to_str().unwrap(),
         "--json",
         json.to_str().unwrap(),
+        "--progress-interval",
+        "1s",
     ])
-    .spawn();
-    std::thread::sleep(Duration::from_secs(2));
-    let pid = child.id().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = crate::util::wait_bounded(child, shown, Duration::from_secs(20));
+    .start();
+    // Interrupted once it has printed the status line of its second second (stderr is not a terminal: plain
+    // lines), however long a busy machine took to start it.
+    running.wait_for_stderr("[00:02/01:00] users", Duration::from_secs(30));
+    running.signal("INT");
+    let out = running.finish(Duration::from_secs(20));
     assert_eq!(out.code, Some(130), "{}", out.dump());
     let r = results(&json);
     assert_eq!(r["interrupted"], true);
     let d = r["duration_s"].as_f64().unwrap();
-    assert!(d > 1.5 && d < 10.0, "duration {d}");
+    assert!((2.0..20.0).contains(&d), "duration {d} of the planned 60 s");
     assert!(request(&r, "health")["requests"].as_u64().unwrap() > 10);
     out.stdout_has("interrupted");
 }
@@ -362,7 +384,7 @@ fn sigterm_stops_the_run_and_every_output_is_written_whole() {
         &simple(&demo.url, 4, 50, "60s", "20ms", "success_rate = 99"),
     );
     let path = |name: &str| dir.path().join(name);
-    let (child, shown) = loadgen([
+    let running = loadgen([
         "run",
         file.to_str().unwrap(),
         "--json",
@@ -376,24 +398,18 @@ fn sigterm_stops_the_run_and_every_output_is_written_whole() {
         "--markdown",
         path("r.md").to_str().unwrap(),
     ])
-    .spawn();
-    std::thread::sleep(Duration::from_millis(1500));
-    let pid = child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = crate::util::wait_bounded(child, shown, Duration::from_secs(20));
+    .start();
+    // Once a second of the run is recorded in the live history.
+    wait_for_rows(&path("r_stats_history.csv"), 1, Duration::from_secs(30));
+    running.signal("TERM");
+    let out = running.finish(Duration::from_secs(20));
     assert_eq!(out.code, Some(130), "{}", out.dump());
     let r = results(&path("r.json"));
     assert_eq!(r["interrupted"], true);
     assert!(crate::schema::schema_errors(&r).is_empty());
     let d = r["duration_s"].as_f64().unwrap();
     assert!(
-        d > 1.0 && d < 5.0,
+        (1.0..20.0).contains(&d),
         "the real run time, not the planned 60 s: {d}"
     );
     let stats = std::fs::read_to_string(path("r_stats.csv")).unwrap();
@@ -586,25 +602,25 @@ fn an_interrupt_during_the_stop_phase_stops_at_once() {
     );
     let file = write(dir.path(), "stop.toml", &text);
     let json = dir.path().join("stop.json");
-    let (child, shown) = loadgen([
+    let running = loadgen([
         "run",
         file.to_str().unwrap(),
         "--json",
         json.to_str().unwrap(),
+        "--csv",
+        dir.path().join("stop").to_str().unwrap(),
     ])
-    .spawn();
-    // At 3.5 s the run is in its stop phase, waiting on requests the stalled target does not answer.
-    std::thread::sleep(Duration::from_millis(3500));
-    let pid = child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
+    .start();
+    // The live history gets a row each second of the stop phase too: with three, the 2 s run is in its stop
+    // phase, waiting on requests the stalled target does not answer.
+    wait_for_rows(
+        &dir.path().join("stop_stats_history.csv"),
+        3,
+        Duration::from_secs(30),
     );
+    running.signal("INT");
     let start = std::time::Instant::now();
-    let out = crate::util::wait_bounded(child, shown, Duration::from_secs(20));
+    let out = running.finish(Duration::from_secs(20));
     assert_eq!(out.code, Some(130), "{}", out.dump());
     assert!(
         start.elapsed() < Duration::from_secs(5),
@@ -677,17 +693,18 @@ fn compare_passes_the_same_setup_and_flags_injected_latency() {
     };
     let fast = Demo::start(&[]);
     let (base, same) = (run(&fast, "base"), run(&fast, "same"));
-    let slow = Demo::start(&["--latency", "100ms"]);
+    let slow = Demo::start(&["--latency", "300ms"]);
     let slower = run(&slow, "slower");
     let arg = |p: &std::path::Path| p.to_str().unwrap().to_string();
 
-    // On a loaded test machine two identical runs can differ by 10-15 ms at p95/p99 (seen with parallel
-    // builds): a 50 ms floor separates that noise from the 100 ms the server adds. The slow run has about 60
-    // requests, under the default 100 that rows need to be judged.
+    // On a loaded test machine two identical runs can differ by 10-15 ms at p95/p99 with parallel builds, and
+    // by 52 ms at p99 with `stress-ng --cpu 2` beside the suite: a 200 ms floor separates that noise from the
+    // 300 ms the server adds. The slow run has about 25 requests, under the default 100 that rows need to be
+    // judged (15 here).
     let judge = |new: &std::path::Path, extra: &[&str]| {
         let mut args = vec!["compare".to_string(), arg(&base), arg(new)];
         args.extend(
-            ["--min-latency-delta-ms", "50", "--min-requests", "30"]
+            ["--min-latency-delta-ms", "200", "--min-requests", "15"]
                 .iter()
                 .chain(extra)
                 .map(|a| a.to_string()),
@@ -706,7 +723,7 @@ fn compare_passes_the_same_setup_and_flags_injected_latency() {
         .find(|r| r["name"] == "health" && r["metric"] == "p95_ms")
         .unwrap();
     assert_eq!(p95["regression"], true, "{p95}");
-    assert!(p95["new"].as_f64().unwrap() >= 100.0);
+    assert!(p95["new"].as_f64().unwrap() >= 300.0);
     judge(&slower, &["--format", "markdown"])
         .expect_code(1)
         .stdout_has("| health | p95_ms |");
@@ -772,6 +789,90 @@ fn junit_and_markdown_outputs_carry_the_gate_verdicts() {
     ])
     .expect_code(2)
     .stderr_has("cannot write /nonexistent-dir/x.xml");
+}
+
+/// A `steady` gate's JUnit case reports the requests and failures of the steady part, not the whole run's. The
+/// steady part starts after a 3 s ramp whose requests are outside it, and the reference API fails half of them
+/// (`--error-rate 0.5`; the endpoint answers 401 without a token, which the task expects), so both counts of the
+/// window are smaller than the run's whatever the load on the machine: the ramp sends dozens of requests.
+#[test]
+fn junit_shows_a_windowed_gates_own_counts() {
+    let demo = Demo::start(&["--error-rate", "0.5"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "steady.toml",
+        &format!(
+            r#"
+name = "steady-junit"
+[target]
+host = "{}"
+[load]
+stages = [{{ duration = "3s", users = 2 }}, {{ duration = "2s", users = 2 }}]
+[user]
+wait = "50ms"
+[[task]]
+name = "verify"
+path = "/api/auth/verify"
+expect = {{ status = [401] }}
+[gates.steady]
+success_rate = 99
+{BUSY_MACHINE_VALIDITY}"#,
+            demo.url
+        ),
+    );
+    let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+    loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ])
+    .expect_code(1);
+    let r = results(&json);
+    let gate = &r["gates"]["results"][0];
+    assert_eq!(
+        (gate["during"].as_str(), gate["passed"].as_bool()),
+        (Some("steady"), Some(false)),
+        "{gate}"
+    );
+    let count =
+        |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k}: {v}"));
+    let (window, window_failures) = (count(gate, "requests"), count(gate, "failures"));
+    let (total, total_failures) = (
+        count(&r["totals"], "requests"),
+        count(&r["totals"], "failures"),
+    );
+    eprintln!(
+        "steady: {window} requests, {window_failures} failures; run: {total}, {total_failures}"
+    );
+    // The window is the series' seconds from 3 s on (a point counts by the middle of the interval it covers).
+    let (mut prev, mut in_window) = (0.0, (0, 0));
+    for p in r["time_series"].as_array().unwrap() {
+        let end = p["elapsed_s"].as_f64().unwrap();
+        if (3.0..=5.0).contains(&((prev + end) / 2.0)) {
+            in_window.0 += count(p, "requests");
+            in_window.1 += count(p, "failures");
+        }
+        prev = end;
+    }
+    assert_eq!((window, window_failures), in_window, "{gate}");
+    assert!(
+        0 < window_failures && window_failures < total_failures && window < total,
+        "window {window} requests, {window_failures} failures; run {total}, {total_failures}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(&format!(
+            "\nrequests: {window}, failures: {window_failures}<"
+        )),
+        "expected the steady window's counts\n{xml}"
+    );
+    assert!(!xml.contains(&format!("requests: {total},")), "{xml}");
+    validate_junit(&junit);
 }
 
 /// Validates a JUnit file against the schema shape CI tools accept (tests/fixtures/junit.xsd) with xmllint.
@@ -843,6 +944,10 @@ fn pacing_starts_tasks_on_a_fixed_interval_whatever_they_take() {
     );
 }
 
+/// Stages end to end: the shape the time series shows, coarsely. The schedule itself is checked to the
+/// millisecond under paused time (`engine::walk` tests); here the users are sampled by a once-a-second tick that
+/// a busy machine can delay, so each sample is judged by the plan's target at its own time, with a user of
+/// tolerance for one starting or stopping as the tick samples.
 #[test]
 fn stages_ramp_up_step_and_ramp_down_in_the_time_series() {
     let demo = Demo::start(&[]);
@@ -872,8 +977,8 @@ path = "/health"
 [[user.on_stop]]
 name = "bye"
 path = "/health"
-"#,
-            demo.url
+{}"#,
+            demo.url, BUSY_MACHINE_VALIDITY
         ),
     );
     let r = crate::util::run_results(&file, 0);
@@ -881,35 +986,44 @@ path = "/health"
     assert_eq!(r["settings"]["stages"].as_array().unwrap().len(), 6);
     assert_eq!(r["totals"]["peak_users"], 12);
     let series = r["time_series"].as_array().unwrap();
-    // Users running and targeted at about `t` seconds into the run.
-    let at = |t: f64| {
-        let p = series
-            .iter()
-            .min_by(|a, b| {
-                let d = |p: &serde_json::Value| (p["elapsed_s"].as_f64().unwrap() - t).abs();
-                d(a).total_cmp(&d(b))
-            })
-            .unwrap();
-        (
+    // The plan's users `t` seconds into the run.
+    let planned = |t: f64| -> u64 {
+        match t {
+            t if t < 2.0 => (3.0 * t).floor() as u64,
+            t if t < 4.0 => 6,
+            t if t < 6.0 => 12,
+            t if t < 7.0 => (12.0 - 10.0 * (t - 6.0)).floor() as u64,
+            _ => 2,
+        }
+    };
+    let mut seen = Vec::new();
+    for p in &series[..series.len() - 1] {
+        let t = p["elapsed_s"].as_f64().unwrap();
+        let (users, target) = (
             p["users"].as_u64().unwrap(),
             p["target_users"].as_u64().unwrap(),
-        )
-    };
-    let (ramp, ramp_target) = at(1.0);
-    assert!(
-        (2..=4).contains(&ramp) && ramp.abs_diff(ramp_target) <= 1,
-        "ramping: {ramp}/{ramp_target}"
-    );
-    assert_eq!(at(3.0), (6, 6), "first hold");
-    // The middle of each hold: a tick a little late at a stage boundary would sample the next stage.
-    assert_eq!(at(5.0), (12, 12), "after the step");
-    // After the ramp-down (it ends at 7 s): the plan says 2; a stopped user may still be finishing its task when
-    // a late tick (a busy machine) samples the gauge, hence the one-user tolerance.
-    let (users, target) = at(8.0);
-    assert!(
-        target == 2 && users.abs_diff(2) <= 1,
-        "after the ramp down: {users}/{target}"
-    );
+        );
+        seen.push((t, users, target));
+        // The target is the plan's at the time of the scheduler's last step, which a busy machine may have
+        // delayed: the plan's between half a second before the sample and the sample.
+        let (a, b) = (planned((t - 0.5).max(0.0)), planned(t));
+        assert!(
+            (a.min(b)..=a.max(b)).contains(&target),
+            "target {target} at {t} s: {series:?}"
+        );
+        assert!(
+            users.abs_diff(target) <= 1,
+            "{users} users for {target} at {t} s: {series:?}"
+        );
+    }
+    // Each part of the plan was seen: the holds at 6 and 12, and 2 after the ramp-down.
+    for want in [6, 12, 2] {
+        assert!(
+            seen.iter()
+                .any(|&(_, users, target)| target == want && users == want),
+            "{want} users never seen: {seen:?}"
+        );
+    }
     // Users stopped by the ramp-down stopped gracefully: each ran on_stop.
     let byes = crate::util::request(&r, "bye")["requests"]
         .as_u64()

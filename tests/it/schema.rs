@@ -58,9 +58,10 @@ fn run_baseline() -> Value {
     let out: PathBuf = dir.path().join("out.json");
     let stdout = File::create(dir.path().join("stdout.txt")).expect("create stdout file");
     let stderr = File::create(dir.path().join("stderr.txt")).expect("create stderr file");
+    let baseline = crate::util::shipped_scenario(dir.path(), "baseline.toml");
     let args = [
         "run",
-        "scenarios/baseline.toml",
+        baseline.to_str().expect("UTF-8 path"),
         "--demo",
         "-t",
         "3s",

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::util::{loadgen, results};
+use crate::util::{BUSY_MACHINE_VALIDITY, loadgen, results};
 
 /// A whole second at least `lead` from now, as `--start-at` takes it (RFC 3339, UTC), and as a time.
 pub fn start_at(lead: Duration) -> (SystemTime, String) {
@@ -114,6 +114,6 @@ name = "health"
 path = "/health"
 [gates]
 success_rate = 100
-"#
+{BUSY_MACHINE_VALIDITY}"#
     )
 }

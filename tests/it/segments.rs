@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::schema::schema_errors;
 use crate::segmenting::assert_merged_percentiles;
-use crate::util::{Demo, loadgen, results, wait_bounded, write};
+use crate::util::{BUSY_MACHINE_VALIDITY, Demo, loadgen, results, wait_bounded, write};
 
 /// 10 users, each registering `seg_{{vu}}`, for 2 s.
 fn scenario(host: &str, name: &str) -> String {
@@ -177,7 +177,8 @@ wait = "100ms"
 [classes.writer]
 weight = 1
 wait = "100ms"
-{}"#,
+{}
+{BUSY_MACHINE_VALIDITY}"#,
         demo.url,
         register("reader"),
         register("writer")
