@@ -37,7 +37,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Compare two results files of one scenario and flag regressions (exit 1 when there is one).
     #[command(
-        after_help = "Examples:\n  loadgen compare main.json branch.json\n  loadgen compare main.json branch.json --max-p95-increase 5% --min-rps-ratio 0.95 --format markdown\n\nA latency is a regression when it grew by more than its threshold and by more than --min-latency-delta-ms; rows with fewer than --min-requests requests on either side are shown but not judged. Exit codes: 0 no regression, 1 regression, 2 bad input."
+        after_help = "Examples:\n  loadgen compare main.json branch.json\n  loadgen compare main.json branch.json --max-p95-increase 5% --min-rps-ratio 0.95 --format markdown\n\nA latency is a regression when it grew by more than its threshold and by more than --min-latency-delta-ms; rows with fewer than --min-requests requests on either side are shown but not judged. Exit codes: 0 no regression, 1 regression, 2 bad input, 3 no verdict (a run is invalid, or too few requests to judge the totals)."
     )]
     Compare(CompareArgs),
     /// Print the summary of a saved results file and write any report from it (HTML, CSV, JUnit, Markdown).

@@ -9,6 +9,11 @@
 //! latency is a regression when it grew by more than its threshold *and* by more than `min_latency_delta_ms`
 //! (so 0.10 → 0.12 ms is not "+20 %" worth failing a build over); rows with fewer than `min_requests` requests
 //! on either side are shown but not judged.
+//!
+//! The comparison is a verdict only when it rests on something: when either run is invalid (loadgen could not
+//! keep its plan, or a merge missed segments) or when too few requests were made to judge the totals, it says
+//! so and exits 3 ([`Comparison::exit_status`]), never "no regression". An interrupted or aborted run is
+//! compared, with a note saying that its figures cover only part of the plan.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -59,6 +64,12 @@ pub struct Comparison {
     pub thresholds: Thresholds,
     pub rows: Vec<Row>,
     pub regressions: usize,
+    /// `no regression`, `regression`, or `no verdict` (see `problems`).
+    pub verdict: &'static str,
+    /// Why the comparison is no verdict (an invalid run, too few requests to judge); empty when it is one.
+    pub problems: Vec<String>,
+    /// What a reader should know that does not stop the comparison (an interrupted or aborted run).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -187,6 +198,55 @@ pub fn compare(base: &Path, new: &Path, t: Thresholds) -> Result<Comparison, Err
         rows.push(row);
     }
     let regressions = rows.iter().filter(|r| r.regression).count();
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    for (side, v, p) in [("base", &b, base), ("new", &n, new)] {
+        if v["validity"]["valid"] == Value::Bool(false) {
+            let reasons: Vec<&str> = v["validity"]["reasons"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            problems.push(format!(
+                "the {side} run ({}) is invalid, so its figures say nothing certain about the server: {}",
+                p.display(),
+                if reasons.is_empty() {
+                    "no reason given".to_string()
+                } else {
+                    reasons.join("; ")
+                }
+            ));
+        }
+        if v["interrupted"] == Value::Bool(true) {
+            notes.push(format!(
+                "the {side} run ({}) was interrupted: its figures cover only part of its plan",
+                p.display()
+            ));
+        }
+        if v["aborted"].is_object() {
+            notes.push(format!(
+                "the {side} run ({}) was ended early by a failed gate (abort_on_fail): its figures cover only part \
+                 of its plan",
+                p.display()
+            ));
+        }
+    }
+    if !rows.iter().any(|r| r.name == "Aggregated" && r.judged) {
+        let total = |v: &Value| v["aggregated"]["requests"].as_u64().unwrap_or(0);
+        problems.push(format!(
+            "nothing was judged: the totals need at least {} requests on each side (--min-requests), and the base \
+             run made {} and the new run {}",
+            t.min_requests,
+            total(&b),
+            total(&n)
+        ));
+    }
+    let verdict = if !problems.is_empty() {
+        "no verdict"
+    } else if regressions > 0 {
+        "regression"
+    } else {
+        "no regression"
+    };
     let info = |v: &Value, p: &Path| RunInfo {
         file: p.display().to_string(),
         run_id: text(v, &["run_id"]),
@@ -199,6 +259,9 @@ pub fn compare(base: &Path, new: &Path, t: Thresholds) -> Result<Comparison, Err
         thresholds: t,
         rows,
         regressions,
+        verdict,
+        problems,
+        notes,
     })
 }
 
@@ -292,24 +355,37 @@ impl Comparison {
                 verdict(r)
             );
         }
-        let _ = writeln!(
-            s,
-            "\nResult: {}",
-            if self.regressions == 0 {
-                "no regression".to_string()
-            } else {
-                format!("{} regression(s)", self.regressions)
-            }
-        );
+        for note in &self.notes {
+            let _ = writeln!(s, "\nnote: {note}");
+        }
+        let _ = writeln!(s, "\nResult: {}", self.result_line());
         s
+    }
+
+    /// The final line: the verdict and what it rests on.
+    fn result_line(&self) -> String {
+        match self.verdict {
+            "no verdict" => format!("NO VERDICT ({})", self.problems.join("; ")),
+            "regression" => format!("{} regression(s)", self.regressions),
+            v => v.to_string(),
+        }
+    }
+
+    /// 0 no regression, 1 a regression, 3 no verdict (an invalid run, or nothing to judge).
+    pub fn exit_status(&self) -> crate::ExitStatus {
+        match self.verdict {
+            "no verdict" => crate::ExitStatus::Invalid,
+            "regression" => crate::ExitStatus::GatesFailed,
+            _ => crate::ExitStatus::Pass,
+        }
     }
 
     fn markdown(&self) -> String {
         let mut s = String::new();
-        let icon = if self.regressions == 0 {
-            "✅ no regression"
-        } else {
-            "❌ regression"
+        let icon = match self.verdict {
+            "no verdict" => "⚠️ no verdict",
+            "regression" => "❌ regression",
+            _ => "✅ no regression",
         };
         let _ = writeln!(
             s,
@@ -335,6 +411,9 @@ impl Comparison {
                     verdict(r)
                 }
             );
+        }
+        for note in self.problems.iter().chain(&self.notes) {
+            let _ = writeln!(s, "\n> {}", note.replace('\n', " "));
         }
         s
     }
@@ -440,6 +519,53 @@ mod tests {
         let c = compare(&b, &n, thresholds()).unwrap();
         assert_eq!(c.regressions, 0, "10 requests are too few to judge");
         assert!(c.rows.iter().all(|r| !r.judged));
+        assert_eq!(c.verdict, "no verdict", "nothing judged is not a pass");
+        assert_eq!(c.exit_status(), crate::ExitStatus::Invalid);
+        let table = c.render(Format::Table);
+        assert!(
+            table.contains("Result: NO VERDICT (nothing was judged")
+                && table.contains("base run made 10 and the new run 10"),
+            "{table}"
+        );
+        assert!(!table.contains("no regression"), "{table}");
+    }
+
+    #[test]
+    fn an_invalid_run_gives_no_verdict_and_a_partial_one_a_note() {
+        let mut invalid = results("s", 100.0, 20.0, 100.0, 1000);
+        invalid["validity"] =
+            json!({"valid": false, "reasons": ["the arrival rate was not reached"]});
+        let (_d, b, n) = files(results("s", 100.0, 20.0, 100.0, 1000), invalid);
+        let c = compare(&b, &n, thresholds()).unwrap();
+        assert_eq!((c.verdict, c.regressions), ("no verdict", 0));
+        assert_eq!(c.exit_status(), crate::ExitStatus::Invalid);
+        let table = c.render(Format::Table);
+        assert!(
+            table.contains("the new run (")
+                && table.contains("is invalid")
+                && table.contains("arrival rate"),
+            "{table}"
+        );
+        let md = c.render(Format::Markdown);
+        assert!(
+            md.contains("no verdict") && md.contains("arrival rate"),
+            "{md}"
+        );
+        let j: Value = serde_json::from_str(&c.render(Format::Json)).unwrap();
+        assert_eq!(j["verdict"], "no verdict");
+
+        let mut interrupted = results("s", 100.0, 20.0, 100.0, 1000);
+        interrupted["interrupted"] = json!(true);
+        let (_d, b, n) = files(interrupted, results("s", 100.0, 20.0, 100.0, 1000));
+        let c = compare(&b, &n, thresholds()).unwrap();
+        assert_eq!(c.verdict, "no regression");
+        assert_eq!(c.exit_status(), crate::ExitStatus::Pass);
+        assert!(
+            c.render(Format::Table).contains("note: the base run (")
+                && c.notes[0].contains("interrupted"),
+            "{:?}",
+            c.notes
+        );
     }
 
     #[test]

@@ -173,11 +173,7 @@ async fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
             };
             let c = compare::compare(&args.base, &args.new, thresholds)?;
             out(&c.render(args.format));
-            Ok(if c.regressions == 0 {
-                ExitStatus::Pass
-            } else {
-                ExitStatus::GatesFailed
-            })
+            Ok(c.exit_status())
         }
     }
 }

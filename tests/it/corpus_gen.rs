@@ -114,6 +114,10 @@ fn results_readers(name: &str, path: &Path) -> bool {
             v["time_series"][0]["by_request"][0]["hdr"] = json!("bm90IGEgaGlzdG9ncmFt");
         }),
         // Fields: missing, null, negative, not numbers, out of range, out of order.
+        "rr_invalid_run" => edit("run.json", &|v| {
+            v["validity"] =
+                json!({"valid": false, "reasons": ["the arrival rate was not reached"]});
+        }),
         "rr_null_rps" => edit("run.json", &|v| v["requests"][0]["rps"] = json!(null)),
         "rr_negative_count" => edit("run.json", &|v| v["totals"]["requests"] = json!(-5)),
         "rr_nan_string" => edit("run.json", &|v| {
