@@ -317,14 +317,14 @@ pub fn parse_spawn_rate(s: &str) -> Result<f64, String> {
     )
 }
 
-/// `--rate`: iterations per second, above 0.
+/// `--rate`: iterations per second, within the plan's limits.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
-    use crate::plan::MAX_ARRIVAL_RATE;
-    let what = format!("give above 0 and at most {MAX_ARRIVAL_RATE} iterations per second");
-    match number(s, 0.0..=MAX_ARRIVAL_RATE, &what)? {
-        0.0 => Err(format!("`{s}` is out of range; {what}")),
-        v => Ok(v),
-    }
+    use crate::plan::{MAX_ARRIVAL_RATE, MIN_ARRIVAL_RATE};
+    number(
+        s,
+        MIN_ARRIVAL_RATE..=MAX_ARRIVAL_RATE,
+        &format!("give from {MIN_ARRIVAL_RATE} to {MAX_ARRIVAL_RATE} iterations per second"),
+    )
 }
 
 /// `--iterations`: at least 1.

@@ -16,6 +16,9 @@ pub const MIN_SPAWN_RATE: f64 = 0.001;
 pub const MAX_SPAWN_RATE: f64 = 1_000_000.0;
 /// Iterations per second, at most.
 pub const MAX_ARRIVAL_RATE: f64 = 10_000_000.0;
+/// A constant arrival rate's iterations per second, at least (one every ~17 minutes; a rate of 1e-300 would
+/// schedule its first iteration past the end of any run). A stage's `rate` may still be 0, a ramp's end.
+pub const MIN_ARRIVAL_RATE: f64 = 0.001;
 
 /// The load profile and the most users it runs at once.
 pub(super) fn resolve_load(
@@ -42,9 +45,9 @@ pub(super) fn resolve_load(
 
     // --rate replaces whatever load model the scenario has with a constant arrival rate.
     if let Some(rate) = overrides.rate {
-        if !(rate > 0.0 && rate <= MAX_ARRIVAL_RATE) {
+        if !(MIN_ARRIVAL_RATE..=MAX_ARRIVAL_RATE).contains(&rate) {
             return Err(Error::Usage(format!(
-                "--rate must be above 0 and at most {MAX_ARRIVAL_RATE} iterations per second, got {rate}"
+                "--rate must be from {MIN_ARRIVAL_RATE} to {MAX_ARRIVAL_RATE} iterations per second, got {rate:?}"
             )));
         }
         let stages = vec![RateStage {
@@ -76,13 +79,13 @@ pub(super) fn resolve_load(
                 .into());
         }
         let r = *rate.get_ref();
-        if !(r > 0.0 && r <= MAX_ARRIVAL_RATE) {
+        if !(MIN_ARRIVAL_RATE..=MAX_ARRIVAL_RATE).contains(&r) {
             return Err(loaded
                 .error(
                     file,
                     rate.span(),
                     format!(
-                        "`arrival_rate` must be above 0 and at most {MAX_ARRIVAL_RATE} iterations per second, got {r}"
+                        "`arrival_rate` must be from {MIN_ARRIVAL_RATE} to {MAX_ARRIVAL_RATE} iterations per second, got {r:?}"
                     ),
                 )
                 .into());
@@ -230,7 +233,7 @@ fn rate_stages(
                     file,
                     rate.span(),
                     format!(
-                        "a stage's `rate` must be between 0 and {MAX_ARRIVAL_RATE} iterations per second, got {r}"
+                        "a stage's `rate` must be between 0 and {MAX_ARRIVAL_RATE} iterations per second, got {r:?}"
                     ),
                 )
                 .into());

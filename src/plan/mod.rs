@@ -25,7 +25,7 @@ use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, Template};
 
 pub use data::{DataPlan, users_started};
-pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_SPAWN_RATE};
+pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_ARRIVAL_RATE, MIN_SPAWN_RATE};
 pub use mix::{Deal, Mix};
 pub use resolve::{DEFAULT_MAX_BODY, MAX_DURATION, MAX_USERS, resolve};
 pub use segment::{MAX_SEGMENTS, Segment, WholeLoad};

@@ -338,9 +338,11 @@ fn arrival_rate_mistakes_are_located_and_explained() {
     );
     let e = staged("arrival_rate = 0\nduration = \"1s\"").unwrap_err();
     assert!(
-        e.contains("m.toml:4:16") && e.contains("must be above 0"),
+        e.contains("m.toml:4:16") && e.contains("must be from 0.001 to 10000000"),
         "{e}"
     );
+    let e = staged("arrival_rate = 1e-300\nduration = \"1s\"").unwrap_err();
+    assert!(e.contains("m.toml:4:16") && e.contains("got 1e-300"), "{e}");
     let e = staged("stages = [{ duration = \"1s\", rate = 10 }, { duration = \"1s\", users = 3 }]")
         .unwrap_err();
     assert!(
@@ -387,7 +389,7 @@ fn arrival_rate_mistakes_are_located_and_explained() {
         ..Overrides::default()
     })
     .unwrap_err();
-    assert!(e.contains("--rate must be above 0"), "{e}");
+    assert!(e.contains("--rate must be from 0.001 to 10000000"), "{e}");
 }
 
 #[test]
