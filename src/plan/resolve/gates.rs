@@ -134,21 +134,11 @@ pub(super) fn push_window(
 ) -> Result<()> {
     push_gate_set(loaded, file, (None, window), overall, gates)?;
     for (name, set) in requests.into_iter().flatten() {
-        if let Some((_, why)) = excluded.iter().find(|(n, _)| n == name.get_ref()) {
-            let from = gates.len();
-            push_gate_set(
-                loaded,
-                file,
-                (Some(name.get_ref().clone()), window),
-                set,
-                gates,
-            )?;
-            for g in &mut gates[from..] {
-                g.skip = Some(format!("request not run: {why}"));
-            }
-            continue;
-        }
-        if !steps.iter().any(|s| s.name == *name.get_ref()) {
+        let skip = excluded
+            .iter()
+            .find(|(n, _)| n == name.get_ref())
+            .map(|(_, why)| format!("request not run: {why}"));
+        if skip.is_none() && !steps.iter().any(|s| s.name == *name.get_ref()) {
             let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
             return Err(loaded
                 .error(
@@ -159,6 +149,7 @@ pub(super) fn push_window(
                 .suggest(name.get_ref(), names.iter().copied())
                 .into());
         }
+        let from = gates.len();
         push_gate_set(
             loaded,
             file,
@@ -166,6 +157,9 @@ pub(super) fn push_window(
             set,
             gates,
         )?;
+        for g in &mut gates[from..] {
+            g.skip.clone_from(&skip);
+        }
     }
     Ok(())
 }
