@@ -312,8 +312,9 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
     let mut merged = RunResults {
         schema_version: first.schema_version,
         loadgen_version: env!("CARGO_PKG_VERSION").to_string(),
-        // A new id of its own; the segments' are in `merged.run_ids`.
-        run_id: crate::engine::new_run_id(),
+        // An id of its own, derived from the segments' (which are in `merged.run_ids`), so merging the same
+        // files again writes the same file.
+        run_id: merged_run_id(all.iter().map(|r| r.run_id.as_str())),
         scenario: first.scenario.clone(),
         settings,
         started_at: started.map_or_else(|| first.started_at.clone(), rfc3339),
@@ -696,6 +697,18 @@ fn span(r: &RunResults, w: Window) -> (f64, f64) {
             (ramp_up.min(s.duration_s), s.duration_s)
         }
     }
+}
+
+/// The id of merged results: FNV-1a of the segments' ids in segment order, as 8 lowercase hex characters (the
+/// form of a run's own id).
+fn merged_run_id<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for id in ids {
+        for b in id.bytes().chain([b',']) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{:08x}", (h ^ (h >> 32)) as u32)
 }
 
 #[cfg(test)]

@@ -337,3 +337,16 @@ fn histograms_adding_up_past_the_limit_are_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn a_merged_run_id_is_derived_from_its_segments_ids() {
+    let id = merged_run_id(["7c4b6fd3", "0a1b2c3d"].into_iter());
+    assert_eq!(id, merged_run_id(["7c4b6fd3", "0a1b2c3d"].into_iter()));
+    assert_eq!(id.len(), 8);
+    assert!(
+        id.chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
+    assert_ne!(id, merged_run_id(["0a1b2c3d", "7c4b6fd3"].into_iter()));
+    assert_ne!(id, merged_run_id(["7c4b6fd", "30a1b2c3d"].into_iter()));
+}

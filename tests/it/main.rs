@@ -7,6 +7,7 @@ mod corpus_gen;
 mod csv;
 mod data;
 mod files;
+mod golden;
 mod html;
 mod k8s;
 mod merge_windows;
