@@ -16,8 +16,6 @@ use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
 
-use crate::ExitStatus;
-use crate::cli::MergeArgs;
 use crate::error::Error;
 use crate::gates::{self, Evidence};
 use crate::metrics::{SeriesPoint, StepInterval, hdr, ms, new_histogram, round3};
@@ -26,41 +24,8 @@ use crate::report::{
     FailureEntry, GateSummary, Iterations, Merged, Percentiles, RequestStats, RunResults,
 };
 
-/// `loadgen merge`: reads, merges, writes and judges.
-pub fn run(args: MergeArgs, quiet: bool) -> Result<ExitStatus, Error> {
-    let outputs = crate::report::outputs::Outputs::prepare(args.json.as_deref(), &args.outputs)?;
-    let mut inputs = Vec::with_capacity(args.results.len());
-    for path in &args.results {
-        inputs.push((path.clone(), crate::report::json::read(path)?));
-    }
-    let merged = merge(inputs)?;
-    if let Some(m) = &merged.merged
-        && !m.missing.is_empty()
-    {
-        eprintln!(
-            "warning: segment{} {} of {} missing: the merged results cover only part of the plan (marked \
-             incomplete and invalid)",
-            if m.missing.len() == 1 { "" } else { "s" },
-            shown(&m.missing),
-            m.count
-        );
-    }
-    let verdict = crate::verdict::Verdict::of(&merged);
-    let (written, first_error) = outputs.write(&merged);
-    if !quiet {
-        crate::print_summary(&outputs, &crate::report::console::render(&merged));
-        if !written.is_empty() {
-            eprintln!("merged results written to {}", written.join(", "));
-        }
-    }
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    Ok(verdict.exit_status())
-}
-
 /// Segment indexes as a message shows them: the first 20, then how many more.
-fn shown(indexes: &[u64]) -> String {
+pub(crate) fn shown(indexes: &[u64]) -> String {
     let mut s = indexes
         .iter()
         .take(20)

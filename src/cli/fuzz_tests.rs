@@ -146,7 +146,7 @@ fn accepted(cli: Cli) -> Result<(), TestCaseError> {
                 prop_assert!(r > 0.0 && r <= MAX_ARRIVAL_RATE, "{r}");
             }
             let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(&args.scenario);
-            if let Ok(plan) = crate::load_plan(&file, o, None) {
+            if let Ok(plan) = crate::commands::load_plan(&file, o, None) {
                 let _ = plan.describe();
                 let _ = plan.ramp_up();
                 for w in [

@@ -538,6 +538,19 @@ fn a_dead_target_is_measured_as_connection_failures() {
 }
 
 #[test]
+fn serve_demo_stops_cleanly_on_sigterm_and_sigint() {
+    for (signal, name) in [("TERM", "SIGTERM"), ("INT", "SIGINT")] {
+        let running = loadgen(["serve-demo", "--addr", "127.0.0.1:0"]).start();
+        // Its handlers are installed before the URL is printed: signalling at once is safe.
+        running.wait_for_stdout("listening on http://127.0.0.1:", Duration::from_secs(20));
+        running.signal(signal);
+        let out = running.finish(Duration::from_secs(20));
+        assert_eq!(out.code, Some(0), "{}", out.dump());
+        out.stderr_has(&format!("{name}: the reference API stopped"));
+    }
+}
+
+#[test]
 fn every_command_has_help_with_an_example() {
     for cmd in [
         vec!["--help"],

@@ -296,6 +296,23 @@ impl Running {
         }
     }
 
+    /// Waits until the process prints a line containing `text` on stdout. Fails the test, with what it printed,
+    /// if the process ends or `timeout` passes first.
+    pub fn wait_for_stdout(&self, text: &str, timeout: Duration) {
+        let (Some(stdout), Some(stderr)) = (&self.stdout, &self.stderr) else {
+            unreachable!("taken only by finish, which consumes self");
+        };
+        if !stdout.wait_for_line(text, Instant::now() + timeout) {
+            panic!(
+                "no line with {text:?} on stdout within {timeout:?}\ncommand: {}\n--- stdout so far ---\n{}\n\
+                 --- stderr so far ---\n{}",
+                self.shown,
+                stdout.snapshot(),
+                stderr.snapshot()
+            );
+        }
+    }
+
     /// Sends `signal` (`INT`, `TERM`, …) to the process.
     pub fn signal(&self, signal: &str) {
         let sent = Command::new("kill")

@@ -1,0 +1,310 @@
+//! `loadgen run`: a scenario run from its file to its results files and its verdict.
+//!
+//! In order: the plan resolved once (with `--demo`, against a placeholder host, replaced by the reference API's
+//! URL once it listens), `--start-at` and the output paths checked and the metrics port bound, so that a bad
+//! scenario or path costs nothing; then the `[preflight]` checks, the wait for `--start-at`, the run with its
+//! observers (progress line, live CSV, Prometheus, gate and target watches), the results written and shown,
+//! the final metrics served for their grace period, and the verdict's exit status. SIGINT/SIGTERM are handled
+//! by [`crate::signals`].
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{load_plan, preflight, print_summary};
+use crate::cli::RunArgs;
+use crate::error::Error;
+use crate::exit::ExitStatus;
+use crate::signals::Stops;
+use crate::{demo, engine, plan, report, verdict, watch};
+
+/// `loadgen run`.
+pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
+    // Resolved before starting anything, so a bad scenario costs nothing; with --demo the reference API's port
+    // is not known yet, so the plan is resolved against a placeholder host (--demo conflicts with --host) and
+    // pointed at the API once it listens (`demo_target`): resolution reads the host nowhere else.
+    let demo_placeholder = args.demo.then(|| DEMO_PLACEHOLDER.to_string());
+    let mut plan = load_plan(&args.scenario, &args.overrides, demo_placeholder)?;
+    if let Some(at) = args.start_at {
+        check_start_at(at)?;
+    }
+    let outputs = report::outputs::Outputs::prepare(args.json.as_deref(), &args.outputs)?;
+    // Bound before any traffic, so a port in use fails at once; served until the end of the grace period.
+    let published = report::prometheus::Published::default();
+    let metrics = match args.metrics_addr {
+        Some(addr) => {
+            let server = report::prometheus::MetricsServer::start(addr, published.clone()).await?;
+            if !quiet {
+                eprintln!("serving metrics on http://{}/metrics", server.local_addr());
+            }
+            Some(server)
+        }
+        None => None,
+    };
+
+    let demo = if args.demo {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = demo::DemoServer::start(addr, demo::DemoConfig::default())
+            .map_err(|e| Error::io("cannot start the reference API (--demo)", e))?;
+        tracing::info!("reference API listening on {}", server.url());
+        Some(server)
+    } else {
+        None
+    };
+    if let Some(server) = &demo {
+        demo_target(&mut plan, server.url());
+    }
+    let plan = Arc::new(plan);
+    if !quiet {
+        let load = match &plan.load {
+            plan::Load::Ramp { spawn_rate } => format!("{} users at {spawn_rate}/s", plan.users),
+            plan::Load::Stages(s) => format!("{} stages up to {} users", s.len(), plan.users),
+            plan::Load::Arrival(a) => format!(
+                "{} iterations/s (at most {} users)",
+                plan::fmt_rate(a.peak_rate()),
+                plan.users
+            ),
+        };
+        eprintln!(
+            "loadgen {}: {load} for {} against {}",
+            plan.name,
+            humantime::format_duration(plan.duration),
+            plan.host_display()
+        );
+    }
+
+    if plan.tls.insecure && !quiet {
+        eprintln!(
+            "warning: TLS certificates are not verified (--insecure or [target] insecure = true): any server \
+             certificate is accepted, so the server is not authenticated"
+        );
+    }
+    check_descriptors(plan.users, args.demo);
+
+    let signals = engine::Signals::default();
+    let signal_task =
+        tokio::spawn(Stops::listen().watch_run(signals.interrupt.clone(), signals.abort.clone()));
+    // The checks first, then the common start: segments that wait for --start-at begin together whatever
+    // their checks took.
+    let mut ready = preflight(&plan, &signals.interrupt, quiet).await;
+    if ready == ExitStatus::Pass
+        && let Some(at) = args.start_at
+        && wait_for_start(at, quiet, &signals.interrupt).await
+    {
+        ready = ExitStatus::Interrupted;
+    }
+    if ready != ExitStatus::Pass {
+        signal_task.abort();
+        if let Some(server) = demo {
+            let _ = tokio::task::spawn_blocking(move || server.shutdown()).await;
+        }
+        return Ok(ready);
+    }
+    // Refreshed every second only where they are regular files: a device or FIFO gets them once, at the end.
+    let live_csv = outputs
+        .csv
+        .clone()
+        .filter(report::csv::CsvFiles::is_regular)
+        .map(|files| report::csv::LiveCsv::start(files, plan.clone()))
+        .transpose()?;
+    let run_id = engine::new_run_id();
+    let live_metrics = metrics.as_ref().map(|_| {
+        report::prometheus::LiveMetrics::new(plan.clone(), run_id.clone(), published.clone())
+    });
+    let watches = (
+        watch::GateWatch::new(plan.clone(), quiet),
+        (!quiet).then(|| watch::TargetWatch::new(plan.host_display(), !args.demo)),
+    );
+    let mut observers = (
+        report::progress::Progress::new(plan.duration, plan.users, !quiet, args.progress_interval),
+        ((live_csv, live_metrics), watches),
+    );
+    let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await?;
+    let (progress, ((live_csv, _), (gate_watch, _))) = observers;
+    progress.finish();
+    // The live files are rewritten from the results below.
+    drop(live_csv);
+    signal_task.abort();
+    if let Some(server) = demo {
+        // shutdown() joins the server's thread: keep it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || server.shutdown()).await;
+    }
+
+    let results = report::RunResults::build(
+        &plan,
+        &outcome,
+        gate_watch.and_then(watch::GateWatch::aborted),
+    );
+    let verdict = verdict::Verdict::of(&results);
+    let (written, first_error) = outputs.write(&results);
+    if !quiet {
+        print_summary(&outputs, &report::console::render(&results));
+        if !written.is_empty() {
+            eprintln!("results written to {}", written.join(", "));
+        }
+    }
+    if let Some(server) = metrics {
+        serve_final_metrics(server, &published, args.metrics_grace, quiet).await;
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(verdict.exit_status())
+}
+
+/// The host `run --demo` resolves its plan against, until the reference API listens.
+const DEMO_PLACEHOLDER: &str = "http://127.0.0.1:1";
+
+/// Points a plan resolved against [`DEMO_PLACEHOLDER`] at the reference API listening at `url`: the same plan
+/// as one resolved with `url` from the start (the test below holds it to that).
+fn demo_target(plan: &mut plan::RunPlan, url: String) {
+    plan.host = url;
+}
+
+/// Serves the final figures for `grace` after the run, so the last scrape sees them; an interrupt (Ctrl-C or
+/// SIGTERM, which loadgen handles itself since the run began) cuts it short.
+async fn serve_final_metrics(
+    server: report::prometheus::MetricsServer,
+    published: &report::prometheus::Published,
+    grace: std::time::Duration,
+    quiet: bool,
+) {
+    published.finish();
+    if !quiet {
+        eprintln!(
+            "serving the final metrics on http://{}/metrics for {}",
+            server.local_addr(),
+            humantime::format_duration(grace)
+        );
+    }
+    let mut stops = Stops::listen();
+    tokio::select! {
+        _ = tokio::time::sleep(grace) => {}
+        _ = stops.next() => {}
+    }
+    server.shutdown().await;
+}
+
+/// How far in the past `--start-at` may be (clocks of machines in sync differ a little, and pods start late).
+const START_AT_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Refuses a `--start-at` already past by more than [`START_AT_SLACK`] (exit 2, before any traffic).
+fn check_start_at(at: std::time::SystemTime) -> Result<(), Error> {
+    let now = std::time::SystemTime::now();
+    match now.duration_since(at) {
+        Ok(late) if late > START_AT_SLACK => Err(Error::Usage(format!(
+            "--start-at {} is {} in the past (now {}); give a time ahead, e.g. a minute from now",
+            humantime::format_rfc3339_seconds(at),
+            humantime::format_duration(std::time::Duration::from_secs(late.as_secs())),
+            humantime::format_rfc3339_seconds(now)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Holds the start until `--start-at`; true when interrupted meanwhile.
+async fn wait_for_start(
+    at: std::time::SystemTime,
+    quiet: bool,
+    interrupt: &CancellationToken,
+) -> bool {
+    let Ok(wait) = at.duration_since(std::time::SystemTime::now()) else {
+        return false;
+    };
+    if !quiet {
+        eprintln!(
+            "waiting {} for --start-at {}",
+            humantime::format_duration(std::time::Duration::from_millis(wait.as_millis() as u64)),
+            humantime::format_rfc3339_seconds(at)
+        );
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => false,
+        _ = interrupt.cancelled() => true,
+    }
+}
+
+/// Raises the open-files soft limit to the hard limit, and warns up front when the planned users (one connection
+/// each, two descriptors each with `--demo`, which serves in the same process) will not fit.
+fn check_descriptors(users: u64, demo: bool) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("cannot read or raise the open-files limit: {e}");
+            return;
+        }
+    };
+    let per_user = if demo { 2 } else { 1 };
+    let needed = users.saturating_mul(per_user).saturating_add(64);
+    let mut limit = limit;
+    if needed > limit {
+        // With the privilege (root, CAP_SYS_RESOURCE) the hard limit can go up to the kernel's fs.nr_open.
+        let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        let want = needed.next_power_of_two().min(nr_open);
+        if want > limit && rlimit::Resource::NOFILE.set(want, want).is_ok() {
+            tracing::info!("raised the open-files limit from {limit} to {want}");
+            limit = want;
+        }
+    }
+    if needed > limit {
+        eprintln!(
+            "warning: {users} users need about {needed} open files{}, but the limit is {limit}; connections past it \
+             will fail with \"too many open files\". Raise it first, e.g. `ulimit -n {}` (or LimitNOFILE= in a \
+             systemd unit){}",
+            if demo {
+                " (client and --demo server in one process)"
+            } else {
+                ""
+            },
+            needed.next_power_of_two(),
+            if demo {
+                ", or run the target as its own process with `loadgen serve-demo`"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `run --demo` resolves its plan once, against the placeholder, and then points it at the API: the plan
+    /// it runs is the one resolution would give with the API's URL, for every shipped scenario.
+    #[test]
+    fn a_plan_pointed_at_the_demo_is_the_plan_resolved_for_it() {
+        let url = "http://127.0.0.1:45678".to_string();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let file = entry.unwrap().path();
+            if file.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let loaded = crate::scenario::load(&file).unwrap();
+            let with = |host: &str| plan::Overrides {
+                host: Some(host.to_string()),
+                ..plan::Overrides::default()
+            };
+            // A fragment for `include` (auth_flow.toml) is not a whole scenario.
+            let Ok(mut placeholder) = plan::resolve(&loaded, &with(DEMO_PLACEHOLDER)) else {
+                continue;
+            };
+            let direct = plan::resolve(&loaded, &with(&url)).unwrap();
+            assert_ne!(format!("{placeholder:?}"), format!("{direct:?}"));
+            demo_target(&mut placeholder, url.clone());
+            assert_eq!(
+                format!("{placeholder:?}"),
+                format!("{direct:?}"),
+                "{}",
+                file.display()
+            );
+            seen += 1;
+        }
+        assert!(seen >= 5, "the shipped scenarios: {seen}");
+    }
+}
