@@ -359,19 +359,18 @@ pub fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
     })
 }
 
-/// Parses `30s`, `5m`, `1h30m`, `250ms`, or a bare number of seconds.
+/// Parses `30s`, `5m`, `1h30m`, `250ms`, or a bare number of seconds, as the scenario file does
+/// ([`crate::duration::parse`]).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    use crate::duration::DurationError;
     let s = s.trim();
-    let d = match s.parse::<f64>() {
-        Ok(secs) => Duration::try_from_secs_f64(secs)
-            .map_err(|_| format!("`{s}` is not a duration in seconds"))?,
-        Err(_) => humantime::parse_duration(s)
-            .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 30s, 5m, 1h30m"))?,
-    };
-    if d > crate::plan::MAX_DURATION {
-        return Err(format!("`{s}` is over the maximum of 365 days"));
-    }
-    Ok(d)
+    crate::duration::parse(s).map_err(|e| match e {
+        DurationError::Unreadable(why) => {
+            format!("`{s}` is not a duration ({why}); write e.g. 30s, 5m, 1h30m")
+        }
+        DurationError::BadSeconds => format!("`{s}` is not a duration in seconds"),
+        DurationError::TooLong => format!("`{s}` is over the maximum of 365 days"),
+    })
 }
 
 #[cfg(test)]

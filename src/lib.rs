@@ -27,6 +27,7 @@
 //!   the domain called, outputs printed and written, an [`ExitStatus`] out. Only the crate root and this layer
 //!   see [`cli`].
 //! - [`signals`]: SIGINT and SIGTERM (a graceful stop, then an immediate one; serve-demo stops cleanly).
+//! - [`duration`]: the one reading of a duration, for flags and scenario files alike.
 //! - [`exit`]: [`ExitStatus`], each variant a documented exit code.
 //!
 //! [`run`] is the whole program behind `main`: it returns an [`ExitStatus`] that `main` turns into the process
@@ -37,6 +38,7 @@ pub mod commands;
 pub mod compare;
 pub mod data;
 pub mod demo;
+pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod exit;

@@ -85,7 +85,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("missing duration".to_owned());
     }
-    humantime::parse_duration(s).map_err(|e| format!("bad duration {s:?} ({e})"))
+    crate::duration::parse(s).map_err(|e| format!("bad duration {s:?} ({e})"))
 }
 
 impl FromStr for Jitter {

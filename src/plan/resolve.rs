@@ -9,13 +9,14 @@ use http::header::HeaderName;
 use toml::Spanned;
 
 use super::*;
+use crate::duration::DurationError;
 use crate::error::Error;
 use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, RawVar, Resolved, Template, Var};
 use crate::scenario::{At, Loaded, RawGateSet, RawLoad, RawStep, ScenarioError};
 
 /// The longest duration accepted anywhere (run time, timeouts, waits): a year.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+pub const MAX_DURATION: Duration = crate::duration::MAX;
 pub const MAX_USERS: u64 = 10_000_000;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -114,7 +115,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
                 let list = l.value.stages.as_ref()?.get_ref();
                 list.iter()
                     .map(|st| st.duration.get_ref().trim())
-                    .map(humantime::parse_duration)
+                    .map(crate::duration::parse)
                     .sum::<std::result::Result<Duration, _>>()
                     .ok()
             });
@@ -670,29 +671,29 @@ pub(super) fn duration_value(
     v: &Spanned<String>,
     what: &str,
 ) -> Result<Duration> {
-    let d = humantime::parse_duration(v.get_ref().trim()).map_err(|e| -> Error {
-        loaded
-            .error(
-                file,
-                v.span(),
-                format!(
-                    "`{what}`: cannot parse `{}` as a duration ({e})",
-                    v.get_ref()
-                ),
-            )
-            .with_help("write a number and a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h 30m\"")
-            .into()
-    })?;
-    if d > MAX_DURATION {
-        return Err(loaded
-            .error(
+    crate::duration::parse(v.get_ref()).map_err(|e| -> Error {
+        match e {
+            DurationError::TooLong => loaded.error(
                 file,
                 v.span(),
                 format!("`{what}` must be at most 365 days, got `{}`", v.get_ref()),
-            )
-            .into());
-    }
-    Ok(d)
+            ),
+            DurationError::Unreadable(_) | DurationError::BadSeconds => loaded
+                .error(
+                    file,
+                    v.span(),
+                    format!(
+                        "`{what}`: cannot parse `{}` as a duration ({e})",
+                        v.get_ref()
+                    ),
+                )
+                .with_help(
+                    "write a number and a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h 30m\" (a bare number \
+                     is seconds)",
+                ),
+        }
+        .into()
+    })
 }
 
 pub(super) fn positive_duration(
@@ -745,17 +746,14 @@ fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<
     };
     let dur = |v: &toml::Value| -> Result<Duration> {
         match v {
-            toml::Value::String(s) => humantime::parse_duration(s.trim())
-                .map_err(|e| err(format!("`wait`: cannot parse `{s}` as a duration ({e})")))
-                .and_then(|d| {
-                    if d > MAX_DURATION {
-                        Err(err(format!(
-                            "`wait`: `{s}` is over the maximum of 365 days"
-                        )))
-                    } else {
-                        Ok(d)
-                    }
-                }),
+            toml::Value::String(s) => crate::duration::parse(s).map_err(|e| match e {
+                DurationError::TooLong => {
+                    err(format!("`wait`: `{s}` is over the maximum of 365 days"))
+                }
+                DurationError::Unreadable(_) | DurationError::BadSeconds => {
+                    err(format!("`wait`: cannot parse `{s}` as a duration ({e})"))
+                }
+            }),
             other => Err(err(format!(
                 "`wait`: expected a duration string, found {}",
                 other.type_str()

@@ -176,6 +176,54 @@ fn wait_forms() {
     assert!(e.contains("did you mean `constant_pacing`"), "{e}");
 }
 
+/// The file reads durations as the command line does (`crate::duration`): units, or a bare number of seconds;
+/// a bad one is still a located error.
+#[test]
+fn file_durations_read_like_the_command_line() {
+    let with = |load: &str, wait: &str| {
+        let main = format!(
+            "[target]\nhost = \"http://h\"\ntimeout = \"2.5\"\n[load]\n{load}\n[user]\nwait = {wait}\n\
+             [[task]]\nname = \"x\"\npath = \"/\"\n"
+        );
+        plan_of(&[("m.toml", &main)], &Overrides::default()).map_err(|e| e.to_string())
+    };
+    let s = Duration::from_secs_f64;
+    let p = with(
+        "users = 1\nduration = \"30\"\nstop_timeout = \" 5 \"",
+        "\"0.25\"",
+    )
+    .unwrap();
+    assert_eq!(
+        (p.duration, p.stop_timeout, p.timeout),
+        (s(30.0), s(5.0), s(2.5))
+    );
+    assert_eq!(p.classes[0].wait, Wait::Constant(s(0.25)));
+    for (text, want) in [("\"30\"", 30.0), ("\"30s\"", 30.0), ("\"1h 30m\"", 5400.0)] {
+        let p = with(&format!("users = 1\nduration = {text}"), "\"1s\"").unwrap();
+        assert_eq!(p.duration, s(want), "{text}");
+    }
+    let p = with("stages = [{ duration = \"10\", users = 2 }]", "\"1s\"").unwrap();
+    assert_eq!(p.duration, s(10.0));
+
+    let e = with("users = 1\nduration = \"-1\"", "\"1s\"").unwrap_err();
+    assert!(
+        e.contains("m.toml:6:12") && e.contains("cannot parse `-1` as a duration"),
+        "{e}"
+    );
+    let e = with("users = 1\nduration = \"31536001\"", "\"1s\"").unwrap_err();
+    assert!(
+        e.contains("m.toml:6:12") && e.contains("must be at most 365 days"),
+        "{e}"
+    );
+    let e = with("users = 1\nduration = \"0\"", "\"1s\"").unwrap_err();
+    assert!(e.contains("m.toml:6:12") && e.contains("above zero"), "{e}");
+    let e = with("users = 1\nduration = \"1s\"", "\"soon\"").unwrap_err();
+    assert!(
+        e.contains("m.toml:8:8") && e.contains("`wait`: cannot parse `soon` as a duration"),
+        "{e}"
+    );
+}
+
 #[test]
 fn each_wait_mode_pauses_as_documented() {
     let ms = Duration::from_millis;

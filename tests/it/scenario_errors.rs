@@ -333,6 +333,39 @@ fn a_missing_file_and_bad_overrides_are_usage_errors() {
         .stderr_has("'--spawn-rate <RATE>': `inf` is out of range; give from 0.001 to 1000000 users per second");
 }
 
+/// `-t 30` and `duration = "30"` are both 30 seconds, and both refuse what is not a duration, the file with its
+/// location.
+#[test]
+fn a_bare_number_of_seconds_is_a_duration_on_the_command_line_and_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::util::write(
+        dir.path(),
+        "bare.toml",
+        "[target]\nhost = \"http://127.0.0.1:9\"\n[load]\nusers = 2\nduration = \"30\"\n[[task]]\nname = \"x\"\n\
+         path = \"/\"\n",
+    );
+    let file = file.to_str().unwrap();
+    loadgen(["check", file])
+        .expect_code(0)
+        .stdout_has("for 30s;");
+    loadgen(["check", file, "-t", "45"])
+        .expect_code(0)
+        .stdout_has("for 45s;");
+    let bad = crate::util::write(
+        dir.path(),
+        "bad.toml",
+        &std::fs::read_to_string(file)
+            .unwrap()
+            .replace("\"30\"", "\"-30\""),
+    );
+    loadgen(["check", bad.to_str().unwrap()])
+        .expect_code(2)
+        .stderr_has("bad.toml:5:12: `duration`: cannot parse `-30` as a duration");
+    loadgen(["check", file, "-t=-30"])
+        .expect_code(2)
+        .stderr_has("is not a duration");
+}
+
 /// Every scenario shipped in scenarios/ is valid (the shared auth_flow.toml is an include, not a scenario).
 #[test]
 fn every_shipped_scenario_passes_check() {

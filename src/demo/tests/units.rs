@@ -32,6 +32,11 @@ fn jitter_parses_good_strings_and_round_trips() {
         "Exponential:1s".parse::<Jitter>().unwrap(),
         Jitter::Exponential { mean: ms(1000) }
     );
+    // A bare number is seconds, as everywhere a duration is read (crate::duration).
+    assert_eq!(
+        "exp:0.02".parse::<Jitter>().unwrap(),
+        Jitter::Exponential { mean: ms(20) }
+    );
     for j in ["uniform:5ms..50ms", "exp:1s 500ms"] {
         let parsed: Jitter = j.parse().unwrap();
         assert_eq!(parsed.to_string().parse::<Jitter>().unwrap(), parsed);
