@@ -372,11 +372,11 @@ impl Comparison {
     }
 
     /// 0 no regression, 1 a regression, 3 no verdict (an invalid run, or nothing to judge).
-    pub fn exit_status(&self) -> crate::ExitStatus {
+    pub fn exit_status(&self) -> crate::exit::ExitStatus {
         match self.verdict {
-            "no verdict" => crate::ExitStatus::Invalid,
-            "regression" => crate::ExitStatus::GatesFailed,
-            _ => crate::ExitStatus::Pass,
+            "no verdict" => crate::exit::ExitStatus::Invalid,
+            "regression" => crate::exit::ExitStatus::GatesFailed,
+            _ => crate::exit::ExitStatus::Pass,
         }
     }
 
