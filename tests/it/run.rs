@@ -606,6 +606,49 @@ fn requests_stuck_at_the_stop_timeout_are_recorded_as_aborted() {
 }
 
 #[test]
+fn a_second_sigterm_ends_a_graceful_stop_at_once() {
+    // The reference API answers for a second, then nothing for a minute: users stopping gracefully would wait
+    // for their stuck requests up to the 60 s stop timeout.
+    let demo = Demo::start(&["--stall", "60s/61s"]);
+    let dir = tempfile::tempdir().unwrap();
+    let text = simple(&demo.url, 3, 50, "60s", "50ms", "").replace(
+        "duration = \"60s\"",
+        "duration = \"60s\"\nstop_timeout = \"60s\"",
+    );
+    let file = write(dir.path(), "twice.toml", &text);
+    let json = dir.path().join("twice.json");
+    let running = loadgen([
+        "run",
+        file.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        dir.path().join("twice").to_str().unwrap(),
+    ])
+    .start();
+    // Three seconds recorded: the users are stuck in the stall.
+    wait_for_rows(
+        &dir.path().join("twice_stats_history.csv"),
+        3,
+        Duration::from_secs(30),
+    );
+    running.signal("TERM");
+    running.wait_for_stderr("interrupted: stopping users", Duration::from_secs(20));
+    running.signal("TERM");
+    let start = std::time::Instant::now();
+    let out = running.finish(Duration::from_secs(30));
+    assert_eq!(out.code, Some(130), "{}", out.dump());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?} to stop after the second signal",
+        start.elapsed()
+    );
+    let r = results(&json);
+    assert_eq!(r["interrupted"], true);
+    assert_eq!(r["totals"]["aborted_users"], 3, "{}", out.dump());
+}
+
+#[test]
 fn an_interrupt_during_the_stop_phase_stops_at_once() {
     let demo = Demo::start(&["--stall", "9s/10s"]);
     let dir = tempfile::tempdir().unwrap();
