@@ -1,0 +1,64 @@
+//! The bounds and the duration reader that every part of resolution shares: resolve.rs (the run, steps, gates)
+//! and load.rs (`[load]`) both use them, so they live below both and neither imports the other.
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+use crate::error::Error;
+use crate::scenario::Loaded;
+
+type Result<T> = std::result::Result<T, Error>;
+
+/// The longest duration accepted anywhere (run time, timeouts, waits): a year.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+/// The most users a run may start (`--users`, `users`, `max_users`, a stage's `users`).
+pub const MAX_USERS: u64 = 10_000_000;
+
+/// A duration from the scenario ("500ms", "1h 30m"), at most [`MAX_DURATION`]; an error points at `v`.
+pub(super) fn duration_value(
+    loaded: &Loaded,
+    file: usize,
+    v: &Spanned<String>,
+    what: &str,
+) -> Result<Duration> {
+    let d = humantime::parse_duration(v.get_ref().trim()).map_err(|e| -> Error {
+        loaded
+            .error(
+                file,
+                v.span(),
+                format!(
+                    "`{what}`: cannot parse `{}` as a duration ({e})",
+                    v.get_ref()
+                ),
+            )
+            .with_help("write a number and a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h 30m\"")
+            .into()
+    })?;
+    if d > MAX_DURATION {
+        return Err(loaded
+            .error(
+                file,
+                v.span(),
+                format!("`{what}` must be at most 365 days, got `{}`", v.get_ref()),
+            )
+            .into());
+    }
+    Ok(d)
+}
+
+/// A [`duration_value`] above zero.
+pub(super) fn positive_duration(
+    loaded: &Loaded,
+    file: usize,
+    v: &Spanned<String>,
+    what: &str,
+) -> Result<Duration> {
+    let d = duration_value(loaded, file, v, what)?;
+    if d.is_zero() {
+        return Err(loaded
+            .error(file, v.span(), format!("`{what}` must be above zero"))
+            .into());
+    }
+    Ok(d)
+}
