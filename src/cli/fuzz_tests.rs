@@ -195,16 +195,16 @@ fn accepted(cli: Cli) -> Result<(), TestCaseError> {
         Command::ServeDemo(args) => {
             prop_assert!((0.0..=1.0).contains(&args.error_rate));
             // What serve-demo parses itself, later: never a panic either.
-            if let Some(j) = &args.jitter {
-                if let Ok(j) = j.parse::<crate::demo::Jitter>() {
-                    let _ = j.sample(&mut rand::rng());
-                }
+            if let Some(j) = &args.jitter
+                && let Ok(j) = j.parse::<crate::demo::Jitter>()
+            {
+                let _ = j.sample(&mut rand::rng());
             }
-            if let Some(s) = &args.stall {
-                if let Ok(s) = s.parse::<crate::demo::Stall>() {
-                    for t in [Duration::ZERO, Duration::from_secs(7), Duration::MAX] {
-                        let _ = s.remaining_pause(t);
-                    }
+            if let Some(s) = &args.stall
+                && let Ok(s) = s.parse::<crate::demo::Stall>()
+            {
+                for t in [Duration::ZERO, Duration::from_secs(7), Duration::MAX] {
+                    let _ = s.remaining_pause(t);
                 }
             }
         }

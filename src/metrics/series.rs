@@ -135,7 +135,7 @@ mod tests {
         let mut h0 = new_histogram();
         h0.record_n(s * 1000, s).unwrap();
         let mut all = h0.clone();
-        let fail = u64::from(s % 3 == 0);
+        let fail = u64::from(s.is_multiple_of(3));
         let mut h1 = new_histogram();
         if fail > 0 {
             h1.record(500).unwrap();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::resolve::{MAX_USERS, duration_value};
+use super::values::{MAX_USERS, duration_value};
 use super::*;
 use crate::error::Error;
 use crate::scenario::{At, Loaded, RawLoad, RawStage, ScenarioError};

@@ -15,6 +15,7 @@ mod segment;
 #[cfg(test)]
 mod tests;
 mod tls;
+mod values;
 
 use std::time::Duration;
 
@@ -27,9 +28,10 @@ use crate::scenario::template::{self, Template};
 pub use data::{DataPlan, users_started};
 pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_ARRIVAL_RATE, MIN_SPAWN_RATE};
 pub use mix::{Deal, Mix};
-pub use resolve::{DEFAULT_MAX_BODY, MAX_DURATION, MAX_USERS, resolve};
+pub use resolve::{DEFAULT_MAX_BODY, resolve};
 pub use segment::{MAX_SEGMENTS, Segment, WholeLoad};
 pub use tls::{CaFile, Tls};
+pub use values::{MAX_DURATION, MAX_USERS};
 
 /// One kind of user: its share of the users, its wait, and its steps (indexes into [`RunPlan::steps`]).
 #[derive(Debug, Clone)]
@@ -505,7 +507,7 @@ pub fn fmt_size(bytes: u64) -> String {
         (1_000, "KB"),
     ];
     for (size, unit) in UNITS {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{} {unit}", bytes / size);
         }
     }

@@ -15,9 +15,6 @@ use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, RawVar, Resolved, Template, Var};
 use crate::scenario::{At, Loaded, RawGateSet, RawLoad, RawStep, ScenarioError};
 
-/// The longest duration accepted anywhere (run time, timeouts, waits): a year.
-pub const MAX_DURATION: Duration = crate::duration::MAX;
-pub const MAX_USERS: u64 = 10_000_000;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// `[target] max_body` when the scenario does not set it: 10 MiB.
@@ -28,6 +25,7 @@ mod gates;
 mod steps;
 
 use super::request_checks::check_host;
+use super::values::{MAX_DURATION, duration_value, positive_duration};
 use gates::*;
 use steps::*;
 
@@ -663,52 +661,6 @@ fn resolve_connections(loaded: &Loaded, load: Option<&At<RawLoad>>) -> Result<Co
             }
         },
     )
-}
-
-pub(super) fn duration_value(
-    loaded: &Loaded,
-    file: usize,
-    v: &Spanned<String>,
-    what: &str,
-) -> Result<Duration> {
-    crate::duration::parse(v.get_ref()).map_err(|e| -> Error {
-        match e {
-            DurationError::TooLong => loaded.error(
-                file,
-                v.span(),
-                format!("`{what}` must be at most 365 days, got `{}`", v.get_ref()),
-            ),
-            DurationError::Unreadable(_) | DurationError::BadSeconds => loaded
-                .error(
-                    file,
-                    v.span(),
-                    format!(
-                        "`{what}`: cannot parse `{}` as a duration ({e})",
-                        v.get_ref()
-                    ),
-                )
-                .with_help(
-                    "write a number and a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h 30m\" (a bare number \
-                     is seconds)",
-                ),
-        }
-        .into()
-    })
-}
-
-pub(super) fn positive_duration(
-    loaded: &Loaded,
-    file: usize,
-    v: &Spanned<String>,
-    what: &str,
-) -> Result<Duration> {
-    let d = duration_value(loaded, file, v, what)?;
-    if d.is_zero() {
-        return Err(loaded
-            .error(file, v.span(), format!("`{what}` must be above zero"))
-            .into());
-    }
-    Ok(d)
 }
 
 /// A size above zero: a whole number of bytes, or a string such as "512KB" or "10MiB" (see [`parse_size`]).
