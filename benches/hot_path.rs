@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use loadgen::engine::http::build;
-use loadgen::engine::user::{Ctx, Shared, State};
+use loadgen::engine::request::build;
+use loadgen::engine::shared::{Ctx, Shared, State};
 use loadgen::metrics::{Outcome, Recorder, Shard};
 use rand::SeedableRng;
 use tokio_util::sync::CancellationToken;
@@ -64,7 +64,16 @@ fn bench(c: &mut Criterion) {
                     state: &mut state,
                     shared: &shared,
                 };
-                black_box(build(&shared, &mut ctx, black_box(idx)).expect("builds"))
+                let idx = black_box(idx);
+                black_box(
+                    build(
+                        &shared.plan.steps[idx],
+                        &shared.prepared[idx],
+                        &shared.base_path,
+                        &mut ctx,
+                    )
+                    .expect("builds"),
+                )
             })
         });
     }

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::client::Client;
-use crate::engine::user::{Shared, Vu};
+use crate::engine::shared::Shared;
+use crate::engine::user::Vu;
 use crate::metrics::{Collector, Recorder};
 use crate::plan::{Preflight, RunPlan, UserClass, Wait};
 

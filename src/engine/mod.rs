@@ -17,6 +17,9 @@
 pub mod arrival;
 pub mod client;
 pub mod http;
+pub mod io_error;
+pub mod request;
+pub mod shared;
 pub mod tls;
 pub mod user;
 pub mod walk;
@@ -31,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{Collector, FailureKey, Recorder, Seen, SeriesPoint, StepStats};
 use crate::plan::RunPlan;
-use user::Shared;
+use shared::Shared;
 use workers::Workers;
 
 /// Signals from outside the run.

@@ -112,7 +112,7 @@ pub fn describe_handshake_error(e: &io::Error) -> String {
                 "TLS handshake failed: the server closed the connection; {PLAIN_HTTP_HINT}"
             );
         }
-        let (_, msg) = super::client::describe_io(e, crate::metrics::FailureKind::Connect);
+        let (_, msg) = super::io_error::describe_io(e, crate::metrics::FailureKind::Connect);
         return format!("TLS handshake failed: {msg}");
     };
     match tls {
