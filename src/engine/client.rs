@@ -300,12 +300,9 @@ impl Pool {
     }
 
     /// Idle connections now.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -359,7 +356,7 @@ impl Client {
         origin: &Origin,
         req: &Outgoing<'_>,
     ) -> Result<Answer, SendError> {
-        self.write_request(origin, req);
+        let _ = self.write_request(origin, req);
         let idempotent = matches!(
             *req.method,
             http::Method::GET
@@ -424,7 +421,7 @@ impl Client {
     /// replaces it; `cookie` is one header, the request's own `Cookie` value first and then the jar's cookies
     /// that it does not name; `content-length` is loadgen's alone (the plan refuses a scenario's
     /// `Content-Length` and `Transfer-Encoding`).
-    fn write_request(&mut self, origin: &Origin, req: &Outgoing<'_>) {
+    pub(crate) fn write_request(&mut self, origin: &Origin, req: &Outgoing<'_>) -> usize {
         let cookies = &self.cookies;
         let w = &mut self.wbuf;
         w.clear();
@@ -489,6 +486,7 @@ impl Client {
         }
         w.extend_from_slice(b"\r\n");
         w.extend_from_slice(req.body);
+        w.len()
     }
 
     /// Drops every connection (a user that ends closes its connections).

@@ -13,17 +13,35 @@
 //! `abort_on_fail`); users finish the request they are in and run `on_stop`; whatever has not ended
 //! by the stop timeout is aborted, as it is at once on a second interrupt or an interrupt during the stop
 //! phase. Completion is known when every worker has reported that its last user ended.
+//!
+//! # Boundary
+//! Outside the engine only this is seen: [`run`] (a plan in, a [`RunOutcome`] out, each second shown to an
+//! [`Observer`]), [`Signals`], [`new_run_id`], and [`probe`] (a few steps sent by one user outside any run: the
+//! pre-flight checks). Everything else is crate-private.
+//!
+//! # Layers
+//! Each module imports only those below it:
+//! - `mod` (the scheduler), `probe`
+//! - [`workers`] → [`arrival`] → [`user`] (a user's session loop) → [`http`] (one step: send, check, capture,
+//!   record) → [`shared`] (what users share; a user's template values) → [`request`] (a step's prepared parts
+//!   and their rendering) → [`client`] (connections, cookies, framing) → [`tls`] → [`io_error`];
+//! - [`walk`] (who starts when) beside them, read by the scheduler, `arrival` and `user`.
 
-pub mod arrival;
-pub mod client;
-pub mod http;
-pub mod io_error;
-pub mod request;
-pub mod shared;
-pub mod tls;
-pub mod user;
-pub mod walk;
-pub mod workers;
+pub(crate) mod arrival;
+#[doc(hidden)]
+pub mod bench;
+pub(crate) mod client;
+pub(crate) mod http;
+pub(crate) mod io_error;
+mod probe;
+pub(crate) mod request;
+pub(crate) mod shared;
+pub(crate) mod tls;
+pub(crate) mod user;
+pub(crate) mod walk;
+pub(crate) mod workers;
+
+pub use probe::{ProbeError, probe};
 
 use std::collections::HashMap;
 use std::sync::Arc;
