@@ -33,6 +33,7 @@ pub mod bench;
 pub(crate) mod client;
 pub(crate) mod http;
 pub(crate) mod io_error;
+pub mod observe;
 mod probe;
 pub(crate) mod request;
 pub(crate) mod shared;
