@@ -7,8 +7,8 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use tokio_util::sync::CancellationToken;
 
-use super::client::{Client, Outgoing};
-use super::request::build;
+use super::client::Client;
+use super::request::render;
 use super::shared::{Ctx, Shared, State};
 use crate::metrics::Recorder;
 use crate::plan::RunPlan;
@@ -68,19 +68,9 @@ impl Requests {
             state: &mut self.state,
             shared,
         };
-        let (dyn_origin, req) = build(step, prep, &shared.base_path, &mut ctx)?;
-        let origin = dyn_origin
-            .as_ref()
-            .or(prep.origin.as_ref())
-            .unwrap_or(&shared.origin);
-        let out = Outgoing {
-            method: req.method(),
-            target: req.uri().path_and_query().map_or("/", |p| p.as_str()),
-            headers: req.headers(),
-            body: req.body(),
-            keep_body: step.needs_body(),
-            max_body: shared.plan.max_body,
-        };
-        Ok(self.client.write_request(origin, &out))
+        let origin = prep.origin.as_ref().unwrap_or(&shared.origin);
+        let (buf, jar) = self.client.send_buffer();
+        render(step, prep, &shared.base_path, origin, &mut ctx, jar, buf)?;
+        Ok(buf.wire.len())
     }
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use tokio::time::timeout_at;
 
 use super::client::{Client, Outgoing};
-use super::request::build;
+use super::request::render;
 use super::shared::{Ctx, Shared, State};
 use crate::metrics::FailureKind;
 use crate::metrics::Outcome;
@@ -51,23 +51,29 @@ pub async fn exec(
     let prep = &shared.prepared[idx];
     let mut ctx = Ctx { state, shared };
 
-    let (dyn_origin, req) = match build(step, prep, &shared.base_path, &mut ctx) {
+    // Rendered straight into the user's send buffer: the step's constant parts as prepared, the rest from
+    // the user's values.
+    let default_origin = prep.origin.as_ref().unwrap_or(&shared.origin);
+    let (buf, jar) = client.send_buffer();
+    let rendered = match render(
+        step,
+        prep,
+        &shared.base_path,
+        default_origin,
+        &mut ctx,
+        jar,
+        buf,
+    ) {
         Ok(r) => r,
         Err(msg) => return unsent(shared, id, idx, &msg),
     };
-    let origin = dyn_origin
-        .as_ref()
-        .or(prep.origin.as_ref())
-        .unwrap_or(&shared.origin);
+    let origin = rendered.origin.as_ref().unwrap_or(default_origin);
 
     // Send it and read the answer, all within the request timeout.
     let needs_body = step.needs_body();
-    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let out = Outgoing {
-        method: req.method(),
-        target,
-        headers: req.headers(),
-        body: req.body(),
+        method: &step.method,
+        close: rendered.close,
         keep_body: needs_body,
         max_body: shared.plan.max_body,
     };

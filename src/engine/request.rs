@@ -1,67 +1,103 @@
 //! What a request is made of: the parts of a step that never vary, built once per run ([`Prepared`]), and the
-//! rendering of the rest for one user (path and query values percent-encoded, headers, body).
+//! rendering of a request for one user straight into its client's send buffer ([`render`]): request line,
+//! headers and body written from the prepared parts and the user's values, with no `http::Request`, header map
+//! or per-request copy of a shared value in between (path and query values percent-encoded, header values
+//! checked as `http::HeaderValue` would).
 //!
 //! It knows steps, templates and origins, and nothing of users or of the run: the request path
 //! ([`super::http`]) hands it a template context.
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
-use http::{Request, Uri};
+use http::header::{CONNECTION, CONTENT_TYPE, COOKIE, HOST, HeaderName};
+use http::{Method, Uri};
 
-use super::client::Origin;
+use super::client::{Origin, SendBuf};
 use crate::plan::{Body, Step};
 use crate::scenario::template::Context;
 
 /// What can be built once per step instead of once per request.
 #[derive(Debug)]
 pub struct Prepared {
-    /// The request target (path and query) when nothing in it varies.
-    pub(super) uri: Option<Uri>,
+    /// The request target (path and query, as it goes on the wire) when nothing in it varies.
+    target: Option<String>,
     /// The origin of a constant absolute URL; `None` means the run's target (or a URL rendered per request).
     pub(super) origin: Option<Origin>,
-
-    /// Header values that do not vary.
-    headers: Vec<Option<HeaderValue>>,
+    /// Header values that do not vary (and are valid header values), by the step's header.
+    headers: Vec<Option<String>>,
+    /// The order the step's headers go on the wire: by name in order of first appearance, a name's values
+    /// together (as an `http::HeaderMap` iterates), `Cookie` left out (it goes out as one header, with the jar).
+    order: Vec<usize>,
+    /// The step's own `Cookie` header (the first, if several).
+    cookie: Option<usize>,
+    /// The step sets its own `Host` (which replaces the target's), `Content-Type`, `Connection: close`.
+    own_host: bool,
+    own_content_type: bool,
+    /// Its `Connection` headers say `close`, as far as they are constant.
+    close: bool,
     /// The body when it does not vary.
-    body: Option<Bytes>,
+    body: Option<String>,
 }
 
 impl Prepared {
     pub fn new(step: &Step, base_path: &str) -> Prepared {
-        let mut uri = None;
+        let mut target = None;
         let mut origin = None;
         if step.path.is_constant() && step.query.iter().all(|(_, t)| t.is_constant()) {
-            let mut target = String::new();
-            let mut none = NoVars;
-            if let Ok((o, u)) = request_target(step, base_path, &mut none, &mut target) {
-                uri = Some(u);
+            let mut buf = String::new();
+            if let Ok(o) = request_target(step, base_path, &mut NoVars, &mut buf) {
+                target = Some(buf);
                 origin = o;
             }
         }
-        let headers = step
+        let headers: Vec<Option<String>> = step
             .headers
             .iter()
             .map(|(_, t)| {
                 t.is_constant()
-                    .then(|| HeaderValue::try_from(t.render(&mut NoVars)).ok())
-                    .flatten()
+                    .then(|| t.render(&mut NoVars))
+                    .filter(|v| valid_header_value(v))
             })
             .collect();
+        let mut order = Vec::with_capacity(step.headers.len());
+        for (i, (name, _)) in step.headers.iter().enumerate() {
+            if name == COOKIE || order.iter().any(|&j: &usize| step.headers[j].0 == *name) {
+                continue;
+            }
+            order.extend((i..step.headers.len()).filter(|&j| step.headers[j].0 == *name));
+        }
+        let named = |n: &HeaderName| step.headers.iter().any(|(h, _)| h == n);
+        let close = step
+            .headers
+            .iter()
+            .zip(&headers)
+            .any(|((n, _), v)| n == CONNECTION && v.as_deref().is_some_and(says_close));
         let body = match &step.body {
-            Body::None => Some(Bytes::new()),
-            Body::Json(t) => t
-                .constant()
-                .and_then(|v| serde_json::to_vec(&v).ok())
-                .map(Bytes::from),
-            Body::Text(t) => t.is_constant().then(|| Bytes::from(t.render(&mut NoVars))),
+            Body::None => Some(String::new()),
+            Body::Json(t) => t.constant().and_then(|v| serde_json::to_string(&v).ok()),
+            Body::Text(t) => t.is_constant().then(|| t.render(&mut NoVars)),
         };
         Prepared {
-            uri,
+            target,
             origin,
             headers,
+            order,
+            cookie: step.headers.iter().position(|(n, _)| n == COOKIE),
+            own_host: named(&HOST),
+            own_content_type: named(&CONTENT_TYPE),
+            close,
             body,
         }
     }
+}
+
+/// What `http::HeaderValue` accepts: visible ASCII, spaces, tabs and bytes past ASCII; no other control
+/// character (so no CR or LF that would end the header and start another).
+fn valid_header_value(v: &str) -> bool {
+    v.bytes().all(|b| (b >= 32 && b != 127) || b == b'\t')
+}
+
+/// Whether a `Connection` header value holds the `close` token.
+fn says_close(v: &str) -> bool {
+    v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))
 }
 
 struct NoVars;
@@ -106,13 +142,14 @@ pub fn encode_path_value(value: &str, out: &mut String) {
     }
 }
 
-/// Renders the request target (`/path?query`) into `buf` and parses it; for an absolute URL also its origin.
+/// Renders the request target (`/path?query`) into `buf`, as it goes on the wire; for an absolute URL also
+/// its origin.
 fn request_target(
     step: &Step,
     base_path: &str,
     ctx: &mut dyn Context,
     buf: &mut String,
-) -> Result<(Option<Origin>, Uri), String> {
+) -> Result<Option<Origin>, String> {
     buf.clear();
     step.path.render_into(
         &mut PathValues {
@@ -153,69 +190,181 @@ fn request_target(
             buf.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
         }
     }
-    let uri = Uri::try_from(std::mem::take(buf)).map_err(|e| {
-        format!(
-            "invalid request path from `{}`: {e}",
-            crate::plan::request_checks::mask_userinfo(step.path.source())
-        )
-    })?;
-    Ok((origin, uri))
+    if !plain_target(buf) {
+        // What a URI parser makes of it (a fragment dropped, or an error): rare, so parsed only then.
+        let uri = Uri::try_from(buf.as_str()).map_err(|e| {
+            format!(
+                "invalid request path from `{}`: {e}",
+                crate::plan::request_checks::mask_userinfo(step.path.source())
+            )
+        })?;
+        let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        *buf = target;
+    }
+    Ok(origin)
 }
 
-/// Builds the request of step `idx` for the user behind `ctx`: what is constant comes from [`Prepared`], the
-/// rest is rendered. Returns the origin when the step's URL is absolute and was rendered now. The `Host` and
-/// `Cookie` headers are added when it is sent.
-pub fn build(
+/// A target that a URI parser takes as it is: a path (from `/`) and query of visible ASCII, without a fragment
+/// or a character that a path or a query refuses (`"` `<` `>` `` ` ``).
+fn plain_target(t: &str) -> bool {
+    t.starts_with('/')
+        && t.len() < 8192
+        && t.bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'#' | b'<' | b'>' | b'`'))
+}
+
+/// Renders the request of `step` for the user behind `ctx` into `buf.wire`, as it goes on the wire: what is
+/// constant comes from `prep`, the rest is rendered. `origin` is where it goes unless its URL is absolute and
+/// rendered now (that origin is returned); `jar` is the user's cookies.
+///
+/// Every header is on the wire once: `host` is the target's unless the request sets its own `Host`, which
+/// replaces it; `cookie` is one header, the request's own `Cookie` value first and then the jar's cookies that
+/// it does not name; `content-type` is `application/json` for a JSON body unless the request sets one;
+/// `content-length` is loadgen's alone (the plan refuses a scenario's `Content-Length` and
+/// `Transfer-Encoding`).
+pub(crate) fn render(
     step: &Step,
     prep: &Prepared,
     base_path: &str,
+    origin: &Origin,
     ctx: &mut dyn Context,
-) -> Result<(Option<Origin>, Request<Bytes>), String> {
-    let (origin, uri) = match &prep.uri {
-        Some(u) => (None, u.clone()),
-        None => {
-            let mut buf = String::with_capacity(64);
-            request_target(step, base_path, ctx, &mut buf)?
-        }
+    jar: &[(String, String)],
+    buf: &mut SendBuf,
+) -> Result<Rendered, String> {
+    let SendBuf {
+        wire: w,
+        target,
+        values,
+        spans,
+    } = buf;
+    let (dyn_origin, target) = match &prep.target {
+        Some(t) => (None, t.as_str()),
+        None => (
+            request_target(step, base_path, ctx, target)?,
+            target.as_str(),
+        ),
     };
-    let mut req = Request::new(Bytes::new());
-    *req.method_mut() = step.method.clone();
-    *req.uri_mut() = uri;
-    let headers = req.headers_mut();
+    // The varying header values, rendered in the step's order into one reused buffer.
+    values.clear();
+    spans.clear();
     for ((name, tpl), constant) in step.headers.iter().zip(&prep.headers) {
-        let value = match constant {
-            Some(v) => v.clone(),
-            None => HeaderValue::try_from(tpl.render(ctx))
-                .map_err(|_| format!("header `{name}` rendered to an invalid value"))?,
-        };
-        headers.append(name.clone(), value);
-    }
-    let body = match (&prep.body, &step.body) {
-        (Some(b), _) => b.clone(),
-        (None, Body::Json(t)) => {
-            Bytes::from(serde_json::to_vec(&t.render(ctx)).unwrap_or_default())
+        let start = values.len();
+        if constant.is_none() {
+            tpl.render_into(ctx, values);
+            if !valid_header_value(&values[start..]) {
+                return Err(format!("header `{name}` rendered to an invalid value"));
+            }
         }
-        (None, Body::Text(t)) => Bytes::from(t.render(ctx)),
-        (None, Body::None) => Bytes::new(),
-    };
-    if matches!(step.body, Body::Json(_)) && !headers.contains_key(CONTENT_TYPE) {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        spans.push((start, values.len()));
     }
-    *req.body_mut() = body;
-    Ok((origin, req))
+    let value = |i: usize| -> &str {
+        match &prep.headers[i] {
+            Some(v) => v,
+            None => &values[spans[i].0..spans[i].1],
+        }
+    };
+    let origin = dyn_origin.as_ref().unwrap_or(origin);
+
+    w.clear();
+    w.push_str(step.method.as_str());
+    w.push(' ');
+    w.push_str(target);
+    w.push_str(" HTTP/1.1\r\n");
+    if !prep.own_host {
+        w.push_str("host: ");
+        w.push_str(&origin.authority);
+        w.push_str("\r\n");
+    }
+    let own_cookie = prep.cookie.map(value);
+    let named = |name: &str| {
+        own_cookie.is_some_and(|v| {
+            v.split(';')
+                .filter_map(|pair| pair.split('=').next())
+                .any(|n| n.trim_ascii() == name)
+        })
+    };
+    let mut jar = jar.iter().filter(|(n, _)| !named(n)).peekable();
+    if own_cookie.is_some() || jar.peek().is_some() {
+        w.push_str("cookie: ");
+        let mut first = true;
+        if let Some(v) = own_cookie {
+            w.push_str(v);
+            first = v.trim_ascii().is_empty();
+        }
+        for (n, v) in jar {
+            if !first {
+                w.push_str("; ");
+            }
+            first = false;
+            w.push_str(n);
+            w.push('=');
+            w.push_str(v);
+        }
+        w.push_str("\r\n");
+    }
+    let mut close = prep.close;
+    for &i in &prep.order {
+        let name = &step.headers[i].0;
+        let v = value(i);
+        if prep.headers[i].is_none() && *name == CONNECTION {
+            close |= says_close(v);
+        }
+        w.push_str(name.as_str());
+        w.push_str(": ");
+        w.push_str(v);
+        w.push_str("\r\n");
+    }
+    if matches!(step.body, Body::Json(_)) && !prep.own_content_type {
+        w.push_str("content-type: application/json\r\n");
+    }
+    let method_has_body = matches!(step.method, Method::POST | Method::PUT | Method::PATCH);
+    match &prep.body {
+        Some(body) => {
+            if !body.is_empty() || method_has_body {
+                content_length(w, body.len());
+            }
+            w.push_str("\r\n");
+            w.push_str(body);
+        }
+        None => {
+            // Rendered after the head, then its length put in before the blank line.
+            let head = w.len();
+            match &step.body {
+                Body::Json(t) => {
+                    w.push_str(&serde_json::to_string(&t.render(ctx)).unwrap_or_default())
+                }
+                Body::Text(t) => t.render_into(ctx, w),
+                Body::None => {}
+            }
+            let len = w.len() - head;
+            let mut line = String::with_capacity(24);
+            if len > 0 || method_has_body {
+                content_length(&mut line, len);
+            }
+            line.push_str("\r\n");
+            w.insert_str(head, &line);
+        }
+    }
+    Ok(Rendered {
+        origin: dyn_origin,
+        close,
+    })
+}
+
+fn content_length(w: &mut String, len: usize) {
+    w.push_str("content-length: ");
+    crate::scenario::template::write_num(w, len as u64);
+    w.push_str("\r\n");
+}
+
+/// What rendering found out besides the bytes.
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    /// The origin of an absolute URL rendered now.
+    pub origin: Option<Origin>,
+    /// The request says `Connection: close`.
+    pub close: bool,
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn path_values_are_encoded_where_a_url_cannot_hold_them() {
-        let mut out = String::new();
-        encode_path_value("a b\r\n\0\x7f\"#<>\\^`{|}é/?&=%x", &mut out);
-        assert_eq!(
-            out,
-            "a%20b%0D%0A%00%7F%22%23%3C%3E%5C%5E%60%7B%7C%7D%C3%A9/?&=%x"
-        );
-    }
-}
+mod tests;
