@@ -1,74 +1,39 @@
 //! Micro-benchmarks of what loadgen does per request besides the network: build the request of a step
-//! (render templates, headers, JSON body), and record its outcome into a metrics shard.
+//! (render templates, headers, JSON body) and write it into the user's send buffer, and record its outcome into
+//! a metrics shard.
 //!
 //! `cargo bench --bench hot_path`. These guard the per-request path against regressions; the end-to-end
 //! figures (CPU per request against wrk and oha) come from `benches/run.py`.
 
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use loadgen::engine::http::build;
-use loadgen::engine::user::{Ctx, Shared, State};
-use loadgen::metrics::{Outcome, Recorder, Shard};
-use rand::SeedableRng;
-use tokio_util::sync::CancellationToken;
+use loadgen::engine::bench::Requests;
+use loadgen::metrics::{Outcome, Shard};
 
-fn shared() -> Arc<Shared> {
+fn requests() -> Requests {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/stress.toml");
     let loaded = loadgen::scenario::load(&root).expect("the shipped scenario loads");
     let plan = loadgen::plan::resolve(&loaded, &loadgen::plan::Overrides::default())
         .expect("and resolves");
-    let steps = plan.steps.len();
-    let recorder = Arc::new(Recorder::new(steps, 4));
-    Arc::new(
-        Shared::new(
-            Arc::new(plan),
-            recorder,
-            "r1".into(),
-            CancellationToken::new(),
-        )
-        .expect("shared state"),
+    Requests::new(
+        plan,
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsZ18xIn0.c2lnbmF0dXJl",
     )
-}
-
-fn step(shared: &Shared, name: &str) -> usize {
-    shared
-        .plan
-        .steps
-        .iter()
-        .position(|s| s.name == name)
-        .expect("step exists")
+    .expect("shared state")
 }
 
 fn bench(c: &mut Criterion) {
-    let shared = shared();
-    let mut state = State {
-        id: 42,
-        number: 42,
-        row: None,
-        session: 3,
-        captures: vec![
-            Some("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsZ18xIn0.c2lnbmF0dXJl".into());
-            shared.plan.captures.len()
-        ],
-        rng: rand::rngs::SmallRng::seed_from_u64(1),
-    };
+    let mut requests = requests();
     for name in ["verify_token", "rate_limited_operation", "register"] {
-        let idx = step(&shared, name);
+        let idx = requests.step(name).expect("step exists");
         c.bench_function(&format!("build/{name}"), |b| {
-            b.iter(|| {
-                let mut ctx = Ctx {
-                    state: &mut state,
-                    shared: &shared,
-                };
-                black_box(build(&shared, &mut ctx, black_box(idx)).expect("builds"))
-            })
+            b.iter(|| black_box(requests.render(black_box(idx)).expect("builds")))
         });
     }
-    let mut shard = Shard::new(shared.plan.steps.len());
+    let mut shard = Shard::new(requests.steps());
     let outcome = Outcome {
         delay: None,
         latency: Some(Duration::from_micros(1234)),
@@ -82,8 +47,8 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("recorder/record_ok", |b| {
         b.iter(|| {
-            shared
-                .recorder
+            requests
+                .recorder()
                 .record(black_box(7), black_box(2), black_box(&outcome))
         })
     });

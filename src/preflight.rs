@@ -6,15 +6,12 @@
 //! every `interval` until `timeout`; then no load is sent and the run ends with exit code 4, naming the check
 //! that failed and why. The checks' requests are not part of the run's statistics.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::client::Client;
-use crate::engine::user::{Shared, Vu};
-use crate::metrics::{Collector, Recorder};
-use crate::plan::{Preflight, RunPlan, UserClass, Wait};
+use crate::engine::ProbeError;
+use crate::plan::{Preflight, RunPlan};
 
 /// How the checks went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,56 +57,14 @@ pub async fn run(
     }
 }
 
-/// One attempt: every check in order, on a fresh user; the first failure's reason.
+/// One attempt: every check in order, as one fresh user ([`crate::engine::probe`]); the first failure's reason.
 async fn attempt(plan: &RunPlan, preflight: &Preflight) -> Result<(), String> {
-    let checks = preflight.checks.len();
-    // The checks as a plan of their own: one class whose on_start is the checks, so a user runs them with
-    // the engine's own request path (templates, captures, TLS, timeouts).
-    let mut own = plan.clone();
-    own.steps = preflight.checks.clone();
-    own.classes = vec![UserClass {
-        name: "preflight".into(),
-        weight: 1,
-        wait: Wait::None,
-        on_start: (0..checks).collect(),
-        tasks: Vec::new(),
-        on_stop: Vec::new(),
-    }];
-    own.data = None;
-    own.preflight = None;
-    let recorder = Arc::new(Recorder::new(checks, 1));
-    let shared = Arc::new(
-        Shared::new(
-            Arc::new(own),
-            recorder.clone(),
-            "preflight".into(),
-            CancellationToken::new(),
-        )
-        .map_err(|e| format!("cannot set up the checks: {e}"))?,
-    );
-    let start = crate::engine::walk::Start {
-        local: 0,
-        number: 0,
-        class: 0,
-    };
-    let mut user = Vu::new(start, shared, Client::default(), CancellationToken::new());
-    let mut failed = None;
-    for i in 0..checks {
-        if user.exec(i).await.is_err() {
-            failed = Some(i);
-            break;
-        }
+    match crate::engine::probe(plan, &preflight.checks).await {
+        Ok(()) => Ok(()),
+        Err(ProbeError::Setup(e)) => Err(format!("cannot set up the checks: {e}")),
+        Err(ProbeError::Step { index, reason }) => Err(format!(
+            "check `{}`: {reason}",
+            preflight.checks[index].name
+        )),
     }
-    user.finish().await;
-    let Some(i) = failed else {
-        return Ok(());
-    };
-    let mut collector = Collector::new(checks, Instant::now());
-    collector.tick(&recorder, Instant::now());
-    let why = collector.totals[i]
-        .errors
-        .keys()
-        .next()
-        .map_or_else(|| "failed".to_string(), |(_, message)| message.clone());
-    Err(format!("check `{}`: {why}", preflight.checks[i].name))
 }

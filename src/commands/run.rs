@@ -100,30 +100,26 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         }
         return Ok(ready);
     }
-    // Refreshed every second only where they are regular files: a device or FIFO gets them once, at the end.
-    let live_csv = outputs
-        .csv
-        .clone()
-        .filter(report::csv::CsvFiles::is_regular)
-        .map(|files| report::csv::LiveCsv::start(files, plan.clone()))
-        .transpose()?;
     let run_id = engine::new_run_id();
-    let live_metrics = metrics.as_ref().map(|_| {
-        report::prometheus::LiveMetrics::new(plan.clone(), run_id.clone(), published.clone())
-    });
+    let live = report::live::Live::start(
+        &outputs,
+        metrics.as_ref().map(|_| &published),
+        &plan,
+        &run_id,
+    )?;
     let watches = (
         watch::GateWatch::new(plan.clone(), quiet),
         (!quiet).then(|| watch::TargetWatch::new(plan.host_display(), !args.demo)),
     );
     let mut observers = (
         report::progress::Progress::new(plan.duration, plan.users, !quiet, args.progress_interval),
-        ((live_csv, live_metrics), watches),
+        (live, watches),
     );
     let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await?;
-    let (progress, ((live_csv, _), (gate_watch, _))) = observers;
+    let (progress, (live, (gate_watch, _))) = observers;
     progress.finish();
     // The live files are rewritten from the results below.
-    drop(live_csv);
+    live.finish().await;
     signal_task.abort();
     if let Some(server) = demo {
         // shutdown() joins the server's thread: keep it off the async workers.

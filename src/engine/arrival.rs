@@ -27,7 +27,8 @@ use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
-use super::user::{Shared, Vu};
+use super::shared::Shared;
+use super::user::Vu;
 use super::walk::Start;
 use crate::plan::{Arrival, Deal, Load, Mix, Segment};
 

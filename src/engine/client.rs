@@ -21,6 +21,7 @@ use http::header::HeaderValue;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::io_error::describe_io;
 use crate::metrics::FailureKind;
 
 /// Where requests go: scheme, host and port, with the `Host` header value ready.
@@ -32,7 +33,7 @@ pub struct Origin {
     pub host: String,
     pub port: u16,
     /// The `Host` header: `host` or `host:port` when the port is not the scheme's default.
-    pub authority: HeaderValue,
+    pub authority: String,
 }
 
 impl Origin {
@@ -56,12 +57,13 @@ impl Origin {
             Some(p) => format!("{in_authority}:{p}"),
             None => in_authority,
         };
+        HeaderValue::try_from(authority.as_str()).map_err(|_| "invalid host".to_string())?;
         Ok(Origin {
             key: format!("{}://{authority}", url.scheme()),
             https,
             host,
             port,
-            authority: HeaderValue::try_from(authority).map_err(|_| "invalid host".to_string())?,
+            authority,
         })
     }
 }
@@ -122,52 +124,6 @@ impl Net {
             .get(key)
             .cloned()
     }
-}
-
-/// Running out of descriptors: `EMFILE` (this process's limit) and `ENFILE` (the system's), numbered alike on
-/// Linux, the BSDs and macOS.
-fn descriptors_exhausted(e: &io::Error) -> Option<&'static str> {
-    if !cfg!(unix) {
-        return None;
-    }
-    match e.raw_os_error()? {
-        24 => Some(
-            "too many open files (loadgen's descriptor limit: raise `ulimit -n` or run fewer users)",
-        ),
-        23 => Some("too many open files in the system (the kernel's file table is full)"),
-        _ => None,
-    }
-}
-
-/// Names an I/O failure by its kind. Running out of descriptors or local ports is [`FailureKind::Resources`]:
-/// a limit of loadgen's machine, which says nothing about the target, so it is told apart from a refused
-/// connection.
-pub fn describe_io(e: &io::Error, default: FailureKind) -> (FailureKind, String) {
-    use io::ErrorKind::*;
-    if let Some(msg) = descriptors_exhausted(e) {
-        return (FailureKind::Resources, msg.to_string());
-    }
-    let (kind, msg) = match e.kind() {
-        ConnectionRefused => (FailureKind::Connect, "connection refused"),
-        ConnectionReset => (FailureKind::Connection, "connection reset by peer"),
-        ConnectionAborted => (FailureKind::Connection, "connection aborted"),
-        BrokenPipe => (FailureKind::Connection, "broken pipe"),
-        UnexpectedEof => (
-            FailureKind::Connection,
-            "connection closed before the response completed",
-        ),
-        TimedOut => (FailureKind::Timeout, "request timed out"),
-        AddrNotAvailable => (
-            FailureKind::Resources,
-            "no free local port (the ephemeral ports are used up, e.g. by connections in TIME_WAIT)",
-        ),
-        OutOfMemory => (FailureKind::Resources, "out of memory"),
-        AddrInUse => (FailureKind::Connect, "local address in use"),
-        HostUnreachable | NetworkUnreachable => (FailureKind::Connect, "host unreachable"),
-        NotFound => (FailureKind::Connect, "the host name does not resolve"),
-        _ => return (default, e.to_string()),
-    };
-    (kind, msg.to_string())
 }
 
 /// Why a request got no (complete) answer.
@@ -307,17 +263,27 @@ pub struct Answer {
     pub oversize: bool,
 }
 
-/// A request ready to write.
+/// What the client needs to know of the request in its [`SendBuf`] besides its bytes.
 pub struct Outgoing<'a> {
+    /// Its method: an idempotent request may be sent again on a fresh connection.
     pub method: &'a http::Method,
-    /// Path and query.
-    pub target: &'a str,
-    pub headers: &'a http::HeaderMap,
-    pub body: &'a [u8],
+    /// It says `Connection: close`: it gets a connection of its own, not kept after.
+    pub close: bool,
     /// Keep the body of the answer (for captures).
     pub keep_body: bool,
     /// The longest body kept; a longer one is read and counted as it streams, but dropped.
     pub max_body: u64,
+}
+
+/// A user's send buffer: the request as it goes on the wire ([`super::request::render`] writes it), and the
+/// scratch space it is rendered with (the target, the varying header values). Reused from request to request,
+/// so rendering allocates nothing once they have grown.
+#[derive(Debug, Default)]
+pub struct SendBuf {
+    pub wire: String,
+    pub target: String,
+    pub values: String,
+    pub spans: Vec<(usize, usize)>,
 }
 
 /// Idle keep-alive connections shared by the users of one worker (`connections = "shared"`).
@@ -345,12 +311,9 @@ impl Pool {
     }
 
     /// Idle connections now.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -360,7 +323,7 @@ pub struct Client {
     conns: Vec<(String, Conn)>,
     pool: Option<std::sync::Arc<Pool>>,
     cookies: Vec<(String, String)>,
-    wbuf: Vec<u8>,
+    send: SendBuf,
 }
 
 impl Client {
@@ -370,6 +333,11 @@ impl Client {
             pool: Some(pool),
             ..Client::default()
         }
+    }
+
+    /// The send buffer to render the next request into, and the cookies the user's jar holds.
+    pub fn send_buffer(&mut self) -> (&mut SendBuf, &[(String, String)]) {
+        (&mut self.send, &self.cookies)
     }
 
     fn take(&mut self, key: &str) -> Option<(String, Conn)> {
@@ -389,7 +357,7 @@ impl Client {
         }
     }
 
-    /// Sends a request to `origin` over this user's connection to it (opening one if needed) and reads the
+    /// Sends the request in the send buffer to `origin` over this user's connection to it (opening one if needed) and reads the
     /// whole answer.
     ///
     /// A kept-alive connection can turn out to have been closed by the server meanwhile. An idempotent request
@@ -404,7 +372,6 @@ impl Client {
         origin: &Origin,
         req: &Outgoing<'_>,
     ) -> Result<Answer, SendError> {
-        self.write_request(origin, req);
         let idempotent = matches!(
             *req.method,
             http::Method::GET
@@ -441,11 +408,11 @@ impl Client {
             let reused = conn.used > 0;
             // The connection is owned by this future while in use: if the exchange is cut short (a timeout),
             // it is dropped with it rather than reused mid-answer.
-            match round_trip(&mut conn, &self.wbuf, req).await {
+            match round_trip(&mut conn, self.send.wire.as_bytes(), req).await {
                 Ok((answer, keep_alive)) => {
                     conn.used += 1;
                     // A request that says `Connection: close` gets a connection of its own, as it asks.
-                    if keep_alive && !asks_close(req.headers) {
+                    if keep_alive && !req.close {
                         self.put(key, conn);
                     }
                     self.store_cookies(&answer.head);
@@ -461,79 +428,6 @@ impl Client {
             }
         }
         Err(SendError::Closed)
-    }
-
-    /// Serialises the request into the reused write buffer.
-    ///
-    /// Every header is on the wire once: `host` is the target's unless the request sets its own `Host`, which
-    /// replaces it; `cookie` is one header, the request's own `Cookie` value first and then the jar's cookies
-    /// that it does not name; `content-length` is loadgen's alone (the plan refuses a scenario's
-    /// `Content-Length` and `Transfer-Encoding`).
-    fn write_request(&mut self, origin: &Origin, req: &Outgoing<'_>) {
-        let cookies = &self.cookies;
-        let w = &mut self.wbuf;
-        w.clear();
-        w.extend_from_slice(req.method.as_str().as_bytes());
-        w.push(b' ');
-        w.extend_from_slice(req.target.as_bytes());
-        w.extend_from_slice(b" HTTP/1.1\r\n");
-        if !req.headers.contains_key(http::header::HOST) {
-            w.extend_from_slice(b"host: ");
-            w.extend_from_slice(origin.authority.as_bytes());
-            w.extend_from_slice(b"\r\n");
-        }
-        let own_cookie = req.headers.get(http::header::COOKIE);
-        let own_names: Vec<&[u8]> = own_cookie.map_or_else(Vec::new, |v| {
-            v.as_bytes()
-                .split(|&b| b == b';')
-                .filter_map(|pair| pair.split(|&b| b == b'=').next())
-                .map(<[u8]>::trim_ascii)
-                .collect()
-        });
-        let jar = || {
-            cookies
-                .iter()
-                .filter(|(n, _)| !own_names.contains(&n.as_bytes()))
-        };
-        if own_cookie.is_some() || jar().next().is_some() {
-            w.extend_from_slice(b"cookie: ");
-            let mut first = true;
-            if let Some(v) = own_cookie {
-                w.extend_from_slice(v.as_bytes());
-                first = v.as_bytes().trim_ascii().is_empty();
-            }
-            for (n, v) in jar() {
-                if !first {
-                    w.extend_from_slice(b"; ");
-                }
-                first = false;
-                w.extend_from_slice(n.as_bytes());
-                w.push(b'=');
-                w.extend_from_slice(v.as_bytes());
-            }
-            w.extend_from_slice(b"\r\n");
-        }
-        for (name, value) in req.headers {
-            if name == http::header::COOKIE {
-                continue;
-            }
-            w.extend_from_slice(name.as_str().as_bytes());
-            w.extend_from_slice(b": ");
-            w.extend_from_slice(value.as_bytes());
-            w.extend_from_slice(b"\r\n");
-        }
-        let needs_length = !req.body.is_empty()
-            || matches!(
-                *req.method,
-                http::Method::POST | http::Method::PUT | http::Method::PATCH
-            );
-        if needs_length {
-            w.extend_from_slice(b"content-length: ");
-            let _ = std::io::Write::write_fmt(w, format_args!("{}", req.body.len()));
-            w.extend_from_slice(b"\r\n");
-        }
-        w.extend_from_slice(b"\r\n");
-        w.extend_from_slice(req.body);
     }
 
     /// Drops every connection (a user that ends closes its connections).
@@ -561,14 +455,6 @@ impl Client {
             }
         }
     }
-}
-
-/// Whether the request's own `Connection` header says `close`.
-fn asks_close(headers: &http::HeaderMap) -> bool {
-    headers.get_all(http::header::CONNECTION).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
-    })
 }
 
 /// Writes the request and reads the answer. On error, also says whether no answer byte had been received.

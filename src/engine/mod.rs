@@ -1,26 +1,48 @@
 //! The engine: starts virtual users on the load plan (a ramp or stages; an arrival rate starts iterations),
 //! runs them for the duration, stops them gracefully, and collects what they measured.
 //!
-//! Users run on [`workers`]: one current-thread runtime per core, users sharded across them. This task (the
+//! Users run on `workers`: one current-thread runtime per core, users sharded across them. This task (the
 //! scheduler) starts them on schedule and drains the statistics once a second into the time series (see
 //! [`crate::metrics`]).
 //!
 //! With an arrival rate the scheduler starts no users: each worker runs a lane of the schedule (see
-//! [`arrival`]).
+//! `arrival`).
 //!
 //! Shutdown follows mini-redis: one [`CancellationToken`] tells every user to stop starting tasks (end of
 //! duration, `--iterations` used up, an interrupt, or an [`Observer`] asking to stop: a failed gate with
 //! `abort_on_fail`); users finish the request they are in and run `on_stop`; whatever has not ended
 //! by the stop timeout is aborted, as it is at once on a second interrupt or an interrupt during the stop
 //! phase. Completion is known when every worker has reported that its last user ended.
+//!
+//! # Boundary
+//! Outside the engine only this is seen: [`run`] (a plan in, a [`RunOutcome`] out, each second shown to an
+//! [`Observer`]), [`Signals`], [`new_run_id`], and [`probe`] (a few steps sent by one user outside any run: the
+//! pre-flight checks). Everything else is crate-private.
+//!
+//! # Layers
+//! Each module imports only those below it:
+//! - `mod` (the scheduler), `probe`
+//! - `workers` → `arrival` → `user` (a user's session loop) → `http` (one step: send, check, capture,
+//!   record) → `shared` (what users share; a user's template values) → `request` (a step's prepared parts
+//!   and their rendering) → `client` (connections, cookies, framing) → `tls` → `io_error`;
+//! - `walk` (who starts when) beside them, read by the scheduler, `arrival` and `user`.
 
-pub mod arrival;
-pub mod client;
-pub mod http;
-pub mod tls;
-pub mod user;
-pub mod walk;
-pub mod workers;
+pub(crate) mod arrival;
+#[doc(hidden)]
+pub mod bench;
+pub(crate) mod client;
+pub(crate) mod http;
+pub(crate) mod io_error;
+pub mod observe;
+mod probe;
+pub(crate) mod request;
+pub(crate) mod shared;
+pub(crate) mod tls;
+pub(crate) mod user;
+pub(crate) mod walk;
+pub(crate) mod workers;
+
+pub use probe::{ProbeError, probe};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +53,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{Collector, FailureKey, Recorder, Seen, SeriesPoint, StepStats};
 use crate::plan::RunPlan;
-use user::Shared;
+use shared::Shared;
 use workers::Workers;
 
 /// Signals from outside the run.

@@ -14,7 +14,7 @@ use std::io;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
@@ -56,7 +56,8 @@ pub struct AcceptAnyCert {
 }
 
 impl AcceptAnyCert {
-    pub fn new(provider: &CryptoProvider) -> Self {
+    #[cfg(test)]
+    pub fn new(provider: &rustls::crypto::CryptoProvider) -> Self {
         AcceptAnyCert {
             algorithms: provider.signature_verification_algorithms,
         }
@@ -112,7 +113,7 @@ pub fn describe_handshake_error(e: &io::Error) -> String {
                 "TLS handshake failed: the server closed the connection; {PLAIN_HTTP_HINT}"
             );
         }
-        let (_, msg) = super::client::describe_io(e, crate::metrics::FailureKind::Connect);
+        let (_, msg) = super::io_error::describe_io(e, crate::metrics::FailureKind::Connect);
         return format!("TLS handshake failed: {msg}");
     };
     match tls {

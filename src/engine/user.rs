@@ -9,144 +9,18 @@
 //! wait time (at least 100 ms), so a dead target is retried, not hammered.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
-use super::client::{Client, Net, Origin};
-use super::http::Prepared;
+use super::client::Client;
+use super::http::{self, Turn};
+use super::shared::{Shared, State};
 use super::walk::Start;
 use crate::metrics::{FailureKind, Outcome, Recorder};
-use crate::plan::{RunPlan, Task};
-use crate::scenario::template::{self, Var};
-
-/// What every user of a run shares (read-only on the request path, apart from the `seq` counter).
-#[derive(Debug)]
-pub struct Shared {
-    pub plan: Arc<RunPlan>,
-    pub recorder: Arc<Recorder>,
-    pub run_id: String,
-    pub seq: AtomicU64,
-    /// Cancelled when users must stop starting tasks.
-    pub stop: CancellationToken,
-    /// Per class, cumulative task weights, for weighted choice.
-    pub cumulative: Vec<Vec<u64>>,
-    /// `--iterations`: task iterations claimed, and finished (or dropped); `all_done` is cancelled when the
-    /// finished ones reach the limit.
-    pub claimed: AtomicU64,
-    pub finished: AtomicU64,
-    pub all_done: CancellationToken,
-    /// Per step, what could be built once (URI, header values, body).
-    pub prepared: Vec<Prepared>,
-    /// The target's origin and the path prefix of its URL (`http://h/api` → `/api`).
-    pub origin: Origin,
-    pub base_path: String,
-    pub net: Net,
-    /// Hands out the rows of the `[data]` file.
-    pub feeder: Option<crate::data::Feeder>,
-}
-
-impl Shared {
-    pub fn new(
-        plan: Arc<RunPlan>,
-        recorder: Arc<Recorder>,
-        run_id: String,
-        stop: CancellationToken,
-    ) -> Result<Self, String> {
-        let cumulative = plan
-            .classes
-            .iter()
-            .map(|c| {
-                let mut acc = 0;
-                c.tasks
-                    .iter()
-                    .map(|t| {
-                        acc += u64::from(t.weight);
-                        acc
-                    })
-                    .collect()
-            })
-            .collect();
-        let url = url::Url::parse(&plan.host).map_err(|e| format!("invalid host: {e}"))?;
-        let origin = Origin::of(&url)?;
-        let base_path = url.path().trim_end_matches('/').to_string();
-        let prepared = plan
-            .steps
-            .iter()
-            .map(|s| Prepared::new(s, &base_path))
-            .collect();
-        let feeder = plan
-            .data
-            .as_ref()
-            .map(|d| crate::data::Feeder::new(d.set.clone(), d.assign));
-        let net = Net::with_tls(&plan.tls);
-        Ok(Shared {
-            plan,
-            recorder,
-            run_id,
-            seq: AtomicU64::new(0),
-            stop,
-            cumulative,
-            claimed: AtomicU64::new(0),
-            finished: AtomicU64::new(0),
-            all_done: CancellationToken::new(),
-            prepared,
-            origin,
-            base_path,
-            net,
-            feeder,
-        })
-    }
-
-    /// Class `class`'s task for a number `r` drawn uniformly from `0..its total weight`.
-    pub fn task_for(&self, class: usize, r: u64) -> &Task {
-        let tasks = &self.plan.classes[class].tasks;
-        &tasks[pick(&self.cumulative[class], r).min(tasks.len().saturating_sub(1))]
-    }
-
-    /// Claims one of the run's `--iterations` for a closed-model user; false once they are all claimed.
-    pub fn claim(&self) -> bool {
-        match self.plan.max_iterations {
-            Some(max) => self.claimed.fetch_add(1, Ordering::Relaxed) < max,
-            None => true,
-        }
-    }
-
-    /// `n` iterations have finished (or were dropped): the run ends when that makes `--iterations`.
-    pub fn iterations_finished(&self, n: u64) {
-        if let Some(max) = self.plan.max_iterations
-            && n > 0
-            && self.finished.fetch_add(n, Ordering::Relaxed) + n >= max
-        {
-            self.all_done.cancel();
-        }
-    }
-}
-
-/// The position whose weight range holds `r`, given cumulative weights: with weights 10, 5 (cumulative 10, 15),
-/// r in 0..10 picks 0 and r in 10..15 picks 1 — each task in proportion to its weight, as Locust's `@task(N)`.
-pub fn pick(cumulative: &[u64], r: u64) -> usize {
-    cumulative
-        .partition_point(|&c| c <= r)
-        .min(cumulative.len().saturating_sub(1))
-}
-
-/// A user's own values: what templates read.
-pub struct State {
-    /// This user's number in this process (from 1): which metrics shard it records into.
-    pub id: u64,
-    /// Its number in the whole plan (from 1; the same under `--segment`): what `{{vu}}` renders, and which
-    /// row of the data file it takes.
-    pub number: u64,
-    /// This user's row of the `[data]` file, if the scenario has one.
-    pub row: Option<usize>,
-    pub session: u64,
-    pub captures: Vec<Option<String>>,
-    pub rng: SmallRng,
-}
+use crate::plan::Task;
 
 /// One virtual user.
 pub struct Vu {
@@ -155,14 +29,10 @@ pub struct Vu {
     pub state: State,
     pub client: Client,
     pub shared: Arc<Shared>,
-    /// The request being waited for (step, start): recorded as aborted if the user is dropped mid-request.
-    pub in_flight: Option<(usize, Instant)>,
     /// Cancelled when this user must stop starting tasks: at the end of the run, or when a stage ramps down.
     pub stop: CancellationToken,
-    /// When the arrival-rate iteration about to run its task was due: its request is measured from then.
-    pub due: Option<Instant>,
-    /// A session is open: `on_start` has run and succeeded, and `on_stop` is owed.
-    pub open: bool,
+    /// The request in flight, when the iteration was due, whether a session is open.
+    pub turn: Turn,
 }
 
 /// Decrements the active-user gauge however the user ends (including abort).
@@ -177,7 +47,7 @@ impl Drop for Active<'_> {
 /// taken so far, so the slowest requests of a stalling target are not the ones that vanish.
 impl Drop for Vu {
     fn drop(&mut self) {
-        if let Some((step, start)) = self.in_flight.take() {
+        if let Some((step, start)) = self.turn.in_flight.take() {
             self.shared.recorder.record(
                 self.state.id,
                 step,
@@ -208,11 +78,21 @@ impl Vu {
             },
             client,
             shared,
-            in_flight: None,
             stop,
-            due: None,
-            open: false,
+            turn: Turn::default(),
         }
+    }
+
+    /// Runs step `idx` ([`http::exec`]); `Ok` when it met its expectation, else why not.
+    pub async fn exec(&mut self, idx: usize) -> Result<(), FailureKind> {
+        http::exec(
+            &self.shared,
+            &mut self.state,
+            &mut self.client,
+            &mut self.turn,
+            idx,
+        )
+        .await
     }
 
     /// Takes this user's row of the data file. With `unique`, the plan checked there is one for every user it
@@ -241,7 +121,7 @@ impl Vu {
                 return false;
             }
         }
-        self.open = true;
+        self.turn.open = true;
         true
     }
 
@@ -259,7 +139,7 @@ impl Vu {
             let _ = self.exec(task.head).await;
         }
         if task.restart_session {
-            self.open = false;
+            self.turn.open = false;
         }
         started
     }
@@ -270,14 +150,14 @@ impl Vu {
     async fn flow(&mut self, task: &Task) {
         let shared = self.shared.clone();
         let start = Instant::now();
-        let delay = self.due.map(|d| start.saturating_duration_since(d));
+        let delay = self.turn.due.map(|d| start.saturating_duration_since(d));
         let mut failed = None;
         for &step in &task.steps {
             if let Err(kind) = self.exec(step).await {
                 failed = Some((kind, step));
                 break;
             }
-            if !self.open {
+            if !self.turn.open {
                 // A status in `restart_session_on` ended the session: the rest of the flow would run without it.
                 break;
             }
@@ -308,23 +188,23 @@ impl Vu {
         let _busy = Active(&recorder);
         let waited = due.elapsed();
         self.take_row();
-        if self.open || self.open_session().await {
+        if self.turn.open || self.open_session().await {
             let now = Instant::now();
-            self.due = Some(now.checked_sub(waited).unwrap_or(now));
+            self.turn.due = Some(now.checked_sub(waited).unwrap_or(now));
             self.task().await;
-            self.due = None;
+            self.turn.due = None;
         }
         self.shared.iterations_finished(1);
     }
 
     /// The end of the user: `on_stop` if a session is open, then its connections close.
     pub async fn finish(mut self) {
-        if self.open {
+        if self.turn.open {
             let shared = self.shared.clone();
             for &step in &shared.plan.classes[self.class].on_stop {
                 let _ = self.exec(step).await;
             }
-            self.open = false;
+            self.turn.open = false;
         }
         self.client.close();
     }
@@ -336,7 +216,7 @@ impl Vu {
         let _active = Active(&recorder);
         self.take_row();
         while !self.stop.is_cancelled() {
-            if !self.open {
+            if !self.turn.open {
                 let started = Instant::now();
                 if !self.open_session().await {
                     self.pause(started, true).await;
@@ -372,94 +252,6 @@ impl Vu {
         tokio::select! {
             _ = tokio::time::sleep(d) => {}
             _ = self.stop.cancelled() => {}
-        }
-    }
-}
-
-/// What templates render against: the user's own values and the run's shared ones.
-pub struct Ctx<'a> {
-    pub state: &'a mut State,
-    pub shared: &'a Shared,
-}
-
-impl template::Context for Ctx<'_> {
-    fn write_var(&mut self, var: Var, out: &mut String) {
-        match var {
-            Var::Vu => template::write_num(out, self.state.number),
-            Var::Session => template::write_num(out, self.state.session),
-            Var::RunId => out.push_str(&self.shared.run_id),
-            Var::Seq => {
-                template::write_num(out, self.shared.seq.fetch_add(1, Ordering::Relaxed) + 1)
-            }
-            Var::Uuid => {
-                let bytes: [u8; 16] = self.state.rng.random();
-                let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-                out.push_str(
-                    id.hyphenated()
-                        .encode_lower(&mut uuid::Uuid::encode_buffer()),
-                );
-            }
-            Var::Random => template::write_num(out, u64::from(self.state.rng.random::<u32>())),
-            Var::TimestampMs => template::write_num(
-                out,
-                SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64),
-            ),
-            Var::Data(column) => {
-                if let (Some(row), Some(feeder)) = (self.state.row, &self.shared.feeder) {
-                    out.push_str(feeder.set().value(row, column));
-                }
-            }
-            Var::Capture(slot) => {
-                if let Some(Some(v)) = self.state.captures.get(slot) {
-                    out.push_str(v);
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pick_maps_weight_ranges_exactly() {
-        let cumulative = [10, 15, 17, 18];
-        let picks: Vec<usize> = (0..18).map(|r| pick(&cumulative, r)).collect();
-        assert_eq!(picks.iter().filter(|&&p| p == 0).count(), 10);
-        assert_eq!(picks.iter().filter(|&&p| p == 1).count(), 5);
-        assert_eq!(picks.iter().filter(|&&p| p == 2).count(), 2);
-        assert_eq!(picks.iter().filter(|&&p| p == 3).count(), 1);
-    }
-
-    /// The shipped task mix (weights 10/5/2/1) drawn 180,000 times: each task's share is within 0.5 percentage
-    /// points of its weight's share (the standard error is at most 0.12 points, so this is over 4 sigma).
-    #[test]
-    fn weighted_choice_follows_the_weights() {
-        let weights = [10u64, 5, 2, 1];
-        let cumulative: Vec<u64> = weights
-            .iter()
-            .scan(0, |acc, w| {
-                *acc += w;
-                Some(*acc)
-            })
-            .collect();
-        let total = *cumulative.last().unwrap();
-        let mut rng = SmallRng::seed_from_u64(7);
-        let n = 180_000;
-        let mut counts = [0u64; 4];
-        for _ in 0..n {
-            counts[pick(&cumulative, rng.random_range(0..total))] += 1;
-        }
-        for (i, w) in weights.iter().enumerate() {
-            let expected = 100.0 * *w as f64 / total as f64;
-            let got = 100.0 * counts[i] as f64 / n as f64;
-            assert!(
-                (got - expected).abs() < 0.5,
-                "task {i}: {got:.2}% vs {expected:.2}%"
-            );
         }
     }
 }

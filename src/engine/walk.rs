@@ -113,6 +113,7 @@ impl<T> UserWalk<T> {
     }
 
     /// Users of this process running now.
+    #[cfg(test)]
     pub fn running(&self) -> u64 {
         self.ours
     }

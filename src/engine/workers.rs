@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::arrival::{self, Lane};
 use super::client::{Client, Pool};
-use super::user::{Shared, Vu};
+use super::shared::Shared;
+use super::user::Vu;
 use super::walk::Start;
 use crate::plan::{Connections, Load};
 

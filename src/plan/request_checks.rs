@@ -11,7 +11,7 @@
 //! - a header name is given once (names are case-insensitive, so `Host` and `host` are the same header);
 //!   `Content-Length` and `Transfer-Encoding` are loadgen's to write (it frames every body with its length), so a
 //!   scenario cannot set them; `Host` replaces the one loadgen derives from the target; `Cookie` is sent as one
-//!   header together with the cookies the user's jar holds (see [`crate::engine::client`]).
+//!   header together with the cookies the user's jar holds (see `crate::engine::client`).
 //!
 //! Messages quote a URL with its password masked ([`mask_userinfo`]).
 

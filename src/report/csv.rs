@@ -18,8 +18,9 @@
 //! the last 10 seconds, and its Aggregated row without full history shows run-wide percentiles); lines end in
 //! CRLF like Python's csv module.
 //!
-//! While a run goes the files are refreshed every second ([`LiveCsv`]; the history appended), so a crash or a
-//! kill leaves the data up to that second; at the end they are rewritten from the results ([`CsvFiles::write`]),
+//! While a run goes the files are refreshed every second ([`LiveCsv`]; the history appended), on a thread of
+//! their own ([`crate::engine::observe`]) so that a slow disk never delays the run, and a crash or a kill leaves
+//! the data up to that second; at the end they are rewritten from the results ([`CsvFiles::write`]),
 //! which is also what `loadgen report --csv` does.
 
 use std::fs::File;
@@ -29,10 +30,10 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
-use crate::engine::Observer;
+use crate::engine::observe::{Background, Totals};
 use crate::error::Error;
 use crate::files::{Mode, OutputFile};
-use crate::metrics::{Collector, SeriesPoint, hdr, ms, new_histogram, round3};
+use crate::metrics::{SeriesPoint, hdr, ms, new_histogram, round3};
 use crate::plan::RunPlan;
 use crate::report::{FailureEntry, RequestStats, Rows, RunResults};
 
@@ -471,12 +472,14 @@ impl LiveCsv {
         })
     }
 
-    fn refresh(&mut self, p: &SeriesPoint, c: &Collector) -> Result<(), Error> {
+    /// The stats and failures files rewritten from `totals`, and the history's rows for `points` appended.
+    fn refresh(&mut self, points: &[SeriesPoint], totals: &Totals) -> Result<(), Error> {
+        let elapsed_s = points.last().map_or(0.0, |p| p.elapsed_s);
         let rows = Rows::of(
             &self.plan.steps,
-            &c.totals,
-            &c.failures_seen,
-            p.elapsed_s.max(1e-3),
+            &totals.totals,
+            &totals.failures_seen,
+            elapsed_s.max(1e-3),
         );
         write_rows(
             &self.files.stats,
@@ -492,10 +495,14 @@ impl LiveCsv {
             path: self.files.history.path().to_path_buf(),
             source,
         };
-        let new = self
-            .history
-            .push(p)
-            .map_err(|e| err(std::io::Error::other(e)))?;
+        let mut new = Vec::new();
+        for p in points {
+            new.extend(
+                self.history
+                    .push(p)
+                    .map_err(|e| err(std::io::Error::other(e)))?,
+            );
+        }
         if let Some(out) = self.history_out.as_mut() {
             let bytes = csv_bytes(new).map_err(|e| err(std::io::Error::other(e)))?;
             out.write_all(&bytes)
@@ -506,12 +513,13 @@ impl LiveCsv {
     }
 }
 
-impl Observer for LiveCsv {
-    fn tick(&mut self, point: &SeriesPoint, totals: &Collector) {
+/// Runs off the scheduler task: a refresh blocked on the disk delays only the next refresh.
+impl Background for LiveCsv {
+    fn seconds(&mut self, points: &[SeriesPoint], totals: &Totals) {
         if self.failed {
             return;
         }
-        if let Err(e) = self.refresh(point, totals) {
+        if let Err(e) = self.refresh(points, totals) {
             // The run goes on; the files are written again from the results at the end.
             self.failed = true;
             tracing::warn!("stopped refreshing the CSV files during the run: {e}");

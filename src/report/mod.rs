@@ -10,6 +10,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod live;
 pub mod markdown;
 pub mod outputs;
 pub mod progress;

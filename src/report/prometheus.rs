@@ -2,8 +2,8 @@
 //! Prometheus text exposition format (version 0.0.4) while the run goes and for a grace period after it.
 //!
 //! Shape: nothing on the request path knows about Prometheus. The engine's collector already drains the
-//! recording shards once a second; [`LiveMetrics`], an [`Observer`], turns each of those ticks into an
-//! immutable [`Snapshot`] (cumulative counters and histogram buckets computed from the HDR histograms then) and
+//! recording shards once a second; [`LiveMetrics`], a [`Background`] observer on a thread of its own (off the
+//! scheduler task: [`crate::engine::observe`]), turns each of those ticks into an immutable [`Snapshot`] (cumulative counters and histogram buckets computed from the HDR histograms then) and
 //! publishes it behind an `Arc<Mutex<Arc<Snapshot>>>`, whose lock is held only to swap or clone a pointer. A
 //! scrape clones the current `Arc` and renders the text from it ([`render`]) on the metrics server's own small
 //! tokio task ([`MetricsServer`], hyper HTTP/1.1 as in the reference API). A slow or stuck scraper therefore
@@ -35,9 +35,9 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Observer;
+use crate::engine::observe::{Background, Totals};
 use crate::error::Error;
-use crate::metrics::{Collector, FailureKind, SeriesPoint, StepStats};
+use crate::metrics::{FailureKind, SeriesPoint, StepStats};
 use crate::plan::RunPlan;
 
 /// The upper bounds of the latency histogram's buckets, in seconds (`+Inf` is added when rendering).
@@ -449,7 +449,7 @@ impl Published {
     }
 }
 
-/// The [`Observer`] that publishes a [`Snapshot`] at each tick of the collector.
+/// The [`Background`] observer that publishes a [`Snapshot`] at each tick of the collector.
 pub struct LiveMetrics {
     plan: Arc<RunPlan>,
     run_id: String,
@@ -517,10 +517,14 @@ impl LiveMetrics {
     }
 }
 
-impl Observer for LiveMetrics {
-    fn tick(&mut self, p: &SeriesPoint, totals: &Collector) {
+impl Background for LiveMetrics {
+    /// The gauges of the last of `points`; the rates over the time since the previous call.
+    fn seconds(&mut self, points: &[SeriesPoint], totals: &Totals) {
+        let Some(p) = points.last() else {
+            return;
+        };
         let mut s = self.snapshot(&totals.totals);
-        let (requests, _) = totals.running_totals();
+        let requests = totals.requests;
         let (t0, r0, i0) = self.prev;
         let dt = p.elapsed_s - t0;
         let rate = |now: u64, before: u64| {

@@ -67,80 +67,6 @@ fn cookie_jar_sets_replaces_and_expires() {
         "HTTP/1.1 200 OK\r\nSet-Cookie: sid=def\r\nSet-Cookie: theme=; Max-Age=0\r\n\r\n",
     ));
     assert_eq!(c.cookies, [("sid".to_string(), "def".to_string())]);
-    // The jar goes out with the next request.
-    let origin = Origin::of(&url::Url::parse("http://127.0.0.1:9/").unwrap()).unwrap();
-    let headers = http::HeaderMap::new();
-    let req = Outgoing {
-        method: &http::Method::GET,
-        target: "/x",
-        headers: &headers,
-        body: b"",
-        keep_body: false,
-        max_body: 1 << 20,
-    };
-    c.write_request(&origin, &req);
-    let text = String::from_utf8(c.wbuf.clone()).unwrap();
-    assert_eq!(
-        text,
-        "GET /x HTTP/1.1\r\nhost: 127.0.0.1:9\r\ncookie: sid=def\r\n\r\n"
-    );
-}
-
-/// Each header loadgen writes is on the wire once: a request's own `Host` replaces the target's, its own
-/// `Cookie` and the jar's go out as one header (the request's value first, jar cookies it names left out).
-#[test]
-fn own_host_and_cookie_headers_are_never_sent_twice() {
-    let mut c = Client::default();
-    c.store_cookies(&head(
-        "HTTP/1.1 200 OK\r\nSet-Cookie: sid=jar\r\nSet-Cookie: theme=dark\r\n\r\n",
-    ));
-    let origin = Origin::of(&url::Url::parse("http://127.0.0.1:9/").unwrap()).unwrap();
-    let mut headers = http::HeaderMap::new();
-    headers.insert(http::header::HOST, "vhost.example".parse().unwrap());
-    headers.insert(http::header::COOKIE, "sid=mine; a=1".parse().unwrap());
-    let req = Outgoing {
-        method: &http::Method::POST,
-        target: "/x",
-        headers: &headers,
-        body: b"{}",
-        keep_body: false,
-        max_body: 1 << 20,
-    };
-    c.write_request(&origin, &req);
-    let text = String::from_utf8(c.wbuf.clone()).unwrap();
-    let lines: Vec<&str> = text.split("\r\n").collect();
-    let count = |name: &str| {
-        lines
-            .iter()
-            .filter(|l| l.to_ascii_lowercase().starts_with(&format!("{name}:")))
-            .count()
-    };
-    assert_eq!(
-        (count("host"), count("cookie"), count("content-length")),
-        (1, 1, 1),
-        "{text}"
-    );
-    assert!(lines.contains(&"host: vhost.example"), "{text}");
-    assert!(
-        lines.contains(&"cookie: sid=mine; a=1; theme=dark"),
-        "{text}"
-    );
-    assert!(lines.contains(&"content-length: 2"), "{text}");
-    // Without a jar, the request's cookie is sent as it is; without its own Host, the target's.
-    let mut c = Client::default();
-    let mut headers = http::HeaderMap::new();
-    headers.insert(http::header::COOKIE, "k=v".parse().unwrap());
-    let req = Outgoing {
-        headers: &headers,
-        method: &http::Method::GET,
-        body: b"",
-        ..req
-    };
-    c.write_request(&origin, &req);
-    assert_eq!(
-        String::from_utf8(c.wbuf.clone()).unwrap(),
-        "GET /x HTTP/1.1\r\nhost: 127.0.0.1:9\r\ncookie: k=v\r\n\r\n"
-    );
 }
 
 /// A server that answers each connection's requests with the given raw responses, in order, then closes
@@ -164,8 +90,22 @@ async fn scripted(conns: Vec<Vec<&'static str>>) -> (Origin, tokio::task::JoinHa
     (Origin::of(&url::Url::parse(&url).unwrap()).unwrap(), server)
 }
 
-fn get(keep_body: bool) -> (http::HeaderMap, bool) {
-    (http::HeaderMap::new(), keep_body)
+/// Puts a request in the client's send buffer as loadgen renders it: the request line, `host`, the jar's
+/// cookies, then `headers` (each line ending in CRLF).
+fn put(c: &mut Client, o: &Origin, method: &http::Method, target: &str, headers: &str) {
+    let (buf, jar) = c.send_buffer();
+    let w = &mut buf.wire;
+    w.clear();
+    w.push_str(&format!(
+        "{method} {target} HTTP/1.1\r\nhost: {}\r\n",
+        o.authority
+    ));
+    if !jar.is_empty() {
+        let cookies: Vec<String> = jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        w.push_str(&format!("cookie: {}\r\n", cookies.join("; ")));
+    }
+    w.push_str(headers);
+    w.push_str("\r\n");
 }
 
 async fn send(
@@ -175,13 +115,11 @@ async fn send(
     method: &http::Method,
     keep: bool,
 ) -> Result<Answer, SendError> {
-    let (headers, keep_body) = get(keep);
+    put(c, o, method, "/p", "");
     let req = Outgoing {
         method,
-        target: "/p",
-        headers: &headers,
-        body: b"",
-        keep_body,
+        close: false,
+        keep_body: keep,
         max_body: 1 << 20,
     };
     c.exchange(net, o, &req).await
@@ -194,14 +132,17 @@ async fn a_request_asking_to_close_gets_a_connection_of_its_own() {
     let ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
     let (o, server) = scripted(vec![vec![ok], vec![ok]]).await;
     let (net, mut c) = (Net::new(), Client::default());
-    let mut headers = http::HeaderMap::new();
-    headers.insert(http::header::CONNECTION, "close".parse().unwrap());
     for _ in 0..2 {
+        put(
+            &mut c,
+            &o,
+            &http::Method::GET,
+            "/p",
+            "connection: close\r\n",
+        );
         let req = Outgoing {
             method: &http::Method::GET,
-            target: "/p",
-            headers: &headers,
-            body: b"",
+            close: true,
             keep_body: false,
             max_body: 1 << 20,
         };
@@ -409,12 +350,10 @@ async fn large_bodies_stream_through_and_are_kept_only_up_to_max_body() {
     ])
     .await;
     let (net, mut c) = (Net::new(), Client::default());
-    let headers = http::HeaderMap::new();
+    put(&mut c, &o, &http::Method::GET, "/big", "");
     let req = |keep_body| Outgoing {
         method: &http::Method::GET,
-        target: "/big",
-        headers: &headers,
-        body: b"",
+        close: false,
         keep_body,
         max_body: LIMIT,
     };
