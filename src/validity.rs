@@ -6,28 +6,9 @@
 //! own code (3) instead of passing or failing the gates, so CI does not take a generator problem for a
 //! server verdict. The bounds are in [`crate::plan::Validity`].
 
-use serde::{Deserialize, Serialize};
-
-use crate::metrics::SeriesPoint;
 use crate::plan::{Load, RunPlan};
-use crate::report::{Iterations, RunResults};
-
-/// The verdict, as the results file carries it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Validity {
-    pub valid: bool,
-    /// Why the run is invalid, each with what to do about it; empty for a valid run.
-    pub reasons: Vec<String>,
-}
-
-impl Default for Validity {
-    fn default() -> Self {
-        Validity {
-            valid: true,
-            reasons: Vec::new(),
-        }
-    }
-}
+pub use crate::results::Validity;
+use crate::results::{Iterations, RunResults, SeriesPoint};
 
 /// Whether `bad` of `of` seconds is past the tolerated share: a single bad second is a blip, not a verdict.
 fn too_many(bad: usize, of: usize) -> bool {
@@ -138,25 +119,10 @@ mod tests {
 
     fn point(users: u64, target: u64, lag_ms: f64) -> SeriesPoint {
         SeriesPoint {
-            elapsed_s: 1.0,
-            timestamp: 0,
             users,
             target_users: target,
-            requests: 0,
-            failures: 0,
-            rps: 0.0,
-            failures_per_s: 0.0,
-            p50_ms: None,
-            p95_ms: None,
-            p99_ms: None,
-            max_ms: None,
-            cpu_pct: None,
             lag_ms,
-            hdr: None,
-            by_request: Vec::new(),
-            target_rate: None,
-            iterations: 0,
-            dropped: 0,
+            ..crate::results::fixtures::point(1.0)
         }
     }
 

@@ -90,6 +90,11 @@ pub fn encode(h: &Histogram<u64>) -> Option<String> {
     if h.is_empty() {
         return None;
     }
+    encode_any(h)
+}
+
+/// Encodes `h`, empty or not; `None` only if it cannot be serialised.
+pub fn encode_any(h: &Histogram<u64>) -> Option<String> {
     let mut bytes = Vec::new();
     // Serialising into a Vec fails only on an internal inconsistency of the histogram; say nothing rather
     // than write something unreadable.

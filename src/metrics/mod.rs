@@ -19,6 +19,10 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::results::Hist;
+use crate::results::stats::{interval_latency, rate};
+pub use crate::results::{SeriesPoint, StepInterval};
+
 /// Distinct failure messages kept per request name; further ones are counted under "other".
 pub const MAX_FAILURE_MESSAGES: usize = 64;
 
@@ -301,73 +305,6 @@ impl Recorder {
     }
 }
 
-/// One second (or the last partial second) of the run; on a run longer than [`series::MAX_SERIES_POINTS`]
-/// seconds, older points cover several seconds each (see [`series`]). A point's interval runs from the previous
-/// point's `elapsed_s` (0 for the first) to its own.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SeriesPoint {
-    /// Seconds since the run started, at the end of this interval.
-    pub elapsed_s: f64,
-    /// Unix time in seconds at the end of this interval.
-    pub timestamp: u64,
-    pub users: u64,
-    /// The users the load plan wanted running at the end of this interval (the stages, or the ramp).
-    #[serde(default)]
-    pub target_users: u64,
-    pub requests: u64,
-    pub failures: u64,
-    pub rps: f64,
-    pub failures_per_s: f64,
-    /// Latency percentiles of the requests completed in this interval (absent when there were none).
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub max_ms: Option<f64>,
-    /// loadgen's own CPU use in this interval, percent of the cores it may run on (Linux only).
-    pub cpu_pct: Option<f64>,
-    /// The largest delay of loadgen's scheduler in this interval, ms: how late a task woke compared with when
-    /// it asked to. Latencies measured while it is high include up to that much of loadgen's own delay.
-    pub lag_ms: f64,
-    /// The latency histogram of this interval's requests, all names together ([`hdr`] encoding); absent when
-    /// there were none. Any percentile of the interval can be recomputed from it.
-    #[serde(default)]
-    pub hdr: Option<String>,
-    /// This interval per request name, in the order of the results' `requests`.
-    #[serde(default)]
-    pub by_request: Vec<StepInterval>,
-    /// Arrival rate only: the iterations per second the plan wanted at the end of this interval.
-    #[serde(default)]
-    pub target_rate: Option<f64>,
-    /// Arrival rate only: iterations started in this interval, and those dropped (due, but no user was free
-    /// within the queue timeout, or still waiting when the run ended).
-    #[serde(default)]
-    pub iterations: u64,
-    #[serde(default)]
-    pub dropped: u64,
-}
-
-/// One request name over one interval of the time series.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct StepInterval {
-    pub requests: u64,
-    pub failures: u64,
-    /// Answer body bytes received.
-    pub bytes: u64,
-    /// Latency histogram ([`hdr`] encoding); absent when no request was timed.
-    pub hdr: Option<String>,
-}
-
-impl StepInterval {
-    fn of(s: &StepStats) -> Self {
-        StepInterval {
-            requests: s.requests,
-            failures: s.failures,
-            bytes: s.bytes,
-            hdr: hdr::encode(&s.latency),
-        }
-    }
-}
-
 /// When a failure was first and last seen, Unix seconds (at the one-second resolution of the collector).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seen {
@@ -535,8 +472,7 @@ impl Collector {
         let requests = counted().map(|s| s.requests).sum::<u64>();
         let failures = counted().map(|s| s.failures).sum::<u64>();
         let secs = now.saturating_duration_since(from).as_secs_f64().max(1e-3);
-        let timed = !h.is_empty();
-        let pct = |q: f64| timed.then(|| ms(h.value_at_quantile(q)));
+        let latency = interval_latency(h);
         SeriesPoint {
             elapsed_s: round3(now.saturating_duration_since(self.started).as_secs_f64()),
             timestamp: unix_now(),
@@ -544,16 +480,24 @@ impl Collector {
             target_users: 0,
             requests,
             failures,
-            rps: round3(requests as f64 / secs),
-            failures_per_s: round3(failures as f64 / secs),
-            p50_ms: pct(0.50),
-            p95_ms: pct(0.95),
-            p99_ms: pct(0.99),
-            max_ms: timed.then(|| ms(h.max())),
+            rps: rate(requests, secs),
+            failures_per_s: rate(failures, secs),
+            p50_ms: latency.p50,
+            p95_ms: latency.p95,
+            p99_ms: latency.p99,
+            max_ms: latency.max,
             cpu_pct: None,
             lag_ms: 0.0,
-            hdr: hdr::encode(h),
-            by_request: steps.iter().map(StepInterval::of).collect(),
+            hdr: Hist::of_some(h),
+            by_request: steps
+                .iter()
+                .map(|s| StepInterval {
+                    requests: s.requests,
+                    failures: s.failures,
+                    bytes: s.bytes,
+                    hdr: Hist::of_some(&s.latency),
+                })
+                .collect(),
             target_rate: None,
             iterations: 0,
             dropped: 0,

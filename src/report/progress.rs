@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::Observer;
-use crate::metrics::{Collector, SeriesPoint, hdr, ms, new_histogram};
+use crate::metrics::{Collector, SeriesPoint, ms, new_histogram};
 
 pub struct Progress {
     bar: ProgressBar,
@@ -84,8 +84,8 @@ impl Plain {
     fn tick(&mut self, p: &SeriesPoint, target_users: u64) -> Option<String> {
         self.requests += p.requests;
         self.failures += p.failures;
-        if let Some(h) = p.hdr.as_deref().and_then(|h| hdr::decode(h).ok()) {
-            let _ = self.latency.add(&h);
+        if let Some(h) = &p.hdr {
+            let _ = self.latency.add(h.histogram());
         }
         // A little slack: ticks land a few ms either side of the whole second.
         if p.elapsed_s - self.last + 0.05 < self.every {
@@ -165,7 +165,6 @@ mod tests {
         let mut h = new_histogram();
         h.record_n(latency_us, requests).unwrap();
         SeriesPoint {
-            elapsed_s,
             timestamp: 0,
             users: 10,
             target_users: 10,
@@ -173,17 +172,8 @@ mod tests {
             failures,
             rps: requests as f64,
             failures_per_s: failures as f64,
-            p50_ms: None,
-            p95_ms: None,
-            p99_ms: None,
-            max_ms: None,
-            cpu_pct: None,
-            lag_ms: 0.0,
-            hdr: hdr::encode(&h),
-            by_request: Vec::new(),
-            target_rate: None,
-            iterations: 0,
-            dropped: 0,
+            hdr: crate::results::Hist::of_some(&h),
+            ..crate::results::fixtures::point(elapsed_s)
         }
     }
 

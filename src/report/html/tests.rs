@@ -3,7 +3,7 @@
 use super::chart::{self, BOTTOM, Chart, LEFT, RIGHT, Series, TOP, XAxis, YAxis};
 use super::*;
 use crate::metrics::SeriesPoint;
-use crate::report::junit::tests::{results, two_gates};
+use crate::results::fixtures::{results, two_gates};
 
 /// Every resource the page would load: `src`/`href` values in tags (other than `data:` and `#fragment`), and
 /// `url(…)`/`@import` in `<style>` blocks and `style` attributes. Text between tags is not looked at: a URL in
@@ -518,9 +518,8 @@ fn the_distribution_is_drawn_from_the_histogram() {
     for v in 1..=1_000u64 {
         h.record(v).unwrap(); // 1 µs to 1 ms, each exact at 3 significant digits
     }
-    r.requests[0].hdr = crate::metrics::hdr::encode(&h);
-    r.requests[0].ttfb_hdr = crate::metrics::hdr::encode(&h);
-    r.requests[1].hdr = Some("not a histogram".into());
+    r.requests[0].hdr = crate::results::Hist::of_some(&h);
+    r.requests[0].ttfb_hdr = crate::results::Hist::of_some(&h);
     let html = render(&r);
     let dist = section(&html, "distribution");
     let home = &dist[dist.find("GET home").unwrap()..];
@@ -543,7 +542,7 @@ fn the_distribution_is_drawn_from_the_histogram() {
         "the largest value (1 ms) is the top of the axis"
     );
     assert!(home.contains(">1.0</text>"), "{home}");
-    // A histogram that cannot be read falls back to the reported percentiles, without a panic.
+    // Without a histogram (a file written before they were stored), the reported percentiles are drawn.
     let cart = &dist[dist.find("POST cart|add").unwrap()..];
     assert!(cart[..cart.find("</figure>").unwrap()].contains("reported percentiles only"));
 }

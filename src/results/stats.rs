@@ -1,0 +1,200 @@
+//! Every statistic of the results, computed here and nowhere else: a row's figures from its counts and
+//! histograms ([`Tally::stats`]), percentiles ([`Percentiles::of`]), the success rate, rates over a span, and a
+//! time-series interval's latency figures.
+//!
+//! [`Tally`] is what a row of statistics is made of before it is figures: counts, bytes, status codes and the
+//! three histograms. Tallies add ([`Tally::merge`]): the run's rows are tallied from its recorded totals, a
+//! window's from the time series' per-name intervals, and `loadgen merge`'s from the segments' rows; each then
+//! becomes a [`RequestStats`] the same way.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use super::{Hist, Percentiles, RequestStats, StepInterval};
+use crate::metrics::{hdr::DecodeError, ms, round3};
+
+/// Percent of `requests` that met their expectation, rounded to 3 decimals; 100 when there were none.
+pub fn success_rate(requests: u64, failures: u64) -> f64 {
+    if requests == 0 {
+        100.0
+    } else {
+        round3(100.0 * requests.saturating_sub(failures) as f64 / requests as f64)
+    }
+}
+
+/// `n` per second over `secs` (at least a millisecond), rounded to 3 decimals.
+pub fn rate(n: u64, secs: f64) -> f64 {
+    round3(n as f64 / secs.max(1e-3))
+}
+
+/// Milliseconds with precision that suits their size.
+pub fn fmt_ms(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.2}")
+    } else if v < 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// The latency figures a point of the time series carries, ms; all `None` for an empty histogram.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntervalLatency {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// The latency figures of an interval's histogram (µs).
+pub fn interval_latency(h: &Histogram<u64>) -> IntervalLatency {
+    let timed = !h.is_empty();
+    let q = |q: f64| timed.then(|| ms(h.value_at_quantile(q)));
+    IntervalLatency {
+        p50: q(0.50),
+        p95: q(0.95),
+        p99: q(0.99),
+        max: timed.then(|| ms(h.max())),
+    }
+}
+
+impl Percentiles {
+    /// The percentiles of `h` (µs), in ms.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        let q = |p: f64| ms(h.value_at_quantile(p));
+        Percentiles {
+            p50: q(0.50),
+            p66: q(0.66),
+            p75: q(0.75),
+            p80: q(0.80),
+            p90: q(0.90),
+            p95: q(0.95),
+            p98: q(0.98),
+            p99: q(0.99),
+            p99_9: q(0.999),
+            p99_99: q(0.9999),
+            p100: ms(h.max()),
+        }
+    }
+}
+
+/// One row's counts and histograms, before they are statistics (see the module docs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    pub requests: u64,
+    pub failures: u64,
+    /// Answer body bytes (a float: rows read back carry only their mean).
+    pub bytes: f64,
+    /// Count per HTTP status code.
+    pub statuses: BTreeMap<String, u64>,
+    pub latency: Option<Hist>,
+    pub ttfb: Option<Hist>,
+    pub uncorrected: Option<Hist>,
+}
+
+impl Tally {
+    /// The tally behind a row of results.
+    pub fn of_row(r: &RequestStats) -> Tally {
+        Tally {
+            requests: r.requests,
+            failures: r.failures,
+            bytes: r.avg_content_bytes * r.requests as f64,
+            statuses: r.status_codes.clone(),
+            latency: r.hdr.clone(),
+            ttfb: r.ttfb_hdr.clone(),
+            uncorrected: r.uncorrected_hdr.clone(),
+        }
+    }
+
+    /// The tally of one name over one interval of the time series.
+    pub fn of_interval(i: &StepInterval) -> Tally {
+        Tally {
+            requests: i.requests,
+            failures: i.failures,
+            bytes: i.bytes as f64,
+            latency: i.hdr.clone(),
+            ..Tally::default()
+        }
+    }
+
+    /// Adds `other` into `self`: counts (saturating: a results file's counts are bounded, but not how many are
+    /// added up), bytes and status codes, and the histograms ([`Hist::sum`]). The error names the histogram
+    /// whose sum would count too many values (`hdr`, `ttfb_hdr` or `uncorrected_hdr`).
+    pub fn merge(&mut self, other: &Tally) -> Result<(), (&'static str, DecodeError)> {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.failures = self.failures.saturating_add(other.failures);
+        self.bytes += other.bytes;
+        for (k, v) in &other.statuses {
+            let n = self.statuses.entry(k.clone()).or_insert(0);
+            *n = n.saturating_add(*v);
+        }
+        let add = |name, a: &mut Option<Hist>, b: &Option<Hist>| {
+            *a = super::hist::merged(a.as_ref(), b.as_ref()).map_err(|e| (name, e))?;
+            Ok(())
+        };
+        add("hdr", &mut self.latency, &other.latency)?;
+        add("ttfb_hdr", &mut self.ttfb, &other.ttfb)?;
+        add("uncorrected_hdr", &mut self.uncorrected, &other.uncorrected)
+    }
+
+    /// The row's statistics over `secs` seconds.
+    pub fn stats(&self, method: &str, name: &str, secs: f64) -> RequestStats {
+        let histogram = |h: &Option<Hist>| h.as_ref().map(Hist::histogram);
+        RequestStats::of(
+            method,
+            name,
+            (self.requests, self.failures, self.bytes),
+            [
+                histogram(&self.latency).as_ref(),
+                histogram(&self.ttfb).as_ref(),
+                histogram(&self.uncorrected).as_ref(),
+            ],
+            self.statuses.clone(),
+            secs,
+        )
+    }
+}
+
+impl RequestStats {
+    /// A row's statistics: `counts` (requests, failures, body bytes), the latency, time-to-first-byte and
+    /// uncorrected histograms (µs; `None` or empty when there are none), status codes, over `secs` seconds.
+    pub fn of(
+        method: &str,
+        name: &str,
+        (requests, failures, bytes): (u64, u64, f64),
+        [latency, ttfb, uncorrected]: [Option<&Histogram<u64>>; 3],
+        status_codes: BTreeMap<String, u64>,
+        secs: f64,
+    ) -> RequestStats {
+        fn some(h: Option<&Histogram<u64>>) -> Option<&Histogram<u64>> {
+            h.filter(|h| !h.is_empty())
+        }
+        let (latency, ttfb, uncorrected) = (some(latency), some(ttfb), some(uncorrected));
+        RequestStats {
+            method: method.to_string(),
+            name: name.to_string(),
+            requests,
+            failures,
+            success_rate: success_rate(requests, failures),
+            rps: rate(requests, secs),
+            failures_per_s: rate(failures, secs),
+            min_ms: latency.map(|h| ms(h.min())),
+            mean_ms: latency.map(|h| round3(h.mean() / 1000.0)),
+            max_ms: latency.map(|h| ms(h.max())),
+            percentiles_ms: latency.map(Percentiles::of),
+            ttfb_percentiles_ms: ttfb.map(Percentiles::of),
+            uncorrected_percentiles_ms: uncorrected.map(Percentiles::of),
+            hdr: latency.map(Hist::of),
+            ttfb_hdr: ttfb.map(Hist::of),
+            uncorrected_hdr: uncorrected.map(Hist::of),
+            avg_content_bytes: if requests > 0 {
+                round3(bytes / requests as f64)
+            } else {
+                0.0
+            },
+            status_codes,
+        }
+    }
+}
