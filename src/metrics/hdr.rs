@@ -78,6 +78,13 @@ impl Budget {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many histograms this thread has encoded or decoded: tests check that the work that should do
+    /// neither (a run's series compaction, window gates) does not.
+    pub static CODED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// HdrHistogram's V2 cookies: plain and deflate-compressed.
 const V2_COOKIE: u32 = 0x1c84_9313;
 const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
@@ -95,6 +102,8 @@ pub fn encode(h: &Histogram<u64>) -> Option<String> {
 
 /// Encodes `h`, empty or not; `None` only if it cannot be serialised.
 pub fn encode_any(h: &Histogram<u64>) -> Option<String> {
+    #[cfg(test)]
+    CODED.with(|c| c.set(c.get() + 1));
     let mut bytes = Vec::new();
     // Serialising into a Vec fails only on an internal inconsistency of the histogram; say nothing rather
     // than write something unreadable.
@@ -113,6 +122,8 @@ pub fn decode(text: &str) -> Result<Histogram<u64>, DecodeError> {
 /// [`decode`], charging what the histogram costs to decode (its counters and inflated bytes) to `budget` before
 /// anything is allocated.
 pub fn decode_within(text: &str, budget: &mut Budget) -> Result<Histogram<u64>, DecodeError> {
+    #[cfg(test)]
+    CODED.with(|c| c.set(c.get() + 1));
     let bad = |m: String| DecodeError(m);
     let bytes = STANDARD
         .decode(text.trim())

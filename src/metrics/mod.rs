@@ -707,10 +707,16 @@ mod tests {
         let t0 = Instant::now();
         let mut c = Collector::new(1, t0);
         let secs = series::MAX_SERIES_POINTS as u64 + 100;
+        let coded = hdr::CODED.with(|c| c.get());
         for s in 1..=secs {
             rec.record(s, 0, &ok(s % 50 + 1, 200));
             c.tick(&rec, t0 + Duration::from_secs(s));
         }
+        assert_eq!(
+            hdr::CODED.with(|c| c.get()),
+            coded,
+            "the series is kept and compacted without encoding or decoding a histogram"
+        );
         assert_eq!(c.series.len(), series::MAX_SERIES_POINTS);
         // A short final interval is still folded into the last point, which compaction left alone.
         rec.record(1, 0, &ok(7, 200));

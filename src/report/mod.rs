@@ -516,10 +516,16 @@ mod tests {
         let ends: Vec<f64> = series.iter().map(|p| p.elapsed_s).collect();
         assert_eq!(ends, [2.0, 4.0, 6.0, 8.0, 9.0, 10.0]);
         let secs = Duration::from_secs;
+        let coded = crate::metrics::hdr::CODED.with(|c| c.get());
         let (_, all) = window_evidence(&plan, &series, (secs(0), secs(10)));
         assert_eq!(all.requests, 55);
         // A window takes the points whose middle it holds: 2-4 s (middle 3) and 4-6 s (middle 5).
         let (rows, part) = window_evidence(&plan, &series, (secs(2), secs(6)));
+        assert_eq!(
+            crate::metrics::hdr::CODED.with(|c| c.get()),
+            coded,
+            "windows are rebuilt without encoding or decoding a histogram"
+        );
         assert_eq!((part.requests, rows[0].requests), (3 + 4 + 5 + 6, 18));
         assert!(
             (part.max_ms.unwrap() - 6.0).abs() < 0.01,
