@@ -34,7 +34,7 @@ fn judge(plan: &RunPlan, series: &[SeriesPoint], iterations: Option<&Iterations>
     };
 
     // Points weigh as the seconds they cover (one each, unless a long run's series was merged).
-    let weighted: Vec<(usize, &SeriesPoint)> = crate::metrics::series::seconds(series).collect();
+    let weighted: Vec<(usize, &SeriesPoint)> = crate::results::seconds(series).collect();
     let total: usize = weighted.iter().map(|(n, _)| n).sum();
     let max_lag_ms = bounds.max_lag.as_secs_f64() * 1000.0;
     let late: usize = weighted

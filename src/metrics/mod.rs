@@ -8,7 +8,6 @@
 //! the time series capped at [`series::MAX_SERIES_POINTS`] (older points merged pairwise), not by the length
 //! of the run either.
 
-pub mod hdr;
 pub mod series;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,61 +16,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
 use crate::results::Hist;
+pub use crate::results::hdr;
 use crate::results::stats::{interval_latency, rate};
-pub use crate::results::{SeriesPoint, StepInterval};
+pub use crate::results::stats::{ms, new_histogram, round3};
+pub use crate::results::{FailureKind, SeriesPoint, StepInterval};
 
 /// Distinct failure messages kept per request name; further ones are counted under "other".
 pub const MAX_FAILURE_MESSAGES: usize = 64;
-
-/// A latency histogram in microseconds with 3 significant digits; it grows to fit what is recorded.
-pub fn new_histogram() -> Histogram<u64> {
-    // `new` only fails for sigfig > 5.
-    Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is valid"))
-}
-
-/// Why a request did not meet its expectation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    /// The connection could not be made (refused, DNS, unreachable).
-    Connect,
-    /// No complete answer within the request timeout.
-    Timeout,
-    /// The connection broke while sending or reading (reset, closed early).
-    Connection,
-    /// loadgen's machine ran out of something a connection needs: file descriptors (the process's or the
-    /// system's limit) or local ports. A limit of the load generator, not an answer of the target.
-    Resources,
-    /// An answer with a status the step does not accept.
-    Status,
-    /// The answer lacked a value the step captures.
-    Capture,
-    /// The answer's JSON body did not hold what the step's `expect.json` asks for.
-    Assertion,
-    /// Still in flight when the stop timeout ended the run (recorded with the time it had taken so far).
-    Aborted,
-    /// Anything else (a request that could not be built, a body that could not be read).
-    Other,
-}
-
-impl FailureKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureKind::Connect => "connect",
-            FailureKind::Timeout => "timeout",
-            FailureKind::Connection => "connection",
-            FailureKind::Resources => "resources",
-            FailureKind::Status => "status",
-            FailureKind::Capture => "capture",
-            FailureKind::Assertion => "assertion",
-            FailureKind::Aborted => "aborted",
-            FailureKind::Other => "other",
-        }
-    }
-}
 
 /// Everything measured for one request name.
 #[derive(Debug, Clone)]
@@ -318,11 +271,6 @@ pub type FailureKey = (usize, FailureKind, String);
 /// A duration in whole microseconds, at least 1 (HDR histograms start at 1).
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
-/// Microseconds to milliseconds.
-pub fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
 }
 
 /// A final interval shorter than this is folded into the previous point rather than reported on its own
@@ -616,10 +564,6 @@ pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-pub fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

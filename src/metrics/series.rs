@@ -19,6 +19,8 @@
 //! are held decoded ([`crate::results::Hist`]), so merging them decodes and encodes nothing. Consumers take a point's span from the previous point's `elapsed_s` (0 for the
 //! first); [`seconds`] weighs points by it where they count seconds.
 
+pub use crate::results::seconds;
+
 use super::SeriesPoint;
 
 /// The most points the time series holds: an hour at one point a second. Longer runs are merged down to it.
@@ -43,18 +45,6 @@ pub fn compact(series: &mut Vec<SeriesPoint>, levels: &mut Vec<u8>, cap: usize) 
         levels.remove(i + 1);
         levels[i] = levels[i].saturating_add(1);
     }
-}
-
-/// Each point with the whole seconds it stands for: its span (from the previous point's `elapsed_s`, or 0),
-/// rounded, and at least 1. A point a second counts 1 each; a merged point as many seconds as it covers.
-pub fn seconds(series: &[SeriesPoint]) -> impl Iterator<Item = (usize, &SeriesPoint)> + '_ {
-    let mut prev = 0.0;
-    series.iter().map(move |p| {
-        let span = p.elapsed_s - prev;
-        prev = p.elapsed_s;
-        let whole = if span.is_finite() { span.round() } else { 1.0 };
-        (whole.max(1.0) as usize, p)
-    })
 }
 
 #[cfg(test)]

@@ -29,6 +29,31 @@ use crate::plan::{Load, RunPlan, Step, Wait};
 use crate::results::stats::Tally;
 pub use crate::results::*;
 
+impl Settings {
+    /// The load in a few words: "100 users at 10/s", "3 stages up to 100 users", "200 iterations/s (at most
+    /// 300 users)".
+    pub fn load_summary(&self) -> String {
+        match (&self.arrival, self.stages.len(), self.spawn_rate) {
+            (Some(a), ..) => {
+                let peak = a.stages.iter().map(|s| s.rate).fold(0.0, f64::max);
+                let shape = if a.stages.len() == 1 && a.stages[0].duration_s == 0.0 {
+                    String::new()
+                } else {
+                    format!(" in {} stages", a.stages.len())
+                };
+                format!(
+                    "{} iterations/s{shape} (at most {} users)",
+                    crate::plan::fmt_rate(peak),
+                    self.users
+                )
+            }
+            (None, n, _) if n > 0 => format!("{n} stages up to {} users", self.users),
+            (None, _, Some(rate)) => format!("{} users at {rate}/s", self.users),
+            (None, _, None) => format!("{} users", self.users),
+        }
+    }
+}
+
 impl Generator {
     fn of(series: &[SeriesPoint], cores: usize) -> Generator {
         // The last point covers the stop phase, where every user wakes at once to stop: its lag and CPU say
@@ -38,7 +63,7 @@ impl Generator {
             all => all,
         };
         // Points weigh as the seconds they cover (one each, unless a long run's series was merged).
-        let cpu: Vec<(usize, f64)> = crate::metrics::series::seconds(series)
+        let cpu: Vec<(usize, f64)> = crate::results::seconds(series)
             .filter_map(|(n, p)| p.cpu_pct.map(|c| (n, c)))
             .collect();
         let cpu_secs: usize = cpu.iter().map(|(n, _)| n).sum();
@@ -47,7 +72,7 @@ impl Generator {
         let cpu_pct_max = cpu.iter().map(|(_, c)| *c).reduce(f64::max);
         let lag_ms_max = series.iter().map(|p| p.lag_ms).fold(0.0, f64::max);
         let secs_where = |f: &dyn Fn(&SeriesPoint) -> bool| -> usize {
-            crate::metrics::series::seconds(series)
+            crate::results::seconds(series)
                 .filter(|(_, p)| f(p))
                 .map(|(n, _)| n)
                 .sum()

@@ -9,8 +9,8 @@
 use hdrhistogram::Histogram;
 
 use super::stats::interval_latency;
+use super::stats::new_histogram;
 use super::{Hist, Percentiles, RequestStats, RunResults, SeriesPoint, StepInterval};
-use crate::metrics::new_histogram;
 
 /// A histogram (µs) counting each of `values` once.
 pub fn histogram(values: &[u64]) -> Histogram<u64> {

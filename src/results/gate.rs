@@ -1,5 +1,5 @@
-//! A gate as judged, the way results carry it: its scope, window and metric as types (the plan's [`Window`]
-//! and [`GateMetric`]), written as the strings the results schema has always had (`during`: null, `steady` or
+//! A gate as judged, the way results carry it: its scope, window and metric as types ([`Window`] and
+//! [`GateMetric`], which the plan's gates use too), written as the strings the results schema has always had (`during`: null, `steady` or
 //! `stage N`; `metric`: `success_rate`, `pNN_ms` or `dropped_iterations`) and read back into the same types, so
 //! that `loadgen merge` judges a segment's gates again without parsing labels.
 
@@ -7,7 +7,56 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use crate::plan::{GateMetric, Window};
+/// A part of the run a gate looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Run,
+    /// From the end of the ramp-up (`RunPlan::ramp_up`) to the end of the duration.
+    Steady,
+    /// One stage, numbered from 1.
+    Stage(usize),
+}
+
+impl Window {
+    /// `None` for the whole run, else "steady" or "stage N".
+    pub fn label(self) -> Option<String> {
+        match self {
+            Window::Run => None,
+            Window::Steady => Some("steady".into()),
+            Window::Stage(n) => Some(format!("stage {n}")),
+        }
+    }
+}
+
+/// What a gate measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateMetric {
+    /// Percent of requests that met their expectation; passes when measured >= threshold.
+    SuccessRate,
+    /// A latency percentile in ms; passes when measured < threshold.
+    Percentile(u8),
+    /// Arrival rate: iterations dropped; passes when measured <= threshold.
+    DroppedIterations,
+}
+
+impl GateMetric {
+    /// How the measured value is compared with the threshold to pass.
+    pub fn op(self) -> &'static str {
+        match self {
+            GateMetric::SuccessRate => ">=",
+            GateMetric::Percentile(_) => "<",
+            GateMetric::DroppedIterations => "<=",
+        }
+    }
+
+    pub fn key(self) -> String {
+        match self {
+            GateMetric::SuccessRate => "success_rate".into(),
+            GateMetric::Percentile(p) => format!("p{p}_ms"),
+            GateMetric::DroppedIterations => "dropped_iterations".into(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GateResult {

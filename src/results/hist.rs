@@ -20,7 +20,8 @@ use std::cell::RefCell;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::metrics::{hdr, new_histogram};
+use super::hdr;
+use super::stats::new_histogram;
 
 /// A latency histogram, µs (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]

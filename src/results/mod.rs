@@ -17,6 +17,7 @@
 #[cfg(test)]
 pub mod fixtures;
 mod gate;
+pub mod hdr;
 mod hist;
 mod series;
 pub mod stats;
@@ -26,11 +27,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::FailureKind;
-
 pub use gate::{GateMetric, GateResult, Window};
 pub use hist::{Hist, reading_a_file};
-pub use series::{SeriesPoint, StepInterval};
+pub use series::{SeriesPoint, StepInterval, seconds};
 pub use verdict::{Aborted, Outcome, Validity, Verdict};
 
 /// Bumped when a field is removed or changes meaning; adding fields does not bump it.
@@ -155,7 +154,7 @@ pub struct Settings {
     /// `--segment I/N`: these results are the I-th of N parts of the plan (the users, rates, iterations and
     /// rows above are this segment's share); null for a whole run, and for merged results.
     #[serde(default)]
-    pub segment: Option<crate::plan::Segment>,
+    pub segment: Option<Segment>,
     pub requests: Vec<RequestDef>,
 }
 
@@ -167,37 +166,13 @@ pub struct ClassInfo {
     pub wait: WaitInfo,
 }
 
-impl Settings {
-    /// The load in a few words: "100 users at 10/s", "3 stages up to 100 users", "200 iterations/s (at most
-    /// 300 users)".
-    pub fn load_summary(&self) -> String {
-        match (&self.arrival, self.stages.len(), self.spawn_rate) {
-            (Some(a), ..) => {
-                let peak = a.stages.iter().map(|s| s.rate).fold(0.0, f64::max);
-                let shape = if a.stages.len() == 1 && a.stages[0].duration_s == 0.0 {
-                    String::new()
-                } else {
-                    format!(" in {} stages", a.stages.len())
-                };
-                format!(
-                    "{} iterations/s{shape} (at most {} users)",
-                    crate::plan::fmt_rate(peak),
-                    self.users
-                )
-            }
-            (None, n, _) if n > 0 => format!("{n} stages up to {} users", self.users),
-            (None, _, Some(rate)) => format!("{} users at {rate}/s", self.users),
-            (None, _, None) => format!("{} users", self.users),
-        }
-    }
-}
-
 fn default_load() -> String {
     "ramp".into()
 }
 
+/// `[target] max_body`'s default (`crate::plan::DEFAULT_MAX_BODY`, which a test keeps equal).
 fn default_max_body() -> u64 {
-    crate::plan::DEFAULT_MAX_BODY
+    10 << 20
 }
 
 /// An arrival rate: its stages (a constant rate is one stage of 0 s) and how long an iteration may wait for a
@@ -396,4 +371,67 @@ pub struct GateSummary {
 
 fn yes() -> bool {
     true
+}
+
+/// The I-th of N parts of a plan (`--segment I/N`; parsed and applied by [`crate::plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// From 0 to `count - 1`.
+    pub index: u64,
+    pub count: u64,
+}
+
+impl std::fmt::Display for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Why a request did not meet its expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The connection could not be made (refused, DNS, unreachable).
+    Connect,
+    /// No complete answer within the request timeout.
+    Timeout,
+    /// The connection broke while sending or reading (reset, closed early).
+    Connection,
+    /// loadgen's machine ran out of something a connection needs: file descriptors (the process's or the
+    /// system's limit) or local ports. A limit of the load generator, not an answer of the target.
+    Resources,
+    /// An answer with a status the step does not accept.
+    Status,
+    /// The answer lacked a value the step captures.
+    Capture,
+    /// The answer's JSON body did not hold what the step's `expect.json` asks for.
+    Assertion,
+    /// Still in flight when the stop timeout ended the run (recorded with the time it had taken so far).
+    Aborted,
+    /// Anything else (a request that could not be built, a body that could not be read).
+    Other,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Connect => "connect",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Connection => "connection",
+            FailureKind::Resources => "resources",
+            FailureKind::Status => "status",
+            FailureKind::Capture => "capture",
+            FailureKind::Assertion => "assertion",
+            FailureKind::Aborted => "aborted",
+            FailureKind::Other => "other",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn files_without_max_body_read_as_the_plans_default() {
+        assert_eq!(super::default_max_body(), crate::plan::DEFAULT_MAX_BODY);
+    }
 }

@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::Hist;
+use super::hdr::DecodeError;
+use super::stats::round3;
 use super::stats::{self, rate};
-use crate::metrics::{hdr::DecodeError, round3};
 
 /// One second (or the last partial second) of the run; on a run longer than [`crate::metrics::series::MAX_SERIES_POINTS`]
 /// seconds, older points cover several seconds each (see [`crate::metrics::series`]). A point's interval runs from the previous
@@ -177,4 +178,16 @@ impl SeriesPoint {
         }
         Ok(Some(m))
     }
+}
+
+/// Each point with the whole seconds it stands for: its span (from the previous point's `elapsed_s`, or 0),
+/// rounded, and at least 1. A point a second counts 1 each; a merged point as many seconds as it covers.
+pub fn seconds(series: &[SeriesPoint]) -> impl Iterator<Item = (usize, &SeriesPoint)> + '_ {
+    let mut prev = 0.0;
+    series.iter().map(move |p| {
+        let span = p.elapsed_s - prev;
+        prev = p.elapsed_s;
+        let whole = if span.is_finite() { span.round() } else { 1.0 };
+        (whole.max(1.0) as usize, p)
+    })
 }

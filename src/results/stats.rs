@@ -11,8 +11,24 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
+use super::hdr::DecodeError;
 use super::{Hist, Percentiles, RequestStats, StepInterval};
-use crate::metrics::{hdr::DecodeError, ms, round3};
+
+/// A latency histogram in microseconds with 3 significant digits; it grows to fit what is recorded.
+pub fn new_histogram() -> Histogram<u64> {
+    // `new` only fails for sigfig > 5.
+    Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is valid"))
+}
+
+/// Microseconds to milliseconds.
+pub fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// Rounded to 3 decimals, as the results write figures.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
 
 /// Percent of `requests` that met their expectation, rounded to 3 decimals; 100 when there were none.
 pub fn success_rate(requests: u64, failures: u64) -> f64 {
