@@ -326,12 +326,8 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
         aggregated,
         failures,
         time_series,
-        gates: GateSummary {
-            passed: true,
-            results: Vec::new(),
-            // Strict when the segments disagree: off only when every segment had it off.
-            fail_on_errors: all.iter().any(|r| r.gates.fail_on_errors),
-        },
+        // Judged again below. Strict when the segments disagree: off only when every segment had it off.
+        gates: GateSummary::of(Vec::new(), all.iter().any(|r| r.gates.fail_on_errors)),
         generator,
         validity,
         merged: Some(Merged {
@@ -348,9 +344,10 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
             .min_by(|a, b| a.at_s.total_cmp(&b.at_s)),
         verdict: None,
     };
-    let results = evaluate_gates(&merged, &first.gates.results);
-    merged.gates.passed = results.iter().all(|g| g.passed);
-    merged.gates.results = results;
+    merged.gates = GateSummary::of(
+        evaluate_gates(&merged, &first.gates.results),
+        merged.gates.fail_on_errors,
+    );
     merged.judge();
     // Sums of figures each within range may not be (counts past MAX_COUNT, a span of centuries): refused
     // rather than written as results that cannot be read back.

@@ -87,11 +87,10 @@ pub fn render(r: &RunResults) -> String {
     // abort_on_fail), or when no gate was judged: then it carries the verdict on the failed requests.
     let judged = gates.len() - skipped;
     let verdict = crate::verdict::Verdict::of(r);
-    let unjudged_failure = judged == 0
-        && !r.interrupted
-        && r.validity.valid
-        && verdict.result == crate::verdict::Outcome::Fail;
-    let completion_failed = r.interrupted || r.aborted.is_some() || unjudged_failure;
+    let unjudged_failure = judged == 0 && verdict.result == crate::verdict::Outcome::Fail;
+    let completion_failed = verdict.result == crate::verdict::Outcome::Interrupted
+        || r.aborted.is_some()
+        || unjudged_failure;
     let completion_case = completion_failed || judged == 0;
     let invalid = !r.validity.valid;
     let tests = gates.len() + usize::from(completion_case) + usize::from(invalid);

@@ -388,11 +388,7 @@ impl RunResults {
             aggregated,
             failures,
             time_series: outcome.series.clone(),
-            gates: GateSummary {
-                passed: gate_results.iter().all(|g| g.passed),
-                results: gate_results,
-                fail_on_errors: plan.rules.fail_on_errors,
-            },
+            gates: GateSummary::of(gate_results, plan.rules.fail_on_errors),
             generator: Generator::of(&outcome.series, outcome.cores),
             validity: crate::validity::Validity::default(),
             merged: None,

@@ -369,6 +369,17 @@ pub struct GateSummary {
     pub fail_on_errors: bool,
 }
 
+impl GateSummary {
+    /// The summary of `results`: `passed` when every gate did.
+    pub fn of(results: Vec<GateResult>, fail_on_errors: bool) -> GateSummary {
+        GateSummary {
+            passed: results.iter().all(|g| g.passed),
+            results,
+            fail_on_errors,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }

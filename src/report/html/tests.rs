@@ -128,24 +128,22 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
     &html[start..start + end]
 }
 
-/// A point of the time series (built from JSON so fields added later with a default need no change here).
+/// A point of the time series: 10 requests with 1 failure, percentiles from `p50`.
 fn point(elapsed_s: f64, users: u64, p50: Option<f64>) -> SeriesPoint {
-    serde_json::from_value(serde_json::json!({
-        "elapsed_s": elapsed_s,
-        "timestamp": 1_735_787_045 + elapsed_s as u64,
-        "users": users,
-        "requests": 10,
-        "failures": 1,
-        "rps": 10.0,
-        "failures_per_s": 1.0,
-        "p50_ms": p50,
-        "p95_ms": p50.map(|p| p * 2.0),
-        "p99_ms": p50.map(|p| p * 3.0),
-        "max_ms": p50.map(|p| p * 4.0),
-        "cpu_pct": null,
-        "lag_ms": 0.0,
-    }))
-    .unwrap()
+    SeriesPoint {
+        timestamp: 1_735_787_045 + elapsed_s as u64,
+        users,
+        target_users: 0,
+        requests: 10,
+        failures: 1,
+        rps: 10.0,
+        failures_per_s: 1.0,
+        p50_ms: p50,
+        p95_ms: p50.map(|p| p * 2.0),
+        p99_ms: p50.map(|p| p * 3.0),
+        max_ms: p50.map(|p| p * 4.0),
+        ..crate::results::fixtures::point(elapsed_s)
+    }
 }
 
 #[test]
