@@ -402,7 +402,7 @@ fn merge_stats<'a>(
     let mut added = Vec::new();
     for (path, r) in rows.clone() {
         added.push(path.display().to_string());
-        all.merge(&Tally::of_row(r))
+        all.add_row(r)
             .map_err(|(name, e)| too_many(&format!("{field}.{name}"), &added, e))?;
     }
     let first = rows.clone().next().map(|(_, r)| r);
@@ -413,7 +413,7 @@ fn merge_stats<'a>(
     );
     // The uncorrected latencies merge exactly from their histograms; files written before those were stored
     // have only percentiles, exact for one segment and not mergeable for several.
-    if all.uncorrected.is_none() {
+    if all.uncorrected.histogram().is_none() {
         let uncorrected: Vec<&Percentiles> = rows
             .filter_map(|(_, r)| r.uncorrected_percentiles_ms.as_ref())
             .collect();

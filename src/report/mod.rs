@@ -446,7 +446,7 @@ pub fn series_window(
         }
         for (t, i) in totals.iter_mut().zip(&p.by_request) {
             // Within MAX_TOTAL: every histogram of a run, or of a results file read back, is.
-            let _ = t.merge(&Tally::of_interval(i));
+            let _ = t.add_interval(i);
         }
     }
     let secs = (b - a).max(1e-3);

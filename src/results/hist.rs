@@ -106,11 +106,11 @@ impl Hist {
     pub fn sum<'a>(
         parts: impl IntoIterator<Item = &'a Hist>,
     ) -> Result<Option<Hist>, hdr::DecodeError> {
-        let mut all = new_histogram();
+        let mut all = HistSum::default();
         for p in parts {
-            hdr::add(&mut all, &p.histogram())?;
+            all.add(Some(p))?;
         }
-        Ok(Hist::of_some(&all))
+        Ok(all.hist())
     }
 
     /// Adds `other` into `self` (as [`Hist::sum`] of the two does).
@@ -119,6 +119,44 @@ impl Hist {
             *self = sum;
         }
         Ok(())
+    }
+}
+
+/// A sum of histograms being added up ([`Hist::sum`] one part at a time): a dense histogram, for the few sums
+/// a window, a row or a merged point needs at once; nothing until a histogram is added.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistSum(Option<Histogram<u64>>);
+
+impl HistSum {
+    /// Adds `h` (nothing for `None`), refusing a sum past [`hdr::MAX_TOTAL`] values.
+    pub fn add(&mut self, h: Option<&Hist>) -> Result<(), hdr::DecodeError> {
+        match h {
+            Some(h) => self.add_histogram(&h.histogram()),
+            None => Ok(()),
+        }
+    }
+
+    /// Adds `h`, refusing a sum past [`hdr::MAX_TOTAL`] values.
+    pub fn add_histogram(&mut self, h: &Histogram<u64>) -> Result<(), hdr::DecodeError> {
+        hdr::add(self.0.get_or_insert_with(new_histogram), h)
+    }
+
+    /// Adds another sum.
+    pub fn merge(&mut self, other: &HistSum) -> Result<(), hdr::DecodeError> {
+        match &other.0 {
+            Some(h) => self.add_histogram(h),
+            None => Ok(()),
+        }
+    }
+
+    /// The sum so far, `None` when it counts nothing.
+    pub fn histogram(&self) -> Option<&Histogram<u64>> {
+        self.0.as_ref().filter(|h| !h.is_empty())
+    }
+
+    /// The sum so far as results hold it, `None` when it counts nothing.
+    pub fn hist(&self) -> Option<Hist> {
+        self.histogram().map(Hist::of)
     }
 }
 
@@ -147,11 +185,6 @@ fn read_leb128(bytes: &[u8], at: &mut usize) -> Option<u64> {
         }
     }
     None
-}
-
-/// Adds two optional histograms ([`Hist::sum`]).
-pub fn merged(a: Option<&Hist>, b: Option<&Hist>) -> Result<Option<Hist>, hdr::DecodeError> {
-    Hist::sum(a.into_iter().chain(b))
 }
 
 impl Serialize for Hist {

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use gate::{GateMetric, GateResult, Window};
-pub use hist::{Hist, reading_a_file};
+pub use hist::{Hist, HistSum, reading_a_file};
 pub use series::{SeriesPoint, StepInterval, seconds};
 pub use verdict::{Aborted, Outcome, Validity, Verdict};
 

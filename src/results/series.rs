@@ -1,15 +1,15 @@
 //! The time series of the results: a point per second (or per merged interval) and per request name, and the
 //! two ways points are merged, written once: [`SeriesPoint::then`] (two neighbouring intervals of one run, as
 //! the series compaction merges them) and [`SeriesPoint::alongside`] (the same second on several machines, as
-//! `loadgen merge` aligns them). Both add counts and histograms with [`StepInterval::merge`] / [`Hist::sum`] and
-//! take the latency figures from the sum with [`stats::interval_latency`].
+//! `loadgen merge` aligns them). Both add counts and histograms the same way (histograms as [`Hist::sum`] does)
+//! and take the latency figures from the sum with [`stats::interval_latency`].
 
 use serde::{Deserialize, Serialize};
 
-use super::Hist;
 use super::hdr::DecodeError;
 use super::stats::round3;
 use super::stats::{self, rate};
+use super::{Hist, HistSum};
 
 /// One second (or the last partial second) of the run; on a run longer than [`crate::metrics::series::MAX_SERIES_POINTS`]
 /// seconds, older points cover several seconds each (see [`crate::metrics::series`]). A point's interval runs from the previous
@@ -67,51 +67,54 @@ pub struct StepInterval {
     pub hdr: Option<Hist>,
 }
 
-impl StepInterval {
-    /// Adds `other` (the same request name over another interval, or on another machine) into `self`.
-    pub fn merge(&mut self, other: &StepInterval) -> Result<(), DecodeError> {
-        // Saturating: a results file's counts are bounded, but not how many are added up.
-        self.requests = self.requests.saturating_add(other.requests);
-        self.failures = self.failures.saturating_add(other.failures);
-        self.bytes = self.bytes.saturating_add(other.bytes);
-        self.hdr = super::hist::merged(self.hdr.as_ref(), other.hdr.as_ref())?;
-        Ok(())
-    }
-}
-
 impl SeriesPoint {
-    /// What two points have to add whichever way they are merged: counts, iterations, the histograms (all
-    /// names, and per name), the highest lag; the latency figures from the summed histogram.
-    fn add(&mut self, other: &SeriesPoint) -> Result<(), DecodeError> {
-        let own = (self.p50_ms, self.p95_ms, self.p99_ms, self.max_ms);
-        self.requests = self.requests.saturating_add(other.requests);
-        self.failures = self.failures.saturating_add(other.failures);
-        self.iterations = self.iterations.saturating_add(other.iterations);
-        self.dropped = self.dropped.saturating_add(other.dropped);
-        self.lag_ms = self.lag_ms.max(other.lag_ms);
-        self.hdr = super::hist::merged(self.hdr.as_ref(), other.hdr.as_ref())?;
-        if self.by_request.len() < other.by_request.len() {
-            self.by_request
-                .resize(other.by_request.len(), StepInterval::default());
+    /// The sum of `points` (at least one): counts, iterations and bytes added (saturating: a results file's
+    /// counts are bounded, but not how many are added up), histograms added (all names, and per name), the
+    /// highest lag, the latency figures from the summed histogram; everything else as in the first point.
+    fn sum(points: &[&SeriesPoint]) -> Result<SeriesPoint, DecodeError> {
+        let mut m = points[0].clone();
+        let names = points.iter().map(|p| p.by_request.len()).max().unwrap_or(0);
+        m.by_request.resize(names, StepInterval::default());
+        let (mut all, mut by_name) = (HistSum::default(), vec![HistSum::default(); names]);
+        for (k, p) in points.iter().enumerate() {
+            if k > 0 {
+                m.requests = m.requests.saturating_add(p.requests);
+                m.failures = m.failures.saturating_add(p.failures);
+                m.iterations = m.iterations.saturating_add(p.iterations);
+                m.dropped = m.dropped.saturating_add(p.dropped);
+                m.lag_ms = m.lag_ms.max(p.lag_ms);
+                for (mine, theirs) in m.by_request.iter_mut().zip(&p.by_request) {
+                    mine.requests = mine.requests.saturating_add(theirs.requests);
+                    mine.failures = mine.failures.saturating_add(theirs.failures);
+                    mine.bytes = mine.bytes.saturating_add(theirs.bytes);
+                }
+            }
+            all.add(p.hdr.as_ref())?;
+            for (sum, i) in by_name.iter_mut().zip(&p.by_request) {
+                sum.add(i.hdr.as_ref())?;
+            }
         }
-        for (mine, theirs) in self.by_request.iter_mut().zip(&other.by_request) {
-            mine.merge(theirs)?;
+        m.hdr = all.hist();
+        for (i, sum) in m.by_request.iter_mut().zip(&by_name) {
+            i.hdr = sum.hist();
         }
-        match &self.hdr {
+        match all.histogram() {
             Some(h) => {
-                let l = stats::interval_latency(&h.histogram());
-                (self.p50_ms, self.p95_ms, self.p99_ms, self.max_ms) = (l.p50, l.p95, l.p99, l.max);
+                let l = stats::interval_latency(h);
+                (m.p50_ms, m.p95_ms, m.p99_ms, m.max_ms) = (l.p50, l.p95, l.p99, l.max);
             }
-            // Points written without histograms: the higher of the two, which overstates rather than hides.
+            // Points written without histograms: the highest of each, which overstates rather than hides.
             None => {
-                let max = |a: Option<f64>, b: Option<f64>| a.into_iter().chain(b).reduce(f64::max);
-                self.p50_ms = max(own.0, other.p50_ms);
-                self.p95_ms = max(own.1, other.p95_ms);
-                self.p99_ms = max(own.2, other.p99_ms);
-                self.max_ms = max(own.3, other.max_ms);
+                let max = |f: fn(&SeriesPoint) -> Option<f64>| {
+                    points.iter().filter_map(|p| f(p)).reduce(f64::max)
+                };
+                m.p50_ms = max(|p| p.p50_ms);
+                m.p95_ms = max(|p| p.p95_ms);
+                m.p99_ms = max(|p| p.p99_ms);
+                m.max_ms = max(|p| p.max_ms);
             }
         }
-        Ok(())
+        Ok(m)
     }
 
     /// `self` and the point after it, `next`, as one point over both intervals (the series compaction);
@@ -123,8 +126,7 @@ impl SeriesPoint {
     pub fn then(&self, next: &SeriesPoint, start_s: f64) -> Result<SeriesPoint, DecodeError> {
         let span_a = (self.elapsed_s - start_s).max(0.0);
         let span_b = (next.elapsed_s - self.elapsed_s).max(0.0);
-        let mut m = self.clone();
-        m.add(next)?;
+        let mut m = SeriesPoint::sum(&[self, next])?;
         let secs = span_a + span_b;
         m.rps = rate(m.requests, secs);
         m.failures_per_s = rate(m.failures, secs);
@@ -141,38 +143,26 @@ impl SeriesPoint {
     }
 
     /// The points of one second on several machines as one (`loadgen merge`): counts, users, rates and targets
-    /// summed, histograms added, the busiest machine's CPU use and the highest lag. `None` without points.
+    /// summed, histograms added, the busiest machine's CPU use and the highest lag; `elapsed_s` the latest.
+    /// `None` without points.
     pub fn alongside<'a>(
         points: impl IntoIterator<Item = &'a SeriesPoint>,
     ) -> Result<Option<SeriesPoint>, DecodeError> {
-        let mut points = points.into_iter();
-        let Some(first) = points.next() else {
+        let points: Vec<&SeriesPoint> = points.into_iter().collect();
+        if points.is_empty() {
             return Ok(None);
-        };
-        let mut m = first.clone();
-        // The sum of one histogram is its own layout in a fresh histogram, as for any other number of them.
-        m.hdr = super::hist::merged(first.hdr.as_ref(), None)?;
-        for s in &mut m.by_request {
-            s.hdr = super::hist::merged(s.hdr.as_ref(), None)?;
         }
-        let mut rps = first.rps;
-        let mut failures_per_s = first.failures_per_s;
-        for p in points {
-            m.add(p)?;
-            m.users = m.users.saturating_add(p.users);
-            m.target_users = m.target_users.saturating_add(p.target_users);
-            rps += p.rps;
-            failures_per_s += p.failures_per_s;
-            m.cpu_pct = m.cpu_pct.into_iter().chain(p.cpu_pct).reduce(f64::max);
-            m.target_rate = match (m.target_rate, p.target_rate) {
-                (Some(a), Some(b)) => Some(a + b),
-                (a, b) => a.or(b),
-            };
-            m.elapsed_s = m.elapsed_s.max(p.elapsed_s);
-        }
-        m.rps = round3(rps);
-        m.failures_per_s = round3(failures_per_s);
-        m.target_rate = m.target_rate.map(round3);
+        let mut m = SeriesPoint::sum(&points)?;
+        let total =
+            |f: fn(&SeriesPoint) -> u64| points.iter().map(|p| f(p)).fold(0, u64::saturating_add);
+        m.users = total(|p| p.users);
+        m.target_users = total(|p| p.target_users);
+        m.rps = round3(points.iter().map(|p| p.rps).sum());
+        m.failures_per_s = round3(points.iter().map(|p| p.failures_per_s).sum());
+        m.cpu_pct = points.iter().filter_map(|p| p.cpu_pct).reduce(f64::max);
+        let rates: Vec<f64> = points.iter().filter_map(|p| p.target_rate).collect();
+        m.target_rate = (!rates.is_empty()).then(|| round3(rates.iter().sum()));
+        m.elapsed_s = points.iter().map(|p| p.elapsed_s).fold(0.0, f64::max);
         if m.hdr.is_none() {
             (m.p50_ms, m.p95_ms, m.p99_ms, m.max_ms) = (None, None, None, None);
         }

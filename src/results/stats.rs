@@ -3,16 +3,17 @@
 //! time-series interval's latency figures.
 //!
 //! [`Tally`] is what a row of statistics is made of before it is figures: counts, bytes, status codes and the
-//! three histograms. Tallies add ([`Tally::merge`]): the run's rows are tallied from its recorded totals, a
-//! window's from the time series' per-name intervals, and `loadgen merge`'s from the segments' rows; each then
-//! becomes a [`RequestStats`] the same way.
+//! three histograms. A window's rows are tallied from the time series' per-name intervals
+//! ([`Tally::add_interval`]) and `loadgen merge`'s from the segments' rows ([`Tally::add_row`]), their
+//! aggregates from the rows ([`Tally::merge`]); each then becomes a [`RequestStats`] by [`RequestStats::of`],
+//! as the run's rows do from its recorded totals.
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
 use super::hdr::DecodeError;
-use super::{Hist, Percentiles, RequestStats, StepInterval};
+use super::{Hist, HistSum, Percentiles, RequestStats, StepInterval};
 
 /// A latency histogram in microseconds with 3 significant digits; it grows to fit what is recorded.
 pub fn new_histogram() -> Histogram<u64> {
@@ -105,67 +106,74 @@ pub struct Tally {
     pub bytes: f64,
     /// Count per HTTP status code.
     pub statuses: BTreeMap<String, u64>,
-    pub latency: Option<Hist>,
-    pub ttfb: Option<Hist>,
-    pub uncorrected: Option<Hist>,
+    pub latency: HistSum,
+    pub ttfb: HistSum,
+    pub uncorrected: HistSum,
 }
 
+/// A sum of histograms past [`super::hdr::MAX_TOTAL`] values, and which of a row's histograms it is (`hdr`,
+/// `ttfb_hdr` or `uncorrected_hdr`).
+pub type TallyError = (&'static str, DecodeError);
+
 impl Tally {
-    /// The tally behind a row of results.
-    pub fn of_row(r: &RequestStats) -> Tally {
-        Tally {
-            requests: r.requests,
-            failures: r.failures,
-            bytes: r.avg_content_bytes * r.requests as f64,
-            statuses: r.status_codes.clone(),
-            latency: r.hdr.clone(),
-            ttfb: r.ttfb_hdr.clone(),
-            uncorrected: r.uncorrected_hdr.clone(),
-        }
+    /// Adds a row of results (a segment's, to merge them).
+    pub fn add_row(&mut self, r: &RequestStats) -> Result<(), TallyError> {
+        self.add_counts(
+            r.requests,
+            r.failures,
+            r.avg_content_bytes * r.requests as f64,
+        );
+        self.add_statuses(&r.status_codes);
+        self.latency.add(r.hdr.as_ref()).map_err(|e| ("hdr", e))?;
+        self.ttfb
+            .add(r.ttfb_hdr.as_ref())
+            .map_err(|e| ("ttfb_hdr", e))?;
+        self.uncorrected
+            .add(r.uncorrected_hdr.as_ref())
+            .map_err(|e| ("uncorrected_hdr", e))
     }
 
-    /// The tally of one name over one interval of the time series.
-    pub fn of_interval(i: &StepInterval) -> Tally {
-        Tally {
-            requests: i.requests,
-            failures: i.failures,
-            bytes: i.bytes as f64,
-            latency: i.hdr.clone(),
-            ..Tally::default()
-        }
+    /// Adds one name's interval of the time series (to rebuild a window).
+    pub fn add_interval(&mut self, i: &StepInterval) -> Result<(), TallyError> {
+        self.add_counts(i.requests, i.failures, i.bytes as f64);
+        self.latency.add(i.hdr.as_ref()).map_err(|e| ("hdr", e))
     }
 
-    /// Adds `other` into `self`: counts (saturating: a results file's counts are bounded, but not how many are
-    /// added up), bytes and status codes, and the histograms ([`Hist::sum`]). The error names the histogram
-    /// whose sum would count too many values (`hdr`, `ttfb_hdr` or `uncorrected_hdr`).
-    pub fn merge(&mut self, other: &Tally) -> Result<(), (&'static str, DecodeError)> {
-        self.requests = self.requests.saturating_add(other.requests);
-        self.failures = self.failures.saturating_add(other.failures);
-        self.bytes += other.bytes;
-        for (k, v) in &other.statuses {
+    /// Adds another tally (rows into their aggregate).
+    pub fn merge(&mut self, other: &Tally) -> Result<(), TallyError> {
+        self.add_counts(other.requests, other.failures, other.bytes);
+        self.add_statuses(&other.statuses);
+        self.latency.merge(&other.latency).map_err(|e| ("hdr", e))?;
+        self.ttfb.merge(&other.ttfb).map_err(|e| ("ttfb_hdr", e))?;
+        self.uncorrected
+            .merge(&other.uncorrected)
+            .map_err(|e| ("uncorrected_hdr", e))
+    }
+
+    /// Saturating: a results file's counts are bounded, but not how many are added up.
+    fn add_counts(&mut self, requests: u64, failures: u64, bytes: f64) {
+        self.requests = self.requests.saturating_add(requests);
+        self.failures = self.failures.saturating_add(failures);
+        self.bytes += bytes;
+    }
+
+    fn add_statuses(&mut self, statuses: &BTreeMap<String, u64>) {
+        for (k, v) in statuses {
             let n = self.statuses.entry(k.clone()).or_insert(0);
             *n = n.saturating_add(*v);
         }
-        let add = |name, a: &mut Option<Hist>, b: &Option<Hist>| {
-            *a = super::hist::merged(a.as_ref(), b.as_ref()).map_err(|e| (name, e))?;
-            Ok(())
-        };
-        add("hdr", &mut self.latency, &other.latency)?;
-        add("ttfb_hdr", &mut self.ttfb, &other.ttfb)?;
-        add("uncorrected_hdr", &mut self.uncorrected, &other.uncorrected)
     }
 
     /// The row's statistics over `secs` seconds.
     pub fn stats(&self, method: &str, name: &str, secs: f64) -> RequestStats {
-        let histogram = |h: &Option<Hist>| h.as_ref().map(Hist::histogram);
         RequestStats::of(
             method,
             name,
             (self.requests, self.failures, self.bytes),
             [
-                histogram(&self.latency).as_ref(),
-                histogram(&self.ttfb).as_ref(),
-                histogram(&self.uncorrected).as_ref(),
+                self.latency.histogram(),
+                self.ttfb.histogram(),
+                self.uncorrected.histogram(),
             ],
             self.statuses.clone(),
             secs,
