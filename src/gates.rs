@@ -12,6 +12,7 @@
 use crate::plan::{Gate, GateMetric, Window};
 pub use crate::results::GateResult;
 use crate::results::RequestStats;
+use crate::results::stats::success_pct;
 
 /// Statistics of one part of the run: per request, and all together.
 pub type Evidence = (Vec<RequestStats>, RequestStats);
@@ -73,8 +74,7 @@ pub fn evaluate_with(
             let (measured, passed) = match g.metric {
                 GateMetric::SuccessRate => {
                     // Compared exactly: the rounded figure of the report could turn 99.9996 into 100.
-                    let m =
-                        stats.map(|s| 100.0 * (s.requests - s.failures) as f64 / s.requests as f64);
+                    let m = stats.and_then(|s| success_pct(s.requests, s.failures));
                     (m, m.is_some_and(|m| m >= g.threshold))
                 }
                 GateMetric::Percentile(p) => {

@@ -35,7 +35,7 @@ use crate::files::{Mode, OutputFile};
 use crate::metrics::{Collector, SeriesPoint, hdr, ms, new_histogram, round3};
 use crate::plan::RunPlan;
 use crate::report::{FailureEntry, RequestStats, Rows, RunResults};
-use crate::results::Hist;
+use crate::results::{Hist, Percentiles};
 
 /// Locust's percentile columns, in its order.
 const PERCENTILES: [(&str, f64); 11] = [
@@ -126,20 +126,21 @@ fn na_percentiles() -> impl Iterator<Item = String> {
     PERCENTILES.iter().map(|_| "N/A".to_string())
 }
 
-fn percentiles(h: &Histogram<u64>) -> Vec<String> {
-    if h.is_empty() {
-        return na_percentiles().collect();
+/// The percentile cells of `p`, in the order of [`PERCENTILES`]; N/A without.
+fn percentile_cells(p: Option<&Percentiles>) -> Vec<String> {
+    match p {
+        Some(p) => [
+            p.p50, p.p66, p.p75, p.p80, p.p90, p.p95, p.p98, p.p99, p.p99_9, p.p99_99, p.p100,
+        ]
+        .map(num)
+        .into(),
+        None => na_percentiles().collect(),
     }
-    PERCENTILES
-        .iter()
-        .map(|(_, q)| {
-            if *q >= 1.0 {
-                num(ms(h.max()))
-            } else {
-                num(ms(h.value_at_quantile(*q)))
-            }
-        })
-        .collect()
+}
+
+/// The percentile cells of an interval's histogram.
+fn percentiles(h: &Histogram<u64>) -> Vec<String> {
+    percentile_cells((!h.is_empty()).then(|| Percentiles::of(h)).as_ref())
 }
 
 /// A `_stats.csv` row.
@@ -158,15 +159,7 @@ fn stats_row(s: &RequestStats) -> Row {
         num(s.rps),
         num(s.failures_per_s),
     ];
-    match &s.percentiles_ms {
-        Some(p) => row.extend(
-            [
-                p.p50, p.p66, p.p75, p.p80, p.p90, p.p95, p.p98, p.p99, p.p99_9, p.p99_99, p.p100,
-            ]
-            .map(num),
-        ),
-        None => row.extend(na_percentiles()),
-    }
+    row.extend(percentile_cells(s.percentiles_ms.as_ref()));
     row
 }
 
@@ -521,7 +514,6 @@ impl Observer for LiveCsv {
 mod tests {
     use super::*;
     use crate::metrics::{FailureKind, StepInterval};
-    use crate::report::Percentiles;
     use crate::results::fixtures;
 
     fn text(rows: Vec<Row>) -> String {

@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::Observer;
 use crate::metrics::{Collector, SeriesPoint, ms, new_histogram};
+use crate::results::stats::failure_pct;
 
 pub struct Progress {
     bar: ProgressBar,
@@ -112,11 +113,7 @@ impl Plain {
         let _ = write!(
             line,
             " · failures {:.1} %",
-            if self.requests == 0 {
-                0.0
-            } else {
-                100.0 * self.failures as f64 / self.requests as f64
-            }
+            failure_pct(self.requests, self.failures)
         );
         self.last = p.elapsed_s;
         self.requests = 0;
@@ -135,11 +132,7 @@ impl Observer for Progress {
             return;
         }
         let (requests, failures) = totals.running_totals();
-        let fail_pct = if requests == 0 {
-            0.0
-        } else {
-            100.0 * failures as f64 / requests as f64
-        };
+        let fail_pct = failure_pct(requests, failures);
         self.bar.set_position(p.elapsed_s as u64);
         self.bar.set_message(format!(
             "users {}/{}  {:.0} req/s  p95 {}  failures {:.2}%",

@@ -33,10 +33,21 @@ pub fn round3(x: f64) -> f64 {
 
 /// Percent of `requests` that met their expectation, rounded to 3 decimals; 100 when there were none.
 pub fn success_rate(requests: u64, failures: u64) -> f64 {
+    success_pct(requests, failures).map_or(100.0, round3)
+}
+
+/// Percent of `requests` that met their expectation, unrounded (the gates compare it exactly: rounded, 99.9996
+/// would pass as 100); `None` when there were none.
+pub fn success_pct(requests: u64, failures: u64) -> Option<f64> {
+    (requests > 0).then(|| 100.0 * requests.saturating_sub(failures) as f64 / requests as f64)
+}
+
+/// Percent of `requests` that failed, unrounded; 0 when there were none.
+pub fn failure_pct(requests: u64, failures: u64) -> f64 {
     if requests == 0 {
-        100.0
+        0.0
     } else {
-        round3(100.0 * requests.saturating_sub(failures) as f64 / requests as f64)
+        100.0 * failures as f64 / requests as f64
     }
 }
 
