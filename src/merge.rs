@@ -61,16 +61,7 @@ pub fn run(args: MergeArgs, quiet: bool) -> Result<ExitStatus, Error> {
 
 /// Segment indexes as a message shows them: the first 20, then how many more.
 fn shown(indexes: &[u64]) -> String {
-    let mut s = indexes
-        .iter()
-        .take(20)
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if indexes.len() > 20 {
-        s.push_str(&format!(" and {} more", indexes.len() - 20));
-    }
-    s
+    crate::validity::segment_list(indexes)
 }
 
 fn refuse(msg: String) -> Error {
@@ -296,18 +287,7 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
             .fold(0.0, f64::max),
         warnings: prefixed(&|r| &r.generator.warnings),
     };
-    let mut validity = crate::validity::Validity {
-        valid: all.iter().all(|r| r.validity.valid),
-        reasons: prefixed(&|r| &r.validity.reasons),
-    };
-    if !missing.is_empty() {
-        validity.valid = false;
-        validity.reasons.push(format!(
-            "segments {} of {count} are missing: these results cover only part of the plan; merge every \
-             segment's results",
-            shown(&missing)
-        ));
-    }
+    let validity = crate::validity::of_segments(&all, &missing, count);
 
     let mut merged = RunResults {
         schema_version: first.schema_version,

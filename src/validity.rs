@@ -10,6 +10,49 @@ use crate::plan::{Load, RunPlan};
 pub use crate::results::Validity;
 use crate::results::{Iterations, RunResults, SeriesPoint};
 
+/// The validity of merged segments (`loadgen merge`): valid when every segment was and none of the `count` is
+/// missing; each segment's reasons are kept, prefixed with the segment, and the missing ones are a reason.
+pub fn of_segments(segments: &[&RunResults], missing: &[u64], count: u64) -> Validity {
+    let mut reasons: Vec<String> = segments
+        .iter()
+        .flat_map(|r| {
+            let seg = r
+                .settings
+                .segment
+                .map_or_else(String::new, |s| s.to_string());
+            r.validity
+                .reasons
+                .iter()
+                .map(move |w| format!("segment {seg}: {w}"))
+        })
+        .collect();
+    if !missing.is_empty() {
+        reasons.push(format!(
+            "segments {} of {count} are missing: these results cover only part of the plan; merge every \
+             segment's results",
+            segment_list(missing)
+        ));
+    }
+    Validity {
+        valid: missing.is_empty() && segments.iter().all(|r| r.validity.valid),
+        reasons,
+    }
+}
+
+/// Segment indexes as a message shows them: the first 20, then how many more.
+pub fn segment_list(indexes: &[u64]) -> String {
+    let mut s = indexes
+        .iter()
+        .take(20)
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if indexes.len() > 20 {
+        s.push_str(&format!(" and {} more", indexes.len() - 20));
+    }
+    s
+}
+
 /// Whether `bad` of `of` seconds is past the tolerated share: a single bad second is a blip, not a verdict.
 fn too_many(bad: usize, of: usize) -> bool {
     bad >= 2 && bad as f64 > crate::plan::Validity::LATE_SHARE * of as f64
