@@ -221,3 +221,39 @@ mod window_label {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_and_metrics_are_written_as_the_schema_strings_and_read_back() {
+        for (during, window) in [
+            (serde_json::Value::Null, Window::Run),
+            ("steady".into(), Window::Steady),
+            ("stage 3".into(), Window::Stage(3)),
+        ] {
+            for (key, metric) in [
+                ("success_rate", GateMetric::SuccessRate),
+                ("p99_ms", GateMetric::Percentile(99)),
+                ("dropped_iterations", GateMetric::DroppedIterations),
+            ] {
+                let json = serde_json::json!({
+                    "scope": "login", "during": during, "metric": key, "op": metric.op(),
+                    "threshold": 1.0, "measured": null, "passed": true, "skipped": null,
+                    "requests": null, "failures": null
+                });
+                let g: GateResult = serde_json::from_value(json.clone()).unwrap();
+                assert_eq!((g.during, g.metric), (window, metric));
+                assert_eq!(serde_json::to_value(&g).unwrap(), json);
+            }
+        }
+        // Files written before `during` existed: the whole run.
+        let g: GateResult = serde_json::from_value(serde_json::json!({
+            "scope": null, "metric": "p95_ms", "op": "<", "threshold": 1.0, "measured": null,
+            "passed": false
+        }))
+        .unwrap();
+        assert_eq!(g.during, Window::Run);
+    }
+}

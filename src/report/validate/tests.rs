@@ -75,6 +75,12 @@ fn the_sample_is_a_valid_results_file() {
     assert_eq!(r.requests.len(), 2);
 }
 
+/// A judged gate as results carry it, over `during`, measuring `metric`.
+fn gate(during: &str, metric: &str) -> Value {
+    json!({"scope": null, "during": during, "metric": metric, "op": "<", "threshold": 1.0,
+        "measured": 2.0, "passed": false})
+}
+
 #[test]
 fn type_errors_name_the_field_path() {
     let cases: Vec<(Edit, &str)> = vec![
@@ -124,6 +130,15 @@ fn type_errors_name_the_field_path() {
         (
             Box::new(|v| v["requests"] = json!({})),
             "requests: invalid type: map, expected a sequence",
+        ),
+        // A gate's window and metric are read into their types, never kept as unknown strings.
+        (
+            Box::new(|v| v["gates"]["results"] = json!([gate("warmup", "p95_ms")])),
+            "gates.results[0].during: `warmup` is not a gate window",
+        ),
+        (
+            Box::new(|v| v["gates"]["results"] = json!([gate("stage 2", "p95")])),
+            "gates.results[0].metric: `p95` is not a gate metric",
         ),
     ];
     for (edit, want) in cases {
