@@ -4,15 +4,16 @@
 //! Everything that reads results (every output format, `compare`, `merge`, the gates, the validity check and the
 //! verdict) reads these types, and nothing here depends on how they were made: building them from the engine's
 //! outcome is [`crate::report`]'s, judging them is [`crate::gates`], [`crate::validity`] and
-//! [`crate::verdict`]'s. That is the layering: this module at the bottom, the judges on it, the formats on top.
+//! [`crate::verdict`]'s. That is the layering: this module at the bottom (it imports no other module of the
+//! crate; `plan` and `metrics` use its types), the judges on it, the formats on top.
 //!
 //! Its JSON form is a versioned contract (`schema_version`, `docs/results.schema.json`). Latency histograms are
-//! held decoded ([`Hist`]) and encoded ([`crate::metrics::hdr`]) only when written; gates' windows and metrics
-//! are enums ([`Window`], [`GateMetric`]) written as the schema's strings. Merging is written once per type
-//! ([`Hist::sum`], [`StepInterval::merge`], [`SeriesPoint::then`] / [`SeriesPoint::alongside`],
-//! [`stats::Tally::merge`]) and used by the run's per-second compaction, the window gates and `loadgen merge`;
-//! every statistic (percentiles, success rate, rates) comes from [`stats`]. Secrets stay out: request settings are shown as templates, and header values and bodies
-//! are not included.
+//! held decoded ([`Hist`]) and encoded ([`hdr`]) only when written; gates' windows and metrics are enums
+//! ([`Window`], [`GateMetric`]) written as the schema's strings. Merging is written once per type ([`HistSum`],
+//! [`SeriesPoint::then`] / [`SeriesPoint::alongside`], [`stats::Tally`]) and used by the run's per-second
+//! compaction, the window gates and `loadgen merge`; every statistic (percentiles, success rate, rates) comes
+//! from [`stats`]. Secrets stay out: request settings are shown as templates, and header values and bodies are
+//! not included.
 
 #[cfg(test)]
 pub mod fixtures;
