@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 
 use super::stats::interval_latency;
 use super::stats::new_histogram;
-use super::{Hist, Percentiles, RequestStats, RunResults, SeriesPoint, StepInterval};
+use super::{Hist, RequestStats, RunResults, SeriesPoint, StepInterval};
 
 /// A histogram (µs) counting each of `values` once.
 pub fn histogram(values: &[u64]) -> Histogram<u64> {
@@ -75,25 +75,6 @@ pub fn interval(requests: u64, failures: u64, h: &Histogram<u64>) -> StepInterva
         failures,
         bytes: 0,
         hdr: Hist::of_some(h),
-    }
-}
-
-/// Percentiles rising from `p50` ms (p66 one above, ...) to `p100`.
-pub fn percentiles(p50: f64, p100: f64) -> Percentiles {
-    let step = (p100 - p50) / 10.0;
-    let at = |k: f64| p50 + step * k;
-    Percentiles {
-        p50,
-        p66: at(1.0),
-        p75: at(2.0),
-        p80: at(3.0),
-        p90: at(4.0),
-        p95: at(5.0),
-        p98: at(6.0),
-        p99: at(7.0),
-        p99_9: at(8.0),
-        p99_99: at(9.0),
-        p100,
     }
 }
 
