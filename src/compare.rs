@@ -436,7 +436,7 @@ mod tests {
     /// A complete results file of scenario `name`, its one request `verify` and the aggregate with these figures.
     fn results(name: &str, rps: f64, p95: f64, success: f64, requests: u64) -> Value {
         let q = |n: &str| {
-            let mut q = crate::report::validate::tests::sample()["aggregated"].clone();
+            let mut q = crate::results::fixtures::sample()["aggregated"].clone();
             let (lo, hi) = (p95 / 2.0, p95 * 1.5);
             q["name"] = json!(n);
             q["requests"] = json!(requests);
@@ -447,7 +447,7 @@ mod tests {
                 "p98": p95, "p99": hi, "p99_9": hi, "p99_99": hi, "p100": hi});
             q
         };
-        let mut v = crate::report::validate::tests::sample();
+        let mut v = crate::results::fixtures::sample();
         v["scenario"]["name"] = json!(name);
         v["requests"] = json!([q("verify")]);
         v["aggregated"] = q("Aggregated");

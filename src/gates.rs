@@ -9,90 +9,10 @@
 //! run at one-second resolution (coarser on a run longer than the series' cap, whose older points are merged:
 //! see [`crate::metrics::series`]). `dropped_iterations` (arrival rate) passes when measured <= threshold.
 
-use serde::{Deserialize, Serialize};
-
 use crate::plan::{Gate, GateMetric, Window};
-use crate::report::RequestStats;
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct GateResult {
-    /// `None` (null) for all requests together, else the request name.
-    pub scope: Option<String>,
-    /// The part of the run the gate looks at: null for all of it, `steady`, or `stage N`.
-    #[serde(default)]
-    pub during: Option<String>,
-    /// `success_rate`, `p50_ms`, `p90_ms`, `p95_ms` or `p99_ms`.
-    pub metric: String,
-    /// `>=` or `<`.
-    pub op: String,
-    pub threshold: f64,
-    /// Absent when the scope had no requests.
-    pub measured: Option<f64>,
-    /// True unless the gate was judged and failed (a skipped gate is not a failure).
-    pub passed: bool,
-    /// Why the gate was not judged, e.g. `request not run: left out by --exclude-tags slow`; null when it was.
-    #[serde(default)]
-    pub skipped: Option<String>,
-    /// The requests of the scope within the gate's window: the evidence `measured` comes from (for a windowed
-    /// gate, the window's count, not the whole run's). Null when there are no statistics for the scope (and for
-    /// a skipped gate), and in results files written before this field existed.
-    #[serde(default)]
-    pub requests: Option<u64>,
-    /// The failed requests among `requests`.
-    #[serde(default)]
-    pub failures: Option<u64>,
-}
-
-impl GateResult {
-    /// The gate in a few words: "p95_ms < 500 ms for login (steady)".
-    pub fn label(&self) -> String {
-        format!(
-            "{} {} {} for {}",
-            self.metric,
-            self.op,
-            self.threshold_text(),
-            self.scope_text()
-        )
-    }
-
-    /// What the gate looks at, as reports show it: "all requests", "login", "login (steady)".
-    pub fn scope_text(&self) -> String {
-        let scope = self.scope.as_deref().unwrap_or("all requests");
-        match &self.during {
-            Some(w) => format!("{scope} ({w})"),
-            None => scope.to_string(),
-        }
-    }
-
-    /// The measured value with its unit, or "no requests". A failing rate that rounds to its threshold is shown
-    /// with enough digits to see why it failed.
-    pub fn measured_text(&self) -> String {
-        match (self.metric.as_str(), self.measured) {
-            (_, None) => "no requests".into(),
-            ("success_rate", Some(m))
-                if !self.passed
-                    && m < self.threshold
-                    && format!("{m:.2}") == format!("{:.2}", self.threshold) =>
-            {
-                format!("{m:.6}%")
-            }
-            ("success_rate", Some(m)) => format!("{m:.2}%"),
-            ("dropped_iterations", Some(m)) => format!("{m}"),
-            (_, Some(m)) => format!("{} ms", crate::report::console::fmt_ms(m)),
-        }
-    }
-
-    /// The threshold with its unit.
-    pub fn threshold_text(&self) -> String {
-        if self.metric == "success_rate" {
-            format!("{}%", self.threshold)
-        } else if self.metric == "dropped_iterations" {
-            format!("{}", self.threshold)
-        } else {
-            format!("{} ms", self.threshold)
-        }
-    }
-}
+pub use crate::results::GateResult;
+use crate::results::RequestStats;
+use crate::results::stats::success_pct;
 
 /// Statistics of one part of the run: per request, and all together.
 pub type Evidence = (Vec<RequestStats>, RequestStats);
@@ -122,8 +42,8 @@ pub fn evaluate_with(
             if let Some(why) = &g.skip {
                 return GateResult {
                     scope: g.scope.clone(),
-                    during: g.window.label(),
-                    metric: g.metric.key(),
+                    during: g.window,
+                    metric: g.metric,
                     op: g.metric.op().into(),
                     threshold: g.threshold,
                     measured: None,
@@ -154,8 +74,7 @@ pub fn evaluate_with(
             let (measured, passed) = match g.metric {
                 GateMetric::SuccessRate => {
                     // Compared exactly: the rounded figure of the report could turn 99.9996 into 100.
-                    let m =
-                        stats.map(|s| 100.0 * (s.requests - s.failures) as f64 / s.requests as f64);
+                    let m = stats.and_then(|s| success_pct(s.requests, s.failures));
                     (m, m.is_some_and(|m| m >= g.threshold))
                 }
                 GateMetric::Percentile(p) => {
@@ -171,8 +90,8 @@ pub fn evaluate_with(
             };
             GateResult {
                 scope: g.scope.clone(),
-                during: g.window.label(),
-                metric: g.metric.key(),
+                during: g.window,
+                metric: g.metric,
                 op: g.metric.op().into(),
                 threshold: g.threshold,
                 measured,
@@ -188,25 +107,10 @@ pub fn evaluate_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Percentiles;
-    use std::collections::BTreeMap;
+    use crate::results::Percentiles;
 
     fn stats(name: &str, requests: u64, failures: u64, p95: f64) -> RequestStats {
         RequestStats {
-            method: "GET".into(),
-            name: name.into(),
-            requests,
-            failures,
-            success_rate: if requests == 0 {
-                100.0
-            } else {
-                100.0 * (requests - failures) as f64 / requests as f64
-            },
-            rps: 0.0,
-            failures_per_s: 0.0,
-            min_ms: None,
-            mean_ms: None,
-            max_ms: None,
             percentiles_ms: (requests > 0).then_some(Percentiles {
                 p50: 1.0,
                 p66: 1.0,
@@ -220,13 +124,7 @@ mod tests {
                 p99_99: p95,
                 p100: p95,
             }),
-            ttfb_percentiles_ms: None,
-            uncorrected_percentiles_ms: None,
-            hdr: None,
-            ttfb_hdr: None,
-            uncorrected_hdr: None,
-            avg_content_bytes: 0.0,
-            status_codes: BTreeMap::new(),
+            ..crate::results::fixtures::row("GET", name, requests, failures)
         }
     }
 

@@ -49,6 +49,7 @@ pub mod metrics;
 pub mod plan;
 pub mod preflight;
 pub mod report;
+pub mod results;
 pub mod scenario;
 pub mod shown;
 pub mod signals;

@@ -14,28 +14,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use hdrhistogram::Histogram;
-
 use crate::error::Error;
 use crate::gates::{self, Evidence};
-use crate::metrics::{SeriesPoint, StepInterval, hdr, ms, new_histogram, round3};
-use crate::plan::{Gate, GateMetric, MAX_SEGMENTS, Window};
+use crate::metrics::{hdr, round3};
+use crate::plan::{Gate, MAX_SEGMENTS, Window};
 use crate::report::{
     FailureEntry, GateSummary, Iterations, Merged, Percentiles, RequestStats, RunResults,
 };
+use crate::results::SeriesPoint;
+use crate::results::stats::Tally;
 
 /// Segment indexes as a message shows them: the first 20, then how many more.
 pub(crate) fn shown(indexes: &[u64]) -> String {
-    let mut s = indexes
-        .iter()
-        .take(20)
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if indexes.len() > 20 {
-        s.push_str(&format!(" and {} more", indexes.len() - 20));
-    }
-    s
+    crate::validity::segment_list(indexes)
 }
 
 fn refuse(msg: String) -> Error {
@@ -261,18 +252,7 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
             .fold(0.0, f64::max),
         warnings: prefixed(&|r| &r.generator.warnings),
     };
-    let mut validity = crate::validity::Validity {
-        valid: all.iter().all(|r| r.validity.valid),
-        reasons: prefixed(&|r| &r.validity.reasons),
-    };
-    if !missing.is_empty() {
-        validity.valid = false;
-        validity.reasons.push(format!(
-            "segments {} of {count} are missing: these results cover only part of the plan; merge every \
-             segment's results",
-            shown(&missing)
-        ));
-    }
+    let validity = crate::validity::of_segments(&all, &missing, count);
 
     let mut merged = RunResults {
         schema_version: first.schema_version,
@@ -291,12 +271,8 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
         aggregated,
         failures,
         time_series,
-        gates: GateSummary {
-            passed: true,
-            results: Vec::new(),
-            // Strict when the segments disagree: off only when every segment had it off.
-            fail_on_errors: all.iter().any(|r| r.gates.fail_on_errors),
-        },
+        // Judged again below. Strict when the segments disagree: off only when every segment had it off.
+        gates: GateSummary::of(Vec::new(), all.iter().any(|r| r.gates.fail_on_errors)),
         generator,
         validity,
         merged: Some(Merged {
@@ -313,9 +289,10 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
             .min_by(|a, b| a.at_s.total_cmp(&b.at_s)),
         verdict: None,
     };
-    let results = evaluate_gates(&merged, &first.gates.results);
-    merged.gates.passed = results.iter().all(|g| g.passed);
-    merged.gates.results = results;
+    merged.gates = GateSummary::of(
+        evaluate_gates(&merged, &first.gates.results),
+        merged.gates.fail_on_errors,
+    );
     merged.judge();
     // Sums of figures each within range may not be (counts past MAX_COUNT, a span of centuries): refused
     // rather than written as results that cannot be read back.
@@ -350,113 +327,56 @@ trait Total: Iterator<Item = u64> + Sized {
 
 impl<I: Iterator<Item = u64>> Total for I {}
 
-/// Adds the histograms of `items` (file, field path, histogram). One that cannot be read is an error naming
-/// its file and field, never left out: merged results must not look whole when they are not.
-fn add_hdr<'a>(
-    items: impl Iterator<Item = (&'a Path, String, Option<&'a str>)>,
-) -> Result<Histogram<u64>, Error> {
-    let mut all = new_histogram();
-    let mut added = Vec::new();
-    for (path, field, text) in items {
-        let Some(text) = text else { continue };
-        let h =
-            hdr::decode(text).map_err(|e| refuse(format!("{}: {field}: {e}", path.display())))?;
-        added.push(path.display().to_string());
-        hdr::add(&mut all, &h).map_err(|e| {
-            refuse(format!(
-                "{field} of {}: {e} (at most {} values)",
-                added.join(", "),
-                hdr::MAX_TOTAL
-            ))
-        })?;
-    }
-    Ok(all)
+/// The error of a sum of histograms at `field` past [`hdr::MAX_TOTAL`] values, naming the files added.
+fn too_many(field: &str, files: &[String], e: hdr::DecodeError) -> Error {
+    refuse(format!(
+        "{field} of {}: {e} (at most {} values)",
+        files.join(", "),
+        hdr::MAX_TOTAL
+    ))
 }
 
-/// One row (at `field`) of several segments: counts added, statistics recomputed from the merged histograms.
+/// One row (at `field`) of several segments: tallied together ([`Tally::merge`]), statistics recomputed from
+/// the merged histograms over `secs`.
 fn merge_stats<'a>(
     rows: impl Iterator<Item = (&'a Path, &'a RequestStats)> + Clone,
     field: &str,
     secs: f64,
 ) -> Result<RequestStats, Error> {
-    let hdrs = |name: &str, get: fn(&RequestStats) -> Option<&str>| {
-        add_hdr(
-            rows.clone()
-                .map(move |(p, r)| (p, format!("{field}.{name}"), get(r))),
-        )
-    };
-    let latency = hdrs("hdr", |r| r.hdr.as_deref())?;
-    let ttfb = hdrs("ttfb_hdr", |r| r.ttfb_hdr.as_deref())?;
-    let uncorrected_h = hdrs("uncorrected_hdr", |r| r.uncorrected_hdr.as_deref())?;
-    let rows = rows.map(|(_, r)| r);
-    let first = rows.clone().next();
-    let requests: u64 = rows.clone().map(|r| r.requests).total();
-    let failures: u64 = rows.clone().map(|r| r.failures).total();
-    let bytes: f64 = rows
-        .clone()
-        .map(|r| r.avg_content_bytes * r.requests as f64)
-        .sum();
-    let mut status_codes = BTreeMap::new();
-    for r in rows.clone() {
-        for (k, v) in &r.status_codes {
-            let n = status_codes.entry(k.clone()).or_insert(0u64);
-            *n = n.saturating_add(*v);
-        }
+    let mut all = Tally::default();
+    let mut added = Vec::new();
+    for (path, r) in rows.clone() {
+        added.push(path.display().to_string());
+        all.add_row(r)
+            .map_err(|(name, e)| too_many(&format!("{field}.{name}"), &added, e))?;
     }
+    let first = rows.clone().next().map(|(_, r)| r);
+    let mut stats = all.stats(
+        first.map_or("", |r| r.method.as_str()),
+        first.map_or("", |r| r.name.as_str()),
+        secs,
+    );
     // The uncorrected latencies merge exactly from their histograms; files written before those were stored
     // have only percentiles, exact for one segment and not mergeable for several.
-    let uncorrected: Vec<&Percentiles> = rows
-        .clone()
-        .filter_map(|r| r.uncorrected_percentiles_ms.as_ref())
-        .collect();
-    let timed = !latency.is_empty();
-    Ok(RequestStats {
-        method: first.map_or_else(String::new, |r| r.method.clone()),
-        name: first.map_or_else(String::new, |r| r.name.clone()),
-        requests,
-        failures,
-        success_rate: success_rate(requests, failures),
-        rps: round3(requests as f64 / secs),
-        failures_per_s: round3(failures as f64 / secs),
-        min_ms: timed.then(|| ms(latency.min())),
-        mean_ms: timed.then(|| round3(latency.mean() / 1000.0)),
-        max_ms: timed.then(|| ms(latency.max())),
-        percentiles_ms: timed.then(|| Percentiles::of(&latency)),
-        ttfb_percentiles_ms: (!ttfb.is_empty()).then(|| Percentiles::of(&ttfb)),
-        uncorrected_percentiles_ms: match uncorrected.as_slice() {
-            _ if !uncorrected_h.is_empty() => Some(Percentiles::of(&uncorrected_h)),
+    if all.uncorrected.histogram().is_none() {
+        let uncorrected: Vec<&Percentiles> = rows
+            .filter_map(|(_, r)| r.uncorrected_percentiles_ms.as_ref())
+            .collect();
+        stats.uncorrected_percentiles_ms = match uncorrected.as_slice() {
             [one] => Some((*one).clone()),
             _ => None,
-        },
-        hdr: hdr::encode(&latency),
-        ttfb_hdr: hdr::encode(&ttfb),
-        uncorrected_hdr: hdr::encode(&uncorrected_h),
-        avg_content_bytes: if requests > 0 {
-            round3(bytes / requests as f64)
-        } else {
-            0.0
-        },
-        status_codes,
-    })
-}
-
-fn success_rate(requests: u64, failures: u64) -> f64 {
-    if requests == 0 {
-        100.0
-    } else {
-        round3(100.0 * requests.saturating_sub(failures) as f64 / requests as f64)
+        };
     }
+    Ok(stats)
 }
 
-/// A point of a segment's time series: its file, its index there, the point.
-type At<'a> = (&'a Path, usize, &'a SeriesPoint);
-
-/// The segments' time series aligned on wall-clock seconds: points with the same `timestamp` are added.
+/// The segments' time series aligned on wall-clock seconds: points with the same `timestamp` are added
+/// ([`SeriesPoint::alongside`]).
 fn merge_series(
     inputs: &[(PathBuf, RunResults)],
     started: Option<SystemTime>,
 ) -> Result<Vec<SeriesPoint>, Error> {
-    let mut by_second: BTreeMap<u64, Vec<At<'_>>> = BTreeMap::new();
+    let mut by_second: BTreeMap<u64, Vec<(&Path, usize, &SeriesPoint)>> = BTreeMap::new();
     for (path, r) in inputs {
         for (i, p) in r.time_series.iter().enumerate() {
             by_second
@@ -468,68 +388,23 @@ fn merge_series(
     let t0 = started
         .and_then(|s| s.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map_or(0.0, |d| d.as_secs_f64());
-    by_second
-        .into_iter()
-        .map(|(timestamp, points)| merge_points(timestamp, &points, t0))
-        .collect()
-}
-
-fn merge_points(timestamp: u64, at: &[At<'_>], t0: f64) -> Result<SeriesPoint, Error> {
-    let h = add_hdr(
-        at.iter()
-            .map(|(f, i, p)| (*f, format!("time_series[{i}].hdr"), p.hdr.as_deref())),
-    )?;
-    let points: Vec<&SeriesPoint> = at.iter().map(|(_, _, p)| *p).collect();
-    let steps = points.iter().map(|p| p.by_request.len()).max().unwrap_or(0);
-    let by_request = (0..steps)
-        .map(|k| {
-            let rows: Vec<(&Path, usize, &StepInterval)> = at
+    let mut series = Vec::with_capacity(by_second.len());
+    for (timestamp, at) in by_second {
+        let merged = SeriesPoint::alongside(at.iter().map(|(_, _, p)| *p)).map_err(|e| {
+            let files: Vec<String> = at
                 .iter()
-                .filter_map(|(f, i, p)| Some((*f, *i, p.by_request.get(k)?)))
+                .map(|(f, i, _)| format!("{} (time_series[{i}])", f.display()))
                 .collect();
-            let latency = add_hdr(rows.iter().map(|(f, i, r)| {
-                (
-                    *f,
-                    format!("time_series[{i}].by_request[{k}].hdr"),
-                    r.hdr.as_deref(),
-                )
-            }))?;
-            Ok(StepInterval {
-                requests: rows.iter().map(|r| r.2.requests).total(),
-                failures: rows.iter().map(|r| r.2.failures).total(),
-                bytes: rows.iter().map(|r| r.2.bytes).total(),
-                hdr: hdr::encode(&latency),
-            })
-        })
-        .collect::<Result<_, Error>>()?;
-    let q = |p: f64| (!h.is_empty()).then(|| ms(h.value_at_quantile(p)));
-    let elapsed_s = if t0 > 0.0 {
-        round3((timestamp as f64 - t0).max(0.0))
-    } else {
-        points.iter().map(|p| p.elapsed_s).fold(0.0, f64::max)
-    };
-    Ok(SeriesPoint {
-        elapsed_s,
-        timestamp,
-        users: points.iter().map(|p| p.users).total(),
-        target_users: points.iter().map(|p| p.target_users).total(),
-        requests: points.iter().map(|p| p.requests).total(),
-        failures: points.iter().map(|p| p.failures).total(),
-        rps: round3(points.iter().map(|p| p.rps).sum()),
-        failures_per_s: round3(points.iter().map(|p| p.failures_per_s).sum()),
-        p50_ms: q(0.5),
-        p95_ms: q(0.95),
-        p99_ms: q(0.99),
-        max_ms: (!h.is_empty()).then(|| ms(h.max())),
-        // Each machine's share of its own cores: the busiest one is what matters.
-        cpu_pct: points.iter().filter_map(|p| p.cpu_pct).reduce(f64::max),
-        lag_ms: points.iter().map(|p| p.lag_ms).fold(0.0, f64::max),
-        hdr: hdr::encode(&h),
-        by_request,
-        target_rate: sum_opt(points.iter().map(|p| p.target_rate)).map(round3),
-        iterations: points.iter().map(|p| p.iterations).total(),
-        dropped: points.iter().map(|p| p.dropped).total(),
-    })
+            too_many("a second of the time series", &files, e)
+        })?;
+        if let Some(mut p) = merged {
+            if t0 > 0.0 {
+                p.elapsed_s = round3((timestamp as f64 - t0).max(0.0));
+            }
+            series.push(p);
+        }
+    }
+    Ok(series)
 }
 
 /// The segments' failures: the same failure (request, kind, message) added up, first and last seen widened.
@@ -563,34 +438,21 @@ fn merge_failures(all: &[&RunResults]) -> Vec<FailureEntry> {
     out
 }
 
-/// The gates a segment was judged by, read back from its results.
-fn gate_of(g: &gates::GateResult) -> Option<Gate> {
-    let window = match g.during.as_deref() {
-        None => Window::Run,
-        Some("steady") => Window::Steady,
-        Some(s) => Window::Stage(s.strip_prefix("stage ")?.parse().ok()?),
-    };
-    let metric = match g.metric.as_str() {
-        "success_rate" => GateMetric::SuccessRate,
-        "dropped_iterations" => GateMetric::DroppedIterations,
-        m => GateMetric::Percentile(m.strip_prefix('p')?.strip_suffix("_ms")?.parse().ok()?),
-    };
-    Some(Gate {
+/// The gate a segment was judged by, as its results carry it.
+fn gate_of(g: &gates::GateResult) -> Gate {
+    Gate {
         scope: g.scope.clone(),
-        window,
-        metric,
+        window: g.during,
+        metric: g.metric,
         threshold: g.threshold,
         skip: g.skipped.clone(),
-    })
+    }
 }
 
 /// The segments' gates evaluated on the merged results; a window (steady part, a stage) is rebuilt from the
 /// merged time series.
 fn evaluate_gates(merged: &RunResults, judged: &[gates::GateResult]) -> Vec<gates::GateResult> {
-    let gates: Vec<Gate> = judged.iter().filter_map(gate_of).collect();
-    if gates.len() < judged.len() {
-        tracing::warn!("a gate of the segments' results could not be read back and was left out");
-    }
+    let gates: Vec<Gate> = judged.iter().map(gate_of).collect();
     let whole: Evidence = (merged.requests.clone(), merged.aggregated.clone());
     let entries = crate::report::Entry::of_results(merged);
     let window = |w: Window| {

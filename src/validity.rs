@@ -6,27 +6,51 @@
 //! own code (3) instead of passing or failing the gates, so CI does not take a generator problem for a
 //! server verdict. The bounds are in [`crate::plan::Validity`].
 
-use serde::{Deserialize, Serialize};
-
-use crate::metrics::SeriesPoint;
 use crate::plan::{Load, RunPlan};
-use crate::report::{Iterations, RunResults};
+pub use crate::results::Validity;
+use crate::results::{Iterations, RunResults, SeriesPoint};
 
-/// The verdict, as the results file carries it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Validity {
-    pub valid: bool,
-    /// Why the run is invalid, each with what to do about it; empty for a valid run.
-    pub reasons: Vec<String>,
+/// The validity of merged segments (`loadgen merge`): valid when every segment was and none of the `count` is
+/// missing; each segment's reasons are kept, prefixed with the segment, and the missing ones are a reason.
+pub fn of_segments(segments: &[&RunResults], missing: &[u64], count: u64) -> Validity {
+    let mut reasons: Vec<String> = segments
+        .iter()
+        .flat_map(|r| {
+            let seg = r
+                .settings
+                .segment
+                .map_or_else(String::new, |s| s.to_string());
+            r.validity
+                .reasons
+                .iter()
+                .map(move |w| format!("segment {seg}: {w}"))
+        })
+        .collect();
+    if !missing.is_empty() {
+        reasons.push(format!(
+            "segments {} of {count} are missing: these results cover only part of the plan; merge every \
+             segment's results",
+            segment_list(missing)
+        ));
+    }
+    Validity {
+        valid: missing.is_empty() && segments.iter().all(|r| r.validity.valid),
+        reasons,
+    }
 }
 
-impl Default for Validity {
-    fn default() -> Self {
-        Validity {
-            valid: true,
-            reasons: Vec::new(),
-        }
+/// Segment indexes as a message shows them: the first 20, then how many more.
+pub fn segment_list(indexes: &[u64]) -> String {
+    let mut s = indexes
+        .iter()
+        .take(20)
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if indexes.len() > 20 {
+        s.push_str(&format!(" and {} more", indexes.len() - 20));
     }
+    s
 }
 
 /// Whether `bad` of `of` seconds is past the tolerated share: a single bad second is a blip, not a verdict.
@@ -53,7 +77,7 @@ fn judge(plan: &RunPlan, series: &[SeriesPoint], iterations: Option<&Iterations>
     };
 
     // Points weigh as the seconds they cover (one each, unless a long run's series was merged).
-    let weighted: Vec<(usize, &SeriesPoint)> = crate::metrics::series::seconds(series).collect();
+    let weighted: Vec<(usize, &SeriesPoint)> = crate::results::seconds(series).collect();
     let total: usize = weighted.iter().map(|(n, _)| n).sum();
     let max_lag_ms = bounds.max_lag.as_secs_f64() * 1000.0;
     let late: usize = weighted
@@ -138,25 +162,10 @@ mod tests {
 
     fn point(users: u64, target: u64, lag_ms: f64) -> SeriesPoint {
         SeriesPoint {
-            elapsed_s: 1.0,
-            timestamp: 0,
             users,
             target_users: target,
-            requests: 0,
-            failures: 0,
-            rps: 0.0,
-            failures_per_s: 0.0,
-            p50_ms: None,
-            p95_ms: None,
-            p99_ms: None,
-            max_ms: None,
-            cpu_pct: None,
             lag_ms,
-            hdr: None,
-            by_request: Vec::new(),
-            target_rate: None,
-            iterations: 0,
-            dropped: 0,
+            ..crate::results::fixtures::point(1.0)
         }
     }
 

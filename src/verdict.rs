@@ -14,52 +14,9 @@
 //! 5. with no gate to judge, as Locust does: FAIL (exit 1) when any request failed, or when no request was
 //!    made at all, unless `fail_on_errors` is off (`[gates] fail_on_errors = false`, `--no-fail-on-errors`).
 
-use serde::{Deserialize, Serialize};
-
 use crate::ExitStatus;
-use crate::gates::GateResult;
-use crate::report::RunResults;
-
-/// What a run came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Pass,
-    Fail,
-    Invalid,
-    Interrupted,
-}
-
-impl Outcome {
-    /// The word the reports show: PASS, FAIL, INVALID, INTERRUPTED.
-    pub fn word(self) -> &'static str {
-        match self {
-            Outcome::Pass => "PASS",
-            Outcome::Fail => "FAIL",
-            Outcome::Invalid => "INVALID",
-            Outcome::Interrupted => "INTERRUPTED",
-        }
-    }
-}
-
-/// The verdict and its reason, as the results file carries it (`verdict`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    pub result: Outcome,
-    /// Why, in a few words: "all 4 gates passed", "no gates; 37 of 1,200 requests failed".
-    pub reason: String,
-    /// The exit code `run` and `merge` end with for it.
-    pub exit_code: u8,
-}
-
-/// A run ended early by a failed gate (`[gates] abort_on_fail`): the gate as judged then, and when.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Aborted {
-    /// The gate that failed, with the value measured on the running totals when it was judged.
-    pub gate: GateResult,
-    /// Seconds from the start of the run.
-    pub at_s: f64,
-}
+pub use crate::results::{Aborted, Outcome, Verdict};
+use crate::results::{GateResult, RunResults};
 
 impl Verdict {
     /// The verdict on `r`.

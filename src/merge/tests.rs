@@ -1,6 +1,9 @@
 //! Merging results: exact histograms, wall-clock alignment, and the refusals.
 
 use super::*;
+use crate::metrics::{ms, new_histogram};
+use crate::results::{Hist, fixtures};
+use hdrhistogram::Histogram;
 
 /// A results file as segment `index` of `count` would write it, with `latencies` (µs) for its one request,
 /// each in the second `timestamp0 + position % 3`.
@@ -26,30 +29,9 @@ fn segment_results(index: u64, count: u64, latencies: &[u64], timestamp0: u64) -
     let series: Vec<SeriesPoint> = per_second
         .iter()
         .map(|(t, h)| SeriesPoint {
-            elapsed_s: (t - timestamp0 + 1) as f64,
             timestamp: *t,
-            users: 1,
-            target_users: 1,
-            requests: h.len(),
-            failures: 0,
-            rps: h.len() as f64,
-            failures_per_s: 0.0,
-            p50_ms: None,
-            p95_ms: None,
-            p99_ms: None,
-            max_ms: None,
-            cpu_pct: None,
-            lag_ms: 0.0,
-            hdr: hdr::encode(h),
-            by_request: vec![StepInterval {
-                requests: h.len(),
-                failures: 0,
-                bytes: 0,
-                hdr: hdr::encode(h),
-            }],
-            target_rate: None,
-            iterations: 0,
-            dropped: 0,
+            by_request: vec![fixtures::interval(h.len(), 0, h)],
+            ..fixtures::timed(fixtures::point((t - timestamp0 + 1) as f64), h)
         })
         .collect();
     let json = serde_json::json!({
@@ -104,7 +86,7 @@ fn merged_histograms_equal_recording_every_request_in_one() {
         .map(|(i, p)| segment_results(i as u64, 4, p, 1_700_000_000))
         .collect();
     let m = merge(inputs(rs)).unwrap();
-    let merged = hdr::decode(m.requests[0].hdr.as_deref().unwrap()).unwrap();
+    let merged = m.requests[0].hdr.as_ref().unwrap().histogram();
     assert_eq!(merged, all);
     assert_eq!(m.requests[0].percentiles_ms, Some(Percentiles::of(&all)));
     assert_eq!(m.aggregated.percentiles_ms, Some(Percentiles::of(&all)));
@@ -141,7 +123,7 @@ fn time_series_are_aligned_on_wall_clock_seconds() {
     let counts: Vec<u64> = m.time_series.iter().map(|p| p.requests).collect();
     assert_eq!(counts, [1, 2, 2, 1]);
     // The second both share holds 2000 µs and 5000 µs, merged into one histogram.
-    let h = hdr::decode(m.time_series[1].hdr.as_deref().unwrap()).unwrap();
+    let h = m.time_series[1].hdr.as_ref().unwrap().histogram();
     assert_eq!(
         (h.len(), h.min(), h.max()),
         (2, 2000, h.highest_equivalent(5000))
@@ -212,17 +194,14 @@ fn uncorrected_latencies_merge_exactly_from_their_histograms() {
                 h.record(x).unwrap();
                 all.record(x).unwrap();
             }
-            r.requests[0].uncorrected_hdr = hdr::encode(&h);
+            r.requests[0].uncorrected_hdr = Hist::of_some(&h);
             r.requests[0].uncorrected_percentiles_ms = Some(Percentiles::of(&h));
             r
         })
         .collect();
     let m = merge(inputs(rs)).unwrap();
     let q = &m.requests[0];
-    assert_eq!(
-        hdr::decode(q.uncorrected_hdr.as_deref().unwrap()).unwrap(),
-        all
-    );
+    assert_eq!(q.uncorrected_hdr.as_ref().unwrap().histogram(), all);
     assert_eq!(q.uncorrected_percentiles_ms, Some(Percentiles::of(&all)));
 }
 
@@ -251,33 +230,26 @@ fn segment_counts_and_indexes_are_bounded_before_anything_is_allocated() {
     assert_eq!(m.merged.unwrap().missing.len() as u64, MAX_SEGMENTS - 1);
 }
 
+/// Histograms are decoded when a segment's file is read, so one that cannot be is refused there, naming the
+/// file and the field, before anything is merged.
 #[test]
 fn an_unreadable_histogram_fails_the_merge_naming_its_file_and_field() {
-    let good = segment_results(0, 2, &[1000, 2000], 1_700_000_000);
-    for (field, edit) in [
-        (
-            "requests[0].ttfb_hdr",
-            Box::new(|r: &mut RunResults| r.requests[0].ttfb_hdr = Some("AAAA".into()))
-                as Box<dyn Fn(&mut RunResults)>,
-        ),
-        (
-            "aggregated.hdr",
-            Box::new(|r: &mut RunResults| r.aggregated.hdr = Some("not base64!".into())),
-        ),
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seg-1.json");
+    for (field, pointer) in [
+        ("requests[0].ttfb_hdr", "/requests/0/ttfb_hdr"),
+        ("aggregated.hdr", "/aggregated/hdr"),
         (
             "time_series[1].by_request[0].hdr",
-            Box::new(|r: &mut RunResults| r.time_series[1].by_request[0].hdr = Some("AAAA".into())),
+            "/time_series/1/by_request/0/hdr",
         ),
-        (
-            "time_series[0].hdr",
-            Box::new(|r: &mut RunResults| r.time_series[0].hdr = Some("AAAA".into())),
-        ),
+        ("time_series[0].hdr", "/time_series/0/hdr"),
     ] {
-        let mut bad = segment_results(1, 2, &[1000, 2000], 1_700_000_000);
-        edit(&mut bad);
-        let e = merge(inputs(vec![good.clone(), bad]))
-            .unwrap_err()
-            .to_string();
+        let mut bad =
+            serde_json::to_value(segment_results(1, 2, &[1000, 2000], 1_700_000_000)).unwrap();
+        *bad.pointer_mut(pointer).unwrap() = "AAAA".into();
+        std::fs::write(&file, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let e = crate::report::json::read(&file).unwrap_err().to_string();
         assert!(
             e.contains(&format!("seg-1.json: {field}: ")),
             "{field}: {e}"
@@ -327,8 +299,8 @@ fn histograms_adding_up_past_the_limit_are_refused() {
     big.record_n(1000, hdr::MAX_TOTAL / 2 + 1).unwrap();
     let mut a = segment_results(0, 2, &[1000], 1_700_000_000);
     let mut b = segment_results(1, 2, &[1000], 1_700_000_000);
-    a.requests[0].hdr = hdr::encode(&big);
-    b.requests[0].hdr = hdr::encode(&big);
+    a.requests[0].hdr = Hist::of_some(&big);
+    b.requests[0].hdr = Hist::of_some(&big);
     let e = merge(inputs(vec![a, b])).unwrap_err().to_string();
     assert!(
         e.contains(

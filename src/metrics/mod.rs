@@ -8,7 +8,6 @@
 //! the time series capped at [`series::MAX_SERIES_POINTS`] (older points merged pairwise), not by the length
 //! of the run either.
 
-pub mod hdr;
 pub mod series;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,57 +16,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
+
+use crate::results::Hist;
+pub use crate::results::hdr;
+use crate::results::stats::{interval_latency, rate};
+pub use crate::results::stats::{ms, new_histogram, round3};
+pub use crate::results::{FailureKind, SeriesPoint, StepInterval};
 
 /// Distinct failure messages kept per request name; further ones are counted under "other".
 pub const MAX_FAILURE_MESSAGES: usize = 64;
-
-/// A latency histogram in microseconds with 3 significant digits; it grows to fit what is recorded.
-pub fn new_histogram() -> Histogram<u64> {
-    // `new` only fails for sigfig > 5.
-    Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is valid"))
-}
-
-/// Why a request did not meet its expectation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    /// The connection could not be made (refused, DNS, unreachable).
-    Connect,
-    /// No complete answer within the request timeout.
-    Timeout,
-    /// The connection broke while sending or reading (reset, closed early).
-    Connection,
-    /// loadgen's machine ran out of something a connection needs: file descriptors (the process's or the
-    /// system's limit) or local ports. A limit of the load generator, not an answer of the target.
-    Resources,
-    /// An answer with a status the step does not accept.
-    Status,
-    /// The answer lacked a value the step captures.
-    Capture,
-    /// The answer's JSON body did not hold what the step's `expect.json` asks for.
-    Assertion,
-    /// Still in flight when the stop timeout ended the run (recorded with the time it had taken so far).
-    Aborted,
-    /// Anything else (a request that could not be built, a body that could not be read).
-    Other,
-}
-
-impl FailureKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureKind::Connect => "connect",
-            FailureKind::Timeout => "timeout",
-            FailureKind::Connection => "connection",
-            FailureKind::Resources => "resources",
-            FailureKind::Status => "status",
-            FailureKind::Capture => "capture",
-            FailureKind::Assertion => "assertion",
-            FailureKind::Aborted => "aborted",
-            FailureKind::Other => "other",
-        }
-    }
-}
 
 /// Everything measured for one request name.
 #[derive(Debug, Clone)]
@@ -301,73 +258,6 @@ impl Recorder {
     }
 }
 
-/// One second (or the last partial second) of the run; on a run longer than [`series::MAX_SERIES_POINTS`]
-/// seconds, older points cover several seconds each (see [`series`]). A point's interval runs from the previous
-/// point's `elapsed_s` (0 for the first) to its own.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SeriesPoint {
-    /// Seconds since the run started, at the end of this interval.
-    pub elapsed_s: f64,
-    /// Unix time in seconds at the end of this interval.
-    pub timestamp: u64,
-    pub users: u64,
-    /// The users the load plan wanted running at the end of this interval (the stages, or the ramp).
-    #[serde(default)]
-    pub target_users: u64,
-    pub requests: u64,
-    pub failures: u64,
-    pub rps: f64,
-    pub failures_per_s: f64,
-    /// Latency percentiles of the requests completed in this interval (absent when there were none).
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub max_ms: Option<f64>,
-    /// loadgen's own CPU use in this interval, percent of the cores it may run on (Linux only).
-    pub cpu_pct: Option<f64>,
-    /// The largest delay of loadgen's scheduler in this interval, ms: how late a task woke compared with when
-    /// it asked to. Latencies measured while it is high include up to that much of loadgen's own delay.
-    pub lag_ms: f64,
-    /// The latency histogram of this interval's requests, all names together ([`hdr`] encoding); absent when
-    /// there were none. Any percentile of the interval can be recomputed from it.
-    #[serde(default)]
-    pub hdr: Option<String>,
-    /// This interval per request name, in the order of the results' `requests`.
-    #[serde(default)]
-    pub by_request: Vec<StepInterval>,
-    /// Arrival rate only: the iterations per second the plan wanted at the end of this interval.
-    #[serde(default)]
-    pub target_rate: Option<f64>,
-    /// Arrival rate only: iterations started in this interval, and those dropped (due, but no user was free
-    /// within the queue timeout, or still waiting when the run ended).
-    #[serde(default)]
-    pub iterations: u64,
-    #[serde(default)]
-    pub dropped: u64,
-}
-
-/// One request name over one interval of the time series.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct StepInterval {
-    pub requests: u64,
-    pub failures: u64,
-    /// Answer body bytes received.
-    pub bytes: u64,
-    /// Latency histogram ([`hdr`] encoding); absent when no request was timed.
-    pub hdr: Option<String>,
-}
-
-impl StepInterval {
-    fn of(s: &StepStats) -> Self {
-        StepInterval {
-            requests: s.requests,
-            failures: s.failures,
-            bytes: s.bytes,
-            hdr: hdr::encode(&s.latency),
-        }
-    }
-}
-
 /// When a failure was first and last seen, Unix seconds (at the one-second resolution of the collector).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seen {
@@ -381,11 +271,6 @@ pub type FailureKey = (usize, FailureKind, String);
 /// A duration in whole microseconds, at least 1 (HDR histograms start at 1).
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
-/// Microseconds to milliseconds.
-pub fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
 }
 
 /// A final interval shorter than this is folded into the previous point rather than reported on its own
@@ -535,8 +420,7 @@ impl Collector {
         let requests = counted().map(|s| s.requests).sum::<u64>();
         let failures = counted().map(|s| s.failures).sum::<u64>();
         let secs = now.saturating_duration_since(from).as_secs_f64().max(1e-3);
-        let timed = !h.is_empty();
-        let pct = |q: f64| timed.then(|| ms(h.value_at_quantile(q)));
+        let latency = interval_latency(h);
         SeriesPoint {
             elapsed_s: round3(now.saturating_duration_since(self.started).as_secs_f64()),
             timestamp: unix_now(),
@@ -544,16 +428,24 @@ impl Collector {
             target_users: 0,
             requests,
             failures,
-            rps: round3(requests as f64 / secs),
-            failures_per_s: round3(failures as f64 / secs),
-            p50_ms: pct(0.50),
-            p95_ms: pct(0.95),
-            p99_ms: pct(0.99),
-            max_ms: timed.then(|| ms(h.max())),
+            rps: rate(requests, secs),
+            failures_per_s: rate(failures, secs),
+            p50_ms: latency.p50,
+            p95_ms: latency.p95,
+            p99_ms: latency.p99,
+            max_ms: latency.max,
             cpu_pct: None,
             lag_ms: 0.0,
-            hdr: hdr::encode(h),
-            by_request: steps.iter().map(StepInterval::of).collect(),
+            hdr: Hist::of_some(h),
+            by_request: steps
+                .iter()
+                .map(|s| StepInterval {
+                    requests: s.requests,
+                    failures: s.failures,
+                    bytes: s.bytes,
+                    hdr: Hist::of_some(&s.latency),
+                })
+                .collect(),
             target_rate: None,
             iterations: 0,
             dropped: 0,
@@ -674,10 +566,6 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-pub fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -763,10 +651,16 @@ mod tests {
         let t0 = Instant::now();
         let mut c = Collector::new(1, t0);
         let secs = series::MAX_SERIES_POINTS as u64 + 100;
+        let coded = hdr::CODED.with(|c| c.get());
         for s in 1..=secs {
             rec.record(s, 0, &ok(s % 50 + 1, 200));
             c.tick(&rec, t0 + Duration::from_secs(s));
         }
+        assert_eq!(
+            hdr::CODED.with(|c| c.get()),
+            coded,
+            "the series is kept and compacted without encoding or decoding a histogram"
+        );
         assert_eq!(c.series.len(), series::MAX_SERIES_POINTS);
         // A short final interval is still folded into the last point, which compaction left alone.
         rec.record(1, 0, &ok(7, 200));

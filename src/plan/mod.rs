@@ -25,6 +25,7 @@ use http::header::HeaderName;
 use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, Template};
 
+pub use crate::results::{GateMetric, Window};
 pub use data::{DataPlan, users_started};
 pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_ARRIVAL_RATE, MIN_SPAWN_RATE};
 pub use mix::{Deal, Mix};
@@ -763,27 +764,6 @@ impl Default for GateRules {
     }
 }
 
-/// A part of the run a gate looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
-    Run,
-    /// From the end of the ramp-up ([`RunPlan::ramp_up`]) to the end of the duration.
-    Steady,
-    /// One stage, numbered from 1.
-    Stage(usize),
-}
-
-impl Window {
-    /// `None` for the whole run, else "steady" or "stage N".
-    pub fn label(self) -> Option<String> {
-        match self {
-            Window::Run => None,
-            Window::Steady => Some("steady".into()),
-            Window::Stage(n) => Some(format!("stage {n}")),
-        }
-    }
-}
-
 impl RunPlan {
     /// The span of `window`, from the start of the run.
     pub fn span(&self, window: Window) -> (Duration, Duration) {
@@ -800,35 +780,6 @@ impl RunPlan {
                         .unwrap_or_default();
                 (start.min(self.duration), end.min(self.duration))
             }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GateMetric {
-    /// Percent of requests that met their expectation; passes when measured >= threshold.
-    SuccessRate,
-    /// A latency percentile in ms; passes when measured < threshold.
-    Percentile(u8),
-    /// Arrival rate: iterations dropped; passes when measured <= threshold.
-    DroppedIterations,
-}
-
-impl GateMetric {
-    /// How the measured value is compared with the threshold to pass.
-    pub fn op(self) -> &'static str {
-        match self {
-            GateMetric::SuccessRate => ">=",
-            GateMetric::Percentile(_) => "<",
-            GateMetric::DroppedIterations => "<=",
-        }
-    }
-
-    pub fn key(self) -> String {
-        match self {
-            GateMetric::SuccessRate => "success_rate".into(),
-            GateMetric::Percentile(p) => format!("p{p}_ms"),
-            GateMetric::DroppedIterations => "dropped_iterations".into(),
         }
     }
 }

@@ -16,20 +16,13 @@
 //! - test data: a user takes its row by its number (`unique`: user n has row n−1; `round_robin`: row
 //!   (n−1) mod rows), so the segments use the rows one run would, and never the same `unique` row.
 
-use std::fmt;
 use std::str::FromStr;
+
+pub use crate::results::Segment;
 
 use super::mix::dealt;
 use super::{Load, RunPlan};
 use crate::error::Error;
-
-/// The I-th of N parts of a plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Segment {
-    /// From 0 to `count - 1`.
-    pub index: u64,
-    pub count: u64,
-}
 
 /// Under a segment, the whole plan's load: its profile, most users at once and `--iterations`.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,12 +54,6 @@ impl FromStr for Segment {
             return Err(format!("`{s}`: at most {MAX_SEGMENTS} segments"));
         }
         Ok(Segment { index, count })
-    }
-}
-
-impl fmt::Display for Segment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
     }
 }
 

@@ -4,17 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::report::{RequestStats, RunResults};
+use crate::results::stats::failure_pct;
 
-/// Milliseconds with precision that suits their size.
-pub fn fmt_ms(v: f64) -> String {
-    if v < 10.0 {
-        format!("{v:.2}")
-    } else if v < 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.0}")
-    }
-}
+pub use crate::results::stats::fmt_ms;
 
 fn opt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "N/A".into(), fmt_ms)
@@ -54,11 +46,7 @@ pub fn render(r: &RunResults) -> String {
     let rule = format!("{}\n", "-".repeat(8 + 1 + w + 10 + 17 + 3 + 36 + 3 + 20));
     s.push_str(&rule);
     let row = |s: &mut String, q: &RequestStats| {
-        let fail_pct = if q.requests == 0 {
-            0.0
-        } else {
-            100.0 * q.failures as f64 / q.requests as f64
-        };
+        let fail_pct = failure_pct(q.requests, q.failures);
         let _ = writeln!(
             s,
             "{:<8} {:<w$} {:>9} {:>16} | {:>8} {:>8} {:>8} {:>8} | {:>9.2} {:>10.2}",

@@ -36,6 +36,7 @@ use crate::files::{Mode, OutputFile};
 use crate::metrics::{SeriesPoint, hdr, ms, new_histogram, round3};
 use crate::plan::RunPlan;
 use crate::report::{FailureEntry, RequestStats, Rows, RunResults};
+use crate::results::{Hist, Percentiles};
 
 /// Locust's percentile columns, in its order.
 const PERCENTILES: [(&str, f64); 11] = [
@@ -126,20 +127,21 @@ fn na_percentiles() -> impl Iterator<Item = String> {
     PERCENTILES.iter().map(|_| "N/A".to_string())
 }
 
-fn percentiles(h: &Histogram<u64>) -> Vec<String> {
-    if h.is_empty() {
-        return na_percentiles().collect();
+/// The percentile cells of `p`, in the order of [`PERCENTILES`]; N/A without.
+fn percentile_cells(p: Option<&Percentiles>) -> Vec<String> {
+    match p {
+        Some(p) => [
+            p.p50, p.p66, p.p75, p.p80, p.p90, p.p95, p.p98, p.p99, p.p99_9, p.p99_99, p.p100,
+        ]
+        .map(num)
+        .into(),
+        None => na_percentiles().collect(),
     }
-    PERCENTILES
-        .iter()
-        .map(|(_, q)| {
-            if *q >= 1.0 {
-                num(ms(h.max()))
-            } else {
-                num(ms(h.value_at_quantile(*q)))
-            }
-        })
-        .collect()
+}
+
+/// The percentile cells of an interval's histogram.
+fn percentiles(h: &Histogram<u64>) -> Vec<String> {
+    percentile_cells((!h.is_empty()).then(|| Percentiles::of(h)).as_ref())
 }
 
 /// A `_stats.csv` row.
@@ -158,15 +160,7 @@ fn stats_row(s: &RequestStats) -> Row {
         num(s.rps),
         num(s.failures_per_s),
     ];
-    match &s.percentiles_ms {
-        Some(p) => row.extend(
-            [
-                p.p50, p.p66, p.p75, p.p80, p.p90, p.p95, p.p98, p.p99, p.p99_9, p.p99_99, p.p100,
-            ]
-            .map(num),
-        ),
-        None => row.extend(na_percentiles()),
-    }
+    row.extend(percentile_cells(s.percentiles_ms.as_ref()));
     row
 }
 
@@ -234,12 +228,9 @@ impl Running {
         requests: u64,
         failures: u64,
         bytes: u64,
-        h: Option<&str>,
+        h: Option<&Hist>,
     ) -> Result<Histogram<u64>, hdr::DecodeError> {
-        let interval = match h {
-            Some(t) => hdr::decode(t)?,
-            None => new_histogram(),
-        };
+        let interval = h.map_or_else(new_histogram, Hist::histogram);
         let _ = self.latency.add(&interval);
         self.requests += requests;
         self.failures += failures;
@@ -313,7 +304,7 @@ impl History {
         let mut rows = Vec::new();
         let mut intervals = Vec::with_capacity(self.entries.len());
         for (e, i) in self.entries.iter_mut().zip(&p.by_request) {
-            intervals.push(e.add(i.requests, i.failures, i.bytes, i.hdr.as_deref())?);
+            intervals.push(e.add(i.requests, i.failures, i.bytes, i.hdr.as_ref())?);
         }
         if self.full {
             for &k in &self.order {
@@ -331,7 +322,7 @@ impl History {
         let bytes = p.by_request.iter().map(|i| i.bytes).sum();
         let interval = self
             .aggregated
-            .add(p.requests, p.failures, bytes, p.hdr.as_deref())?;
+            .add(p.requests, p.failures, bytes, p.hdr.as_ref())?;
         rows.push(self.aggregated.row(p, p.rps, p.failures_per_s, &interval));
         Ok(rows)
     }
@@ -531,7 +522,7 @@ impl Background for LiveCsv {
 mod tests {
     use super::*;
     use crate::metrics::{FailureKind, StepInterval};
-    use crate::report::Percentiles;
+    use crate::results::fixtures;
 
     fn text(rows: Vec<Row>) -> String {
         String::from_utf8(csv_bytes(rows).unwrap()).unwrap()
@@ -551,25 +542,17 @@ mod tests {
             p99_99: 9.0,
             p100: 10.0,
         };
+        let timed = requests > 0;
         RequestStats {
-            method: method.into(),
-            name: name.into(),
-            requests,
-            failures: requests / 10,
             success_rate: 90.0,
             rps: 2.5,
             failures_per_s: 0.25,
-            min_ms: (requests > 0).then_some(0.5),
-            mean_ms: (requests > 0).then_some(2.125),
-            max_ms: (requests > 0).then_some(10.0),
-            percentiles_ms: (requests > 0).then_some(p),
-            ttfb_percentiles_ms: None,
-            uncorrected_percentiles_ms: None,
-            hdr: None,
-            ttfb_hdr: None,
-            uncorrected_hdr: None,
-            avg_content_bytes: if requests > 0 { 42.5 } else { 0.0 },
-            status_codes: Default::default(),
+            min_ms: timed.then_some(0.5),
+            mean_ms: timed.then_some(2.125),
+            max_ms: timed.then_some(10.0),
+            percentiles_ms: timed.then_some(p),
+            avg_content_bytes: if timed { 42.5 } else { 0.0 },
+            ..fixtures::row(method, name, requests, requests / 10)
         }
     }
 
@@ -633,36 +616,20 @@ mod tests {
         );
     }
 
-    fn hist(values: &[u64]) -> Option<String> {
-        let mut h = new_histogram();
-        for v in values {
-            h.record(*v).unwrap();
-        }
-        hdr::encode(&h)
-    }
+    use crate::results::fixtures::hist;
 
     fn point(elapsed_s: f64, by_request: Vec<StepInterval>, all: &[u64]) -> SeriesPoint {
         let requests = by_request.iter().map(|i| i.requests).sum::<u64>();
         SeriesPoint {
-            elapsed_s,
             timestamp: 1_000 + elapsed_s as u64,
             users: 3,
             target_users: 3,
             requests,
             failures: by_request.iter().map(|i| i.failures).sum(),
-            target_rate: None,
-            iterations: 0,
-            dropped: 0,
             rps: requests as f64,
-            failures_per_s: 0.0,
-            p50_ms: None,
-            p95_ms: None,
-            p99_ms: None,
-            max_ms: None,
-            cpu_pct: None,
-            lag_ms: 0.0,
             hdr: hist(all),
             by_request,
+            ..fixtures::point(elapsed_s)
         }
     }
 

@@ -16,9 +16,10 @@ use base64::Engine as _;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::validate::{self, tests::sample};
+use super::validate;
 use crate::compare::{Thresholds, compare};
 use crate::metrics::{hdr, new_histogram};
+use crate::results::fixtures::sample;
 
 fn config(default_cases: u32) -> ProptestConfig {
     let mut c = ProptestConfig::default();

@@ -19,9 +19,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use crate::error::Error;
 use crate::files::OutputFile;
 use crate::gates::GateResult;
-use crate::metrics::hdr;
 use crate::report::console::fmt_ms;
 use crate::report::{RequestStats, RunResults};
+use crate::results::Hist;
 
 use chart::{Chart, Series, XAxis, YAxis};
 
@@ -347,7 +347,7 @@ fn gate_row(s: &mut String, g: &GateResult) {
          <td class=\"n\">{} {}</td><td class=\"n\">{}</td></tr>",
         if g.passed { "" } else { " class=\"failed\"" },
         escape(&g.scope_text()),
-        escape(&g.metric),
+        escape(&g.metric.key()),
         escape(&g.op),
         escape(&g.threshold_text()),
         escape(&match &g.skipped {
@@ -675,10 +675,10 @@ fn distribution(s: &mut String, q: &RequestStats, id: &str) {
     if q.requests == 0 {
         return no_chart(s, "no requests");
     }
-    let full = q.hdr.as_deref().map(hdr::decode);
-    let ttfb = q.ttfb_hdr.as_deref().and_then(|t| hdr::decode(t).ok());
+    let full = q.hdr.as_ref().map(Hist::histogram);
+    let ttfb = q.ttfb_hdr.as_ref().map(Hist::histogram);
     let (nines, mut series, source) = match (&full, &q.percentiles_ms) {
-        (Some(Ok(h)), _) if !h.is_empty() => {
+        (Some(h), _) if !h.is_empty() => {
             let nines = chart::nines_for(h.len());
             let mut series = vec![Series {
                 label: "response time".into(),

@@ -67,7 +67,7 @@ fn gate_counts(r: &RunResults, g: &GateResult) -> Option<(u64, u64)> {
     if let (Some(requests), Some(failures)) = (g.requests, g.failures) {
         return Some((requests, failures));
     }
-    if g.during.is_some() {
+    if g.during != crate::results::Window::Run {
         return None;
     }
     let row = match &g.scope {
@@ -87,11 +87,10 @@ pub fn render(r: &RunResults) -> String {
     // abort_on_fail), or when no gate was judged: then it carries the verdict on the failed requests.
     let judged = gates.len() - skipped;
     let verdict = crate::verdict::Verdict::of(r);
-    let unjudged_failure = judged == 0
-        && !r.interrupted
-        && r.validity.valid
-        && verdict.result == crate::verdict::Outcome::Fail;
-    let completion_failed = r.interrupted || r.aborted.is_some() || unjudged_failure;
+    let unjudged_failure = judged == 0 && verdict.result == crate::verdict::Outcome::Fail;
+    let completion_failed = verdict.result == crate::verdict::Outcome::Interrupted
+        || r.aborted.is_some()
+        || unjudged_failure;
     let completion_case = completion_failed || judged == 0;
     let invalid = !r.validity.valid;
     let tests = gates.len() + usize::from(completion_case) + usize::from(invalid);
@@ -229,79 +228,12 @@ pub fn write(out: &OutputFile, r: &RunResults) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
 
-    /// A small but complete `RunResults`: two requests, the given gates, optionally interrupted.
-    pub(crate) fn results(
-        scenario: &str,
-        gates: serde_json::Value,
-        interrupted: bool,
-    ) -> RunResults {
-        let pct = serde_json::json!({
-            "p50": 12.0, "p66": 15.0, "p75": 18.0, "p80": 20.0, "p90": 40.0, "p95": 612.4,
-            "p98": 700.0, "p99": 812.0, "p99_9": 900.0, "p99_99": 950.0, "p100": 990.0
-        });
-        let req = |method: &str, name: &str, n: u64, f: u64| {
-            serde_json::json!({
-                "method": method, "name": name, "requests": n, "failures": f,
-                "success_rate": 100.0 * (n - f) as f64 / n as f64, "rps": n as f64 / 10.0,
-                "failures_per_s": f as f64 / 10.0, "min_ms": 1.0, "mean_ms": 50.0, "max_ms": 990.0,
-                "percentiles_ms": pct, "ttfb_percentiles_ms": null, "avg_content_bytes": 512.0,
-                "status_codes": { "200": n - f, "500": f }
-            })
-        };
-        let passed = gates
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|g| g["passed"].as_bool().unwrap());
-        serde_json::from_value(serde_json::json!({
-            "schema_version": 1,
-            "loadgen_version": "0.1.0",
-            "run_id": "r-1",
-            "scenario": { "name": scenario, "file": "shop.toml" },
-            "settings": {
-                "host": "http://127.0.0.1:8080", "users": 50, "spawn_rate": 10.0, "duration_s": 10.0,
-                "timeout_s": 5.0, "stop_timeout_s": 2.0, "connections": "per_user",
-                "wait": { "mode": "none", "min_s": 0.0, "max_s": 0.0 },
-                "requests": []
-            },
-            "started_at": "2025-01-02T03:04:05.678Z",
-            "ended_at": "2025-01-02T03:04:15.678Z",
-            "duration_s": if interrupted { 4.5 } else { 10.0 },
-            "interrupted": interrupted,
-            "totals": {
-                "requests": 1500, "failures": 10, "success_rate": 99.333, "rps": 150.0,
-                "failures_per_s": 1.0, "peak_users": 50, "aborted_users": 0
-            },
-            "requests": [req("GET", "home", 1000, 0), req("POST", "cart|add", 500, 10)],
-            "aggregated": req("", "Aggregated", 1500, 10),
-            "failures": [{
-                "method": "POST", "name": "cart|add", "kind": "status",
-                "message": "status 500 (expected 2xx)", "occurrences": 10
-            }],
-            "time_series": [],
-            "gates": { "passed": passed, "results": gates },
-            "generator": {
-                "cores": 4, "cpu_pct_mean": 30.0, "cpu_pct_max": 95.0, "lag_ms_max": 1.0,
-                "warnings": ["loadgen's own CPU reached 95% of 4 core(s)"]
-            }
-        }))
-        .unwrap()
-    }
-
-    /// One failing p95 gate on all requests and one passing success-rate gate on "home".
-    pub(crate) fn two_gates() -> serde_json::Value {
-        serde_json::json!([
-            { "scope": null, "metric": "p95_ms", "op": "<", "threshold": 500.0,
-              "measured": 612.4, "passed": false },
-            { "scope": "home", "metric": "success_rate", "op": ">=", "threshold": 99.0,
-              "measured": 100.0, "passed": true }
-        ])
-    }
+    use crate::results::fixtures::{results, two_gates};
 
     /// Checks that `xml` is well formed as far as tags go: every opened element is closed, in order, and
     /// there is exactly one root. Returns the element names in document order.

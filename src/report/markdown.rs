@@ -201,7 +201,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::report::junit::tests::{results, two_gates};
+    use crate::results::fixtures::{results, two_gates};
 
     #[test]
     fn cell_escapes_pipes_and_line_breaks() {

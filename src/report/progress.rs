@@ -14,7 +14,8 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::Observer;
-use crate::metrics::{Collector, SeriesPoint, hdr, ms, new_histogram};
+use crate::metrics::{Collector, SeriesPoint, ms, new_histogram};
+use crate::results::stats::failure_pct;
 
 pub struct Progress {
     bar: ProgressBar,
@@ -84,8 +85,8 @@ impl Plain {
     fn tick(&mut self, p: &SeriesPoint, target_users: u64) -> Option<String> {
         self.requests += p.requests;
         self.failures += p.failures;
-        if let Some(h) = p.hdr.as_deref().and_then(|h| hdr::decode(h).ok()) {
-            let _ = self.latency.add(&h);
+        if let Some(h) = &p.hdr {
+            let _ = self.latency.add(h.histogram());
         }
         // A little slack: ticks land a few ms either side of the whole second.
         if p.elapsed_s - self.last + 0.05 < self.every {
@@ -112,11 +113,7 @@ impl Plain {
         let _ = write!(
             line,
             " · failures {:.1} %",
-            if self.requests == 0 {
-                0.0
-            } else {
-                100.0 * self.failures as f64 / self.requests as f64
-            }
+            failure_pct(self.requests, self.failures)
         );
         self.last = p.elapsed_s;
         self.requests = 0;
@@ -135,11 +132,7 @@ impl Observer for Progress {
             return;
         }
         let (requests, failures) = totals.running_totals();
-        let fail_pct = if requests == 0 {
-            0.0
-        } else {
-            100.0 * failures as f64 / requests as f64
-        };
+        let fail_pct = failure_pct(requests, failures);
         self.bar.set_position(p.elapsed_s as u64);
         self.bar.set_message(format!(
             "users {}/{}  {:.0} req/s  p95 {}  failures {:.2}%",
@@ -165,7 +158,6 @@ mod tests {
         let mut h = new_histogram();
         h.record_n(latency_us, requests).unwrap();
         SeriesPoint {
-            elapsed_s,
             timestamp: 0,
             users: 10,
             target_users: 10,
@@ -173,17 +165,8 @@ mod tests {
             failures,
             rps: requests as f64,
             failures_per_s: failures as f64,
-            p50_ms: None,
-            p95_ms: None,
-            p99_ms: None,
-            max_ms: None,
-            cpu_pct: None,
-            lag_ms: 0.0,
-            hdr: hdr::encode(&h),
-            by_request: Vec::new(),
-            target_rate: None,
-            iterations: 0,
-            dropped: 0,
+            hdr: crate::results::Hist::of_some(&h),
+            ..crate::results::fixtures::point(elapsed_s)
         }
     }
 

@@ -6,7 +6,8 @@
 //! cannot say: counts within [`MAX_COUNT`] and failures within requests, rates and latencies non-negative,
 //! percentages within 0..=100, durations within [`MAX_SECONDS`], percentiles in order, segments within
 //! [`MAX_SEGMENTS`] with their index below their count, and every histogram readable within [`hdr`]'s limits,
-//! each on its own and all of them together ([`hdr::FILE_BUDGET`]). The first problem found is the error,
+//! each on its own and all of them together ([`hdr::FILE_BUDGET`]; histograms are decoded as the file is read,
+//! by [`crate::results::Hist`], within [`crate::results::reading_a_file`]'s budget). The first problem found is the error,
 //! naming the field; nothing is dropped or repaired, so results written from a file are never marked valid
 //! after part of it was left out.
 
@@ -37,9 +38,12 @@ type Result<T = ()> = std::result::Result<T, String>;
 /// The results in `value` (a document of the current schema version, already checked), checked through.
 /// The error names the field path and what is wrong with it.
 pub fn results(value: &Value) -> Result<RunResults> {
-    let r = match RunResults::deserialize(value) {
-        Ok(r) => r,
-        Err(e) => {
+    // Histograms are decoded as they are read (crate::results::Hist), within one budget for the file.
+    let r = match crate::results::reading_a_file(|| RunResults::deserialize(value)) {
+        (Ok(r), _) => r,
+        // A histogram's own error says what is wrong with it.
+        (Err(e), true) => return Err(locate(value, &e)),
+        (Err(e), false) => {
             return Err(format!(
                 "{} (not a complete loadgen results file: it was probably edited, or written by another tool)",
                 locate(value, &e)
@@ -65,7 +69,9 @@ fn locate(value: &Value, e: &serde_json::Error) -> String {
     let Ok(pretty) = serde_json::to_string_pretty(value) else {
         return message(e);
     };
-    let Err(again) = serde_json::from_str::<RunResults>(&pretty) else {
+    let (Err(again), _) =
+        crate::results::reading_a_file(|| serde_json::from_str::<RunResults>(&pretty))
+    else {
         return message(e);
     };
     let mut lines = vec![String::new()];
@@ -108,8 +114,6 @@ fn line_paths(v: &Value, path: &str, lines: &mut Vec<String>) {
 /// What the types of [`RunResults`] cannot say (also run on what `merge` is about to write, so that it never
 /// writes results loadgen cannot read back).
 pub fn check(r: &RunResults) -> Result {
-    // One budget for all the histograms of the file (hdr::FILE_BUDGET).
-    let budget = &mut hdr::Budget::file();
     seconds("duration_s", r.duration_s)?;
     settings(&r.settings)?;
     let t = &r.totals;
@@ -126,16 +130,16 @@ pub fn check(r: &RunResults) -> Result {
         value("totals.iterations.rate", it.rate)?;
     }
     for (i, q) in r.requests.iter().enumerate() {
-        request(&format!("requests[{i}]"), q, budget)?;
+        request(&format!("requests[{i}]"), q)?;
     }
-    request("aggregated", &r.aggregated, budget)?;
+    request("aggregated", &r.aggregated)?;
     for (i, f) in r.failures.iter().enumerate() {
         count(&format!("failures[{i}].occurrences"), f.occurrences)?;
         unix_time(&format!("failures[{i}].first_seen"), f.first_seen)?;
         unix_time(&format!("failures[{i}].last_seen"), f.last_seen)?;
     }
     for (i, p) in r.time_series.iter().enumerate() {
-        point(&format!("time_series[{i}]"), p, budget)?;
+        point(&format!("time_series[{i}]"), p)?;
     }
     if let Some(a) = &r.aborted {
         seconds("aborted.at_s", a.at_s)?;
@@ -228,7 +232,7 @@ fn wait(at: &str, w: &WaitInfo) -> Result {
     Ok(())
 }
 
-fn request(at: &str, q: &RequestStats, budget: &mut hdr::Budget) -> Result {
+fn request(at: &str, q: &RequestStats) -> Result {
     requests_failures(at, q.requests, q.failures)?;
     percent(&format!("{at}.success_rate"), q.success_rate)?;
     value(&format!("{at}.rps"), q.rps)?;
@@ -249,13 +253,6 @@ fn request(at: &str, q: &RequestStats, budget: &mut hdr::Budget) -> Result {
         if let Some(p) = p {
             percentiles(&format!("{at}.{name}"), p)?;
         }
-    }
-    for (name, h) in [
-        ("hdr", &q.hdr),
-        ("ttfb_hdr", &q.ttfb_hdr),
-        ("uncorrected_hdr", &q.uncorrected_hdr),
-    ] {
-        histogram(&format!("{at}.{name}"), h.as_deref(), budget)?;
     }
     value(&format!("{at}.avg_content_bytes"), q.avg_content_bytes)?;
     for (code, n) in &q.status_codes {
@@ -298,7 +295,7 @@ fn ordered(at: &str, all: &[(&str, f64)]) -> Result {
     Ok(())
 }
 
-fn point(at: &str, p: &SeriesPoint, budget: &mut hdr::Budget) -> Result {
+fn point(at: &str, p: &SeriesPoint) -> Result {
     seconds(&format!("{at}.elapsed_s"), p.elapsed_s)?;
     unix_time(&format!("{at}.timestamp"), Some(p.timestamp))?;
     count(&format!("{at}.users"), p.users)?;
@@ -318,25 +315,14 @@ fn point(at: &str, p: &SeriesPoint, budget: &mut hdr::Budget) -> Result {
     ordered(at, &quantiles)?;
     opt_value(&format!("{at}.cpu_pct"), p.cpu_pct)?;
     value(&format!("{at}.lag_ms"), p.lag_ms)?;
-    histogram(&format!("{at}.hdr"), p.hdr.as_deref(), budget)?;
     for (k, s) in p.by_request.iter().enumerate() {
         let at = format!("{at}.by_request[{k}]");
         requests_failures(&at, s.requests, s.failures)?;
         count(&format!("{at}.bytes"), s.bytes)?;
-        histogram(&format!("{at}.hdr"), s.hdr.as_deref(), budget)?;
     }
     opt_value(&format!("{at}.target_rate"), p.target_rate)?;
     count(&format!("{at}.iterations"), p.iterations)?;
     count(&format!("{at}.dropped"), p.dropped)
-}
-
-fn histogram(at: &str, text: Option<&str>, budget: &mut hdr::Budget) -> Result {
-    match text {
-        Some(t) => hdr::decode_within(t, budget)
-            .map(|_| ())
-            .map_err(|e| format!("{at}: {e}")),
-        None => Ok(()),
-    }
 }
 
 fn count(at: &str, n: u64) -> Result {

@@ -1,7 +1,7 @@
 //! The verdict rules, one case each, on a small results document.
 
 use super::*;
-use crate::report::junit::tests::{results, two_gates};
+use crate::results::fixtures::{results, two_gates};
 use serde_json::json;
 
 fn gate(passed: bool, skipped: Option<&str>) -> serde_json::Value {

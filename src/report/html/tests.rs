@@ -3,7 +3,7 @@
 use super::chart::{self, BOTTOM, Chart, LEFT, RIGHT, Series, TOP, XAxis, YAxis};
 use super::*;
 use crate::metrics::SeriesPoint;
-use crate::report::junit::tests::{results, two_gates};
+use crate::results::fixtures::{results, two_gates};
 
 /// Every resource the page would load: `src`/`href` values in tags (other than `data:` and `#fragment`), and
 /// `url(…)`/`@import` in `<style>` blocks and `style` attributes. Text between tags is not looked at: a URL in
@@ -128,24 +128,22 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
     &html[start..start + end]
 }
 
-/// A point of the time series (built from JSON so fields added later with a default need no change here).
+/// A point of the time series: 10 requests with 1 failure, percentiles from `p50`.
 fn point(elapsed_s: f64, users: u64, p50: Option<f64>) -> SeriesPoint {
-    serde_json::from_value(serde_json::json!({
-        "elapsed_s": elapsed_s,
-        "timestamp": 1_735_787_045 + elapsed_s as u64,
-        "users": users,
-        "requests": 10,
-        "failures": 1,
-        "rps": 10.0,
-        "failures_per_s": 1.0,
-        "p50_ms": p50,
-        "p95_ms": p50.map(|p| p * 2.0),
-        "p99_ms": p50.map(|p| p * 3.0),
-        "max_ms": p50.map(|p| p * 4.0),
-        "cpu_pct": null,
-        "lag_ms": 0.0,
-    }))
-    .unwrap()
+    SeriesPoint {
+        timestamp: 1_735_787_045 + elapsed_s as u64,
+        users,
+        target_users: 0,
+        requests: 10,
+        failures: 1,
+        rps: 10.0,
+        failures_per_s: 1.0,
+        p50_ms: p50,
+        p95_ms: p50.map(|p| p * 2.0),
+        p99_ms: p50.map(|p| p * 3.0),
+        max_ms: p50.map(|p| p * 4.0),
+        ..crate::results::fixtures::point(elapsed_s)
+    }
 }
 
 #[test]
@@ -518,9 +516,8 @@ fn the_distribution_is_drawn_from_the_histogram() {
     for v in 1..=1_000u64 {
         h.record(v).unwrap(); // 1 µs to 1 ms, each exact at 3 significant digits
     }
-    r.requests[0].hdr = crate::metrics::hdr::encode(&h);
-    r.requests[0].ttfb_hdr = crate::metrics::hdr::encode(&h);
-    r.requests[1].hdr = Some("not a histogram".into());
+    r.requests[0].hdr = crate::results::Hist::of_some(&h);
+    r.requests[0].ttfb_hdr = crate::results::Hist::of_some(&h);
     let html = render(&r);
     let dist = section(&html, "distribution");
     let home = &dist[dist.find("GET home").unwrap()..];
@@ -543,7 +540,7 @@ fn the_distribution_is_drawn_from_the_histogram() {
         "the largest value (1 ms) is the top of the axis"
     );
     assert!(home.contains(">1.0</text>"), "{home}");
-    // A histogram that cannot be read falls back to the reported percentiles, without a panic.
+    // Without a histogram (a file written before they were stored), the reported percentiles are drawn.
     let cart = &dist[dist.find("POST cart|add").unwrap()..];
     assert!(cart[..cart.find("</figure>").unwrap()].contains("reported percentiles only"));
 }

@@ -4,60 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 
-/// A complete results file of two requests, with histograms, a time series and a segment.
-pub(crate) fn sample() -> Value {
-    let mut h = crate::metrics::new_histogram();
-    for v in [900u64, 1_000, 1_200, 5_000] {
-        h.record_n(v, 25).unwrap();
-    }
-    let mut st = crate::metrics::StepStats::default();
-    st.latency.add(&h).unwrap();
-    st.ttfb.add(&h).unwrap();
-    st.requests = 100;
-    st.failures = 2;
-    st.statuses.insert(200, 98);
-    st.statuses.insert(500, 2);
-    let row = |name: &str| {
-        let mut r = super::super::stats("GET", name, &st, 10.0);
-        r.name = name.into();
-        r
-    };
-    let point = |elapsed: f64| {
-        json!({"elapsed_s": elapsed, "timestamp": 1_700_000_000u64 + elapsed as u64, "users": 2,
-               "target_users": 2, "requests": 100, "failures": 2, "rps": 100.0, "failures_per_s": 2.0,
-               "p50_ms": 1.0, "p95_ms": 5.0, "p99_ms": 5.0, "max_ms": 5.0, "cpu_pct": 3.0, "lag_ms": 0.1,
-               "hdr": hdr::encode(&h),
-               "by_request": [{"requests": 100, "failures": 2, "bytes": 1000, "hdr": hdr::encode(&h)}],
-               "target_rate": null, "iterations": 0, "dropped": 0})
-    };
-    json!({
-        "schema_version": crate::report::SCHEMA_VERSION,
-        "loadgen_version": "0.1.0",
-        "run_id": "r1",
-        "scenario": {"name": "s", "file": "s.toml"},
-        "settings": {
-            "host": "http://h", "users": 2, "spawn_rate": 1.0, "duration_s": 10.0, "timeout_s": 1.0,
-            "stop_timeout_s": 1.0, "connections": "per_user",
-            "stages": [{"duration_s": 5.0, "users": 2, "spawn_rate": null}],
-            "wait": {"mode": "between", "min_s": 0.5, "max_s": 1.0},
-            "segment": {"index": 1, "count": 2},
-            "requests": [{"name": "home", "kind": "task", "method": "GET", "path": "/", "weight": 1,
-                "expect_status": null, "captures": [], "header_names": [], "restart_session": false,
-                "timeout_s": 2.0}]
-        },
-        "started_at": "2026-01-01T00:00:00.000Z", "ended_at": "2026-01-01T00:00:10.000Z",
-        "duration_s": 10.0, "interrupted": false,
-        "totals": {"requests": 100, "failures": 2, "success_rate": 98.0, "rps": 10.0,
-            "failures_per_s": 0.2, "peak_users": 2, "aborted_users": 0},
-        "requests": [row("home"), row("about")],
-        "aggregated": row("Aggregated"),
-        "failures": [{"method": "GET", "name": "home", "kind": "status", "message": "HTTP 500",
-            "occurrences": 2, "first_seen": 100, "last_seen": 200}],
-        "time_series": [point(1.0), point(2.0)],
-        "gates": {"passed": true, "results": []},
-        "generator": {"cores": 2, "cpu_pct_mean": 3.0, "cpu_pct_max": 3.0, "lag_ms_max": 0.1, "warnings": []}
-    })
-}
+pub(crate) use crate::results::fixtures::sample;
 
 /// A change to the sample.
 type Edit = Box<dyn FnOnce(&mut Value)>;
@@ -73,6 +20,12 @@ fn error(edit: impl FnOnce(&mut Value)) -> String {
 fn the_sample_is_a_valid_results_file() {
     let r = results(&sample()).unwrap();
     assert_eq!(r.requests.len(), 2);
+}
+
+/// A judged gate as results carry it, over `during`, measuring `metric`.
+fn gate(during: &str, metric: &str) -> Value {
+    json!({"scope": null, "during": during, "metric": metric, "op": "<", "threshold": 1.0,
+        "measured": 2.0, "passed": false})
 }
 
 #[test]
@@ -124,6 +77,15 @@ fn type_errors_name_the_field_path() {
         (
             Box::new(|v| v["requests"] = json!({})),
             "requests: invalid type: map, expected a sequence",
+        ),
+        // A gate's window and metric are read into their types, never kept as unknown strings.
+        (
+            Box::new(|v| v["gates"]["results"] = json!([gate("warmup", "p95_ms")])),
+            "gates.results[0].during: `warmup` is not a gate window",
+        ),
+        (
+            Box::new(|v| v["gates"]["results"] = json!([gate("stage 2", "p95")])),
+            "gates.results[0].metric: `p95` is not a gate metric",
         ),
     ];
     for (edit, want) in cases {

@@ -78,6 +78,13 @@ impl Budget {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many histograms this thread has encoded or decoded: tests check that the work that should do
+    /// neither (a run's series compaction, window gates) does not.
+    pub static CODED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// HdrHistogram's V2 cookies: plain and deflate-compressed.
 const V2_COOKIE: u32 = 0x1c84_9313;
 const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
@@ -90,6 +97,13 @@ pub fn encode(h: &Histogram<u64>) -> Option<String> {
     if h.is_empty() {
         return None;
     }
+    encode_any(h)
+}
+
+/// Encodes `h`, empty or not; `None` only if it cannot be serialised.
+pub fn encode_any(h: &Histogram<u64>) -> Option<String> {
+    #[cfg(test)]
+    CODED.with(|c| c.set(c.get() + 1));
     let mut bytes = Vec::new();
     // Serialising into a Vec fails only on an internal inconsistency of the histogram; say nothing rather
     // than write something unreadable.
@@ -108,6 +122,8 @@ pub fn decode(text: &str) -> Result<Histogram<u64>, DecodeError> {
 /// [`decode`], charging what the histogram costs to decode (its counters and inflated bytes) to `budget` before
 /// anything is allocated.
 pub fn decode_within(text: &str, budget: &mut Budget) -> Result<Histogram<u64>, DecodeError> {
+    #[cfg(test)]
+    CODED.with(|c| c.set(c.get() + 1));
     let bad = |m: String| DecodeError(m);
     let bytes = STANDARD
         .decode(text.trim())
@@ -275,7 +291,7 @@ fn counters(low: u64, high: u64, digits: u32) -> Option<usize> {
 
 /// Decodes and adds every histogram of `texts` together (an empty histogram when there are none).
 pub fn merge<'a>(texts: impl IntoIterator<Item = &'a str>) -> Result<Histogram<u64>, DecodeError> {
-    let mut all = super::new_histogram();
+    let mut all = super::stats::new_histogram();
     for t in texts {
         add(&mut all, &decode(t)?)?;
     }
@@ -300,7 +316,7 @@ mod tests {
 
     #[test]
     fn a_histogram_survives_the_round_trip_exactly() {
-        let mut h = crate::metrics::new_histogram();
+        let mut h = crate::results::stats::new_histogram();
         for v in [1u64, 7, 950, 1_000, 12_345, 3_600_000_000] {
             h.record_n(v, v % 5 + 1).unwrap();
         }
@@ -321,9 +337,9 @@ mod tests {
     #[test]
     fn merging_encoded_histograms_equals_recording_everything_in_one() {
         let (mut a, mut b, mut all) = (
-            crate::metrics::new_histogram(),
-            crate::metrics::new_histogram(),
-            crate::metrics::new_histogram(),
+            crate::results::stats::new_histogram(),
+            crate::results::stats::new_histogram(),
+            crate::results::stats::new_histogram(),
         );
         for v in 1..2_000u64 {
             let h = if v % 3 == 0 { &mut a } else { &mut b };
@@ -431,7 +447,7 @@ mod tests {
 
     #[test]
     fn truncated_histograms_and_wrong_cookies_are_refused() {
-        let mut h = crate::metrics::new_histogram();
+        let mut h = crate::results::stats::new_histogram();
         h.record_n(1234, 5).unwrap();
         let good = STANDARD.decode(encode(&h).unwrap()).unwrap();
         assert_eq!(decode(&STANDARD.encode(&good)).unwrap(), h);
@@ -492,7 +508,7 @@ mod tests {
 
     #[test]
     fn counts_past_the_total_limit_are_refused_and_sums_stop_there() {
-        let mut h = crate::metrics::new_histogram();
+        let mut h = crate::results::stats::new_histogram();
         h.record_n(10, MAX_TOTAL + 1).unwrap();
         let e = decode(&encode(&h).unwrap()).unwrap_err().to_string();
         assert!(
@@ -500,7 +516,7 @@ mod tests {
             "{e}"
         );
         // Two halves are each readable; their sum is refused rather than overflowing later.
-        let mut half = crate::metrics::new_histogram();
+        let mut half = crate::results::stats::new_histogram();
         half.record_n(10, MAX_TOTAL / 2 + 1).unwrap();
         let text = encode(&half).unwrap();
         let e = merge([text.as_str(), &text]).unwrap_err().to_string();
@@ -517,7 +533,7 @@ mod tests {
 
     #[test]
     fn empty_histograms_are_not_stored_and_garbage_is_refused() {
-        assert_eq!(encode(&crate::metrics::new_histogram()), None);
+        assert_eq!(encode(&crate::results::stats::new_histogram()), None);
         assert!(decode("not base64!").is_err());
         assert!(
             decode("aGVsbG8gd29ybGQ=").is_err(),
