@@ -190,6 +190,21 @@ pub struct Outputs {
     pub csv_full_history: bool,
 }
 
+impl Outputs {
+    /// The paths to write, with `--json` where the command has it.
+    pub fn requested(&self, json: Option<&std::path::Path>) -> crate::report::outputs::Requested {
+        crate::report::outputs::Requested {
+            json: json.map(std::path::Path::to_path_buf),
+            junit: self.junit.clone(),
+            markdown: self.markdown.clone(),
+            markdown_append: self.markdown_append,
+            html: self.html.clone(),
+            csv: self.csv.clone(),
+            csv_full_history: self.csv_full_history,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// A results file written by `loadgen run --json`.

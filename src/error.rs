@@ -34,6 +34,15 @@ pub enum Error {
     },
 }
 
+impl From<crate::files::WriteError> for Error {
+    fn from(e: crate::files::WriteError) -> Self {
+        Error::Output {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {

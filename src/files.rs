@@ -19,8 +19,6 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::error::Error;
-
 /// What kind of file a path is, after following symlinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -93,6 +91,15 @@ pub const RESULTS: Limit = Limit {
     what: "results file",
     bytes: 256 * MIB,
 };
+
+/// An output that cannot be created or written: the path as the user gave it, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
 
 /// Why an input could not be read. The message completes "PATH: …".
 #[derive(Debug, thiserror::Error)]
@@ -220,8 +227,8 @@ const FIFO_PATIENCE: Duration = Duration::from_secs(30);
 
 impl OutputFile {
     /// Checks now that `path` can be written (see the module docs); nothing is created or changed.
-    pub fn prepare(path: &Path, mode: Mode) -> Result<OutputFile, Error> {
-        let fail = |source: io::Error| Error::Output {
+    pub fn prepare(path: &Path, mode: Mode) -> Result<OutputFile, WriteError> {
+        let fail = |source: io::Error| WriteError {
             path: path.to_path_buf(),
             source,
         };
@@ -303,8 +310,8 @@ impl OutputFile {
     }
 
     /// Writes `bytes` as the whole content (or appends them), as prepared.
-    pub fn write_all(&self, bytes: &[u8]) -> Result<(), Error> {
-        let err = |source| Error::Output {
+    pub fn write_all(&self, bytes: &[u8]) -> Result<(), WriteError> {
+        let err = |source| WriteError {
             path: self.path.clone(),
             source,
         };

@@ -9,7 +9,7 @@ use crate::{merge, report, verdict};
 
 /// `loadgen merge`: reads, merges, writes and judges.
 pub fn run(args: MergeArgs, quiet: bool) -> Result<ExitStatus, Error> {
-    let outputs = report::outputs::Outputs::prepare(args.json.as_deref(), &args.outputs)?;
+    let outputs = report::outputs::Outputs::prepare(&args.outputs.requested(args.json.as_deref()))?;
     let mut inputs = Vec::with_capacity(args.results.len());
     for path in &args.results {
         inputs.push((path.clone(), report::json::read(path)?));

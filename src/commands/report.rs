@@ -10,7 +10,7 @@ use crate::report;
 /// `loadgen report`.
 pub fn run(args: ReportArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let results = report::json::read(&args.results)?;
-    let outputs = report::outputs::Outputs::prepare(None, &args.outputs)?;
+    let outputs = report::outputs::Outputs::prepare(&args.outputs.requested(None))?;
     let (written, first_error) = outputs.write(&results);
     if !quiet {
         print_summary(&outputs, &report::console::render(&results));

@@ -28,7 +28,7 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     if let Some(at) = args.start_at {
         check_start_at(at)?;
     }
-    let outputs = report::outputs::Outputs::prepare(args.json.as_deref(), &args.outputs)?;
+    let outputs = report::outputs::Outputs::prepare(&args.outputs.requested(args.json.as_deref()))?;
     // Bound before any traffic, so a port in use fails at once; served until the end of the grace period.
     let published = report::prometheus::Published::default();
     let metrics = match args.metrics_addr {

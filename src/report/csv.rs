@@ -419,7 +419,7 @@ fn write_rows(out: &OutputFile, header: Row, rows: Vec<Row>) -> Result<(), Error
         path: out.path().to_path_buf(),
         source: std::io::Error::other(e),
     })?;
-    out.write_all(&bytes)
+    Ok(out.write_all(&bytes)?)
 }
 
 /// Keeps the CSV files current while the run goes: every second the stats and failures files are rewritten

@@ -95,7 +95,7 @@ pub fn escape(s: &str) -> String {
 
 /// Writes the report for `results` to `out`, atomically.
 pub fn write(out: &OutputFile, results: &RunResults) -> Result<(), Error> {
-    out.write_all(render(results).as_bytes())
+    Ok(out.write_all(render(results).as_bytes())?)
 }
 
 /// The verdict ([`crate::verdict`]) and its CSS class.

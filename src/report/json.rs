@@ -36,5 +36,5 @@ pub fn write(out: &OutputFile, results: &RunResults) -> Result<(), Error> {
         source: std::io::Error::other(e),
     })?;
     bytes.push(b'\n');
-    out.write_all(&bytes)
+    Ok(out.write_all(&bytes)?)
 }

@@ -224,7 +224,7 @@ pub fn render(r: &RunResults) -> String {
 
 /// Writes the JUnit report of `r` to `out`, atomically.
 pub fn write(out: &OutputFile, r: &RunResults) -> Result<(), Error> {
-    out.write_all(render(r).as_bytes())
+    Ok(out.write_all(render(r).as_bytes())?)
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli;
 use crate::error::Error;
 use crate::files::{Mode, OutputFile};
 use crate::report::csv::CsvFiles;
@@ -13,6 +12,20 @@ use crate::report::{RunResults, html, json, junit, markdown};
 
 /// A writer of one single-file format.
 type Writer = fn(&OutputFile, &RunResults) -> Result<(), Error>;
+
+/// The output paths a command was given (the command line fills it in; `json` is absent for `report`).
+#[derive(Debug, Default, Clone)]
+pub struct Requested {
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub markdown: Option<PathBuf>,
+    /// Append to the Markdown file instead of replacing it (also when it is `$GITHUB_STEP_SUMMARY`).
+    pub markdown_append: bool,
+    pub html: Option<PathBuf>,
+    /// The prefix of the Locust-style CSV files.
+    pub csv: Option<PathBuf>,
+    pub csv_full_history: bool,
+}
 
 /// The files asked for, checked to be writable.
 #[derive(Debug, Default)]
@@ -22,15 +35,15 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// Checks every path of `o` (and `json`, which `report` does not have).
-    pub fn prepare(json: Option<&Path>, o: &cli::Outputs) -> Result<Outputs, Error> {
+    /// Checks every path of `o`.
+    pub fn prepare(o: &Requested) -> Result<Outputs, Error> {
         let markdown_mode = match &o.markdown {
             Some(path) if o.markdown_append || is_step_summary(path) => Mode::Append,
             _ => Mode::Replace,
         };
         let mut files = Vec::new();
         let single: [(&str, Option<&Path>, Mode, Writer); 4] = [
-            ("--json", json, Mode::Replace, json::write),
+            ("--json", o.json.as_deref(), Mode::Replace, json::write),
             ("--junit", o.junit.as_deref(), Mode::Replace, junit::write),
             (
                 "--markdown",

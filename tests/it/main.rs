@@ -10,6 +10,7 @@ mod files;
 mod golden;
 mod html;
 mod k8s;
+mod layers;
 mod merge_windows;
 mod mix;
 mod netns;
