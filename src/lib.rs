@@ -2,6 +2,8 @@
 //! quality gates whose verdict is the exit code.
 //!
 //! # Layout
+//! The data flow and the layering rules (which module may import which, checked by `tests/it/layers.rs`) are
+//! in docs/architecture.md.
 //! - [`cli`]: the command line (clap derive); nothing else sees clap.
 //! - [`scenario`]: the TOML model as written, includes, located errors, templates, JSON paths.
 //! - [`shown`]: outside text made safe to print (control characters escaped, long lines cut).
@@ -12,8 +14,10 @@
 //!   shutdown.
 //! - [`metrics`]: per-shard recording, the per-second collector, the time series (bounded on long runs by
 //!   merging older points).
-//! - [`report`]: the results model and its formats (console, JSON, CSV, HTML, JUnit, Markdown, progress line),
-//!   and the live `/metrics` endpoint for Prometheus.
+//! - [`results`]: the results model at the bottom of the crate (it imports no other module): the schema's types,
+//!   histograms held compact and encoded only when written, merging written once per type, every statistic.
+//! - [`report`]: the results built from a run, and their formats (console, JSON, CSV, HTML, JUnit, Markdown,
+//!   progress line), and the live `/metrics` endpoint for Prometheus.
 //! - [`files`]: every path a user names, read bounded and typed, written without replacing devices or symlinks.
 //! - [`gates`]: quality gates evaluated on the results (whole run, steady part or one stage).
 //! - [`validity`]: whether loadgen kept its plan (an invalid run exits 3).
