@@ -182,27 +182,7 @@ mod tests {
     }
 
     fn point(s: u64) -> SeriesPoint {
-        SeriesPoint {
-            elapsed_s: s as f64,
-            timestamp: s,
-            users: 0,
-            target_users: 0,
-            requests: 0,
-            failures: 0,
-            rps: 0.0,
-            failures_per_s: 0.0,
-            p50_ms: None,
-            p95_ms: None,
-            p99_ms: None,
-            max_ms: None,
-            cpu_pct: None,
-            lag_ms: 0.0,
-            hdr: None,
-            by_request: Vec::new(),
-            target_rate: None,
-            iterations: 0,
-            dropped: 0,
-        }
+        crate::results::fixtures::point(s as f64)
     }
 
     /// A sink stuck in its first write: the scheduler's ticks (here 300 seconds of them) go on without waiting,
