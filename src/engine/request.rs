@@ -330,9 +330,7 @@ pub(crate) fn render(
             // Rendered after the head, then its length put in before the blank line.
             let head = w.len();
             match &step.body {
-                Body::Json(t) => {
-                    w.push_str(&serde_json::to_string(&t.render(ctx)).unwrap_or_default())
-                }
+                Body::Json(t) => t.write_into(ctx, w),
                 Body::Text(t) => t.render_into(ctx, w),
                 Body::None => {}
             }

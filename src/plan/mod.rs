@@ -699,6 +699,72 @@ impl JsonTemplate {
         }
     }
 
+    /// Writes the body as compact JSON straight into `out`: the same bytes as `serde_json::to_string` of
+    /// [`JsonTemplate::render`], without building a `serde_json::Value` per request. Object fields are in the
+    /// order `serde_json::Map` gives them ([`JsonTemplate::object`] puts them so when the plan is resolved).
+    pub fn write_into(&self, ctx: &mut dyn template::Context, out: &mut String) {
+        use std::fmt::Write as _;
+        match self {
+            JsonTemplate::Literal(v) => {
+                let _ = write!(out, "{v}");
+            }
+            JsonTemplate::String(t) => {
+                out.push('"');
+                let start = out.len();
+                t.render_into(ctx, out);
+                if out[start..].bytes().any(needs_json_escape) {
+                    let raw = out.split_off(start);
+                    json_escape_into(&raw, out);
+                }
+                out.push('"');
+            }
+            JsonTemplate::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_into(ctx, out);
+                }
+                out.push(']');
+            }
+            JsonTemplate::Object(fields) => {
+                out.push('{');
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push('"');
+                    json_escape_into(k, out);
+                    out.push_str("\":");
+                    v.write_into(ctx, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// An object whose fields are in the order a `serde_json::Map` iterates them (sorted by key, or as inserted
+    /// when serde_json's `preserve_order` is on), so [`JsonTemplate::write_into`] and
+    /// [`JsonTemplate::render`] give the same text.
+    pub fn object(mut fields: Vec<(String, JsonTemplate)>) -> JsonTemplate {
+        let order: serde_json::Map<String, serde_json::Value> = fields
+            .iter()
+            .map(|(k, _)| (k.clone(), serde_json::Value::Null))
+            .collect();
+        let rank: std::collections::HashMap<&str, usize> = order
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
+            .collect();
+        let mut ranked: Vec<(usize, (String, JsonTemplate))> = fields
+            .drain(..)
+            .map(|f| (rank.get(f.0.as_str()).copied().unwrap_or(usize::MAX), f))
+            .collect();
+        ranked.sort_by_key(|(r, _)| *r);
+        JsonTemplate::Object(ranked.into_iter().map(|(_, f)| f).collect())
+    }
+
     pub fn render(&self, ctx: &mut dyn template::Context) -> serde_json::Value {
         match self {
             JsonTemplate::Literal(v) => v.clone(),
@@ -714,6 +780,39 @@ impl JsonTemplate {
             ),
         }
     }
+}
+
+/// A byte serde_json escapes in a string: `"`, `\\` and the control characters below 0x20.
+fn needs_json_escape(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20
+}
+
+/// `s` escaped as serde_json writes a string's content (`\\n`, `\\"`, `\\u001b`...; everything else as is).
+fn json_escape_into(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if !needs_json_escape(b) {
+            continue;
+        }
+        out.push_str(&s[from..i]);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
+        }
+        from = i + 1;
+    }
+    out.push_str(&s[from..]);
 }
 
 #[derive(Debug, Clone)]

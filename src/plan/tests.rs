@@ -976,3 +976,75 @@ fn preflight_checks_and_json_expectations_resolve_with_located_errors() {
         assert!(e.contains(message), "{body}\n=> {e}");
     }
 }
+
+mod json_bodies {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Renders `{{vu}}` as `vu`, whatever it holds (quotes, control characters, non-ASCII).
+    struct Ctx(String);
+    impl crate::scenario::template::Context for Ctx {
+        fn write_var(&mut self, _: Var, out: &mut String) {
+            out.push_str(&self.0);
+        }
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                Just("{{vu}}".to_string()),
+                "[a-z\"\\\\/ é😀\u{7f}\u{1b}\n\t\r\u{8}\u{c}\u{0}\u{1f}\u{2028}]{0,4}",
+            ],
+            0..4,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    fn value() -> impl Strategy<Value = toml::Value> {
+        let leaf = prop_oneof![
+            text().prop_map(toml::Value::String),
+            any::<i64>().prop_map(toml::Value::Integer),
+            (-1e6f64..1e6).prop_map(toml::Value::Float),
+            any::<bool>().prop_map(toml::Value::Boolean),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(toml::Value::Array),
+                prop::collection::btree_map("[a-zA-Z_\"é ]{1,6}", inner, 0..5)
+                    .prop_map(|m| toml::Value::Table(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The body written straight into the send buffer is byte for byte what serde_json writes for the
+        /// rendered value (key order, escapes, numbers).
+        #[test]
+        fn a_json_body_is_written_as_serde_json_writes_it(body in prop::collection::btree_map("[a-z\"é]{1,5}", value(), 0..5), vu in text()) {
+            let mut task = toml::Table::new();
+            task.insert("name".into(), "t".into());
+            task.insert("path".into(), "/".into());
+            task.insert("method".into(), "POST".into());
+            task.insert("json".into(), toml::Value::Table(body.into_iter().collect()));
+            let mut doc = toml::Table::new();
+            let mut target = toml::Table::new();
+            target.insert("host".into(), "http://127.0.0.1:9".into());
+            doc.insert("target".into(), toml::Value::Table(target));
+            let mut load = toml::Table::new();
+            load.insert("users".into(), 1.into());
+            load.insert("duration".into(), "1s".into());
+            doc.insert("load".into(), toml::Value::Table(load));
+            doc.insert("task".into(), toml::Value::Array(vec![toml::Value::Table(task)]));
+            let text = toml::to_string(&doc).unwrap();
+            let p = plan_of(&[("m.toml", &text)], &Overrides::default()).unwrap();
+            let Body::Json(t) = &p.steps[0].body else { panic!("json body") };
+            let mut ctx = Ctx(vu.replace("{{vu}}", ""));
+            let mut written = String::from("head:");
+            t.write_into(&mut ctx, &mut written);
+            let expected = serde_json::to_string(&t.render(&mut ctx)).unwrap();
+            prop_assert_eq!(&written["head:".len()..], expected.as_str(), "{}", text);
+        }
+    }
+}

@@ -616,7 +616,7 @@ pub(super) fn json_template(
                 .map(|i| json_template(loaded, file, span.clone(), i, names))
                 .collect::<Result<_>>()?,
         ),
-        toml::Value::Table(t) => JsonTemplate::Object(
+        toml::Value::Table(t) => JsonTemplate::object(
             t.iter()
                 .map(|(k, v)| {
                     Ok((
