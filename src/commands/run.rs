@@ -117,7 +117,7 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     );
     let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await?;
     let (progress, (live, (gate_watch, _))) = observers;
-    progress.finish();
+    progress.finish().await;
     // The live files are rewritten from the results below.
     live.finish().await;
     signal_task.abort();

@@ -13,14 +13,58 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use std::io::Write;
+
 use crate::engine::Observer;
+use crate::engine::observe::{Background, OffTask, Totals};
 use crate::metrics::{Collector, SeriesPoint, ms, new_histogram};
 use crate::results::stats::failure_pct;
 
 pub struct Progress {
     bar: ProgressBar,
     target_users: u64,
-    plain: Option<Plain>,
+    /// The plain status line (stderr is not a terminal), written by a thread of its own: a CI log on a pipe
+    /// that stops being read blocks that thread, never the scheduler.
+    plain: Option<OffTask>,
+    /// The run is stopping: no status line for the stop phase (the seconds queued before still come out).
+    stopping: bool,
+}
+
+/// The plain status lines' writer, off the scheduler.
+struct PlainLines<W: Write + Send + 'static> {
+    plain: Plain,
+    target_users: u64,
+    out: W,
+}
+
+impl<W: Write + Send + 'static> Background for PlainLines<W> {
+    fn seconds(&mut self, points: &[SeriesPoint], _: &Totals) {
+        for p in points {
+            if let Some(line) = self.plain.tick(p, self.target_users) {
+                let _ = writeln!(self.out, "{line}");
+            }
+        }
+    }
+}
+
+/// Starts the plain status lines' thread, writing to `out`.
+fn plain_lines(
+    plain: Plain,
+    target_users: u64,
+    out: impl Write + Send + 'static,
+) -> Option<OffTask> {
+    let sink = PlainLines {
+        plain,
+        target_users,
+        out,
+    };
+    match OffTask::start("progress", sink) {
+        Ok(off) => Some(off),
+        Err(e) => {
+            tracing::warn!("no progress lines: cannot start their thread ({e})");
+            None
+        }
+    }
 }
 
 /// The plain status lines: what the interval since the last line saw.
@@ -61,12 +105,17 @@ impl Progress {
         Progress {
             bar,
             target_users,
-            plain,
+            plain: plain.and_then(|p| plain_lines(p, target_users, std::io::stderr())),
+            stopping: false,
         }
     }
 
-    pub fn finish(&self) {
+    /// Clears the bar, and waits for the status lines still queued (so none comes after the summary).
+    pub async fn finish(self) {
         self.bar.finish_and_clear();
+        if let Some(off) = self.plain {
+            off.finish().await;
+        }
     }
 }
 
@@ -125,9 +174,9 @@ impl Plain {
 
 impl Observer for Progress {
     fn tick(&mut self, p: &SeriesPoint, totals: &Collector) {
-        if let Some(plain) = &mut self.plain {
-            if let Some(line) = plain.tick(p, self.target_users) {
-                eprintln!("{line}");
+        if let Some(off) = &mut self.plain {
+            if !self.stopping {
+                off.tick(p, totals);
             }
             return;
         }
@@ -146,7 +195,7 @@ impl Observer for Progress {
 
     fn stopping(&mut self) {
         // The stop phase (users finishing, on_stop) is not part of the plan: no status line for it.
-        self.plain = None;
+        self.stopping = true;
     }
 }
 
@@ -168,6 +217,93 @@ mod tests {
             hdr: crate::results::Hist::of_some(&h),
             ..crate::results::fixtures::point(elapsed_s)
         }
+    }
+
+    /// A writer stuck in its first write until released, then keeping every line.
+    struct Stuck {
+        release: std::sync::mpsc::Receiver<()>,
+        entered: std::sync::mpsc::Sender<()>,
+        lines: std::sync::Arc<std::sync::Mutex<String>>,
+        first: bool,
+    }
+    impl Write for Stuck {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.first {
+                self.first = false;
+                let _ = self.entered.send(());
+                let _ = self.release.recv();
+            }
+            self.lines
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(buf));
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A CI log that stops being read (stderr a pipe nobody drains) blocks the status lines' thread, never the
+    /// scheduler's ticks; the lines come out in order once it is read again, none for the stop phase.
+    #[tokio::test]
+    async fn a_blocked_log_never_delays_the_ticks() {
+        let (release, released) = std::sync::mpsc::channel();
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let plain = Plain {
+            every: 1.0,
+            duration: Duration::from_secs(300),
+            last: 0.0,
+            requests: 0,
+            failures: 0,
+            latency: new_histogram(),
+        };
+        let writer = Stuck {
+            release: released,
+            entered: entered_tx,
+            lines: lines.clone(),
+            first: true,
+        };
+        let mut progress = Progress {
+            bar: ProgressBar::hidden(),
+            target_users: 10,
+            plain: plain_lines(plain, 10, writer),
+            stopping: false,
+        };
+        let collector = Collector::new(1, std::time::Instant::now());
+        progress.tick(&point(1.0, 10, 0, 1_000), &collector);
+        entered
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the first line reached the writer");
+        // The ticks run on a thread of their own so that, were they to wait for the writer, this test fails
+        // instead of hanging.
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let ticker = std::thread::spawn(move || {
+            for s in 2..=100 {
+                progress.tick(&point(s as f64, 10, 0, 1_000), &collector);
+            }
+            progress.stopping();
+            progress.tick(&point(101.0, 10, 0, 1_000), &collector);
+            let _ = done_tx.send(());
+            progress
+        });
+        done.recv_timeout(Duration::from_secs(10))
+            .expect("100 ticks went through while the log was blocked");
+        let progress = ticker.join().unwrap();
+        release.send(()).unwrap();
+        progress.finish().await;
+        let lines = lines.lock().unwrap();
+        let seconds: Vec<&str> = lines
+            .lines()
+            .map(|l| l.split(']').next().unwrap_or(""))
+            .collect();
+        assert_eq!(seconds.first(), Some(&"[00:01/05:00"), "{lines}");
+        assert!(
+            seconds.len() == 100 && !lines.contains("01:41"),
+            "in order, none for the stop phase: {lines}"
+        );
+        assert!(seconds.windows(2).all(|w| w[0] < w[1]), "{lines}");
     }
 
     #[test]
