@@ -241,6 +241,14 @@ fn files_under(dir: &Path, out: &mut Vec<(PathBuf, u64, std::time::SystemTime)>)
 
 /// Runs one case; returns what went wrong, if anything.
 fn check(area: &str, c: &Case) -> Option<String> {
+    if c.make
+        .iter()
+        .any(|m| matches!(m, Make::CharDev { .. } | Make::BlockDev { .. }))
+        && let Some(why) = crate::util::no_device_nodes()
+    {
+        eprintln!("SKIPPED: {area}/{}: device nodes: {why}", c.name);
+        return None;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     copy_tree(&corpus().join("files"), dir);

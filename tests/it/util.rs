@@ -593,3 +593,24 @@ capture = {{ token = "$.access_token" }}
 "#
     )
 }
+
+/// Why this machine cannot make device nodes (`mknod` needs root), or `None` when it can. A test that needs one
+/// is skipped then, with a line saying so, except in CI (`LOADGEN_CI=1`, where `.ci/run` runs the tests as root
+/// or through sudo); `LOADGEN_SKIP_NETNS` (set by `.ci/run` where it has neither root nor sudo) skips it even there.
+pub fn no_device_nodes() -> Option<String> {
+    if let Some(why) = std::env::var_os("LOADGEN_SKIP_NETNS") {
+        return Some(why.to_string_lossy().into_owned());
+    }
+    let uid = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if uid.as_deref() == Some("0") || std::env::var_os("LOADGEN_CI").is_some() {
+        return None;
+    }
+    Some(format!(
+        "mknod needs root, and this runs as uid {}",
+        uid.unwrap_or_default()
+    ))
+}
