@@ -605,33 +605,44 @@ fn requests_stuck_at_the_stop_timeout_are_recorded_as_aborted() {
     out.stdout_has("FAIL  all");
 }
 
+/// 3 users of a run of `duration` with a 60 s stop timeout against a target that stalls, started with `--json`
+/// and `--csv`; returned once the live history has `rows` rows (the users are then stuck in the stall).
+fn stalled_run(
+    demo: &Demo,
+    duration: &str,
+    rows: usize,
+) -> (tempfile::TempDir, std::path::PathBuf, crate::util::Running) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = simple(&demo.url, 3, 50, duration, "50ms", "").replace(
+        &format!("duration = \"{duration}\""),
+        &format!("duration = \"{duration}\"\nstop_timeout = \"60s\""),
+    );
+    let file = write(dir.path(), "stalled.toml", &text);
+    let json = dir.path().join("stalled.json");
+    let running = loadgen([
+        "run",
+        file.to_str().expect("a UTF-8 path"),
+        "--json",
+        json.to_str().expect("a UTF-8 path"),
+        "--csv",
+        dir.path().join("stalled").to_str().expect("a UTF-8 path"),
+    ])
+    .start();
+    wait_for_rows(
+        &dir.path().join("stalled_stats_history.csv"),
+        rows,
+        Duration::from_secs(30),
+    );
+    (dir, json, running)
+}
+
 #[test]
 fn a_second_sigterm_ends_a_graceful_stop_at_once() {
     // The reference API answers for a second, then nothing for a minute: users stopping gracefully would wait
     // for their stuck requests up to the 60 s stop timeout.
     let demo = Demo::start(&["--stall", "60s/61s"]);
-    let dir = tempfile::tempdir().unwrap();
-    let text = simple(&demo.url, 3, 50, "60s", "50ms", "").replace(
-        "duration = \"60s\"",
-        "duration = \"60s\"\nstop_timeout = \"60s\"",
-    );
-    let file = write(dir.path(), "twice.toml", &text);
-    let json = dir.path().join("twice.json");
-    let running = loadgen([
-        "run",
-        file.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-        "--csv",
-        dir.path().join("twice").to_str().unwrap(),
-    ])
-    .start();
     // Three seconds recorded: the users are stuck in the stall.
-    wait_for_rows(
-        &dir.path().join("twice_stats_history.csv"),
-        3,
-        Duration::from_secs(30),
-    );
+    let (_dir, json, running) = stalled_run(&demo, "60s", 3);
     running.signal("TERM");
     running.wait_for_stderr("interrupted: stopping users", Duration::from_secs(20));
     running.signal("TERM");
@@ -651,29 +662,9 @@ fn a_second_sigterm_ends_a_graceful_stop_at_once() {
 #[test]
 fn an_interrupt_during_the_stop_phase_stops_at_once() {
     let demo = Demo::start(&["--stall", "9s/10s"]);
-    let dir = tempfile::tempdir().unwrap();
-    let text = simple(&demo.url, 3, 50, "2s", "50ms", "").replace(
-        "duration = \"2s\"",
-        "duration = \"2s\"\nstop_timeout = \"30s\"",
-    );
-    let file = write(dir.path(), "stop.toml", &text);
-    let json = dir.path().join("stop.json");
-    let running = loadgen([
-        "run",
-        file.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-        "--csv",
-        dir.path().join("stop").to_str().unwrap(),
-    ])
-    .start();
     // The live history gets a row each second of the stop phase too: with three, the 2 s run is in its stop
     // phase, waiting on requests the stalled target does not answer.
-    wait_for_rows(
-        &dir.path().join("stop_stats_history.csv"),
-        3,
-        Duration::from_secs(30),
-    );
+    let (_dir, json, running) = stalled_run(&demo, "2s", 3);
     running.signal("INT");
     let start = std::time::Instant::now();
     let out = running.finish(Duration::from_secs(20));
