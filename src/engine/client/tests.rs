@@ -1,7 +1,11 @@
 //! Client tests: origins, heads, cookies, body framing, connection reuse and pooling, broken answers and
 //! resource errors, mostly against scripted servers on loopback.
 
+use super::conn::Stream;
+use super::h1::MAX_HEADERS;
 use super::*;
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[test]
 fn origins_name_host_and_default_ports() {
@@ -55,18 +59,18 @@ fn head_lookup_ignores_case_and_reads_tokens() {
 #[test]
 fn cookie_jar_sets_replaces_and_expires() {
     let mut c = Client::default();
-    c.store_cookies(&head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\nset-cookie: theme=dark\r\n\r\n"));
+    c.cookies.store(&head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\nset-cookie: theme=dark\r\n\r\n"));
     assert_eq!(
-        c.cookies,
+        c.cookies.pairs(),
         [
             ("sid".to_string(), "abc".to_string()),
             ("theme".into(), "dark".into())
         ]
     );
-    c.store_cookies(&head(
+    c.cookies.store(&head(
         "HTTP/1.1 200 OK\r\nSet-Cookie: sid=def\r\nSet-Cookie: theme=; Max-Age=0\r\n\r\n",
     ));
-    assert_eq!(c.cookies, [("sid".to_string(), "def".to_string())]);
+    assert_eq!(c.cookies.pairs(), [("sid".to_string(), "def".to_string())]);
 }
 
 /// A server that answers each connection's requests with the given raw responses, in order, then closes

@@ -1,0 +1,81 @@
+//! Connections: a TCP or TLS stream to an origin, opened from the run's shared [`super::Net`] (its resolved
+//! addresses and TLS configuration), with the read buffer it keeps between exchanges.
+
+use std::io;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{Net, Origin, SendError};
+
+/// A TCP or TLS connection.
+pub(super) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    pub(super) async fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(b).await,
+            Stream::Tls(s) => {
+                s.write_all(b).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    /// Whether the peer has already closed (or broken) this idle connection, as far as is known without waiting:
+    /// a peek at the socket, made only when the reactor has seen it readable (otherwise free). For plain HTTP any
+    /// unsolicited byte also counts (the framing is lost); under TLS bytes may be a session ticket, so only the
+    /// end of the stream or an error does.
+    pub(super) fn peer_closed(&self) -> bool {
+        let (tcp, bytes_mean_closed) = match self {
+            Stream::Plain(s) => (s, true),
+            Stream::Tls(s) => (s.get_ref().0, false),
+        };
+        let mut byte = [0u8; 1];
+        let mut buf = tokio::io::ReadBuf::new(&mut byte);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match tcp.poll_peek(&mut cx, &mut buf) {
+            std::task::Poll::Pending => false,
+            std::task::Poll::Ready(Ok(0) | Err(_)) => true,
+            std::task::Poll::Ready(Ok(_)) => bytes_mean_closed,
+        }
+    }
+
+    pub(super) async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read_buf(buf).await,
+            Stream::Tls(s) => s.read_buf(buf).await,
+        }
+    }
+}
+
+/// One keep-alive connection and its read buffer.
+pub(super) struct Conn {
+    pub(super) stream: Stream,
+    pub(super) buf: BytesMut,
+    /// Requests already answered on it (a reused connection may have been closed by the server meanwhile).
+    pub(super) used: u64,
+}
+
+pub(super) async fn connect(net: &Net, origin: &Origin) -> Result<Stream, SendError> {
+    let addrs = net.resolve(origin).await.map_err(SendError::Connect)?;
+    let stream = TcpStream::connect(&addrs[..])
+        .await
+        .map_err(SendError::Connect)?;
+    let _ = stream.set_nodelay(true);
+    if origin.https {
+        let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
+            .map_err(|e| SendError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+        let tls = tokio_rustls::TlsConnector::from(net.tls.clone())
+            .connect(name, stream)
+            .await
+            .map_err(SendError::Tls)?;
+        Ok(Stream::Tls(Box::new(tls)))
+    } else {
+        Ok(Stream::Plain(stream))
+    }
+}

@@ -1,0 +1,273 @@
+//! The HTTP/1.1 exchange on one connection: the request written in one go, the response head parsed with
+//! `httparse` from a reused read buffer, the body framed by Content-Length, chunked encoding or the end of the
+//! connection, counted as it streams and kept only when asked for, up to a limit.
+
+use bytes::Bytes;
+
+use super::conn::Conn;
+use super::{Outgoing, SendError};
+
+/// The largest response head accepted.
+pub(super) const MAX_HEAD: usize = 64 * 1024;
+/// Headers parsed per response at most.
+pub(super) const MAX_HEADERS: usize = 96;
+/// The head of a response: status and headers, kept as offsets into the raw bytes.
+#[derive(Debug, Default)]
+pub struct Head {
+    pub status: u16,
+    pub(super) raw: Bytes,
+    pub(super) headers: Vec<(usize, usize, usize, usize)>,
+}
+
+impl Head {
+    /// The headers named `name` (any case), in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers
+            .iter()
+            .filter(move |&&(ns, ne, _, _)| self.raw[ns..ne].eq_ignore_ascii_case(name.as_bytes()))
+            .map(move |&(_, _, vs, ve)| &self.raw[vs..ve])
+    }
+
+    /// The first header named `name`, as text.
+    pub fn get<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.get_all(name)
+            .next()
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    pub(super) fn has_token(&self, name: &str, token: &str) -> bool {
+        self.get_all(name).any(|v| {
+            std::str::from_utf8(v)
+                .map(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+                .unwrap_or(false)
+        })
+    }
+}
+
+/// A complete answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub head: Head,
+    /// When the head had arrived.
+    pub head_at: std::time::Instant,
+    /// Body bytes received (after chunked decoding).
+    pub bytes: u64,
+    /// The body, when it was asked for and is at most [`Outgoing::max_body`] long.
+    pub body: Vec<u8>,
+    /// The body was asked for but is longer than [`Outgoing::max_body`]: it was read to its end and counted, but
+    /// not kept (`body` is empty).
+    pub oversize: bool,
+}
+/// Writes the request and reads the answer. On error, also says whether no answer byte had been received.
+pub(super) async fn round_trip(
+    conn: &mut Conn,
+    wbuf: &[u8],
+    req: &Outgoing<'_>,
+) -> Result<(Answer, bool), (SendError, bool)> {
+    conn.buf.clear();
+    conn.stream
+        .write_all(wbuf)
+        .await
+        .map_err(|e| (SendError::Io(e), true))?;
+    // The head.
+    let (head, head_len) = loop {
+        if !conn.buf.is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut r = httparse::Response::new(&mut headers);
+            match r.parse(&conn.buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let base = conn.buf.as_ptr() as usize;
+                    let offsets = r
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            let ns = h.name.as_ptr() as usize - base;
+                            let vs = h.value.as_ptr() as usize - base;
+                            (ns, ns + h.name.len(), vs, vs + h.value.len())
+                        })
+                        .collect();
+                    let status = r.code.unwrap_or(0);
+                    let http10 = r.version == Some(0);
+                    if (100..200).contains(&status) && status != 101 {
+                        // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+                        let _ = conn.buf.split_to(n);
+                        continue;
+                    }
+                    break ((status, http10, offsets), n);
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(e) => return Err((SendError::Invalid(e.to_string()), false)),
+            }
+            if conn.buf.len() >= MAX_HEAD {
+                return Err((
+                    SendError::Invalid("response head over 64 KiB".into()),
+                    false,
+                ));
+            }
+        }
+        let received = !conn.buf.is_empty();
+        match conn.stream.read_buf(&mut conn.buf).await {
+            Ok(0) => return Err((SendError::Closed, !received)),
+            Ok(_) => {}
+            Err(e) => return Err((SendError::Io(e), !received)),
+        }
+    };
+    let head_at = std::time::Instant::now();
+    let ((status, http10, offsets), n) = (head, head_len);
+    let head = Head {
+        status,
+        raw: conn.buf.split_to(n).freeze(),
+        headers: offsets,
+    };
+    let keep_alive = if http10 {
+        head.has_token("connection", "keep-alive")
+    } else {
+        !head.has_token("connection", "close")
+    };
+
+    // The body: counted as it streams; kept only when asked for, and only up to `max_body`, so an answer of
+    // any size costs no more memory than the read buffer.
+    let mut body = Vec::new();
+    let mut bytes = 0u64;
+    let fail = |e: SendError| (e, false);
+    let no_body = *req.method == http::Method::HEAD || status == 204 || status == 304;
+    if no_body {
+        return Ok((
+            Answer {
+                head,
+                head_at,
+                bytes,
+                body,
+                oversize: false,
+            },
+            keep_alive,
+        ));
+    }
+    let chunked = head.has_token("transfer-encoding", "chunked");
+    let length = match head.get("content-length") {
+        Some(len) if !chunked => Some(
+            len.trim()
+                .parse::<u64>()
+                .map_err(|_| fail(SendError::Invalid(format!("bad content-length `{len}`"))))?,
+        ),
+        _ => None,
+    };
+    // A declared length over the limit is known to be too long before the first byte.
+    let mut oversize = req.keep_body && length.is_some_and(|n| n > req.max_body);
+    if let Some(n) = length.filter(|_| req.keep_body && !oversize) {
+        body.reserve_exact(usize::try_from(n).unwrap_or(0));
+    }
+    let mut take = |chunk: &[u8]| {
+        bytes += chunk.len() as u64;
+        if req.keep_body && !oversize {
+            if (body.len() + chunk.len()) as u64 > req.max_body {
+                oversize = true;
+                body = Vec::new();
+            } else {
+                body.extend_from_slice(chunk);
+            }
+        }
+    };
+    if chunked {
+        loop {
+            // The size line.
+            let line_end = loop {
+                if let Some(p) = conn.buf.windows(2).position(|w| w == b"\r\n") {
+                    break p;
+                }
+                if conn.buf.len() > 4096 {
+                    return Err(fail(SendError::Invalid("chunk size line too long".into())));
+                }
+                fill(conn).await.map_err(fail)?;
+            };
+            let line = std::str::from_utf8(&conn.buf[..line_end]).unwrap_or("");
+            let hex = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(hex, 16)
+                .map_err(|_| fail(SendError::Invalid(format!("bad chunk size `{hex}`"))))?;
+            let _ = conn.buf.split_to(line_end + 2);
+            if size == 0 {
+                // Trailers, up to an empty line.
+                loop {
+                    if let Some(p) = conn.buf.windows(2).position(|w| w == b"\r\n") {
+                        let _ = conn.buf.split_to(p + 2);
+                        if p == 0 {
+                            break;
+                        }
+                        continue;
+                    }
+                    fill(conn).await.map_err(fail)?;
+                }
+                break;
+            }
+            let mut left = size;
+            while left > 0 {
+                if conn.buf.is_empty() {
+                    fill(conn).await.map_err(fail)?;
+                }
+                let n = left.min(conn.buf.len());
+                take(&conn.buf[..n]);
+                let _ = conn.buf.split_to(n);
+                left -= n;
+            }
+            while conn.buf.len() < 2 {
+                fill(conn).await.map_err(fail)?;
+            }
+            let _ = conn.buf.split_to(2);
+        }
+    } else if let Some(mut left) = length {
+        while left > 0 {
+            if conn.buf.is_empty() {
+                fill(conn).await.map_err(fail)?;
+            }
+            let n = (left.min(conn.buf.len() as u64)) as usize;
+            take(&conn.buf[..n]);
+            let _ = conn.buf.split_to(n);
+            left -= n as u64;
+        }
+    } else {
+        // No length: the body runs to the end of the connection.
+        loop {
+            if !conn.buf.is_empty() {
+                take(&conn.buf);
+                conn.buf.clear();
+            }
+            match conn.stream.read_buf(&mut conn.buf).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return Err(fail(SendError::Io(e))),
+            }
+        }
+        return Ok((
+            Answer {
+                head,
+                head_at,
+                bytes,
+                body,
+                oversize,
+            },
+            false,
+        ));
+    }
+    Ok((
+        Answer {
+            head,
+            head_at,
+            bytes,
+            body,
+            oversize,
+        },
+        keep_alive,
+    ))
+}
+
+/// Reads more into the connection's buffer; the end of the stream is an error here (mid-answer).
+pub(super) async fn fill(conn: &mut Conn) -> Result<(), SendError> {
+    if conn.buf.capacity() - conn.buf.len() < 1024 {
+        conn.buf.reserve(4096);
+    }
+    match conn.stream.read_buf(&mut conn.buf).await {
+        Ok(0) => Err(SendError::Closed),
+        Ok(_) => Ok(()),
+        Err(e) => Err(SendError::Io(e)),
+    }
+}
