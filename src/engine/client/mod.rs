@@ -345,4 +345,6 @@ impl Client {
 }
 
 #[cfg(test)]
+mod conformance_tests;
+#[cfg(test)]
 mod tests;
