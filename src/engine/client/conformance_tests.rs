@@ -435,6 +435,51 @@ fn cases() -> Vec<Case> {
         )
         .differs("loadgen bounds a response head at 64 KiB; hyper's default read buffer allows about 400 KiB"),
         case("96 header fields (the most)", many_headers(96), kept(200, b"ok")),
+        case(
+            "a Content-Length list of one value",
+            "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc",
+            kept(200, b"abc"),
+        ),
+        case(
+            "conflicting Content-Length",
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            invalid("conflicting Content-Length"),
+        ),
+        case(
+            "conflicting Content-Length in one list",
+            "HTTP/1.1 200 OK\r\nContent-Length: 3, 4\r\n\r\nabcd",
+            invalid("conflicting Content-Length"),
+        ),
+        case(
+            "a negative Content-Length",
+            "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nabc",
+            invalid("Content-Length is not a decimal number"),
+        ),
+        case(
+            "a Content-Length with a plus sign",
+            "HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc",
+            invalid("Content-Length is not a decimal number"),
+        ),
+        case(
+            "a hex-looking Content-Length",
+            "HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\nabc",
+            invalid("Content-Length is not a decimal number"),
+        ),
+        case(
+            "a Content-Length overflowing u64",
+            "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\nabc",
+            invalid("Content-Length is not a decimal number"),
+        ),
+        case(
+            "an empty Content-Length",
+            "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\nabc",
+            invalid("Content-Length is not a decimal number"),
+        ),
+        case(
+            "a Content-Length that is not text (a secret-looking value is not quoted)",
+            b"HTTP/1.1 200 OK\r\nContent-Length: SECRET\xff\r\n\r\nabc".to_vec(),
+            invalid("Content-Length is not a decimal number"),
+        ),
         case("nothing: closed at once", "", closed()).close(),
         case("a status line, then closed", "HTTP/1.1 200 OK\r\n", closed()).close(),
     ]

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 
 use super::conn::Conn;
+use super::framing::{Body, framing};
 use super::{Outgoing, SendError};
 
 /// The largest response head accepted.
@@ -35,6 +36,8 @@ impl Head {
             .and_then(|v| std::str::from_utf8(v).ok())
     }
 
+    /// Whether a field named `name` lists `token` (framing reads its fields in `framing`, in one pass).
+    #[allow(dead_code)]
     pub(super) fn has_token(&self, name: &str, token: &str) -> bool {
         self.get_all(name).any(|v| {
             std::str::from_utf8(v)
@@ -119,11 +122,8 @@ pub(super) async fn round_trip(
         raw: conn.buf.split_to(n).freeze(),
         headers: offsets,
     };
-    let keep_alive = if http10 {
-        head.has_token("connection", "keep-alive")
-    } else {
-        !head.has_token("connection", "close")
-    };
+    let framing = framing(&head, http10);
+    let keep_alive = framing.keep_alive;
 
     // The body: counted as it streams; kept only when asked for, and only up to `max_body`, so an answer of
     // any size costs no more memory than the read buffer.
@@ -143,13 +143,12 @@ pub(super) async fn round_trip(
             keep_alive,
         ));
     }
-    let chunked = head.has_token("transfer-encoding", "chunked");
-    let length = match head.get("content-length") {
-        Some(len) if !chunked => Some(
-            len.trim()
-                .parse::<u64>()
-                .map_err(|_| fail(SendError::Invalid(format!("bad content-length `{len}`"))))?,
-        ),
+    let body_framing = framing
+        .body
+        .map_err(|why| fail(SendError::Invalid(why.into())))?;
+    let chunked = body_framing == Body::Chunked;
+    let length = match body_framing {
+        Body::Length(n) => Some(n),
         _ => None,
     };
     // A declared length over the limit is known to be too long before the first byte.

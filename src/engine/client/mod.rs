@@ -17,6 +17,7 @@
 
 mod conn;
 mod cookies;
+mod framing;
 mod h1;
 // Read back by redirects, HTTP/2 and proxies (issue 17), which land next.
 #[allow(dead_code)]
