@@ -480,6 +480,29 @@ fn cases() -> Vec<Case> {
             b"HTTP/1.1 200 OK\r\nContent-Length: SECRET\xff\r\n\r\nabc".to_vec(),
             invalid("Content-Length is not a decimal number"),
         ),
+        case(
+            "Transfer-Encoding with chunked not last: read to close",
+            with_body("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "3\r\nabc\r\n0\r\n\r\n"),
+            last(200, b"3\r\nabc\r\n0\r\n\r\n"),
+        )
+        .close(),
+        case(
+            "Transfer-Encoding without chunked overrides Content-Length: read to close",
+            with_body("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n", "abcdef"),
+            last(200, b"abcdef"),
+        )
+        .close(),
+        case(
+            "Content-Length and chunked: chunked wins, the connection is not reused",
+            with_body("HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n", "3\r\nabc\r\n0\r\n\r\n"),
+            last(200, b"abc"),
+        )
+        .differs("RFC 9112 §6.1: both is a request-smuggling sign, so the connection is closed after it; hyper reuses it"),
+        case(
+            "HTTP/1.0 with Transfer-Encoding",
+            with_body("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "3\r\nabc\r\n0\r\n\r\n"),
+            invalid("Transfer-Encoding in an HTTP/1.0 response"),
+        ),
         case("nothing: closed at once", "", closed()).close(),
         case("a status line, then closed", "HTTP/1.1 200 OK\r\n", closed()).close(),
     ]

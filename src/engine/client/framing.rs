@@ -31,7 +31,8 @@ pub(super) struct Framing {
 /// Reads the framing fields of `head` (Connection, Content-Length, Transfer-Encoding) in one pass.
 pub(super) fn framing(head: &Head, http10: bool) -> Framing {
     let (mut close, mut keep_alive) = (false, false);
-    let mut chunked = false;
+    // Transfer-Encoding: present at all, and chunked as its final coding (in the last field).
+    let (mut coded, mut chunked) = (false, false);
     let mut length: Option<u64> = None;
     let mut bad_length = None;
     for &(ns, ne, vs, ve) in &head.headers {
@@ -59,22 +60,35 @@ pub(super) fn framing(head: &Head, http10: bool) -> Framing {
                 }
             }
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                chunked |= value
-                    .split(|&b| b == b',')
-                    .any(|t| trim(t).eq_ignore_ascii_case(b"chunked"));
+                coded = true;
+                chunked = value
+                    .rsplit(|&b| b == b',')
+                    .next()
+                    .is_some_and(|t| trim(t).eq_ignore_ascii_case(b"chunked"));
             }
             _ => {}
         }
     }
-    let body = if chunked {
+    let body = if coded && http10 {
+        // HTTP/1.0 has no transfer codings: the framing cannot be trusted (RFC 9112 §6.1). hyper refuses it too.
+        Err("Transfer-Encoding in an HTTP/1.0 response")
+    } else if chunked {
         Ok(Body::Chunked)
+    } else if coded {
+        // A coding other than chunked last: only the close ends the body (RFC 9112 §6.3, item 4), whatever a
+        // Content-Length says.
+        Ok(Body::ToClose)
     } else if let Some(why) = bad_length {
         Err(why)
     } else {
         Ok(length.map_or(Body::ToClose, Body::Length))
     };
     Framing {
-        keep_alive: !close && (!http10 || keep_alive),
+        // Both Transfer-Encoding and Content-Length may be an attempt at smuggling: the transfer coding frames
+        // this answer, and the connection carries nothing after it (RFC 9112 §6.1).
+        keep_alive: !close
+            && (!http10 || keep_alive)
+            && !(coded && (length.is_some() || bad_length.is_some())),
         body,
     }
 }
