@@ -503,6 +503,52 @@ fn cases() -> Vec<Case> {
             with_body("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "3\r\nabc\r\n0\r\n\r\n"),
             invalid("Transfer-Encoding in an HTTP/1.0 response"),
         ),
+        case(
+            "a chunk size with a plus sign",
+            chunked("+3\r\nabc\r\n0\r\n\r\n"),
+            invalid("invalid chunk size"),
+        ),
+        case(
+            "a chunk size in 0x form",
+            chunked("0x3\r\nabc\r\n0\r\n\r\n"),
+            invalid("invalid chunk size"),
+        ),
+        case(
+            "a chunk size that is not hex (a secret-looking value is not quoted)",
+            chunked("SECRET\r\nabc\r\n0\r\n\r\n"),
+            invalid("invalid chunk size"),
+        ),
+        case(
+            "a chunk size overflowing u64",
+            chunked("10000000000000000\r\nabc\r\n0\r\n\r\n"),
+            invalid("invalid chunk size"),
+        ),
+        case(
+            "chunk data not followed by CRLF",
+            chunked("3\r\nabcXY0\r\n\r\n"),
+            invalid("chunk data not followed by CRLF"),
+        ),
+        case(
+            "chunked framing with bare LF",
+            chunked("3\nabc\n0\n\n"),
+            invalid("chunk size line not ended by CRLF"),
+        ),
+        case(
+            "a chunk extension with a bare LF in it",
+            chunked("3;a\nb\r\nabc\r\n0\r\n\r\n"),
+            invalid("chunk size line not ended by CRLF"),
+        ),
+        case(
+            "a chunk size line over 4 KiB",
+            chunked(&format!("3;{}\r\nabc\r\n0\r\n\r\n", "e".repeat(5000))),
+            invalid("chunk size line over 4 KiB"),
+        )
+        .differs("hyper reads chunk extensions of up to 16 KiB per body; loadgen bounds each size line at 4 KiB"),
+        case(
+            "a trailer section over 64 KiB",
+            chunked(&format!("2\r\nok\r\n0\r\nX-Big: {}\r\n\r\n", "a".repeat(70 << 10))),
+            invalid("trailer section over 64 KiB"),
+        ),
         case("nothing: closed at once", "", closed()).close(),
         case("a status line, then closed", "HTTP/1.1 200 OK\r\n", closed()).close(),
     ]

@@ -93,6 +93,23 @@ pub(super) fn framing(head: &Head, http10: bool) -> Framing {
     }
 }
 
+/// The size in a chunk's size line (the line without its CRLF): hex digits, then optional spaces and tabs, then
+/// nothing or the chunk extensions after a `;` (ignored). No sign, no `0x`; `None` when it overflows a u64.
+pub(super) fn chunk_size(line: &[u8]) -> Option<u64> {
+    let digits = line
+        .iter()
+        .position(|b| !b.is_ascii_hexdigit())
+        .unwrap_or(line.len());
+    let rest = trim(&line[digits..]);
+    if digits == 0 || !(rest.is_empty() || rest[0] == b';') {
+        return None;
+    }
+    line[..digits].iter().try_fold(0u64, |n, &b| {
+        let d = char::from(b).to_digit(16)?;
+        n.checked_mul(16)?.checked_add(u64::from(d))
+    })
+}
+
 /// A decimal number of digits only: no sign, no spaces, no `0x`; `None` when it overflows a u64.
 fn decimal(s: &[u8]) -> Option<u64> {
     if s.is_empty() {

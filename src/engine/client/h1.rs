@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::conn::Conn;
-use super::framing::{Body, framing};
+use super::framing::{Body, chunk_size, framing};
 use super::{Outgoing, SendError};
 
 /// The largest response head accepted.
@@ -168,33 +168,37 @@ pub(super) async fn round_trip(
         }
     };
     if chunked {
+        // Strict, as hyper is: every line ends in CRLF and the data in CRLF; a lenient reading here is how a
+        // response is split or smuggled.
         loop {
-            // The size line.
-            let line_end = loop {
-                if let Some(p) = conn.buf.windows(2).position(|w| w == b"\r\n") {
-                    break p;
-                }
-                if conn.buf.len() > 4096 {
-                    return Err(fail(SendError::Invalid("chunk size line too long".into())));
-                }
-                fill(conn).await.map_err(fail)?;
-            };
-            let line = std::str::from_utf8(&conn.buf[..line_end]).unwrap_or("");
-            let hex = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(hex, 16)
-                .map_err(|_| fail(SendError::Invalid(format!("bad chunk size `{hex}`"))))?;
-            let _ = conn.buf.split_to(line_end + 2);
+            let n = line(
+                conn,
+                4096,
+                "chunk size line over 4 KiB",
+                "chunk size line not ended by CRLF",
+            )
+            .await
+            .map_err(fail)?;
+            let size = chunk_size(&conn.buf[..n])
+                .ok_or_else(|| fail(SendError::Invalid("invalid chunk size".into())))?;
+            let _ = conn.buf.split_to(n + 2);
             if size == 0 {
-                // Trailers, up to an empty line.
+                // The trailer section, up to an empty line: skipped, within the bound of a head.
+                let mut trailers = 0;
                 loop {
-                    if let Some(p) = conn.buf.windows(2).position(|w| w == b"\r\n") {
-                        let _ = conn.buf.split_to(p + 2);
-                        if p == 0 {
-                            break;
-                        }
-                        continue;
+                    let n = line(
+                        conn,
+                        MAX_HEAD.saturating_sub(trailers),
+                        "trailer section over 64 KiB",
+                        "trailer line not ended by CRLF",
+                    )
+                    .await
+                    .map_err(fail)?;
+                    let _ = conn.buf.split_to(n + 2);
+                    if n == 0 {
+                        break;
                     }
-                    fill(conn).await.map_err(fail)?;
+                    trailers += n + 2;
                 }
                 break;
             }
@@ -203,13 +207,18 @@ pub(super) async fn round_trip(
                 if conn.buf.is_empty() {
                     fill(conn).await.map_err(fail)?;
                 }
-                let n = left.min(conn.buf.len());
+                let n = (left.min(conn.buf.len() as u64)) as usize;
                 take(&conn.buf[..n]);
                 let _ = conn.buf.split_to(n);
-                left -= n;
+                left -= n as u64;
             }
             while conn.buf.len() < 2 {
                 fill(conn).await.map_err(fail)?;
+            }
+            if conn.buf[..2] != *b"\r\n" {
+                return Err(fail(SendError::Invalid(
+                    "chunk data not followed by CRLF".into(),
+                )));
             }
             let _ = conn.buf.split_to(2);
         }
@@ -257,6 +266,35 @@ pub(super) async fn round_trip(
         },
         keep_alive,
     ))
+}
+
+/// The length of the line at the start of the read buffer (without its CRLF), reading until it is all there.
+/// A line of more than `max` bytes is refused with `too_long`, one that does not end in CRLF (a bare LF, or a
+/// CR elsewhere in it) with `bad_end`.
+async fn line(
+    conn: &mut Conn,
+    max: usize,
+    too_long: &'static str,
+    bad_end: &'static str,
+) -> Result<usize, SendError> {
+    let mut searched = 0;
+    loop {
+        if let Some(p) = conn.buf[searched..].iter().position(|&b| b == b'\n') {
+            let lf = searched + p;
+            if lf > max {
+                return Err(SendError::Invalid(too_long.into()));
+            }
+            return match lf.checked_sub(1) {
+                Some(cr) if conn.buf[cr] == b'\r' && !conn.buf[..cr].contains(&b'\r') => Ok(cr),
+                _ => Err(SendError::Invalid(bad_end.into())),
+            };
+        }
+        searched = conn.buf.len();
+        if searched > max {
+            return Err(SendError::Invalid(too_long.into()));
+        }
+        fill(conn).await?;
+    }
 }
 
 /// Reads more into the connection's buffer; the end of the stream is an error here (mid-answer).
