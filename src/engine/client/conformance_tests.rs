@@ -549,6 +549,11 @@ fn cases() -> Vec<Case> {
             chunked(&format!("2\r\nok\r\n0\r\nX-Big: {}\r\n\r\n", "a".repeat(70 << 10))),
             invalid("trailer section over 64 KiB"),
         ),
+        case(
+            "101 Switching Protocols when no upgrade was asked: an answer, no body read, the connection dropped",
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\u{1}\u{5}hello",
+            last(101, b""),
+        ),
         case("nothing: closed at once", "", closed()).close(),
         case("a status line, then closed", "HTTP/1.1 200 OK\r\n", closed()).close(),
     ]

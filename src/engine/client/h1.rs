@@ -130,7 +130,11 @@ pub(super) async fn round_trip(
     let mut body = Vec::new();
     let mut bytes = 0u64;
     let fail = |e: SendError| (e, false);
-    let no_body = *req.method == http::Method::HEAD || status == 204 || status == 304;
+    // 101 Switching Protocols: what follows is another protocol (whether or not the request asked for an
+    // upgrade), so it is an answer without a body whose connection is never used again. An answer rather than a
+    // failure of its own: a scenario that sends `Upgrade` expects it, and one that does not sees the status.
+    let switched = status == 101;
+    let no_body = *req.method == http::Method::HEAD || status == 204 || status == 304 || switched;
     if no_body {
         return Ok((
             Answer {
@@ -140,7 +144,7 @@ pub(super) async fn round_trip(
                 body,
                 oversize: false,
             },
-            keep_alive,
+            keep_alive && !switched,
         ));
     }
     let body_framing = framing
