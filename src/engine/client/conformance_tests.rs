@@ -554,6 +554,11 @@ fn cases() -> Vec<Case> {
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\u{1}\u{5}hello",
             last(101, b""),
         ),
+        case(
+            "bytes after the end of the body: the connection is not reused",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA",
+            last(200, b"ok"),
+        ),
         case("nothing: closed at once", "", closed()).close(),
         case("a status line, then closed", "HTTP/1.1 200 OK\r\n", closed()).close(),
     ]

@@ -144,7 +144,7 @@ pub(super) async fn round_trip(
                 body,
                 oversize: false,
             },
-            keep_alive && !switched,
+            keep_alive && !switched && conn.buf.is_empty(),
         ));
     }
     let body_framing = framing
@@ -268,7 +268,9 @@ pub(super) async fn round_trip(
             body,
             oversize,
         },
-        keep_alive,
+        // Bytes past the end of the answer mean the framing is off (or the server is broken): the next answer
+        // would not start where it should, so the connection is not used again.
+        keep_alive && conn.buf.is_empty(),
     ))
 }
 
