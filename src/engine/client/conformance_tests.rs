@@ -559,6 +559,12 @@ fn cases() -> Vec<Case> {
             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA",
             last(200, b"ok"),
         ),
+        case(
+            "obs-fold: the fold replaced with spaces (RFC 9112 §5.2)",
+            "HTTP/1.1 200 OK\r\nX-Folded: a\r\n  b\r\nContent-Length: 2\r\n\r\nok",
+            kept(200, b"ok"),
+        )
+        .differs("RFC 9112 §5.2: a user agent must replace obs-fold with spaces; hyper's client refuses it unless told to allow it"),
         case("nothing: closed at once", "", closed()).close(),
         case("a status line, then closed", "HTTP/1.1 200 OK\r\n", closed()).close(),
     ]
@@ -639,4 +645,34 @@ fn short(o: &Outcome) -> String {
         Outcome::Fail { kind, message } => format!("{} failure: {message}", kind.as_str()),
         Outcome::Hang => "no outcome within the limit (hung)".into(),
     }
+}
+
+/// The answer loadgen's client gives to `raw` (a GET).
+async fn answer(raw: &[u8]) -> Result<Answer, SendError> {
+    let (addr, server) = serve(raw.to_vec(), vec![], Then::Open).await;
+    let origin = Origin::of(&url::Url::parse(&format!("http://{addr}/")).unwrap()).unwrap();
+    let mut c = Client::default();
+    c.send.wire = format!("GET / HTTP/1.1\r\nhost: {addr}\r\n\r\n");
+    let req = Outgoing {
+        method: &http::Method::GET,
+        close: false,
+        keep_body: true,
+        max_body: 1 << 20,
+    };
+    let a = tokio::time::timeout(LIMIT, c.exchange(&NET, &origin, &req))
+        .await
+        .expect("an answer within the limit");
+    server.abort();
+    a
+}
+
+#[tokio::test]
+async fn an_obs_folded_field_reads_with_spaces_for_the_fold() {
+    let a = answer(
+        b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n  b\r\n \tc\r\nX-Next: n\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.head.get("x-folded"), Some("a    b    c"));
+    assert_eq!(a.head.get("x-next"), Some("n"));
 }

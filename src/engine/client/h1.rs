@@ -75,22 +75,31 @@ pub(super) async fn round_trip(
     // The head.
     let (head, head_len) = loop {
         if !conn.buf.is_empty() {
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut r = httparse::Response::new(&mut headers);
-            match r.parse(&conn.buf) {
-                Ok(httparse::Status::Complete(n)) => {
-                    let base = conn.buf.as_ptr() as usize;
-                    let offsets = r
-                        .headers
-                        .iter()
-                        .map(|h| {
-                            let ns = h.name.as_ptr() as usize - base;
-                            let vs = h.value.as_ptr() as usize - base;
-                            (ns, ns + h.name.len(), vs, vs + h.value.len())
-                        })
-                        .collect();
-                    let status = r.code.unwrap_or(0);
-                    let http10 = r.version == Some(0);
+            let parsed = match parse_head(&conn.buf, false) {
+                // Refused as it stands: is it obs-fold (a field value continued on the next line)? A user agent
+                // replaces each fold with spaces (RFC 9112 §5.2). Tried only after a refusal, so a normal head
+                // is parsed once.
+                Err(e) => match parse_head(&conn.buf, true) {
+                    Ok(Some(p)) => {
+                        for &(_, _, vs, ve) in &p.2 {
+                            let mut fold = false;
+                            for b in &mut conn.buf[vs..ve] {
+                                fold = matches!(*b, b'\r' | b'\n')
+                                    || fold && matches!(*b, b' ' | b'\t');
+                                if fold {
+                                    *b = b' ';
+                                }
+                            }
+                        }
+                        Ok(Some(p))
+                    }
+                    Ok(None) => Ok(None),
+                    Err(_) => Err(e),
+                },
+                parsed => parsed,
+            };
+            match parsed {
+                Ok(Some((status, http10, offsets, n))) => {
                     if (100..200).contains(&status) && status != 101 {
                         // An interim answer (100 Continue, 103 Early Hints): the real one follows.
                         let _ = conn.buf.split_to(n);
@@ -98,7 +107,7 @@ pub(super) async fn round_trip(
                     }
                     break ((status, http10, offsets), n);
                 }
-                Ok(httparse::Status::Partial) => {}
+                Ok(None) => {}
                 Err(e) => return Err((SendError::Invalid(e.to_string()), false)),
             }
             if conn.buf.len() >= MAX_HEAD {
@@ -272,6 +281,38 @@ pub(super) async fn round_trip(
         // would not start where it should, so the connection is not used again.
         keep_alive && conn.buf.is_empty(),
     ))
+}
+
+/// A response head: status, whether it is HTTP/1.0, the fields as offsets into `buf`, the head's length.
+type Parsed = (u16, bool, Vec<(usize, usize, usize, usize)>, usize);
+
+/// Parses the head at the start of `buf`; `None` while it is incomplete.
+fn parse_head(buf: &[u8], obs_fold: bool) -> Result<Option<Parsed>, httparse::Error> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut r = httparse::Response::new(&mut headers);
+    let n = match httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(obs_fold)
+        .parse_response(&mut r, buf)?
+    {
+        httparse::Status::Complete(n) => n,
+        httparse::Status::Partial => return Ok(None),
+    };
+    let base = buf.as_ptr() as usize;
+    let offsets = r
+        .headers
+        .iter()
+        .map(|h| {
+            let ns = h.name.as_ptr() as usize - base;
+            let vs = h.value.as_ptr() as usize - base;
+            (ns, ns + h.name.len(), vs, vs + h.value.len())
+        })
+        .collect();
+    Ok(Some((
+        r.code.unwrap_or(0),
+        r.version == Some(0),
+        offsets,
+        n,
+    )))
 }
 
 /// The length of the line at the start of the read buffer (without its CRLF), reading until it is all there.
