@@ -421,8 +421,26 @@ fn cases() -> Vec<Case> {
             "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
             last(200, b"ok"),
         ),
-        case("a garbage status line", "NOT HTTP AT ALL\r\n\r\n", invalid("invalid HTTP response")),
-        case("an HTTP/2 status line", "HTTP/2 200\r\n\r\n", invalid("invalid HTTP response")),
+        case(
+            "a garbage status line",
+            "NOT HTTP AT ALL\r\n\r\n",
+            invalid("invalid HTTP response: not an HTTP/1.x status line"),
+        ),
+        case(
+            "an HTTP/2 status line",
+            "HTTP/2 200\r\n\r\n",
+            invalid("invalid HTTP response: not an HTTP/1.x status line"),
+        ),
+        case(
+            "a status code that is not three digits",
+            "HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok",
+            invalid("invalid HTTP response: invalid status line"),
+        ),
+        case(
+            "a control character in a header value",
+            "HTTP/1.1 200 OK\r\nX-A: a\u{0}b\r\nContent-Length: 2\r\n\r\nok",
+            invalid("invalid HTTP response: invalid header value"),
+        ),
         case(
             "a space between a header name and its colon",
             "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok",
@@ -565,6 +583,17 @@ fn cases() -> Vec<Case> {
             kept(200, b"ok"),
         )
         .differs("RFC 9112 §5.2: a user agent must replace obs-fold with spaces; hyper's client refuses it unless told to allow it"),
+        case(
+            "a status below 100",
+            "HTTP/1.1 099 Low\r\nContent-Length: 2\r\n\r\nok",
+            invalid("status code below 100"),
+        ),
+        case(
+            "97 header fields",
+            many_headers(97),
+            invalid("more than 96 header fields"),
+        )
+        .differs("loadgen parses at most 96 header fields (a fixed array on the stack), hyper 100"),
         case("nothing: closed at once", "", closed()).close(),
         case("a status line, then closed", "HTTP/1.1 200 OK\r\n", closed()).close(),
     ]

@@ -100,6 +100,9 @@ pub(super) async fn round_trip(
             };
             match parsed {
                 Ok(Some((status, http10, offsets, n))) => {
+                    if status < 100 {
+                        return Err((SendError::Invalid("status code below 100".into()), false));
+                    }
                     if (100..200).contains(&status) && status != 101 {
                         // An interim answer (100 Continue, 103 Early Hints): the real one follows.
                         let _ = conn.buf.split_to(n);
@@ -108,7 +111,7 @@ pub(super) async fn round_trip(
                     break ((status, http10, offsets), n);
                 }
                 Ok(None) => {}
-                Err(e) => return Err((SendError::Invalid(e.to_string()), false)),
+                Err(e) => return Err((head_error(e), false)),
             }
             if conn.buf.len() >= MAX_HEAD {
                 return Err((
@@ -313,6 +316,19 @@ fn parse_head(buf: &[u8], obs_fold: bool) -> Result<Option<Parsed>, httparse::Er
         offsets,
         n,
     )))
+}
+
+/// What is wrong with a head httparse refused, in words a reader of the results can act on.
+fn head_error(e: httparse::Error) -> SendError {
+    use httparse::Error as E;
+    SendError::Invalid(match e {
+        E::Version => "not an HTTP/1.x status line".into(),
+        E::Status | E::Token => "invalid status line".into(),
+        E::TooManyHeaders => format!("more than {MAX_HEADERS} header fields"),
+        E::HeaderName => "invalid header name".into(),
+        E::HeaderValue => "invalid header value".into(),
+        E::NewLine => "invalid line ending in the head".into(),
+    })
 }
 
 /// The length of the line at the start of the read buffer (without its CRLF), reading until it is all there.
