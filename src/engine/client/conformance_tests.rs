@@ -705,3 +705,94 @@ async fn an_obs_folded_field_reads_with_spaces_for_the_fold() {
     assert_eq!(a.head.get("x-folded"), Some("a    b    c"));
     assert_eq!(a.head.get("x-next"), Some("n"));
 }
+
+/// Responses cut at every byte: a framed one cut short is `Closed` (a `connection` failure), never a hang, a
+/// panic or a shorter body taken as complete; one that runs to the close is complete wherever its body is cut.
+/// hyper agrees on every cut. And the same responses written in two pieces split at every byte read whole.
+#[tokio::test]
+async fn a_connection_closed_at_every_byte_boundary_fails_or_completes_as_it_should() {
+    const BODY: &[u8] = b"hello world";
+    let length = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-A: b\r\n\r\nhello world";
+    let framed = [
+        length.to_string(),
+        format!("{OK_CHUNKED}5;e=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+        format!("{OK_CHUNKED}5\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\nY: 2\r\n\r\n"),
+        format!("HTTP/1.1 100 Continue\r\n\r\n{length}"),
+    ];
+    let to_close = "HTTP/1.1 200 OK\r\nX-A: b\r\n\r\nhello world";
+    let to_close_head = to_close.len() - BODY.len();
+    let mut wrong = Vec::new();
+    let all = framed
+        .iter()
+        .map(|r| (r.as_bytes(), false))
+        .chain([(to_close.as_bytes(), true)]);
+    for (raw, runs_to_close) in all {
+        for cut in 0..=raw.len() {
+            let prefix = &raw[..cut];
+            let want = if runs_to_close && cut >= to_close_head {
+                Outcome::Answer {
+                    status: 200,
+                    body: prefix[to_close_head..].to_vec(),
+                    reused: false,
+                }
+            } else if cut == raw.len() {
+                Outcome::Answer {
+                    status: 200,
+                    body: BODY.to_vec(),
+                    reused: true,
+                }
+            } else {
+                Outcome::Fail {
+                    kind: FailureKind::Connection,
+                    message: "connection closed before the response completed".into(),
+                }
+            };
+            let got = loadgen(prefix, false, vec![], Then::Close).await;
+            if got != want {
+                wrong.push(format!(
+                    "{:?} cut after {cut} bytes: {}",
+                    String::from_utf8_lossy(raw),
+                    short(&got)
+                ));
+            }
+            // hyper's verdict on reuse races with the close here: compare the rest.
+            let theirs = hyper(prefix, false, Then::Close).await;
+            let same = match (&got, &theirs) {
+                (
+                    Outcome::Answer { status, body, .. },
+                    Outcome::Answer {
+                        status: s, body: b, ..
+                    },
+                ) => (status, body) == (s, b),
+                (Outcome::Fail { .. }, Outcome::Fail { .. }) => true,
+                _ => false,
+            };
+            if !same {
+                wrong.push(format!(
+                    "{:?} cut after {cut} bytes: loadgen {}, hyper {}",
+                    String::from_utf8_lossy(raw),
+                    short(&got),
+                    short(&theirs)
+                ));
+            }
+            // Whole, in two writes split there.
+            if !runs_to_close {
+                let got = loadgen(raw, false, vec![cut], Then::Open).await;
+                if got
+                    != (Outcome::Answer {
+                        status: 200,
+                        body: BODY.to_vec(),
+                        reused: true,
+                    })
+                {
+                    wrong.push(format!(
+                        "{:?} written in two at {cut}: {}",
+                        String::from_utf8_lossy(raw),
+                        short(&got)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+}
