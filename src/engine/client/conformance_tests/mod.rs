@@ -17,6 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
 
+mod props;
+
 /// Longer than any case takes on loopback; a client still waiting then is hung.
 const LIMIT: Duration = Duration::from_secs(5);
 
