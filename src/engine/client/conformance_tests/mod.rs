@@ -439,8 +439,8 @@ fn cases() -> Vec<Case> {
             invalid("invalid HTTP response: invalid status line"),
         ),
         case(
-            "a control character in a header value",
-            "HTTP/1.1 200 OK\r\nX-A: a\u{0}b\r\nContent-Length: 2\r\n\r\nok",
+            "a control character in a header value (a secret-looking value is not quoted)",
+            "HTTP/1.1 200 OK\r\nX-A: SECRET\u{0}b\r\nContent-Length: 2\r\n\r\nok",
             invalid("invalid HTTP response: invalid header value"),
         ),
         case(
@@ -596,6 +596,27 @@ fn cases() -> Vec<Case> {
             invalid("more than 96 header fields"),
         )
         .differs("loadgen parses at most 96 header fields (a fixed array on the stack), hyper 100"),
+        case(
+            "HEAD with an invalid Content-Length: no body, so the length is not read",
+            "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            kept(200, b""),
+        )
+        .head(),
+        case(
+            "an empty line before the status line",
+            "\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            kept(200, b"ok"),
+        ),
+        case(
+            "two spaces after the version",
+            "HTTP/1.1  200 OK\r\nContent-Length: 2\r\n\r\nok",
+            invalid("invalid HTTP response: invalid status line"),
+        ),
+        case(
+            "a field without a value, and trailing spaces after a length",
+            "HTTP/1.1 200 OK\r\nX-Empty:\r\nContent-Length: 2  \r\n\r\nok",
+            kept(200, b"ok"),
+        ),
         case("nothing: closed at once", "", closed()).close(),
         case("a status line, then closed", "HTTP/1.1 200 OK\r\n", closed()).close(),
     ]
