@@ -12,7 +12,8 @@
 //! Redirects are not followed: a 3xx is an answer like any other (accept it with `expect.status`).
 //!
 //! Submodules: `conn` (TCP/TLS connections and connecting), `h1` (the HTTP/1.1 exchange on one connection),
-//! `cookies` (the user's jar). This module owns the request's way through them: which connection, whether a
+//! `framing` (how an answer's body ends and whether its connection is kept: RFC 9112 §6.3; the conformance
+//! suite in `conformance_tests` and docs/http-client.md go case by case), `cookies` (the user's jar). This module owns the request's way through them: which connection, whether a
 //! failed request may be sent again.
 
 mod conn;
