@@ -100,6 +100,13 @@ pub(super) async fn round_trip(
             };
             match parsed {
                 Ok(Some((status, http10, offsets, n))) => {
+                    // However the head arrived (in one read into a large buffer, too).
+                    if n > MAX_HEAD {
+                        return Err((
+                            SendError::Invalid("response head over 64 KiB".into()),
+                            false,
+                        ));
+                    }
                     if status < 100 {
                         return Err((SendError::Invalid("status code below 100".into()), false));
                     }

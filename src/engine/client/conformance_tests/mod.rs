@@ -819,3 +819,45 @@ async fn a_connection_closed_at_every_byte_boundary_fails_or_completes_as_it_sho
     }
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
 }
+
+/// The 64 KiB bound on a head holds however the head arrives: here all of it in the first read, into a buffer
+/// large enough to hold it (as a connection's buffer can be after a long answer).
+#[tokio::test]
+async fn a_head_over_64_kib_is_refused_even_when_it_arrives_in_one_read() {
+    let raw = format!(
+        "HTTP/1.1 200 OK\r\nX-Big: {}\r\nContent-Length: 2\r\n\r\nok",
+        "a".repeat(70 << 10)
+    );
+    let (addr, server) = serve(raw.clone().into_bytes(), vec![], Then::Open).await;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.try_write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    // Wait until the whole answer is in the socket, so that one read takes it.
+    let mut peek = vec![0u8; raw.len()];
+    while tcp.peek(&mut peek).await.unwrap() < raw.len() {
+        tokio::task::yield_now().await;
+    }
+    let mut conn = super::conn::Conn {
+        stream: super::conn::Stream::Plain(tcp),
+        buf: bytes::BytesMut::with_capacity(1 << 20),
+        used: 1,
+    };
+    let req = Outgoing {
+        method: &http::Method::GET,
+        close: false,
+        keep_body: true,
+        max_body: 1 << 20,
+    };
+    // The request was written above: round_trip writes nothing more.
+    let got = super::h1::round_trip(&mut conn, b"", &req).await;
+    server.abort();
+    match got {
+        Err((e, _)) => assert_eq!(
+            e.describe().1,
+            "invalid HTTP response: response head over 64 KiB"
+        ),
+        Ok((a, _)) => panic!(
+            "a head of {} bytes was taken as an answer",
+            a.head.raw.len()
+        ),
+    }
+}
