@@ -13,8 +13,8 @@
 //!
 //! Submodules: `conn` (TCP/TLS connections and connecting), `h1` (the HTTP/1.1 exchange on one connection),
 //! `framing` (how an answer's body ends and whether its connection is kept: RFC 9112 §6.3; the conformance
-//! suite in `conformance_tests` and docs/http-client.md go case by case), `cookies` (the user's jar). This module owns the request's way through them: which connection, whether a
-//! failed request may be sent again.
+//! suite in `conformance_tests` and docs/http-client.md go case by case), `cookies` (the user's jar). This
+//! module owns the request's way through them: which connection, whether a failed request may be sent again.
 
 mod conn;
 mod cookies;
