@@ -66,10 +66,25 @@ pub(super) fn resolve_protocol(loaded: &Loaded) -> Result<Protocol, Error> {
     let file = target.file;
     let http = match &target.value.http {
         None => HttpVersion::Http1,
-        Some(v) => match v.get_ref().as_str() {
+        Some(v) => match v.get_ref().as_str().unwrap_or_default() {
             "1.1" => HttpVersion::Http1,
             "2" => HttpVersion::Http2,
             "auto" => HttpVersion::Auto,
+            _ if !v.get_ref().is_str() => {
+                // `http = 2` or `http = 1.1`: a number where the version is a string.
+                let shown = v.get_ref().to_string();
+                return Err(loaded
+                    .error(
+                        file,
+                        v.span(),
+                        format!("`http` is a string, got {}", v.get_ref().type_str()),
+                    )
+                    .with_help(format!(
+                        "write the version in quotes: http = \"{}\" (one of \"1.1\", \"2\", \"auto\")",
+                        shown.trim_end_matches(".0")
+                    ))
+                    .into());
+            }
             other => {
                 let err = loaded
                     .error(

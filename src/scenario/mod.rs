@@ -74,7 +74,7 @@ pub struct RawTarget {
     pub ca_file: Option<Spanned<String>>,
     // Issue 17, item 6 (HTTP/2):
     /// The HTTP version: "1.1" (the default), "2" or "auto" (ALPN over TLS).
-    pub http: Option<Spanned<String>>,
+    pub http: Option<Spanned<toml::Value>>,
     /// HTTP/2 connections per origin per worker thread (default 1).
     pub http2_connections: Option<Spanned<i64>>,
 }
