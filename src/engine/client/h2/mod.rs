@@ -289,7 +289,15 @@ async fn open(net: &Net, origin: &Origin) -> Result<Opened, SendError> {
         Some(c) if origin.https => c,
         _ => &net.tls,
     };
-    match connect_with(net, origin, tls).await? {
+    let stream = match connect_with(net, origin, tls).await {
+        Ok(s) => s,
+        // A server with ALPN but without h2 refuses the handshake (`no_application_protocol`).
+        Err(SendError::Tls(e)) if refused_alpn(&e) => {
+            return Err(SendError::Http2(H2Failure::NotOffered));
+        }
+        Err(e) => return Err(e),
+    };
+    match stream {
         Stream::Plain(tcp) => handshake(tcp).await.map(Opened::H2),
         Stream::Tls(tls) => {
             if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
@@ -301,6 +309,14 @@ async fn open(net: &Net, origin: &Origin) -> Result<Opened, SendError> {
             }
         }
     }
+}
+
+/// The handshake failed because the server has none of the protocols offered by ALPN.
+fn refused_alpn(e: &std::io::Error) -> bool {
+    e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+        == Some(&rustls::Error::AlertReceived(
+            rustls::AlertDescription::NoApplicationProtocol,
+        ))
 }
 
 async fn handshake<T>(io: T) -> Result<Live, SendError>
