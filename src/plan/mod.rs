@@ -9,6 +9,7 @@ mod data;
 mod describe;
 mod load;
 mod mix;
+mod protocol;
 pub mod request_checks;
 mod resolve;
 mod segment;
@@ -29,6 +30,7 @@ pub use crate::results::{GateMetric, Window};
 pub use data::{DataPlan, users_started};
 pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_ARRIVAL_RATE, MIN_SPAWN_RATE};
 pub use mix::{Deal, Mix};
+pub use protocol::{DEFAULT_HTTP2_CONNECTIONS, HttpVersion, MAX_HTTP2_CONNECTIONS, Protocol};
 pub use resolve::{DEFAULT_MAX_BODY, resolve};
 pub use segment::{MAX_SEGMENTS, Segment, WholeLoad};
 pub use tls::{CaFile, Tls};
@@ -106,6 +108,8 @@ pub struct RunPlan {
     pub max_body: u64,
     /// How https servers are trusted.
     pub tls: Tls,
+    /// Item 6 of issue 17: the HTTP version spoken (`[target] http`) and HTTP/2's connections per worker.
+    pub protocol: Protocol,
     /// The most users the plan runs at once: the ramp's or the highest stage's target, or an arrival rate's
     /// `max_users`.
     pub users: u64,

@@ -72,6 +72,11 @@ pub struct RawTarget {
     pub insecure: Option<Spanned<bool>>,
     /// A PEM file of CA certificates trusted besides the built-in roots, relative to the scenario file.
     pub ca_file: Option<Spanned<String>>,
+    // Issue 17, item 6 (HTTP/2):
+    /// The HTTP version: "1.1" (the default), "2" or "auto" (ALPN over TLS).
+    pub http: Option<Spanned<toml::Value>>,
+    /// HTTP/2 connections per origin per worker thread (default 1).
+    pub http2_connections: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,6 +9,7 @@ mod data;
 mod files;
 mod golden;
 mod html;
+mod http2;
 mod k8s;
 mod layers;
 mod merge_windows;

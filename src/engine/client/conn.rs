@@ -62,6 +62,15 @@ pub(super) struct Conn {
 }
 
 pub(super) async fn connect(net: &Net, origin: &Origin) -> Result<Stream, SendError> {
+    connect_with(net, origin, &net.tls).await
+}
+
+/// [`connect`] with a TLS configuration of its own (HTTP/2's, which offers ALPN; issue 17, item 6).
+pub(super) async fn connect_with(
+    net: &Net,
+    origin: &Origin,
+    tls: &std::sync::Arc<rustls::ClientConfig>,
+) -> Result<Stream, SendError> {
     let addrs = net.resolve(origin).await.map_err(SendError::Connect)?;
     let stream = TcpStream::connect(&addrs[..])
         .await
@@ -70,7 +79,7 @@ pub(super) async fn connect(net: &Net, origin: &Origin) -> Result<Stream, SendEr
     if origin.https {
         let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
             .map_err(|e| SendError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-        let tls = tokio_rustls::TlsConnector::from(net.tls.clone())
+        let tls = tokio_rustls::TlsConnector::from(tls.clone())
             .connect(name, stream)
             .await
             .map_err(SendError::Tls)?;

@@ -19,6 +19,8 @@ mod conn;
 mod cookies;
 mod framing;
 mod h1;
+// Issue 17, item 6: HTTP/2 (`self::h2`; the crate is `::h2`).
+mod h2;
 // Read back by redirects, HTTP/2 and proxies (issue 17), which land next.
 #[allow(dead_code)]
 mod wire;
@@ -31,8 +33,10 @@ use std::sync::{Arc, Mutex};
 use bytes::BytesMut;
 use http::header::HeaderValue;
 
+pub use self::h2::{H2Failure, H2Pool};
 use super::io_error::describe_io;
 use crate::metrics::FailureKind;
+use crate::plan::HttpVersion;
 use conn::{Conn, connect};
 pub use cookies::Jar;
 use h1::round_trip;
@@ -87,6 +91,14 @@ impl Origin {
 pub struct Net {
     tls: Arc<rustls::ClientConfig>,
     dns: Mutex<HashMap<String, Arc<[SocketAddr]>>>,
+    // Issue 17, item 6 (HTTP/2):
+    /// The HTTP version spoken (`[target] http`).
+    http: HttpVersion,
+    /// HTTP/2 connections per origin per worker.
+    http2_connections: u32,
+    /// With `http = "2"` or `"auto"`: `tls` offering ALPN `h2` (and `http/1.1` for auto), for HTTP/2's
+    /// connections. HTTP/1.1 connections use `tls`, which offers no ALPN.
+    tls_alpn: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for Net {
@@ -106,7 +118,27 @@ impl Net {
         Net {
             tls: Arc::new(super::tls::client_config(tls)),
             dns: Mutex::new(HashMap::new()),
+            http: HttpVersion::Http1,
+            http2_connections: crate::plan::DEFAULT_HTTP2_CONNECTIONS,
+            tls_alpn: None,
         }
+    }
+
+    /// Speaking the HTTP version `protocol` says (HTTP/1.1 unless told otherwise).
+    pub fn with_protocol(mut self, protocol: crate::plan::Protocol) -> Self {
+        self.http = protocol.http;
+        self.http2_connections = protocol.http2_connections;
+        self.tls_alpn = match protocol.http {
+            HttpVersion::Http1 => None,
+            HttpVersion::Http2 => Some(vec![b"h2".to_vec()]),
+            HttpVersion::Auto => Some(vec![b"h2".to_vec(), b"http/1.1".to_vec()]),
+        }
+        .map(|alpn| {
+            let mut config = (*self.tls).clone();
+            config.alpn_protocols = alpn;
+            Arc::new(config)
+        });
+        self
     }
 
     /// The addresses of `origin`, looked up once per run.
@@ -151,6 +183,8 @@ pub enum SendError {
     Closed,
     /// The answer is not valid HTTP/1.x.
     Invalid(String),
+    /// An HTTP/2 request failed (issue 17, item 6).
+    Http2(H2Failure),
 }
 
 impl SendError {
@@ -168,6 +202,7 @@ impl SendError {
                 "connection closed before the response completed".into(),
             ),
             SendError::Invalid(m) => (FailureKind::Other, format!("invalid HTTP response: {m}")),
+            SendError::Http2(e) => e.describe(),
         }
     }
 }
@@ -233,6 +268,11 @@ pub struct Client {
     pool: Option<std::sync::Arc<Pool>>,
     cookies: Jar,
     send: SendBuf,
+    // Issue 17, item 6 (HTTP/2):
+    /// The worker's HTTP/2 connections (made for this client alone when it was given none).
+    h2: Option<Arc<H2Pool>>,
+    /// The one of them this user's requests go on.
+    h2_conn: Option<self::h2::UserConn>,
 }
 
 impl Client {
@@ -242,6 +282,12 @@ impl Client {
             pool: Some(pool),
             ..Client::default()
         }
+    }
+
+    /// This client's HTTP/2 requests go on `pool`'s connections (its worker's).
+    pub fn with_h2(mut self, pool: Arc<H2Pool>) -> Client {
+        self.h2 = Some(pool);
+        self
     }
 
     /// The send buffer to render the next request into, and the cookies the user's jar holds.
@@ -281,6 +327,12 @@ impl Client {
         origin: &Origin,
         req: &Outgoing<'_>,
     ) -> Result<Answer, SendError> {
+        // The one check HTTP/1.1 pays for HTTP/2.
+        if net.http != HttpVersion::Http1
+            && let Some(done) = self.exchange_h2(net, origin, req).await
+        {
+            return done;
+        }
         let idempotent = matches!(
             *req.method,
             http::Method::GET
@@ -342,7 +394,78 @@ impl Client {
     /// Drops every connection (a user that ends closes its connections).
     pub fn close(&mut self) {
         self.conns.clear();
+        self.h2_conn = None;
     }
+
+    /// The request as an HTTP/2 stream (see [`self::h2`]), sent again once on another connection when the
+    /// never-twice rule allows it. `None`: the origin speaks HTTP/1.1 (`auto` over plain http, or a TLS server
+    /// that chose it), and the request takes the HTTP/1.1 path.
+    async fn exchange_h2(
+        &mut self,
+        net: &Net,
+        origin: &Origin,
+        req: &Outgoing<'_>,
+    ) -> Option<Result<Answer, SendError>> {
+        if net.http == HttpVersion::Auto && !origin.https {
+            return None;
+        }
+        let idempotent = is_idempotent(req.method);
+        let pool = self
+            .h2
+            .get_or_insert_with(|| Arc::new(H2Pool::new(net.http2_connections)))
+            .clone();
+        for attempt in 0..2 {
+            match self::h2::connection(&pool, &mut self.h2_conn, net, origin).await {
+                Ok(self::h2::Got::H2) => {}
+                Ok(self::h2::Got::Http1(stream)) => {
+                    // The server chose HTTP/1.1: this connection is the user's first one to it.
+                    if let Some(stream) = stream {
+                        let conn = Conn {
+                            stream,
+                            buf: BytesMut::with_capacity(4096),
+                            used: 0,
+                        };
+                        self.put(origin.key.clone(), conn);
+                    }
+                    return None;
+                }
+                Err(e) => return Some(Err(e)),
+            }
+            match self::h2::round_trip(
+                &mut self.h2_conn,
+                origin,
+                self.send.wire.as_bytes(),
+                req,
+                idempotent,
+            )
+            .await
+            {
+                Ok(answer) => {
+                    self.cookies.store(&answer.head);
+                    return Some(Ok(answer));
+                }
+                Err((e, again)) => {
+                    if !(again && attempt == 0) {
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+        Some(Err(SendError::Closed))
+    }
+}
+
+/// GET, HEAD, PUT, DELETE, OPTIONS, TRACE (RFC 9110 §9.2.2).
+fn is_idempotent(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::GET
+            | http::Method::HEAD
+            | http::Method::PUT
+            | http::Method::DELETE
+            | http::Method::OPTIONS
+            | http::Method::TRACE
+    )
 }
 
 #[cfg(test)]
