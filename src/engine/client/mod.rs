@@ -192,6 +192,9 @@ pub struct SendBuf {
     pub target: String,
     pub values: String,
     pub spans: Vec<(usize, usize)>,
+    /// The length of the step's own `Cookie` value at the start of the rendered `cookie` header (the jar's
+    /// cookies follow it): a redirect to another origin keeps neither (issue 17, item 4).
+    pub own_cookie: usize,
 }
 
 /// Idle keep-alive connections shared by the users of one worker (`connections = "shared"`).
@@ -243,9 +246,9 @@ impl Client {
         }
     }
 
-    /// The send buffer to render the next request into, and the cookies the user's jar holds.
-    pub fn send_buffer(&mut self) -> (&mut SendBuf, &[(String, String)]) {
-        (&mut self.send, self.cookies.pairs())
+    /// The send buffer to render the next request into, and the user's cookie jar.
+    pub fn send_buffer(&mut self) -> (&mut SendBuf, &Jar) {
+        (&mut self.send, &self.cookies)
     }
 
     fn take(&mut self, key: &str) -> Option<(String, Conn)> {
@@ -323,7 +326,8 @@ impl Client {
                     if keep_alive && !req.close {
                         self.put(key, conn);
                     }
-                    self.cookies.store(&answer.head);
+                    self.cookies
+                        .store(&answer.head, origin, wire::target_of(&self.send.wire));
                     return Ok(answer);
                 }
                 Err((e, nothing_received)) => {

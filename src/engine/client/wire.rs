@@ -15,6 +15,11 @@ pub struct WireRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// The request target of a rendered request (its request line's second word), without parsing the rest.
+pub fn target_of(wire: &str) -> &str {
+    wire.split(' ').nth(1).unwrap_or("/")
+}
+
 /// Headers read back at most (the renderer writes one line per header of the step, plus a few of its own).
 const MAX_HEADERS: usize = 256;
 
