@@ -19,6 +19,7 @@ mod netns;
 mod origin_server;
 mod preflight;
 mod prometheus;
+mod redirects;
 mod reliability;
 mod requests;
 mod run;

@@ -9,17 +9,16 @@
 //! is what makes other Rust generators heavy (~140 KiB per user). What can be shared is shared: the DNS answers
 //! ([`Net`] resolves each origin once) and the TLS configuration (one `rustls::ClientConfig`, see [`super::tls`]).
 //!
-//! Redirects are not followed: a 3xx is an answer like any other (accept it with `expect.status`).
+//! Redirects are followed by `redirect` (up to the request's `follow_redirects`), each hop an exchange of its own.
 //!
 //! Submodules: `conn` (TCP/TLS connections and connecting), `h1` (the HTTP/1.1 exchange on one connection),
-//! `cookies` (the user's jar). This module owns the request's way through them: which connection, whether a
+//! `cookies` (the user's jar), `redirect` (following redirects), `wire` (a rendered request read back). This module owns the request's way through them: which connection, whether a
 //! failed request may be sent again.
 
 mod conn;
 mod cookies;
 mod h1;
-// Read back by redirects, HTTP/2 and proxies (issue 17), which land next.
-#[allow(dead_code)]
+mod redirect;
 mod wire;
 
 use std::collections::HashMap;
@@ -150,6 +149,8 @@ pub enum SendError {
     Closed,
     /// The answer is not valid HTTP/1.x.
     Invalid(String),
+    /// Redirects that could not be followed (too many, or to no usable URL); the message names no URL.
+    Redirect(String),
 }
 
 impl SendError {
@@ -167,6 +168,7 @@ impl SendError {
                 "connection closed before the response completed".into(),
             ),
             SendError::Invalid(m) => (FailureKind::Other, format!("invalid HTTP response: {m}")),
+            SendError::Redirect(m) => (FailureKind::Redirect, m.clone()),
         }
     }
 }
