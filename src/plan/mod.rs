@@ -634,6 +634,8 @@ pub struct Step {
     pub class: usize,
     /// For a request inside a flow: the flow's entry (an index into [`RunPlan::steps`]).
     pub flow: Option<usize>,
+    /// Redirects followed at most (0: a 3xx is the answer). Issue 17, item 4.
+    pub follow_redirects: u32,
 }
 
 impl Step {

@@ -137,6 +137,7 @@ pub(crate) fn stats(method: &str, name: &str, s: &StepStats, secs: f64) -> Reque
             .collect(),
         secs,
     )
+    .with_client(&s.client)
 }
 
 fn secs(d: Duration) -> f64 {

@@ -309,6 +309,39 @@ pub struct RequestStats {
     pub avg_content_bytes: f64,
     /// Count per HTTP status code ("200": 10); requests that got no answer are not here.
     pub status_codes: BTreeMap<String, u64>,
+    // Issue 17, items 4 and 5: absent when nothing was redirected or decoded, so older files read the same.
+    /// Redirects followed by these requests, in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirects: Option<u64>,
+    /// Answers whose body was decoded (`Content-Encoding`), and those bodies' bytes as received and as decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded_bodies: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoded_body_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded_body_bytes: Option<u64>,
+}
+
+impl RequestStats {
+    /// Sets the client's counts (absent when zero).
+    pub fn with_client(mut self, c: &crate::metrics::ClientCounts) -> RequestStats {
+        let some = |n: u64| (n > 0).then_some(n);
+        self.redirects = some(c.redirects);
+        self.decoded_bodies = some(c.decoded);
+        self.encoded_body_bytes = self.decoded_bodies.map(|_| c.encoded_bytes);
+        self.decoded_body_bytes = self.decoded_bodies.map(|_| c.decoded_bytes);
+        self
+    }
+
+    /// The client's counts, as [`RequestStats::with_client`] stored them.
+    pub fn client(&self) -> crate::metrics::ClientCounts {
+        crate::metrics::ClientCounts {
+            redirects: self.redirects.unwrap_or(0),
+            decoded: self.decoded_bodies.unwrap_or(0),
+            encoded_bytes: self.encoded_body_bytes.unwrap_or(0),
+            decoded_bytes: self.decoded_body_bytes.unwrap_or(0),
+        }
+    }
 }
 
 /// The percentiles Locust reports, in ms.
@@ -420,6 +453,12 @@ pub enum FailureKind {
     Assertion,
     /// Still in flight when the stop timeout ended the run (recorded with the time it had taken so far).
     Aborted,
+    /// Redirects that could not be followed: more than the request's `follow_redirects`, a loop, or a
+    /// `Location` that is not an http(s) URL (issue 17, item 4).
+    Redirect,
+    /// A compressed body that could not be decoded: an unknown `Content-Encoding`, or broken data (issue 17,
+    /// item 5).
+    Decode,
     /// Anything else (a request that could not be built, a body that could not be read).
     Other,
 }
@@ -435,6 +474,8 @@ impl FailureKind {
             FailureKind::Capture => "capture",
             FailureKind::Assertion => "assertion",
             FailureKind::Aborted => "aborted",
+            FailureKind::Redirect => "redirect",
+            FailureKind::Decode => "decode",
             FailureKind::Other => "other",
         }
     }

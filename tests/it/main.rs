@@ -2,6 +2,7 @@
 //! loopback ports chosen by the OS (and, in `netns`, in network namespaces the test creates).
 
 mod arrival;
+mod cookies;
 mod corpus;
 mod corpus_gen;
 mod csv;
@@ -15,8 +16,11 @@ mod layers;
 mod merge_windows;
 mod mix;
 mod netns;
+// A test origin for the client's cookies, redirects and compression (issue 17, items 2, 4, 5).
+mod origin_server;
 mod preflight;
 mod prometheus;
+mod redirects;
 mod reliability;
 mod requests;
 mod run;

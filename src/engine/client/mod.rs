@@ -9,10 +9,10 @@
 //! is what makes other Rust generators heavy (~140 KiB per user). What can be shared is shared: the DNS answers
 //! ([`Net`] resolves each origin once) and the TLS configuration (one `rustls::ClientConfig`, see [`super::tls`]).
 //!
-//! Redirects are not followed: a 3xx is an answer like any other (accept it with `expect.status`).
+//! Redirects are followed by `redirect` (up to the request's `follow_redirects`), each hop an exchange of its own.
 //!
 //! Submodules: `conn` (TCP/TLS connections and connecting), `h1` (the HTTP/1.1 exchange on one connection),
-//! `cookies` (the user's jar). This module owns the request's way through them: which connection, whether a
+//! `cookies` (the user's jar), `redirect` (following redirects), `wire` (a rendered request read back). This module owns the request's way through them: which connection, whether a
 //! failed request may be sent again.
 
 mod conn;
@@ -21,8 +21,7 @@ mod framing;
 mod h1;
 // Issue 17, item 6: HTTP/2 (`self::h2`; the crate is `::h2`).
 mod h2;
-// Read back by redirects, HTTP/2 and proxies (issue 17), which land next.
-#[allow(dead_code)]
+mod redirect;
 mod wire;
 
 use std::collections::HashMap;
@@ -185,6 +184,8 @@ pub enum SendError {
     Invalid(String),
     /// An HTTP/2 request failed (issue 17, item 6).
     Http2(H2Failure),
+    /// Redirects that could not be followed (too many, or to no usable URL); the message names no URL.
+    Redirect(String),
 }
 
 impl SendError {
@@ -203,6 +204,7 @@ impl SendError {
             ),
             SendError::Invalid(m) => (FailureKind::Other, format!("invalid HTTP response: {m}")),
             SendError::Http2(e) => e.describe(),
+            SendError::Redirect(m) => (FailureKind::Redirect, m.clone()),
         }
     }
 }
@@ -228,6 +230,9 @@ pub struct SendBuf {
     pub target: String,
     pub values: String,
     pub spans: Vec<(usize, usize)>,
+    /// The length of the step's own `Cookie` value at the start of the rendered `cookie` header (the jar's
+    /// cookies follow it): a redirect to another origin keeps neither (issue 17, item 4).
+    pub own_cookie: usize,
 }
 
 /// Idle keep-alive connections shared by the users of one worker (`connections = "shared"`).
@@ -290,9 +295,9 @@ impl Client {
         self
     }
 
-    /// The send buffer to render the next request into, and the cookies the user's jar holds.
-    pub fn send_buffer(&mut self) -> (&mut SendBuf, &[(String, String)]) {
-        (&mut self.send, self.cookies.pairs())
+    /// The send buffer to render the next request into, and the user's cookie jar.
+    pub fn send_buffer(&mut self) -> (&mut SendBuf, &Jar) {
+        (&mut self.send, &self.cookies)
     }
 
     fn take(&mut self, key: &str) -> Option<(String, Conn)> {
@@ -376,7 +381,8 @@ impl Client {
                     if keep_alive && !req.close {
                         self.put(key, conn);
                     }
-                    self.cookies.store(&answer.head);
+                    self.cookies
+                        .store(&answer.head, origin, wire::target_of(&self.send.wire));
                     return Ok(answer);
                 }
                 Err((e, nothing_received)) => {
@@ -441,7 +447,8 @@ impl Client {
             .await
             {
                 Ok(answer) => {
-                    self.cookies.store(&answer.head);
+                    self.cookies
+                        .store(&answer.head, origin, wire::target_of(&self.send.wire));
                     return Some(Ok(answer));
                 }
                 Err((e, again)) => {
