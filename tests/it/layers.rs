@@ -30,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "plan::resolve",
             "plan::segment",
             "plan::tls",
+            "plan::protocol",
             "plan::values",
         ],
     ),
