@@ -47,6 +47,8 @@ pub(crate) fn load_plan(
         iterations: o.iterations,
         insecure: o.insecure,
         ca_file: o.ca_file.clone(),
+        client_cert: o.client_cert.clone(),
+        client_key: o.client_key.clone(),
         no_fail_on_errors: o.no_fail_on_errors,
     };
     let plan = plan::resolve(&loaded, &overrides)?;

@@ -190,6 +190,13 @@ impl RunPlan {
                 ca.path.display()
             );
         }
+        if let Some(client) = &self.tls.client {
+            let _ = writeln!(
+                s,
+                "tls        client certificate from {}",
+                client.cert_path.display()
+            );
+        }
         match &self.load {
             Load::Ramp { spawn_rate } => {
                 let _ = writeln!(

@@ -31,7 +31,7 @@ pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_ARRIVAL_RATE, MIN_SPAWN_RAT
 pub use mix::{Deal, Mix};
 pub use resolve::{DEFAULT_MAX_BODY, resolve};
 pub use segment::{MAX_SEGMENTS, Segment, WholeLoad};
-pub use tls::{CaFile, Tls};
+pub use tls::{CaFile, ClientIdentity, Tls};
 pub use values::{MAX_DURATION, MAX_USERS};
 
 /// One kind of user: its share of the users, its wait, and its steps (indexes into [`RunPlan::steps`]).
@@ -89,6 +89,10 @@ pub struct Overrides {
     pub insecure: bool,
     /// A PEM file of extra trusted CA certificates (`--ca-file`), replacing the scenario's `ca_file`.
     pub ca_file: Option<std::path::PathBuf>,
+    /// The client certificate and key files (`--client-cert`, `--client-key`), each replacing the scenario's
+    /// `client_cert` / `client_key` (issue 17 item 8).
+    pub client_cert: Option<std::path::PathBuf>,
+    pub client_key: Option<std::path::PathBuf>,
     /// `--no-fail-on-errors`: without gates, failed requests do not fail the run.
     pub no_fail_on_errors: bool,
 }

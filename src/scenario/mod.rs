@@ -72,6 +72,10 @@ pub struct RawTarget {
     pub insecure: Option<Spanned<bool>>,
     /// A PEM file of CA certificates trusted besides the built-in roots, relative to the scenario file.
     pub ca_file: Option<Spanned<String>>,
+    /// Issue 17 item 8: the client certificate (PEM, with its chain) and its private key shown to servers that
+    /// ask for one (mutual TLS), relative to the scenario file.
+    pub client_cert: Option<Spanned<String>>,
+    pub client_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

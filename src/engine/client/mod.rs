@@ -161,6 +161,11 @@ impl SendError {
                 FailureKind::Connect,
                 super::tls::describe_handshake_error(e),
             ),
+            // An alert after the handshake (TLS 1.3 client authentication refused): named as TLS.
+            SendError::Io(e) if super::tls::is_tls_error(e) => (
+                FailureKind::Connect,
+                super::tls::describe_handshake_error(e),
+            ),
             SendError::Io(e) => describe_io(e, FailureKind::Connection),
             SendError::Closed => (
                 FailureKind::Connection,
