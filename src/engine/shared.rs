@@ -78,7 +78,7 @@ impl Shared {
             .data
             .as_ref()
             .map(|d| crate::data::Feeder::new(d.set.clone(), d.assign));
-        let net = Net::with_tls(&plan.tls);
+        let net = Net::with_tls(&plan.tls).with_dns(&plan.dns);
         Ok(Shared {
             plan,
             recorder,

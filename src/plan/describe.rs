@@ -190,6 +190,27 @@ impl RunPlan {
                 ca.path.display()
             );
         }
+        if !self.dns.is_default() {
+            let ttl = match self.dns.ttl {
+                Some(t) => format!("looked up again every {}", secs(t)),
+                None => "looked up once".to_string(),
+            };
+            let fixed: Vec<String> = self
+                .dns
+                .resolve
+                .iter()
+                .map(|(h, a)| {
+                    let a: Vec<String> = a.iter().map(|a| a.to_string()).collect();
+                    format!("{h} → {}", a.join(", "))
+                })
+                .collect();
+            let fixed = if fixed.is_empty() {
+                String::new()
+            } else {
+                format!("; fixed: {}", fixed.join("; "))
+            };
+            let _ = writeln!(s, "dns        names {ttl}{fixed}");
+        }
         if let Some(client) = &self.tls.client {
             let _ = writeln!(
                 s,

@@ -15,6 +15,8 @@ mod segment;
 #[cfg(test)]
 mod tests;
 mod tls;
+// Issue 17 items 3 and 7: DNS and proxies.
+mod net;
 mod values;
 
 use std::time::Duration;
@@ -29,6 +31,7 @@ pub use crate::results::{GateMetric, Window};
 pub use data::{DataPlan, users_started};
 pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_ARRIVAL_RATE, MIN_SPAWN_RATE};
 pub use mix::{Deal, Mix};
+pub use net::{DEFAULT_DNS_TTL, Dns};
 pub use resolve::{DEFAULT_MAX_BODY, resolve};
 pub use segment::{MAX_SEGMENTS, Segment, WholeLoad};
 pub use tls::{CaFile, ClientIdentity, Tls};
@@ -110,6 +113,8 @@ pub struct RunPlan {
     pub max_body: u64,
     /// How https servers are trusted.
     pub tls: Tls,
+    /// Issue 17 item 3: how host names become addresses.
+    pub dns: Dns,
     /// The most users the plan runs at once: the ramp's or the highest stage's target, or an arrival rate's
     /// `max_users`.
     pub users: u64,

@@ -92,6 +92,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         None => DEFAULT_MAX_BODY,
     };
     let tls = super::tls::resolve_tls(loaded, overrides)?;
+    let dns = super::net::resolve_dns(loaded)?;
 
     // [load]
     let load = loaded.load.as_ref();
@@ -245,6 +246,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         timeout,
         max_body,
         tls,
+        dns,
         users,
         load: load_model,
         duration,

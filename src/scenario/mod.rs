@@ -58,6 +58,9 @@ pub struct RawClass {
     pub task: Vec<RawStep>,
 }
 
+/// `[target] resolve`: host names to lists of addresses, as written.
+pub type ResolveMap = BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>;
+
 /// A list of HTTP status codes as written, each with its place.
 pub type StatusList = Spanned<Vec<Spanned<i64>>>;
 
@@ -76,6 +79,10 @@ pub struct RawTarget {
     /// ask for one (mutual TLS), relative to the scenario file.
     pub client_cert: Option<Spanned<String>>,
     pub client_key: Option<Spanned<String>>,
+    /// Issue 17 item 3: how long looked-up addresses are used ("5m"; "never": once per run), and host names
+    /// answered with fixed addresses instead of a lookup (`{ "api.test" = ["127.0.0.2", "::1"] }`).
+    pub dns_ttl: Option<Spanned<String>>,
+    pub resolve: Option<ResolveMap>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,6 +6,7 @@ mod corpus;
 mod corpus_gen;
 mod csv;
 mod data;
+mod dns;
 mod files;
 mod golden;
 mod html;

@@ -62,10 +62,31 @@ pub(super) struct Conn {
 }
 
 pub(super) async fn connect(net: &Net, origin: &Origin) -> Result<Stream, SendError> {
-    let addrs = net.resolve(origin).await.map_err(SendError::Connect)?;
-    let stream = TcpStream::connect(&addrs[..])
-        .await
-        .map_err(SendError::Connect)?;
+    let (entry, start) = net.dns.pick(origin).await.map_err(SendError::Connect)?;
+    // This connection's turn in the round-robin, then the other addresses if it refuses.
+    let n = entry.addrs.len();
+    let mut failed = None;
+    let mut opened = None;
+    for i in (0..n).map(|k| (start + k) % n) {
+        match TcpStream::connect(entry.addrs[i]).await {
+            Ok(s) => {
+                entry.opened(i);
+                opened = Some(s);
+                break;
+            }
+            Err(e) => failed = Some(e),
+        }
+    }
+    let stream = match (opened, failed) {
+        (Some(s), _) => s,
+        (None, Some(e)) => return Err(SendError::Connect(e)),
+        (None, None) => {
+            return Err(SendError::Connect(io::Error::new(
+                io::ErrorKind::NotFound,
+                "the host name has no address",
+            )));
+        }
+    };
     let _ = stream.set_nodelay(true);
     if origin.https {
         let name = rustls::pki_types::ServerName::try_from(origin.host.clone())

@@ -17,15 +17,15 @@
 
 mod conn;
 mod cookies;
+mod dns;
 mod h1;
 // Read back by redirects, HTTP/2 and proxies (issue 17), which land next.
 #[allow(dead_code)]
 mod wire;
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use http::header::HeaderValue;
@@ -85,7 +85,8 @@ impl Origin {
 #[derive(Debug)]
 pub struct Net {
     tls: Arc<rustls::ClientConfig>,
-    dns: Mutex<HashMap<String, Arc<[SocketAddr]>>>,
+    /// Issue 17 item 3: every address of a name, re-looked-up after a TTL, and which were used.
+    dns: dns::Resolver,
 }
 
 impl Default for Net {
@@ -104,38 +105,19 @@ impl Net {
     pub fn with_tls(tls: &crate::plan::Tls) -> Self {
         Net {
             tls: Arc::new(super::tls::client_config(tls)),
-            dns: Mutex::new(HashMap::new()),
+            dns: dns::Resolver::default(),
         }
     }
 
-    /// The addresses of `origin`, looked up once per run.
-    pub async fn resolve(&self, origin: &Origin) -> io::Result<Arc<[SocketAddr]>> {
-        if let Some(a) = self.cached(&origin.key) {
-            return Ok(a);
-        }
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((origin.host.as_str(), origin.port))
-            .await?
-            .collect();
-        if addrs.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                "the host name has no address",
-            ));
-        }
-        let addrs: Arc<[SocketAddr]> = addrs.into();
-        self.dns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(origin.key.clone(), addrs.clone());
-        Ok(addrs)
+    /// With `dns`'s look-up settings (TTL, fixed addresses).
+    pub fn with_dns(mut self, dns: &crate::plan::Dns) -> Self {
+        self.dns = dns::Resolver::new(dns);
+        self
     }
 
-    fn cached(&self, key: &str) -> Option<Arc<[SocketAddr]>> {
-        self.dns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
+    /// Per origin (`http://host:port`), the addresses connections were opened to and how many.
+    pub fn addresses_used(&self) -> Vec<(String, Vec<(SocketAddr, u64)>)> {
+        self.dns.used()
     }
 }
 
