@@ -211,6 +211,23 @@ impl RunPlan {
             };
             let _ = writeln!(s, "dns        names {ttl}{fixed}");
         }
+        if self.proxy.any() {
+            let via = |p: &Option<crate::plan::ProxyServer>| {
+                p.as_ref().map_or("direct".to_string(), |p| p.shown.clone())
+            };
+            let _ = writeln!(
+                s,
+                "proxy      http via {}, https via {} (from {}){}",
+                via(&self.proxy.http),
+                via(&self.proxy.https),
+                self.proxy.source,
+                if self.proxy.bypass.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} no_proxy rule(s)", self.proxy.bypass.len())
+                }
+            );
+        }
         if let Some(client) = &self.tls.client {
             let _ = writeln!(
                 s,

@@ -31,7 +31,7 @@ pub use crate::results::{GateMetric, Window};
 pub use data::{DataPlan, users_started};
 pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_ARRIVAL_RATE, MIN_SPAWN_RATE};
 pub use mix::{Deal, Mix};
-pub use net::{DEFAULT_DNS_TTL, Dns};
+pub use net::{Bypass, DEFAULT_DNS_TTL, Dns, PROXY_ENV, Proxies, ProxyServer};
 pub use resolve::{DEFAULT_MAX_BODY, resolve};
 pub use segment::{MAX_SEGMENTS, Segment, WholeLoad};
 pub use tls::{CaFile, ClientIdentity, Tls};
@@ -96,6 +96,8 @@ pub struct Overrides {
     /// `client_cert` / `client_key` (issue 17 item 8).
     pub client_cert: Option<std::path::PathBuf>,
     pub client_key: Option<std::path::PathBuf>,
+    /// Issue 17 item 7: the proxy variables of the environment ([`PROXY_ENV`]) that are set, name and value.
+    pub proxy_env: Vec<(String, String)>,
     /// `--no-fail-on-errors`: without gates, failed requests do not fail the run.
     pub no_fail_on_errors: bool,
 }
@@ -115,6 +117,8 @@ pub struct RunPlan {
     pub tls: Tls,
     /// Issue 17 item 3: how host names become addresses.
     pub dns: Dns,
+    /// Issue 17 item 7: which proxy each request goes through.
+    pub proxy: Proxies,
     /// The most users the plan runs at once: the ramp's or the highest stage's target, or an arrival rate's
     /// `max_users`.
     pub users: u64,

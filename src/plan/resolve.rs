@@ -93,6 +93,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
     };
     let tls = super::tls::resolve_tls(loaded, overrides)?;
     let dns = super::net::resolve_dns(loaded)?;
+    let proxy = super::net::resolve_proxies(loaded, &overrides.proxy_env)?;
 
     // [load]
     let load = loaded.load.as_ref();
@@ -247,6 +248,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         max_body,
         tls,
         dns,
+        proxy,
         users,
         load: load_model,
         duration,

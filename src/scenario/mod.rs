@@ -83,6 +83,10 @@ pub struct RawTarget {
     /// answered with fixed addresses instead of a lookup (`{ "api.test" = ["127.0.0.2", "::1"] }`).
     pub dns_ttl: Option<Spanned<String>>,
     pub resolve: Option<ResolveMap>,
+    /// Issue 17 item 7: the proxy every request goes through (`http://host:port`; "none": ignore HTTP_PROXY and
+    /// HTTPS_PROXY), and the hosts reached directly (NO_PROXY's syntax; replaces NO_PROXY).
+    pub proxy: Option<Spanned<String>>,
+    pub no_proxy: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

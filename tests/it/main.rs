@@ -17,6 +17,7 @@ mod mix;
 mod netns;
 mod preflight;
 mod prometheus;
+mod proxy;
 mod reliability;
 mod requests;
 mod run;

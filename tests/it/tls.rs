@@ -15,10 +15,10 @@ use tokio_rustls::TlsAcceptor;
 use crate::util::{Demo, loadgen, results, write};
 
 /// A CA and a server certificate it issued for 127.0.0.1 and localhost, in PEM; the CA can issue more.
-struct Pki {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
+pub struct Pki {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
 }
 
@@ -28,7 +28,7 @@ struct Issued {
     key_pem: String,
 }
 
-fn pki() -> Pki {
+pub fn pki() -> Pki {
     pki_named("loadgen test CA")
 }
 
@@ -84,24 +84,24 @@ impl Pki {
 
 /// What the server saw.
 #[derive(Default)]
-struct Counts {
-    connections: AtomicU64,
-    handshakes_failed: AtomicU64,
-    requests: AtomicU64,
+pub struct Counts {
+    pub connections: AtomicU64,
+    pub handshakes_failed: AtomicU64,
+    pub requests: AtomicU64,
     /// Connections on which the client showed a certificate.
-    client_certs: AtomicU64,
+    pub client_certs: AtomicU64,
 }
 
 /// A keep-alive HTTP/1.1 server over TLS on a loopback port the OS picks, answering every request with
 /// `200 OK` and a small body; it runs on its own thread and stops with the test.
-struct TlsServer {
+pub struct TlsServer {
     addr: SocketAddr,
     counts: Arc<Counts>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl TlsServer {
-    fn start(pki: &Pki) -> TlsServer {
+    pub fn start(pki: &Pki) -> TlsServer {
         Self::serving(&pki.cert_pem, &pki.key_pem, None)
     }
 
@@ -187,11 +187,11 @@ impl TlsServer {
         }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("https://{}", self.addr)
     }
 
-    fn count(&self, f: impl Fn(&Counts) -> &AtomicU64) -> u64 {
+    pub fn count(&self, f: impl Fn(&Counts) -> &AtomicU64) -> u64 {
         f(&self.counts).load(Ordering::Relaxed)
     }
 }

@@ -8,6 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{Net, Origin, SendError};
+use crate::plan::ProxyServer;
+use std::sync::Arc;
 
 /// A TCP or TLS connection.
 pub(super) enum Stream {
@@ -59,10 +61,35 @@ pub(super) struct Conn {
     pub(super) buf: BytesMut,
     /// Requests already answered on it (a reused connection may have been closed by the server meanwhile).
     pub(super) used: u64,
+    /// Issue 17 item 7: the http proxy its requests go to, in absolute form (`None`: to the origin, or through
+    /// a CONNECT tunnel).
+    pub(super) forward: Option<Arc<ProxyServer>>,
 }
 
-pub(super) async fn connect(net: &Net, origin: &Origin) -> Result<Stream, SendError> {
-    let (entry, start) = net.dns.pick(origin).await.map_err(SendError::Connect)?;
+/// A new connection to `origin`: directly, or through the proxy the plan gives for it.
+pub(super) async fn connect(net: &Net, origin: &Origin) -> Result<Conn, SendError> {
+    let proxy = net
+        .proxy
+        .as_ref()
+        .and_then(|p| p.for_origin(origin.https, &origin.host, origin.port));
+    let (stream, forward) = match proxy {
+        None => (open(net, origin, None).await?, None),
+        Some(p) => {
+            let forward = (!origin.https).then(|| Arc::new(p.clone()));
+            (open(net, origin, Some(p)).await?, forward)
+        }
+    };
+    Ok(Conn {
+        stream,
+        buf: BytesMut::with_capacity(4096),
+        used: 0,
+        forward,
+    })
+}
+
+/// A TCP connection to `addr`'s next address in turn (trying the others if it refuses).
+async fn tcp(net: &Net, addr: &Origin) -> Result<TcpStream, io::Error> {
+    let (entry, start) = net.dns.pick(addr).await?;
     // This connection's turn in the round-robin, then the other addresses if it refuses.
     let n = entry.addrs.len();
     let mut failed = None;
@@ -79,15 +106,53 @@ pub(super) async fn connect(net: &Net, origin: &Origin) -> Result<Stream, SendEr
     }
     let stream = match (opened, failed) {
         (Some(s), _) => s,
-        (None, Some(e)) => return Err(SendError::Connect(e)),
+        (None, Some(e)) => return Err(e),
         (None, None) => {
-            return Err(SendError::Connect(io::Error::new(
+            return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 "the host name has no address",
-            )));
+            ));
         }
     };
     let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// The stream to `origin`: TCP to it or to `proxy` (with a CONNECT tunnel for https), then TLS for https.
+async fn open(
+    net: &Net,
+    origin: &Origin,
+    proxy: Option<&ProxyServer>,
+) -> Result<Stream, SendError> {
+    let stream = match proxy {
+        None => tcp(net, origin).await.map_err(SendError::Connect)?,
+        Some(p) => {
+            let at = Origin {
+                key: p.shown.clone(),
+                https: false,
+                host: p.host.clone(),
+                port: p.port,
+                authority: String::new(),
+            };
+            let mut s = tcp(net, &at).await.map_err(|e| {
+                use crate::metrics::FailureKind;
+                match super::super::io_error::describe_io(&e, FailureKind::Connect) {
+                    // Out of descriptors or ports: loadgen's own limit, kept as such.
+                    (FailureKind::Resources, _) => SendError::Connect(e),
+                    (_, why) => SendError::Connect(io::Error::other(format!(
+                        "cannot connect to the proxy {}: {why}",
+                        p.shown
+                    ))),
+                }
+            })?;
+            if origin.https {
+                super::proxy::tunnel(&mut s, origin, p)
+                    .await
+                    .map_err(SendError::Connect)?;
+            }
+            s
+        }
+    };
     if origin.https {
         let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
             .map_err(|e| SendError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;

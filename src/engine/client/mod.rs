@@ -19,6 +19,7 @@ mod conn;
 mod cookies;
 mod dns;
 mod h1;
+mod proxy;
 // Read back by redirects, HTTP/2 and proxies (issue 17), which land next.
 #[allow(dead_code)]
 mod wire;
@@ -27,7 +28,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use http::header::HeaderValue;
 
 use super::io_error::describe_io;
@@ -87,6 +87,8 @@ pub struct Net {
     tls: Arc<rustls::ClientConfig>,
     /// Issue 17 item 3: every address of a name, re-looked-up after a TTL, and which were used.
     dns: dns::Resolver,
+    /// Issue 17 item 7: the proxies, when any is set (`None`: every connection is direct).
+    proxy: Option<Arc<crate::plan::Proxies>>,
 }
 
 impl Default for Net {
@@ -106,7 +108,14 @@ impl Net {
         Net {
             tls: Arc::new(super::tls::client_config(tls)),
             dns: dns::Resolver::default(),
+            proxy: None,
         }
+    }
+
+    /// Through the proxies `proxy` gives (none when it sets none).
+    pub fn with_proxy(mut self, proxy: &crate::plan::Proxies) -> Self {
+        self.proxy = proxy.any().then(|| Arc::new(proxy.clone()));
+        self
     }
 
     /// With `dns`'s look-up settings (TTL, fixed addresses).
@@ -219,6 +228,8 @@ pub struct Client {
     pool: Option<std::sync::Arc<Pool>>,
     cookies: Jar,
     send: SendBuf,
+    /// Issue 17 item 7: the request as it goes to an http proxy (absolute form), when it does.
+    forward: Vec<u8>,
 }
 
 impl Client {
@@ -287,23 +298,20 @@ impl Client {
             }
             let (key, mut conn) = match reused {
                 Some(c) => c,
-                None => {
-                    let stream = connect(net, origin).await?;
-                    let buf = BytesMut::with_capacity(4096);
-                    (
-                        origin.key.clone(),
-                        Conn {
-                            stream,
-                            buf,
-                            used: 0,
-                        },
-                    )
-                }
+                None => (origin.key.clone(), connect(net, origin).await?),
             };
             let reused = conn.used > 0;
+            // Issue 17 item 7: to an http proxy, the request goes in absolute form.
+            let wire = match &conn.forward {
+                None => self.send.wire.as_bytes(),
+                Some(p) => {
+                    proxy::absolute_form(self.send.wire.as_bytes(), origin, p, &mut self.forward);
+                    &self.forward
+                }
+            };
             // The connection is owned by this future while in use: if the exchange is cut short (a timeout),
             // it is dropped with it rather than reused mid-answer.
-            match round_trip(&mut conn, self.send.wire.as_bytes(), req).await {
+            match round_trip(&mut conn, wire, req).await {
                 Ok((answer, keep_alive)) => {
                     conn.used += 1;
                     // A request that says `Connection: close` gets a connection of its own, as it asks.
