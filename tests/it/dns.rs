@@ -212,6 +212,9 @@ fn a_name_with_two_addresses_spreads_new_connections_over_both() {
         r["addresses"][0]["origin"],
         format!("http://api.test:{port}")
     );
+    out.stdout_has(&format!(
+        "Connections to http://api.test:{port} by address: 127.0.0.2:{port}: 20, 127.0.0.3:{port}: 20"
+    ));
     loadgen(["check", &file.to_string_lossy()])
         .expect_code(0)
         .stdout_has(
