@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{Net, Origin, SendError};
-use crate::plan::ProxyServer;
+use crate::plan::{Proxies, ProxyServer};
 use std::sync::Arc;
 
 /// A TCP or TLS connection.
@@ -61,23 +61,22 @@ pub(super) struct Conn {
     pub(super) buf: BytesMut,
     /// Requests already answered on it (a reused connection may have been closed by the server meanwhile).
     pub(super) used: u64,
-    /// Issue 17 item 7: the http proxy its requests go to, in absolute form (`None`: to the origin, or through
-    /// a CONNECT tunnel).
-    pub(super) forward: Option<Arc<ProxyServer>>,
+    /// Issue 17 item 7: set when its requests go to the http proxy (`Proxies::http`) in absolute form; `None`:
+    /// to the origin, or through a CONNECT tunnel.
+    pub(super) forward: Option<Arc<Proxies>>,
 }
 
 /// A new connection to `origin`: directly, or through the proxy the plan gives for it.
 pub(super) async fn connect(net: &Net, origin: &Origin) -> Result<Conn, SendError> {
-    let proxy = net
-        .proxy
-        .as_ref()
-        .and_then(|p| p.for_origin(origin.https, &origin.host, origin.port));
-    let (stream, forward) = match proxy {
+    let (stream, forward) = match &net.proxy {
         None => (open(net, origin, None).await?, None),
-        Some(p) => {
-            let forward = (!origin.https).then(|| Arc::new(p.clone()));
-            (open(net, origin, Some(p)).await?, forward)
-        }
+        Some(proxies) => match proxies.for_origin(origin.https, &origin.host, origin.port) {
+            None => (open(net, origin, None).await?, None),
+            Some(p) => {
+                let forward = (!origin.https).then(|| proxies.clone());
+                (open(net, origin, Some(p)).await?, forward)
+            }
+        },
     };
     Ok(Conn {
         stream,

@@ -206,3 +206,67 @@ impl Resolver {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(url: &str) -> Origin {
+        Origin::of(&url::Url::parse(url).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn new_connections_take_every_address_in_turn_and_are_counted() {
+        let mut dns = crate::plan::Dns::default();
+        dns.resolve.insert(
+            "api.test".into(),
+            vec!["127.0.0.2".parse().unwrap(), "::1".parse().unwrap()],
+        );
+        let r = Resolver::new(&dns);
+        let o = origin("http://API.test:8080/");
+        let mut starts = Vec::new();
+        for _ in 0..5 {
+            let (e, start) = r.pick(&o).await.unwrap();
+            e.opened(start);
+            starts.push(start);
+        }
+        assert_eq!(starts, [0, 1, 0, 1, 0]);
+        // An IP literal needs no lookup; addresses with no connection are not listed.
+        let (_, _) = r.pick(&origin("http://127.0.0.9:1/")).await.unwrap();
+        assert_eq!(
+            r.used(),
+            vec![(
+                "http://api.test:8080".to_string(),
+                vec![
+                    ("127.0.0.2:8080".parse().unwrap(), 3),
+                    ("[::1]:8080".parse().unwrap(), 2)
+                ]
+            )]
+        );
+    }
+
+    #[test]
+    fn counts_of_replaced_entries_are_kept() {
+        let r = Resolver::default();
+        let a: SocketAddr = "127.0.0.2:80".parse().unwrap();
+        let b: SocketAddr = "127.0.0.3:80".parse().unwrap();
+        let old = Arc::new(Entry::new(vec![a], Some(Instant::now()), Arc::default()));
+        old.opened(0);
+        let new = Arc::new(Entry::new(
+            vec![a, b],
+            Some(Instant::now()),
+            old.turn.clone(),
+        ));
+        new.opened(0);
+        new.opened(1);
+        {
+            let mut t = lock(&r.table);
+            t.current.insert("http://x".into(), new);
+            t.retired.push(("http://x".into(), old));
+        }
+        assert_eq!(
+            r.used(),
+            vec![("http://x".to_string(), vec![(a, 2), (b, 1)])]
+        );
+    }
+}

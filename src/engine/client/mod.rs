@@ -302,7 +302,7 @@ impl Client {
             };
             let reused = conn.used > 0;
             // Issue 17 item 7: to an http proxy, the request goes in absolute form.
-            let wire = match &conn.forward {
+            let wire = match conn.forward.as_ref().and_then(|p| p.http.as_ref()) {
                 None => self.send.wire.as_bytes(),
                 Some(p) => {
                     proxy::absolute_form(self.send.wire.as_bytes(), origin, p, &mut self.forward);
