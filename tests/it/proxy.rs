@@ -376,3 +376,31 @@ fn bad_proxy_settings_are_errors_before_any_traffic() {
         .expect_code(2);
     out.stderr_has("error: environment variable no_proxy: `[::1`");
 }
+
+#[test]
+fn a_proxy_that_forbids_the_tunnel_is_a_connect_failure_naming_403() {
+    // tinyproxy allows CONNECT to the listed ports only, and answers others with 403.
+    let Some(proxy) = Tinyproxy::start("ConnectPort 443") else {
+        return;
+    };
+    let pki = pki();
+    let server = TlsServer::start(&pki);
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ca.pem", &pki.ca_pem);
+    let file = scenario(dir.path(), &server.url(), "ca_file = \"ca.pem\"");
+    let cmd = loadgen(["run", &file.to_string_lossy(), "-q"]).env("HTTPS_PROXY", &proxy.url());
+    let (r, out) = run(cmd, &file, 1);
+    let failures = r["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["kind"], "connect");
+    let message = failures[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(&format!(
+            "the proxy {} refused the tunnel to the target: 403 ",
+            proxy.url()
+        )) && message.contains("does not allow tunnels to this host or port"),
+        "{message}\n{}",
+        out.dump()
+    );
+    assert_eq!(server.count(|c| &c.connections), 0);
+}

@@ -262,6 +262,7 @@ fn run(file: &Path, extra: &[&str], code: i32) -> (serde_json::Value, crate::uti
         cmd = cmd.arg(a);
     }
     let out = cmd.expect_code(code);
+    assert!(!out.stderr.contains("panicked"), "{}", out.dump());
     (results(&json), out)
 }
 
