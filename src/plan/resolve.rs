@@ -98,6 +98,8 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             Some((file, v)) => super::values::follow_value(loaded, file, v)?,
             None => super::values::DEFAULT_FOLLOW_REDIRECTS,
         };
+    let dns = super::net::resolve_dns(loaded)?;
+    let proxy = super::net::resolve_proxies(loaded, &overrides.proxy_env)?;
 
     // [load]
     let load = loaded.load.as_ref();
@@ -264,6 +266,8 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         max_body,
         tls,
         protocol,
+        dns,
+        proxy,
         users,
         load: load_model,
         duration,

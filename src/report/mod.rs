@@ -396,6 +396,20 @@ impl RunResults {
             merged: None,
             aborted,
             verdict: None,
+            addresses: outcome
+                .addresses
+                .iter()
+                .map(|(origin, a)| crate::results::OriginAddresses {
+                    origin: origin.clone(),
+                    addresses: a
+                        .iter()
+                        .map(|(addr, n)| crate::results::AddressCount {
+                            address: addr.to_string(),
+                            connections: *n,
+                        })
+                        .collect(),
+                })
+                .collect(),
         };
         results.validity = crate::validity::assess(plan, &results);
         results.judge();

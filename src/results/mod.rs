@@ -73,6 +73,51 @@ pub struct RunResults {
     /// again from the figures; null in files written before it existed).
     #[serde(default)]
     pub verdict: Option<Verdict>,
+    /// Issue 17 item 3: per origin, the addresses connections were opened to and how many (every address a
+    /// name resolves to is used); omitted when none is known (older files, reports of other tools).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<OriginAddresses>,
+}
+
+/// The addresses connections to one origin were opened to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OriginAddresses {
+    /// `scheme://host:port`.
+    pub origin: String,
+    pub addresses: Vec<AddressCount>,
+}
+
+/// Connections opened to one address.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AddressCount {
+    /// An IP address and port, e.g. `127.0.0.2:8080` or `[::1]:8080`.
+    pub address: String,
+    pub connections: u64,
+}
+
+impl OriginAddresses {
+    /// `a` and `b` together: the connections of the same origin and address added up.
+    pub fn merge(lists: &[&[OriginAddresses]]) -> Vec<OriginAddresses> {
+        let mut by: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+        for o in lists.iter().flat_map(|l| l.iter()) {
+            let e = by.entry(&o.origin).or_default();
+            for a in &o.addresses {
+                *e.entry(&a.address).or_default() += a.connections;
+            }
+        }
+        by.into_iter()
+            .map(|(origin, a)| OriginAddresses {
+                origin: origin.to_string(),
+                addresses: a
+                    .into_iter()
+                    .map(|(address, connections)| AddressCount {
+                        address: address.to_string(),
+                        connections,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 /// What `loadgen merge` combined.

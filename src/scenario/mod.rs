@@ -60,6 +60,9 @@ pub struct RawClass {
     pub follow_redirects: Option<Spanned<i64>>,
 }
 
+/// `[target] resolve`: host names to lists of addresses, as written.
+pub type ResolveMap = BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>;
+
 /// A list of HTTP status codes as written, each with its place.
 pub type StatusList = Spanned<Vec<Spanned<i64>>>;
 
@@ -82,6 +85,18 @@ pub struct RawTarget {
     // Issue 17, items 4 and 5 (redirects, compression).
     /// Redirects a request follows at most (the default of every request; 0: none).
     pub follow_redirects: Option<Spanned<i64>>,
+    /// Issue 17 item 8: the client certificate (PEM, with its chain) and its private key shown to servers that
+    /// ask for one (mutual TLS), relative to the scenario file.
+    pub client_cert: Option<Spanned<String>>,
+    pub client_key: Option<Spanned<String>>,
+    /// Issue 17 item 3: how long looked-up addresses are used ("5m"; "never": once per run), and host names
+    /// answered with fixed addresses instead of a lookup (`{ "api.test" = ["127.0.0.2", "::1"] }`).
+    pub dns_ttl: Option<Spanned<String>>,
+    pub resolve: Option<ResolveMap>,
+    /// Issue 17 item 7: the proxy every request goes through (`http://host:port`; "none": ignore HTTP_PROXY and
+    /// HTTPS_PROXY), and the hosts reached directly (NO_PROXY's syntax; replaces NO_PROXY).
+    pub proxy: Option<Spanned<String>>,
+    pub no_proxy: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "plan::describe",
             "plan::load",
             "plan::mix",
+            "plan::net",
             "plan::request_checks",
             "plan::resolve",
             "plan::segment",

@@ -17,19 +17,19 @@
 
 mod conn;
 mod cookies;
+mod dns;
 mod framing;
 mod h1;
 // Issue 17, item 6: HTTP/2 (`self::h2`; the crate is `::h2`).
 mod h2;
+mod proxy;
 mod redirect;
 mod wire;
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use bytes::BytesMut;
 use http::header::HeaderValue;
 
 pub use self::h2::{H2Failure, H2Pool};
@@ -89,7 +89,10 @@ impl Origin {
 #[derive(Debug)]
 pub struct Net {
     tls: Arc<rustls::ClientConfig>,
-    dns: Mutex<HashMap<String, Arc<[SocketAddr]>>>,
+    /// Issue 17 item 3: every address of a name, re-looked-up after a TTL, and which were used.
+    dns: dns::Resolver,
+    /// Issue 17 item 7: the proxies, when any is set (`None`: every connection is direct).
+    proxy: Option<Arc<crate::plan::Proxies>>,
     // Issue 17, item 6 (HTTP/2):
     /// The HTTP version spoken (`[target] http`).
     http: HttpVersion,
@@ -116,7 +119,8 @@ impl Net {
     pub fn with_tls(tls: &crate::plan::Tls) -> Self {
         Net {
             tls: Arc::new(super::tls::client_config(tls)),
-            dns: Mutex::new(HashMap::new()),
+            dns: dns::Resolver::default(),
+            proxy: None,
             http: HttpVersion::Http1,
             http2_connections: crate::plan::DEFAULT_HTTP2_CONNECTIONS,
             tls_alpn: None,
@@ -140,34 +144,21 @@ impl Net {
         self
     }
 
-    /// The addresses of `origin`, looked up once per run.
-    pub async fn resolve(&self, origin: &Origin) -> io::Result<Arc<[SocketAddr]>> {
-        if let Some(a) = self.cached(&origin.key) {
-            return Ok(a);
-        }
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((origin.host.as_str(), origin.port))
-            .await?
-            .collect();
-        if addrs.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                "the host name has no address",
-            ));
-        }
-        let addrs: Arc<[SocketAddr]> = addrs.into();
-        self.dns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(origin.key.clone(), addrs.clone());
-        Ok(addrs)
+    /// Through the proxies `proxy` gives (none when it sets none).
+    pub fn with_proxy(mut self, proxy: &crate::plan::Proxies) -> Self {
+        self.proxy = proxy.any().then(|| Arc::new(proxy.clone()));
+        self
     }
 
-    fn cached(&self, key: &str) -> Option<Arc<[SocketAddr]>> {
-        self.dns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
+    /// With `dns`'s look-up settings (TTL, fixed addresses).
+    pub fn with_dns(mut self, dns: &crate::plan::Dns) -> Self {
+        self.dns = dns::Resolver::new(dns);
+        self
+    }
+
+    /// Per origin (`http://host:port`), the addresses connections were opened to and how many.
+    pub fn addresses_used(&self) -> Vec<(String, Vec<(SocketAddr, u64)>)> {
+        self.dns.used()
     }
 }
 
@@ -194,6 +185,11 @@ impl SendError {
         match self {
             SendError::Connect(e) => describe_io(e, FailureKind::Connect),
             SendError::Tls(e) => (
+                FailureKind::Connect,
+                super::tls::describe_handshake_error(e),
+            ),
+            // An alert after the handshake (TLS 1.3 client authentication refused): named as TLS.
+            SendError::Io(e) if super::tls::is_tls_error(e) => (
                 FailureKind::Connect,
                 super::tls::describe_handshake_error(e),
             ),
@@ -278,6 +274,8 @@ pub struct Client {
     h2: Option<Arc<H2Pool>>,
     /// The one of them this user's requests go on.
     h2_conn: Option<self::h2::UserConn>,
+    /// Issue 17 item 7: the request as it goes to an http proxy (absolute form), when it does.
+    forward: Vec<u8>,
 }
 
 impl Client {
@@ -358,23 +356,20 @@ impl Client {
             }
             let (key, mut conn) = match reused {
                 Some(c) => c,
-                None => {
-                    let stream = connect(net, origin).await?;
-                    let buf = BytesMut::with_capacity(4096);
-                    (
-                        origin.key.clone(),
-                        Conn {
-                            stream,
-                            buf,
-                            used: 0,
-                        },
-                    )
-                }
+                None => (origin.key.clone(), connect(net, origin).await?),
             };
             let reused = conn.used > 0;
+            // Issue 17 item 7: to an http proxy, the request goes in absolute form.
+            let wire = match conn.forward.as_ref().and_then(|p| p.http.as_ref()) {
+                None => self.send.wire.as_bytes(),
+                Some(p) => {
+                    proxy::absolute_form(self.send.wire.as_bytes(), origin, p, &mut self.forward);
+                    &self.forward
+                }
+            };
             // The connection is owned by this future while in use: if the exchange is cut short (a timeout),
             // it is dropped with it rather than reused mid-answer.
-            match round_trip(&mut conn, self.send.wire.as_bytes(), req).await {
+            match round_trip(&mut conn, wire, req).await {
                 Ok((answer, keep_alive)) => {
                     conn.used += 1;
                     // A request that says `Connection: close` gets a connection of its own, as it asks.
@@ -428,8 +423,9 @@ impl Client {
                     if let Some(stream) = stream {
                         let conn = Conn {
                             stream,
-                            buf: BytesMut::with_capacity(4096),
+                            buf: bytes::BytesMut::with_capacity(4096),
                             used: 0,
+                            forward: None,
                         };
                         self.put(origin.key.clone(), conn);
                     }

@@ -5,6 +5,7 @@ use super::conn::Stream;
 use super::h1::MAX_HEADERS;
 use super::*;
 use bytes::Bytes;
+use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[test]

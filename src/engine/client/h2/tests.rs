@@ -326,7 +326,7 @@ async fn http2_only_over_tls_fails_to_connect_to_a_server_without_it() {
     });
     let tls = crate::plan::Tls {
         insecure: true,
-        ca: None,
+        ..crate::plan::Tls::default()
     };
     let o = origin(&format!("https://localhost:{port}/"));
     let net = Net::with_tls(&tls).with_protocol(crate::plan::Protocol {
