@@ -41,6 +41,7 @@ fn bench(c: &mut Criterion) {
         status: Some(200),
         bytes: 120,
         failure: None,
+        client: Default::default(),
     };
     c.bench_function("record/ok", |b| {
         b.iter(|| shard.record(black_box(2), black_box(&outcome)))

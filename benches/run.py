@@ -315,9 +315,9 @@ def oha_path() -> str | None:
 
 
 def install_prerequisites(want_oha: bool) -> str | None:
-    """apt-get install nginx wrk when missing (apt-get update only if the first try fails); cargo install
+    """apt-get install nginx wrk h2load (nghttp2-client) when missing (apt-get update only if the first try fails); cargo install
     oha --locked when missing. Returns the oha path, or None when oha is skipped."""
-    need = {"nginx": "nginx", "wrk": "wrk", "time": "time"}  # command -> Debian package (time: GNU time, for peak RSS)
+    need = {"nginx": "nginx", "wrk": "wrk", "time": "time", "h2load": "nghttp2-client"}  # command -> Debian package (time: GNU time, for peak RSS)
     missing = [pkg for cmd, pkg in need.items() if not shutil.which(cmd, path="/usr/bin:/usr/sbin:/bin:" + os.environ.get("PATH", ""))]
     if missing:
         out(f"installing {' '.join(missing)} with apt-get ...")
@@ -459,7 +459,8 @@ class Nginx:
     def __init__(self, core: int | None) -> None:
         self.prefix = Path(tempfile.mkdtemp(prefix="loadgen-bench-nginx-"))
         self.port = free_port()
-        conf = (BENCH / "nginx.conf").read_text().replace("@PORT@", str(self.port))
+        self.h2_port = free_port()
+        conf = (BENCH / "nginx.conf").read_text().replace("@PORT@", str(self.port)).replace("@H2PORT@", str(self.h2_port))
         self.conf = self.prefix / "nginx.conf"
         self.conf.write_text(conf)
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -474,6 +475,7 @@ class Nginx:
         LIVE.append(self.proc)
         wait_for_port(self.port, self.proc, "nginx")
         self.url = f"http://127.0.0.1:{self.port}/"
+        self.h2_url = f"http://127.0.0.1:{self.h2_port}/"  # h2c with prior knowledge
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         conn.request("GET", "/")
         resp = conn.getresponse()
@@ -849,6 +851,99 @@ def closed_loop(args, cores, oha: str | None, raw: Path, all_cores: bool = False
     return ok
 
 
+def parse_h2load(m: Measured) -> Sample:
+    text = m.stdout
+    req = re.search(r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored",
+                    text, re.M)
+    rps = re.search(r"^finished in [\d.]+\w*, ([\d.]+) req/s", text, re.M)
+    if not req or not rps:
+        raise ValueError("no request count or rate in h2load's output")
+    done, ok, failed, errored = (int(req.group(i)) for i in (3, 4, 5, 6))
+    return Sample("h2load", done, float(rps.group(1)), None, None, failed + errored + (done - ok - failed), m)
+
+
+H2_SHAPES = [
+    # (label, connections, streams per connection, loadgen scenario)
+    ("64 streams on 1 connection", 1, CLOSED_USERS, "nginx_h2_one_connection.toml"),
+    ("64 connections, 1 stream each", CLOSED_USERS, 1, "nginx_h2_connections.toml"),
+]
+
+
+def http2_run(args, cores, raw: Path) -> bool:
+    """HTTP/2 (h2c) against nginx: h2load and loadgen in turn, 64 requests in flight, as 64 streams on one
+    connection and as 64 connections; CPU per request is the figure (issue 17, item 6)."""
+    tgt_core, tool_core = cores
+    secs = args.duration
+    out()
+    out(f"== HTTP/2 (h2c, prior knowledge): GET / on nginx, {CLOSED_USERS} requests in flight; "
+        f"{args.rounds} round(s) x {secs} s per tool and shape, alternating order ==")
+    if not shutil.which("h2load"):
+        out("h2load is not installed (Debian package nghttp2-client): skipped")
+        return False
+    nginx = Nginx(tgt_core)
+    ok = True
+    samples: dict[tuple[str, str], list[Sample]] = {}
+    try:
+        out(f"nginx {nginx.h2_url} (worker pid {nginx.worker_pid})")
+        for label, conns, streams, scen in H2_SHAPES:
+            out(f"-- {label}")
+            tools = ["h2load", "loadgen"]
+            for rnd in range(args.rounds):
+                order = tools if rnd % 2 == 0 else tools[::-1]
+                for tool in order:
+                    time.sleep(1)
+                    name = f"h2-{conns}c-r{rnd + 1}-{tool}"
+                    if tool == "h2load":
+                        cmd = ["h2load", "-t1", f"-c{conns}", f"-m{streams}", f"-D{secs}", nginx.h2_url]
+                    else:
+                        js = raw / f"{name}.json"
+                        cmd = [str(LOADGEN), "run", str(SCEN / scen), "--host", nginx.h2_url.rstrip("/"),
+                               "-t", f"{secs}s", "-q", "--json", str(js)]
+                    m = run_measured(cmd, tool_core, secs * 2 + 30, WANT_NOFILE, nginx.worker_pid, raw, name)
+                    if m.rc != 0 or m.timed_out:
+                        out(f"  {tool}: FAILED: " + m.explain_failure())
+                        ok = False
+                        continue
+                    try:
+                        s = parse_h2load(m) if tool == "h2load" else parse_loadgen(m, js, tool)[0]
+                    except (ValueError, KeyError, OSError) as e:
+                        out(f"  {tool}: cannot read its results: {e}")
+                        ok = False
+                        continue
+                    samples.setdefault((label, tool), []).append(s)
+                    out(f"  {tool:8} {fmt(s.rps)} req/s, {fmt(s.us_per_req, 2)} µs CPU/req "
+                        f"({fmt(s.m.user_s, 2)} user + {fmt(s.m.sys_s, 2)} sys, {fmt(s.cpu_pct)}% of a core), "
+                        f"peak RSS {fmt(s.rss_mib, 1)} MiB, errors {s.errors}, nginx {fmt(s.target_pct)}% of a core, "
+                        f"everything else {fmt(s.other_pct)}%")
+    finally:
+        nginx.stop()
+    out()
+    out(f"HTTP/2, median over {args.rounds} round(s) (min–max):")
+    rows = []
+    for label, conns, streams, _ in H2_SHAPES:
+        for tool in ("h2load", "loadgen"):
+            ss = samples.get((label, tool), [])
+            if not ss:
+                rows.append([f"{tool}, {label}"] + ["-"] * 6)
+                continue
+            rows.append([f"{tool}, {label}",
+                         med_range([s.rps for s in ss], 0),
+                         med_range([s.us_per_req for s in ss], 2),
+                         med_range([s.cpu_pct for s in ss], 0),
+                         med_range([s.rss_mib for s in ss], 1),
+                         str(sum(s.errors for s in ss)),
+                         med_range([s.target_pct for s in ss], 0)])
+    table(["tool, shape", "req/s", "CPU µs/req", "tool CPU %", "peak RSS MiB", "errors", "nginx CPU %"], rows)
+    for label, _, _, _ in H2_SHAPES:
+        lg, h2 = samples.get((label, "loadgen"), []), samples.get((label, "h2load"), [])
+        if lg and h2:
+            ratio = statistics.median(s.us_per_req for s in lg) / statistics.median(s.us_per_req for s in h2)
+            out(f"loadgen/h2load CPU per request, {label}: x{ratio:.2f}")
+    out("(h2load -t1 -cC -mS -D SECS: C connections, S streams each, one thread; loadgen: 64 users, http = \"2\", "
+        "http2_connections = C, one worker thread on its core)")
+    return ok
+
+
 def series_steady(series: list[dict], users: int, planned_s: float, settle_s: float = 2.0) -> tuple[list[dict], float | None]:
     """The points from settle_s after all users run to the planned end; returns them and the time all ran."""
     t_full = next((p["elapsed_s"] for p in series if p["users"] >= users), None)
@@ -1121,7 +1216,9 @@ def main() -> int:
     ap.add_argument("--scale", action="store_true", help="also the 10,000-user run against nginx")
     ap.add_argument("--ultimate", action="store_true", help="also scenarios/ultimate.toml against serve-demo")
     ap.add_argument("--latency", action="store_true", help="also the latency-trust run against serve-demo --latency 20ms")
-    ap.add_argument("--all", action="store_true", help="closed loop + --scale + --ultimate + --latency")
+    ap.add_argument("--http2", action="store_true",
+                    help="also HTTP/2 (h2c) against nginx: loadgen and h2load, 64 streams on one connection and on 64")
+    ap.add_argument("--all", action="store_true", help="closed loop + --scale + --ultimate + --latency + --http2")
     ap.add_argument("--scale-duration", type=int, default=60, help="seconds of the scale run")
     ap.add_argument("--ultimate-duration", type=int, default=60, help="seconds of the reference API run")
     ap.add_argument("--latency-duration", type=int, default=30, help="seconds of the loaded latency run")
@@ -1153,7 +1250,7 @@ def main() -> int:
             ap.error(f"--loadgen-bin {spec!r}: {path} is not an executable file")
         extra.append((label, Path(path).resolve()))
     if args.all:
-        args.scale = args.ultimate = args.latency = True
+        args.scale = args.ultimate = args.latency = args.http2 = True
     if args.quick:
         args.rounds, args.duration, args.warmup = 1, 3, 1
         args.scale_duration = min(args.scale_duration, 20)
@@ -1198,6 +1295,7 @@ def main() -> int:
             (args.scale, lambda: scale_run(args, cores, raw)),
             (args.ultimate, lambda: ultimate_run(args, cores, raw)),
             (args.latency, lambda: latency_run(args, cores, raw)),
+            (args.http2, lambda: http2_run(args, cores, raw)),
             (args.all_cores and not args.no_closed, lambda: closed_loop(args, spread, oha, raw, all_cores=True)),
             (args.all_cores and args.scale, lambda: scale_run(args, spread, raw, all_cores=True)),
             (args.all_cores and args.ultimate, lambda: ultimate_run(args, spread, raw, all_cores=True)),

@@ -99,6 +99,13 @@ pub struct Overrides {
     /// self-signed CA (overrides target.ca_file).
     #[arg(long, value_name = "PEM_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Show this certificate (PEM, the client's own first, then its chain) to https servers that ask for one
+    /// (mutual TLS); needs --client-key (overrides target.client_cert).
+    #[arg(long, value_name = "PEM_FILE")]
+    pub client_cert: Option<PathBuf>,
+    /// The private key of --client-cert (PEM, unencrypted) (overrides target.client_key).
+    #[arg(long, value_name = "PEM_FILE")]
+    pub client_key: Option<PathBuf>,
     /// Run only the I-th of N equal parts of the plan (I from 0 to N-1, e.g. a Kubernetes Job's
     /// JOB_COMPLETION_INDEX): its share of the users, spawn rate, arrival rate, iterations and unique data
     /// rows, with user numbers that never collide with another segment's. Combine the results with

@@ -288,6 +288,11 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
             .filter_map(|r| r.aborted.clone())
             .min_by(|a, b| a.at_s.total_cmp(&b.at_s)),
         verdict: None,
+        addresses: crate::results::OriginAddresses::merge(
+            &all.iter()
+                .map(|r| r.addresses.as_slice())
+                .collect::<Vec<_>>(),
+        ),
     };
     merged.gates = GateSummary::of(
         evaluate_gates(&merged, &first.gates.results),

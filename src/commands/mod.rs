@@ -47,6 +47,12 @@ pub(crate) fn load_plan(
         iterations: o.iterations,
         insecure: o.insecure,
         ca_file: o.ca_file.clone(),
+        client_cert: o.client_cert.clone(),
+        client_key: o.client_key.clone(),
+        proxy_env: plan::PROXY_ENV
+            .iter()
+            .filter_map(|n| std::env::var(n).ok().map(|v| (n.to_string(), v)))
+            .collect(),
         no_fail_on_errors: o.no_fail_on_errors,
     };
     let plan = plan::resolve(&loaded, &overrides)?;

@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -172,6 +173,7 @@ enum Route {
     Refresh,
     Logout,
     Protected,
+    Versions,
 }
 
 impl Route {
@@ -184,6 +186,7 @@ impl Route {
             "/api/auth/refresh" => (Route::Refresh, Method::POST),
             "/api/auth/logout" => (Route::Logout, Method::POST),
             "/api/protected/operation" => (Route::Protected, Method::POST),
+            "/api/debug/versions" => (Route::Versions, Method::GET),
             _ => return None,
         })
     }
@@ -197,6 +200,32 @@ pub(crate) struct App {
     users: Users,
     revoked: Revoked,
     limiter: RateLimiter,
+    /// Requests and connections by HTTP version.
+    pub versions: Versions,
+}
+
+/// Requests and connections served, by HTTP version: what a test reads to see how a client spoke.
+#[derive(Default)]
+pub(crate) struct Versions {
+    http1_requests: AtomicU64,
+    http1_connections: AtomicU64,
+    http2_requests: AtomicU64,
+    http2_connections: AtomicU64,
+}
+
+impl Versions {
+    /// Counts a request (and its connection, when it is the connection's first).
+    pub fn request(&self, version: hyper::Version, first_on_connection: bool) {
+        let (requests, connections) = if version == hyper::Version::HTTP_2 {
+            (&self.http2_requests, &self.http2_connections)
+        } else {
+            (&self.http1_requests, &self.http1_connections)
+        };
+        requests.fetch_add(1, Ordering::Relaxed);
+        if first_on_connection {
+            connections.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl App {
@@ -208,6 +237,7 @@ impl App {
             users: Users::new(),
             revoked: Revoked::new(),
             limiter: RateLimiter::new(config.rate_limit, config.rate_window),
+            versions: Versions::default(),
             started: Instant::now(),
             config,
         })
@@ -288,7 +318,20 @@ impl App {
             Route::Refresh => self.refresh(parts),
             Route::Logout => self.logout(parts),
             Route::Protected => self.protected(parts, body),
+            Route::Versions => self.versions(),
         }
+    }
+
+    fn versions(&self) -> Resp {
+        let v = &self.versions;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "http1": {"requests": get(&v.http1_requests), "connections": get(&v.http1_connections)},
+                "http2": {"requests": get(&v.http2_requests), "connections": get(&v.http2_connections)},
+            }),
+        )
     }
 
     fn health(&self) -> Resp {

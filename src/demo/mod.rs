@@ -16,6 +16,10 @@
 //! | `POST /api/auth/refresh` | Bearer | 200 new token, same shape as login; the old token is revoked | 401 |
 //! | `POST /api/protected/operation` | Bearer, `{"action":"test"}` | 200 `{"ok":true,"action"}` | 401; 429 `{"error":"rate limit exceeded"}` + `Retry-After` (seconds); 400 missing `action` |
 //! | `POST /api/auth/logout` | Bearer | 200 `{"ok":true}`; the token is revoked | 401 |
+//! | `GET /api/debug/versions` | – | 200 `{"http1":{"requests":N,"connections":N},"http2":{...}}`: what was served by HTTP version (this request included) | – |
+//!
+//! Every endpoint is served over HTTP/1.1 and over HTTP/2 with prior knowledge (h2c); the server tells them
+//! apart by the client's first bytes.
 //!
 //! "Bearer" means an `Authorization: Bearer <token>` header. A 401 (with
 //! `WWW-Authenticate: Bearer`) is returned for a missing header, a malformed

@@ -2,7 +2,8 @@
 //! the self-contained background server ([`DemoServer`]).
 //!
 //! Shape: one tokio task per TCP connection, each driving a hyper HTTP/1.1
-//! keep-alive connection, all kept in a `JoinSet` so they can be drained and,
+//! keep-alive connection or an HTTP/2 one (h2c with prior knowledge: hyper-util's
+//! auto builder tells them apart by the client's first bytes), all kept in a `JoinSet` so they can be drained and,
 //! past a grace period, aborted — following mini-redis: stop accepting when
 //! the shutdown future resolves, tell every connection to finish its current
 //! request and close, wait up to [`SHUTDOWN_GRACE`], return. Accept errors such as
@@ -23,9 +24,9 @@ use std::time::Duration;
 
 use hyper::Request;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
@@ -55,8 +56,9 @@ pub async fn serve(
 ) -> io::Result<()> {
     let app = Arc::new(App::new(config)?);
     let (stop_tx, stop_rx) = watch::channel(());
-    let mut builder = http1::Builder::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
+        .http1()
         .keep_alive(true)
         .pipeline_flush(true)
         .header_read_timeout(None);
@@ -114,7 +116,7 @@ pub async fn serve(
 /// fires.
 fn spawn_connection(
     conns: &mut JoinSet<()>,
-    builder: &http1::Builder,
+    builder: &auto::Builder<TokioExecutor>,
     app: &Arc<App>,
     stream: TcpStream,
     index: u64,
@@ -125,12 +127,17 @@ fn spawn_connection(
     let app = Arc::clone(app);
     // Per-connection RNG: no shared state; only the hyper task touches it.
     let rng = RefCell::new(app.connection_rng(index));
+    // Counted by HTTP version when its first request arrives (`GET /api/debug/versions`).
+    let counted = std::cell::Cell::new(false);
     let service = service_fn(move |req: Request<Incoming>| {
+        app.versions.request(req.version(), !counted.replace(true));
         let (fail, delay) = app.sample(&mut rng.borrow_mut(), req.uri().path());
         let app = Arc::clone(&app);
         async move { Ok::<_, Infallible>(app.respond(req, fail, delay).await) }
     });
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .into_owned();
     conns.spawn(async move {
         tokio::pin!(conn);
         let res = tokio::select! {

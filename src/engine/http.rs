@@ -4,7 +4,9 @@
 //!
 //! Two times are measured from just before the request is sent (connecting included, when the user has no open
 //! connection): the time to the response headers (TTFB) and the full response time to the end of the body, as
-//! Locust measures it. JSON parsing for captures happens after the clock stops. Bodies that nothing captures
+//! Locust measures it. A request that follows redirects is one request, timed over the whole chain: its
+//! response time ends with the final answer's body, and its TTFB is the time to the final answer's headers
+//! (what the step waited for before it had its answer); the redirects followed are counted per request name. JSON parsing for captures happens after the clock stops. Bodies that nothing captures
 //! from are counted chunk by chunk, never buffered; a body a capture needs is kept up to `[target] max_body`,
 //! and a longer one is read to its end but dropped, and fails the capture. The request timeout covers the
 //! whole exchange.
@@ -17,7 +19,7 @@ use super::client::{Client, Outgoing};
 use super::request::render;
 use super::shared::{Ctx, Shared, State};
 use crate::metrics::FailureKind;
-use crate::metrics::Outcome;
+use crate::metrics::{ClientCounts, Outcome};
 use crate::plan::CaptureSource;
 
 /// What a user keeps about the request it is making, besides its template values.
@@ -82,7 +84,8 @@ pub async fn exec(
     let delay = due.take().map(|d| start.saturating_duration_since(d));
     let deadline =
         tokio::time::Instant::from_std(start + step.timeout.unwrap_or(shared.plan.timeout));
-    let answer = match timeout_at(deadline, client.exchange(&shared.net, origin, &out)).await {
+    let fetched = client.fetch(&shared.net, origin, &out, step.follow_redirects);
+    let (answer, redirects) = match timeout_at(deadline, fetched).await {
         Ok(Ok(a)) => a,
         failed => {
             let (kind, msg) = match failed {
@@ -103,6 +106,7 @@ pub async fn exec(
                 None,
                 None,
                 0,
+                ClientCounts::default(),
                 Some((kind, &msg)),
             );
         }
@@ -116,6 +120,10 @@ pub async fn exec(
         *open = false;
     }
     let bytes = answer.bytes;
+    let counts = ClientCounts {
+        redirects: u64::from(redirects),
+        ..ClientCounts::default()
+    };
     let accepted = step.accepts(status);
     let mut header_caps: Vec<(usize, Option<String>)> = Vec::new();
     for c in &step.captures {
@@ -136,6 +144,7 @@ pub async fn exec(
             Some(ttfb),
             Some(status),
             bytes,
+            counts,
             failure,
         )
     };
@@ -278,6 +287,7 @@ fn unsent(shared: &Shared, id: u64, idx: usize, msg: &str) -> Result<(), Failure
             status: None,
             bytes: 0,
             failure: Some((FailureKind::Other, msg)),
+            client: Default::default(),
         },
     );
     Err(FailureKind::Other)
@@ -294,6 +304,7 @@ fn done(
     ttfb: Option<std::time::Duration>,
     status: Option<u16>,
     bytes: u64,
+    client: ClientCounts,
     failure: Option<(FailureKind, &str)>,
 ) -> Result<(), FailureKind> {
     *in_flight = None;
@@ -325,6 +336,7 @@ fn done(
             status,
             bytes,
             failure,
+            client,
         },
     );
     ok

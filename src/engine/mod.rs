@@ -89,6 +89,8 @@ pub struct RunOutcome {
     pub peak_users: u64,
     /// Cores loadgen could run on.
     pub cores: usize,
+    /// Issue 17 item 3: per origin, the addresses connections were opened to and how many.
+    pub addresses: Vec<(String, Vec<(std::net::SocketAddr, u64)>)>,
 }
 
 /// Something that wants to hear about each second of the run (the progress line, the live CSV files, the
@@ -278,6 +280,7 @@ pub async fn run(
         aborted_users,
         peak_users: recorder.peak_users(),
         cores: collector.cores,
+        addresses: shared.net.addresses_used(),
     })
 }
 

@@ -10,7 +10,7 @@
 use http::header::{CONNECTION, CONTENT_TYPE, COOKIE, HOST, HeaderName};
 use http::{Method, Uri};
 
-use super::client::{Origin, SendBuf};
+use super::client::{Jar, Origin, SendBuf};
 use crate::plan::{Body, Step};
 use crate::scenario::template::Context;
 
@@ -215,7 +215,8 @@ fn plain_target(t: &str) -> bool {
 
 /// Renders the request of `step` for the user behind `ctx` into `buf.wire`, as it goes on the wire: what is
 /// constant comes from `prep`, the rest is rendered. `origin` is where it goes unless its URL is absolute and
-/// rendered now (that origin is returned); `jar` is the user's cookies.
+/// rendered now (that origin is returned); `jar` is the user's cookies, of which those that match the request's
+/// URL (RFC 6265: domain, path, `Secure`) are sent — an empty jar costs nothing here.
 ///
 /// Every header is on the wire once: `host` is the target's unless the request sets its own `Host`, which
 /// replaces it; `cookie` is one header, the request's own `Cookie` value first and then the jar's cookies that
@@ -228,7 +229,7 @@ pub(crate) fn render(
     base_path: &str,
     origin: &Origin,
     ctx: &mut dyn Context,
-    jar: &[(String, String)],
+    jar: &Jar,
     buf: &mut SendBuf,
 ) -> Result<Rendered, String> {
     let SendBuf {
@@ -236,6 +237,7 @@ pub(crate) fn render(
         target,
         values,
         spans,
+        own_cookie: own_cookie_len,
     } = buf;
     let (dyn_origin, target) = match &prep.target {
         Some(t) => (None, t.as_str()),
@@ -283,12 +285,15 @@ pub(crate) fn render(
                 .any(|n| n.trim_ascii() == name)
         })
     };
-    let mut jar = jar.iter().filter(|(n, _)| !named(n)).peekable();
+    let matching = jar.matching(origin, target);
+    let mut jar = matching.iter().filter(|(n, _)| !named(n)).peekable();
+    *own_cookie_len = 0;
     if own_cookie.is_some() || jar.peek().is_some() {
         w.push_str("cookie: ");
         let mut first = true;
         if let Some(v) = own_cookie {
             w.push_str(v);
+            *own_cookie_len = v.len();
             first = v.trim_ascii().is_empty();
         }
         for (n, v) in jar {

@@ -78,7 +78,10 @@ impl Shared {
             .data
             .as_ref()
             .map(|d| crate::data::Feeder::new(d.set.clone(), d.assign));
-        let net = Net::with_tls(&plan.tls);
+        let net = Net::with_tls(&plan.tls)
+            .with_protocol(plan.protocol)
+            .with_dns(&plan.dns)
+            .with_proxy(&plan.proxy);
         Ok(Shared {
             plan,
             recorder,

@@ -31,12 +31,24 @@ pub fn client_config(tls: &Tls) -> rustls::ClientConfig {
         // The ring provider supports the default versions; this is unreachable in practice.
         Err(_) => unreachable!("ring supports TLS 1.2 and 1.3"),
     };
-    if tls.insecure {
-        return builder
+    let builder = if tls.insecure {
+        builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCert { algorithms }))
-            .with_no_client_auth();
+    } else {
+        builder.with_root_certificates(roots(tls))
+    };
+    match &tls.client {
+        // Checked when the plan was resolved: the key loads and matches the certificate.
+        Some(client) => builder.with_client_cert_resolver(Arc::new(
+            rustls::sign::SingleCertAndKey::from(client.key.clone()),
+        )),
+        None => builder.with_no_client_auth(),
     }
+}
+
+/// The built-in roots and the CA file's certificates.
+fn roots(tls: &Tls) -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -45,7 +57,7 @@ pub fn client_config(tls: &Tls) -> rustls::ClientConfig {
         let (added, _) = roots.add_parsable_certificates(ca.certs.iter().cloned());
         debug_assert_eq!(added, ca.certs.len());
     }
-    builder.with_root_certificates(roots).with_no_client_auth()
+    roots
 }
 
 /// Accepts any server certificate (`--insecure`), but checks the handshake signatures like the default
@@ -121,8 +133,52 @@ pub fn describe_handshake_error(e: &io::Error) -> String {
         rustls::Error::InvalidMessage(_) => {
             format!("TLS handshake failed: {tls}; {PLAIN_HTTP_HINT}")
         }
+        rustls::Error::AlertReceived(alert) => describe_alert(*alert),
         other => format!("TLS handshake failed: {other}"),
     }
+}
+
+/// An alert the server sent: those about the client's certificate say so (mutual TLS; with TLS 1.3 they arrive
+/// after the client's side of the handshake, on the first read).
+fn describe_alert(alert: rustls::AlertDescription) -> String {
+    use rustls::AlertDescription::*;
+    match alert {
+        CertificateRequired => format!(
+            "TLS: the server requires a client certificate (alert {alert:?}); {CLIENT_CERT_HINT}"
+        ),
+        BadCertificate
+        | UnknownCA
+        | CertificateUnknown
+        | CertificateExpired
+        | CertificateRevoked
+        | UnsupportedCertificate
+        | AccessDenied => format!(
+            "TLS: the server rejected the client certificate (alert {alert:?}); check that it is issued by a CA \
+             the server trusts and still valid"
+        ),
+        DecryptError => format!(
+            "TLS: the server could not verify a signature (alert {alert:?}); if it asks for a client \
+             certificate, check that it trusts the CA that issued client_cert"
+        ),
+        other => format!("TLS handshake failed: the server sent alert {other:?}"),
+    }
+}
+
+const CLIENT_CERT_HINT: &str =
+    "give one with [target] client_cert and client_key (or --client-cert and --client-key)";
+
+/// Whether an I/O error of an established connection is TLS's own (an alert, a bad record), to be named as
+/// a TLS failure rather than as a connection failure.
+pub fn is_tls_error(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|i| i.downcast_ref::<rustls::Error>().is_some())
+}
+
+fn utc(t: UnixTime) -> String {
+    humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.as_secs()),
+    )
+    .to_string()
 }
 
 fn describe_certificate_error(c: &CertificateError) -> String {
@@ -141,13 +197,22 @@ fn describe_certificate_error(c: &CertificateError) -> String {
             "TLS: the server's certificate is not valid for this host name ({c:?}); use a host name the \
              certificate names, or --insecure"
         ),
-        Expired | ExpiredContext { .. } => {
-            format!(
-                "TLS: the server's certificate has expired ({c:?}); renew it, or use --insecure"
-            )
+        // The message names the certificate's date, never the current time: one failure row per cause, not per
+        // second.
+        Expired => {
+            "TLS: the server's certificate has expired; renew it, or use --insecure".to_string()
         }
-        NotValidYet | NotValidYetContext { .. } => format!(
-            "TLS: the server's certificate is not valid yet ({c:?}); check the clocks, or use --insecure"
+        ExpiredContext { not_after, .. } => format!(
+            "TLS: the server's certificate has expired (valid until {}); renew it, or use --insecure",
+            utc(*not_after)
+        ),
+        NotValidYet => {
+            "TLS: the server's certificate is not valid yet; check the clocks, or use --insecure"
+                .to_string()
+        }
+        NotValidYetContext { not_before, .. } => format!(
+            "TLS: the server's certificate is not valid yet (valid from {}); check the clocks, or use --insecure",
+            utc(*not_before)
         ),
         other => format!("TLS: the server's certificate was rejected ({other:?}); {TRUST_HINT}"),
     }
@@ -229,6 +294,7 @@ mod tests {
         let insecure = Tls {
             insecure: true,
             ca: None,
+            client: None,
         };
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let name = ServerName::try_from("localhost").unwrap();

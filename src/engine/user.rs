@@ -58,6 +58,7 @@ impl Drop for Vu {
                     status: None,
                     bytes: 0,
                     failure: Some((FailureKind::Aborted, "still in flight at the stop timeout")),
+                    client: Default::default(),
                 },
             );
         }
@@ -174,6 +175,7 @@ impl Vu {
                 status: None,
                 bytes: 0,
                 failure: failed.map(|(kind, _)| kind).zip(message.as_deref()),
+                client: Default::default(),
             },
         );
     }

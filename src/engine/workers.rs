@@ -18,11 +18,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::arrival::{self, Lane};
-use super::client::{Client, Pool};
+use super::client::{Client, H2Pool, Pool};
 use super::shared::Shared;
 use super::user::Vu;
 use super::walk::Start;
-use crate::plan::{Connections, Load};
+use crate::plan::{Connections, HttpVersion, Load};
 
 /// What the scheduler tells a worker.
 pub enum Command {
@@ -149,9 +149,18 @@ async fn worker(
     ));
     // With `connections = "shared"`, this worker's users share one pool of keep-alive connections.
     let pool = (shared.plan.connections == Connections::Shared).then(|| Arc::new(Pool::default()));
-    let client = || match &pool {
-        Some(p) => Client::shared(p.clone()),
-        None => Client::default(),
+    // With HTTP/2 (issue 17, item 6), its users' requests are streams on this worker's HTTP/2 connections.
+    let h2 = (shared.plan.protocol.http != HttpVersion::Http1)
+        .then(|| Arc::new(H2Pool::new(shared.plan.protocol.http2_connections)));
+    let client = || {
+        let c = match &pool {
+            Some(p) => Client::shared(p.clone()),
+            None => Client::default(),
+        };
+        match &h2 {
+            Some(h) => c.with_h2(h.clone()),
+            None => c,
+        }
     };
     if matches!(shared.plan.load, Load::Arrival(_)) {
         // The open model: this worker's lane, if it has one (the senders close without one otherwise).

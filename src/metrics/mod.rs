@@ -42,6 +42,8 @@ pub struct StepStats {
     pub bytes: u64,
     pub statuses: BTreeMap<u16, u64>,
     pub errors: HashMap<(FailureKind, String), u64>,
+    /// Redirects followed and bodies decoded (issue 17).
+    pub client: ClientCounts,
 }
 
 impl Default for StepStats {
@@ -55,6 +57,7 @@ impl Default for StepStats {
             bytes: 0,
             statuses: BTreeMap::new(),
             errors: HashMap::new(),
+            client: ClientCounts::default(),
         }
     }
 }
@@ -77,6 +80,7 @@ impl StepStats {
         for (k, n) in &other.errors {
             self.add_error(k.0, &k.1, *n);
         }
+        self.client.add(&other.client);
     }
 
     fn add_error(&mut self, kind: FailureKind, message: &str, n: u64) {
@@ -106,6 +110,7 @@ impl StepStats {
         self.bytes = 0;
         self.statuses.clear();
         self.errors.clear();
+        self.client = ClientCounts::default();
     }
 }
 
@@ -123,6 +128,30 @@ pub struct Outcome<'a> {
     /// For an arrival-rate iteration's task: how long after the iteration was due the request was sent (the
     /// time spent waiting for a free user, or for the user's `on_start`).
     pub delay: Option<Duration>,
+    /// Redirects followed, bodies decoded (issue 17).
+    pub client: ClientCounts,
+}
+
+/// What the client did beyond one plain exchange (issue 17, items 4 and 5), summed per request name: zero for
+/// a run that neither follows redirects nor decodes bodies, and then absent from the results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCounts {
+    /// Redirects followed.
+    pub redirects: u64,
+    /// Answers whose body was decoded (`Content-Encoding`), their body bytes as received and as decoded.
+    pub decoded: u64,
+    pub encoded_bytes: u64,
+    pub decoded_bytes: u64,
+}
+
+impl ClientCounts {
+    /// Adds `other` (saturating).
+    pub fn add(&mut self, other: &ClientCounts) {
+        self.redirects = self.redirects.saturating_add(other.redirects);
+        self.decoded = self.decoded.saturating_add(other.decoded);
+        self.encoded_bytes = self.encoded_bytes.saturating_add(other.encoded_bytes);
+        self.decoded_bytes = self.decoded_bytes.saturating_add(other.decoded_bytes);
+    }
 }
 
 /// One recording area: statistics per request name.
@@ -158,6 +187,9 @@ impl Shard {
         }
         s.requests += 1;
         s.bytes += o.bytes;
+        if o.client != ClientCounts::default() {
+            s.client.add(&o.client);
+        }
         if let Some(code) = o.status {
             *s.statuses.entry(code).or_default() += 1;
         }
@@ -578,6 +610,7 @@ mod tests {
             status: Some(status),
             bytes: 10,
             failure: None,
+            client: Default::default(),
         }
     }
 
@@ -597,6 +630,7 @@ mod tests {
                 status: Some(500),
                 bytes: 0,
                 failure: Some((FailureKind::Status, "expected 2xx, got 500")),
+                client: Default::default(),
             },
         );
         let t0 = Instant::now();
@@ -698,6 +732,7 @@ mod tests {
                     status: None,
                     bytes: 0,
                     failure: Some((FailureKind::Other, &msg)),
+                    client: Default::default(),
                 },
             );
         }

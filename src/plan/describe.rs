@@ -190,6 +190,51 @@ impl RunPlan {
                 ca.path.display()
             );
         }
+        if !self.dns.is_default() {
+            let ttl = match self.dns.ttl {
+                Some(t) => format!("looked up again every {}", secs(t)),
+                None => "looked up once".to_string(),
+            };
+            let fixed: Vec<String> = self
+                .dns
+                .resolve
+                .iter()
+                .map(|(h, a)| {
+                    let a: Vec<String> = a.iter().map(|a| a.to_string()).collect();
+                    format!("{h} → {}", a.join(", "))
+                })
+                .collect();
+            let fixed = if fixed.is_empty() {
+                String::new()
+            } else {
+                format!("; fixed: {}", fixed.join("; "))
+            };
+            let _ = writeln!(s, "dns        names {ttl}{fixed}");
+        }
+        if self.proxy.any() {
+            let via = |p: &Option<crate::plan::ProxyServer>| {
+                p.as_ref().map_or("direct".to_string(), |p| p.shown.clone())
+            };
+            let _ = writeln!(
+                s,
+                "proxy      http via {}, https via {} (from {}){}",
+                via(&self.proxy.http),
+                via(&self.proxy.https),
+                self.proxy.source,
+                if self.proxy.bypass.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} no_proxy rule(s)", self.proxy.bypass.len())
+                }
+            );
+        }
+        if let Some(client) = &self.tls.client {
+            let _ = writeln!(
+                s,
+                "tls        client certificate from {}",
+                client.cert_path.display()
+            );
+        }
         match &self.load {
             Load::Ramp { spawn_rate } => {
                 let _ = writeln!(

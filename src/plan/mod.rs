@@ -9,12 +9,15 @@ mod data;
 mod describe;
 mod load;
 mod mix;
+mod protocol;
 pub mod request_checks;
 mod resolve;
 mod segment;
 #[cfg(test)]
 mod tests;
 mod tls;
+// Issue 17 items 3 and 7: DNS and proxies.
+mod net;
 mod values;
 
 use std::time::Duration;
@@ -29,9 +32,11 @@ pub use crate::results::{GateMetric, Window};
 pub use data::{DataPlan, users_started};
 pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_ARRIVAL_RATE, MIN_SPAWN_RATE};
 pub use mix::{Deal, Mix};
+pub use net::{Bypass, DEFAULT_DNS_TTL, Dns, PROXY_ENV, Proxies, ProxyServer};
+pub use protocol::{DEFAULT_HTTP2_CONNECTIONS, HttpVersion, MAX_HTTP2_CONNECTIONS, Protocol};
 pub use resolve::{DEFAULT_MAX_BODY, resolve};
 pub use segment::{MAX_SEGMENTS, Segment, WholeLoad};
-pub use tls::{CaFile, Tls};
+pub use tls::{CaFile, ClientIdentity, Tls};
 pub use values::{MAX_DURATION, MAX_USERS};
 
 /// One kind of user: its share of the users, its wait, and its steps (indexes into [`RunPlan::steps`]).
@@ -89,6 +94,12 @@ pub struct Overrides {
     pub insecure: bool,
     /// A PEM file of extra trusted CA certificates (`--ca-file`), replacing the scenario's `ca_file`.
     pub ca_file: Option<std::path::PathBuf>,
+    /// The client certificate and key files (`--client-cert`, `--client-key`), each replacing the scenario's
+    /// `client_cert` / `client_key` (issue 17 item 8).
+    pub client_cert: Option<std::path::PathBuf>,
+    pub client_key: Option<std::path::PathBuf>,
+    /// Issue 17 item 7: the proxy variables of the environment ([`PROXY_ENV`]) that are set, name and value.
+    pub proxy_env: Vec<(String, String)>,
     /// `--no-fail-on-errors`: without gates, failed requests do not fail the run.
     pub no_fail_on_errors: bool,
 }
@@ -106,6 +117,12 @@ pub struct RunPlan {
     pub max_body: u64,
     /// How https servers are trusted.
     pub tls: Tls,
+    /// Item 6 of issue 17: the HTTP version spoken (`[target] http`) and HTTP/2's connections per worker.
+    pub protocol: Protocol,
+    /// Issue 17 item 3: how host names become addresses.
+    pub dns: Dns,
+    /// Issue 17 item 7: which proxy each request goes through.
+    pub proxy: Proxies,
     /// The most users the plan runs at once: the ramp's or the highest stage's target, or an arrival rate's
     /// `max_users`.
     pub users: u64,
@@ -630,6 +647,8 @@ pub struct Step {
     pub class: usize,
     /// For a request inside a flow: the flow's entry (an index into [`RunPlan::steps`]).
     pub flow: Option<usize>,
+    /// Redirects followed at most (0: a 3xx is the answer). Issue 17, item 4.
+    pub follow_redirects: u32,
 }
 
 impl Step {

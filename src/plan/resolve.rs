@@ -92,6 +92,14 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         None => DEFAULT_MAX_BODY,
     };
     let tls = super::tls::resolve_tls(loaded, overrides)?;
+    let protocol = super::protocol::resolve_protocol(loaded)?;
+    let target_follow =
+        match target.and_then(|t| t.value.follow_redirects.as_ref().map(|v| (t.file, v))) {
+            Some((file, v)) => super::values::follow_value(loaded, file, v)?,
+            None => super::values::DEFAULT_FOLLOW_REDIRECTS,
+        };
+    let dns = super::net::resolve_dns(loaded)?;
+    let proxy = super::net::resolve_proxies(loaded, &overrides.proxy_env)?;
 
     // [load]
     let load = loaded.load.as_ref();
@@ -169,12 +177,24 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             Some((file, w)) => parse_wait(loaded, file, w)?,
             None => Wait::None,
         };
+        let follow_default = match src.follow {
+            Some((file, v)) => super::values::follow_value(loaded, file, v)?,
+            None => target_follow,
+        };
         let restart_default = match src.restart_on {
             Some((file, list)) => status_list(loaded, file, list, "restart_session_on")?,
             None => Vec::new(),
         };
         let mut add = |file: usize, raw: &RawStep, kind: StepKind, flow: Option<usize>| {
-            let mut step = resolve_step(loaded, file, raw, kind, flow.is_some(), &names)?;
+            let mut step = resolve_step(
+                loaded,
+                file,
+                raw,
+                kind,
+                flow.is_some(),
+                &names,
+                follow_default,
+            )?;
             if step.kind == StepKind::Task && step.restart_on.is_empty() {
                 step.restart_on.clone_from(&restart_default);
             }
@@ -237,7 +257,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
     };
     let rules = resolve_rules(loaded, overrides, &gates)?;
     let _ = root;
-    let preflight = resolve_preflight(loaded, &names)?;
+    let preflight = resolve_preflight(loaded, &names, target_follow)?;
     Ok(RunPlan {
         name,
         file: loaded.root().to_path_buf(),
@@ -245,6 +265,9 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         timeout,
         max_body,
         tls,
+        protocol,
+        dns,
+        proxy,
         users,
         load: load_model,
         duration,
@@ -265,7 +288,11 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
 }
 
 /// `[preflight]`: its checks (requests, resolved like any other) and how long to retry them.
-fn resolve_preflight(loaded: &Loaded, names: &Names) -> Result<Option<Preflight>> {
+fn resolve_preflight(
+    loaded: &Loaded,
+    names: &Names,
+    target_follow: u32,
+) -> Result<Option<Preflight>> {
     let Some(p) = &loaded.preflight else {
         return Ok(None);
     };
@@ -289,7 +316,15 @@ fn resolve_preflight(loaded: &Loaded, names: &Names) -> Result<Option<Preflight>
     let mut checks = Vec::with_capacity(raw.check.len());
     let mut seen: HashMap<String, (usize, Range<usize>)> = HashMap::new();
     for r in &raw.check {
-        let step = resolve_step(loaded, file, r, StepKind::Preflight, false, names)?;
+        let step = resolve_step(
+            loaded,
+            file,
+            r,
+            StepKind::Preflight,
+            false,
+            names,
+            target_follow,
+        )?;
         unique_name(loaded, &mut seen, file, r, &step.name)?;
         checks.push(step);
     }
@@ -332,6 +367,8 @@ struct ClassSource<'a> {
     weight: u32,
     wait: Option<(usize, &'a Spanned<toml::Value>)>,
     restart_on: Option<(usize, &'a crate::scenario::StatusList)>,
+    /// `follow_redirects` of the class (or `[user]`).
+    follow: Option<(usize, &'a Spanned<i64>)>,
     on_start: Vec<(usize, &'a RawStep)>,
     tasks: Vec<(usize, &'a RawStep)>,
     on_stop: Vec<(usize, &'a RawStep)>,
@@ -369,6 +406,7 @@ fn class_sources(loaded: &Loaded) -> Result<Vec<ClassSource<'_>>> {
             weight: 1,
             wait: loaded.wait.as_ref().map(|w| (w.file, &w.value)),
             restart_on: loaded.restart_on.as_ref().map(|r| (r.file, &r.value)),
+            follow: loaded.follow_redirects.as_ref().map(|f| (f.file, &f.value)),
             on_start: steps_of(&loaded.on_start),
             tasks: loaded.tasks.iter().map(|t| (t.file, &t.value)).collect(),
             on_stop: steps_of(&loaded.on_stop),
@@ -464,6 +502,7 @@ fn class_sources(loaded: &Loaded) -> Result<Vec<ClassSource<'_>>> {
             weight,
             wait: raw.wait.as_ref().map(|w| (file, w)),
             restart_on: raw.restart_session_on.as_ref().map(|r| (file, r)),
+            follow: raw.follow_redirects.as_ref().map(|f| (file, f)),
             on_start: list(file, &raw.on_start),
             tasks: raw.task.iter().map(|r| (file, r)).collect(),
             on_stop: list(file, &raw.on_stop),

@@ -1048,3 +1048,60 @@ mod json_bodies {
         }
     }
 }
+
+#[test]
+fn follow_redirects_defaults_to_ten_and_the_most_specific_setting_wins() {
+    let follow = |p: &RunPlan, name: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .follow_redirects
+    };
+    let p = with_body(
+        "[[user.on_start]]\nname = \"login\"\npath = \"/l\"\n\
+         [[task]]\nname = \"plain\"\npath = \"/a\"\n\
+         [[task]]\nname = \"checks_302\"\npath = \"/b\"\nexpect = { status = [200, 302] }\n\
+         [[task]]\nname = \"checks_but_follows\"\npath = \"/b\"\nexpect = { status = [302] }\nfollow_redirects = 3\n\
+         [[task]]\nname = \"none\"\npath = \"/c\"\nfollow_redirects = 0\n\
+         [[task]]\nname = \"f\"\n[[task.steps]]\nname = \"f1\"\npath = \"/f\"\n",
+    )
+    .unwrap();
+    assert_eq!(follow(&p, "plain"), 10, "the default, as k6's");
+    assert_eq!(follow(&p, "login"), 10);
+    assert_eq!(follow(&p, "f1"), 10, "a flow's steps too");
+    assert_eq!(
+        follow(&p, "checks_302"),
+        0,
+        "a step expecting a 3xx checks it"
+    );
+    assert_eq!(follow(&p, "checks_but_follows"), 3, "its own setting wins");
+    assert_eq!(follow(&p, "none"), 0);
+
+    // [target] < [user] (or the class) < the request.
+    let p = plan_of(
+        &[(
+            "m.toml",
+            "[target]\nhost = \"http://h\"\nfollow_redirects = 2\n[load]\nusers = 1\nduration = \"1s\"\n\
+             [preflight]\n[[preflight.check]]\nname = \"health\"\npath = \"/h\"\n\
+             [user]\nfollow_redirects = 5\n\
+             [[task]]\nname = \"a\"\npath = \"/a\"\n[[task]]\nname = \"b\"\npath = \"/b\"\nfollow_redirects = 1\n",
+        )],
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!((follow(&p, "a"), follow(&p, "b")), (5, 1));
+    let health = p.preflight.as_ref().unwrap().checks[0].follow_redirects;
+    assert_eq!(health, 2, "a preflight check has the target's");
+    let p = plan_of(
+        &[(
+            "m.toml",
+            "[target]\nhost = \"http://h\"\nfollow_redirects = 0\n[load]\nusers = 1\nduration = \"1s\"\n\
+             [classes.a]\nfollow_redirects = 4\n[[classes.a.task]]\nname = \"a\"\npath = \"/a\"\n\
+             [classes.b]\n[[classes.b.task]]\nname = \"b\"\npath = \"/b\"\n",
+        )],
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!((follow(&p, "a"), follow(&p, "b")), (4, 0));
+}

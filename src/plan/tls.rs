@@ -1,14 +1,21 @@
 //! Resolution of how https servers are trusted: `[target] insecure` / `--insecure`, and `[target] ca_file` /
-//! `--ca-file`, a PEM file of CA certificates trusted besides the built-in (Mozilla) roots.
+//! `--ca-file`, a PEM file of CA certificates trusted besides the built-in (Mozilla) roots; and of the client's
+//! own identity for servers that ask for one (mutual TLS): `[target] client_cert` / `--client-cert` and
+//! `[target] client_key` / `--client-key`.
 //!
 //! The CA file is read and every certificate in it parsed here, before any traffic, so that a missing, empty or
-//! broken file is a located error (exit 2) rather than every request failing its handshake. The engine builds
-//! its one `rustls::ClientConfig` from the parsed certificates ([`crate::engine::tls`]).
+//! broken file is a located error (exit 2) rather than every request failing its handshake. So are the client
+//! certificate and key: both read, the key loaded by the crypto provider and checked against the certificate's
+//! public key (rustls's `CertifiedKey::from_der`), so a key that does not match is an error at load, not a
+//! handshake the server refuses. Key bytes never appear in a message. The engine builds its one
+//! `rustls::ClientConfig` from what is parsed here ([`crate::engine::tls`]).
 
 use std::path::{Path, PathBuf};
 
-use rustls::pki_types::CertificateDer;
+use std::sync::Arc;
+
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::Overrides;
 use crate::error::Error;
@@ -21,6 +28,17 @@ pub struct Tls {
     pub insecure: bool,
     /// Extra trusted CA certificates.
     pub ca: Option<CaFile>,
+    /// The certificate and key shown to servers that ask for one (mutual TLS), issue 17 item 8.
+    pub client: Option<ClientIdentity>,
+}
+
+/// A client certificate chain and its private key, parsed and checked to match.
+#[derive(Debug, Clone)]
+pub struct ClientIdentity {
+    /// The certificate file as given (for messages).
+    pub cert_path: PathBuf,
+    /// The key, loaded by the crypto provider (its `Debug` shows the algorithm, never the key).
+    pub key: Arc<rustls::sign::CertifiedKey>,
 }
 
 /// The certificates of a CA file, parsed.
@@ -62,7 +80,189 @@ pub(super) fn resolve_tls(loaded: &Loaded, overrides: &Overrides) -> Result<Tls,
         }
         (None, None) => None,
     };
-    Ok(Tls { insecure, ca })
+    let client = resolve_client(loaded, overrides)?;
+    Ok(Tls {
+        insecure,
+        ca,
+        client,
+    })
+}
+
+/// Where one of `client_cert` / `client_key` was given: on the command line or in the scenario.
+enum Given<'a> {
+    Flag(&'static str, &'a Path),
+    Key(&'static str, usize, &'a toml::Spanned<String>),
+}
+
+impl Given<'_> {
+    fn path(&self, loaded: &Loaded) -> PathBuf {
+        match self {
+            Given::Flag(_, p) => p.to_path_buf(),
+            Given::Key(_, file, v) => loaded.files[*file]
+                .path
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(v.get_ref()),
+        }
+    }
+
+    fn error(&self, loaded: &Loaded, m: String) -> Error {
+        match self {
+            Given::Flag(flag, p) => Error::Usage(format!("{flag} {}: {m}", p.display())),
+            Given::Key(key, file, v) => loaded
+                .error(*file, v.span(), format!("`{key}`: {m}"))
+                .with_help(
+                    "client_cert is a PEM file of the client's certificate (and its chain), client_key a PEM \
+                     file of its private key (unencrypted PKCS#8, PKCS#1 or SEC1), both relative to the scenario \
+                     file that names them",
+                )
+                .into(),
+        }
+    }
+}
+
+fn given<'a>(
+    flag: (&'static str, Option<&'a PathBuf>),
+    key: (&'static str, Option<(usize, &'a toml::Spanned<String>)>),
+) -> Option<Given<'a>> {
+    match (flag, key) {
+        ((f, Some(p)), _) => Some(Given::Flag(f, p)),
+        (_, (k, Some((file, v)))) => Some(Given::Key(k, file, v)),
+        _ => None,
+    }
+}
+
+/// The client's certificate and key, when both are given; each flag replaces its scenario key.
+fn resolve_client(loaded: &Loaded, overrides: &Overrides) -> Result<Option<ClientIdentity>, Error> {
+    let target = loaded.target.as_ref();
+    let in_target = |f: fn(&crate::scenario::RawTarget) -> Option<&toml::Spanned<String>>| {
+        target.and_then(|t| f(&t.value).map(|v| (t.file, v)))
+    };
+    let cert = given(
+        ("--client-cert", overrides.client_cert.as_ref()),
+        ("client_cert", in_target(|t| t.client_cert.as_ref())),
+    );
+    let key = given(
+        ("--client-key", overrides.client_key.as_ref()),
+        ("client_key", in_target(|t| t.client_key.as_ref())),
+    );
+    let (cert, key) = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (cert, key),
+        (Some(cert), None) => {
+            return Err(cert.error(
+                loaded,
+                "a client certificate needs its private key: give client_key (or --client-key) too"
+                    .into(),
+            ));
+        }
+        (None, Some(key)) => {
+            return Err(key.error(
+                loaded,
+                "a private key needs its certificate: give client_cert (or --client-cert) too"
+                    .into(),
+            ));
+        }
+    };
+    let cert_path = cert.path(loaded);
+    let certs = read_cert_file(&cert_path).map_err(|m| cert.error(loaded, m))?;
+    let key_path = key.path(loaded);
+    let der = read_key_file(&key_path).map_err(|m| key.error(loaded, m))?;
+    let provider = rustls::crypto::ring::default_provider();
+    let certified = rustls::sign::CertifiedKey::from_der(certs, der, &provider).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => key.error(
+            loaded,
+            format!(
+                "the key in `{}` does not match the certificate in `{}` (its public key is another); give \
+                 the key the certificate was issued for",
+                key_path.display(),
+                cert_path.display()
+            ),
+        ),
+        rustls::Error::InvalidCertificate(c) => cert.error(
+            loaded,
+            format!(
+                "`{}` holds a certificate that is not a valid X.509 certificate ({c:?})",
+                cert_path.display()
+            ),
+        ),
+        // The provider's own message names the key types it tried, never the key.
+        other => key.error(
+            loaded,
+            format!(
+                "`{}` holds a private key that cannot be used ({other}); RSA, ECDSA (P-256, P-384) and \
+                 Ed25519 keys are supported",
+                key_path.display()
+            ),
+        ),
+    })?;
+    Ok(Some(ClientIdentity {
+        cert_path,
+        key: Arc::new(certified),
+    }))
+}
+
+/// The certificate chain in the PEM file at `path`, the client's own certificate first.
+fn read_cert_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let bytes = crate::files::read_bytes(path, crate::files::PEM)
+        .map_err(|e| format!("cannot read the certificate file `{}`: {e}", path.display()))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            format!(
+                "`{}` is not a valid PEM file: {}",
+                path.display(),
+                pem_problem(&e)
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(format!(
+            "`{}` holds no PEM certificate (a -----BEGIN CERTIFICATE----- block){}",
+            path.display(),
+            der_hint(&bytes, "x509")
+        ));
+    }
+    Ok(certs)
+}
+
+/// The private key in the PEM file at `path` (the first one).
+fn read_key_file(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    let bytes = crate::files::read_bytes(path, crate::files::PEM)
+        .map_err(|e| format!("cannot read the key file `{}`: {e}", path.display()))?;
+    PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            let encrypted = bytes
+                .windows(b"ENCRYPTED PRIVATE KEY".len())
+                .any(|w| w == b"ENCRYPTED PRIVATE KEY");
+            if encrypted {
+                format!(
+                    "`{}` holds an encrypted private key, which is not supported: decrypt it with \
+                     `openssl pkey -in KEY -out client.key`",
+                    path.display()
+                )
+            } else {
+                format!(
+                    "`{}` holds no PEM private key (a -----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC \
+                     PRIVATE KEY block){}",
+                    path.display(),
+                    der_hint(&bytes, "pkey")
+                )
+            }
+        }
+        e => format!("`{}` is not a valid PEM file: {}", path.display(), pem_problem(&e)),
+    })
+}
+
+/// For a file that holds no PEM block but starts like DER (an ASN.1 SEQUENCE: 0x30 then a length), how to
+/// convert it.
+fn der_hint(bytes: &[u8], tool: &str) -> String {
+    if bytes.first() == Some(&0x30) {
+        format!(
+            "; it looks like a binary (DER) file: convert it with `openssl {tool} -inform der -in FILE -out FILE.pem`"
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// The certificates of the PEM file at `path`; each must parse as an X.509 trust anchor.

@@ -64,3 +64,27 @@ pub(super) fn positive_duration(
     }
     Ok(d)
 }
+
+/// Redirects a request may follow at most (`follow_redirects`).
+pub const MAX_FOLLOW_REDIRECTS: i64 = 100;
+/// Redirects followed when nothing says otherwise: as k6 (and close to Locust's requests, which allows 30), so a
+/// test ported from either behaves as it did there (issue 17, item 4).
+pub const DEFAULT_FOLLOW_REDIRECTS: u32 = 10;
+
+/// A `follow_redirects` value: 0 (do not follow) to [`MAX_FOLLOW_REDIRECTS`]; an error points at `v`.
+pub(super) fn follow_value(loaded: &Loaded, file: usize, v: &Spanned<i64>) -> Result<u32> {
+    match u32::try_from(*v.get_ref()) {
+        Ok(n) if i64::from(n) <= MAX_FOLLOW_REDIRECTS => Ok(n),
+        _ => Err(loaded
+            .error(
+                file,
+                v.span(),
+                format!(
+                    "`follow_redirects` must be between 0 and {MAX_FOLLOW_REDIRECTS}, got {}",
+                    v.get_ref()
+                ),
+            )
+            .with_help("0 answers a redirect as it is; 10 (the default) follows up to ten hops")
+            .into()),
+    }
+}

@@ -112,6 +112,20 @@ pub fn render(r: &RunResults) -> String {
             .collect();
         let _ = writeln!(s, "\nStatus codes: {}", codes.join(", "));
     }
+    // Issue 17 item 3: shown when a name's connections went to several addresses.
+    for o in r.addresses.iter().filter(|o| o.addresses.len() > 1) {
+        let spread: Vec<String> = o
+            .addresses
+            .iter()
+            .map(|a| format!("{}: {}", a.address, a.connections))
+            .collect();
+        let _ = writeln!(
+            s,
+            "Connections to {} by address: {}",
+            o.origin,
+            spread.join(", ")
+        );
+    }
     if !r.failures.is_empty() {
         let _ = writeln!(s, "\nFailures");
         for f in r.failures.iter().take(20) {

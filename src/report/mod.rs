@@ -137,6 +137,7 @@ pub(crate) fn stats(method: &str, name: &str, s: &StepStats, secs: f64) -> Reque
             .collect(),
         secs,
     )
+    .with_client(&s.client)
 }
 
 fn secs(d: Duration) -> f64 {
@@ -395,6 +396,20 @@ impl RunResults {
             merged: None,
             aborted,
             verdict: None,
+            addresses: outcome
+                .addresses
+                .iter()
+                .map(|(origin, a)| crate::results::OriginAddresses {
+                    origin: origin.clone(),
+                    addresses: a
+                        .iter()
+                        .map(|(addr, n)| crate::results::AddressCount {
+                            address: addr.to_string(),
+                            connections: *n,
+                        })
+                        .collect(),
+                })
+                .collect(),
         };
         results.validity = crate::validity::assess(plan, &results);
         results.judge();

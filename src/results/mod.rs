@@ -73,6 +73,51 @@ pub struct RunResults {
     /// again from the figures; null in files written before it existed).
     #[serde(default)]
     pub verdict: Option<Verdict>,
+    /// Issue 17 item 3: per origin, the addresses connections were opened to and how many (every address a
+    /// name resolves to is used); omitted when none is known (older files, reports of other tools).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<OriginAddresses>,
+}
+
+/// The addresses connections to one origin were opened to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OriginAddresses {
+    /// `scheme://host:port`.
+    pub origin: String,
+    pub addresses: Vec<AddressCount>,
+}
+
+/// Connections opened to one address.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AddressCount {
+    /// An IP address and port, e.g. `127.0.0.2:8080` or `[::1]:8080`.
+    pub address: String,
+    pub connections: u64,
+}
+
+impl OriginAddresses {
+    /// `a` and `b` together: the connections of the same origin and address added up.
+    pub fn merge(lists: &[&[OriginAddresses]]) -> Vec<OriginAddresses> {
+        let mut by: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+        for o in lists.iter().flat_map(|l| l.iter()) {
+            let e = by.entry(&o.origin).or_default();
+            for a in &o.addresses {
+                *e.entry(&a.address).or_default() += a.connections;
+            }
+        }
+        by.into_iter()
+            .map(|(origin, a)| OriginAddresses {
+                origin: origin.to_string(),
+                addresses: a
+                    .into_iter()
+                    .map(|(address, connections)| AddressCount {
+                        address: address.to_string(),
+                        connections,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 /// What `loadgen merge` combined.
@@ -309,6 +354,39 @@ pub struct RequestStats {
     pub avg_content_bytes: f64,
     /// Count per HTTP status code ("200": 10); requests that got no answer are not here.
     pub status_codes: BTreeMap<String, u64>,
+    // Issue 17, items 4 and 5: absent when nothing was redirected or decoded, so older files read the same.
+    /// Redirects followed by these requests, in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirects: Option<u64>,
+    /// Answers whose body was decoded (`Content-Encoding`), and those bodies' bytes as received and as decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded_bodies: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoded_body_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded_body_bytes: Option<u64>,
+}
+
+impl RequestStats {
+    /// Sets the client's counts (absent when zero).
+    pub fn with_client(mut self, c: &crate::metrics::ClientCounts) -> RequestStats {
+        let some = |n: u64| (n > 0).then_some(n);
+        self.redirects = some(c.redirects);
+        self.decoded_bodies = some(c.decoded);
+        self.encoded_body_bytes = self.decoded_bodies.map(|_| c.encoded_bytes);
+        self.decoded_body_bytes = self.decoded_bodies.map(|_| c.decoded_bytes);
+        self
+    }
+
+    /// The client's counts, as [`RequestStats::with_client`] stored them.
+    pub fn client(&self) -> crate::metrics::ClientCounts {
+        crate::metrics::ClientCounts {
+            redirects: self.redirects.unwrap_or(0),
+            decoded: self.decoded_bodies.unwrap_or(0),
+            encoded_bytes: self.encoded_body_bytes.unwrap_or(0),
+            decoded_bytes: self.decoded_body_bytes.unwrap_or(0),
+        }
+    }
 }
 
 /// The percentiles Locust reports, in ms.
@@ -420,6 +498,12 @@ pub enum FailureKind {
     Assertion,
     /// Still in flight when the stop timeout ended the run (recorded with the time it had taken so far).
     Aborted,
+    /// Redirects that could not be followed: more than the request's `follow_redirects`, a loop, or a
+    /// `Location` that is not an http(s) URL (issue 17, item 4).
+    Redirect,
+    /// A compressed body that could not be decoded: an unknown `Content-Encoding`, or broken data (issue 17,
+    /// item 5).
+    Decode,
     /// Anything else (a request that could not be built, a body that could not be read).
     Other,
 }
@@ -435,6 +519,8 @@ impl FailureKind {
             FailureKind::Capture => "capture",
             FailureKind::Assertion => "assertion",
             FailureKind::Aborted => "aborted",
+            FailureKind::Redirect => "redirect",
+            FailureKind::Decode => "decode",
             FailureKind::Other => "other",
         }
     }

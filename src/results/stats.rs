@@ -120,6 +120,8 @@ pub struct Tally {
     pub latency: HistSum,
     pub ttfb: HistSum,
     pub uncorrected: HistSum,
+    /// Redirects followed, bodies decoded (issue 17).
+    pub client: crate::metrics::ClientCounts,
 }
 
 /// A sum of histograms past [`super::hdr::MAX_TOTAL`] values, and which of a row's histograms it is (`hdr`,
@@ -135,6 +137,7 @@ impl Tally {
             r.avg_content_bytes * r.requests as f64,
         );
         self.add_statuses(&r.status_codes);
+        self.client.add(&r.client());
         self.latency.add(r.hdr.as_ref()).map_err(|e| ("hdr", e))?;
         self.ttfb
             .add(r.ttfb_hdr.as_ref())
@@ -154,6 +157,7 @@ impl Tally {
     pub fn merge(&mut self, other: &Tally) -> Result<(), TallyError> {
         self.add_counts(other.requests, other.failures, other.bytes);
         self.add_statuses(&other.statuses);
+        self.client.add(&other.client);
         self.latency.merge(&other.latency).map_err(|e| ("hdr", e))?;
         self.ttfb.merge(&other.ttfb).map_err(|e| ("ttfb_hdr", e))?;
         self.uncorrected
@@ -189,6 +193,7 @@ impl Tally {
             self.statuses.clone(),
             secs,
         )
+        .with_client(&self.client)
     }
 }
 
@@ -230,6 +235,10 @@ impl RequestStats {
                 0.0
             },
             status_codes,
+            redirects: None,
+            decoded_bodies: None,
+            encoded_body_bytes: None,
+            decoded_body_bytes: None,
         }
     }
 }

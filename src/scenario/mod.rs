@@ -5,7 +5,7 @@
 //! paths are checked and compiled by [`crate::plan`], which turns a [`Loaded`] scenario into a `RunPlan`.
 //!
 //! Include semantics: an included file is merged *under* the including one. `name`, `[target]`, `[load]`,
-//! `[gates]`, `[validity]`, `[preflight]`, `user.wait`, `user.restart_session_on`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
+//! `[gates]`, `[validity]`, `[preflight]`, `user.wait`, `user.restart_session_on`, `user.follow_redirects`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
 //! (a whole section replaces the included one), and `[[task]]` lists are concatenated, included tasks first,
 //! except that a task with the same `name` as an included task replaces it in place (how stress.toml accepts
 //! 429 on one request of the shared flow). A `[classes.NAME]` replaces an included class of the same name.
@@ -56,7 +56,12 @@ pub struct RawClass {
     pub on_stop: Option<Vec<RawStep>>,
     #[serde(default)]
     pub task: Vec<RawStep>,
+    /// Issue 17, item 4: redirects followed by this class's requests at most (their default).
+    pub follow_redirects: Option<Spanned<i64>>,
 }
+
+/// `[target] resolve`: host names to lists of addresses, as written.
+pub type ResolveMap = BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>;
 
 /// A list of HTTP status codes as written, each with its place.
 pub type StatusList = Spanned<Vec<Spanned<i64>>>;
@@ -72,6 +77,26 @@ pub struct RawTarget {
     pub insecure: Option<Spanned<bool>>,
     /// A PEM file of CA certificates trusted besides the built-in roots, relative to the scenario file.
     pub ca_file: Option<Spanned<String>>,
+    // Issue 17, item 6 (HTTP/2):
+    /// The HTTP version: "1.1" (the default), "2" or "auto" (ALPN over TLS).
+    pub http: Option<Spanned<toml::Value>>,
+    /// HTTP/2 connections per origin per worker thread (default 1).
+    pub http2_connections: Option<Spanned<i64>>,
+    // Issue 17, items 4 and 5 (redirects, compression).
+    /// Redirects a request follows at most (the default of every request; 0: none).
+    pub follow_redirects: Option<Spanned<i64>>,
+    /// Issue 17 item 8: the client certificate (PEM, with its chain) and its private key shown to servers that
+    /// ask for one (mutual TLS), relative to the scenario file.
+    pub client_cert: Option<Spanned<String>>,
+    pub client_key: Option<Spanned<String>>,
+    /// Issue 17 item 3: how long looked-up addresses are used ("5m"; "never": once per run), and host names
+    /// answered with fixed addresses instead of a lookup (`{ "api.test" = ["127.0.0.2", "::1"] }`).
+    pub dns_ttl: Option<Spanned<String>>,
+    pub resolve: Option<ResolveMap>,
+    /// Issue 17 item 7: the proxy every request goes through (`http://host:port`; "none": ignore HTTP_PROXY and
+    /// HTTPS_PROXY), and the hosts reached directly (NO_PROXY's syntax; replaces NO_PROXY).
+    pub proxy: Option<Spanned<String>>,
+    pub no_proxy: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -216,6 +241,8 @@ pub struct RawUser {
     pub restart_session_on: Option<StatusList>,
     pub on_start: Option<Vec<RawStep>>,
     pub on_stop: Option<Vec<RawStep>>,
+    /// Issue 17, item 4: redirects followed by the user's requests at most (their default).
+    pub follow_redirects: Option<Spanned<i64>>,
 }
 
 /// One HTTP request (an `on_start`/`on_stop` step or a `[[task]]`), or a task made of `steps` run in order
@@ -242,6 +269,8 @@ pub struct RawStep {
     /// Statuses after which the user's session restarts (its token is no longer valid, say).
     pub restart_session_on: Option<StatusList>,
     pub timeout: Option<Spanned<String>>,
+    /// Issue 17, item 4: redirects this request follows at most (0: none).
+    pub follow_redirects: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -279,6 +308,8 @@ pub struct Loaded {
     pub preflight: Option<At<RawPreflight>>,
     pub wait: Option<At<Spanned<toml::Value>>>,
     pub restart_on: Option<At<StatusList>>,
+    /// `[user] follow_redirects` (issue 17, item 4).
+    pub follow_redirects: Option<At<Spanned<i64>>>,
     pub on_start: Option<At<Vec<RawStep>>>,
     pub on_stop: Option<At<Vec<RawStep>>>,
     pub tasks: Vec<At<RawStep>>,
@@ -447,6 +478,9 @@ fn load_into(
         }
         if let Some(v) = user.restart_session_on {
             loaded.restart_on = Some(At { file: id, value: v });
+        }
+        if let Some(v) = user.follow_redirects {
+            loaded.follow_redirects = Some(At { file: id, value: v });
         }
         if let Some(v) = user.on_start {
             loaded.on_start = Some(At { file: id, value: v });

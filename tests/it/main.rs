@@ -2,20 +2,27 @@
 //! loopback ports chosen by the OS (and, in `netns`, in network namespaces the test creates).
 
 mod arrival;
+mod cookies;
 mod corpus;
 mod corpus_gen;
 mod csv;
 mod data;
+mod dns;
 mod files;
 mod golden;
 mod html;
+mod http2;
 mod k8s;
 mod layers;
 mod merge_windows;
 mod mix;
 mod netns;
+// A test origin for the client's cookies, redirects and compression (issue 17, items 2, 4, 5).
+mod origin_server;
 mod preflight;
 mod prometheus;
+mod proxy;
+mod redirects;
 mod reliability;
 mod requests;
 mod run;

@@ -44,6 +44,18 @@ where
 {
     let mut cmd = via(prefix);
     cmd.current_dir(root());
+    // Issue 17 item 7: loadgen honours the proxy variables, loopback included (curl's rule), so a machine's
+    // proxy settings must not reach the tests' runs; the proxy tests set their own with `env`.
+    for v in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ] {
+        cmd.env_remove(v);
+    }
     let mut shown = prefix.iter().map(|p| format!("{p} ")).collect::<String>();
     shown.push_str("loadgen");
     for a in args {

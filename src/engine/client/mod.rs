@@ -9,31 +9,35 @@
 //! is what makes other Rust generators heavy (~140 KiB per user). What can be shared is shared: the DNS answers
 //! ([`Net`] resolves each origin once) and the TLS configuration (one `rustls::ClientConfig`, see [`super::tls`]).
 //!
-//! Redirects are not followed: a 3xx is an answer like any other (accept it with `expect.status`).
+//! Redirects are followed by `redirect` (up to the request's `follow_redirects`), each hop an exchange of its own.
 //!
 //! Submodules: `conn` (TCP/TLS connections and connecting), `h1` (the HTTP/1.1 exchange on one connection),
 //! `framing` (how an answer's body ends and whether its connection is kept: RFC 9112 §6.3; the conformance
-//! suite in `conformance_tests` and docs/http-client.md go case by case), `cookies` (the user's jar). This
-//! module owns the request's way through them: which connection, whether a failed request may be sent again.
+//! suite in `conformance_tests` and docs/http-client.md go case by case), `cookies` (the user's jar), `redirect`
+//! (following redirects), `wire` (a rendered request read back). This module owns the request's way through
+//! them: which connection, whether a failed request may be sent again.
 
 mod conn;
 mod cookies;
+mod dns;
 mod framing;
 mod h1;
-// Read back by redirects, HTTP/2 and proxies (issue 17), which land next.
-#[allow(dead_code)]
+// Issue 17, item 6: HTTP/2 (`self::h2`; the crate is `::h2`).
+mod h2;
+mod proxy;
+mod redirect;
 mod wire;
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use bytes::BytesMut;
 use http::header::HeaderValue;
 
+pub use self::h2::{H2Failure, H2Pool};
 use super::io_error::describe_io;
 use crate::metrics::FailureKind;
+use crate::plan::HttpVersion;
 use conn::{Conn, connect};
 pub use cookies::Jar;
 use h1::round_trip;
@@ -87,7 +91,18 @@ impl Origin {
 #[derive(Debug)]
 pub struct Net {
     tls: Arc<rustls::ClientConfig>,
-    dns: Mutex<HashMap<String, Arc<[SocketAddr]>>>,
+    /// Issue 17 item 3: every address of a name, re-looked-up after a TTL, and which were used.
+    dns: dns::Resolver,
+    /// Issue 17 item 7: the proxies, when any is set (`None`: every connection is direct).
+    proxy: Option<Arc<crate::plan::Proxies>>,
+    // Issue 17, item 6 (HTTP/2):
+    /// The HTTP version spoken (`[target] http`).
+    http: HttpVersion,
+    /// HTTP/2 connections per origin per worker.
+    http2_connections: u32,
+    /// With `http = "2"` or `"auto"`: `tls` offering ALPN `h2` (and `http/1.1` for auto), for HTTP/2's
+    /// connections. HTTP/1.1 connections use `tls`, which offers no ALPN.
+    tls_alpn: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for Net {
@@ -106,38 +121,46 @@ impl Net {
     pub fn with_tls(tls: &crate::plan::Tls) -> Self {
         Net {
             tls: Arc::new(super::tls::client_config(tls)),
-            dns: Mutex::new(HashMap::new()),
+            dns: dns::Resolver::default(),
+            proxy: None,
+            http: HttpVersion::Http1,
+            http2_connections: crate::plan::DEFAULT_HTTP2_CONNECTIONS,
+            tls_alpn: None,
         }
     }
 
-    /// The addresses of `origin`, looked up once per run.
-    pub async fn resolve(&self, origin: &Origin) -> io::Result<Arc<[SocketAddr]>> {
-        if let Some(a) = self.cached(&origin.key) {
-            return Ok(a);
+    /// Speaking the HTTP version `protocol` says (HTTP/1.1 unless told otherwise).
+    pub fn with_protocol(mut self, protocol: crate::plan::Protocol) -> Self {
+        self.http = protocol.http;
+        self.http2_connections = protocol.http2_connections;
+        self.tls_alpn = match protocol.http {
+            HttpVersion::Http1 => None,
+            HttpVersion::Http2 => Some(vec![b"h2".to_vec()]),
+            HttpVersion::Auto => Some(vec![b"h2".to_vec(), b"http/1.1".to_vec()]),
         }
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((origin.host.as_str(), origin.port))
-            .await?
-            .collect();
-        if addrs.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                "the host name has no address",
-            ));
-        }
-        let addrs: Arc<[SocketAddr]> = addrs.into();
-        self.dns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(origin.key.clone(), addrs.clone());
-        Ok(addrs)
+        .map(|alpn| {
+            let mut config = (*self.tls).clone();
+            config.alpn_protocols = alpn;
+            Arc::new(config)
+        });
+        self
     }
 
-    fn cached(&self, key: &str) -> Option<Arc<[SocketAddr]>> {
-        self.dns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
+    /// Through the proxies `proxy` gives (none when it sets none).
+    pub fn with_proxy(mut self, proxy: &crate::plan::Proxies) -> Self {
+        self.proxy = proxy.any().then(|| Arc::new(proxy.clone()));
+        self
+    }
+
+    /// With `dns`'s look-up settings (TTL, fixed addresses).
+    pub fn with_dns(mut self, dns: &crate::plan::Dns) -> Self {
+        self.dns = dns::Resolver::new(dns);
+        self
+    }
+
+    /// Per origin (`http://host:port`), the addresses connections were opened to and how many.
+    pub fn addresses_used(&self) -> Vec<(String, Vec<(SocketAddr, u64)>)> {
+        self.dns.used()
     }
 }
 
@@ -152,6 +175,10 @@ pub enum SendError {
     Closed,
     /// The answer is not valid HTTP/1.x.
     Invalid(String),
+    /// An HTTP/2 request failed (issue 17, item 6).
+    Http2(H2Failure),
+    /// Redirects that could not be followed (too many, or to no usable URL); the message names no URL.
+    Redirect(String),
 }
 
 impl SendError {
@@ -163,12 +190,19 @@ impl SendError {
                 FailureKind::Connect,
                 super::tls::describe_handshake_error(e),
             ),
+            // An alert after the handshake (TLS 1.3 client authentication refused): named as TLS.
+            SendError::Io(e) if super::tls::is_tls_error(e) => (
+                FailureKind::Connect,
+                super::tls::describe_handshake_error(e),
+            ),
             SendError::Io(e) => describe_io(e, FailureKind::Connection),
             SendError::Closed => (
                 FailureKind::Connection,
                 "connection closed before the response completed".into(),
             ),
             SendError::Invalid(m) => (FailureKind::Other, format!("invalid HTTP response: {m}")),
+            SendError::Http2(e) => e.describe(),
+            SendError::Redirect(m) => (FailureKind::Redirect, m.clone()),
         }
     }
 }
@@ -194,6 +228,9 @@ pub struct SendBuf {
     pub target: String,
     pub values: String,
     pub spans: Vec<(usize, usize)>,
+    /// The length of the step's own `Cookie` value at the start of the rendered `cookie` header (the jar's
+    /// cookies follow it): a redirect to another origin keeps neither (issue 17, item 4).
+    pub own_cookie: usize,
 }
 
 /// Idle keep-alive connections shared by the users of one worker (`connections = "shared"`).
@@ -234,6 +271,13 @@ pub struct Client {
     pool: Option<std::sync::Arc<Pool>>,
     cookies: Jar,
     send: SendBuf,
+    // Issue 17, item 6 (HTTP/2):
+    /// The worker's HTTP/2 connections (made for this client alone when it was given none).
+    h2: Option<Arc<H2Pool>>,
+    /// The one of them this user's requests go on.
+    h2_conn: Option<self::h2::UserConn>,
+    /// Issue 17 item 7: the request as it goes to an http proxy (absolute form), when it does.
+    forward: Vec<u8>,
 }
 
 impl Client {
@@ -245,9 +289,15 @@ impl Client {
         }
     }
 
-    /// The send buffer to render the next request into, and the cookies the user's jar holds.
-    pub fn send_buffer(&mut self) -> (&mut SendBuf, &[(String, String)]) {
-        (&mut self.send, self.cookies.pairs())
+    /// This client's HTTP/2 requests go on `pool`'s connections (its worker's).
+    pub fn with_h2(mut self, pool: Arc<H2Pool>) -> Client {
+        self.h2 = Some(pool);
+        self
+    }
+
+    /// The send buffer to render the next request into, and the user's cookie jar.
+    pub fn send_buffer(&mut self) -> (&mut SendBuf, &Jar) {
+        (&mut self.send, &self.cookies)
     }
 
     fn take(&mut self, key: &str) -> Option<(String, Conn)> {
@@ -282,6 +332,12 @@ impl Client {
         origin: &Origin,
         req: &Outgoing<'_>,
     ) -> Result<Answer, SendError> {
+        // The one check HTTP/1.1 pays for HTTP/2.
+        if net.http != HttpVersion::Http1
+            && let Some(done) = self.exchange_h2(net, origin, req).await
+        {
+            return done;
+        }
         let idempotent = matches!(
             *req.method,
             http::Method::GET
@@ -302,30 +358,28 @@ impl Client {
             }
             let (key, mut conn) = match reused {
                 Some(c) => c,
-                None => {
-                    let stream = connect(net, origin).await?;
-                    let buf = BytesMut::with_capacity(4096);
-                    (
-                        origin.key.clone(),
-                        Conn {
-                            stream,
-                            buf,
-                            used: 0,
-                        },
-                    )
-                }
+                None => (origin.key.clone(), connect(net, origin).await?),
             };
             let reused = conn.used > 0;
+            // Issue 17 item 7: to an http proxy, the request goes in absolute form.
+            let wire = match conn.forward.as_ref().and_then(|p| p.http.as_ref()) {
+                None => self.send.wire.as_bytes(),
+                Some(p) => {
+                    proxy::absolute_form(self.send.wire.as_bytes(), origin, p, &mut self.forward);
+                    &self.forward
+                }
+            };
             // The connection is owned by this future while in use: if the exchange is cut short (a timeout),
             // it is dropped with it rather than reused mid-answer.
-            match round_trip(&mut conn, self.send.wire.as_bytes(), req).await {
+            match round_trip(&mut conn, wire, req).await {
                 Ok((answer, keep_alive)) => {
                     conn.used += 1;
                     // A request that says `Connection: close` gets a connection of its own, as it asks.
                     if keep_alive && !req.close {
                         self.put(key, conn);
                     }
-                    self.cookies.store(&answer.head);
+                    self.cookies
+                        .store(&answer.head, origin, wire::target_of(&self.send.wire));
                     return Ok(answer);
                 }
                 Err((e, nothing_received)) => {
@@ -343,7 +397,80 @@ impl Client {
     /// Drops every connection (a user that ends closes its connections).
     pub fn close(&mut self) {
         self.conns.clear();
+        self.h2_conn = None;
     }
+
+    /// The request as an HTTP/2 stream (see [`self::h2`]), sent again once on another connection when the
+    /// never-twice rule allows it. `None`: the origin speaks HTTP/1.1 (`auto` over plain http, or a TLS server
+    /// that chose it), and the request takes the HTTP/1.1 path.
+    async fn exchange_h2(
+        &mut self,
+        net: &Net,
+        origin: &Origin,
+        req: &Outgoing<'_>,
+    ) -> Option<Result<Answer, SendError>> {
+        if net.http == HttpVersion::Auto && !origin.https {
+            return None;
+        }
+        let idempotent = is_idempotent(req.method);
+        let pool = self
+            .h2
+            .get_or_insert_with(|| Arc::new(H2Pool::new(net.http2_connections)))
+            .clone();
+        for attempt in 0..2 {
+            match self::h2::connection(&pool, &mut self.h2_conn, net, origin).await {
+                Ok(self::h2::Got::H2) => {}
+                Ok(self::h2::Got::Http1(stream)) => {
+                    // The server chose HTTP/1.1: this connection is the user's first one to it.
+                    if let Some(stream) = stream {
+                        let conn = Conn {
+                            stream,
+                            buf: bytes::BytesMut::with_capacity(4096),
+                            used: 0,
+                            forward: None,
+                        };
+                        self.put(origin.key.clone(), conn);
+                    }
+                    return None;
+                }
+                Err(e) => return Some(Err(e)),
+            }
+            match self::h2::round_trip(
+                &mut self.h2_conn,
+                origin,
+                self.send.wire.as_bytes(),
+                req,
+                idempotent,
+            )
+            .await
+            {
+                Ok(answer) => {
+                    self.cookies
+                        .store(&answer.head, origin, wire::target_of(&self.send.wire));
+                    return Some(Ok(answer));
+                }
+                Err((e, again)) => {
+                    if !(again && attempt == 0) {
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+        Some(Err(SendError::Closed))
+    }
+}
+
+/// GET, HEAD, PUT, DELETE, OPTIONS, TRACE (RFC 9110 §9.2.2).
+fn is_idempotent(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::GET
+            | http::Method::HEAD
+            | http::Method::PUT
+            | http::Method::DELETE
+            | http::Method::OPTIONS
+            | http::Method::TRACE
+    )
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use super::conn::Stream;
 use super::h1::MAX_HEADERS;
 use super::*;
 use bytes::Bytes;
+use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[test]
@@ -26,7 +27,7 @@ fn origins_name_host_and_default_ports() {
     assert_eq!(o.key, "http://[::1]:8080");
 }
 
-fn head(raw: &'static str) -> Head {
+fn head(raw: &str) -> Head {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut r = httparse::Response::new(&mut headers);
     assert!(r.parse(raw.as_bytes()).unwrap().is_complete());
@@ -42,7 +43,7 @@ fn head(raw: &'static str) -> Head {
         .collect();
     Head {
         status: r.code.unwrap(),
-        raw: Bytes::from_static(raw.as_bytes()),
+        raw: Bytes::copy_from_slice(raw.as_bytes()),
         headers,
     }
 }
@@ -56,21 +57,112 @@ fn head_lookup_ignores_case_and_reads_tokens() {
     assert!(!h.has_token("transfer-encoding", "chunked"));
 }
 
+fn origin(url: &str) -> Origin {
+    Origin::of(&url::Url::parse(url).unwrap()).unwrap()
+}
+
 #[test]
 fn cookie_jar_sets_replaces_and_expires() {
+    let o = origin("http://api.test:8080");
     let mut c = Client::default();
-    c.cookies.store(&head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\nset-cookie: theme=dark\r\n\r\n"));
-    assert_eq!(
-        c.cookies.pairs(),
-        [
-            ("sid".to_string(), "abc".to_string()),
-            ("theme".into(), "dark".into())
-        ]
+    assert!(c.cookies.is_empty());
+    c.cookies.store(
+        &head("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        &o,
+        "/",
     );
-    c.cookies.store(&head(
-        "HTTP/1.1 200 OK\r\nSet-Cookie: sid=def\r\nSet-Cookie: theme=; Max-Age=0\r\n\r\n",
-    ));
-    assert_eq!(c.cookies.pairs(), [("sid".to_string(), "def".to_string())]);
+    assert!(
+        c.cookies.is_empty(),
+        "an answer without Set-Cookie makes no store"
+    );
+    c.cookies.store(&head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\nset-cookie: theme=dark\r\n\r\n"), &o, "/login");
+    assert_eq!(
+        c.cookies.matching(&o, "/x"),
+        [("sid", "abc"), ("theme", "dark")]
+    );
+    c.cookies.store(
+        &head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=def\r\nSet-Cookie: theme=; Max-Age=0\r\n\r\n"),
+        &o,
+        "/",
+    );
+    assert_eq!(c.cookies.matching(&o, "/"), [("sid", "def")]);
+}
+
+#[test]
+fn cookie_jar_follows_rfc_6265() {
+    let (a, www, b) = (
+        origin("http://a.test"),
+        origin("http://www.a.test"),
+        origin("http://b.test"),
+    );
+    let store = |jar: &mut Jar, o: &Origin, target: &str, set: &str| {
+        jar.store(
+            &head(&format!("HTTP/1.1 200 OK\r\nSet-Cookie: {set}\r\n\r\n")),
+            o,
+            target,
+        )
+    };
+    let names = |jar: &Jar, o: &Origin, target: &str| -> Vec<String> {
+        jar.matching(o, target)
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect()
+    };
+
+    // Host-only (no Domain): that host alone, not its subdomains, not another host.
+    let mut jar = Jar::default();
+    store(&mut jar, &a, "/", "host=1");
+    assert_eq!(names(&jar, &a, "/"), ["host"]);
+    assert!(names(&jar, &www, "/").is_empty());
+    assert!(names(&jar, &b, "/").is_empty());
+    // Domain: the host and its subdomains; a Domain the host is not in is refused.
+    store(&mut jar, &www, "/", "dom=1; Domain=a.test");
+    store(&mut jar, &www, "/", "evil=1; Domain=b.test");
+    assert_eq!(names(&jar, &a, "/"), ["host", "dom"]);
+    assert_eq!(names(&jar, &www, "/"), ["dom"]);
+    assert!(names(&jar, &b, "/").is_empty());
+
+    // Path: the path and below, not a sibling that only shares a prefix; the default path is the request's
+    // directory.
+    let mut jar = Jar::default();
+    store(&mut jar, &a, "/", "p=1; Path=/api");
+    store(&mut jar, &a, "/shop/cart", "d=1");
+    assert_eq!(names(&jar, &a, "/api"), ["p"]);
+    assert_eq!(names(&jar, &a, "/api/v1?x=1"), ["p"]);
+    assert!(names(&jar, &a, "/apis").is_empty());
+    assert_eq!(names(&jar, &a, "/shop/other"), ["d"]);
+    assert!(names(&jar, &a, "/").is_empty());
+
+    // Secure: stored from https, sent over https only.
+    let (https, http) = (origin("https://a.test"), origin("http://a.test"));
+    let mut jar = Jar::default();
+    store(&mut jar, &https, "/", "s=1; Secure");
+    store(&mut jar, &https, "/", "plain=1");
+    assert_eq!(names(&jar, &https, "/"), ["s", "plain"]);
+    assert_eq!(names(&jar, &http, "/"), ["plain"]);
+
+    // Deletion: Max-Age=0, or Expires in the past; a Max-Age in the future keeps it.
+    let mut jar = Jar::default();
+    store(&mut jar, &a, "/", "m=1");
+    store(&mut jar, &a, "/", "e=1");
+    store(&mut jar, &a, "/", "k=1; Max-Age=3600");
+    assert_eq!(names(&jar, &a, "/"), ["m", "e", "k"]);
+    store(&mut jar, &a, "/", "m=; Max-Age=0");
+    store(
+        &mut jar,
+        &a,
+        "/",
+        "e=; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+    );
+    assert_eq!(names(&jar, &a, "/"), ["k"]);
+    // An expired cookie set fresh is not stored at all.
+    store(
+        &mut jar,
+        &a,
+        "/",
+        "old=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+    );
+    assert_eq!(names(&jar, &a, "/"), ["k"]);
 }
 
 /// A server that answers each connection's requests with the given raw responses, in order, then closes
@@ -98,6 +190,7 @@ async fn scripted(conns: Vec<Vec<&'static str>>) -> (Origin, tokio::task::JoinHa
 /// cookies, then `headers` (each line ending in CRLF).
 fn put(c: &mut Client, o: &Origin, method: &http::Method, target: &str, headers: &str) {
     let (buf, jar) = c.send_buffer();
+    let jar = jar.matching(o, target);
     let w = &mut buf.wire;
     w.clear();
     w.push_str(&format!(

@@ -11,6 +11,7 @@ pub(super) fn resolve_step(
     kind: StepKind,
     in_flow: bool,
     names: &Names,
+    follow_default: u32,
 ) -> Result<Step> {
     let captures = &names.captures;
     let name = raw.name.get_ref().trim().to_string();
@@ -199,6 +200,18 @@ pub(super) fn resolve_step(
         .as_ref()
         .map(|t| positive_duration(loaded, file, t, "timeout"))
         .transpose()?;
+    // The request's own setting wins; else a request that expects a redirect status checks the redirect itself
+    // and does not follow it; else the class's, the user's or the target's default.
+    let follow_redirects = match &raw.follow_redirects {
+        Some(v) => super::values::follow_value(loaded, file, v)?,
+        None if expect_status
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|s| (300..400).contains(s))) =>
+        {
+            0
+        }
+        None => follow_default,
+    };
     Ok(Step {
         name,
         kind,
@@ -217,6 +230,7 @@ pub(super) fn resolve_step(
         timeout,
         class: 0,
         flow: None,
+        follow_redirects,
     })
 }
 
@@ -352,7 +366,7 @@ pub(super) fn resolve_flow(
             .error(file, list.span(), format!("flow `{name}` has no steps"))
             .into());
     }
-    let request_keys: [(&str, Option<Range<usize>>); 10] = [
+    let request_keys: [(&str, Option<Range<usize>>); 11] = [
         (
             "restart_session_on",
             raw.restart_session_on.as_ref().map(Spanned::span),
@@ -390,6 +404,10 @@ pub(super) fn resolve_flow(
                 .map(Spanned::span),
         ),
         ("timeout", raw.timeout.as_ref().map(Spanned::span)),
+        (
+            "follow_redirects",
+            raw.follow_redirects.as_ref().map(Spanned::span),
+        ),
     ];
     if let Some((key, span)) = request_keys
         .into_iter()
@@ -428,6 +446,7 @@ pub(super) fn resolve_flow(
         timeout: None,
         class: 0,
         flow: None,
+        follow_redirects: 0,
     })
 }
 

@@ -16,6 +16,7 @@ fn stats(latencies_ms: &[f64], extra: &[Outcome<'_>]) -> StepStats {
                 status: Some(200),
                 bytes: 0,
                 failure: None,
+                client: Default::default(),
                 delay: None,
             },
         );
@@ -201,6 +202,7 @@ fn buckets_are_cumulative_and_inf_is_the_count() {
         status: None,
         bytes: 0,
         failure: Some((FailureKind::Timeout, "timed out")),
+        client: Default::default(),
         delay: None,
     };
     let never_sent = Outcome {
@@ -209,6 +211,7 @@ fn buckets_are_cumulative_and_inf_is_the_count() {
         status: None,
         bytes: 0,
         failure: Some((FailureKind::Other, "cannot build the request")),
+        client: Default::default(),
         delay: None,
     };
     let s = stats(
@@ -423,6 +426,7 @@ fn flows_have_families_of_their_own_without_a_method() {
         status: None,
         bytes: 0,
         failure: Some((FailureKind::Status, "step `read` failed")),
+        client: Default::default(),
         delay: None,
     };
     let mut s = snapshot(vec![RequestSnapshot::of(

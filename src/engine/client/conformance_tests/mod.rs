@@ -840,6 +840,7 @@ async fn a_head_over_64_kib_is_refused_even_when_it_arrives_in_one_read() {
         stream: super::conn::Stream::Plain(tcp),
         buf: bytes::BytesMut::with_capacity(1 << 20),
         used: 1,
+        forward: None,
     };
     let req = Outgoing {
         method: &http::Method::GET,
