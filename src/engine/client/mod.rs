@@ -338,15 +338,7 @@ impl Client {
         {
             return done;
         }
-        let idempotent = matches!(
-            *req.method,
-            http::Method::GET
-                | http::Method::HEAD
-                | http::Method::PUT
-                | http::Method::DELETE
-                | http::Method::OPTIONS
-                | http::Method::TRACE
-        );
+        let idempotent = is_idempotent(req.method);
         for attempt in 0..2 {
             let mut reused = None;
             while let Some((key, conn)) = self.take(&origin.key) {
