@@ -77,6 +77,8 @@ pub struct RawTarget {
     // Issue 17, items 4 and 5 (redirects, compression).
     /// Redirects a request follows at most (the default of every request; 0: none).
     pub follow_redirects: Option<Spanned<i64>>,
+    /// Ask for compressed answers (`Accept-Encoding: gzip, deflate, br`) and decode them (every request's default).
+    pub compression: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -251,6 +253,8 @@ pub struct RawStep {
     pub timeout: Option<Spanned<String>>,
     /// Issue 17, item 4: redirects this request follows at most (0: none).
     pub follow_redirects: Option<Spanned<i64>>,
+    /// Issue 17, item 5: ask for a compressed answer and decode it (instead of `[target] compression`).
+    pub compression: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

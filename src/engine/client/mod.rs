@@ -17,6 +17,7 @@
 
 mod conn;
 mod cookies;
+pub mod decode;
 mod h1;
 mod redirect;
 mod wire;
