@@ -290,7 +290,12 @@ pub(crate) fn render(
                 .any(|n| n.trim_ascii() == name)
         })
     };
-    let matching = jar.matching(origin, target);
+    // An empty jar (no answer ever set a cookie): no URL built, nothing allocated.
+    let matching = if jar.is_empty() {
+        Vec::new()
+    } else {
+        jar.matching(origin, target)
+    };
     let mut jar = matching.iter().filter(|(n, _)| !named(n)).peekable();
     *own_cookie_len = 0;
     if own_cookie.is_some() || jar.peek().is_some() {

@@ -329,8 +329,9 @@ impl Client {
                     if keep_alive && !req.close {
                         self.put(key, conn);
                     }
+                    let wire = &self.send.wire;
                     self.cookies
-                        .store(&answer.head, origin, wire::target_of(&self.send.wire));
+                        .store(&answer.head, origin, || wire::target_of(wire));
                     return Ok(answer);
                 }
                 Err((e, nothing_received)) => {

@@ -68,13 +68,13 @@ fn cookie_jar_sets_replaces_and_expires() {
     c.cookies.store(
         &head("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
         &o,
-        "/",
+        || "/",
     );
     assert!(
         c.cookies.is_empty(),
         "an answer without Set-Cookie makes no store"
     );
-    c.cookies.store(&head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\nset-cookie: theme=dark\r\n\r\n"), &o, "/login");
+    c.cookies.store(&head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\nset-cookie: theme=dark\r\n\r\n"), &o, || "/login");
     assert_eq!(
         c.cookies.matching(&o, "/x"),
         [("sid", "abc"), ("theme", "dark")]
@@ -82,7 +82,7 @@ fn cookie_jar_sets_replaces_and_expires() {
     c.cookies.store(
         &head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=def\r\nSet-Cookie: theme=; Max-Age=0\r\n\r\n"),
         &o,
-        "/",
+        || "/",
     );
     assert_eq!(c.cookies.matching(&o, "/"), [("sid", "def")]);
 }
@@ -98,7 +98,7 @@ fn cookie_jar_follows_rfc_6265() {
         jar.store(
             &head(&format!("HTTP/1.1 200 OK\r\nSet-Cookie: {set}\r\n\r\n")),
             o,
-            target,
+            || target,
         )
     };
     let names = |jar: &Jar, o: &Origin, target: &str| -> Vec<String> {
@@ -644,7 +644,7 @@ fn a_redirect_hop_is_the_sent_request_edited() {
     c.cookies.store(
         &head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=jar; Path=/\r\n\r\n"),
         &origin("http://a.test"),
-        "/",
+        || "/",
     );
     // 303, same origin, relative: a GET without body or Content-Type; the credentials stay.
     assert_eq!(
