@@ -8,13 +8,15 @@
 //! response time ends with the final answer's body, and its TTFB is the time to the final answer's headers
 //! (what the step waited for before it had its answer); the redirects followed are counted per request name. JSON parsing for captures happens after the clock stops. Bodies that nothing captures
 //! from are counted chunk by chunk, never buffered; a body a capture needs is kept up to `[target] max_body`,
-//! and a longer one is read to its end but dropped, and fails the capture. The request timeout covers the
-//! whole exchange.
+//! and a longer one is read to its end but dropped, and fails the capture. With `compression`, a kept body is
+//! decoded (after the clock stops) before captures and checks, its decoded size bounded by the same limit
+//! ([`super::client::decode`]). The request timeout covers the whole exchange, redirects included.
 
 use std::time::Instant;
 
 use tokio::time::timeout_at;
 
+use super::client::decode::decode;
 use super::client::{Client, Outgoing};
 use super::request::render;
 use super::shared::{Ctx, Shared, State};
@@ -132,7 +134,27 @@ pub async fn exec(
         }
     }
     let needs_body = accepted && needs_body;
-    let kept = answer.body;
+    let mut kept = answer.body;
+    let mut oversize = answer.oversize;
+    // A compressed body that a capture or check reads is decoded first, within max_body (issue 17, item 5).
+    let mut counts = counts;
+    let mut undecodable = None;
+    if step.compression
+        && needs_body
+        && !oversize
+        && let Some(coding) = answer.head.get("content-encoding")
+    {
+        match decode(coding, std::mem::take(&mut kept), shared.plan.max_body) {
+            Ok(d) => {
+                counts.decoded = 1;
+                counts.encoded_bytes = bytes;
+                counts.decoded_bytes = d.bytes;
+                oversize = d.oversize;
+                kept = d.body;
+            }
+            Err(msg) => undecodable = Some(msg),
+        }
+    }
     // Every outcome from here on shares the times, status and size; only the failure differs.
     let mut record = |failure: Option<(FailureKind, &str)>| {
         done(
@@ -174,7 +196,10 @@ pub async fn exec(
             }
         }
     }
-    if needs_body && answer.oversize {
+    if let Some(msg) = undecodable {
+        return record(Some((FailureKind::Decode, &msg)));
+    }
+    if needs_body && oversize {
         let msg = format!("body larger than max_body ({} bytes)", shared.plan.max_body);
         return record(Some((FailureKind::Capture, &msg)));
     }

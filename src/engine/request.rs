@@ -7,7 +7,7 @@
 //! It knows steps, templates and origins, and nothing of users or of the run: the request path
 //! ([`super::http`]) hands it a template context.
 
-use http::header::{CONNECTION, CONTENT_TYPE, COOKIE, HOST, HeaderName};
+use http::header::{ACCEPT_ENCODING, CONNECTION, CONTENT_TYPE, COOKIE, HOST, HeaderName};
 use http::{Method, Uri};
 
 use super::client::{Jar, Origin, SendBuf};
@@ -35,6 +35,9 @@ pub struct Prepared {
     close: bool,
     /// The body when it does not vary.
     body: Option<String>,
+    /// Issue 17, item 5: `accept-encoding` is loadgen's to write (the step asks for compression and sets no
+    /// `Accept-Encoding` of its own).
+    accept_encoding: bool,
 }
 
 impl Prepared {
@@ -85,6 +88,7 @@ impl Prepared {
             own_content_type: named(&CONTENT_TYPE),
             close,
             body,
+            accept_encoding: step.compression && !named(&ACCEPT_ENCODING),
         }
     }
 }
@@ -221,6 +225,7 @@ fn plain_target(t: &str) -> bool {
 /// Every header is on the wire once: `host` is the target's unless the request sets its own `Host`, which
 /// replaces it; `cookie` is one header, the request's own `Cookie` value first and then the jar's cookies that
 /// it does not name; `content-type` is `application/json` for a JSON body unless the request sets one;
+/// `accept-encoding` is `gzip, deflate, br` when the step asks for compression and sets none of its own;
 /// `content-length` is loadgen's alone (the plan refuses a scenario's `Content-Length` and
 /// `Transfer-Encoding`).
 pub(crate) fn render(
@@ -285,7 +290,12 @@ pub(crate) fn render(
                 .any(|n| n.trim_ascii() == name)
         })
     };
-    let matching = jar.matching(origin, target);
+    // An empty jar (no answer ever set a cookie): no URL built, nothing allocated.
+    let matching = if jar.is_empty() {
+        Vec::new()
+    } else {
+        jar.matching(origin, target)
+    };
     let mut jar = matching.iter().filter(|(n, _)| !named(n)).peekable();
     *own_cookie_len = 0;
     if own_cookie.is_some() || jar.peek().is_some() {
@@ -306,6 +316,9 @@ pub(crate) fn render(
             w.push_str(v);
         }
         w.push_str("\r\n");
+    }
+    if prep.accept_encoding {
+        w.push_str("accept-encoding: gzip, deflate, br\r\n");
     }
     let mut close = prep.close;
     for &i in &prep.order {

@@ -21,7 +21,7 @@ use crate::results::Hist;
 pub use crate::results::hdr;
 use crate::results::stats::{interval_latency, rate};
 pub use crate::results::stats::{ms, new_histogram, round3};
-pub use crate::results::{FailureKind, SeriesPoint, StepInterval};
+pub use crate::results::{ClientCounts, FailureKind, SeriesPoint, StepInterval};
 
 /// Distinct failure messages kept per request name; further ones are counted under "other".
 pub const MAX_FAILURE_MESSAGES: usize = 64;
@@ -130,28 +130,6 @@ pub struct Outcome<'a> {
     pub delay: Option<Duration>,
     /// Redirects followed, bodies decoded (issue 17).
     pub client: ClientCounts,
-}
-
-/// What the client did beyond one plain exchange (issue 17, items 4 and 5), summed per request name: zero for
-/// a run that neither follows redirects nor decodes bodies, and then absent from the results.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ClientCounts {
-    /// Redirects followed.
-    pub redirects: u64,
-    /// Answers whose body was decoded (`Content-Encoding`), their body bytes as received and as decoded.
-    pub decoded: u64,
-    pub encoded_bytes: u64,
-    pub decoded_bytes: u64,
-}
-
-impl ClientCounts {
-    /// Adds `other` (saturating).
-    pub fn add(&mut self, other: &ClientCounts) {
-        self.redirects = self.redirects.saturating_add(other.redirects);
-        self.decoded = self.decoded.saturating_add(other.decoded);
-        self.encoded_bytes = self.encoded_bytes.saturating_add(other.encoded_bytes);
-        self.decoded_bytes = self.decoded_bytes.saturating_add(other.decoded_bytes);
-    }
 }
 
 /// One recording area: statistics per request name.

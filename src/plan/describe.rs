@@ -128,6 +128,19 @@ impl RunPlan {
                 let c: Vec<String> = st.restart_on.iter().map(u16::to_string).collect();
                 let _ = write!(s, "  restarts session on {}", c.join("|"));
             }
+            // Issue 17, items 4 and 5: shown when not the default.
+            if st.kind != StepKind::Flow {
+                match st.follow_redirects {
+                    super::values::DEFAULT_FOLLOW_REDIRECTS => {}
+                    0 => s.push_str("  no redirects followed"),
+                    n => {
+                        let _ = write!(s, "  follows up to {n} redirects");
+                    }
+                }
+                if st.compression {
+                    s.push_str("  compressed (gzip, deflate, br)");
+                }
+            }
             if st.kind == StepKind::Flow {
                 s.push_str("  (a flow: its steps in order, stopping at the first failure)");
             }

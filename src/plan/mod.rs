@@ -649,6 +649,16 @@ pub struct Step {
     pub flow: Option<usize>,
     /// Redirects followed at most (0: a 3xx is the answer). Issue 17, item 4.
     pub follow_redirects: u32,
+    /// Sends `Accept-Encoding: gzip, deflate, br` (unless it sets its own) and decodes the body it keeps.
+    /// Issue 17, item 5.
+    pub compression: bool,
+}
+
+/// What a request takes from its class and target unless it says otherwise (issue 17, items 4 and 5).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientDefaults {
+    pub follow_redirects: u32,
+    pub compression: bool,
 }
 
 impl Step {

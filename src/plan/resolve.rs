@@ -93,11 +93,18 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
     };
     let tls = super::tls::resolve_tls(loaded, overrides)?;
     let protocol = super::protocol::resolve_protocol(loaded)?;
-    let target_follow =
-        match target.and_then(|t| t.value.follow_redirects.as_ref().map(|v| (t.file, v))) {
+    // Issue 17, items 4 and 5: what every request does unless its class or itself says otherwise.
+    let target_defaults = ClientDefaults {
+        follow_redirects: match target
+            .and_then(|t| t.value.follow_redirects.as_ref().map(|v| (t.file, v)))
+        {
             Some((file, v)) => super::values::follow_value(loaded, file, v)?,
             None => super::values::DEFAULT_FOLLOW_REDIRECTS,
-        };
+        },
+        compression: target
+            .and_then(|t| t.value.compression.as_ref())
+            .is_some_and(|c| *c.get_ref()),
+    };
     let dns = super::net::resolve_dns(loaded)?;
     let proxy = super::net::resolve_proxies(loaded, &overrides.proxy_env)?;
 
@@ -177,9 +184,12 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             Some((file, w)) => parse_wait(loaded, file, w)?,
             None => Wait::None,
         };
-        let follow_default = match src.follow {
-            Some((file, v)) => super::values::follow_value(loaded, file, v)?,
-            None => target_follow,
+        let class_defaults = ClientDefaults {
+            follow_redirects: match src.follow {
+                Some((file, v)) => super::values::follow_value(loaded, file, v)?,
+                None => target_defaults.follow_redirects,
+            },
+            ..target_defaults
         };
         let restart_default = match src.restart_on {
             Some((file, list)) => status_list(loaded, file, list, "restart_session_on")?,
@@ -193,7 +203,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
                 kind,
                 flow.is_some(),
                 &names,
-                follow_default,
+                class_defaults,
             )?;
             if step.kind == StepKind::Task && step.restart_on.is_empty() {
                 step.restart_on.clone_from(&restart_default);
@@ -257,7 +267,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
     };
     let rules = resolve_rules(loaded, overrides, &gates)?;
     let _ = root;
-    let preflight = resolve_preflight(loaded, &names, target_follow)?;
+    let preflight = resolve_preflight(loaded, &names, target_defaults)?;
     Ok(RunPlan {
         name,
         file: loaded.root().to_path_buf(),
@@ -291,7 +301,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
 fn resolve_preflight(
     loaded: &Loaded,
     names: &Names,
-    target_follow: u32,
+    target_defaults: ClientDefaults,
 ) -> Result<Option<Preflight>> {
     let Some(p) = &loaded.preflight else {
         return Ok(None);
@@ -323,7 +333,7 @@ fn resolve_preflight(
             StepKind::Preflight,
             false,
             names,
-            target_follow,
+            target_defaults,
         )?;
         unique_name(loaded, &mut seen, file, r, &step.name)?;
         checks.push(step);

@@ -369,7 +369,7 @@ pub struct RequestStats {
 
 impl RequestStats {
     /// Sets the client's counts (absent when zero).
-    pub fn with_client(mut self, c: &crate::metrics::ClientCounts) -> RequestStats {
+    pub fn with_client(mut self, c: &ClientCounts) -> RequestStats {
         let some = |n: u64| (n > 0).then_some(n);
         self.redirects = some(c.redirects);
         self.decoded_bodies = some(c.decoded);
@@ -379,8 +379,8 @@ impl RequestStats {
     }
 
     /// The client's counts, as [`RequestStats::with_client`] stored them.
-    pub fn client(&self) -> crate::metrics::ClientCounts {
-        crate::metrics::ClientCounts {
+    pub fn client(&self) -> ClientCounts {
+        ClientCounts {
             redirects: self.redirects.unwrap_or(0),
             decoded: self.decoded_bodies.unwrap_or(0),
             encoded_bytes: self.encoded_body_bytes.unwrap_or(0),
@@ -474,6 +474,28 @@ pub struct Segment {
 impl std::fmt::Display for Segment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// What the client did beyond one plain exchange (issue 17, items 4 and 5), summed per request name: zero for
+/// a run that neither follows redirects nor decodes bodies, and then absent from the results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCounts {
+    /// Redirects followed.
+    pub redirects: u64,
+    /// Answers whose body was decoded (`Content-Encoding`), their body bytes as received and as decoded.
+    pub decoded: u64,
+    pub encoded_bytes: u64,
+    pub decoded_bytes: u64,
+}
+
+impl ClientCounts {
+    /// Adds `other` (saturating).
+    pub fn add(&mut self, other: &ClientCounts) {
+        self.redirects = self.redirects.saturating_add(other.redirects);
+        self.decoded = self.decoded.saturating_add(other.decoded);
+        self.encoded_bytes = self.encoded_bytes.saturating_add(other.encoded_bytes);
+        self.decoded_bytes = self.decoded_bytes.saturating_add(other.decoded_bytes);
     }
 }
 

@@ -121,7 +121,7 @@ pub struct Tally {
     pub ttfb: HistSum,
     pub uncorrected: HistSum,
     /// Redirects followed, bodies decoded (issue 17).
-    pub client: crate::metrics::ClientCounts,
+    pub client: super::ClientCounts,
 }
 
 /// A sum of histograms past [`super::hdr::MAX_TOTAL`] values, and which of a row's histograms it is (`hdr`,

@@ -97,6 +97,8 @@ pub struct RawTarget {
     /// HTTPS_PROXY), and the hosts reached directly (NO_PROXY's syntax; replaces NO_PROXY).
     pub proxy: Option<Spanned<String>>,
     pub no_proxy: Option<Spanned<String>>,
+    /// Ask for compressed answers (`Accept-Encoding: gzip, deflate, br`) and decode them (every request's default).
+    pub compression: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -271,6 +273,8 @@ pub struct RawStep {
     pub timeout: Option<Spanned<String>>,
     /// Issue 17, item 4: redirects this request follows at most (0: none).
     pub follow_redirects: Option<Spanned<i64>>,
+    /// Issue 17, item 5: ask for a compressed answer and decode it (instead of `[target] compression`).
+    pub compression: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

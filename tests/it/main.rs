@@ -2,6 +2,7 @@
 //! loopback ports chosen by the OS (and, in `netns`, in network namespaces the test creates).
 
 mod arrival;
+mod compression;
 mod cookies;
 mod corpus;
 mod corpus_gen;

@@ -27,7 +27,7 @@ fn url_of(origin: &Origin, target: &str) -> Option<url::Url> {
 
 impl Jar {
     /// No cookie was ever stored.
-    #[cfg(test)]
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.0.is_none()
     }
@@ -46,12 +46,12 @@ impl Jar {
     }
 
     /// Stores (or, when expired, deletes) what the `Set-Cookie` headers of `head` say, for the request that was
-    /// sent to `target` at `origin`. An answer without `Set-Cookie` costs one look at its headers.
-    pub fn store(&mut self, head: &Head, origin: &Origin, target: &str) {
+    /// sent to `target()` at `origin`. An answer without `Set-Cookie` costs one look at its headers.
+    pub fn store<'t>(&mut self, head: &Head, origin: &Origin, target: impl FnOnce() -> &'t str) {
         if head.get_all("set-cookie").next().is_none() {
             return;
         }
-        let Some(url) = url_of(origin, target) else {
+        let Some(url) = url_of(origin, target()) else {
             return;
         };
         let cookies = head.get_all("set-cookie").filter_map(|v| {

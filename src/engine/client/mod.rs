@@ -19,6 +19,7 @@
 
 mod conn;
 mod cookies;
+pub mod decode;
 mod dns;
 mod framing;
 mod h1;
@@ -370,8 +371,9 @@ impl Client {
                     if keep_alive && !req.close {
                         self.put(key, conn);
                     }
+                    let wire = &self.send.wire;
                     self.cookies
-                        .store(&answer.head, origin, wire::target_of(&self.send.wire));
+                        .store(&answer.head, origin, || wire::target_of(wire));
                     return Ok(answer);
                 }
                 Err((e, nothing_received)) => {
@@ -437,8 +439,9 @@ impl Client {
             .await
             {
                 Ok(answer) => {
+                    let sent = &self.send.wire;
                     self.cookies
-                        .store(&answer.head, origin, wire::target_of(&self.send.wire));
+                        .store(&answer.head, origin, || wire::target_of(sent));
                     return Some(Ok(answer));
                 }
                 Err((e, again)) => {

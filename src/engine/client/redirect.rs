@@ -97,7 +97,7 @@ impl Client {
     }
 
     /// Rewrites the request in the send buffer for its next hop (see the module docs for what changes).
-    fn rewrite(
+    pub(super) fn rewrite(
         &mut self,
         from: &Origin,
         to: &Origin,

@@ -69,13 +69,13 @@ fn cookie_jar_sets_replaces_and_expires() {
     c.cookies.store(
         &head("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
         &o,
-        "/",
+        || "/",
     );
     assert!(
         c.cookies.is_empty(),
         "an answer without Set-Cookie makes no store"
     );
-    c.cookies.store(&head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\nset-cookie: theme=dark\r\n\r\n"), &o, "/login");
+    c.cookies.store(&head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\nset-cookie: theme=dark\r\n\r\n"), &o, || "/login");
     assert_eq!(
         c.cookies.matching(&o, "/x"),
         [("sid", "abc"), ("theme", "dark")]
@@ -83,7 +83,7 @@ fn cookie_jar_sets_replaces_and_expires() {
     c.cookies.store(
         &head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=def\r\nSet-Cookie: theme=; Max-Age=0\r\n\r\n"),
         &o,
-        "/",
+        || "/",
     );
     assert_eq!(c.cookies.matching(&o, "/"), [("sid", "def")]);
 }
@@ -99,7 +99,7 @@ fn cookie_jar_follows_rfc_6265() {
         jar.store(
             &head(&format!("HTTP/1.1 200 OK\r\nSet-Cookie: {set}\r\n\r\n")),
             o,
-            target,
+            || target,
         )
     };
     let names = |jar: &Jar, o: &Origin, target: &str| -> Vec<String> {
@@ -608,4 +608,74 @@ async fn a_post_on_a_connection_already_closed_goes_on_a_new_one_once() {
     let seen = server.await.unwrap();
     assert_eq!(seen.len(), 2);
     assert!(seen[1].starts_with("POST /p "), "{}", seen[1]);
+}
+
+/// The next hop's request, as [`Client::rewrite`] makes it from `wire` (the step's own cookie value being the
+/// first `own_cookie` bytes of its `cookie` header).
+fn hop(c: &mut Client, wire: &str, own_cookie: usize, to: &str, status: u16) -> String {
+    c.send.wire = wire.to_string();
+    c.send.own_cookie = own_cookie;
+    let from = origin("http://a.test");
+    let next = url::Url::parse("http://a.test/start")
+        .unwrap()
+        .join(to)
+        .unwrap();
+    let to = Origin::of(&next).unwrap();
+    let mut target = next.path().to_string();
+    if let Some(q) = next.query() {
+        target = format!("{target}?{q}");
+    }
+    let keep = matches!(status, 307 | 308);
+    let method = if keep {
+        http::Method::POST
+    } else {
+        http::Method::GET
+    };
+    c.rewrite(&from, &to, &target, &method, keep, from.key != to.key)
+        .unwrap();
+    c.send.wire.clone()
+}
+
+#[test]
+fn a_redirect_hop_is_the_sent_request_edited() {
+    let sent = "POST /start HTTP/1.1\r\nhost: a.test\r\ncookie: mine=1; sid=jar\r\n\
+                authorization: Bearer t\r\ncontent-type: application/json\r\nx-trace: 7\r\n\
+                content-length: 7\r\n\r\n{\"a\":1}";
+    let mut c = Client::default();
+    c.cookies.store(
+        &head("HTTP/1.1 200 OK\r\nSet-Cookie: sid=jar; Path=/\r\n\r\n"),
+        &origin("http://a.test"),
+        || "/",
+    );
+    // 303, same origin, relative: a GET without body or Content-Type; the credentials stay.
+    assert_eq!(
+        hop(&mut c, sent, 6, "next?x=1", 303),
+        "GET /next?x=1 HTTP/1.1\r\nhost: a.test\r\ncookie: mine=1; sid=jar\r\n\
+         authorization: Bearer t\r\nx-trace: 7\r\n\r\n"
+    );
+    assert_eq!(c.send.own_cookie, 6);
+    // 307: the method and body as sent.
+    assert_eq!(
+        hop(&mut c, sent, 6, "/other", 307),
+        "POST /other HTTP/1.1\r\nhost: a.test\r\ncookie: mine=1; sid=jar\r\n\
+         authorization: Bearer t\r\ncontent-type: application/json\r\nx-trace: 7\r\n\
+         content-length: 7\r\n\r\n{\"a\":1}"
+    );
+    // Another origin (and scheme): no Authorization, no cookie of a.test nor the step's own, its own Host.
+    assert_eq!(
+        hop(&mut c, sent, 6, "https://b.test:8443/in", 302),
+        "GET /in HTTP/1.1\r\nhost: b.test:8443\r\nx-trace: 7\r\n\r\n"
+    );
+    assert_eq!(c.send.own_cookie, 0);
+    // Back to a.test from b.test would carry the jar's cookie for a.test again (chosen per hop's URL).
+    let from_b = "GET /in HTTP/1.1\r\nhost: b.test:8443\r\nx-trace: 7\r\n\r\n";
+    c.send.wire = from_b.to_string();
+    c.send.own_cookie = 0;
+    let (b, a) = (origin("https://b.test:8443"), origin("http://a.test"));
+    c.rewrite(&b, &a, "/back", &http::Method::GET, false, true)
+        .unwrap();
+    assert_eq!(
+        c.send.wire,
+        "GET /back HTTP/1.1\r\nhost: a.test\r\ncookie: sid=jar\r\nx-trace: 7\r\n\r\n"
+    );
 }

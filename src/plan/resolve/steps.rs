@@ -11,7 +11,7 @@ pub(super) fn resolve_step(
     kind: StepKind,
     in_flow: bool,
     names: &Names,
-    follow_default: u32,
+    defaults: ClientDefaults,
 ) -> Result<Step> {
     let captures = &names.captures;
     let name = raw.name.get_ref().trim().to_string();
@@ -210,8 +210,12 @@ pub(super) fn resolve_step(
         {
             0
         }
-        None => follow_default,
+        None => defaults.follow_redirects,
     };
+    let compression = raw
+        .compression
+        .as_ref()
+        .map_or(defaults.compression, |c| *c.get_ref());
     Ok(Step {
         name,
         kind,
@@ -231,6 +235,7 @@ pub(super) fn resolve_step(
         class: 0,
         flow: None,
         follow_redirects,
+        compression,
     })
 }
 
@@ -366,7 +371,7 @@ pub(super) fn resolve_flow(
             .error(file, list.span(), format!("flow `{name}` has no steps"))
             .into());
     }
-    let request_keys: [(&str, Option<Range<usize>>); 11] = [
+    let request_keys: [(&str, Option<Range<usize>>); 12] = [
         (
             "restart_session_on",
             raw.restart_session_on.as_ref().map(Spanned::span),
@@ -408,6 +413,7 @@ pub(super) fn resolve_flow(
             "follow_redirects",
             raw.follow_redirects.as_ref().map(Spanned::span),
         ),
+        ("compression", raw.compression.as_ref().map(Spanned::span)),
     ];
     if let Some((key, span)) = request_keys
         .into_iter()
@@ -447,6 +453,7 @@ pub(super) fn resolve_flow(
         class: 0,
         flow: None,
         follow_redirects: 0,
+        compression: false,
     })
 }
 
