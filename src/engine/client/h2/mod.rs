@@ -438,7 +438,7 @@ pub(super) async fn round_trip(
     };
     let head_at = Instant::now();
     let (parts, body) = response.into_parts();
-    let head = head_of(parts.status.as_u16(), &parts.headers);
+    let head = head_of(parts.status, &parts.headers);
     read_body(head, head_at, body, req)
         .await
         .map_err(|e| fail(H2Failure::Proto(e), true, &u.live))
@@ -526,14 +526,14 @@ pub(super) fn request_of<'a>(
 
 /// The response's status and fields as the [`Head`] the HTTP/1.1 exchange parses: a status line and one
 /// `name: value` line per field, with the offsets of each name and value.
-pub(super) fn head_of(status: u16, headers: &HeaderMap) -> Head {
+pub(super) fn head_of(status: http::StatusCode, headers: &HeaderMap) -> Head {
     let size: usize = headers
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .sum();
     let mut raw = BytesMut::with_capacity(16 + size);
     raw.extend_from_slice(b"HTTP/2 ");
-    raw.extend_from_slice(status.to_string().as_bytes());
+    raw.extend_from_slice(status.as_str().as_bytes());
     raw.extend_from_slice(b"\r\n");
     let mut offsets = Vec::with_capacity(headers.len());
     for (name, value) in headers {
@@ -548,7 +548,7 @@ pub(super) fn head_of(status: u16, headers: &HeaderMap) -> Head {
         offsets.push((ns, ne, vs, ve));
     }
     Head {
-        status,
+        status: status.as_u16(),
         raw: raw.freeze(),
         headers: offsets,
     }

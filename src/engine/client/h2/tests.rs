@@ -119,14 +119,14 @@ fn response_fields_read_like_an_http1_head() {
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     headers.append("set-cookie", HeaderValue::from_static("a=1"));
     headers.append("set-cookie", HeaderValue::from_static("b=2; Path=/"));
-    let head = head_of(201, &headers);
+    let head = head_of(http::StatusCode::CREATED, &headers);
     assert_eq!(head.status, 201);
     assert_eq!(head.get("Content-Type"), Some("application/json"));
     let cookies: Vec<_> = head.get_all("set-cookie").collect();
     assert_eq!(cookies, [&b"a=1"[..], &b"b=2; Path=/"[..]]);
     assert_eq!(head.get("location"), None);
     assert!(head.has_token("content-type", "application/json"));
-    let empty = head_of(204, &HeaderMap::new());
+    let empty = head_of(http::StatusCode::NO_CONTENT, &HeaderMap::new());
     assert_eq!((empty.status, empty.headers.len()), (204, 0));
 }
 
