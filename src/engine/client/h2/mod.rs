@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ::h2::client::SendRequest;
-use ::h2::{Reason, RecvStream};
+use ::h2::{Reason, RecvStream, SendStream};
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -218,6 +218,8 @@ impl H2Pool {
 pub struct UserConn {
     key: String,
     live: Live,
+    /// The previous exchange's stream handles, dropped once the next request is sent (see [`round_trip`]).
+    held: Option<(SendStream<Bytes>, RecvStream)>,
     /// The last request sent, kept to reuse when the next one is the same (see [`Prepared::prepare`]). Per
     /// connection, so per origin: `:scheme` and a missing `Host`'s `:authority` come from it.
     last: Prepared,
@@ -309,6 +311,7 @@ pub(super) async fn connection(
     *user = Some(UserConn {
         key: origin.key.clone(),
         live,
+        held: None,
         last: Prepared::default(),
     });
     Ok(Got::H2)
@@ -427,6 +430,9 @@ pub(super) async fn round_trip(
             return Err((SendError::Http2(H2Failure::Proto(e)), true));
         }
     };
+    // Dropping the last handle of a finished stream wakes the connection's task (to free the stream): done
+    // now, just after the send that woke it anyway, it costs no wake-up and no poll of its own.
+    u.held = None;
     if !body.is_empty()
         && let Err(e) = stream.send_data(Bytes::copy_from_slice(body), true)
     {
@@ -437,11 +443,14 @@ pub(super) async fn round_trip(
         Err(e) => return Err(fail(H2Failure::Proto(e), false, &u.live)),
     };
     let head_at = Instant::now();
-    let (parts, body) = response.into_parts();
+    let (parts, mut body) = response.into_parts();
     let head = head_of(parts.status, &parts.headers);
-    read_body(head, head_at, body, req)
+    drop(parts);
+    let answer = read_body(head, head_at, &mut body, req)
         .await
-        .map_err(|e| fail(H2Failure::Proto(e), true, &u.live))
+        .map_err(|e| fail(H2Failure::Proto(e), true, &u.live))?;
+    u.held = Some((stream, body));
+    Ok(answer)
 }
 
 /// The body: counted as it streams and its flow-control capacity given back at once; kept only when asked for,
@@ -449,7 +458,7 @@ pub(super) async fn round_trip(
 async fn read_body(
     head: Head,
     head_at: Instant,
-    mut body: RecvStream,
+    body: &mut RecvStream,
     req: &Outgoing<'_>,
 ) -> Result<Answer, ::h2::Error> {
     let mut kept = Vec::new();
