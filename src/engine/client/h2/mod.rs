@@ -11,7 +11,9 @@
 //! [`super::wire::WireRequest`] and turned into fields ([`request_of`]): `Host` becomes `:authority`, and the
 //! connection-specific headers HTTP/2 forbids (RFC 9113 §8.2.2) are dropped. The response becomes the same
 //! [`Head`]/[`Answer`] the HTTP/1.1 exchange produces ([`head_of`] writes its fields as header lines), so checks,
-//! captures, byte counts and failure kinds are the same code for both versions.
+//! captures, byte counts and failure kinds are the same code for both versions. A request the same, byte for
+//! byte, as the user's previous one on its connection (a step sent again and again) reuses that one's fields
+//! instead of being read back and built again ([`Prepared`]).
 //!
 //! Never twice (item 1): a request is sent again, once, on another connection only when the server provably
 //! did not process it — it never left (the connection was already gone), the server refused the stream
@@ -26,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ::h2::client::SendRequest;
-use ::h2::{Reason, RecvStream};
+use ::h2::{Reason, RecvStream, SendStream};
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -216,6 +218,50 @@ impl H2Pool {
 pub struct UserConn {
     key: String,
     live: Live,
+    /// The previous exchange's stream handles, dropped once the next request is sent (see [`round_trip`]).
+    held: Option<(SendStream<Bytes>, RecvStream)>,
+    /// The last request sent, kept to reuse when the next one is the same (see [`Prepared::prepare`]). Per
+    /// connection, so per origin: `:scheme` and a missing `Host`'s `:authority` come from it.
+    last: Prepared,
+}
+
+/// A rendered request and, once it has been sent twice in a row, its HTTP/2 form.
+#[derive(Default)]
+struct Prepared {
+    wire: Vec<u8>,
+    request: Option<(http::Request<()>, usize)>,
+}
+
+/// Requests larger than this (head and body) are not kept: comparing and copying them would cost more than
+/// building their fields again.
+const PREPARED_MAX: usize = 8 * 1024;
+
+impl Prepared {
+    /// The HTTP/2 request for the rendered `wire` and its body. A user's requests often repeat exactly (a
+    /// scenario step sent again and again): a request the same, byte for byte, as the one before it is a clone
+    /// of its fields (reference counts and one header map) instead of a new parse, a new `Uri` and a new value
+    /// per header. A different one is built as before and costs one copy of its bytes (no allocation once the
+    /// buffer has grown), kept to compare with the next; its fields are kept when it comes again.
+    fn prepare<'w>(
+        &mut self,
+        wire: &'w [u8],
+        origin: &Origin,
+    ) -> Result<(http::Request<()>, &'w [u8]), String> {
+        let same = self.wire.as_slice() == wire;
+        if same && let Some((request, body_at)) = &self.request {
+            return Ok((request.clone(), &wire[*body_at..]));
+        }
+        let parsed = WireRequest::parse(wire)?;
+        let (request, body) = request_of(&parsed, origin)?;
+        if same {
+            self.request = Some((request.clone(), wire.len() - body.len()));
+        } else if wire.len() <= PREPARED_MAX {
+            self.wire.clear();
+            self.wire.extend_from_slice(wire);
+            self.request = None;
+        }
+        Ok((request, body))
+    }
 }
 
 /// What getting a connection gave: an HTTP/2 one, or (`auto` over TLS) an HTTP/1.1 one the server chose,
@@ -265,6 +311,8 @@ pub(super) async fn connection(
     *user = Some(UserConn {
         key: origin.key.clone(),
         live,
+        held: None,
+        last: Prepared::default(),
     });
     Ok(Got::H2)
 }
@@ -365,9 +413,9 @@ pub(super) async fn round_trip(
                 && matches!(&e, H2Failure::Proto(p) if p.is_io() || p.is_go_away()));
         (SendError::Http2(e), again)
     };
-    let parsed =
-        WireRequest::parse(wire).map_err(|m| (SendError::Http2(H2Failure::Request(m)), false))?;
-    let (request, body) = request_of(&parsed, origin)
+    let (request, body) = u
+        .last
+        .prepare(wire, origin)
         .map_err(|m| (SendError::Http2(H2Failure::Request(m)), false))?;
     // Not sent yet: a failure here is the connection's, and the request may go on another one.
     let ready = std::future::poll_fn(|cx| u.live.send.poll_ready(cx)).await;
@@ -382,6 +430,9 @@ pub(super) async fn round_trip(
             return Err((SendError::Http2(H2Failure::Proto(e)), true));
         }
     };
+    // Dropping the last handle of a finished stream wakes the connection's task (to free the stream): done
+    // now, just after the send that woke it anyway, it costs no wake-up and no poll of its own.
+    u.held = None;
     if !body.is_empty()
         && let Err(e) = stream.send_data(Bytes::copy_from_slice(body), true)
     {
@@ -392,11 +443,14 @@ pub(super) async fn round_trip(
         Err(e) => return Err(fail(H2Failure::Proto(e), false, &u.live)),
     };
     let head_at = Instant::now();
-    let (parts, body) = response.into_parts();
-    let head = head_of(parts.status.as_u16(), &parts.headers);
-    read_body(head, head_at, body, req)
+    let (parts, mut body) = response.into_parts();
+    let head = head_of(parts.status, &parts.headers);
+    drop(parts);
+    let answer = read_body(head, head_at, &mut body, req)
         .await
-        .map_err(|e| fail(H2Failure::Proto(e), true, &u.live))
+        .map_err(|e| fail(H2Failure::Proto(e), true, &u.live))?;
+    u.held = Some((stream, body));
+    Ok(answer)
 }
 
 /// The body: counted as it streams and its flow-control capacity given back at once; kept only when asked for,
@@ -404,7 +458,7 @@ pub(super) async fn round_trip(
 async fn read_body(
     head: Head,
     head_at: Instant,
-    mut body: RecvStream,
+    body: &mut RecvStream,
     req: &Outgoing<'_>,
 ) -> Result<Answer, ::h2::Error> {
     let mut kept = Vec::new();
@@ -481,14 +535,14 @@ pub(super) fn request_of<'a>(
 
 /// The response's status and fields as the [`Head`] the HTTP/1.1 exchange parses: a status line and one
 /// `name: value` line per field, with the offsets of each name and value.
-pub(super) fn head_of(status: u16, headers: &HeaderMap) -> Head {
+pub(super) fn head_of(status: http::StatusCode, headers: &HeaderMap) -> Head {
     let size: usize = headers
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .sum();
     let mut raw = BytesMut::with_capacity(16 + size);
     raw.extend_from_slice(b"HTTP/2 ");
-    raw.extend_from_slice(status.to_string().as_bytes());
+    raw.extend_from_slice(status.as_str().as_bytes());
     raw.extend_from_slice(b"\r\n");
     let mut offsets = Vec::with_capacity(headers.len());
     for (name, value) in headers {
@@ -503,7 +557,7 @@ pub(super) fn head_of(status: u16, headers: &HeaderMap) -> Head {
         offsets.push((ns, ne, vs, ve));
     }
     Head {
-        status,
+        status: status.as_u16(),
         raw: raw.freeze(),
         headers: offsets,
     }

@@ -48,6 +48,61 @@ fn a_rendered_request_becomes_fields_without_its_connection_headers() {
 }
 
 #[test]
+fn a_repeated_request_reuses_its_fields_and_a_changed_one_does_not() {
+    let o = origin("http://127.0.0.1:8080/");
+    let one = b"GET /a HTTP/1.1\r\nhost: h:1\r\nauthorization: Bearer 1\r\n\r\n";
+    let two =
+        b"POST /b HTTP/1.1\r\nhost: h:1\r\nauthorization: Bearer 2\r\ncontent-length: 2\r\n\r\n{}";
+    let mut p = Prepared::default();
+    let fields = |r: &http::Request<()>| {
+        (
+            r.method().clone(),
+            r.uri().to_string(),
+            r.headers()["authorization"].clone(),
+        )
+    };
+    // Built, then built and kept, then reused: the same fields each time.
+    for _ in 0..3 {
+        let (r, body) = p.prepare(one, &o).unwrap();
+        assert_eq!(
+            fields(&r),
+            (
+                http::Method::GET,
+                "http://h:1/a".into(),
+                "Bearer 1".parse().unwrap()
+            )
+        );
+        assert!(body.is_empty());
+    }
+    assert!(p.request.is_some());
+    // A different request right after is its own, body included, and so is the first one again.
+    for _ in 0..3 {
+        let (r, body) = p.prepare(two, &o).unwrap();
+        assert_eq!(
+            fields(&r),
+            (
+                http::Method::POST,
+                "http://h:1/b".into(),
+                "Bearer 2".parse().unwrap()
+            )
+        );
+        assert_eq!(body, b"{}");
+        let (r, _) = p.prepare(one, &o).unwrap();
+        assert_eq!(fields(&r).2, "Bearer 1");
+    }
+    // A request too large to keep is built every time.
+    let big = format!(
+        "GET /c HTTP/1.1\r\nx-big: {}\r\n\r\n",
+        "v".repeat(PREPARED_MAX)
+    );
+    for _ in 0..2 {
+        let (r, _) = p.prepare(big.as_bytes(), &o).unwrap();
+        assert_eq!(r.uri().path(), "/c");
+    }
+    assert!(p.wire.len() <= PREPARED_MAX);
+}
+
+#[test]
 fn a_request_that_cannot_be_fields_is_an_error_not_a_panic() {
     let w = WireRequest::parse(b"GET /a b HTTP/1.1\r\n\r\n");
     if let Ok(w) = w {
@@ -64,14 +119,14 @@ fn response_fields_read_like_an_http1_head() {
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     headers.append("set-cookie", HeaderValue::from_static("a=1"));
     headers.append("set-cookie", HeaderValue::from_static("b=2; Path=/"));
-    let head = head_of(201, &headers);
+    let head = head_of(http::StatusCode::CREATED, &headers);
     assert_eq!(head.status, 201);
     assert_eq!(head.get("Content-Type"), Some("application/json"));
     let cookies: Vec<_> = head.get_all("set-cookie").collect();
     assert_eq!(cookies, [&b"a=1"[..], &b"b=2; Path=/"[..]]);
     assert_eq!(head.get("location"), None);
     assert!(head.has_token("content-type", "application/json"));
-    let empty = head_of(204, &HeaderMap::new());
+    let empty = head_of(http::StatusCode::NO_CONTENT, &HeaderMap::new());
     assert_eq!((empty.status, empty.headers.len()), (204, 0));
 }
 
