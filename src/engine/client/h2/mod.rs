@@ -274,7 +274,7 @@ pub(super) enum Got {
 /// Makes sure `user` holds a live HTTP/2 connection to `origin` from `pool`, opening one if its slot has none.
 pub(super) async fn connection(
     pool: &H2Pool,
-    user: &mut Option<UserConn>,
+    user: &mut Option<Box<UserConn>>,
     net: &Net,
     origin: &Origin,
 ) -> Result<Got, SendError> {
@@ -308,12 +308,12 @@ pub(super) async fn connection(
             }
         }
     };
-    *user = Some(UserConn {
+    *user = Some(Box::new(UserConn {
         key: origin.key.clone(),
         live,
         held: None,
         last: Prepared::default(),
-    });
+    }));
     Ok(Got::H2)
 }
 
@@ -394,7 +394,7 @@ where
 /// The HTTP/2 exchange of the request in `wire` on `user`'s connection, with the never-twice rule: on
 /// failure, says whether it may be sent again (see the module documentation).
 pub(super) async fn round_trip(
-    user: &mut Option<UserConn>,
+    user: &mut Option<Box<UserConn>>,
     origin: &Origin,
     wire: &[u8],
     req: &Outgoing<'_>,
