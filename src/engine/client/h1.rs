@@ -225,16 +225,7 @@ pub(super) async fn round_trip(
                 }
                 break;
             }
-            let mut left = size;
-            while left > 0 {
-                if conn.buf.is_empty() {
-                    fill(conn).await.map_err(fail)?;
-                }
-                let n = (left.min(conn.buf.len() as u64)) as usize;
-                take(&conn.buf[..n]);
-                let _ = conn.buf.split_to(n);
-                left -= n as u64;
-            }
+            pass(conn, size, &mut take).await.map_err(fail)?;
             while conn.buf.len() < 2 {
                 fill(conn).await.map_err(fail)?;
             }
@@ -245,16 +236,8 @@ pub(super) async fn round_trip(
             }
             let _ = conn.buf.split_to(2);
         }
-    } else if let Some(mut left) = length {
-        while left > 0 {
-            if conn.buf.is_empty() {
-                fill(conn).await.map_err(fail)?;
-            }
-            let n = (left.min(conn.buf.len() as u64)) as usize;
-            take(&conn.buf[..n]);
-            let _ = conn.buf.split_to(n);
-            left -= n as u64;
-        }
+    } else if let Some(left) = length {
+        pass(conn, left, &mut take).await.map_err(fail)?;
     } else {
         // No length: the body runs to the end of the connection.
         loop {
@@ -365,6 +348,25 @@ async fn line(
         }
         fill(conn).await?;
     }
+}
+
+/// Passes the next `left` bytes of the body (what is buffered, then what arrives) to `take`, chunk by chunk as
+/// they come: a chunk's data or a Content-Length body.
+async fn pass(
+    conn: &mut Conn,
+    mut left: u64,
+    take: &mut impl FnMut(&[u8]),
+) -> Result<(), SendError> {
+    while left > 0 {
+        if conn.buf.is_empty() {
+            fill(conn).await?;
+        }
+        let n = (left.min(conn.buf.len() as u64)) as usize;
+        take(&conn.buf[..n]);
+        let _ = conn.buf.split_to(n);
+        left -= n as u64;
+    }
+    Ok(())
 }
 
 /// Reads more into the connection's buffer; the end of the stream is an error here (mid-answer).
