@@ -305,3 +305,66 @@ fn run_results_n(file: &std::path::Path, n: u64) -> serde_json::Value {
     .expect_code(0);
     results(&json)
 }
+
+/// HTTP/2 over TLS through an http proxy (`https_proxy`): a CONNECT tunnel (tinyproxy's log shows only
+/// CONNECT lines), ALPN h2 inside it, the requests reaching the server as HTTP/2; and h2c through one refused.
+#[test]
+fn http2_over_tls_goes_through_a_proxys_connect_tunnel() {
+    let Some(proxy) = crate::proxy::Tinyproxy::start("") else {
+        return;
+    };
+    let (ca, cert, key) = pki();
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "ca.pem", &ca);
+    let server = H2Server::start(&cert, &key, &[b"h2"]);
+    let file = tls_scenario(
+        dir.path(),
+        &format!("https://{}", server.addr),
+        "http = \"2\"",
+    );
+    let json = file.with_extension("json");
+    let out = loadgen(["run", &file.to_string_lossy(), "-q", "--iterations", "20"])
+        .arg("--json")
+        .arg(&json)
+        .env("https_proxy", &proxy.url())
+        .expect_code(0);
+    let r = results(&json);
+    assert_eq!(r["totals"]["requests"], 20, "{}", out.dump());
+    assert_eq!(server.count(|s| &s.http2), 20);
+    assert_eq!(server.count(|s| &s.http1), 0);
+    let seen = proxy.requests();
+    let host = server.addr.to_string();
+    let tunnels = seen
+        .iter()
+        .filter(|l| l.contains(&format!("CONNECT {host} HTTP/1.1")))
+        .count();
+    assert!(tunnels >= 1, "{seen:?}");
+    assert_eq!(tunnels, seen.len(), "nothing but tunnels: {seen:?}");
+    assert_eq!(tunnels as u64, server.count(|s| &s.handshakes), "{seen:?}");
+
+    // h2c cannot go through an http proxy (it forwards HTTP/1.1): said, never a silent bypass.
+    let plain = write(
+        dir.path(),
+        "h2c.toml",
+        "[target]\nhost = \"http://127.0.0.1:9\"\nhttp = \"2\"\n[load]\nusers = 1\nduration = \"20s\"\n\
+         [[task]]\nname = \"one\"\npath = \"/\"\n",
+    );
+    let json = plain.with_extension("json");
+    let out = loadgen(["run", &plain.to_string_lossy(), "-q", "--iterations", "2"])
+        .arg("--json")
+        .arg(&json)
+        .env("http_proxy", &proxy.url())
+        .expect_code(1);
+    let r = results(&json);
+    let message = r["failures"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("h2c") && message.contains("proxy"),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        proxy.requests().len(),
+        seen.len(),
+        "the proxy saw nothing more"
+    );
+}

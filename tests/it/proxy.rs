@@ -14,7 +14,7 @@ use crate::tls::{TlsServer, pki};
 use crate::util::{Lg, external_tool, loadgen, results, write};
 
 /// A tinyproxy on a loopback port, stopped on drop.
-struct Tinyproxy {
+pub(crate) struct Tinyproxy {
     addr: SocketAddr,
     log: PathBuf,
     child: Child,
@@ -24,7 +24,7 @@ struct Tinyproxy {
 impl Tinyproxy {
     /// Started with `extra` configuration lines (e.g. `BasicAuth user password`); `None` when tinyproxy is not
     /// installed (skipped, outside CI).
-    fn start(extra: &str) -> Option<Tinyproxy> {
+    pub(crate) fn start(extra: &str) -> Option<Tinyproxy> {
         external_tool("tinyproxy", &[&["tinyproxy", "-v"]])?;
         let dir = tempfile::tempdir().expect("temporary directory");
         let log = dir.path().join("tinyproxy.log");
@@ -78,12 +78,12 @@ impl Tinyproxy {
         panic!("tinyproxy did not start listening");
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// The request lines the proxy logged (`GET http://… HTTP/1.1`, `CONNECT host:port HTTP/1.1`).
-    fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
