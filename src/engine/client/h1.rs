@@ -68,6 +68,11 @@ pub(super) async fn round_trip(
     req: &Outgoing<'_>,
 ) -> Result<(Answer, bool), (SendError, bool)> {
     conn.buf.clear();
+    // The previous answer's head was split off the front: take the room back (in place, as nothing else holds
+    // it now) before it runs short, rather than reading a head in two pieces.
+    if conn.buf.capacity() < 1024 {
+        conn.buf.reserve(super::conn::READ_BUF);
+    }
     conn.stream
         .write_all(wbuf)
         .await

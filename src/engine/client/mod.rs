@@ -423,7 +423,7 @@ impl Client {
                     if let Some(stream) = stream {
                         let conn = Conn {
                             stream,
-                            buf: bytes::BytesMut::with_capacity(4096),
+                            buf: bytes::BytesMut::with_capacity(conn::READ_BUF),
                             used: 0,
                             forward: None,
                         };

@@ -679,3 +679,37 @@ fn a_redirect_hop_is_the_sent_request_edited() {
         "GET /back HTTP/1.1\r\nhost: a.test\r\ncookie: sid=jar\r\nx-trace: 7\r\n\r\n"
     );
 }
+
+/// A connection's read buffer never grows past its first size over many small answers (each head split off its
+/// front is taken back in place), and grows for an answer larger than it: 10,000 users each hold one.
+#[tokio::test]
+async fn the_read_buffer_keeps_its_size_over_small_answers_and_grows_for_a_large_one() {
+    const SMALL: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: 0123456789abcdef0123456789abcdef\r\nContent-Length: 11\r\n\r\n{\"ok\":true}";
+    let large: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 6000\r\n\r\n{}",
+            "x".repeat(6000)
+        )
+        .into_boxed_str(),
+    );
+    let mut answers = vec![SMALL; 60];
+    answers.push(large);
+    let (o, server) = scripted(vec![answers]).await;
+    let (net, mut c) = (Net::new(), Client::default());
+    let capacity = |c: &Client| c.conns.first().map(|(_, conn)| conn.buf.capacity());
+    for _ in 0..60 {
+        let a = send(&mut c, &net, &o, &http::Method::GET, true)
+            .await
+            .unwrap();
+        assert_eq!(a.body, b"{\"ok\":true}");
+        drop(a);
+        let cap = capacity(&c).unwrap();
+        assert!(cap <= super::conn::READ_BUF, "capacity {cap}");
+    }
+    let a = send(&mut c, &net, &o, &http::Method::GET, false)
+        .await
+        .unwrap();
+    assert_eq!(a.bytes, 6000);
+    assert!(capacity(&c).unwrap() > super::conn::READ_BUF);
+    assert_eq!(server.await.unwrap().len(), 61);
+}
