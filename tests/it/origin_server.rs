@@ -3,7 +3,7 @@
 //! it records every request it receives and answers each with what the test's handler returns (a whole raw
 //! response), on a kept-alive connection.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -68,19 +68,9 @@ fn serve(conn: TcpStream, record: &Mutex<Vec<Got>>, handler: &Handler) {
     };
     let mut reader = BufReader::new(conn);
     loop {
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            let end = line == "\r\n" || line == "\n";
-            head.push_str(&line);
-            if end {
-                break;
-            }
-        }
+        let Some(head) = crate::util::read_head(&mut reader) else {
+            return;
+        };
         let mut first = head.split(' ');
         let method = first.next().unwrap_or("").to_string();
         let target = first.next().unwrap_or("").to_string();

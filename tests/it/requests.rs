@@ -4,7 +4,7 @@
 //! from a data file that hold CR/LF must never end the request line and start a header or a request of their
 //! own. An `expect.json` that fails on a token must not copy the token into any report or log.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -38,20 +38,9 @@ fn serve(conn: TcpStream, port: u16, seen: &Seen, token_body: &dyn Fn(u16) -> St
     };
     let mut reader = BufReader::new(conn);
     loop {
-        // The head, up to its empty line.
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            let end = line == "\r\n" || line == "\n";
-            head.push_str(&line);
-            if end {
-                break;
-            }
-        }
+        let Some(head) = crate::util::read_head(&mut reader) else {
+            return;
+        };
         let length = head
             .lines()
             .find_map(|l| {

@@ -626,3 +626,20 @@ pub fn no_device_nodes() -> Option<String> {
         uid.unwrap_or_default()
     ))
 }
+
+/// The head of an HTTP/1.x message read by a test server, up to and with its empty line; `None` when the
+/// connection ends first.
+pub fn read_head(reader: &mut impl BufRead) -> Option<String> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let end = line == "\r\n" || line == "\n";
+        head.push_str(&line);
+        if end {
+            return Some(head);
+        }
+    }
+}
