@@ -5,7 +5,7 @@
 //! paths are checked and compiled by [`crate::plan`], which turns a [`Loaded`] scenario into a `RunPlan`.
 //!
 //! Include semantics: an included file is merged *under* the including one. `name`, `[target]`, `[load]`,
-//! `[gates]`, `[validity]`, `[preflight]`, `user.wait`, `user.restart_session_on`, `user.follow_redirects`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
+//! `[gates]`, `[validity]`, `[preflight]`, `user.wait`, `user.restart_session_on`, `user.follow_redirects`, `user.headers`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
 //! (a whole section replaces the included one), and `[[task]]` lists are concatenated, included tasks first,
 //! except that a task with the same `name` as an included task replaces it in place (how stress.toml accepts
 //! 429 on one request of the shared flow). A `[classes.NAME]` replaces an included class of the same name.
@@ -58,7 +58,12 @@ pub struct RawClass {
     pub task: Vec<RawStep>,
     /// Issue 17, item 4: redirects followed by this class's requests at most (their default).
     pub follow_redirects: Option<Spanned<i64>>,
+    /// Issue 18 item 4: headers this class's requests send unless they set the same header (over `[target]`'s).
+    pub headers: Option<HeaderTable>,
 }
+
+/// A table of header names to value templates, as written.
+pub type HeaderTable = BTreeMap<String, Spanned<String>>;
 
 /// `[target] resolve`: host names to lists of addresses, as written.
 pub type ResolveMap = BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>;
@@ -99,6 +104,8 @@ pub struct RawTarget {
     pub no_proxy: Option<Spanned<String>>,
     /// Ask for compressed answers (`Accept-Encoding: gzip, deflate, br`) and decode them (every request's default).
     pub compression: Option<Spanned<bool>>,
+    /// Issue 18 item 4: headers every request sends unless it sets the same header itself.
+    pub headers: Option<HeaderTable>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,6 +252,8 @@ pub struct RawUser {
     pub on_stop: Option<Vec<RawStep>>,
     /// Issue 17, item 4: redirects followed by the user's requests at most (their default).
     pub follow_redirects: Option<Spanned<i64>>,
+    /// Issue 18 item 4: headers the user's requests send unless they set the same header (over `[target]`'s).
+    pub headers: Option<HeaderTable>,
 }
 
 /// One HTTP request (an `on_start`/`on_stop` step or a `[[task]]`), or a task made of `steps` run in order
@@ -275,14 +284,68 @@ pub struct RawStep {
     pub follow_redirects: Option<Spanned<i64>>,
     /// Issue 17, item 5: ask for a compressed answer and decode it (instead of `[target] compression`).
     pub compression: Option<Spanned<bool>>,
+    // Issue 18 item 5: bodies.
+    /// `application/x-www-form-urlencoded` fields (values are templates).
+    pub form: Option<BTreeMap<String, Spanned<String>>>,
+    /// `multipart/form-data` parts, in order.
+    pub multipart: Option<Spanned<Vec<RawPart>>>,
+    /// A body read from a file at load: `"payload.json"` or `{ path = "payload.json", template = true }`.
+    pub body_file: Option<Spanned<toml::Value>>,
+    // Issue 18 item 3: control flow.
+    /// A pause after this step: `"2s"` or `{ between = ["1s", "3s"] }`.
+    pub think: Option<Spanned<toml::Value>>,
+    /// Run this step (a request or a block of `steps`) N times.
+    pub repeat: Option<Spanned<i64>>,
+    /// Run this step once per item of a captured list (`{{item}}`, `{{index}}`).
+    pub for_each: Option<Spanned<String>>,
+    /// The name of `for_each`'s item variable (default `item`).
+    #[serde(rename = "as")]
+    pub as_name: Option<Spanned<String>>,
+    /// Run this step only when the condition holds (`status == 200`, `token exists`, `count > 3`).
+    #[serde(rename = "if")]
+    pub if_cond: Option<Spanned<String>>,
+    /// After this step, end the flow when the condition holds (not a failure).
+    pub stop_if: Option<Spanned<String>>,
+    /// One of these steps, picked at random by their `weight`.
+    pub choose: Option<Spanned<Vec<RawStep>>>,
+}
+
+/// One part of a `multipart` body: a field (`value`) or a file (`file`, read at load).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPart {
+    pub name: Spanned<String>,
+    pub value: Option<Spanned<String>>,
+    /// Relative to the scenario file.
+    pub file: Option<Spanned<String>>,
+    pub filename: Option<Spanned<String>>,
+    pub content_type: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub status: Option<StatusList>,
-    /// JSON paths into the answer's body and the values they must hold: `json = { "$.status" = "healthy" }`.
+    /// JSON paths into the answer's body and the values they must hold: `json = { "$.status" = "healthy" }`
+    /// (strings are templates).
     pub json: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    // Issue 18 item 1: checks.
+    /// Text (or texts) the body must contain (templates).
+    pub body_contains: Option<Spanned<toml::Value>>,
+    /// Text (or texts) the body must not contain (templates).
+    pub body_not_contains: Option<Spanned<toml::Value>>,
+    /// A regex (or regexes) the body must match.
+    pub body_regex: Option<Spanned<toml::Value>>,
+    /// JSON paths that must hold a value.
+    pub json_exists: Option<Spanned<Vec<Spanned<String>>>>,
+    /// JSON paths that must not hold a value.
+    pub json_absent: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The length of the array (or string, or object) at a JSON path: `N` or `{ min = N, max = M }`.
+    pub json_length: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    /// Response headers: `true` (present), `false` (absent), a string (equals; a template) or `{ regex = "..." }`.
+    pub headers: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    /// The response time above which the request fails, in milliseconds.
+    pub max_ms: Option<Spanned<toml::Value>>,
 }
 
 /// A value together with the file it came from (an index into [`Loaded::files`]).
@@ -314,6 +377,8 @@ pub struct Loaded {
     pub restart_on: Option<At<StatusList>>,
     /// `[user] follow_redirects` (issue 17, item 4).
     pub follow_redirects: Option<At<Spanned<i64>>>,
+    /// `[user] headers` (issue 18, item 4).
+    pub headers: Option<At<HeaderTable>>,
     pub on_start: Option<At<Vec<RawStep>>>,
     pub on_stop: Option<At<Vec<RawStep>>>,
     pub tasks: Vec<At<RawStep>>,
@@ -485,6 +550,9 @@ fn load_into(
         }
         if let Some(v) = user.follow_redirects {
             loaded.follow_redirects = Some(At { file: id, value: v });
+        }
+        if let Some(v) = user.headers {
+            loaded.headers = Some(At { file: id, value: v });
         }
         if let Some(v) = user.on_start {
             loaded.on_start = Some(At { file: id, value: v });
