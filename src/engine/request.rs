@@ -28,9 +28,8 @@ pub struct Prepared {
     order: Vec<usize>,
     /// The step's own `Cookie` header (the first, if several).
     cookie: Option<usize>,
-    /// The step sets its own `Host` (which replaces the target's), `Content-Type`, `Connection: close`.
+    /// The step sets its own `Host` (which replaces the target's), `Connection: close`.
     own_host: bool,
-    own_content_type: bool,
     /// Its `Connection` headers say `close`, as far as they are constant.
     close: bool,
     /// The body when it does not vary.
@@ -38,6 +37,15 @@ pub struct Prepared {
     /// Issue 17, item 5: `accept-encoding` is loadgen's to write (the step asks for compression and sets no
     /// `Accept-Encoding` of its own).
     accept_encoding: bool,
+    // Issue 18 items 4 and 5.
+    /// The `content-type` loadgen writes (the body's, unless the step sets its own).
+    content_type: Option<String>,
+    /// The body has content that is not UTF-8: the request is written as bytes ([`body::write_bytes`]).
+    binary: bool,
+    /// Such a body when it does not vary.
+    body_bytes: Option<Vec<u8>>,
+    /// Some headers are defaults sent only once their captures exist ([`Step::header_needs`]).
+    conditional: bool,
 }
 
 impl Prepared {
@@ -73,11 +81,15 @@ impl Prepared {
             .iter()
             .zip(&headers)
             .any(|((n, _), v)| n == CONNECTION && v.as_deref().is_some_and(says_close));
+        let binary = matches!(&step.body, Body::Pieces(p) if p.is_binary());
         let body = match &step.body {
             Body::None => Some(String::new()),
             Body::Json(t) => t.constant().and_then(|v| serde_json::to_string(&v).ok()),
             Body::Text(t) => t.is_constant().then(|| t.render(&mut NoVars)),
+            _ if binary => None,
+            Body::Form(_) | Body::Pieces(_) => body::constant_text(&step.body),
         };
+        let own_content_type = named(&CONTENT_TYPE);
         Prepared {
             target,
             origin,
@@ -85,10 +97,15 @@ impl Prepared {
             order,
             cookie: step.headers.iter().position(|(n, _)| n == COOKIE),
             own_host: named(&HOST),
-            own_content_type: named(&CONTENT_TYPE),
             close,
             body,
             accept_encoding: step.compression && !named(&ACCEPT_ENCODING),
+            content_type: (!own_content_type)
+                .then(|| step.body.content_type().map(str::to_string))
+                .flatten(),
+            binary,
+            body_bytes: binary.then(|| body::constant_bytes(&step.body)).flatten(),
+            conditional: !step.header_needs.is_empty(),
         }
     }
 }
@@ -224,7 +241,9 @@ fn plain_target(t: &str) -> bool {
 ///
 /// Every header is on the wire once: `host` is the target's unless the request sets its own `Host`, which
 /// replaces it; `cookie` is one header, the request's own `Cookie` value first and then the jar's cookies that
-/// it does not name; `content-type` is `application/json` for a JSON body unless the request sets one;
+/// it does not name; `content-type` is the body's (`application/json` for a JSON body, and those of issue 18's
+/// `form`, `multipart` and `body_file`) unless the request sets one; a default header that uses a capture the user
+/// has not made is left out;
 /// `accept-encoding` is `gzip, deflate, br` when the step asks for compression and sets none of its own;
 /// `content-length` is loadgen's alone (the plan refuses a scenario's `Content-Length` and
 /// `Transfer-Encoding`).
@@ -243,7 +262,11 @@ pub(crate) fn render(
         values,
         spans,
         own_cookie: own_cookie_len,
+        bytes,
     } = buf;
+    if let Some(b) = bytes.as_deref_mut() {
+        b.clear();
+    }
     let (dyn_origin, target) = match &prep.target {
         Some(t) => (None, t.as_str()),
         None => (
@@ -282,7 +305,10 @@ pub(crate) fn render(
         w.push_str(&origin.authority);
         w.push_str("\r\n");
     }
-    let own_cookie = prep.cookie.map(value);
+    let own_cookie = prep
+        .cookie
+        .filter(|&i| !prep.conditional || body::header_wanted(step, i, &*ctx))
+        .map(value);
     let named = |name: &str| {
         own_cookie.is_some_and(|v| {
             v.split(';')
@@ -322,6 +348,9 @@ pub(crate) fn render(
     }
     let mut close = prep.close;
     for &i in &prep.order {
+        if prep.conditional && !body::header_wanted(step, i, &*ctx) {
+            continue;
+        }
         let name = &step.headers[i].0;
         let v = value(i);
         if prep.headers[i].is_none() && *name == CONNECTION {
@@ -332,10 +361,24 @@ pub(crate) fn render(
         w.push_str(v);
         w.push_str("\r\n");
     }
-    if matches!(step.body, Body::Json(_)) && !prep.own_content_type {
-        w.push_str("content-type: application/json\r\n");
+    if let Some(ct) = &prep.content_type {
+        w.push_str("content-type: ");
+        w.push_str(ct);
+        w.push_str("\r\n");
     }
     let method_has_body = matches!(step.method, Method::POST | Method::PUT | Method::PATCH);
+    if prep.binary {
+        // Issue 18 item 5: the body into `bytes`, then the head (in `wire` too) put before it.
+        let out = bytes.get_or_insert_default();
+        body::write_bytes(&step.body, prep.body_bytes.as_deref(), ctx, out, values)?;
+        content_length(w, out.len());
+        w.push_str("\r\n");
+        out.splice(0..0, w.bytes());
+        return Ok(Rendered {
+            origin: dyn_origin,
+            close,
+        });
+    }
     match &prep.body {
         Some(body) => {
             if !body.is_empty() || method_has_body {
@@ -351,6 +394,7 @@ pub(crate) fn render(
                 Body::Json(t) => t.write_into(ctx, w),
                 Body::Text(t) => t.render_into(ctx, w),
                 Body::None => {}
+                Body::Form(_) | Body::Pieces(_) => body::write_text(&step.body, ctx, w, values)?,
             }
             let len = w.len() - head;
             let mut line = String::with_capacity(24);
@@ -382,5 +426,7 @@ pub(crate) struct Rendered {
     pub close: bool,
 }
 
+// Issue 18 items 4 and 5: bodies and default headers.
+mod body;
 #[cfg(test)]
 mod tests;

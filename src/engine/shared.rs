@@ -153,7 +153,19 @@ pub struct Ctx<'a> {
     pub shared: &'a Shared,
 }
 
+/// Issue 18 item 4: whether the user has made capture `slot` (the one place that asks).
+pub fn captured(state: &State, slot: usize) -> bool {
+    state.captures.get(slot).is_some_and(Option::is_some)
+}
+
 impl template::Context for Ctx<'_> {
+    fn is_set(&self, var: Var) -> bool {
+        match var {
+            Var::Capture(slot) => captured(self.state, slot),
+            _ => true,
+        }
+    }
+
     fn write_var(&mut self, var: Var, out: &mut String) {
         match var {
             Var::Vu => template::write_num(out, self.state.number),

@@ -652,6 +652,10 @@ pub struct Step {
     /// Sends `Accept-Encoding: gzip, deflate, br` (unless it sets its own) and decodes the body it keeps.
     /// Issue 17, item 5.
     pub compression: bool,
+    /// Issue 18 item 4: the default headers (from `[target]`, `[user]`, `[classes.NAME]`; indexes into
+    /// `headers`) whose templates use captures, each with the capture slots it uses: such a header is sent only
+    /// once the user has captured them all. Empty for most steps.
+    pub header_needs: Vec<(usize, Vec<usize>)>,
 }
 
 /// What a request takes from its class and target unless it says otherwise (issue 17, items 4 and 5).
@@ -698,6 +702,48 @@ pub enum Body {
     None,
     Json(JsonTemplate),
     Text(Template),
+    // Issue 18 item 5: bodies.
+    /// `form`: `application/x-www-form-urlencoded` fields, each name already encoded, each value a template
+    /// encoded as it is rendered.
+    Form(Vec<(String, Template)>),
+    /// `multipart` and `body_file`: pieces sent one after the other.
+    Pieces(Pieces),
+}
+
+/// Issue 18 item 5: a body made of text templates and bytes as they were read (`multipart`, `body_file`).
+#[derive(Debug, Clone)]
+pub struct Pieces {
+    /// The `Content-Type` loadgen sends unless the request sets its own.
+    pub content_type: String,
+    pub pieces: Vec<Piece>,
+    /// A multipart body's boundary, which no rendered value may hold (the plan checked the constant parts).
+    pub boundary: Option<String>,
+}
+
+impl Pieces {
+    /// True when some content is not UTF-8 (a binary file): the request is written as bytes, not as text.
+    pub fn is_binary(&self) -> bool {
+        self.pieces.iter().any(|p| matches!(p, Piece::Bytes(_)))
+    }
+}
+
+/// A piece of a [`Pieces`] body: a template, or bytes that are not UTF-8 (sent unchanged).
+#[derive(Debug, Clone)]
+pub enum Piece {
+    Text(Template),
+    Bytes(std::sync::Arc<[u8]>),
+}
+
+impl Body {
+    /// The `Content-Type` loadgen writes for this body unless the request sets its own.
+    pub fn content_type(&self) -> Option<&str> {
+        match self {
+            Body::Json(_) => Some("application/json"),
+            Body::Form(_) => Some("application/x-www-form-urlencoded"),
+            Body::Pieces(p) => Some(&p.content_type),
+            Body::None | Body::Text(_) => None,
+        }
+    }
 }
 
 /// A JSON body whose strings are templates.

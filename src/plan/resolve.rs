@@ -21,6 +21,8 @@ const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_BODY: u64 = 10 << 20;
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
+// Issue 18 items 4 and 5: default headers, env defaults, bodies.
+mod bodies;
 mod gates;
 mod steps;
 
@@ -71,11 +73,15 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
                 super::request_checks::shown_url(h)
             ))
         })?,
-        (None, Some((file, h))) => check_host(h.get_ref()).map_err(|m| {
-            loaded
-                .error(file, h.span(), m)
-                .masking(super::request_checks::userinfo_secret(h.get_ref()))
-        })?,
+        (None, Some((file, h))) => {
+            // Issue 18 item 4: env templates resolved at load, then checked as a URL.
+            let text = bodies::host_text(loaded, file, h)?;
+            check_host(&text).map_err(|m| {
+                loaded
+                    .error(file, h.span(), m)
+                    .masking(super::request_checks::userinfo_secret(&text))
+            })?
+        }
         (None, None) => {
             return Err(missing(
                 "[target] host",
@@ -195,6 +201,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             Some((file, list)) => status_list(loaded, file, list, "restart_session_on")?,
             None => Vec::new(),
         };
+        let class_headers = bodies::default_headers(loaded, src.headers, &names)?;
         let mut add = |file: usize, raw: &RawStep, kind: StepKind, flow: Option<usize>| {
             let mut step = resolve_step(
                 loaded,
@@ -208,6 +215,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             if step.kind == StepKind::Task && step.restart_on.is_empty() {
                 step.restart_on.clone_from(&restart_default);
             }
+            bodies::merge_default_headers(&mut step, &class_headers);
             step.class = ci;
             step.flow = flow;
             unique_name(loaded, &mut seen, file, raw, &step.name)?;
@@ -325,8 +333,10 @@ fn resolve_preflight(
     };
     let mut checks = Vec::with_capacity(raw.check.len());
     let mut seen: HashMap<String, (usize, Range<usize>)> = HashMap::new();
+    // Issue 18 item 4: preflight checks send the target's default headers.
+    let target_headers = bodies::default_headers(loaded, None, names)?;
     for r in &raw.check {
-        let step = resolve_step(
+        let mut step = resolve_step(
             loaded,
             file,
             r,
@@ -336,6 +346,7 @@ fn resolve_preflight(
             target_defaults,
         )?;
         unique_name(loaded, &mut seen, file, r, &step.name)?;
+        bodies::merge_default_headers(&mut step, &target_headers);
         checks.push(step);
     }
     Ok(Some(Preflight {
@@ -379,6 +390,8 @@ struct ClassSource<'a> {
     restart_on: Option<(usize, &'a crate::scenario::StatusList)>,
     /// `follow_redirects` of the class (or `[user]`).
     follow: Option<(usize, &'a Spanned<i64>)>,
+    /// Issue 18 item 4: `headers` of the class (or `[user]`).
+    headers: Option<(usize, &'a crate::scenario::HeaderTable)>,
     on_start: Vec<(usize, &'a RawStep)>,
     tasks: Vec<(usize, &'a RawStep)>,
     on_stop: Vec<(usize, &'a RawStep)>,
@@ -417,6 +430,7 @@ fn class_sources(loaded: &Loaded) -> Result<Vec<ClassSource<'_>>> {
             wait: loaded.wait.as_ref().map(|w| (w.file, &w.value)),
             restart_on: loaded.restart_on.as_ref().map(|r| (r.file, &r.value)),
             follow: loaded.follow_redirects.as_ref().map(|f| (f.file, &f.value)),
+            headers: loaded.headers.as_ref().map(|h| (h.file, &h.value)),
             on_start: steps_of(&loaded.on_start),
             tasks: loaded.tasks.iter().map(|t| (t.file, &t.value)).collect(),
             on_stop: steps_of(&loaded.on_stop),
@@ -432,6 +446,15 @@ fn class_sources(loaded: &Loaded) -> Result<Vec<ClassSource<'_>>> {
                 .wait
                 .as_ref()
                 .map(|w| (w.file, w.value.span(), "[user] wait"))
+        })
+        .or_else(|| {
+            // Issue 18 item 4: `[user] headers` beside classes (each class has its own).
+            loaded.headers.as_ref().and_then(|h| {
+                h.value
+                    .values()
+                    .next()
+                    .map(|v| (h.file, v.span(), "[user] headers"))
+            })
         })
         .or_else(|| {
             [
@@ -513,6 +536,7 @@ fn class_sources(loaded: &Loaded) -> Result<Vec<ClassSource<'_>>> {
             wait: raw.wait.as_ref().map(|w| (file, w)),
             restart_on: raw.restart_session_on.as_ref().map(|r| (file, r)),
             follow: raw.follow_redirects.as_ref().map(|f| (file, f)),
+            headers: bodies::class_headers(file, raw),
             on_start: list(file, &raw.on_start),
             tasks: raw.task.iter().map(|r| (file, r)).collect(),
             on_stop: list(file, &raw.on_stop),

@@ -101,8 +101,22 @@ fn split(s: &str) -> Result<Vec<Piece<'_>>, SyntaxError> {
         };
         let text = &rest[open..open + 2 + close + 2];
         let name = after[..close].trim();
-        let valid = !name.is_empty()
-            && name
+        // Issue 18 item 4: `{{env.NAME:-default}}`, the default any text; only env.* takes one.
+        let bare = match name.split_once(":-") {
+            Some((n, _)) if n.starts_with("env.") => n,
+            Some(_) => {
+                return Err(SyntaxError {
+                    message: format!(
+                        "`{text}`: a default (`:-`) is for environment variables only, as in `{{{{env.NAME:-default}}}}`"
+                    ),
+                    text: text.to_string(),
+                    at,
+                });
+            }
+            None => name,
+        };
+        let valid = !bare.is_empty()
+            && bare
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
         if !valid {
@@ -192,6 +206,14 @@ impl Template {
         })
     }
 
+    /// The variables it refers to, in order (issue 18 item 4: which captures a default header needs).
+    pub fn vars(&self) -> impl Iterator<Item = Var> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(v) => Some(*v),
+            Part::Lit(_) => None,
+        })
+    }
+
     /// True when rendering always gives the same text.
     pub fn is_constant(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
@@ -221,6 +243,12 @@ impl Template {
 /// Supplies variable values at render time (a virtual user implements it).
 pub trait Context {
     fn write_var(&mut self, var: Var, out: &mut String);
+
+    /// Issue 18 item 4: whether `var` has a value for this user (a capture it has made); a default header that
+    /// uses a capture not yet made is not sent.
+    fn is_set(&self, _var: Var) -> bool {
+        true
+    }
 }
 
 /// Writes a number without going through `format!`'s allocation.
@@ -271,6 +299,24 @@ mod tests {
         assert!(e.contains("unclosed"), "{e}");
         let e = Template::compile("x{{a b}}", resolve, |e| e.message).unwrap_err();
         assert!(e.contains("not a variable reference"), "{e}");
+    }
+
+    #[test]
+    fn env_defaults_are_part_of_the_name_and_only_for_env() {
+        let refs = Template::references("{{ env.H:-http://x:8/a b }}").unwrap();
+        assert_eq!(refs[0].name, "env.H:-http://x:8/a b");
+        let e = Template::references("{{token:-x}}").unwrap_err();
+        assert!(
+            e.message.contains("environment variables only"),
+            "{}",
+            e.message
+        );
+        let e = Template::references("{{env.a b:-x}}").unwrap_err();
+        assert!(
+            e.message.contains("not a variable reference"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

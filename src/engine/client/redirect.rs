@@ -108,7 +108,8 @@ impl Client {
     ) -> Result<(), SendError> {
         let invalid = |m: String| SendError::Redirect(format!("the redirected request: {m}"));
         let send = &mut self.send;
-        let sent = WireRequest::parse(send.wire.as_bytes()).map_err(invalid)?;
+        let sent =
+            WireRequest::parse(super::wire_bytes(&send.wire, &send.bytes)).map_err(invalid)?;
         // The step's own cookie value (first in the header) stays on its origin; the jar's are chosen again.
         let own = match sent.header("cookie") {
             Some(v) if !cross => std::str::from_utf8(v)
@@ -162,9 +163,26 @@ impl Client {
             headers.insert(at, ("cookie", cookie.as_bytes()));
         }
         let body = if keep_body { sent.body } else { b"" };
-        WireRequest::write(&mut send.values, method.as_str(), target, &headers, body)
-            .map_err(invalid)?;
+        // Issue 18 item 5: a binary body (307/308) goes on as bytes, after its head.
+        let binary = match std::str::from_utf8(body) {
+            Ok(_) => {
+                WireRequest::write(&mut send.values, method.as_str(), target, &headers, body)
+                    .map_err(invalid)?;
+                None
+            }
+            Err(_) => {
+                let m = method.as_str();
+                WireRequest::write_head(&mut send.values, m, target, &headers, body.len())
+                    .map_err(invalid)?;
+                Some([send.values.as_bytes(), body].concat())
+            }
+        };
         send.own_cookie = own.len();
+        match (binary, &mut send.bytes) {
+            (Some(b), slot) => *slot = Some(Box::new(b)),
+            (None, Some(b)) => b.clear(),
+            (None, None) => {}
+        }
         std::mem::swap(&mut send.wire, &mut send.values);
         Ok(())
     }

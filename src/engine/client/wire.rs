@@ -61,6 +61,21 @@ impl<'a> WireRequest<'a> {
         headers: &[(&str, &[u8])],
         body: &[u8],
     ) -> Result<(), String> {
+        let text = std::str::from_utf8(body).map_err(|_| "the body is not text".to_string())?;
+        Self::write_head(out, method, target, headers, body.len())?;
+        out.push_str(text);
+        Ok(())
+    }
+
+    /// [`WireRequest::write`] without the body: the head of a request whose body is `body_len` bytes (issue 18
+    /// item 5: a binary body, which goes after it as bytes).
+    pub fn write_head(
+        out: &mut String,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &[u8])],
+        body_len: usize,
+    ) -> Result<(), String> {
         out.clear();
         out.push_str(method);
         out.push(' ');
@@ -75,13 +90,12 @@ impl<'a> WireRequest<'a> {
             out.push_str(std::str::from_utf8(v).map_err(|_| format!("header `{n}` is not text"))?);
             out.push_str("\r\n");
         }
-        if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+        if body_len > 0 || matches!(method, "POST" | "PUT" | "PATCH") {
             out.push_str("content-length: ");
-            out.push_str(&body.len().to_string());
+            out.push_str(&body_len.to_string());
             out.push_str("\r\n");
         }
         out.push_str("\r\n");
-        out.push_str(std::str::from_utf8(body).map_err(|_| "the body is not text".to_string())?);
         Ok(())
     }
 }

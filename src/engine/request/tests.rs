@@ -58,6 +58,8 @@ mod old {
                     .and_then(|v| serde_json::to_vec(&v).ok())
                     .map(Bytes::from),
                 Body::Text(t) => t.is_constant().then(|| Bytes::from(t.render(&mut NoVars))),
+                // Issue 18's bodies are newer than this reference.
+                Body::Form(_) | Body::Pieces(_) => None,
             };
             Prepared {
                 uri,
@@ -156,7 +158,7 @@ mod old {
                 Bytes::from(serde_json::to_vec(&t.render(ctx)).unwrap_or_default())
             }
             (None, Body::Text(t)) => Bytes::from(t.render(ctx)),
-            (None, Body::None) => Bytes::new(),
+            (None, Body::None | Body::Form(_) | Body::Pieces(_)) => Bytes::new(),
         };
         if matches!(step.body, Body::Json(_)) && !headers.contains_key(CONTENT_TYPE) {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

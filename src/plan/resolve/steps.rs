@@ -78,60 +78,12 @@ pub(super) fn resolve_step(
         .flatten()
         .map(|(k, v)| Ok((k.clone(), tpl(v)?)))
         .collect::<Result<Vec<_>>>()?;
-    let mut seen_headers: Vec<(&HeaderName, &str)> = Vec::new();
-    let headers = raw
-        .headers
-        .iter()
-        .flatten()
-        .map(|(k, v)| {
-            let h = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                loaded.error(file, v.span(), format!("`{k}` is not a valid header name"))
-            })?;
-            if let Some(why) = request_checks::reserved_header(&h) {
-                return Err(loaded
-                    .error(file, v.span(), format!("header `{k}` cannot be set: {why}"))
-                    .into());
-            }
-            if let Some(bad) = v.get_ref().chars().find(|c| c.is_control() && *c != '\t') {
-                return Err(loaded
-                    .error(
-                        file,
-                        v.span(),
-                        format!("header `{k}`: the value contains the control character {bad:?}, which HTTP does not allow"),
-                    )
-                    .into());
-            }
-            Ok((h, tpl(v)?))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    // Header names are case-insensitive: `Host` and `host` are two TOML keys but one header.
-    for ((name, _), (k, v)) in headers.iter().zip(raw.headers.iter().flatten()) {
-        if let Some((_, first)) = seen_headers.iter().find(|(n, _)| *n == name) {
-            return Err(loaded
-                .error(
-                    file,
-                    v.span(),
-                    format!("header `{k}` is given twice (also as `{first}`): header names are case-insensitive"),
-                )
-                .with_help("keep one of them")
-                .into());
-        }
-        seen_headers.push((name, k));
-    }
-    let body = match (&raw.json, &raw.body) {
-        (Some(j), Some(_)) => {
-            return Err(loaded
-                .error(
-                    file,
-                    j.span(),
-                    "a request has either `json` or `body`, not both",
-                )
-                .into());
-        }
-        (Some(j), None) => Body::Json(json_template(loaded, file, j.span(), j.get_ref(), names)?),
-        (None, Some(b)) => Body::Text(tpl(b)?),
-        (None, None) => Body::None,
+    // Issue 18 items 4 and 5: the headers checked as default headers are, and the body kinds.
+    let headers = match &raw.headers {
+        Some(table) => super::bodies::header_table(loaded, file, table, names)?,
+        None => Vec::new(),
     };
+    let body = super::bodies::body(loaded, file, raw, names)?;
     let expect_status = raw
         .expect
         .as_ref()
@@ -236,6 +188,7 @@ pub(super) fn resolve_step(
         flow: None,
         follow_redirects,
         compression,
+        header_needs: Vec::new(),
     })
 }
 
@@ -454,6 +407,7 @@ pub(super) fn resolve_flow(
         flow: None,
         follow_redirects: 0,
         compression: false,
+        header_needs: Vec::new(),
     })
 }
 
@@ -545,17 +499,7 @@ pub(super) fn resolve_var(
         "timestamp_ms" => Var::TimestampMs,
         name => {
             if let Some(env) = name.strip_prefix("env.") {
-                return std::env::var(env).map(Resolved::Value).map_err(|_| {
-                    loaded
-                        .error_in(
-                            file,
-                            span,
-                            v.text,
-                            format!("environment variable `{env}` is not set"),
-                        )
-                        .with_help(format!("set it before the run: {env}=... loadgen run ..."))
-                        .into()
-                });
+                return super::bodies::env_value(loaded, file, span, v, env);
             }
             if let Some(column) = name.strip_prefix("data.") {
                 return match names.data.as_ref() {
