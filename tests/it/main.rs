@@ -2,6 +2,8 @@
 //! loopback ports chosen by the OS (and, in `netns`, in network namespaces the test creates).
 
 mod arrival;
+// Issue 18 items 4 and 5: default headers, env defaults, bodies.
+mod bodies;
 mod compression;
 mod cookies;
 mod corpus;
