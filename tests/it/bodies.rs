@@ -105,9 +105,9 @@ fn run_once(file: &Path, env: &[(&str, &str)]) -> crate::util::Out {
     let json = file.with_extension("json");
     let mut lg = loadgen([
         "run",
-        file.to_str().unwrap(),
+        file.to_str().expect("a UTF-8 path"),
         "--json",
-        json.to_str().unwrap(),
+        json.to_str().expect("a UTF-8 path"),
         "-q",
     ]);
     for (k, v) in env {
@@ -119,7 +119,7 @@ fn run_once(file: &Path, env: &[(&str, &str)]) -> crate::util::Out {
 }
 
 fn by_target(seen: &Seen, target: &str) -> Got {
-    let all = seen.lock().unwrap().clone();
+    let all = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     all.iter()
         .find(|g| g.target() == target)
         .cloned()
