@@ -270,7 +270,9 @@ pub struct RawStep {
     pub weight: Option<Spanned<i64>>,
     /// Labels for `--tags` / `--exclude-tags` (tasks only).
     pub tags: Option<Spanned<Vec<String>>>,
-    pub query: Option<BTreeMap<String, Spanned<String>>>,
+    /// Query parameters: a value (a template, or a number or boolean), or a list of them (the key repeated;
+    /// issue 18 item 4).
+    pub query: Option<BTreeMap<String, Spanned<toml::Value>>>,
     pub headers: Option<BTreeMap<String, Spanned<String>>>,
     pub json: Option<Spanned<toml::Value>>,
     pub body: Option<Spanned<String>>,

@@ -312,7 +312,7 @@ steps = [
   {{ name = "after", path = "/after" }},
   {{ name = "own", path = "/own", headers = {{ X-LEVEL = "request", authorization = "Basic x" }} }},
   {{ name = "json", method = "POST", path = "/json", json = {{ a = 1 }} }},
-  {{ name = "query", path = "/q", query = {{ q = "a b&c=d", u = "ü/é", c = "{{{{v}}}}" }} }},
+  {{ name = "query", path = "/q", query = {{ q = "a b&c=d", u = "ü/é", c = "{{{{v}}}}", tag = ["x", "y z"], n = 2 }} }},
 ]
 "#
         ),
@@ -365,7 +365,10 @@ steps = [
         .find(|g| g.target().starts_with("/q?"))
         .cloned()
         .expect("the query request");
-    assert_eq!(q.target(), "/q?c=x+y%26z&q=a+b%26c%3Dd&u=%C3%BC%2F%C3%A9");
+    assert_eq!(
+        q.target(),
+        "/q?c=x+y%26z&n=2&q=a+b%26c%3Dd&tag=x&tag=y+z&u=%C3%BC%2F%C3%A9"
+    );
 }
 
 #[test]

@@ -99,6 +99,47 @@ pub(super) fn host_text(loaded: &Loaded, file: usize, h: &Spanned<String>) -> Re
     Ok(t.literals().collect())
 }
 
+/// A request's `query`, in key order: a string (a template), a number or a boolean, or a list of them, which
+/// repeats the key once per item (`tag = ["a", "b"]` → `tag=a&tag=b`). Values are encoded as they are rendered.
+pub(super) fn query(
+    loaded: &Loaded,
+    file: usize,
+    raw: &RawStep,
+    names: &Names,
+) -> Result<Vec<(String, Template)>> {
+    let mut out = Vec::new();
+    for (k, v) in raw.query.iter().flatten() {
+        let one = |item: &toml::Value| -> Result<Template> {
+            match item {
+                toml::Value::String(s) => compile(loaded, file, v.span(), s, names),
+                toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                    Ok(Template::literal(&item.to_string()))
+                }
+                other => Err(loaded
+                    .error(
+                        file,
+                        v.span(),
+                        format!(
+                            "query `{k}`: expected a string, a number, a boolean or a list of them, found {}",
+                            other.type_str()
+                        ),
+                    )
+                    .with_help("write query = { page = \"{{n}}\", tag = [\"a\", \"b\"] }")
+                    .into()),
+            }
+        };
+        match v.get_ref() {
+            toml::Value::Array(items) => {
+                for item in items {
+                    out.push((k.clone(), one(item)?));
+                }
+            }
+            item => out.push((k.clone(), one(item)?)),
+        }
+    }
+    Ok(out)
+}
+
 /// A table of headers as written (a request's own, or a default one), checked: valid names, none that loadgen
 /// writes itself, no control character, no name twice (names are case-insensitive).
 pub(super) fn header_table(

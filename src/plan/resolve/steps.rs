@@ -72,12 +72,8 @@ pub(super) fn resolve_step(
     }
     let path = tpl(raw_path)?;
     check_path(loaded, file, raw_path, &path)?;
-    let query = raw
-        .query
-        .iter()
-        .flatten()
-        .map(|(k, v)| Ok((k.clone(), tpl(v)?)))
-        .collect::<Result<Vec<_>>>()?;
+    // Issue 18 item 4: a list is the key repeated, once per value.
+    let query = super::bodies::query(loaded, file, raw, names)?;
     // Issue 18 items 4 and 5: the headers checked as default headers are, and the body kinds.
     let headers = match &raw.headers {
         Some(table) => super::bodies::header_table(loaded, file, table, names)?,
