@@ -475,3 +475,60 @@ fn path_values_are_encoded_where_a_url_cannot_hold_them() {
         "a%20b%0D%0A%00%7F%22%23%3C%3E%5C%5E%60%7B%7C%7D%C3%A9/?&=%x"
     );
 }
+
+/// Issue 18 item 4: default headers merged under the request's own, and one that uses a capture left out until
+/// the user has it.
+#[test]
+fn default_headers_wait_for_their_captures_and_give_way_to_the_requests_own() {
+    struct Caps(bool);
+    impl Context for Caps {
+        fn write_var(&mut self, _: Var, out: &mut String) {
+            out.push_str("T");
+        }
+        fn is_set(&self, _: Var) -> bool {
+            self.0
+        }
+    }
+    let plan = plan_of(
+        r#"
+[target]
+host = "http://127.0.0.1:9"
+headers = { X-A = "target", X-B = "target", Cookie = "s={{token}}" }
+[user]
+headers = { Authorization = "Bearer {{token}}", x-b = "user" }
+[load]
+users = 1
+duration = "1s"
+[[task]]
+name = "t"
+path = "/t"
+headers = { X-A = "own" }
+capture = { token = "$.t" }
+"#,
+    );
+    let step = &plan.steps[0];
+    let prep = Prepared::new(step, "");
+    let origin = Origin::of(&url::Url::parse(&plan.host).unwrap()).unwrap();
+    let wire = |captured: bool| {
+        let mut buf = SendBuf::default();
+        render(
+            step,
+            &prep,
+            "",
+            &origin,
+            &mut Caps(captured),
+            &Jar::default(),
+            &mut buf,
+        )
+        .unwrap();
+        buf.wire
+    };
+    assert_eq!(
+        wire(false),
+        "GET /t HTTP/1.1\r\nhost: 127.0.0.1:9\r\nx-a: own\r\nx-b: user\r\n\r\n"
+    );
+    assert_eq!(
+        wire(true),
+        "GET /t HTTP/1.1\r\nhost: 127.0.0.1:9\r\ncookie: s=T\r\nx-a: own\r\nauthorization: Bearer T\r\nx-b: user\r\n\r\n"
+    );
+}
