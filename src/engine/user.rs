@@ -128,7 +128,10 @@ impl Vu {
     async fn open_session(&mut self) -> bool {
         let shared = self.shared.clone();
         self.state.session += 1;
-        self.state.captures.iter_mut().for_each(|c| *c = Captured::Unset);
+        self.state
+            .captures
+            .iter_mut()
+            .for_each(|c| *c = Captured::Unset);
         self.state.status = 0;
         let program = &shared.plan.classes[self.class].start_program;
         if !matches!(self.run_program(program, Run::OnStart).await, Ok(true)) {
@@ -141,7 +144,11 @@ impl Vu {
     /// Runs `program` (issue 18, item 3): `Ok(true)` when it ran to its end (or a `stop_if` ended it), `Ok(false)`
     /// when the user was told to stop first (or, in a task, its session ended), `Err` with the failure's kind
     /// and step at the first request that failed.
-    async fn run_program(&mut self, program: &Program, run: Run) -> Result<bool, (FailureKind, usize)> {
+    async fn run_program(
+        &mut self,
+        program: &Program,
+        run: Run,
+    ) -> Result<bool, (FailureKind, usize)> {
         let shared = self.shared.clone();
         let ops = &program.ops;
         let mut pc = 0;
@@ -152,7 +159,9 @@ impl Vu {
             pc += 1;
             match op {
                 Op::Request(step) => {
-                    if run != Run::OnStop && self.stop.is_cancelled() {
+                    // A session that has not started by the stop does not start; a task, once started, runs to
+                    // its end (the stop timeout bounds it), as its requests' statistics expect.
+                    if run == Run::OnStart && self.stop.is_cancelled() {
                         return Ok(false);
                     }
                     self.exec(*step).await.map_err(|kind| (kind, *step))?;
@@ -168,20 +177,27 @@ impl Vu {
                         // The run is ending: on_stop's requests go out without its pauses.
                         continue;
                     }
+                    // The stop cuts a pause short (the rest of the task then runs without waiting).
                     tokio::select! {
                         _ = tokio::time::sleep(d) => {}
-                        _ = self.stop.cancelled() => return Ok(false),
+                        _ = self.stop.cancelled() => {}
                     }
                     busy = 0;
                 }
                 Op::Unless { cond, to } => {
-                    let mut ctx = Ctx { state: &mut self.state, shared: &shared };
+                    let mut ctx = Ctx {
+                        state: &mut self.state,
+                        shared: &shared,
+                    };
                     if !cond.holds(&mut ctx) {
                         pc = *to;
                     }
                 }
                 Op::StopIf(cond) => {
-                    let mut ctx = Ctx { state: &mut self.state, shared: &shared };
+                    let mut ctx = Ctx {
+                        state: &mut self.state,
+                        shared: &shared,
+                    };
                     if cond.holds(&mut ctx) {
                         return Ok(true);
                     }
@@ -217,9 +233,6 @@ impl Vu {
                         } else {
                             f.items = Vec::new();
                         }
-                    }
-                    if run != Run::OnStop && self.stop.is_cancelled() {
-                        return Ok(false);
                     }
                 }
                 Op::Choose { branches } => {
