@@ -483,7 +483,7 @@ fn default_headers_wait_for_their_captures_and_give_way_to_the_requests_own() {
     struct Caps(bool);
     impl Context for Caps {
         fn write_var(&mut self, _: Var, out: &mut String) {
-            out.push_str("T");
+            out.push('T');
         }
         fn is_set(&self, _: Var) -> bool {
             self.0
