@@ -5,8 +5,8 @@
 //! carried a token that was not the one their session's page gave).
 //!
 //! Shape: [`Shop`] holds the state (`shop_store`) and answers one request synchronously, as the other endpoints do;
-//! `handler` routes to it and authenticates the Bearer endpoints first, passing the username in. The endpoints of
-//! issue 1's API are untouched: none of this runs for them.
+//! `handler` routes to it and authenticates the Bearer endpoints first, passing the username in. The auth
+//! endpoints are untouched: none of this runs for them (their only new work is the route table's few more arms).
 
 use std::borrow::Cow;
 use std::io::Write as _;
