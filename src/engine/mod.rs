@@ -29,6 +29,7 @@
 
 pub(crate) mod arrival;
 #[doc(hidden)]
+mod answer;
 pub mod bench;
 pub(crate) mod client;
 pub(crate) mod http;
