@@ -32,6 +32,8 @@ mod scenario_errors;
 mod schema;
 mod segmenting;
 mod segments;
+// Issue 18, item 7: the built-in API's shop, from the server's side.
+mod shop_api;
 mod tls;
 mod util;
 mod verdict;
