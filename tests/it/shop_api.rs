@@ -79,3 +79,65 @@ fn every_cart_add_of_a_captured_id_is_one_the_server_listed_to_that_user() {
     assert_eq!(c["cart_adds"], 60, "{c}");
     assert_eq!(c["cart_adds_unlisted"], 30, "{c}");
 }
+
+/// `scenarios/shop.toml` as shipped (issue 18, item 7), against `serve-demo`, for a bounded number of iterations:
+/// every request meets its checks, and the server saw what the scenario means to do — every cart add of an id
+/// that server had listed to that same user, every form post with the token its page gave, uploads and logins.
+#[test]
+fn the_shipped_shop_scenario_does_what_it_means_as_the_server_sees_it() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("shop.json");
+    let scenario = crate::util::root().join("scenarios/shop.toml");
+    crate::util::loadgen([
+        "run",
+        &scenario.to_string_lossy(),
+        "--host",
+        &demo.url,
+        "-u",
+        "8",
+        "-r",
+        "100",
+        "--iterations",
+        "240",
+        "-q",
+        "--json",
+        &json.to_string_lossy(),
+    ])
+    .expect_code(0);
+    let r = crate::util::results(&json);
+    assert_eq!(r["totals"]["failures"], 0, "{r:#}");
+    for name in [
+        "register",
+        "login",
+        "shop_login_page",
+        "shop_login",
+        "list_items",
+        "view_item",
+        "add_to_cart",
+        "add_from_file",
+        "view_cart",
+        "upload_avatar",
+        "account",
+        "logout",
+    ] {
+        assert!(
+            request(&r, name)["requests"].as_u64() > Some(0),
+            "{name} never ran"
+        );
+    }
+    // Up to three items viewed per page listed.
+    let lists = request(&r, "list_items")["requests"].as_u64().unwrap();
+    let views = request(&r, "view_item")["requests"].as_u64().unwrap();
+    assert_eq!(views, 3 * lists, "{views} views for {lists} pages");
+    let c = shop_counters(&demo.url);
+    let adds = request(&r, "add_to_cart")["requests"].as_u64().unwrap()
+        + request(&r, "add_from_file")["requests"].as_u64().unwrap();
+    assert_eq!(c["cart_adds"], adds, "{c}");
+    assert_eq!(c["cart_adds_unlisted"], 0, "{c}");
+    let logins = request(&r, "shop_login")["requests"].as_u64().unwrap();
+    assert_eq!(c["form_posts"], logins, "{c}");
+    assert_eq!(c["form_logins"], logins, "{c}");
+    assert_eq!(c["form_posts_bad_token"], 0, "{c}");
+    assert_eq!(c["uploads"], request(&r, "upload_avatar")["requests"], "{c}");
+}
