@@ -86,19 +86,24 @@ impl Vu {
 
     /// Runs step `idx` ([`http::exec`]); `Ok` when it met its expectation, else why not.
     pub async fn exec(&mut self, idx: usize) -> Result<(), FailureKind> {
-        http::exec(
+        let r = http::exec(
             &self.shared,
             &mut self.state,
             &mut self.client,
             &mut self.turn,
             idx,
         )
-        .await
+        .await;
+        // Issue 18 item 6: `--debug` prints the step once its captures are applied.
+        if let Some(d) = &self.shared.debug {
+            d.step_done(&self.state);
+        }
+        r
     }
 
     /// Takes this user's row of the data file. With `unique`, the plan checked there is one for every user it
     /// starts; should they still run out, the user goes without (its `{{data.*}}` render empty) and says so once.
-    fn take_row(&mut self) {
+    pub(super) fn take_row(&mut self) {
         if self.state.row.is_some() {
             return;
         }
@@ -113,7 +118,7 @@ impl Vu {
 
     /// Starts a new session: clears the captures and runs `on_start`; false (with the session left closed) when
     /// a step fails or the user is told to stop.
-    async fn open_session(&mut self) -> bool {
+    pub(super) async fn open_session(&mut self) -> bool {
         let shared = self.shared.clone();
         self.state.session += 1;
         self.state.captures.iter_mut().for_each(|c| *c = None);
@@ -128,7 +133,7 @@ impl Vu {
 
     /// Runs one weighted-random task of the user's class; returns when it started. A task marked
     /// `restart_session` closes the session.
-    async fn task(&mut self) -> Instant {
+    pub(super) async fn task(&mut self) -> Instant {
         let shared = self.shared.clone();
         let total = shared.cumulative[self.class].last().copied().unwrap_or(0);
         let r = self.state.rng.random_range(0..total.max(1));
