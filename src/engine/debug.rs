@@ -8,8 +8,11 @@
 //! The request path calls into a [`Tap`] (`Shared::debug`, `None` in a run, so a run pays one check per request):
 //! the bytes rendered into the user's send buffer (for HTTP/2, a proxy or a redirect, the HTTP/1.1 form that the
 //! client reads back and sends in its own form), the final answer's head and body (kept whatever the step needs,
-//! decoded here when compressed), and the outcome. The exchange is printed once the step is over, when its
-//! captures are known, so that a value captured from this very answer is masked in it too.
+//! decoded here when compressed), and the outcome. An exchange is printed once its step is over and its
+//! captures applied (so that a value captured from this very answer is masked in it too): when the next request
+//! is rendered, at the session loop's marks ([`debug`]), or when the user is dropped (`Tap::ended`). Printing
+//! there rather than at the end of `http::exec` keeps the user's future the size it was (a hook after the
+//! request's `.await` kept a reference alive across it: 8 bytes more per user).
 //!
 //! Masking (everything here, on the text to print; what is sent is never touched), unless `--debug-secrets`:
 //! - the values of `Authorization` and `Proxy-Authorization` (the scheme word kept: `Bearer ***`), `Cookie` and
@@ -102,17 +105,20 @@ pub async fn debug(
     );
     user.take_row();
     let class_name = plan.classes.get(class).map_or("", |c| c.name.as_str());
-    printer.note(&format!(
-        "=== one user (class {class_name}) of {} against {}, {iterations} task iteration{}{}",
-        plan.name,
-        plan.host_display(),
-        if iterations == 1 { "" } else { "s" },
-        if show_secrets {
-            "; SECRETS SHOWN (--debug-secrets)"
-        } else {
-            "; secrets masked"
-        }
-    ));
+    printer.note(
+        None,
+        &format!(
+            "=== one user (class {class_name}) of {} against {}, {iterations} task iteration{}{}",
+            plan.name,
+            plan.host_display(),
+            if iterations == 1 { "" } else { "s" },
+            if show_secrets {
+                "; SECRETS SHOWN (--debug-secrets)"
+            } else {
+                "; secrets masked"
+            }
+        ),
+    );
     let has_on_start = plan
         .classes
         .get(class)
@@ -120,19 +126,27 @@ pub async fn debug(
     let mut done = 0;
     while done < iterations {
         if !user.turn.open {
+            // The exchange before is printed now, before a new session clears the captures that mask it.
+            printer.flush(&user.state);
             if has_on_start {
-                printer.note(&format!(
-                    "=== on_start (session {})",
-                    user.state.session + 1
-                ));
+                printer.note(
+                    None,
+                    &format!("=== on_start (session {})", user.state.session + 1),
+                );
             }
             if !user.open_session().await {
-                printer.note("=== on_start failed: no task runs without a session");
+                printer.note(
+                    Some(&user.state),
+                    "=== on_start failed: no task runs without a session",
+                );
                 break;
             }
         }
         done += 1;
-        printer.note(&format!("=== iteration {done} of {iterations}"));
+        printer.note(
+            Some(&user.state),
+            &format!("=== iteration {done} of {iterations}"),
+        );
         user.task().await;
     }
     if user.turn.open
@@ -141,22 +155,26 @@ pub async fn debug(
             .get(class)
             .is_some_and(|c| !c.on_stop.is_empty())
     {
-        printer.note("=== on_stop");
+        printer.note(Some(&user.state), "=== on_stop");
     }
+    // Its last exchange is printed when it is dropped (`Tap::ended`), with its values then.
     user.finish().await;
     let summary = Summary {
         requests: printer.requests.load(Ordering::Relaxed),
         failed: printer.failed.load(Ordering::Relaxed),
         iterations: done,
     };
-    printer.note(&format!(
-        "=== {} request{}, {} failed; {} of {iterations} iteration{} run",
-        summary.requests,
-        if summary.requests == 1 { "" } else { "s" },
-        summary.failed,
-        done,
-        if iterations == 1 { "" } else { "s" },
-    ));
+    printer.note(
+        None,
+        &format!(
+            "=== {} request{}, {} failed; {} of {iterations} iteration{} run",
+            summary.requests,
+            if summary.requests == 1 { "" } else { "s" },
+            summary.failed,
+            done,
+            if iterations == 1 { "" } else { "s" },
+        ),
+    );
     Ok(summary)
 }
 
@@ -217,10 +235,36 @@ impl Printer {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A line of the transcript of its own.
-    fn note(&self, line: &str) {
+    /// A line of the transcript of its own, after the exchange under way (printed with `state`'s values).
+    fn note(&self, state: Option<&State>, line: &str) {
+        if let Some(state) = state {
+            self.flush(state);
+        }
         let mut p = self.lock();
         write_out(&mut p.out, &format!("{line}\n"));
+    }
+
+    /// Prints the exchange under way, if any, masked with the values `state` holds (every capture so far).
+    fn flush(&self, state: &State) {
+        let mut p = self.lock();
+        let (sent, answer, outcome) = (p.sent.take(), p.answer.take(), p.outcome.take());
+        if sent.is_none() && outcome.is_none() {
+            return;
+        }
+        let secrets = if self.show_secrets {
+            Secrets::default()
+        } else {
+            Secrets::of(&self.plan, state)
+        };
+        let text = exchange(
+            &self.plan,
+            &secrets,
+            self.show_secrets,
+            sent.as_ref(),
+            answer.as_ref(),
+            outcome.flatten(),
+        );
+        write_out(&mut p.out, &text);
     }
 }
 
@@ -232,7 +276,9 @@ fn write_out(out: &mut Option<Box<dyn Write + Send>>, text: &str) {
 }
 
 impl Tap for Arc<Printer> {
-    fn sent(&self, idx: usize, origin: &Origin, wire: &[u8]) {
+    fn sent(&self, idx: usize, origin: &Origin, wire: &[u8], state: &State) {
+        // The step before is over: its captures are in `state`.
+        self.flush(state);
         self.lock().sent = Some(Sent {
             step: idx,
             origin: origin.key.clone(),
@@ -280,26 +326,8 @@ impl Tap for Arc<Printer> {
         self.lock().outcome = Some(failure.map(|(k, m)| (k, m.to_string())));
     }
 
-    fn step_done(&self, state: &State) {
-        let mut p = self.lock();
-        let (sent, answer, outcome) = (p.sent.take(), p.answer.take(), p.outcome.take());
-        if sent.is_none() && outcome.is_none() {
-            return;
-        }
-        let secrets = if self.show_secrets {
-            Secrets::default()
-        } else {
-            Secrets::of(&self.plan, state)
-        };
-        let text = exchange(
-            &self.plan,
-            &secrets,
-            self.show_secrets,
-            sent.as_ref(),
-            answer.as_ref(),
-            outcome.flatten(),
-        );
-        write_out(&mut p.out, &text);
+    fn ended(&self, state: &State) {
+        self.flush(state);
     }
 }
 

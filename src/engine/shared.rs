@@ -48,18 +48,18 @@ pub struct Shared {
 }
 
 // Issue 18 item 6: `--debug N`.
-/// What `--debug` sees of each request, from the request path ([`super::http::exec`]) and the user
-/// ([`super::user::Vu::exec`]); `super::debug` implements it (a trait here, so the request path does not
-/// import the printer, which reads [`State`]).
+/// What `--debug` sees of each request, from the request path ([`super::http::exec`]); `super::debug`
+/// implements it (a trait here, so the request path does not import the printer, which reads [`State`]).
 pub trait Tap: Send + Sync + std::fmt::Debug {
-    /// Step `idx` was rendered: `wire` is what goes to `origin`.
-    fn sent(&self, idx: usize, origin: &Origin, wire: &[u8]);
+    /// Step `idx` was rendered: `wire` is what goes to `origin`; `state` holds the user's values (the previous
+    /// step's captures applied).
+    fn sent(&self, idx: usize, origin: &Origin, wire: &[u8], state: &State);
     /// Its answer, complete `elapsed` after the request was sent, after `redirects` redirects.
     fn answer(&self, answer: &super::client::Answer, elapsed: std::time::Duration, redirects: u32);
     /// Its outcome, as recorded (`None`: it met its expectation).
     fn outcome(&self, failure: Option<(crate::metrics::FailureKind, &str)>);
-    /// The step is over, its captures applied: `state` holds the user's values.
-    fn step_done(&self, state: &State);
+    /// The user is gone (dropped): `state` holds its last values.
+    fn ended(&self, state: &State);
 }
 
 impl Shared {

@@ -47,6 +47,10 @@ impl Drop for Active<'_> {
 /// taken so far, so the slowest requests of a stalling target are not the ones that vanish.
 impl Drop for Vu {
     fn drop(&mut self) {
+        // Issue 18 item 6: `--debug` prints the user's last exchange with its last values.
+        if let Some(d) = &self.shared.debug {
+            d.ended(&self.state);
+        }
         if let Some((step, start)) = self.turn.in_flight.take() {
             self.shared.recorder.record(
                 self.state.id,
@@ -86,19 +90,14 @@ impl Vu {
 
     /// Runs step `idx` ([`http::exec`]); `Ok` when it met its expectation, else why not.
     pub async fn exec(&mut self, idx: usize) -> Result<(), FailureKind> {
-        let r = http::exec(
+        http::exec(
             &self.shared,
             &mut self.state,
             &mut self.client,
             &mut self.turn,
             idx,
         )
-        .await;
-        // Issue 18 item 6: `--debug` prints the step once its captures are applied.
-        if let Some(d) = &self.shared.debug {
-            d.step_done(&self.state);
-        }
-        r
+        .await
     }
 
     /// Takes this user's row of the data file. With `unique`, the plan checked there is one for every user it

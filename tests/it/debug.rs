@@ -217,7 +217,13 @@ fn every_secret_is_masked_wherever_it_shows_and_shown_with_debug_secrets() {
     const COOKIE: &str = "ck-90817263";
     const API_KEY: &str = "ak-44d1c9e2";
     const PASSWORD: &str = "hunter2-secret";
+    // Captured by the user's very last step, from its own answer: printed when the user ends.
+    const RECEIPT: &str = "rcpt-7a7a7a7a";
     let origin = Origin::start("127.0.0.1", |got| {
+        if got.target == "/bye" {
+            let body = format!(r#"{{"receipt":"{RECEIPT}"}}"#);
+            return answer(200, "content-type: application/json\r\n", body.as_bytes());
+        }
         if got.target == "/login" {
             let body = format!(r#"{{"data":{{"handle":"{CAPTURED}"}},"user":"ann"}}"#);
             return answer(
@@ -270,6 +276,11 @@ name = "me"
 method = "GET"
 path = "/me"
 query = {{ h = "{{{{handle}}}}" }}
+[[user.on_stop]]
+name = "bye"
+method = "POST"
+path = "/bye"
+capture = {{ receipt = "$.receipt" }}
 "#,
             url = origin.url
         ),
@@ -277,9 +288,17 @@ query = {{ h = "{{{{handle}}}}" }}
     let f = file.to_string_lossy().to_string();
     let out = loadgen(["run", &f, "--debug", "1"]).expect_code(0);
     let s = &out.stdout;
-    for secret in [CAPTURED, COOKIE, API_KEY, PASSWORD] {
+    for secret in [CAPTURED, COOKIE, API_KEY, PASSWORD, RECEIPT] {
         assert!(!s.contains(secret), "{secret} leaked:\n{s}");
     }
+    // The last exchange comes before the closing line.
+    let bye = s
+        .find(r#"{"receipt":"***"}"#)
+        .expect("the last answer, masked");
+    assert!(
+        bye < s.find("=== 3 requests, 0 failed").expect("the end"),
+        "{s}"
+    );
     out.stdout_has("username=ann&password=***")
         .stdout_has("set-cookie: sid=***; Path=/; HttpOnly")
         .stdout_has("cookie: sid=***")
@@ -288,7 +307,7 @@ query = {{ h = "{{{{handle}}}}" }}
         .stdout_has(r#"{"echo":"/me?h=***"}"#);
     // What went on the wire is untouched by the masking.
     let got = origin.got();
-    assert_eq!(got.len(), 2);
+    assert_eq!(got.len(), 3);
     assert_eq!(
         got[0].body,
         format!("username=ann&password={PASSWORD}").as_bytes()
@@ -301,7 +320,7 @@ query = {{ h = "{{{{handle}}}}" }}
     );
 
     let out = loadgen(["run", &f, "--debug", "1", "--debug-secrets"]).expect_code(0);
-    for secret in [CAPTURED, COOKIE, API_KEY, PASSWORD] {
+    for secret in [CAPTURED, COOKIE, API_KEY, PASSWORD, RECEIPT] {
         assert!(
             out.stdout.contains(secret),
             "{secret} not shown:\n{}",
