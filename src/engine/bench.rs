@@ -23,7 +23,7 @@ pub struct Requests {
 impl Requests {
     pub fn new(plan: RunPlan, capture: &str) -> Result<Requests, String> {
         let recorder = Arc::new(Recorder::new(plan.steps.len(), 4));
-        let captures = vec![Some(capture.to_string()); plan.captures.len()];
+        let captures = vec![super::shared::Captured::One(capture.to_string()); plan.captures.len()];
         let shared = Arc::new(Shared::new(
             Arc::new(plan),
             recorder,
@@ -39,6 +39,8 @@ impl Requests {
                 session: 3,
                 captures,
                 rng: rand::rngs::SmallRng::seed_from_u64(1),
+                frames: Vec::new(),
+                status: 0,
             },
             client: Client::default(),
         })

@@ -30,6 +30,7 @@
 
 pub(crate) mod arrival;
 #[doc(hidden)]
+mod answer;
 pub mod bench;
 pub(crate) mod client;
 // Issue 18 item 6: `run --debug N`.

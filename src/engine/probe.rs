@@ -39,6 +39,8 @@ pub async fn probe(plan: &RunPlan, steps: &[Step]) -> Result<(), ProbeError> {
         on_start: (0..count).collect(),
         tasks: Vec::new(),
         on_stop: Vec::new(),
+        start_program: crate::plan::Program::sequence(&(0..count).collect::<Vec<_>>()),
+        stop_program: Default::default(),
     }];
     own.data = None;
     own.preflight = None;

@@ -161,8 +161,54 @@ pub struct State {
     /// This user's row of the `[data]` file, if the scenario has one.
     pub row: Option<usize>,
     pub session: u64,
-    pub captures: Vec<Option<String>>,
+    pub captures: Vec<Captured>,
     pub rng: SmallRng,
+    /// The loops running now (`repeat`, `for_each`), by the plan's frame numbers (issue 18, item 3); empty
+    /// when the scenario has none.
+    pub frames: Vec<Frame>,
+    /// The status of the user's last answer (0: none yet, or no answer), which conditions read.
+    pub status: u16,
+}
+
+/// What a capture slot holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Captured {
+    #[default]
+    Unset,
+    One(String),
+    /// `pick = "all"`: every value found (issue 18, item 2).
+    List(Vec<String>),
+}
+
+impl Captured {
+    /// Set to something (a list may be empty).
+    pub fn is_set(&self) -> bool {
+        !matches!(self, Captured::Unset)
+    }
+
+    /// Writes the value (a list joined with `,`) to `out`.
+    pub fn write(&self, out: &mut String) {
+        match self {
+            Captured::Unset => {}
+            Captured::One(v) => out.push_str(v),
+            Captured::List(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(v);
+                }
+            }
+        }
+    }
+}
+
+/// One running loop: its items (for a `for_each`), the iteration it is at, and how many it runs.
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    pub items: Vec<String>,
+    pub index: u32,
+    pub count: u32,
 }
 
 /// What templates render against: the user's own values and the run's shared ones.
@@ -201,11 +247,51 @@ impl template::Context for Ctx<'_> {
                 }
             }
             Var::Capture(slot) => {
-                if let Some(Some(v)) = self.state.captures.get(slot) {
-                    out.push_str(v);
+                if let Some(c) = self.state.captures.get(slot) {
+                    c.write(out);
+                }
+            }
+            Var::Item(frame) => {
+                if let Some(f) = self.state.frames.get(frame)
+                    && let Some(item) = f.items.get(f.index as usize)
+                {
+                    out.push_str(item);
+                }
+            }
+            Var::Index(frame) => {
+                if let Some(f) = self.state.frames.get(frame) {
+                    template::write_num(out, u64::from(f.index));
                 }
             }
         }
+    }
+}
+
+/// What conditions read (issue 18, item 3): the last status, and variables as templates render them.
+impl crate::plan::cond::Values for Ctx<'_> {
+    fn status(&self) -> u16 {
+        self.state.status
+    }
+
+    fn value(&mut self, var: Var, out: &mut String) -> bool {
+        let set = match var {
+            Var::Capture(slot) => match self.state.captures.get(slot) {
+                Some(Captured::List(items)) => !items.is_empty(),
+                Some(c) => c.is_set(),
+                None => false,
+            },
+            Var::Data(_) => self.state.row.is_some(),
+            Var::Item(frame) | Var::Index(frame) => self
+                .state
+                .frames
+                .get(frame)
+                .is_some_and(|f| f.index < f.count),
+            _ => true,
+        };
+        if set {
+            template::Context::write_var(self, var, out);
+        }
+        set
     }
 }
 

@@ -17,10 +17,20 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
 use super::http::{self, Turn};
-use super::shared::{Shared, State};
+use super::shared::{Captured, Ctx, Frame, Shared, State};
 use super::walk::Start;
 use crate::metrics::{FailureKind, Outcome, Recorder};
-use crate::plan::Task;
+use crate::plan::{Op, Program, Task};
+
+/// Which list a program is, for what ends it early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    OnStart,
+    /// A task or flow: it also ends when the session does.
+    Task,
+    /// `on_stop`: the run is already stopping, so it runs to its end, without pauses.
+    OnStop,
+}
 
 /// One virtual user.
 pub struct Vu {
@@ -78,8 +88,10 @@ impl Vu {
                 number: user.number,
                 row: None,
                 session: 0,
-                captures: vec![None; shared.plan.captures.len()],
+                captures: vec![Captured::Unset; shared.plan.captures.len()],
                 rng: SmallRng::from_rng(&mut rand::rng()),
+                frames: vec![Frame::default(); shared.plan.frames],
+                status: 0,
             },
             client,
             shared,
@@ -120,14 +132,116 @@ impl Vu {
     pub(super) async fn open_session(&mut self) -> bool {
         let shared = self.shared.clone();
         self.state.session += 1;
-        self.state.captures.iter_mut().for_each(|c| *c = None);
-        for &step in &shared.plan.classes[self.class].on_start {
-            if self.stop.is_cancelled() || self.exec(step).await.is_err() {
-                return false;
-            }
+        self.state.captures.iter_mut().for_each(|c| *c = Captured::Unset);
+        self.state.status = 0;
+        let program = &shared.plan.classes[self.class].start_program;
+        if !matches!(self.run_program(program, Run::OnStart).await, Ok(true)) {
+            return false;
         }
         self.turn.open = true;
         true
+    }
+
+    /// Runs `program` (issue 18, item 3): `Ok(true)` when it ran to its end (or a `stop_if` ended it), `Ok(false)`
+    /// when the user was told to stop first (or, in a task, its session ended), `Err` with the failure's kind
+    /// and step at the first request that failed.
+    async fn run_program(&mut self, program: &Program, run: Run) -> Result<bool, (FailureKind, usize)> {
+        let shared = self.shared.clone();
+        let ops = &program.ops;
+        let mut pc = 0;
+        // Instructions run since the last await: a program of loops and conditions that sends nothing still
+        // gives other users a turn now and then.
+        let mut busy = 0u32;
+        while let Some(op) = ops.get(pc) {
+            pc += 1;
+            match op {
+                Op::Request(step) => {
+                    if run != Run::OnStop && self.stop.is_cancelled() {
+                        return Ok(false);
+                    }
+                    self.exec(*step).await.map_err(|kind| (kind, *step))?;
+                    busy = 0;
+                    if run == Run::Task && !self.turn.open {
+                        // A status in `restart_session_on` ended the session: the rest would run without it.
+                        return Ok(false);
+                    }
+                }
+                Op::Think(wait) => {
+                    let d = wait.pause(Duration::ZERO, || self.state.rng.random::<f64>());
+                    if run == Run::OnStop {
+                        // The run is ending: on_stop's requests go out without its pauses.
+                        continue;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(d) => {}
+                        _ = self.stop.cancelled() => return Ok(false),
+                    }
+                    busy = 0;
+                }
+                Op::Unless { cond, to } => {
+                    let mut ctx = Ctx { state: &mut self.state, shared: &shared };
+                    if !cond.holds(&mut ctx) {
+                        pc = *to;
+                    }
+                }
+                Op::StopIf(cond) => {
+                    let mut ctx = Ctx { state: &mut self.state, shared: &shared };
+                    if cond.holds(&mut ctx) {
+                        return Ok(true);
+                    }
+                }
+                Op::Repeat { frame, times, end } => {
+                    if *times == 0 {
+                        pc = *end;
+                    } else if let Some(f) = self.state.frames.get_mut(*frame) {
+                        f.items.clear();
+                        f.index = 0;
+                        f.count = *times;
+                    }
+                }
+                Op::ForEach { frame, list, end } => {
+                    let items = match self.state.captures.get(*list) {
+                        Some(Captured::List(items)) => items.clone(),
+                        Some(Captured::One(v)) => vec![v.clone()],
+                        _ => Vec::new(),
+                    };
+                    if items.is_empty() {
+                        pc = *end;
+                    } else if let Some(f) = self.state.frames.get_mut(*frame) {
+                        f.count = u32::try_from(items.len()).unwrap_or(u32::MAX);
+                        f.items = items;
+                        f.index = 0;
+                    }
+                }
+                Op::Next { frame, body } => {
+                    if let Some(f) = self.state.frames.get_mut(*frame) {
+                        f.index += 1;
+                        if f.index < f.count {
+                            pc = *body;
+                        } else {
+                            f.items = Vec::new();
+                        }
+                    }
+                    if run != Run::OnStop && self.stop.is_cancelled() {
+                        return Ok(false);
+                    }
+                }
+                Op::Choose { branches } => {
+                    let total = branches.last().map_or(0, |b| b.0);
+                    let r = self.state.rng.random_range(0..total.max(1));
+                    if let Some(&(_, to)) = branches.iter().find(|b| b.0 > r) {
+                        pc = to;
+                    }
+                }
+                Op::Jump(to) => pc = *to,
+            }
+            busy += 1;
+            if busy >= 1024 {
+                busy = 0;
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(true)
     }
 
     /// Runs one weighted-random task of the user's class; returns when it started. A task marked
@@ -140,8 +254,11 @@ impl Vu {
         let started = Instant::now();
         if task.is_flow() {
             self.flow(task).await;
+        } else if let Some(step) = task.single() {
+            let _ = self.exec(step).await;
         } else {
-            let _ = self.exec(task.head).await;
+            // One request with a think after it.
+            let _ = self.run_program(&task.program, Run::Task).await;
         }
         if task.restart_session {
             self.turn.open = false;
@@ -156,17 +273,7 @@ impl Vu {
         let shared = self.shared.clone();
         let start = Instant::now();
         let delay = self.turn.due.map(|d| start.saturating_duration_since(d));
-        let mut failed = None;
-        for &step in &task.steps {
-            if let Err(kind) = self.exec(step).await {
-                failed = Some((kind, step));
-                break;
-            }
-            if !self.turn.open {
-                // A status in `restart_session_on` ended the session: the rest of the flow would run without it.
-                break;
-            }
-        }
+        let failed = self.run_program(&task.program, Run::Task).await.err();
         let message =
             failed.map(|(_, step)| format!("step `{}` failed", shared.plan.steps[step].name));
         shared.recorder.record(
@@ -207,9 +314,8 @@ impl Vu {
     pub async fn finish(mut self) {
         if self.turn.open {
             let shared = self.shared.clone();
-            for &step in &shared.plan.classes[self.class].on_stop {
-                let _ = self.exec(step).await;
-            }
+            let program = &shared.plan.classes[self.class].stop_program;
+            let _ = self.run_program(program, Run::OnStop).await;
             self.turn.open = false;
         }
         self.client.close();

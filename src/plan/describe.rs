@@ -111,12 +111,17 @@ impl RunPlan {
                     None => s.push_str("  expect 2xx"),
                 }
             }
+            for c in &st.checks {
+                let _ = write!(s, "  {}", c.shown());
+            }
             for c in &st.captures {
-                let src = match &c.source {
-                    CaptureSource::Json(p) => p.as_str().to_string(),
-                    CaptureSource::Header(h) => format!("header {h}"),
-                };
-                let _ = write!(s, "  capture {}={}", c.name, src);
+                let _ = write!(s, "  capture {}={}", c.name, c.source.label());
+                if c.pick != super::Pick::First {
+                    let _ = write!(s, " pick {}", c.pick.as_str());
+                }
+                if c.default.is_some() {
+                    s.push_str(" (with a default)");
+                }
             }
             if !st.tags.is_empty() {
                 let _ = write!(s, "  tags {}", st.tags.join(","));
@@ -158,6 +163,7 @@ impl RunPlan {
                             line(s, i, "    ");
                         }
                     }
+                    self.describe_program(s, &t.program, &format!("{indent}    "));
                 }
             }
             if list.is_empty() {
@@ -167,6 +173,53 @@ impl RunPlan {
             for &i in list.iter() {
                 line(s, i, "  ");
             }
+            let program = if title == "on_start" {
+                &class.start_program
+            } else {
+                &class.stop_program
+            };
+            self.describe_program(s, program, &format!("{indent}  "));
+        }
+    }
+
+    /// A program's control flow, when it is more than its requests in order (issue 18, item 3): one line per
+    /// instruction, with where its jumps go.
+    fn describe_program(&self, s: &mut String, program: &super::Program, indent: &str) {
+        use super::Op;
+        if program.is_sequence() {
+            return;
+        }
+        let secs = |d: Duration| humantime::format_duration(d).to_string();
+        let _ = writeln!(s, "{indent}control flow:");
+        for (at, op) in program.ops.iter().enumerate() {
+            let what = match op {
+                Op::Request(i) => format!("request {}", self.steps[*i].name),
+                Op::Think(Wait::Constant(d)) => format!("think {}", secs(*d)),
+                Op::Think(Wait::Between(a, b)) => format!("think between {} and {}", secs(*a), secs(*b)),
+                Op::Think(_) => "think".to_string(),
+                Op::Unless { cond, to } => format!("if {} (else go to {to})", cond.source),
+                Op::StopIf(cond) => format!("stop the flow if {}", cond.source),
+                Op::Repeat { times, end, .. } => format!("repeat {times} times (then go to {end})"),
+                Op::ForEach { list, end, .. } => format!(
+                    "for each item of {} (then go to {end})",
+                    self.captures.get(*list).map_or("?", String::as_str)
+                ),
+                Op::Next { body, .. } => format!("next iteration (back to {body})"),
+                Op::Choose { branches } => {
+                    let mut prev = 0;
+                    let list: Vec<String> = branches
+                        .iter()
+                        .map(|&(cum, to)| {
+                            let w = cum - prev;
+                            prev = cum;
+                            format!("{to} (weight {w})")
+                        })
+                        .collect();
+                    format!("choose one of: {}", list.join(", "))
+                }
+                Op::Jump(to) => format!("go to {to}"),
+            };
+            let _ = writeln!(s, "{indent}  {at:>3}  {what}");
         }
     }
 
@@ -336,8 +389,8 @@ impl RunPlan {
                     st.method.as_str(),
                     st.path.source()
                 );
-                for (path, v) in &st.expect_json {
-                    let _ = write!(s, "  {} = {v}", path.as_str());
+                for c in &st.checks {
+                    let _ = write!(s, "  {}", c.shown());
                 }
                 s.push('\n');
             }

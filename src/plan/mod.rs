@@ -5,8 +5,11 @@
 //! and every capture any step declares), JSON paths parsed, weights and gates range-checked. The engine only ever
 //! sees a `RunPlan`; it never touches TOML or clap.
 
+pub mod checks;
+pub mod cond;
 mod data;
 mod describe;
+pub mod flow;
 mod load;
 mod mix;
 mod protocol;
@@ -29,7 +32,9 @@ use crate::scenario::jsonpath::JsonPath;
 use crate::scenario::template::{self, Template};
 
 pub use crate::results::{GateMetric, Window};
+pub use checks::{Check, HeaderCheck, Length, Pick};
 pub use data::{DataPlan, users_started};
+pub use flow::{Op, Program};
 pub use load::{MAX_ARRIVAL_RATE, MAX_SPAWN_RATE, MIN_ARRIVAL_RATE, MIN_SPAWN_RATE};
 pub use mix::{Deal, Mix};
 pub use net::{Bypass, DEFAULT_DNS_TTL, Dns, PROXY_ENV, Proxies, ProxyServer};
@@ -48,6 +53,9 @@ pub struct UserClass {
     pub on_start: Vec<usize>,
     pub tasks: Vec<Task>,
     pub on_stop: Vec<usize>,
+    /// What `on_start` and `on_stop` run: their requests in order, or with control flow (issue 18, item 3).
+    pub start_program: Program,
+    pub stop_program: Program,
 }
 
 impl UserClass {
@@ -62,8 +70,11 @@ impl UserClass {
 pub struct Task {
     /// Its statistics entry: the request, or the flow's own entry (the steps timed as a whole).
     pub head: usize,
-    /// The requests it runs, in order (just `head` for a single request).
+    /// The requests it may run, in the scenario's order (just `head` for a single request).
     pub steps: Vec<usize>,
+    /// What it runs: its requests in order, or with control flow (issue 18, item 3); a flow's entry is recorded
+    /// around it.
+    pub program: Program,
     pub weight: u32,
     /// After this task, the user ends its session and starts a new one (on_start runs again).
     pub restart_session: bool,
@@ -72,6 +83,11 @@ pub struct Task {
 impl Task {
     pub fn is_flow(&self) -> bool {
         self.steps != [self.head]
+    }
+
+    /// A task that is one request and nothing else: run directly, without the program.
+    pub fn single(&self) -> Option<usize> {
+        self.program.single().filter(|_| !self.is_flow())
     }
 }
 
@@ -139,6 +155,8 @@ pub struct RunPlan {
     pub classes: Vec<UserClass>,
     /// Names of the capture slots, indexed by [`template::Var::Capture`].
     pub captures: Vec<String>,
+    /// The loops of the programs (`repeat`, `for_each`): each has a frame in a user's state.
+    pub frames: usize,
     /// The test data, when the scenario has a `[data]` file.
     pub data: Option<DataPlan>,
     pub gates: Vec<Gate>,
@@ -632,8 +650,8 @@ pub struct Step {
     pub body: Body,
     /// Accepted status codes; `None` means any 2xx.
     pub expect_status: Option<Vec<u16>>,
-    /// Values the answer's JSON body must hold, by path (`expect.json`).
-    pub expect_json: Vec<(JsonPath, serde_json::Value)>,
+    /// What the answer must hold besides its status (`expect.json`, `body_contains`, ...; issue 18, item 1).
+    pub checks: Vec<Check>,
     pub captures: Vec<Capture>,
     pub weight: u32,
     /// After this task, the user ends its session and starts a new one (on_start runs again).
@@ -683,13 +701,15 @@ impl Step {
         }
     }
 
-    /// True when the response body is needed (a JSON capture or assertion).
+    /// True when the response body is needed (a check or capture that reads it).
     pub fn needs_body(&self) -> bool {
-        !self.expect_json.is_empty()
-            || self
-                .captures
-                .iter()
-                .any(|c| matches!(c.source, CaptureSource::Json(_)))
+        self.checks.iter().any(Check::needs_body)
+            || self.captures.iter().any(|c| {
+                matches!(
+                    c.source,
+                    CaptureSource::Json(_) | CaptureSource::Regex(..)
+                )
+            })
     }
 }
 
@@ -849,12 +869,32 @@ pub struct Capture {
     pub name: String,
     pub slot: usize,
     pub source: CaptureSource,
+    /// Which of the values found it keeps (issue 18, item 2).
+    pub pick: Pick,
+    /// What it takes when it finds nothing, instead of failing the request.
+    pub default: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub enum CaptureSource {
     Json(JsonPath),
     Header(HeaderName),
+    /// A regex over the body: the text of group `group` (0: the whole match) of each match.
+    Regex(checks::Regex, usize),
+    /// A cookie the answer set (`Set-Cookie`), by name.
+    Cookie(String),
+}
+
+impl CaptureSource {
+    /// The source as the scenario writes it, for messages.
+    pub fn label(&self) -> String {
+        match self {
+            CaptureSource::Json(p) => p.as_str().to_string(),
+            CaptureSource::Header(h) => format!("header {h}"),
+            CaptureSource::Regex(r, _) => format!("regex {:?}", r.source),
+            CaptureSource::Cookie(c) => format!("cookie {c}"),
+        }
+    }
 }
 
 /// A quality gate, checked on the finished results.

@@ -21,11 +21,15 @@ const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_BODY: u64 = 10 << 20;
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
+mod checks;
+mod flow;
 mod gates;
 mod steps;
 
 use super::request_checks::check_host;
 use super::values::{MAX_DURATION, duration_value, positive_duration};
+use checks::*;
+use flow::*;
 use gates::*;
 use steps::*;
 
@@ -35,6 +39,41 @@ type Result<T> = std::result::Result<T, Error>;
 struct Names {
     captures: Vec<String>,
     data: Option<std::sync::Arc<crate::data::DataSet>>,
+    /// The loops around the node being resolved, innermost last (issue 18, item 3).
+    scope: std::cell::RefCell<Vec<LoopVar>>,
+    /// Loop frames given out so far.
+    frames: std::cell::Cell<usize>,
+}
+
+impl Names {
+    fn new(captures: Vec<String>, data: Option<std::sync::Arc<crate::data::DataSet>>) -> Names {
+        Names {
+            captures,
+            data,
+            scope: Default::default(),
+            frames: Default::default(),
+        }
+    }
+
+    /// A new loop frame.
+    fn new_frame(&self) -> usize {
+        let f = self.frames.get();
+        self.frames.set(f + 1);
+        f
+    }
+
+    /// What a loop variable name means here: `index` (the innermost loop's) or a `for_each` item.
+    fn loop_var(&self, name: &str) -> Option<Var> {
+        let scope = self.scope.borrow();
+        if name == "index" {
+            return scope.last().map(|l| Var::Index(l.frame));
+        }
+        scope
+            .iter()
+            .rev()
+            .find(|l| l.item.as_deref() == Some(name))
+            .map(|l| Var::Item(l.frame))
+    }
 }
 
 /// Resolves `loaded` with `overrides` into a plan, or the first problem found.
@@ -172,10 +211,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         }
     }
     let data = super::data::resolve_data(loaded, &load_model, users, overrides)?;
-    let names = Names {
-        captures,
-        data: data.as_ref().map(|d| d.set.clone()),
-    };
+    let names = Names::new(captures, data.as_ref().map(|d| d.set.clone()));
     let mut steps: Vec<Step> = Vec::new();
     let mut seen: HashMap<String, (usize, Range<usize>)> = HashMap::new();
     let mut classes = Vec::with_capacity(sources.len());
@@ -195,16 +231,12 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             Some((file, list)) => status_list(loaded, file, list, "restart_session_on")?,
             None => Vec::new(),
         };
-        let mut add = |file: usize, raw: &RawStep, kind: StepKind, flow: Option<usize>| {
-            let mut step = resolve_step(
-                loaded,
-                file,
-                raw,
-                kind,
-                flow.is_some(),
-                &names,
-                class_defaults,
-            )?;
+        let mut add = |file: usize,
+                       raw: &RawStep,
+                       kind: StepKind,
+                       flow: Option<usize>,
+                       nested: Nested| {
+            let mut step = resolve_step(loaded, file, raw, kind, nested, &names, class_defaults)?;
             if step.kind == StepKind::Task && step.restart_on.is_empty() {
                 step.restart_on.clone_from(&restart_default);
             }
@@ -214,32 +246,40 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             steps.push(step);
             Ok::<usize, Error>(steps.len() - 1)
         };
+        // on_start and on_stop: their nodes, with control flow (issue 18, item 3).
         let mut on_start = Vec::new();
-        for &(file, raw) in &src.on_start {
-            on_start.push(add(file, raw, StepKind::OnStart, None)?);
-        }
+        let mut start_ops = Vec::new();
+        compile_list(loaded, &names, &src.on_start, StepKind::OnStart, None, 0, &mut add, &mut start_ops, &mut on_start)?;
         let mut tasks = Vec::with_capacity(src.tasks.len());
         for &(file, raw) in &src.tasks {
-            let head = add(file, raw, StepKind::Task, None)?;
+            let head = add(file, raw, StepKind::Task, None, Nested::No)?;
+            let mut ops = Vec::new();
             let members = match &raw.steps {
-                None => vec![head],
-                Some(list) => list
-                    .get_ref()
-                    .iter()
-                    .map(|inner| add(file, inner, StepKind::Task, Some(head)))
-                    .collect::<Result<Vec<_>>>()?,
+                None => {
+                    ops.push(Op::Request(head));
+                    vec![head]
+                }
+                Some(list) => {
+                    let inner: Vec<(usize, &RawStep)> = list.get_ref().iter().map(|r| (file, r)).collect();
+                    let mut members = Vec::new();
+                    compile_list(loaded, &names, &inner, StepKind::Task, Some(head), 1, &mut add, &mut ops, &mut members)?;
+                    members
+                }
             };
-            tasks.push((head, members));
+            if let Some(t) = &raw.think {
+                ops.push(Op::Think(think(loaded, file, t)?));
+            }
+            tasks.push((head, members, Program { ops }));
         }
         let mut on_stop = Vec::new();
-        for &(file, raw) in &src.on_stop {
-            on_stop.push(add(file, raw, StepKind::OnStop, None)?);
-        }
+        let mut stop_ops = Vec::new();
+        compile_list(loaded, &names, &src.on_stop, StepKind::OnStop, None, 0, &mut add, &mut stop_ops, &mut on_stop)?;
         let tasks = tasks
             .into_iter()
-            .map(|(head, steps_of)| Task {
+            .map(|(head, steps_of, program)| Task {
                 head,
                 steps: steps_of,
+                program,
                 weight: steps[head].weight,
                 restart_session: steps[head].restart_session,
             })
@@ -251,6 +291,8 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             on_start,
             tasks,
             on_stop,
+            start_program: Program { ops: start_ops },
+            stop_program: Program { ops: stop_ops },
         });
     }
 
@@ -286,6 +328,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         max_iterations,
         steps,
         classes,
+        frames: names.frames.get(),
         captures: names.captures,
         data,
         gates,
@@ -326,12 +369,17 @@ fn resolve_preflight(
     let mut checks = Vec::with_capacity(raw.check.len());
     let mut seen: HashMap<String, (usize, Range<usize>)> = HashMap::new();
     for r in &raw.check {
+        if let Some(t) = &r.think {
+            return Err(loaded
+                .error(file, t.span(), "`think` is not allowed on a preflight check")
+                .into());
+        }
         let step = resolve_step(
             loaded,
             file,
             r,
             StepKind::Preflight,
-            false,
+            Nested::No,
             names,
             target_defaults,
         )?;
@@ -385,20 +433,30 @@ struct ClassSource<'a> {
 }
 
 impl<'a> ClassSource<'a> {
-    /// Every step, a flow's inner steps included.
+    /// Every step, the nodes inside flows, blocks and choices included.
     fn all_steps(&self) -> impl Iterator<Item = (usize, &'a RawStep)> + '_ {
         self.on_start
             .iter()
             .chain(&self.tasks)
             .chain(&self.on_stop)
             .flat_map(|&(file, raw)| {
-                std::iter::once((file, raw)).chain(
-                    raw.steps
-                        .iter()
-                        .flat_map(|l| l.get_ref().iter())
-                        .map(move |inner| (file, inner)),
-                )
+                let mut all = Vec::new();
+                each_node(raw, &mut |r| all.push((file, r)));
+                all
             })
+    }
+}
+
+/// Calls `f` with `raw` and every node inside it (`steps`, `choose`), depth first.
+fn each_node<'a>(raw: &'a RawStep, f: &mut dyn FnMut(&'a RawStep)) {
+    f(raw);
+    for inner in raw
+        .steps
+        .iter()
+        .chain(raw.choose.iter())
+        .flat_map(|l| l.get_ref().iter())
+    {
+        each_node(inner, f);
     }
 }
 
@@ -656,10 +714,9 @@ fn select_tasks(
         (!wanted).then(|| format!("not selected by --tags {}", overrides.tags.join(",")))
     };
     let named = |r: &RawStep, why: &str, out: &mut Vec<(String, String)>| {
-        out.push((r.name.get_ref().trim().to_string(), why.to_string()));
-        for inner in r.steps.iter().flat_map(|l| l.get_ref().iter()) {
-            out.push((inner.name.get_ref().trim().to_string(), why.to_string()));
-        }
+        each_node(r, &mut |n| {
+            out.push((n.name.get_ref().trim().to_string(), why.to_string()))
+        });
     };
     let mut excluded = Vec::new();
     for c in classes.iter_mut() {
@@ -739,24 +796,35 @@ fn size_value(loaded: &Loaded, file: usize, v: &Spanned<toml::Value>, what: &str
 }
 
 fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<Wait> {
+    parse_pause(loaded, file, w, "wait")
+}
+
+/// A pause as written for `what` (`wait`, or a step's `think`): a duration, `{ constant = ... }`,
+/// `{ between = [min, max] }`, `{ constant_pacing = ... }` or `{ constant_throughput = N }`.
+pub(super) fn parse_pause(
+    loaded: &Loaded,
+    file: usize,
+    w: &Spanned<toml::Value>,
+    what: &str,
+) -> Result<Wait> {
     let err = |m: String| -> Error {
         loaded
             .error(file, w.span(), m)
-            .with_help("write wait = \"1s\", wait = { constant = \"1s\" } or wait = { between = [\"100ms\", \"500ms\"] }")
+            .with_help(format!("write {what} = \"1s\", {what} = {{ constant = \"1s\" }} or {what} = {{ between = [\"100ms\", \"500ms\"] }}"))
             .into()
     };
     let dur = |v: &toml::Value| -> Result<Duration> {
         match v {
             toml::Value::String(s) => crate::duration::parse(s).map_err(|e| match e {
                 DurationError::TooLong => {
-                    err(format!("`wait`: `{s}` is over the maximum of 365 days"))
+                    err(format!("`{what}`: `{s}` is over the maximum of 365 days"))
                 }
                 DurationError::Unreadable(_) | DurationError::BadSeconds => {
-                    err(format!("`wait`: cannot parse `{s}` as a duration ({e})"))
+                    err(format!("`{what}`: cannot parse `{s}` as a duration ({e})"))
                 }
             }),
             other => Err(err(format!(
-                "`wait`: expected a duration string, found {}",
+                "`{what}`: expected a duration string, found {}",
                 other.type_str()
             ))),
         }
@@ -764,11 +832,11 @@ fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<
     match w.get_ref() {
         toml::Value::String(_) => Ok(Wait::Constant(dur(w.get_ref())?)),
         toml::Value::Table(t) if t.len() == 1 => {
-            let (k, v) = t.iter().next().ok_or_else(|| err("empty `wait`".into()))?;
+            let (k, v) = t.iter().next().ok_or_else(|| err(format!("empty `{what}`")))?;
             match k.as_str() {
                 "constant" => Ok(Wait::Constant(dur(v)?)),
                 "constant_pacing" => match dur(v)? {
-                    d if d.is_zero() => Err(err("`wait.constant_pacing` must be above zero".into())),
+                    d if d.is_zero() => Err(err(format!("`{what}.constant_pacing` must be above zero"))),
                     d => Ok(Wait::Pacing(d)),
                 },
                 "constant_throughput" => match v.as_float().or(v.as_integer().map(|i| i as f64)) {
@@ -776,15 +844,14 @@ fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<
                     Some(n) if n > 0.0 && n <= 1e6 => match Duration::try_from_secs_f64(1.0 / n) {
                         Ok(d) if d <= MAX_DURATION => Ok(Wait::Pacing(d)),
                         _ => Err(err(format!(
-                            "`wait.constant_throughput` = {n:e} is one task every {:.3e} s per user, over the maximum of \
+                            "`{what}.constant_throughput` = {n:e} is one task every {:.3e} s per user, over the maximum of \
                              365 days: give at least {:.3e} tasks per second",
                             1.0 / n,
                             1.0 / MAX_DURATION.as_secs_f64()
                         ))),
                     },
                     _ => Err(err(
-                        "`wait.constant_throughput` takes the tasks per second per user, a number above 0 (up to 1000000)"
-                            .into(),
+                        format!("`{what}.constant_throughput` takes the tasks per second per user, a number above 0 (up to 1000000)"),
                     )),
                 },
                 "between" => match v.as_array().map(Vec::as_slice) {
@@ -792,12 +859,12 @@ fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<
                         let (lo, hi) = (dur(lo)?, dur(hi)?);
                         if lo > hi {
                             return Err(err(
-                                "`wait.between`: the minimum is above the maximum".into()
+                                format!("`{what}.between`: the minimum is above the maximum")
                             ));
                         }
                         Ok(Wait::Between(lo, hi))
                     }
-                    _ => Err(err("`wait.between` takes two durations: [min, max]".into())),
+                    _ => Err(err(format!("`{what}.between` takes two durations: [min, max]"))),
                 },
                 other => {
                     let e = loaded.error(
@@ -818,7 +885,7 @@ fn parse_wait(loaded: &Loaded, file: usize, w: &Spanned<toml::Value>) -> Result<
             }
         }
         other => Err(err(format!(
-            "`wait`: expected a duration or a table, found {}",
+            "`{what}`: expected a duration or a table, found {}",
             other.type_str()
         ))),
     }

@@ -604,11 +604,14 @@ fn flow_mistakes_are_located() {
             "m.toml:7:8",
             "request `f` has no `path`",
         ),
-        // Flows do not nest.
+        // Blocks nest, but not deeper than five levels (issue 18, item 3).
         (
-            "[[task]]\nname = \"f\"\n[[task.steps]]\nname = \"a\"\n[[task.steps.steps]]\nname = \"b\"\npath = \"/\"\n",
-            "m.toml:10:1",
-            "flows do not nest",
+            "[[task]]\nname = \"f\"\n[[task.steps]]\nname = \"a\"\n[[task.steps.steps]]\nname = \"b\"\n\
+             [[task.steps.steps.steps]]\nname = \"c\"\n[[task.steps.steps.steps.steps]]\nname = \"d\"\n\
+             [[task.steps.steps.steps.steps.steps]]\nname = \"e\"\n\
+             [[task.steps.steps.steps.steps.steps.steps]]\nname = \"g\"\npath = \"/\"\n",
+            "m.toml:18:1",
+            "step `e` nests blocks 6 deep; at most 5 levels are allowed",
         ),
         // Names are unique across flows and requests.
         (
@@ -925,9 +928,14 @@ fn preflight_checks_and_json_expectations_resolve_with_located_errors() {
     let check = &pre.checks[0];
     assert_eq!(check.kind, StepKind::Preflight);
     let want: Vec<(String, serde_json::Value)> = check
-        .expect_json
+        .checks
         .iter()
-        .map(|(path, v)| (path.as_str().to_string(), v.clone()))
+        .filter_map(|c| match c {
+            crate::plan::Check::Json(path, JsonTemplate::Literal(v)) => {
+                Some((path.as_str().to_string(), v.clone()))
+            }
+            _ => None,
+        })
         .collect();
     assert_eq!(
         want,

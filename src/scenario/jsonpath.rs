@@ -1,4 +1,6 @@
-//! The JSON path subset used by captures: `$.a.b`, `$.items[0].id`, `$['odd key']`.
+//! The JSON path subset used by captures and checks: `$.a.b`, `$.items[0].id`, `$['odd key']`, and the
+//! wildcards `$.items[*].id` (every item of an array) and `$.prices.*` (every value of an object), which select
+//! a list.
 //!
 //! Paths are parsed when the plan is resolved, so a malformed path is a scenario error with a location, and
 //! following one on the request path is a loop over pre-split segments.
@@ -9,6 +11,8 @@ use serde_json::Value;
 enum Segment {
     Key(String),
     Index(usize),
+    /// `[*]` or `.*`: every item of an array, every value of an object.
+    Wildcard,
 }
 
 /// A parsed JSON path.
@@ -41,7 +45,11 @@ impl JsonPath {
                     if end == start {
                         return Err((i, "expected a field name after `.`".into()));
                     }
-                    segments.push(Segment::Key(s[start..end].to_string()));
+                    if &s[start..end] == "*" {
+                        segments.push(Segment::Wildcard);
+                    } else {
+                        segments.push(Segment::Key(s[start..end].to_string()));
+                    }
                     i = end;
                 }
                 b'[' => {
@@ -55,6 +63,8 @@ impl JsonPath {
                             || (inner.starts_with('"') && inner.ends_with('"')));
                     if quoted {
                         segments.push(Segment::Key(inner[1..inner.len() - 1].to_string()));
+                    } else if inner == "*" {
+                        segments.push(Segment::Wildcard);
                     } else {
                         let index = inner.parse::<usize>().map_err(|_| {
                             (
@@ -93,15 +103,58 @@ impl JsonPath {
         &self.source
     }
 
-    /// The value at this path, if there is one.
+    /// True when the path has a wildcard, so it selects a list of values.
+    pub fn is_wildcard(&self) -> bool {
+        self.segments.contains(&Segment::Wildcard)
+    }
+
+    /// The value at this path, if there is one (for a wildcard path: the first value it selects).
     pub fn find<'v>(&self, mut value: &'v Value) -> Option<&'v Value> {
+        if self.is_wildcard() {
+            let mut first = None;
+            self.walk(value, 0, &mut |v| {
+                first = Some(v);
+                false
+            });
+            return first;
+        }
         for seg in &self.segments {
             value = match seg {
                 Segment::Key(k) => value.get(k.as_str())?,
                 Segment::Index(i) => value.get(*i)?,
+                Segment::Wildcard => return None,
             };
         }
         Some(value)
+    }
+
+    /// Every value the path selects, in document order (one at most without a wildcard).
+    pub fn find_all<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
+        let mut all = Vec::new();
+        self.walk(value, 0, &mut |v| {
+            all.push(v);
+            true
+        });
+        all
+    }
+
+    /// Calls `found` with each value selected from segment `at` on; stops when it returns false. Returns false
+    /// once stopped.
+    fn walk<'v>(&self, value: &'v Value, at: usize, found: &mut dyn FnMut(&'v Value) -> bool) -> bool {
+        let Some(seg) = self.segments.get(at) else {
+            return found(value);
+        };
+        match seg {
+            Segment::Key(k) => value
+                .get(k.as_str())
+                .is_none_or(|v| self.walk(v, at + 1, found)),
+            Segment::Index(i) => value.get(*i).is_none_or(|v| self.walk(v, at + 1, found)),
+            Segment::Wildcard => match value {
+                Value::Array(items) => items.iter().all(|v| self.walk(v, at + 1, found)),
+                Value::Object(map) => map.values().all(|v| self.walk(v, at + 1, found)),
+                _ => true,
+            },
+        }
     }
 }
 
@@ -119,6 +172,23 @@ mod tests {
         assert_eq!(p("$.a.b[1]['c d']").find(&v), Some(&json!("x")));
         assert_eq!(p("$.a.missing").find(&v), None);
         assert_eq!(p("$.a.b[9]").find(&v), None);
+    }
+
+    #[test]
+    fn wildcards_select_every_item_in_order() {
+        let v = json!({"items": [{"id": 3}, {"id": 1}, {"name": "no id"}, {"id": "x"}],
+                       "prices": {"a": 1, "b": 2}, "nested": [[1, 2], [3]]});
+        let p = |s| JsonPath::parse(s).unwrap();
+        let ids = p("$.items[*].id");
+        assert!(ids.is_wildcard());
+        assert_eq!(ids.find_all(&v), vec![&json!(3), &json!(1), &json!("x")]);
+        assert_eq!(ids.find(&v), Some(&json!(3)));
+        assert_eq!(p("$.prices.*").find_all(&v), vec![&json!(1), &json!(2)]);
+        assert_eq!(p("$.nested[*][*]").find_all(&v).len(), 3);
+        assert!(p("$.missing[*]").find_all(&v).is_empty());
+        assert_eq!(p("$.missing[*]").find(&v), None);
+        assert_eq!(p("$.items[1].id").find_all(&v), vec![&json!(1)]);
+        assert!(!p("$.items[1].id").is_wildcard());
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub enum Var {
     Capture(usize),
     /// A column of the user's row of the `[data]` file.
     Data(usize),
+    /// The current item of a `for_each` loop (issue 18, item 3); index into the user's loop frames.
+    Item(usize),
+    /// The 0-based iteration number of a `for_each` or `repeat` loop.
+    Index(usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -63,6 +63,15 @@ impl Jar {
             .store_response_cookies(cookies, &url);
     }
 
+    /// The value of an unexpired cookie named `name`, for any domain and path (a `cookie` capture, issue 18 item 2).
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.0
+            .as_ref()?
+            .iter_unexpired()
+            .find(|c| c.name() == name)
+            .map(|c| c.value())
+    }
+
     /// A jar holding `pairs` as host-only cookies of `origin` for every path (tests of what is rendered).
     #[cfg(test)]
     pub fn of_pairs(origin: &Origin, pairs: &[(String, String)]) -> Jar {

@@ -296,6 +296,11 @@ impl Client {
         self
     }
 
+    /// The user's cookie jar.
+    pub fn jar(&self) -> &Jar {
+        &self.cookies
+    }
+
     /// The send buffer to render the next request into, and the user's cookie jar.
     pub fn send_buffer(&mut self) -> (&mut SendBuf, &Jar) {
         (&mut self.send, &self.cookies)

@@ -9,10 +9,11 @@ pub(super) fn resolve_step(
     file: usize,
     raw: &RawStep,
     kind: StepKind,
-    in_flow: bool,
+    nested: Nested,
     names: &Names,
     defaults: ClientDefaults,
 ) -> Result<Step> {
+    let in_flow = nested != Nested::No;
     let captures = &names.captures;
     let name = raw.name.get_ref().trim().to_string();
     if name.is_empty() {
@@ -22,6 +23,18 @@ pub(super) fn resolve_step(
     }
     if let Some(list) = &raw.steps {
         return resolve_flow(loaded, file, raw, kind, in_flow, list, name);
+    }
+    if nested == Nested::No
+        && let Some((key, span)) = control_keys(raw).into_iter().find_map(|(k, s)| s.map(|s| (k, s)))
+    {
+        let whose = match kind {
+            StepKind::Task => "a single-request [[task]]; make it a flow: [[task]] name = \"...\" with [[task.steps]]",
+            StepKind::Preflight => "a preflight check",
+            _ => "this step",
+        };
+        return Err(loaded
+            .error(file, span, format!("`{key}` is not allowed on {whose}"))
+            .into());
     }
     let Some(raw_path) = &raw.path else {
         return Err(loaded
@@ -132,36 +145,14 @@ pub(super) fn resolve_step(
         (None, Some(b)) => Body::Text(tpl(b)?),
         (None, None) => Body::None,
     };
-    let expect_status = raw
-        .expect
-        .as_ref()
-        .and_then(|e| e.status.as_ref())
-        .map(|list| status_list(loaded, file, list, "expect.status"))
-        .transpose()?;
-    let mut expect_json = Vec::new();
-    for (path, value) in raw.expect.iter().filter_map(|e| e.json.as_ref()).flatten() {
-        let p = JsonPath::parse(path).map_err(|(_, m)| {
-            loaded
-                .error_in(
-                    file,
-                    value.span(),
-                    path,
-                    format!("bad JSON path `{path}`: {m}"),
-                )
-                .with_help("write expect = { json = { \"$.status\" = \"healthy\" } }")
-        })?;
-        let v = serde_json::to_value(value.get_ref())
-            .map_err(|e| loaded.error(file, value.span(), format!("`expect.json`: {e}")))?;
-        expect_json.push((p, v));
-    }
+    let (expect_status, checks) = match &raw.expect {
+        Some(e) => resolve_expect(loaded, file, e, names)?,
+        None => (None, Vec::new()),
+    };
     let mut caps = Vec::new();
     for (cname, v) in raw.capture.iter().flatten() {
         let slot = captures.iter().position(|c| c == cname).unwrap_or(0);
-        caps.push(Capture {
-            name: cname.clone(),
-            slot,
-            source: capture_source(loaded, file, v)?,
-        });
+        caps.push(resolve_capture(loaded, file, cname, slot, v)?);
     }
     let task_only = |what: &str, span: Range<usize>| -> Error {
         let whose = if in_flow {
@@ -178,7 +169,15 @@ pub(super) fn resolve_step(
             .into()
     };
     let kind_here = if in_flow { StepKind::OnStart } else { kind };
-    let (weight, tags, restart_session) = task_fields(loaded, file, raw, kind_here, &task_only)?;
+    // An alternative of `choose` has a weight, which the flow's compiler reads.
+    let (weight, tags, restart_session) = task_fields(
+        loaded,
+        file,
+        raw,
+        kind_here,
+        &task_only,
+        nested == Nested::Choice,
+    )?;
     let restart_on = match (&raw.restart_session_on, kind) {
         (None, _) => Vec::new(),
         (Some(list), StepKind::Task) => status_list(loaded, file, list, "restart_session_on")?,
@@ -225,7 +224,7 @@ pub(super) fn resolve_step(
         headers,
         body,
         expect_status,
-        expect_json,
+        checks,
         captures: caps,
         weight,
         restart_session,
@@ -309,9 +308,12 @@ pub(super) fn task_fields(
     raw: &RawStep,
     kind: StepKind,
     task_only: &dyn Fn(&str, Range<usize>) -> Error,
+    choice: bool,
 ) -> Result<(u32, Vec<String>, bool)> {
     let weight = match (&raw.weight, kind) {
         (None, _) => 1,
+        // An alternative of `choose`: its weight is the choice's, read by the flow's compiler.
+        (Some(_), _) if choice => 1,
         (Some(w), StepKind::Task) => {
             let v = *w.get_ref();
             if !(1..=1_000_000).contains(&v) {
@@ -371,50 +373,7 @@ pub(super) fn resolve_flow(
             .error(file, list.span(), format!("flow `{name}` has no steps"))
             .into());
     }
-    let request_keys: [(&str, Option<Range<usize>>); 12] = [
-        (
-            "restart_session_on",
-            raw.restart_session_on.as_ref().map(Spanned::span),
-        ),
-        ("method", raw.method.as_ref().map(Spanned::span)),
-        ("path", raw.path.as_ref().map(Spanned::span)),
-        (
-            "query",
-            raw.query
-                .as_ref()
-                .and_then(|q| q.values().next())
-                .map(Spanned::span),
-        ),
-        (
-            "headers",
-            raw.headers
-                .as_ref()
-                .and_then(|h| h.values().next())
-                .map(Spanned::span),
-        ),
-        ("json", raw.json.as_ref().map(Spanned::span)),
-        ("body", raw.body.as_ref().map(Spanned::span)),
-        (
-            "expect",
-            raw.expect
-                .as_ref()
-                .and_then(|e| e.status.as_ref())
-                .map(Spanned::span),
-        ),
-        (
-            "capture",
-            raw.capture
-                .as_ref()
-                .and_then(|c| c.values().next())
-                .map(Spanned::span),
-        ),
-        ("timeout", raw.timeout.as_ref().map(Spanned::span)),
-        (
-            "follow_redirects",
-            raw.follow_redirects.as_ref().map(Spanned::span),
-        ),
-        ("compression", raw.compression.as_ref().map(Spanned::span)),
-    ];
+    let request_keys = request_keys(raw);
     if let Some((key, span)) = request_keys
         .into_iter()
         .find_map(|(k, s)| s.map(|s| (k, s)))
@@ -425,7 +384,13 @@ pub(super) fn resolve_flow(
                 span,
                 format!("flow `{name}` has `steps`, so `{key}` belongs on one of its steps"),
             )
-            .with_help("a flow's own keys are name, weight, tags and restart_session")
+            .with_help("a flow's own keys are name, weight, tags, restart_session and think")
+            .into());
+    }
+    if let Some((key, span)) = control_keys(raw).into_iter().find_map(|(k, s)| s.map(|s| (k, s))) {
+        return Err(loaded
+            .error(file, span, format!("flow `{name}`: `{key}` goes on one of its steps (or on a block of them), not on the flow's [[task]]"))
+            .with_help("wrap the steps in a block: [[task.steps]] name = \"...\" repeat = 3 steps = [ ... ]")
             .into());
     }
     let task_only = |what: &str, span: Range<usize>| -> Error {
@@ -433,7 +398,7 @@ pub(super) fn resolve_flow(
             .error(file, span, format!("`{what}` is not allowed here"))
             .into()
     };
-    let (weight, tags, restart_session) = task_fields(loaded, file, raw, kind, &task_only)?;
+    let (weight, tags, restart_session) = task_fields(loaded, file, raw, kind, &task_only, false)?;
     Ok(Step {
         name,
         kind: StepKind::Flow,
@@ -443,7 +408,7 @@ pub(super) fn resolve_flow(
         headers: Vec::new(),
         body: Body::None,
         expect_status: None,
-        expect_json: Vec::new(),
+        checks: Vec::new(),
         captures: Vec::new(),
         weight,
         restart_session,
@@ -455,57 +420,6 @@ pub(super) fn resolve_flow(
         follow_redirects: 0,
         compression: false,
     })
-}
-
-pub(super) fn capture_source(
-    loaded: &Loaded,
-    file: usize,
-    v: &Spanned<toml::Value>,
-) -> Result<CaptureSource> {
-    let help = "write token = \"$.access_token\", token = { json = \"$.access_token\" } or sid = { header = \"X-Session\" }";
-    let json = |path: &str| -> Result<CaptureSource> {
-        JsonPath::parse(path)
-            .map(CaptureSource::Json)
-            .map_err(|(_, m)| {
-                loaded
-                    .error_in(file, v.span(), path, format!("bad JSON path `{path}`: {m}"))
-                    .with_help(help)
-                    .into()
-            })
-    };
-    match v.get_ref() {
-        toml::Value::String(p) => json(p),
-        toml::Value::Table(t) if t.len() == 1 => match t.iter().next() {
-            Some((k, toml::Value::String(p))) if k == "json" => json(p),
-            Some((k, toml::Value::String(h))) if k == "header" => {
-                HeaderName::from_bytes(h.as_bytes())
-                    .map(CaptureSource::Header)
-                    .map_err(|_| {
-                        loaded
-                            .error(file, v.span(), format!("`{h}` is not a valid header name"))
-                            .into()
-                    })
-            }
-            Some((k, _)) => Err(loaded
-                .error(
-                    file,
-                    v.span(),
-                    format!(
-                        "unknown capture source `{k}`; expected `json` or `header` with a string"
-                    ),
-                )
-                .suggest(k, ["json", "header"])
-                .into()),
-            None => Err(loaded
-                .error(file, v.span(), "empty capture")
-                .with_help(help)
-                .into()),
-        },
-        _ => Err(loaded
-            .error(file, v.span(), "a capture is a JSON path or a table")
-            .with_help(help)
-            .into()),
-    }
 }
 
 /// Compiles a template found at `span` in `file`.
@@ -589,6 +503,15 @@ pub(super) fn resolve_var(
                         .with_help("add [data] file = \"users.csv\" (a CSV file with a header row naming the columns)")
                         .into()),
                 };
+            }
+            if let Some(var) = names.loop_var(name) {
+                return Ok(Resolved::Var(var));
+            }
+            if name == "item" || name == "index" {
+                return Err(loaded
+                    .error_in(file, span, v.text, format!("`{name}` is only set inside a loop"))
+                    .with_help("`{{item}}` is the current item of a for_each; `{{index}}` counts the iterations of a for_each or repeat (from 0)")
+                    .into());
             }
             match captures.iter().position(|c| c == name) {
                 Some(slot) => Var::Capture(slot),
