@@ -46,7 +46,11 @@ impl Json<'_> {
 }
 
 /// Runs `step`'s checks, then its captures, against `answer`; the first that fails says why.
-pub fn check_and_capture(step: &Step, ctx: &mut Ctx<'_>, answer: &Answer<'_>) -> Result<(), Failed> {
+pub fn check_and_capture(
+    step: &Step,
+    ctx: &mut Ctx<'_>,
+    answer: &Answer<'_>,
+) -> Result<(), Failed> {
     let mut json = Json {
         body: answer.body,
         parsed: None,
@@ -94,9 +98,16 @@ fn run_check(
             }
         }
         Check::Json(path, want) => {
-            let Some(j) = json.get() else { return not_json() };
+            let Some(j) = json.get() else {
+                return not_json();
+            };
             match path.find(j) {
-                None => return fail(&format!("no value there (expected {})", kind_of_template(want))),
+                None => {
+                    return fail(&format!(
+                        "no value there (expected {})",
+                        kind_of_template(want)
+                    ));
+                }
                 Some(v) if !matches(v, want, ctx, scratch) => {
                     return fail(&format!(
                         "the value differs (got {}, expected {}; values are not shown)",
@@ -108,7 +119,9 @@ fn run_check(
             }
         }
         Check::JsonExists(path) | Check::JsonAbsent(path) => {
-            let Some(j) = json.get() else { return not_json() };
+            let Some(j) = json.get() else {
+                return not_json();
+            };
             let there = path.find(j).is_some_and(|v| !v.is_null());
             match (check, there) {
                 (Check::JsonExists(_), false) => return fail("no value there"),
@@ -117,7 +130,9 @@ fn run_check(
             }
         }
         Check::JsonLength(path, bounds) => {
-            let Some(j) = json.get() else { return not_json() };
+            let Some(j) = json.get() else {
+                return not_json();
+            };
             let len = match path.find(j) {
                 None => return fail("no value there"),
                 Some(Value::Array(a)) => a.len(),
@@ -189,14 +204,21 @@ fn json_eq(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
 }
 
 /// Fills the capture's slot from `answer`, or says why it found nothing.
-fn capture(c: &Capture, ctx: &mut Ctx<'_>, answer: &Answer<'_>, json: &mut Json<'_>) -> Result<(), Failed> {
+fn capture(
+    c: &Capture,
+    ctx: &mut Ctx<'_>,
+    answer: &Answer<'_>,
+    json: &mut Json<'_>,
+) -> Result<(), Failed> {
     let mut found: Vec<String> = Vec::new();
     let why = match &c.source {
         CaptureSource::Json(path) => match json.get() {
@@ -207,7 +229,9 @@ fn capture(c: &Capture, ctx: &mut Ctx<'_>, answer: &Answer<'_>, json: &mut Json<
                 } else {
                     match path.find(j) {
                         // Picking among an array's items (any pick but the first, which keeps the whole array).
-                        Some(Value::Array(items)) if c.pick != Pick::First => items.iter().collect(),
+                        Some(Value::Array(items)) if c.pick != Pick::First => {
+                            items.iter().collect()
+                        }
                         Some(v) => vec![v],
                         None => Vec::new(),
                     }
@@ -240,7 +264,9 @@ fn capture(c: &Capture, ctx: &mut Ctx<'_>, answer: &Answer<'_>, json: &mut Json<
         }
         CaptureSource::Cookie(name) => {
             for v in answer.head.get_all("set-cookie") {
-                let Ok(v) = std::str::from_utf8(v) else { continue };
+                let Ok(v) = std::str::from_utf8(v) else {
+                    continue;
+                };
                 let pair = v.split(';').next().unwrap_or("");
                 if let Some((n, value)) = pair.split_once('=')
                     && n.trim() == name
@@ -259,9 +285,11 @@ fn capture(c: &Capture, ctx: &mut Ctx<'_>, answer: &Answer<'_>, json: &mut Json<
     let value = match (c.pick, found.len()) {
         (Pick::All, n) if n > 0 => Captured::List(found),
         (_, 0) => match &c.default {
-            Some(d) if c.pick == Pick::All => {
-                Captured::List(if d.is_empty() { Vec::new() } else { vec![d.clone()] })
-            }
+            Some(d) if c.pick == Pick::All => Captured::List(if d.is_empty() {
+                Vec::new()
+            } else {
+                vec![d.clone()]
+            }),
             Some(d) => Captured::One(d.clone()),
             None => {
                 let what = match &c.source {
@@ -298,7 +326,10 @@ pub fn kind_of(v: &Value) -> String {
         Value::Null => "null".into(),
         Value::Bool(_) => "a boolean".into(),
         Value::Number(_) => "a number".into(),
-        Value::String(s) => format!("a string of {}", plural(s.chars().count(), "character", "characters")),
+        Value::String(s) => format!(
+            "a string of {}",
+            plural(s.chars().count(), "character", "characters")
+        ),
         Value::Array(a) => format!("an array of {}", plural(a.len(), "item", "items")),
         Value::Object(o) => format!("an object of {}", plural(o.len(), "key", "keys")),
     }
@@ -311,8 +342,10 @@ fn kind_of_template(t: &JsonTemplate) -> String {
         JsonTemplate::String(_) => "a string".into(),
         JsonTemplate::Array(items) => kind_of(&Value::Array(vec![Value::Null; items.len()])),
         JsonTemplate::Object(fields) => {
-            let map: serde_json::Map<String, Value> =
-                fields.iter().map(|(k, _)| (k.clone(), Value::Null)).collect();
+            let map: serde_json::Map<String, Value> = fields
+                .iter()
+                .map(|(k, _)| (k.clone(), Value::Null))
+                .collect();
             kind_of(&Value::Object(map))
         }
     }

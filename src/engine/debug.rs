@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::decode::decode;
 use super::client::{Answer, Client, Origin};
-use super::shared::{Shared, State, Tap};
+use super::shared::{Captured, Shared, State, Tap};
 use super::user::Vu;
 use super::walk::Start;
 use crate::metrics::{FailureKind, Recorder};
@@ -331,9 +331,18 @@ impl Tap for Arc<Printer> {
     }
 }
 
-/// The user's captured values, as text, for masking. The ONE place that reads `State::captures`.
+/// The user's captured values, as text, for masking (each item of a list on its own, which also masks the
+/// list as a template renders it, joined with `,`). The ONE place that reads `State::captures`.
 fn captured(state: &State) -> impl Iterator<Item = &str> {
-    state.captures.iter().flatten().map(String::as_str)
+    state
+        .captures
+        .iter()
+        .flat_map(|c| match c {
+            Captured::Unset => &[][..],
+            Captured::One(v) => std::slice::from_ref(v),
+            Captured::List(items) => &items[..],
+        })
+        .map(String::as_str)
 }
 
 /// The values to mask wherever they appear.

@@ -16,13 +16,13 @@ use std::time::Instant;
 
 use tokio::time::timeout_at;
 
+use super::answer::{Answer as Answered, check_and_capture};
 use super::client::decode::decode;
 use super::client::{Client, Outgoing};
 use super::request::render;
 use super::shared::{Ctx, Shared, State};
 use crate::metrics::FailureKind;
 use crate::metrics::{ClientCounts, Outcome};
-use super::answer::{Answer as Answered, check_and_capture};
 
 /// What a user keeps about the request it is making, besides its template values.
 #[derive(Debug, Default)]

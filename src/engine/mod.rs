@@ -28,9 +28,9 @@
 //!   and their rendering) → `client` (connections, cookies, framing) → `tls` → `io_error`;
 //! - `walk` (who starts when) beside them, read by the scheduler, `arrival` and `user`.
 
-pub(crate) mod arrival;
 #[doc(hidden)]
 mod answer;
+pub(crate) mod arrival;
 pub mod bench;
 pub(crate) mod client;
 // Issue 18 item 6: `run --debug N`.

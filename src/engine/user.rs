@@ -132,7 +132,10 @@ impl Vu {
     pub(super) async fn open_session(&mut self) -> bool {
         let shared = self.shared.clone();
         self.state.session += 1;
-        self.state.captures.iter_mut().for_each(|c| *c = Captured::Unset);
+        self.state
+            .captures
+            .iter_mut()
+            .for_each(|c| *c = Captured::Unset);
         self.state.status = 0;
         let program = &shared.plan.classes[self.class].start_program;
         if !matches!(self.run_program(program, Run::OnStart).await, Ok(true)) {
@@ -145,7 +148,11 @@ impl Vu {
     /// Runs `program` (issue 18, item 3): `Ok(true)` when it ran to its end (or a `stop_if` ended it), `Ok(false)`
     /// when the user was told to stop first (or, in a task, its session ended), `Err` with the failure's kind
     /// and step at the first request that failed.
-    async fn run_program(&mut self, program: &Program, run: Run) -> Result<bool, (FailureKind, usize)> {
+    async fn run_program(
+        &mut self,
+        program: &Program,
+        run: Run,
+    ) -> Result<bool, (FailureKind, usize)> {
         let shared = self.shared.clone();
         let ops = &program.ops;
         let mut pc = 0;
@@ -179,13 +186,19 @@ impl Vu {
                     busy = 0;
                 }
                 Op::Unless { cond, to } => {
-                    let mut ctx = Ctx { state: &mut self.state, shared: &shared };
+                    let mut ctx = Ctx {
+                        state: &mut self.state,
+                        shared: &shared,
+                    };
                     if !cond.holds(&mut ctx) {
                         pc = *to;
                     }
                 }
                 Op::StopIf(cond) => {
-                    let mut ctx = Ctx { state: &mut self.state, shared: &shared };
+                    let mut ctx = Ctx {
+                        state: &mut self.state,
+                        shared: &shared,
+                    };
                     if cond.holds(&mut ctx) {
                         return Ok(true);
                     }

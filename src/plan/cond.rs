@@ -93,7 +93,10 @@ impl Cond {
                     let op = *op;
                     i += 1;
                     let Some(t) = tokens.get(i) else {
-                        return Err((at(i), "expected a value or a name after the operator".into()));
+                        return Err((
+                            at(i),
+                            "expected a value or a name after the operator".into(),
+                        ));
                     };
                     let right = operand(t, &mut name)?;
                     i += 1;
@@ -109,7 +112,10 @@ impl Cond {
             terms.push((negated, term));
             match tokens.get(i) {
                 None => break,
-                Some(Token { kind: Kind::Word(w), at }) if w == "and" || w == "or" => {
+                Some(Token {
+                    kind: Kind::Word(w),
+                    at,
+                }) if w == "and" || w == "or" => {
                     if joiner.is_some_and(|j| j != w) {
                         return Err((
                             *at,
@@ -119,7 +125,12 @@ impl Cond {
                     joiner = Some(if w == "and" { "and" } else { "or" });
                     i += 1;
                 }
-                Some(t) => return Err((t.at, "expected `and`, `or` or the end of the condition".into())),
+                Some(t) => {
+                    return Err((
+                        t.at,
+                        "expected `and`, `or` or the end of the condition".into(),
+                    ));
+                }
             }
         }
         Ok(Cond {
@@ -250,7 +261,8 @@ fn tokenize(s: &str) -> Result<Vec<Token>, (usize, String)> {
                 kind: Kind::Word(s[at..i].to_string()),
                 at,
             });
-        } else if c.is_ascii_digit() || (c == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+        } else if c.is_ascii_digit() || (c == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
             i += 1;
             while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
                 i += 1;
@@ -381,7 +393,11 @@ mod tests {
         assert_eq!(err("nope == 1").0, 0);
         assert!(err("nope == 1").1.contains("unknown name"));
         assert_eq!(err("count ==").0, 8);
-        assert!(err("count > 1 and count < 3 or token exists").1.contains("mixed"));
+        assert!(
+            err("count > 1 and count < 3 or token exists")
+                .1
+                .contains("mixed")
+        );
         assert_eq!(err("count > 1 and count < 3 or token exists").0, 24);
         assert!(err("role == 'x").1.contains("unclosed"));
         assert!(err("").1.contains("empty"));

@@ -195,7 +195,9 @@ impl RunPlan {
             let what = match op {
                 Op::Request(i) => format!("request {}", self.steps[*i].name),
                 Op::Think(Wait::Constant(d)) => format!("think {}", secs(*d)),
-                Op::Think(Wait::Between(a, b)) => format!("think between {} and {}", secs(*a), secs(*b)),
+                Op::Think(Wait::Between(a, b)) => {
+                    format!("think between {} and {}", secs(*a), secs(*b))
+                }
                 Op::Think(_) => "think".to_string(),
                 Op::Unless { cond, to } => format!("if {} (else go to {to})", cond.source),
                 Op::StopIf(cond) => format!("stop the flow if {}", cond.source),

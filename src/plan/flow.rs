@@ -24,18 +24,34 @@ pub enum Op {
     /// A pause (think time); `Wait::Pacing` never occurs here.
     Think(Wait),
     /// Goes on at `to` unless the condition holds.
-    Unless { cond: Cond, to: usize },
+    Unless {
+        cond: Cond,
+        to: usize,
+    },
     /// Ends the program here (not a failure) when the condition holds.
     StopIf(Cond),
     /// Starts loop `frame` running its body `times` times; goes on at `end` when that is 0.
-    Repeat { frame: usize, times: u32, end: usize },
+    Repeat {
+        frame: usize,
+        times: u32,
+        end: usize,
+    },
     /// Starts loop `frame` over the items of the list captured in slot `list` (taken as it is now); goes on at
     /// `end` when it is empty.
-    ForEach { frame: usize, list: usize, end: usize },
+    ForEach {
+        frame: usize,
+        list: usize,
+        end: usize,
+    },
     /// The end of loop `frame`'s body: back to `body` while items are left.
-    Next { frame: usize, body: usize },
+    Next {
+        frame: usize,
+        body: usize,
+    },
     /// Goes on at one of the targets, picked by weight: `(cumulative weight, target)`.
-    Choose { branches: Vec<(u64, usize)> },
+    Choose {
+        branches: Vec<(u64, usize)>,
+    },
     Jump(usize),
 }
 

@@ -704,12 +704,10 @@ impl Step {
     /// True when the response body is needed (a check or capture that reads it).
     pub fn needs_body(&self) -> bool {
         self.checks.iter().any(Check::needs_body)
-            || self.captures.iter().any(|c| {
-                matches!(
-                    c.source,
-                    CaptureSource::Json(_) | CaptureSource::Regex(..)
-                )
-            })
+            || self
+                .captures
+                .iter()
+                .any(|c| matches!(c.source, CaptureSource::Json(_) | CaptureSource::Regex(..)))
     }
 }
 

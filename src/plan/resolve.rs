@@ -231,25 +231,33 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             Some((file, list)) => status_list(loaded, file, list, "restart_session_on")?,
             None => Vec::new(),
         };
-        let mut add = |file: usize,
-                       raw: &RawStep,
-                       kind: StepKind,
-                       flow: Option<usize>,
-                       nested: Nested| {
-            let mut step = resolve_step(loaded, file, raw, kind, nested, &names, class_defaults)?;
-            if step.kind == StepKind::Task && step.restart_on.is_empty() {
-                step.restart_on.clone_from(&restart_default);
-            }
-            step.class = ci;
-            step.flow = flow;
-            unique_name(loaded, &mut seen, file, raw, &step.name)?;
-            steps.push(step);
-            Ok::<usize, Error>(steps.len() - 1)
-        };
+        let mut add =
+            |file: usize, raw: &RawStep, kind: StepKind, flow: Option<usize>, nested: Nested| {
+                let mut step =
+                    resolve_step(loaded, file, raw, kind, nested, &names, class_defaults)?;
+                if step.kind == StepKind::Task && step.restart_on.is_empty() {
+                    step.restart_on.clone_from(&restart_default);
+                }
+                step.class = ci;
+                step.flow = flow;
+                unique_name(loaded, &mut seen, file, raw, &step.name)?;
+                steps.push(step);
+                Ok::<usize, Error>(steps.len() - 1)
+            };
         // on_start and on_stop: their nodes, with control flow (issue 18, item 3).
         let mut on_start = Vec::new();
         let mut start_ops = Vec::new();
-        compile_list(loaded, &names, &src.on_start, StepKind::OnStart, None, 0, &mut add, &mut start_ops, &mut on_start)?;
+        compile_list(
+            loaded,
+            &names,
+            &src.on_start,
+            StepKind::OnStart,
+            None,
+            0,
+            &mut add,
+            &mut start_ops,
+            &mut on_start,
+        )?;
         let mut tasks = Vec::with_capacity(src.tasks.len());
         for &(file, raw) in &src.tasks {
             let head = add(file, raw, StepKind::Task, None, Nested::No)?;
@@ -260,9 +268,20 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
                     vec![head]
                 }
                 Some(list) => {
-                    let inner: Vec<(usize, &RawStep)> = list.get_ref().iter().map(|r| (file, r)).collect();
+                    let inner: Vec<(usize, &RawStep)> =
+                        list.get_ref().iter().map(|r| (file, r)).collect();
                     let mut members = Vec::new();
-                    compile_list(loaded, &names, &inner, StepKind::Task, Some(head), 1, &mut add, &mut ops, &mut members)?;
+                    compile_list(
+                        loaded,
+                        &names,
+                        &inner,
+                        StepKind::Task,
+                        Some(head),
+                        1,
+                        &mut add,
+                        &mut ops,
+                        &mut members,
+                    )?;
                     members
                 }
             };
@@ -273,7 +292,17 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         }
         let mut on_stop = Vec::new();
         let mut stop_ops = Vec::new();
-        compile_list(loaded, &names, &src.on_stop, StepKind::OnStop, None, 0, &mut add, &mut stop_ops, &mut on_stop)?;
+        compile_list(
+            loaded,
+            &names,
+            &src.on_stop,
+            StepKind::OnStop,
+            None,
+            0,
+            &mut add,
+            &mut stop_ops,
+            &mut on_stop,
+        )?;
         let tasks = tasks
             .into_iter()
             .map(|(head, steps_of, program)| Task {
@@ -371,7 +400,11 @@ fn resolve_preflight(
     for r in &raw.check {
         if let Some(t) = &r.think {
             return Err(loaded
-                .error(file, t.span(), "`think` is not allowed on a preflight check")
+                .error(
+                    file,
+                    t.span(),
+                    "`think` is not allowed on a preflight check",
+                )
                 .into());
         }
         let step = resolve_step(
@@ -832,11 +865,16 @@ pub(super) fn parse_pause(
     match w.get_ref() {
         toml::Value::String(_) => Ok(Wait::Constant(dur(w.get_ref())?)),
         toml::Value::Table(t) if t.len() == 1 => {
-            let (k, v) = t.iter().next().ok_or_else(|| err(format!("empty `{what}`")))?;
+            let (k, v) = t
+                .iter()
+                .next()
+                .ok_or_else(|| err(format!("empty `{what}`")))?;
             match k.as_str() {
                 "constant" => Ok(Wait::Constant(dur(v)?)),
                 "constant_pacing" => match dur(v)? {
-                    d if d.is_zero() => Err(err(format!("`{what}.constant_pacing` must be above zero"))),
+                    d if d.is_zero() => {
+                        Err(err(format!("`{what}.constant_pacing` must be above zero")))
+                    }
                     d => Ok(Wait::Pacing(d)),
                 },
                 "constant_throughput" => match v.as_float().or(v.as_integer().map(|i| i as f64)) {
@@ -850,21 +888,23 @@ pub(super) fn parse_pause(
                             1.0 / MAX_DURATION.as_secs_f64()
                         ))),
                     },
-                    _ => Err(err(
-                        format!("`{what}.constant_throughput` takes the tasks per second per user, a number above 0 (up to 1000000)"),
-                    )),
+                    _ => Err(err(format!(
+                        "`{what}.constant_throughput` takes the tasks per second per user, a number above 0 (up to 1000000)"
+                    ))),
                 },
                 "between" => match v.as_array().map(Vec::as_slice) {
                     Some([lo, hi]) => {
                         let (lo, hi) = (dur(lo)?, dur(hi)?);
                         if lo > hi {
-                            return Err(err(
-                                format!("`{what}.between`: the minimum is above the maximum")
-                            ));
+                            return Err(err(format!(
+                                "`{what}.between`: the minimum is above the maximum"
+                            )));
                         }
                         Ok(Wait::Between(lo, hi))
                     }
-                    _ => Err(err(format!("`{what}.between` takes two durations: [min, max]"))),
+                    _ => Err(err(format!(
+                        "`{what}.between` takes two durations: [min, max]"
+                    ))),
                 },
                 other => {
                     let e = loaded.error(
@@ -878,7 +918,12 @@ pub(super) fn parse_pause(
                     Err(e
                         .suggest(
                             other,
-                            ["constant", "between", "constant_pacing", "constant_throughput"],
+                            [
+                                "constant",
+                                "between",
+                                "constant_pacing",
+                                "constant_throughput",
+                            ],
                         )
                         .into())
                 }

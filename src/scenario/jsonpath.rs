@@ -140,7 +140,12 @@ impl JsonPath {
 
     /// Calls `found` with each value selected from segment `at` on; stops when it returns false. Returns false
     /// once stopped.
-    fn walk<'v>(&self, value: &'v Value, at: usize, found: &mut dyn FnMut(&'v Value) -> bool) -> bool {
+    fn walk<'v>(
+        &self,
+        value: &'v Value,
+        at: usize,
+        found: &mut dyn FnMut(&'v Value) -> bool,
+    ) -> bool {
         let Some(seg) = self.segments.get(at) else {
             return found(value);
         };

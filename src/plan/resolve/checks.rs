@@ -48,15 +48,18 @@ fn strings<'v>(
 ) -> Result<Vec<&'v str>> {
     let bad = || -> Error {
         loaded
-            .error(file, v.span(), format!("`{what}` takes a string or a list of strings"))
+            .error(
+                file,
+                v.span(),
+                format!("`{what}` takes a string or a list of strings"),
+            )
             .into()
     };
     match v.get_ref() {
         toml::Value::String(s) => Ok(vec![s.as_str()]),
-        toml::Value::Array(items) if !items.is_empty() => items
-            .iter()
-            .map(|i| i.as_str().ok_or_else(bad))
-            .collect(),
+        toml::Value::Array(items) if !items.is_empty() => {
+            items.iter().map(|i| i.as_str().ok_or_else(bad)).collect()
+        }
         _ => Err(bad()),
     }
 }
@@ -92,7 +95,11 @@ pub(super) fn resolve_expect(
         for s in strings(loaded, file, v, &format!("expect.{key}"))? {
             if s.is_empty() {
                 return Err(loaded
-                    .error(file, v.span(), format!("`expect.{key}`: an empty text always occurs"))
+                    .error(
+                        file,
+                        v.span(),
+                        format!("`expect.{key}`: an empty text always occurs"),
+                    )
                     .into());
             }
             let t = tpl(v.span(), s)?;
@@ -105,7 +112,13 @@ pub(super) fn resolve_expect(
     }
     if let Some(v) = &e.body_regex {
         for s in strings(loaded, file, v, "expect.body_regex")? {
-            checks.push(Check::BodyRegex(regex(loaded, file, v.span(), s, "expect.body_regex")?));
+            checks.push(Check::BodyRegex(regex(
+                loaded,
+                file,
+                v.span(),
+                s,
+                "expect.body_regex",
+            )?));
         }
     }
     for (p, value) in e.json.iter().flatten() {
@@ -113,9 +126,18 @@ pub(super) fn resolve_expect(
         let want = json_template(loaded, file, value.span(), value.get_ref(), names)?;
         checks.push(Check::Json(jp, want));
     }
-    for (key, list) in [("json_exists", &e.json_exists), ("json_absent", &e.json_absent)] {
+    for (key, list) in [
+        ("json_exists", &e.json_exists),
+        ("json_absent", &e.json_absent),
+    ] {
         for p in list.iter().flat_map(|l| l.get_ref()) {
-            let jp = path(loaded, file, p.span(), p.get_ref(), &format!("expect.{key}"))?;
+            let jp = path(
+                loaded,
+                file,
+                p.span(),
+                p.get_ref(),
+                &format!("expect.{key}"),
+            )?;
             checks.push(if key == "json_exists" {
                 Check::JsonExists(jp)
             } else {
@@ -125,12 +147,16 @@ pub(super) fn resolve_expect(
     }
     for (p, value) in e.json_length.iter().flatten() {
         let jp = path(loaded, file, value.span(), p, "expect.json_length")?;
-        let help = "write a length (\"$.items\" = 10) or bounds (\"$.items\" = { min = 1, max = 50 })";
-        let bad = |m: String| -> Error { loaded.error(file, value.span(), m).with_help(help).into() };
+        let help =
+            "write a length (\"$.items\" = 10) or bounds (\"$.items\" = { min = 1, max = 50 })";
+        let bad =
+            |m: String| -> Error { loaded.error(file, value.span(), m).with_help(help).into() };
         let count = |v: &toml::Value, what: &str| -> Result<u64> {
             match v.as_integer() {
                 Some(n) if n >= 0 => Ok(n as u64),
-                _ => Err(bad(format!("`expect.json_length` {p}: `{what}` must be a whole number >= 0"))),
+                _ => Err(bad(format!(
+                    "`expect.json_length` {p}: `{what}` must be a whole number >= 0"
+                ))),
             }
         };
         let length = match value.get_ref() {
@@ -145,10 +171,20 @@ pub(super) fn resolve_expect(
                         .suggest(k, ["min", "max"])
                         .into());
                 }
-                let min = t.get("min").map(|v| count(v, "min")).transpose()?.unwrap_or(0);
-                let max = t.get("max").map(|v| count(v, "max")).transpose()?.unwrap_or(u64::MAX);
+                let min = t
+                    .get("min")
+                    .map(|v| count(v, "min"))
+                    .transpose()?
+                    .unwrap_or(0);
+                let max = t
+                    .get("max")
+                    .map(|v| count(v, "max"))
+                    .transpose()?
+                    .unwrap_or(u64::MAX);
                 if t.is_empty() || min > max {
-                    return Err(bad(format!("`expect.json_length` {p}: give `min` <= `max`")));
+                    return Err(bad(format!(
+                        "`expect.json_length` {p}: give `min` <= `max`"
+                    )));
                 }
                 Length { min, max }
             }
@@ -158,30 +194,59 @@ pub(super) fn resolve_expect(
     }
     for (h, value) in e.headers.iter().flatten() {
         let name = HeaderName::from_bytes(h.as_bytes()).map_err(|_| {
-            loaded.error(file, value.span(), format!("`expect.headers`: `{h}` is not a valid header name"))
+            loaded.error(
+                file,
+                value.span(),
+                format!("`expect.headers`: `{h}` is not a valid header name"),
+            )
         })?;
         let help = "a header check is true (present), false (absent), a text it equals, or { regex = \"...\" }";
         let check = match value.get_ref() {
             toml::Value::Boolean(true) => HeaderCheck::Present,
             toml::Value::Boolean(false) => HeaderCheck::Absent,
             toml::Value::String(s) => HeaderCheck::Equals(tpl(value.span(), s)?),
-            toml::Value::Table(t) if t.len() == 1 && t.contains_key("regex") => match t.get("regex") {
-                Some(toml::Value::String(r)) => {
-                    HeaderCheck::Matches(regex(loaded, file, value.span(), r, "expect.headers")?)
+            toml::Value::Table(t) if t.len() == 1 && t.contains_key("regex") => {
+                match t.get("regex") {
+                    Some(toml::Value::String(r)) => HeaderCheck::Matches(regex(
+                        loaded,
+                        file,
+                        value.span(),
+                        r,
+                        "expect.headers",
+                    )?),
+                    _ => {
+                        return Err(loaded
+                            .error(
+                                file,
+                                value.span(),
+                                format!("`expect.headers` {h}: `regex` takes a string"),
+                            )
+                            .into());
+                    }
                 }
-                _ => {
-                    return Err(loaded.error(file, value.span(), format!("`expect.headers` {h}: `regex` takes a string")).into());
-                }
-            },
+            }
             toml::Value::Table(t) => {
                 let k = t.keys().find(|k| *k != "regex").map_or("", String::as_str);
                 return Err(loaded
-                    .error(file, value.span(), format!("`expect.headers` {h}: unknown key `{k}`"))
+                    .error(
+                        file,
+                        value.span(),
+                        format!("`expect.headers` {h}: unknown key `{k}`"),
+                    )
                     .suggest(k, ["regex"])
                     .with_help(help)
                     .into());
             }
-            _ => return Err(loaded.error(file, value.span(), format!("`expect.headers` {h}: not a header check")).with_help(help).into()),
+            _ => {
+                return Err(loaded
+                    .error(
+                        file,
+                        value.span(),
+                        format!("`expect.headers` {h}: not a header check"),
+                    )
+                    .with_help(help)
+                    .into());
+            }
         };
         checks.push(Check::Header(name, check));
     }
@@ -193,7 +258,11 @@ pub(super) fn resolve_expect(
         };
         if !(ms > 0.0 && ms <= MAX_DURATION.as_secs_f64() * 1000.0) {
             return Err(loaded
-                .error(file, v.span(), "`expect.max_ms` must be a number of milliseconds above 0, e.g. max_ms = 500")
+                .error(
+                    file,
+                    v.span(),
+                    "`expect.max_ms` must be a number of milliseconds above 0, e.g. max_ms = 500",
+                )
                 .into());
         }
         checks.push(Check::MaxTime(Duration::from_secs_f64(ms / 1000.0)));
@@ -210,7 +279,9 @@ pub(super) fn resolve_capture(
     v: &Spanned<toml::Value>,
 ) -> Result<Capture> {
     const SOURCES: [&str; 4] = ["json", "header", "regex", "cookie"];
-    const KEYS: [&str; 7] = ["json", "header", "regex", "cookie", "pick", "default", "group"];
+    const KEYS: [&str; 7] = [
+        "json", "header", "regex", "cookie", "pick", "default", "group",
+    ];
     let help = "write token = \"$.access_token\", or a table: { json = \"$.items[*].id\", pick = \"random\" }, { regex = 'name=\"csrf\" value=\"([^\"]+)\"' }, { header = \"X-Request-Id\" }, { cookie = \"session\" }; with default = \"...\" when it may find nothing";
     let span = v.span();
     let err = |m: String| -> Error { loaded.error(file, span.clone(), m).with_help(help).into() };
@@ -219,54 +290,111 @@ pub(super) fn resolve_capture(
             return Ok(Capture {
                 name: name.to_string(),
                 slot,
-                source: CaptureSource::Json(path(loaded, file, span.clone(), p, &format!("capture `{name}`"))?),
+                source: CaptureSource::Json(path(
+                    loaded,
+                    file,
+                    span.clone(),
+                    p,
+                    &format!("capture `{name}`"),
+                )?),
                 pick: Pick::First,
                 default: None,
             });
         }
         toml::Value::Table(t) => t,
-        _ => return Err(err(format!("capture `{name}`: a capture is a JSON path or a table"))),
+        _ => {
+            return Err(err(format!(
+                "capture `{name}`: a capture is a JSON path or a table"
+            )));
+        }
     };
     if let Some(k) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(loaded
-            .error(file, span.clone(), format!("capture `{name}`: unknown key `{k}`; expected one of {}", KEYS.join(", ")))
+            .error(
+                file,
+                span.clone(),
+                format!(
+                    "capture `{name}`: unknown key `{k}`; expected one of {}",
+                    KEYS.join(", ")
+                ),
+            )
             .suggest(k, KEYS)
             .with_help(help)
             .into());
     }
-    let given: Vec<&str> = SOURCES.iter().copied().filter(|s| table.contains_key(*s)).collect();
+    let given: Vec<&str> = SOURCES
+        .iter()
+        .copied()
+        .filter(|s| table.contains_key(*s))
+        .collect();
     let source_key = match given.as_slice() {
         [one] => *one,
-        [] => return Err(err(format!("capture `{name}`: say where from, with one of {}", SOURCES.join(", ")))),
-        _ => return Err(err(format!("capture `{name}`: one source only, not {}", given.join(" and ")))),
+        [] => {
+            return Err(err(format!(
+                "capture `{name}`: say where from, with one of {}",
+                SOURCES.join(", ")
+            )));
+        }
+        _ => {
+            return Err(err(format!(
+                "capture `{name}`: one source only, not {}",
+                given.join(" and ")
+            )));
+        }
     };
     let Some(text) = table.get(source_key).and_then(toml::Value::as_str) else {
-        return Err(err(format!("capture `{name}`: `{source_key}` takes a string")));
+        return Err(err(format!(
+            "capture `{name}`: `{source_key}` takes a string"
+        )));
     };
     let group = match table.get("group") {
         None => None,
         Some(g) if source_key != "regex" => {
             let _ = g;
-            return Err(err(format!("capture `{name}`: `group` applies to a regex capture")));
+            return Err(err(format!(
+                "capture `{name}`: `group` applies to a regex capture"
+            )));
         }
         Some(g) => match g.as_integer() {
             Some(n) if n >= 0 => Some(n as usize),
-            _ => return Err(err(format!("capture `{name}`: `group` is a group number (0: the whole match)"))),
+            _ => {
+                return Err(err(format!(
+                    "capture `{name}`: `group` is a group number (0: the whole match)"
+                )));
+            }
         },
     };
     let source = match source_key {
-        "json" => CaptureSource::Json(path(loaded, file, span.clone(), text, &format!("capture `{name}`"))?),
-        "header" => CaptureSource::Header(HeaderName::from_bytes(text.as_bytes()).map_err(|_| {
-            err(format!("capture `{name}`: `{text}` is not a valid header name"))
-        })?),
+        "json" => CaptureSource::Json(path(
+            loaded,
+            file,
+            span.clone(),
+            text,
+            &format!("capture `{name}`"),
+        )?),
+        "header" => {
+            CaptureSource::Header(HeaderName::from_bytes(text.as_bytes()).map_err(|_| {
+                err(format!(
+                    "capture `{name}`: `{text}` is not a valid header name"
+                ))
+            })?)
+        }
         "cookie" => {
             if text.is_empty() || text.contains([';', '=', ' ', ',']) {
-                return Err(err(format!("capture `{name}`: `{text}` is not a cookie name")));
+                return Err(err(format!(
+                    "capture `{name}`: `{text}` is not a cookie name"
+                )));
             }
             CaptureSource::Cookie(text.to_string())
         }
         _ => {
-            let re = regex(loaded, file, span.clone(), text, &format!("capture `{name}`"))?;
+            let re = regex(
+                loaded,
+                file,
+                span.clone(),
+                text,
+                &format!("capture `{name}`"),
+            )?;
             let groups = re.re.captures_len() - 1;
             let group = group.unwrap_or(usize::from(groups > 0));
             if group > groups {
@@ -283,7 +411,14 @@ pub(super) fn resolve_capture(
             let s = p.as_str().unwrap_or("");
             Pick::parse(s).ok_or_else(|| -> Error {
                 loaded
-                    .error(file, span.clone(), format!("capture `{name}`: unknown pick `{s}`; expected one of {}", Pick::NAMES.join(", ")))
+                    .error(
+                        file,
+                        span.clone(),
+                        format!(
+                            "capture `{name}`: unknown pick `{s}`; expected one of {}",
+                            Pick::NAMES.join(", ")
+                        ),
+                    )
                     .suggest(s, Pick::NAMES)
                     .into()
             })?
@@ -295,7 +430,11 @@ pub(super) fn resolve_capture(
         Some(toml::Value::Integer(i)) => Some(i.to_string()),
         Some(toml::Value::Float(f)) => Some(f.to_string()),
         Some(toml::Value::Boolean(b)) => Some(b.to_string()),
-        Some(_) => return Err(err(format!("capture `{name}`: `default` is a text or a number"))),
+        Some(_) => {
+            return Err(err(format!(
+                "capture `{name}`: `default` is a text or a number"
+            )));
+        }
     };
     Ok(Capture {
         name: name.to_string(),

@@ -15,7 +15,8 @@ pub(super) struct LoopVar {
 }
 
 /// Resolves one request node: `(file, raw, kind, flow, in_choice)` to its step index.
-pub(super) type AddStep<'f> = dyn FnMut(usize, &RawStep, StepKind, Option<usize>, Nested) -> Result<usize> + 'f;
+pub(super) type AddStep<'f> =
+    dyn FnMut(usize, &RawStep, StepKind, Option<usize>, Nested) -> Result<usize> + 'f;
 
 /// Where a request is written, for what it may say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +54,19 @@ pub(super) fn compile_list(
     requests: &mut Vec<usize>,
 ) -> Result<()> {
     for &(file, raw) in list {
-        compile_node(loaded, names, file, raw, kind, flow, depth, Nested::Flow, add, ops, requests)?;
+        compile_node(
+            loaded,
+            names,
+            file,
+            raw,
+            kind,
+            flow,
+            depth,
+            Nested::Flow,
+            add,
+            ops,
+            requests,
+        )?;
     }
     Ok(())
 }
@@ -90,7 +103,14 @@ fn compile_node(
     if (raw.steps.is_some() || raw.choose.is_some()) && depth >= MAX_DEPTH {
         let span = shapes[0].1.clone();
         return Err(loaded
-            .error(file, span, format!("step `{name}` nests blocks {} deep; at most {MAX_DEPTH} levels are allowed", depth + 1))
+            .error(
+                file,
+                span,
+                format!(
+                    "step `{name}` nests blocks {} deep; at most {MAX_DEPTH} levels are allowed",
+                    depth + 1
+                ),
+            )
             .with_help("flatten it: a long scenario reads better as several tasks or flows")
             .into());
     }
@@ -117,7 +137,11 @@ fn compile_node(
         && raw.for_each.is_none()
     {
         return Err(loaded
-            .error(file, a.span(), format!("step `{name}`: `as` names the item of a `for_each`, and it has none"))
+            .error(
+                file,
+                a.span(),
+                format!("step `{name}`: `as` names the item of a `for_each`, and it has none"),
+            )
             .into());
     }
     let mut frame = None;
@@ -125,7 +149,11 @@ fn compile_node(
         let n = *r.get_ref();
         if !(0..=MAX_REPEAT).contains(&n) {
             return Err(loaded
-                .error(file, r.span(), format!("`repeat` must be between 0 and {MAX_REPEAT}, got {n}"))
+                .error(
+                    file,
+                    r.span(),
+                    format!("`repeat` must be between 0 and {MAX_REPEAT}, got {n}"),
+                )
                 .into());
         }
         let f = names.new_frame();
@@ -135,7 +163,10 @@ fn compile_node(
             end: usize::MAX,
         });
         frame = Some((f, ops.len() - 1));
-        names.scope.borrow_mut().push(LoopVar { item: None, frame: f });
+        names.scope.borrow_mut().push(LoopVar {
+            item: None,
+            frame: f,
+        });
     }
     if let Some(list) = &raw.for_each {
         let list_name = list.get_ref().trim();
@@ -161,7 +192,11 @@ fn compile_node(
                 let valid = !n.is_empty()
                     && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     && !n.starts_with(|c: char| c.is_ascii_digit());
-                if !valid || n == "index" || n == "status" || template::BUILTINS.iter().any(|(b, _)| *b == n) {
+                if !valid
+                    || n == "index"
+                    || n == "status"
+                    || template::BUILTINS.iter().any(|(b, _)| *b == n)
+                {
                     return Err(loaded
                         .error(file, a.span(), format!("`as = \"{n}\"`: not a name a loop item can take"))
                         .with_help("use letters, digits and `_`, and not a built-in (index, status, vu, ...)")
@@ -169,7 +204,13 @@ fn compile_node(
                 }
                 if names.captures.iter().any(|c| c == n) {
                     return Err(loaded
-                        .error(file, a.span(), format!("`as = \"{n}\"` would hide the capture `{n}`; pick another name"))
+                        .error(
+                            file,
+                            a.span(),
+                            format!(
+                                "`as = \"{n}\"` would hide the capture `{n}`; pick another name"
+                            ),
+                        )
                         .into());
                 }
                 n.to_string()
@@ -189,7 +230,9 @@ fn compile_node(
         });
     }
     let body = ops.len();
-    let compiled = compile_body(loaded, names, file, raw, kind, flow, depth, place, add, ops, requests);
+    let compiled = compile_body(
+        loaded, names, file, raw, kind, flow, depth, place, add, ops, requests,
+    );
     if frame.is_some() {
         names.scope.borrow_mut().pop();
     }
@@ -237,17 +280,37 @@ fn compile_body(
     } else if let Some(list) = &raw.steps {
         not_on_block(loaded, file, raw, "a block of `steps`")?;
         if list.get_ref().is_empty() {
-            return Err(loaded.error(file, list.span(), format!("block `{name}` has no steps")).into());
+            return Err(loaded
+                .error(file, list.span(), format!("block `{name}` has no steps"))
+                .into());
         }
         let inner: Vec<(usize, &RawStep)> = list.get_ref().iter().map(|r| (file, r)).collect();
-        compile_list(loaded, names, &inner, kind, flow, depth + 1, add, ops, requests)?;
+        compile_list(
+            loaded,
+            names,
+            &inner,
+            kind,
+            flow,
+            depth + 1,
+            add,
+            ops,
+            requests,
+        )?;
     } else if let Some(list) = &raw.choose {
         not_on_block(loaded, file, raw, "a `choose`")?;
         if list.get_ref().is_empty() {
-            return Err(loaded.error(file, list.span(), format!("`choose` of `{name}` has nothing to choose from")).into());
+            return Err(loaded
+                .error(
+                    file,
+                    list.span(),
+                    format!("`choose` of `{name}` has nothing to choose from"),
+                )
+                .into());
         }
         let at = ops.len();
-        ops.push(Op::Choose { branches: Vec::new() });
+        ops.push(Op::Choose {
+            branches: Vec::new(),
+        });
         let mut branches = Vec::new();
         let mut jumps = Vec::new();
         let mut total = 0u64;
@@ -258,7 +321,11 @@ fn compile_body(
                     let v = *w.get_ref();
                     if !(1..=1_000_000).contains(&v) {
                         return Err(loaded
-                            .error(file, w.span(), format!("`weight` must be between 1 and 1000000, got {v}"))
+                            .error(
+                                file,
+                                w.span(),
+                                format!("`weight` must be between 1 and 1000000, got {v}"),
+                            )
                             .into());
                     }
                     v as u64
@@ -266,7 +333,19 @@ fn compile_body(
             };
             total += weight;
             branches.push((total, ops.len()));
-            compile_node(loaded, names, file, alt, kind, flow, depth + 1, Nested::Choice, add, ops, requests)?;
+            compile_node(
+                loaded,
+                names,
+                file,
+                alt,
+                kind,
+                flow,
+                depth + 1,
+                Nested::Choice,
+                add,
+                ops,
+                requests,
+            )?;
             jumps.push(ops.len());
             ops.push(Op::Jump(usize::MAX));
         }
@@ -301,20 +380,40 @@ pub(super) fn think(loaded: &Loaded, file: usize, t: &Spanned<toml::Value>) -> R
 
 /// A node that is not a request refuses a request's keys.
 fn not_on_block(loaded: &Loaded, file: usize, raw: &RawStep, what: &str) -> Result<()> {
-    if let Some((key, span)) = request_keys(raw).into_iter().find_map(|(k, s)| s.map(|s| (k, s))) {
+    if let Some((key, span)) = request_keys(raw)
+        .into_iter()
+        .find_map(|(k, s)| s.map(|s| (k, s)))
+    {
         return Err(loaded
-            .error(file, span, format!("step `{}` is {what}, so `{key}` belongs on a request inside it", raw.name.get_ref().trim()))
+            .error(
+                file,
+                span,
+                format!(
+                    "step `{}` is {what}, so `{key}` belongs on a request inside it",
+                    raw.name.get_ref().trim()
+                ),
+            )
             .into());
     }
     Ok(())
 }
 
 /// A condition of `key` (`if`, `stop_if`), its names resolved in the current scope.
-fn condition(loaded: &Loaded, names: &Names, file: usize, c: &Spanned<String>, key: &str) -> Result<Cond> {
+fn condition(
+    loaded: &Loaded,
+    names: &Names,
+    file: usize,
+    c: &Spanned<String>,
+    key: &str,
+) -> Result<Cond> {
     let text = c.get_ref();
     let mut failed: Option<Error> = None;
     let parsed = Cond::parse(text, |name| {
-        let raw = RawVar { name, text: name, at: 0 };
+        let raw = RawVar {
+            name,
+            text: name,
+            at: 0,
+        };
         match resolve_var(loaded, file, c.span(), &raw, names) {
             Ok(template::Resolved::Var(v)) => Ok(Operand::Var(v)),
             Ok(template::Resolved::Value(v)) => Ok(Operand::Text(v)),
@@ -340,9 +439,16 @@ fn condition(loaded: &Loaded, names: &Names, file: usize, c: &Spanned<String>, k
 
 /// The keys only a request has, with where each is written.
 pub(super) fn request_keys(raw: &RawStep) -> Vec<(&'static str, Option<Range<usize>>)> {
-    let first = |m: &Option<BTreeMap<String, Spanned<String>>>| m.as_ref().and_then(|q| q.values().next()).map(Spanned::span);
+    let first = |m: &Option<BTreeMap<String, Spanned<String>>>| {
+        m.as_ref()
+            .and_then(|q| q.values().next())
+            .map(Spanned::span)
+    };
     vec![
-        ("restart_session_on", raw.restart_session_on.as_ref().map(Spanned::span)),
+        (
+            "restart_session_on",
+            raw.restart_session_on.as_ref().map(Spanned::span),
+        ),
         ("method", raw.method.as_ref().map(Spanned::span)),
         ("path", raw.path.as_ref().map(Spanned::span)),
         ("query", first(&raw.query)),
@@ -353,9 +459,18 @@ pub(super) fn request_keys(raw: &RawStep) -> Vec<(&'static str, Option<Range<usi
         ("multipart", raw.multipart.as_ref().map(Spanned::span)),
         ("body_file", raw.body_file.as_ref().map(Spanned::span)),
         ("expect", raw.expect.as_ref().map(|_| raw.name.span())),
-        ("capture", raw.capture.as_ref().and_then(|c| c.values().next()).map(Spanned::span)),
+        (
+            "capture",
+            raw.capture
+                .as_ref()
+                .and_then(|c| c.values().next())
+                .map(Spanned::span),
+        ),
         ("timeout", raw.timeout.as_ref().map(Spanned::span)),
-        ("follow_redirects", raw.follow_redirects.as_ref().map(Spanned::span)),
+        (
+            "follow_redirects",
+            raw.follow_redirects.as_ref().map(Spanned::span),
+        ),
         ("compression", raw.compression.as_ref().map(Spanned::span)),
     ]
 }

@@ -25,10 +25,14 @@ pub(super) fn resolve_step(
         return resolve_flow(loaded, file, raw, kind, in_flow, list, name);
     }
     if nested == Nested::No
-        && let Some((key, span)) = control_keys(raw).into_iter().find_map(|(k, s)| s.map(|s| (k, s)))
+        && let Some((key, span)) = control_keys(raw)
+            .into_iter()
+            .find_map(|(k, s)| s.map(|s| (k, s)))
     {
         let whose = match kind {
-            StepKind::Task => "a single-request [[task]]; make it a flow: [[task]] name = \"...\" with [[task.steps]]",
+            StepKind::Task => {
+                "a single-request [[task]]; make it a flow: [[task]] name = \"...\" with [[task.steps]]"
+            }
             StepKind::Preflight => "a preflight check",
             _ => "this step",
         };
@@ -387,7 +391,10 @@ pub(super) fn resolve_flow(
             .with_help("a flow's own keys are name, weight, tags, restart_session and think")
             .into());
     }
-    if let Some((key, span)) = control_keys(raw).into_iter().find_map(|(k, s)| s.map(|s| (k, s))) {
+    if let Some((key, span)) = control_keys(raw)
+        .into_iter()
+        .find_map(|(k, s)| s.map(|s| (k, s)))
+    {
         return Err(loaded
             .error(file, span, format!("flow `{name}`: `{key}` goes on one of its steps (or on a block of them), not on the flow's [[task]]"))
             .with_help("wrap the steps in a block: [[task.steps]] name = \"...\" repeat = 3 steps = [ ... ]")
