@@ -77,7 +77,7 @@ fn run_check(
     let fail = |why: &str| Err((FailureKind::Assertion, why.to_string()));
     let not_json = || Err((FailureKind::Assertion, "the body is not JSON".to_string()));
     match check {
-        Check::MaxTime(max) => {
+        Check::MaxTime(max, _) => {
             if answer.latency > *max {
                 return fail("slower than that");
             }
@@ -157,10 +157,8 @@ fn run_check(
                         return fail("the value differs (values are not shown)");
                     }
                 }
-                (HeaderCheck::Matches(r), Some(v)) => {
-                    if !r.re.is_match(v.as_bytes()) {
-                        return fail("no match");
-                    }
+                (HeaderCheck::Matches(r), Some(v)) if !r.re.is_match(v.as_bytes()) => {
+                    return fail("no match");
                 }
                 _ => {}
             }

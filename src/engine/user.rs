@@ -163,7 +163,9 @@ impl Vu {
             pc += 1;
             match op {
                 Op::Request(step) => {
-                    if run != Run::OnStop && self.stop.is_cancelled() {
+                    // A session that has not started by the stop does not start; a task, once started, runs to
+                    // its end (the stop timeout bounds it), as its requests' statistics expect.
+                    if run == Run::OnStart && self.stop.is_cancelled() {
                         return Ok(false);
                     }
                     self.exec(*step).await.map_err(|kind| (kind, *step))?;
@@ -179,9 +181,10 @@ impl Vu {
                         // The run is ending: on_stop's requests go out without its pauses.
                         continue;
                     }
+                    // The stop cuts a pause short (the rest of the task then runs without waiting).
                     tokio::select! {
                         _ = tokio::time::sleep(d) => {}
-                        _ = self.stop.cancelled() => return Ok(false),
+                        _ = self.stop.cancelled() => {}
                     }
                     busy = 0;
                 }
@@ -234,9 +237,6 @@ impl Vu {
                         } else {
                             f.items = Vec::new();
                         }
-                    }
-                    if run != Run::OnStop && self.stop.is_cancelled() {
-                        return Ok(false);
                     }
                 }
                 Op::Choose { branches } => {

@@ -4,11 +4,11 @@
 //!
 //! A node of the scenario compiles to:
 //! ```text
-//! [Unless cond -> end]                       if = "..."
 //! [Repeat/ForEach frame -> end]              repeat = N / for_each = "list"
+//!   [Unless cond -> next]                    if = "..." (judged for each run, with the loop's variables)
 //!   body: Request(step) | a block's nodes | Choose -> one branch each ending in Jump(after)
 //!   [Think]                                  think = ...
-//! [Next frame -> body]
+//! next: [Next frame -> body]
 //! [StopIf cond]                              stop_if = "..."
 //! end:
 //! ```

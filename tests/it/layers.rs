@@ -22,8 +22,11 @@ const LAYERS: &[(&str, &[&str])] = &[
         "plan",
         &[
             "plan",
+            "plan::checks",
+            "plan::cond",
             "plan::data",
             "plan::describe",
+            "plan::flow",
             "plan::load",
             "plan::mix",
             "plan::net",
@@ -41,6 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "engine",
         &[
             "engine",
+            "engine::answer",
             "engine::arrival",
             "engine::bench",
             "engine::client",

@@ -16,6 +16,7 @@ mod golden;
 mod html;
 mod http2;
 mod k8s;
+mod language;
 mod layers;
 mod merge_windows;
 mod mix;

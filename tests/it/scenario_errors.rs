@@ -383,3 +383,21 @@ fn every_shipped_scenario_passes_check() {
     }
     assert!(checked >= 6, "{checked} scenarios checked");
 }
+
+/// The migration guides' examples (issue 18, item 8) are complete scenarios that `check` accepts as they are.
+#[test]
+fn every_migration_example_passes_check() {
+    let dir = crate::util::root().join("docs/examples/migrating");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("docs/examples/migrating") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        crate::util::loadgen(["check", &path.to_string_lossy()])
+            .expect_code(0)
+            .stdout_has("scenario OK");
+        checked += 1;
+    }
+    assert!(checked >= 12, "{checked} examples checked");
+}

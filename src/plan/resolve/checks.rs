@@ -67,8 +67,8 @@ fn strings<'v>(
 fn path(loaded: &Loaded, file: usize, span: Range<usize>, p: &str, what: &str) -> Result<JsonPath> {
     JsonPath::parse(p).map_err(|(_, m)| {
         loaded
-            .error_in(file, span, p, format!("`{what}`: bad JSON path `{p}`: {m}"))
-            .with_help("a JSON path is written like \"$.items[0].id\", \"$.items[*].id\" or \"$['odd key']\"")
+            .error_in(file, span, p, format!("{what}: bad JSON path `{p}`: {m}"))
+            .with_help("a JSON path is written like \"$.access_token\", \"$.items[0].id\", \"$.items[*].id\" or \"$['odd key']\"")
             .into()
     })
 }
@@ -122,7 +122,7 @@ pub(super) fn resolve_expect(
         }
     }
     for (p, value) in e.json.iter().flatten() {
-        let jp = path(loaded, file, value.span(), p, "expect.json")?;
+        let jp = path(loaded, file, value.span(), p, "`expect.json`")?;
         let want = json_template(loaded, file, value.span(), value.get_ref(), names)?;
         checks.push(Check::Json(jp, want));
     }
@@ -136,7 +136,7 @@ pub(super) fn resolve_expect(
                 file,
                 p.span(),
                 p.get_ref(),
-                &format!("expect.{key}"),
+                &format!("`expect.{key}`"),
             )?;
             checks.push(if key == "json_exists" {
                 Check::JsonExists(jp)
@@ -146,7 +146,7 @@ pub(super) fn resolve_expect(
         }
     }
     for (p, value) in e.json_length.iter().flatten() {
-        let jp = path(loaded, file, value.span(), p, "expect.json_length")?;
+        let jp = path(loaded, file, value.span(), p, "`expect.json_length`")?;
         let help =
             "write a length (\"$.items\" = 10) or bounds (\"$.items\" = { min = 1, max = 50 })";
         let bad =
@@ -233,8 +233,8 @@ pub(super) fn resolve_expect(
                         value.span(),
                         format!("`expect.headers` {h}: unknown key `{k}`"),
                     )
-                    .suggest(k, ["regex"])
                     .with_help(help)
+                    .suggest(k, ["regex"])
                     .into());
             }
             _ => {
@@ -265,7 +265,7 @@ pub(super) fn resolve_expect(
                 )
                 .into());
         }
-        checks.push(Check::MaxTime(Duration::from_secs_f64(ms / 1000.0)));
+        checks.push(Check::MaxTime(Duration::from_secs_f64(ms / 1000.0), ms));
     }
     Ok((status, checks))
 }
@@ -318,8 +318,8 @@ pub(super) fn resolve_capture(
                     KEYS.join(", ")
                 ),
             )
-            .suggest(k, KEYS)
             .with_help(help)
+            .suggest(k, KEYS)
             .into());
     }
     let given: Vec<&str> = SOURCES

@@ -114,17 +114,6 @@ fn compile_node(
             .with_help("flatten it: a long scenario reads better as several tasks or flows")
             .into());
     }
-    // if = "..."
-    let unless = match &raw.if_cond {
-        Some(c) => {
-            ops.push(Op::Unless {
-                cond: condition(loaded, names, file, c, "if")?,
-                to: usize::MAX,
-            });
-            Some(ops.len() - 1)
-        }
-        None => None,
-    };
     // repeat / for_each
     if let (Some(r), Some(f)) = (&raw.repeat, &raw.for_each) {
         let _ = r;
@@ -230,13 +219,33 @@ fn compile_node(
         });
     }
     let body = ops.len();
-    let compiled = compile_body(
-        loaded, names, file, raw, kind, flow, depth, place, add, ops, requests,
-    );
+    // `if` is judged for each run of the node: inside its loop, with the loop's variables.
+    let mut compiled = || -> Result<Option<usize>> {
+        let unless = match &raw.if_cond {
+            Some(c) => {
+                ops.push(Op::Unless {
+                    cond: condition(loaded, names, file, c, "if")?,
+                    to: usize::MAX,
+                });
+                Some(ops.len() - 1)
+            }
+            None => None,
+        };
+        compile_body(
+            loaded, names, file, raw, kind, flow, depth, place, add, ops, requests,
+        )?;
+        Ok(unless)
+    };
+    let unless = compiled();
     if frame.is_some() {
         names.scope.borrow_mut().pop();
     }
-    compiled?;
+    if let Some(at) = unless? {
+        let next = ops.len();
+        if let Op::Unless { to, .. } = &mut ops[at] {
+            *to = next;
+        }
+    }
     if let Some((f, at)) = frame {
         ops.push(Op::Next { frame: f, body });
         let end = ops.len();
@@ -247,12 +256,6 @@ fn compile_node(
     }
     if let Some(c) = &raw.stop_if {
         ops.push(Op::StopIf(condition(loaded, names, file, c, "stop_if")?));
-    }
-    if let Some(at) = unless {
-        let end = ops.len();
-        if let Op::Unless { to, .. } = &mut ops[at] {
-            *to = end;
-        }
     }
     Ok(())
 }
