@@ -8,6 +8,8 @@ mod corpus;
 mod corpus_gen;
 mod csv;
 mod data;
+// Issue 18 item 6: `run --debug N`.
+mod debug;
 mod dns;
 mod files;
 mod golden;
