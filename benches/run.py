@@ -1122,6 +1122,44 @@ def ultimate_run(args, cores, raw: Path, all_cores: bool = False) -> bool:
     return ok
 
 
+def language_run(args, cores, raw: Path) -> bool:
+    """Issue 18 item 9: the CPU per request of a flow using checks, a regex capture and for_each
+    (benches/scenarios/language.toml), beside the auth flow (scenarios/stress.toml) at the same users and wait, each
+    against a fresh serve-demo, for the first build (the scenario's keys are new: older builds cannot read it)."""
+    tgt_core, tool_core = cores
+    secs = args.language_duration
+    label, path = BUILDS[0]
+    out()
+    out(f"== Scenario language: 1,000 users, checks + regex capture + for_each vs the auth flow, {secs} s each ({label}) ==")
+    ok = True
+    got: dict[str, Sample] = {}
+    for name, scen in [("auth flow (stress.toml)", REPO / "scenarios" / "stress.toml"),
+                       ("language flow (benches/scenarios/language.toml)", SCEN / "language.toml")]:
+        demo = Demo(tgt_core)
+        tag = "language-" + ("auth" if "stress" in scen.name else "flow")
+        try:
+            js = raw / f"{tag}.json"
+            cmd = [str(path), "run", str(scen), "--host", demo.url, "-u", "1000", "-r", "1000",
+                   "-t", f"{secs}s", "-q", "--json", str(js)]
+            m = run_measured(cmd, tool_core, secs + 60, WANT_NOFILE, demo.proc.pid, raw, tag)
+        finally:
+            demo.stop()
+        if m.timed_out or m.rc not in (0, 1) or not js.exists():
+            out(f"{name} FAILED: " + m.explain_failure())
+            ok = False
+            continue
+        s, data = parse_loadgen(m, js, label)
+        got[name] = s
+        out(f"{name:<48} {s.requests:>9,} requests, {fmt(s.rps)} req/s, p50 {fmt(s.p50_ms, 3)} ms, "
+            f"loadgen {fmt(s.us_per_req, 2)} µs/req ({fmt(s.cpu_pct)}% of a core), failures {data['totals']['failures']:,}")
+        report_failures(data)
+    if len(got) == 2:
+        a, b = got.values()
+        if a.us_per_req and b.us_per_req:
+            out(f"language flow / auth flow CPU per request: x{b.us_per_req / a.us_per_req:.2f}")
+    return ok
+
+
 def latency_run(args, cores, raw: Path) -> bool:
     tgt_core, tool_core = cores
     secs, ref_secs = args.latency_duration, args.latency_ref_duration
@@ -1216,6 +1254,9 @@ def main() -> int:
     ap.add_argument("--scale", action="store_true", help="also the 10,000-user run against nginx")
     ap.add_argument("--ultimate", action="store_true", help="also scenarios/ultimate.toml against serve-demo")
     ap.add_argument("--latency", action="store_true", help="also the latency-trust run against serve-demo --latency 20ms")
+    ap.add_argument("--language", action="store_true",
+                    help="also the scenario-language flow (checks, regex capture, for_each) vs the auth flow, 1,000 users each")
+    ap.add_argument("--language-duration", type=int, default=30, help="seconds of each scenario-language run")
     ap.add_argument("--http2", action="store_true",
                     help="also HTTP/2 (h2c) against nginx: loadgen and h2load, 64 streams on one connection and on 64")
     ap.add_argument("--all", action="store_true", help="closed loop + --scale + --ultimate + --latency + --http2")
@@ -1250,12 +1291,13 @@ def main() -> int:
             ap.error(f"--loadgen-bin {spec!r}: {path} is not an executable file")
         extra.append((label, Path(path).resolve()))
     if args.all:
-        args.scale = args.ultimate = args.latency = args.http2 = True
+        args.scale = args.ultimate = args.latency = args.http2 = args.language = True
     if args.quick:
         args.rounds, args.duration, args.warmup = 1, 3, 1
         args.scale_duration = min(args.scale_duration, 20)
         args.ultimate_duration = min(args.ultimate_duration, 20)
         args.latency_duration = min(args.latency_duration, 10)
+        args.language_duration = min(args.language_duration, 10)
         args.latency_ref_duration = min(args.latency_ref_duration, 5)
     if args.rounds < 1 or args.duration < 1 or args.scale_rounds < 1:
         ap.error("--rounds, --duration and --scale-rounds must be at least 1")
@@ -1295,6 +1337,7 @@ def main() -> int:
             (args.scale, lambda: scale_run(args, cores, raw)),
             (args.ultimate, lambda: ultimate_run(args, cores, raw)),
             (args.latency, lambda: latency_run(args, cores, raw)),
+            (args.language, lambda: language_run(args, cores, raw)),
             (args.http2, lambda: http2_run(args, cores, raw)),
             (args.all_cores and not args.no_closed, lambda: closed_loop(args, spread, oha, raw, all_cores=True)),
             (args.all_cores and args.scale, lambda: scale_run(args, spread, raw, all_cores=True)),

@@ -156,7 +156,37 @@ pub struct RunArgs {
         env = "LOADGEN_PROGRESS_INTERVAL"
     )]
     pub progress_interval: Duration,
+    // Issue 18 item 6: `--debug N`.
+    /// Send no load: run ONE user (its on_start, N tasks picked as usual, its on_stop) and print each request
+    /// as sent and each answer as received (headers, body excerpts up to 1 KiB) on stdout, secrets masked.
+    /// Exit 0 when every request met its expectation, 1 otherwise. No results files, gates or progress.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = parse_debug,
+        conflicts_with_all = [
+            "users", "spawn_rate", "rate", "duration", "iterations", "segment", "no_fail_on_errors",
+            "json", "junit", "markdown", "html", "csv", "start_at", "metrics_addr",
+        ]
+    )]
+    pub debug: Option<u64>,
+    /// With --debug: show the values that are masked by default (Authorization and cookie values, captured
+    /// values, passwords and tokens). Do not use where the output is kept (CI logs).
+    #[arg(long, requires = "debug")]
+    pub debug_secrets: bool,
 }
+
+/// `--debug`: task iterations, 1 to [`MAX_DEBUG_ITERATIONS`].
+pub fn parse_debug(s: &str) -> Result<u64, String> {
+    whole(
+        s,
+        1..=MAX_DEBUG_ITERATIONS,
+        &format!("give from 1 to {MAX_DEBUG_ITERATIONS} task iterations"),
+    )
+}
+
+/// The most task iterations `--debug` runs: a transcript is read by a person.
+pub const MAX_DEBUG_ITERATIONS: u64 = 1000;
 
 /// `merge`'s inputs and outputs.
 #[derive(Debug, Args)]

@@ -5,7 +5,8 @@
 //! comparison of saved results), prints and writes what the user asked for, and picks the exit status. The layer
 //! is the only one that sees [`crate::cli`] besides the crate root; the domain never imports it.
 //!
-//! - [`run`]: `loadgen run`: the whole run, from the scenario to the results files and the verdict.
+//! - [`run`]: `loadgen run`: the whole run, from the scenario to the results files and the verdict; with
+//!   `--debug N`, [`debug`]: one user's requests and answers printed, no load.
 //! - [`check`]: `loadgen check`: the resolved plan, and the `[preflight]` checks with `--preflight`.
 //! - [`report`]: `loadgen report`: a saved results file shown and written again in any format.
 //! - [`compare`]: `loadgen compare`: two results files and their regressions.
@@ -14,6 +15,8 @@
 
 pub mod check;
 pub mod compare;
+// Issue 18 item 6: `run --debug N`.
+pub mod debug;
 pub mod merge;
 pub mod report;
 pub mod run;

@@ -20,6 +20,10 @@ use crate::{demo, engine, plan, report, verdict, watch};
 
 /// `loadgen run`.
 pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
+    // Issue 18 item 6: one user's exchanges printed, no load.
+    if let Some(n) = args.debug {
+        return super::debug::debug(args, n).await;
+    }
     // Resolved before starting anything, so a bad scenario costs nothing; with --demo the reference API's port
     // is not known yet, so the plan is resolved against a placeholder host (--demo conflicts with --host) and
     // pointed at the API once it listens (`demo_target`): resolution reads the host nowhere else.
@@ -149,11 +153,11 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
 }
 
 /// The host `run --demo` resolves its plan against, until the reference API listens.
-const DEMO_PLACEHOLDER: &str = "http://127.0.0.1:1";
+pub(super) const DEMO_PLACEHOLDER: &str = "http://127.0.0.1:1";
 
 /// Points a plan resolved against [`DEMO_PLACEHOLDER`] at the reference API listening at `url`: the same plan
 /// as one resolved with `url` from the start (the test below holds it to that).
-fn demo_target(plan: &mut plan::RunPlan, url: String) {
+pub(super) fn demo_target(plan: &mut plan::RunPlan, url: String) {
     plan.host = url;
 }
 

@@ -27,6 +27,7 @@ use rand::rngs::SmallRng;
 use serde::{Deserialize, Serialize};
 
 use super::DemoConfig;
+use super::shop::{MAX_UPLOAD, Shop, UPLOAD_PATH};
 use super::store::{RateLimiter, Revoked, Users};
 use super::token::{Claims, MAX_PAYLOAD, Signer, TokenError};
 
@@ -174,21 +175,74 @@ enum Route {
     Logout,
     Protected,
     Versions,
+    // Issue 18, item 7: the shop (`shop`).
+    Items,
+    Item,
+    Cart,
+    ShopLogin,
+    ShopAccount,
+    Upload,
+    ShopDebug,
 }
 
 impl Route {
-    fn find(path: &str) -> Option<(Route, Method)> {
+    fn find(path: &str) -> Option<Route> {
         Some(match path {
-            "/health" => (Route::Health, Method::GET),
-            "/api/auth/register" => (Route::Register, Method::POST),
-            "/api/auth/login" => (Route::Login, Method::POST),
-            "/api/auth/verify" => (Route::Verify, Method::GET),
-            "/api/auth/refresh" => (Route::Refresh, Method::POST),
-            "/api/auth/logout" => (Route::Logout, Method::POST),
-            "/api/protected/operation" => (Route::Protected, Method::POST),
-            "/api/debug/versions" => (Route::Versions, Method::GET),
+            "/health" => Route::Health,
+            "/api/auth/register" => Route::Register,
+            "/api/auth/login" => Route::Login,
+            "/api/auth/verify" => Route::Verify,
+            "/api/auth/refresh" => Route::Refresh,
+            "/api/auth/logout" => Route::Logout,
+            "/api/protected/operation" => Route::Protected,
+            "/api/debug/versions" => Route::Versions,
+            "/api/items" => Route::Items,
+            "/api/cart" => Route::Cart,
+            "/shop/login" => Route::ShopLogin,
+            "/shop/account" => Route::ShopAccount,
+            UPLOAD_PATH => Route::Upload,
+            "/api/debug/shop" => Route::ShopDebug,
+            p if p.starts_with("/api/items/") => Route::Item,
             _ => return None,
         })
+    }
+
+    /// The methods the route answers, as the `Allow` header lists them.
+    fn allow(self) -> &'static str {
+        match self {
+            Route::Register
+            | Route::Login
+            | Route::Refresh
+            | Route::Logout
+            | Route::Protected
+            | Route::Upload => "POST",
+            Route::Cart => "GET, POST, DELETE",
+            Route::ShopLogin => "GET, POST",
+            Route::Health
+            | Route::Verify
+            | Route::Versions
+            | Route::Items
+            | Route::Item
+            | Route::ShopAccount
+            | Route::ShopDebug => "GET",
+        }
+    }
+
+    /// Whether the route answers `method` (as [`Route::allow`] lists).
+    fn allows(self, method: &Method) -> bool {
+        match self {
+            Route::Register
+            | Route::Login
+            | Route::Refresh
+            | Route::Logout
+            | Route::Protected
+            | Route::Upload => method == Method::POST,
+            Route::Cart => {
+                method == Method::GET || method == Method::POST || method == Method::DELETE
+            }
+            Route::ShopLogin => method == Method::GET || method == Method::POST,
+            _ => method == Method::GET,
+        }
     }
 }
 
@@ -200,6 +254,8 @@ pub(crate) struct App {
     users: Users,
     revoked: Revoked,
     limiter: RateLimiter,
+    /// Issue 18, item 7: the shop's catalog, carts, form sessions and counters.
+    shop: Shop,
     /// Requests and connections by HTTP version.
     pub versions: Versions,
 }
@@ -237,6 +293,7 @@ impl App {
             users: Users::new(),
             revoked: Revoked::new(),
             limiter: RateLimiter::new(config.rate_limit, config.rate_window),
+            shop: Shop::new(config.seed),
             versions: Versions::default(),
             started: Instant::now(),
             config,
@@ -276,8 +333,13 @@ impl App {
         delay: Duration,
     ) -> Resp {
         let (parts, body) = req.into_parts();
-        // Always drain the body (bounded) so the connection can be reused.
-        let resp = match Limited::new(body, MAX_BODY).collect().await {
+        // Always drain the body (bounded) so the connection can be reused. Uploads may be larger.
+        let limit = if parts.uri.path() == UPLOAD_PATH {
+            MAX_UPLOAD
+        } else {
+            MAX_BODY
+        };
+        let resp = match Limited::new(body, limit).collect().await {
             Err(e) if e.is::<LengthLimitError>() => {
                 error_resp!(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
             }
@@ -300,14 +362,13 @@ impl App {
     }
 
     fn dispatch(&self, parts: &Parts, body: &[u8]) -> Resp {
-        let Some((route, method)) = Route::find(parts.uri.path()) else {
+        let Some(route) = Route::find(parts.uri.path()) else {
             return error_resp!(StatusCode::NOT_FOUND, "not found");
         };
-        if parts.method != method {
+        if !route.allows(&parts.method) {
             let mut resp = error_resp!(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
-            let allow = if method == Method::GET { "GET" } else { "POST" };
             resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
+                .insert(header::ALLOW, HeaderValue::from_static(route.allow()));
             return resp;
         }
         match route {
@@ -319,6 +380,29 @@ impl App {
             Route::Logout => self.logout(parts),
             Route::Protected => self.protected(parts, body),
             Route::Versions => self.versions(),
+            Route::Items => self.as_user(parts, |user| self.shop.items(parts, user)),
+            Route::Item => self.shop.item(parts.uri.path()),
+            Route::Cart => self.as_user(parts, |user| match parts.method {
+                Method::POST => self.shop.cart_add(user, body),
+                Method::DELETE => self.shop.cart_clear(user),
+                _ => self.shop.cart(user),
+            }),
+            Route::ShopLogin if parts.method == Method::POST => {
+                self.shop.login_post(parts, body, &self.users)
+            }
+            Route::ShopLogin => self.shop.login_page(parts),
+            Route::ShopAccount => self.shop.account(parts),
+            Route::Upload => self.as_user(parts, |_| self.shop.upload(parts, body)),
+            Route::ShopDebug => self.shop.debug(),
+        }
+    }
+
+    /// Answers with `f(username)` when the request's Bearer token is valid, else 401.
+    fn as_user(&self, parts: &Parts, f: impl FnOnce(&str) -> Resp) -> Resp {
+        let mut buf = [0u8; MAX_PAYLOAD];
+        match self.authenticate(parts, now_unix(), &mut buf) {
+            Ok(claims) => f(&claims.sub),
+            Err(e) => unauthorized(e),
         }
     }
 

@@ -1,11 +1,14 @@
 //! The built-in reference authentication API served by `loadgen serve-demo`
 //! and `loadgen run FILE --demo`: a small but realistic target for load tests,
-//! with knobs to inject latency, errors and stalls.
+//! with knobs to inject latency, errors and stalls, and a small shop (items,
+//! cart, an HTML form login with a CSRF token, uploads) whose counters let a
+//! test check from the server's side what a scenario did.
 //!
 //! # Endpoints
 //!
-//! All bodies are JSON (`Content-Type: application/json`); every error is
-//! `{"error": "<message>"}`. Request bodies are limited to 64 KiB (413 beyond).
+//! All bodies are JSON (`Content-Type: application/json`) except the shop's
+//! HTML pages (`/shop/...`); every JSON error is `{"error": "<message>"}`.
+//! Request bodies are limited to 64 KiB (413 beyond), uploads to 1 MiB.
 //!
 //! | Method & path | Request | Success | Failures |
 //! |---|---|---|---|
@@ -17,6 +20,28 @@
 //! | `POST /api/protected/operation` | Bearer, `{"action":"test"}` | 200 `{"ok":true,"action"}` | 401; 429 `{"error":"rate limit exceeded"}` + `Retry-After` (seconds); 400 missing `action` |
 //! | `POST /api/auth/logout` | Bearer | 200 `{"ok":true}`; the token is revoked | 401 |
 //! | `GET /api/debug/versions` | – | 200 `{"http1":{"requests":N,"connections":N},"http2":{...}}`: what was served by HTTP version (this request included) | – |
+//! | `GET /api/items?page=N&per_page=M` | Bearer; `page` ≥ 1 (default 1), `per_page` 1..=50 (default 10) | 200 `{"items":[{"id","name","price"}...],"page","per_page","total":1000,"next":"/api/items?page=N+1&per_page=M" or null}`: `min(M, what is left)` distinct items drawn at random from the catalog, recorded as listed to the user; gzip-compressed (`Content-Encoding: gzip`) when `Accept-Encoding` allows gzip; always `Vary: Accept-Encoding` | 401; 400 bad `page` / `per_page` |
+//! | `GET /api/items/{id}` | – | 200 `{"id","name","price"}` | 404 unknown id |
+//! | `POST /api/cart` | Bearer, `{"item_id":N,"quantity":Q}` (numbers or strings of digits; `quantity` 1..=99, default 1) | 201 `{"cart_size":K}` (distinct items in the cart; the same item again adds to its quantity, capped at 99) | 401; 400 bad body; 404 unknown item; 409 cart full (100 items) |
+//! | `GET /api/cart` | Bearer | 200 `{"items":[{"item_id","quantity"}...],"count":K}` in order of first addition | 401 |
+//! | `DELETE /api/cart` | Bearer | 200 `{"items":[],"count":0}`: the cart emptied | 401 |
+//! | `GET /shop/login` | cookie `shop_session` (optional) | 200 `text/html; charset=utf-8`: `<form method="post" action="/shop/login">` with `<input type="hidden" name="csrf" value="TOKEN">`, `username` and `password` inputs; `Set-Cookie: shop_session=SID; Path=/; HttpOnly` (the same SID for a known session, else a new one); each page issues a fresh TOKEN, the session's only valid one | – |
+//! | `POST /shop/login` | cookie `shop_session`, form-urlencoded `username`, `password`, `csrf` | 303, `Location: /shop/account`: the session is signed in as that user (registered with `/api/auth/register`) | 403 HTML: the token is not the one last issued to this session (stale, wrong, missing, no/unknown session, not a form body); 401 HTML: bad credentials |
+//! | `GET /shop/account` | cookie `shop_session` | 200 HTML with `<h1>Welcome, USERNAME</h1>` (HTML-escaped) | 303 `Location: /shop/login` when the session is not signed in |
+//! | `POST /api/upload` | Bearer, `multipart/form-data; boundary=...`, ≤ 1 MiB | 201 `{"parts":[{"name","filename" or null,"content_type" or null,"bytes":N,"sha256":"hex"}...]}` | 401; 415 not multipart or no boundary; 400 malformed body (says what); 413 |
+//! | `GET /api/debug/shop` | – | 200 `{"item_lists","cart_adds","cart_adds_unlisted","login_pages","form_posts","form_posts_bad_token","form_logins","uploads"}` | – |
+//!
+//! The shop's counters: `item_lists` pages served (200), `cart_adds` cart adds
+//! with a valid body (201, 404 and 409 alike), `cart_adds_unlisted` those whose
+//! `item_id` was never in a page listed to that user (an unknown id included),
+//! `login_pages` forms served, `form_posts` every `POST /shop/login`,
+//! `form_posts_bad_token` those answered 403, `form_logins` those answered 303,
+//! `uploads` uploads answered 201. The catalog's 1000 ids are random numbers in
+//! `10000..1000000` (drawn from `seed` when it is set), so a scenario knows
+//! them only by capturing them. Memory stays bounded: a user's shop state is a
+//! 128-byte bitset of the ids ever listed to them and a cart of at most 100
+//! lines; form sessions are capped at 50,000 (the idle, then the least
+//! recently seen, go first).
 //!
 //! Every endpoint is served over HTTP/1.1 and over HTTP/2 with prior knowledge (h2c); the server tells them
 //! apart by the client's first bytes.
@@ -61,14 +86,19 @@
 //!
 //! `knobs` (Jitter/Stall parsing and sampling), `token` (JWT), `store`
 //! (sharded users / revocations / rate limits), `handler` (routing and
-//! endpoints), `server` (accept loop, graceful shutdown, background server).
+//! endpoints), `shop` (the shop's endpoints), `shop_store` (catalog, carts,
+//! form sessions, counters), `multipart` (the upload's parser), `server`
+//! (accept loop, graceful shutdown, background server).
 
 use std::io;
 use std::time::Duration;
 
 mod handler;
 mod knobs;
+mod multipart;
 mod server;
+mod shop;
+mod shop_store;
 mod store;
 mod token;
 

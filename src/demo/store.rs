@@ -22,23 +22,29 @@ use sha2::{Digest, Sha256};
 /// Number of lock shards per map (a power of two).
 pub(crate) const SHARDS: usize = 32;
 
-/// A set of `Mutex<T>` shards addressed by the hash of a string key.
-struct Sharded<T> {
+/// A set of `Mutex<T>` shards addressed by the hash of a string key (the shop's state uses it too).
+pub(super) struct Sharded<T> {
     shards: Box<[Mutex<T>]>,
     hasher: RandomState,
 }
 
 impl<T: Default> Sharded<T> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Sharded {
             shards: (0..SHARDS).map(|_| Mutex::new(T::default())).collect(),
             hasher: RandomState::new(),
         }
     }
 
+    /// Every shard, for tests that add up sizes.
+    #[cfg(test)]
+    pub(super) fn shards(&self) -> &[Mutex<T>] {
+        &self.shards
+    }
+
     /// Locks the shard owning `key`. A poisoned lock is recovered: every
     /// critical section leaves its map consistent, so the data is still valid.
-    fn lock(&self, key: &str) -> MutexGuard<'_, T> {
+    pub(super) fn lock(&self, key: &str) -> MutexGuard<'_, T> {
         let i = self.hasher.hash_one(key) as usize & (SHARDS - 1);
         self.shards[i]
             .lock()

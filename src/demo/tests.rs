@@ -19,6 +19,8 @@ use super::*;
 
 mod api;
 mod faults;
+mod shop;
+mod shop_units;
 mod units;
 
 // ---------------------------------------------------------------- helpers

@@ -176,6 +176,17 @@ fn matches(found: &Value, want: &JsonTemplate, ctx: &mut Ctx<'_>, scratch: &mut 
             t.render_into(ctx, scratch);
             scratch == s
         }
+        // A captured id is text: `"{{id}}"` matches the number 42 when it renders as 42 (or 42.0).
+        (JsonTemplate::String(t), Value::Number(n)) => {
+            scratch.clear();
+            t.render_into(ctx, scratch);
+            scratch.trim().parse::<f64>().ok() == n.as_f64()
+        }
+        (JsonTemplate::String(t), Value::Bool(b)) => {
+            scratch.clear();
+            t.render_into(ctx, scratch);
+            scratch == if *b { "true" } else { "false" }
+        }
         (JsonTemplate::String(_), _) => false,
         (JsonTemplate::Array(items), Value::Array(values)) => {
             items.len() == values.len()

@@ -72,13 +72,17 @@ pub async fn exec(
         Err(msg) => return unsent(shared, id, idx, &msg),
     };
     let origin = rendered.origin.as_ref().unwrap_or(default_origin);
+    // Issue 18 item 6: `--debug` sees the bytes as rendered, and keeps every answer's body.
+    if let Some(d) = &shared.debug {
+        d.sent(idx, origin, buf.wire.as_bytes(), ctx.state);
+    }
 
     // Send it and read the answer, all within the request timeout.
     let needs_body = step.needs_body();
     let out = Outgoing {
         method: &step.method,
         close: rendered.close,
-        keep_body: needs_body,
+        keep_body: needs_body || shared.debug.is_some(),
         max_body: shared.plan.max_body,
     };
     let start = Instant::now();
@@ -114,6 +118,10 @@ pub async fn exec(
         }
     };
     let end = Instant::now();
+    // Issue 18 item 6.
+    if let Some(d) = &shared.debug {
+        d.answer(&answer, end.saturating_duration_since(start), redirects);
+    }
     let ttfb = answer.head_at.saturating_duration_since(start);
     let status = answer.head.status;
     ctx.state.status = status;
@@ -203,6 +211,10 @@ pub async fn exec(
 
 /// A request that could not even be built: counted as a failure, with no latency.
 fn unsent(shared: &Shared, id: u64, idx: usize, msg: &str) -> Result<(), FailureKind> {
+    // Issue 18 item 6.
+    if let Some(d) = &shared.debug {
+        d.outcome(Some((FailureKind::Other, msg)));
+    }
     shared.recorder.record(
         id,
         idx,
@@ -235,6 +247,10 @@ fn done(
 ) -> Result<(), FailureKind> {
     *in_flight = None;
     let ok = failure.map_or(Ok(()), |(kind, _)| Err(kind));
+    // Issue 18 item 6.
+    if let Some(d) = &shared.debug {
+        d.outcome(failure);
+    }
     // The request log (-vv): the path as the scenario writes it (a template), never rendered values, headers
     // or bodies, so no token, password or data value reaches the log.
     if tracing::enabled!(tracing::Level::DEBUG) {

@@ -16,12 +16,13 @@
 //!
 //! # Boundary
 //! Outside the engine only this is seen: [`run`] (a plan in, a [`RunOutcome`] out, each second shown to an
-//! [`Observer`]), [`Signals`], [`new_run_id`], and [`probe`] (a few steps sent by one user outside any run: the
-//! pre-flight checks). Everything else is crate-private.
+//! [`Observer`]), [`Signals`], [`new_run_id`], [`probe`] (a few steps sent by one user outside any run: the
+//! pre-flight checks), and [`debug`] (one user's exchanges printed: `run --debug N`). Everything else is
+//! crate-private.
 //!
 //! # Layers
 //! Each module imports only those below it:
-//! - `mod` (the scheduler), `probe`
+//! - `mod` (the scheduler), `probe`, `debug`
 //! - `workers` → `arrival` → `user` (a user's session loop) → `http` (one step: send, check, capture,
 //!   record) → `shared` (what users share; a user's template values) → `request` (a step's prepared parts
 //!   and their rendering) → `client` (connections, cookies, framing) → `tls` → `io_error`;
@@ -32,6 +33,8 @@ mod answer;
 pub(crate) mod arrival;
 pub mod bench;
 pub(crate) mod client;
+// Issue 18 item 6: `run --debug N`.
+mod debug;
 pub(crate) mod http;
 pub(crate) mod io_error;
 pub mod observe;
@@ -43,6 +46,7 @@ pub(crate) mod user;
 pub(crate) mod walk;
 pub(crate) mod workers;
 
+pub use debug::{Summary as DebugSummary, debug};
 pub use probe::{ProbeError, probe};
 
 use std::collections::HashMap;

@@ -43,6 +43,23 @@ pub struct Shared {
     pub net: Net,
     /// Hands out the rows of the `[data]` file.
     pub feeder: Option<crate::data::Feeder>,
+    /// Issue 18 item 6: `--debug`'s view of each request; `None` in a run (one check per request).
+    pub debug: Option<Box<dyn Tap>>,
+}
+
+// Issue 18 item 6: `--debug N`.
+/// What `--debug` sees of each request, from the request path ([`super::http::exec`]); `super::debug`
+/// implements it (a trait here, so the request path does not import the printer, which reads [`State`]).
+pub trait Tap: Send + Sync + std::fmt::Debug {
+    /// Step `idx` was rendered: `wire` is what goes to `origin`; `state` holds the user's values (the previous
+    /// step's captures applied).
+    fn sent(&self, idx: usize, origin: &Origin, wire: &[u8], state: &State);
+    /// Its answer, complete `elapsed` after the request was sent, after `redirects` redirects.
+    fn answer(&self, answer: &super::client::Answer, elapsed: std::time::Duration, redirects: u32);
+    /// Its outcome, as recorded (`None`: it met its expectation).
+    fn outcome(&self, failure: Option<(crate::metrics::FailureKind, &str)>);
+    /// The user is gone (dropped): `state` holds its last values.
+    fn ended(&self, state: &State);
 }
 
 impl Shared {
@@ -97,6 +114,7 @@ impl Shared {
             base_path,
             net,
             feeder,
+            debug: None,
         })
     }
 

@@ -57,6 +57,10 @@ impl Drop for Active<'_> {
 /// taken so far, so the slowest requests of a stalling target are not the ones that vanish.
 impl Drop for Vu {
     fn drop(&mut self) {
+        // Issue 18 item 6: `--debug` prints the user's last exchange with its last values.
+        if let Some(d) = &self.shared.debug {
+            d.ended(&self.state);
+        }
         if let Some((step, start)) = self.turn.in_flight.take() {
             self.shared.recorder.record(
                 self.state.id,
@@ -110,7 +114,7 @@ impl Vu {
 
     /// Takes this user's row of the data file. With `unique`, the plan checked there is one for every user it
     /// starts; should they still run out, the user goes without (its `{{data.*}}` render empty) and says so once.
-    fn take_row(&mut self) {
+    pub(super) fn take_row(&mut self) {
         if self.state.row.is_some() {
             return;
         }
@@ -125,7 +129,7 @@ impl Vu {
 
     /// Starts a new session: clears the captures and runs `on_start`; false (with the session left closed) when
     /// a step fails or the user is told to stop.
-    async fn open_session(&mut self) -> bool {
+    pub(super) async fn open_session(&mut self) -> bool {
         let shared = self.shared.clone();
         self.state.session += 1;
         self.state
@@ -255,7 +259,7 @@ impl Vu {
 
     /// Runs one weighted-random task of the user's class; returns when it started. A task marked
     /// `restart_session` closes the session.
-    async fn task(&mut self) -> Instant {
+    pub(super) async fn task(&mut self) -> Instant {
         let shared = self.shared.clone();
         let total = shared.cumulative[self.class].last().copied().unwrap_or(0);
         let r = self.state.rng.random_range(0..total.max(1));

@@ -48,6 +48,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "engine::arrival",
             "engine::bench",
             "engine::client",
+            "engine::debug",
             "engine::http",
             "engine::io_error",
             "engine::observe",

@@ -10,6 +10,8 @@ mod corpus;
 mod corpus_gen;
 mod csv;
 mod data;
+// Issue 18 item 6: `run --debug N`.
+mod debug;
 mod dns;
 mod files;
 mod golden;
@@ -34,6 +36,8 @@ mod scenario_errors;
 mod schema;
 mod segmenting;
 mod segments;
+// Issue 18, item 7: the built-in API's shop, from the server's side.
+mod shop_api;
 mod tls;
 mod util;
 mod verdict;

@@ -29,6 +29,13 @@ impl Head {
             .map(move |&(_, _, vs, ve)| &self.raw[vs..ve])
     }
 
+    /// Every header (name, value) in order (issue 18 item 6: `--debug` prints them).
+    pub fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.headers
+            .iter()
+            .map(|&(ns, ne, vs, ve)| (&self.raw[ns..ne], &self.raw[vs..ve]))
+    }
+
     /// The first header named `name`, as text.
     pub fn get<'a>(&'a self, name: &'a str) -> Option<&'a str> {
         self.get_all(name)

@@ -240,7 +240,11 @@ fn compile_node(
     if frame.is_some() {
         names.scope.borrow_mut().pop();
     }
-    if let Some(at) = unless? {
+    let unless = unless?;
+    // In a loop, a false `if` skips to the next run; else it skips the whole step, its `stop_if` included.
+    if frame.is_some()
+        && let Some(at) = unless
+    {
         let next = ops.len();
         if let Op::Unless { to, .. } = &mut ops[at] {
             *to = next;
@@ -256,6 +260,14 @@ fn compile_node(
     }
     if let Some(c) = &raw.stop_if {
         ops.push(Op::StopIf(condition(loaded, names, file, c, "stop_if")?));
+    }
+    if frame.is_none()
+        && let Some(at) = unless
+    {
+        let end = ops.len();
+        if let Op::Unless { to, .. } = &mut ops[at] {
+            *to = end;
+        }
     }
     Ok(())
 }
