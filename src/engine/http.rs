@@ -74,7 +74,7 @@ pub async fn exec(
     let origin = rendered.origin.as_ref().unwrap_or(default_origin);
     // Issue 18 item 6: `--debug` sees the bytes as rendered, and keeps every answer's body.
     if let Some(d) = &shared.debug {
-        d.sent(idx, origin, buf.wire.as_bytes(), ctx.state);
+        d.sent(idx, origin, buf.as_bytes(), ctx.state);
     }
 
     // Send it and read the answer, all within the request timeout.

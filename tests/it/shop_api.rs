@@ -139,5 +139,9 @@ fn the_shipped_shop_scenario_does_what_it_means_as_the_server_sees_it() {
     assert_eq!(c["form_posts"], logins, "{c}");
     assert_eq!(c["form_logins"], logins, "{c}");
     assert_eq!(c["form_posts_bad_token"], 0, "{c}");
-    assert_eq!(c["uploads"], request(&r, "upload_avatar")["requests"], "{c}");
+    assert_eq!(
+        c["uploads"],
+        request(&r, "upload_avatar")["requests"],
+        "{c}"
+    );
 }
