@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use rand::Rng;
 use rand::distr::Alphanumeric;
+use rand::{Rng, SeedableRng};
 
 use super::*;
 use crate::plan::request_checks;
@@ -579,14 +579,7 @@ fn multipart_body(
         }
         read.push(PartContent { head, content });
     }
-    let boundary = pick_boundary(&read, |len| {
-        rand::rng()
-            .sample_iter(Alphanumeric)
-            .take(len)
-            .map(char::from)
-            .collect()
-    })
-    .ok_or_else(|| -> Error {
+    let boundary = pick_boundary(&read, run_random(&read)).ok_or_else(|| -> Error {
         loaded
             .error(
                 file,
@@ -596,6 +589,32 @@ fn multipart_body(
             .into()
     })?;
     Ok(Body::Pieces(multipart_pieces(read, boundary)))
+}
+
+/// Random letters and digits for a boundary: drawn from a seed made once per process and the parts' content,
+/// so a boundary differs from run to run but a scenario resolved twice in one run (`run --demo` resolves its
+/// plan again for the API's address) gets the same plan.
+fn run_random(parts: &[PartContent]) -> impl FnMut(usize) -> String {
+    use std::hash::{Hash, Hasher};
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| rand::rng().random());
+    let mut h = std::hash::DefaultHasher::new();
+    seed.hash(&mut h);
+    for p in parts {
+        p.head.hash(&mut h);
+        match &p.content {
+            PartValue::Bytes(b) => b.hash(&mut h),
+            PartValue::Template(t) => t.source().hash(&mut h),
+        }
+    }
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(h.finish());
+    move |len| {
+        (&mut rng)
+            .sample_iter(Alphanumeric)
+            .take(len)
+            .map(char::from)
+            .collect()
+    }
 }
 
 /// A boundary (`loadgen-` and random letters and digits) that no constant text of the parts holds; `None` after
