@@ -253,19 +253,9 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
                 Ok::<usize, Error>(steps.len() - 1)
             };
         // on_start and on_stop: their nodes, with control flow (issue 18, item 3).
-        let mut on_start = Vec::new();
-        let mut start_ops = Vec::new();
-        compile_list(
-            loaded,
-            &names,
-            &src.on_start,
-            StepKind::OnStart,
-            None,
-            0,
-            &mut add,
-            &mut start_ops,
-            &mut on_start,
-        )?;
+        let mut c = Compiler::new(loaded, &names, StepKind::OnStart, None, &mut add);
+        c.list(&src.on_start, 0)?;
+        let (start_ops, on_start) = (c.ops, c.requests);
         let mut tasks = Vec::with_capacity(src.tasks.len());
         for &(file, raw) in &src.tasks {
             let head = add(file, raw, StepKind::Task, None, Nested::No)?;
@@ -278,19 +268,10 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
                 Some(list) => {
                     let inner: Vec<(usize, &RawStep)> =
                         list.get_ref().iter().map(|r| (file, r)).collect();
-                    let mut members = Vec::new();
-                    compile_list(
-                        loaded,
-                        &names,
-                        &inner,
-                        StepKind::Task,
-                        Some(head),
-                        1,
-                        &mut add,
-                        &mut ops,
-                        &mut members,
-                    )?;
-                    members
+                    let mut c = Compiler::new(loaded, &names, StepKind::Task, Some(head), &mut add);
+                    c.list(&inner, 1)?;
+                    ops = c.ops;
+                    c.requests
                 }
             };
             if let Some(t) = &raw.think {
@@ -298,19 +279,9 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             }
             tasks.push((head, members, Program { ops }));
         }
-        let mut on_stop = Vec::new();
-        let mut stop_ops = Vec::new();
-        compile_list(
-            loaded,
-            &names,
-            &src.on_stop,
-            StepKind::OnStop,
-            None,
-            0,
-            &mut add,
-            &mut stop_ops,
-            &mut on_stop,
-        )?;
+        let mut c = Compiler::new(loaded, &names, StepKind::OnStop, None, &mut add);
+        c.list(&src.on_stop, 0)?;
+        let (stop_ops, on_stop) = (c.ops, c.requests);
         let tasks = tasks
             .into_iter()
             .map(|(head, steps_of, program)| Task {

@@ -130,6 +130,15 @@ fn the_shipped_shop_scenario_does_what_it_means_as_the_server_sees_it() {
     let lists = request(&r, "list_items")["requests"].as_u64().unwrap();
     let views = request(&r, "view_item")["requests"].as_u64().unwrap();
     assert_eq!(views, 3 * lists, "{views} views for {lists} pages");
+    // The cart is viewed twice (repeat = 2) by every flow that did not stop at emptying it (stop_if).
+    let flows = request(&r, "browse_and_buy")["requests"].as_u64().unwrap();
+    let emptied = request(&r, "empty_cart")["requests"].as_u64().unwrap();
+    let carts = request(&r, "view_cart")["requests"].as_u64().unwrap();
+    assert_eq!(
+        carts,
+        2 * (flows - emptied),
+        "{carts} cart views, {flows} flows, {emptied} stopped"
+    );
     let c = shop_counters(&demo.url);
     let adds = request(&r, "add_to_cart")["requests"].as_u64().unwrap()
         + request(&r, "add_from_file")["requests"].as_u64().unwrap();

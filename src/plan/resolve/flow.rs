@@ -40,347 +40,297 @@ pub(super) fn control_keys(raw: &RawStep) -> [(&'static str, Option<Range<usize>
     ]
 }
 
-/// Compiles the nodes `list` (each with its file) into `ops`, adding the requests it may run to `requests`.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn compile_list(
-    loaded: &Loaded,
-    names: &Names,
-    list: &[(usize, &RawStep)],
-    kind: StepKind,
-    flow: Option<usize>,
-    depth: usize,
-    add: &mut AddStep<'_>,
-    ops: &mut Vec<Op>,
-    requests: &mut Vec<usize>,
-) -> Result<()> {
-    for &(file, raw) in list {
-        compile_node(
-            loaded,
-            names,
-            file,
-            raw,
-            kind,
-            flow,
-            depth,
-            Nested::Flow,
-            add,
-            ops,
-            requests,
-        )?;
-    }
-    Ok(())
+/// Compiles nodes into one program: its instructions, and the requests it may run.
+pub(super) struct Compiler<'a, 'f> {
+    pub loaded: &'a Loaded,
+    pub names: &'a Names,
+    /// The kind of the requests it resolves, and their flow's entry.
+    pub kind: StepKind,
+    pub flow: Option<usize>,
+    pub add: &'a mut AddStep<'f>,
+    pub ops: Vec<Op>,
+    pub requests: Vec<usize>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn compile_node(
-    loaded: &Loaded,
-    names: &Names,
-    file: usize,
-    raw: &RawStep,
-    kind: StepKind,
-    flow: Option<usize>,
-    depth: usize,
-    place: Nested,
-    add: &mut AddStep<'_>,
-    ops: &mut Vec<Op>,
-    requests: &mut Vec<usize>,
-) -> Result<()> {
-    let name = raw.name.get_ref().trim();
-    let shapes: Vec<(&str, Range<usize>)> = [
-        ("path", raw.path.as_ref().map(Spanned::span)),
-        ("steps", raw.steps.as_ref().map(Spanned::span)),
-        ("choose", raw.choose.as_ref().map(Spanned::span)),
-    ]
-    .into_iter()
-    .filter_map(|(k, s)| s.map(|s| (k, s)))
-    .collect();
-    if let [_, (second, span), ..] = shapes.as_slice() {
-        return Err(loaded
-            .error(file, span.clone(), format!("step `{name}` has both `{}` and `{second}`", shapes[0].0))
-            .with_help("a step is a request (path), a block (steps) or a choice (choose); nest them instead")
-            .into());
+impl<'a, 'f> Compiler<'a, 'f> {
+    pub fn new(
+        loaded: &'a Loaded,
+        names: &'a Names,
+        kind: StepKind,
+        flow: Option<usize>,
+        add: &'a mut AddStep<'f>,
+    ) -> Self {
+        Compiler {
+            loaded,
+            names,
+            kind,
+            flow,
+            add,
+            ops: Vec::new(),
+            requests: Vec::new(),
+        }
     }
-    if (raw.steps.is_some() || raw.choose.is_some()) && depth >= MAX_DEPTH {
-        let span = shapes[0].1.clone();
-        return Err(loaded
-            .error(
-                file,
-                span,
-                format!(
-                    "step `{name}` nests blocks {} deep; at most {MAX_DEPTH} levels are allowed",
-                    depth + 1
-                ),
-            )
-            .with_help("flatten it: a long scenario reads better as several tasks or flows")
-            .into());
+
+    /// Compiles the nodes `list` (each with its file), `depth` blocks deep.
+    pub fn list(&mut self, list: &[(usize, &RawStep)], depth: usize) -> Result<()> {
+        for &(file, raw) in list {
+            self.node(file, raw, depth, Nested::Flow)?;
+        }
+        Ok(())
     }
-    // repeat / for_each
-    if let (Some(r), Some(f)) = (&raw.repeat, &raw.for_each) {
-        let _ = r;
-        return Err(loaded
-            .error(file, f.span(), format!("step `{name}` has both `repeat` and `for_each`"))
-            .with_help("put one loop in a block of the other: { name = \"...\", repeat = 3, steps = [ { ..., for_each = \"ids\" } ] }")
-            .into());
-    }
-    if let Some(a) = &raw.as_name
-        && raw.for_each.is_none()
-    {
-        return Err(loaded
-            .error(
-                file,
-                a.span(),
-                format!("step `{name}`: `as` names the item of a `for_each`, and it has none"),
-            )
-            .into());
-    }
-    let mut frame = None;
-    if let Some(r) = &raw.repeat {
-        let n = *r.get_ref();
-        if !(0..=MAX_REPEAT).contains(&n) {
+
+    fn node(&mut self, file: usize, raw: &RawStep, depth: usize, place: Nested) -> Result<()> {
+        let (loaded, names) = (self.loaded, self.names);
+        let name = raw.name.get_ref().trim();
+        let shapes: Vec<(&str, Range<usize>)> = [
+            ("path", raw.path.as_ref().map(Spanned::span)),
+            ("steps", raw.steps.as_ref().map(Spanned::span)),
+            ("choose", raw.choose.as_ref().map(Spanned::span)),
+        ]
+        .into_iter()
+        .filter_map(|(k, s)| s.map(|s| (k, s)))
+        .collect();
+        if let [_, (second, span), ..] = shapes.as_slice() {
+            return Err(loaded
+                .error(file, span.clone(), format!("step `{name}` has both `{}` and `{second}`", shapes[0].0))
+                .with_help("a step is a request (path), a block (steps) or a choice (choose); nest them instead")
+                .into());
+        }
+        if (raw.steps.is_some() || raw.choose.is_some()) && depth >= MAX_DEPTH {
+            let span = shapes[0].1.clone();
             return Err(loaded
                 .error(
                     file,
-                    r.span(),
-                    format!("`repeat` must be between 0 and {MAX_REPEAT}, got {n}"),
+                    span,
+                    format!(
+                        "step `{name}` nests blocks {} deep; at most {MAX_DEPTH} levels are allowed",
+                        depth + 1
+                    ),
+                )
+                .with_help("flatten it: a long scenario reads better as several tasks or flows")
+                .into());
+        }
+        // repeat / for_each
+        if let (Some(r), Some(f)) = (&raw.repeat, &raw.for_each) {
+            let _ = r;
+            return Err(loaded
+                .error(file, f.span(), format!("step `{name}` has both `repeat` and `for_each`"))
+                .with_help("put one loop in a block of the other: { name = \"...\", repeat = 3, steps = [ { ..., for_each = \"ids\" } ] }")
+                .into());
+        }
+        if let Some(a) = &raw.as_name
+            && raw.for_each.is_none()
+        {
+            return Err(loaded
+                .error(
+                    file,
+                    a.span(),
+                    format!("step `{name}`: `as` names the item of a `for_each`, and it has none"),
                 )
                 .into());
         }
-        let f = names.new_frame();
-        ops.push(Op::Repeat {
-            frame: f,
-            times: n as u32,
-            end: usize::MAX,
-        });
-        frame = Some((f, ops.len() - 1));
-        names.scope.borrow_mut().push(LoopVar {
-            item: None,
-            frame: f,
-        });
-    }
-    if let Some(list) = &raw.for_each {
-        let list_name = list.get_ref().trim();
-        let list_name = list_name
-            .strip_prefix("{{")
-            .and_then(|l| l.strip_suffix("}}"))
-            .map_or(list_name, str::trim);
-        let Some(slot) = names.captures.iter().position(|c| c == list_name) else {
-            let e = loaded.error(
-                file,
-                list.span(),
-                format!("`for_each`: no capture is named `{list_name}`"),
-            );
-            return Err(match crate::scenario::error::did_you_mean(list_name, names.captures.iter().map(String::as_str)) {
-                Some(best) => e.with_help(format!("did you mean `{best}`?")),
-                None => e.with_help("for_each walks a list captured earlier: capture = { ids = { json = \"$.items[*].id\", pick = \"all\" } }"),
+        let mut frame = None;
+        if let Some(r) = &raw.repeat {
+            let n = *r.get_ref();
+            if !(0..=MAX_REPEAT).contains(&n) {
+                return Err(loaded
+                    .error(
+                        file,
+                        r.span(),
+                        format!("`repeat` must be between 0 and {MAX_REPEAT}, got {n}"),
+                    )
+                    .into());
             }
-            .into());
-        };
-        let item = match &raw.as_name {
-            Some(a) => {
-                let n = a.get_ref().trim();
-                let valid = !n.is_empty()
-                    && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && !n.starts_with(|c: char| c.is_ascii_digit());
-                if !valid
-                    || n == "index"
-                    || n == "status"
-                    || template::BUILTINS.iter().any(|(b, _)| *b == n)
-                {
-                    return Err(loaded
-                        .error(file, a.span(), format!("`as = \"{n}\"`: not a name a loop item can take"))
-                        .with_help("use letters, digits and `_`, and not a built-in (index, status, vu, ...)")
-                        .into());
-                }
-                if names.captures.iter().any(|c| c == n) {
-                    return Err(loaded
-                        .error(
-                            file,
-                            a.span(),
-                            format!(
-                                "`as = \"{n}\"` would hide the capture `{n}`; pick another name"
-                            ),
-                        )
-                        .into());
-                }
-                n.to_string()
-            }
-            None => "item".to_string(),
-        };
-        let f = names.new_frame();
-        ops.push(Op::ForEach {
-            frame: f,
-            list: slot,
-            end: usize::MAX,
-        });
-        frame = Some((f, ops.len() - 1));
-        names.scope.borrow_mut().push(LoopVar {
-            item: Some(item),
-            frame: f,
-        });
-    }
-    let body = ops.len();
-    // `if` is judged for each run of the node: inside its loop, with the loop's variables.
-    let mut compiled = || -> Result<Option<usize>> {
-        let unless = match &raw.if_cond {
-            Some(c) => {
-                ops.push(Op::Unless {
-                    cond: condition(loaded, names, file, c, "if")?,
-                    to: usize::MAX,
-                });
-                Some(ops.len() - 1)
-            }
-            None => None,
-        };
-        compile_body(
-            loaded, names, file, raw, kind, flow, depth, place, add, ops, requests,
-        )?;
-        Ok(unless)
-    };
-    let unless = compiled();
-    if frame.is_some() {
-        names.scope.borrow_mut().pop();
-    }
-    let unless = unless?;
-    // In a loop, a false `if` skips to the next run; else it skips the whole step, its `stop_if` included.
-    if frame.is_some()
-        && let Some(at) = unless
-    {
-        let next = ops.len();
-        if let Op::Unless { to, .. } = &mut ops[at] {
-            *to = next;
+            let f = names.new_frame();
+            self.ops.push(Op::Repeat {
+                frame: f,
+                times: n as u32,
+                end: usize::MAX,
+            });
+            frame = Some((f, self.ops.len() - 1));
+            names.scope.borrow_mut().push(LoopVar {
+                item: None,
+                frame: f,
+            });
         }
-    }
-    if let Some((f, at)) = frame {
-        ops.push(Op::Next { frame: f, body });
-        let end = ops.len();
-        match &mut ops[at] {
-            Op::Repeat { end: e, .. } | Op::ForEach { end: e, .. } => *e = end,
-            _ => {}
-        }
-    }
-    if let Some(c) = &raw.stop_if {
-        ops.push(Op::StopIf(condition(loaded, names, file, c, "stop_if")?));
-    }
-    if frame.is_none()
-        && let Some(at) = unless
-    {
-        let end = ops.len();
-        if let Op::Unless { to, .. } = &mut ops[at] {
-            *to = end;
-        }
-    }
-    Ok(())
-}
-
-/// The node itself (a request, a block, a choice or nothing) and its `think`.
-#[allow(clippy::too_many_arguments)]
-fn compile_body(
-    loaded: &Loaded,
-    names: &Names,
-    file: usize,
-    raw: &RawStep,
-    kind: StepKind,
-    flow: Option<usize>,
-    depth: usize,
-    place: Nested,
-    add: &mut AddStep<'_>,
-    ops: &mut Vec<Op>,
-    requests: &mut Vec<usize>,
-) -> Result<()> {
-    let name = raw.name.get_ref().trim();
-    if raw.path.is_some() {
-        let i = add(file, raw, kind, flow, place)?;
-        ops.push(Op::Request(i));
-        requests.push(i);
-    } else if let Some(list) = &raw.steps {
-        not_on_block(loaded, file, raw, "a block of `steps`")?;
-        if list.get_ref().is_empty() {
-            return Err(loaded
-                .error(file, list.span(), format!("block `{name}` has no steps"))
-                .into());
-        }
-        let inner: Vec<(usize, &RawStep)> = list.get_ref().iter().map(|r| (file, r)).collect();
-        compile_list(
-            loaded,
-            names,
-            &inner,
-            kind,
-            flow,
-            depth + 1,
-            add,
-            ops,
-            requests,
-        )?;
-    } else if let Some(list) = &raw.choose {
-        not_on_block(loaded, file, raw, "a `choose`")?;
-        if list.get_ref().is_empty() {
-            return Err(loaded
-                .error(
+        if let Some(list) = &raw.for_each {
+            let list_name = list.get_ref().trim();
+            let list_name = list_name
+                .strip_prefix("{{")
+                .and_then(|l| l.strip_suffix("}}"))
+                .map_or(list_name, str::trim);
+            let Some(slot) = names.captures.iter().position(|c| c == list_name) else {
+                let e = loaded.error(
                     file,
                     list.span(),
-                    format!("`choose` of `{name}` has nothing to choose from"),
-                )
+                    format!("`for_each`: no capture is named `{list_name}`"),
+                );
+                return Err(match crate::scenario::error::did_you_mean(list_name, names.captures.iter().map(String::as_str)) {
+                    Some(best) => e.with_help(format!("did you mean `{best}`?")),
+                    None => e.with_help("for_each walks a list captured earlier: capture = { ids = { json = \"$.items[*].id\", pick = \"all\" } }"),
+                }
                 .into());
-        }
-        let at = ops.len();
-        ops.push(Op::Choose {
-            branches: Vec::new(),
-        });
-        let mut branches = Vec::new();
-        let mut jumps = Vec::new();
-        let mut total = 0u64;
-        for alt in list.get_ref() {
-            let weight = match &alt.weight {
-                None => 1,
-                Some(w) => {
-                    let v = *w.get_ref();
-                    if !(1..=1_000_000).contains(&v) {
+            };
+            let item = match &raw.as_name {
+                Some(a) => {
+                    let n = a.get_ref().trim();
+                    let valid = !n.is_empty()
+                        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        && !n.starts_with(|c: char| c.is_ascii_digit());
+                    if !valid
+                        || n == "index"
+                        || n == "status"
+                        || template::BUILTINS.iter().any(|(b, _)| *b == n)
+                    {
+                        return Err(loaded
+                            .error(file, a.span(), format!("`as = \"{n}\"`: not a name a loop item can take"))
+                            .with_help("use letters, digits and `_`, and not a built-in (index, status, vu, ...)")
+                            .into());
+                    }
+                    if names.captures.iter().any(|c| c == n) {
                         return Err(loaded
                             .error(
                                 file,
-                                w.span(),
-                                format!("`weight` must be between 1 and 1000000, got {v}"),
+                                a.span(),
+                                format!(
+                                    "`as = \"{n}\"` would hide the capture `{n}`; pick another name"
+                                ),
                             )
                             .into());
                     }
-                    v as u64
+                    n.to_string()
                 }
+                None => "item".to_string(),
             };
-            total += weight;
-            branches.push((total, ops.len()));
-            compile_node(
-                loaded,
-                names,
-                file,
-                alt,
-                kind,
-                flow,
-                depth + 1,
-                Nested::Choice,
-                add,
-                ops,
-                requests,
-            )?;
-            jumps.push(ops.len());
-            ops.push(Op::Jump(usize::MAX));
+            let f = names.new_frame();
+            self.ops.push(Op::ForEach {
+                frame: f,
+                list: slot,
+                end: usize::MAX,
+            });
+            frame = Some((f, self.ops.len() - 1));
+            names.scope.borrow_mut().push(LoopVar {
+                item: Some(item),
+                frame: f,
+            });
         }
-        let end = ops.len();
-        for j in jumps {
-            ops[j] = Op::Jump(end);
+        let body = self.ops.len();
+        // `if` is judged for each run of the node: inside its loop, with the loop's variables.
+        let mut compiled = || -> Result<Option<usize>> {
+            let unless = match &raw.if_cond {
+                Some(c) => {
+                    self.ops.push(Op::Unless {
+                        cond: condition(loaded, names, file, c, "if")?,
+                        to: usize::MAX,
+                    });
+                    Some(self.ops.len() - 1)
+                }
+                None => None,
+            };
+            self.body(file, raw, depth, place)?;
+            Ok(unless)
+        };
+        let unless = compiled();
+        if frame.is_some() {
+            names.scope.borrow_mut().pop();
         }
-        ops[at] = Op::Choose { branches };
-    } else if raw.think.is_none() {
-        return Err(loaded
-            .error(file, raw.name.span(), format!("step `{name}` has no `path`"))
-            .with_help("a step is a request (path = \"/...\"), a block (steps = [...]), a choice (choose = [...]) or a pause (think = \"1s\")")
-            .into());
-    } else {
-        not_on_block(loaded, file, raw, "a pause")?;
+        let unless = unless?;
+        // In a loop, a false `if` skips to the next run; else it skips the whole step, its `stop_if` included.
+        if frame.is_some()
+            && let Some(at) = unless
+        {
+            let next = self.ops.len();
+            if let Op::Unless { to, .. } = &mut self.ops[at] {
+                *to = next;
+            }
+        }
+        if let Some((f, at)) = frame {
+            self.ops.push(Op::Next { frame: f, body });
+            let end = self.ops.len();
+            match &mut self.ops[at] {
+                Op::Repeat { end: e, .. } | Op::ForEach { end: e, .. } => *e = end,
+                _ => {}
+            }
+        }
+        if let Some(c) = &raw.stop_if {
+            self.ops
+                .push(Op::StopIf(condition(loaded, names, file, c, "stop_if")?));
+        }
+        if frame.is_none()
+            && let Some(at) = unless
+        {
+            let end = self.ops.len();
+            if let Op::Unless { to, .. } = &mut self.ops[at] {
+                *to = end;
+            }
+        }
+        Ok(())
     }
-    if let Some(t) = &raw.think {
-        ops.push(Op::Think(think(loaded, file, t)?));
+
+    /// The node itself (a request, a block, a choice or nothing) and its `think`.
+    fn body(&mut self, file: usize, raw: &RawStep, depth: usize, place: Nested) -> Result<()> {
+        let loaded = self.loaded;
+        let name = raw.name.get_ref().trim();
+        if raw.path.is_some() {
+            let i = (self.add)(file, raw, self.kind, self.flow, place)?;
+            self.ops.push(Op::Request(i));
+            self.requests.push(i);
+        } else if let Some(list) = &raw.steps {
+            not_on_block(loaded, file, raw, "a block of `steps`")?;
+            if list.get_ref().is_empty() {
+                return Err(loaded
+                    .error(file, list.span(), format!("block `{name}` has no steps"))
+                    .into());
+            }
+            let inner: Vec<(usize, &RawStep)> = list.get_ref().iter().map(|r| (file, r)).collect();
+            self.list(&inner, depth + 1)?;
+        } else if let Some(list) = &raw.choose {
+            not_on_block(loaded, file, raw, "a `choose`")?;
+            if list.get_ref().is_empty() {
+                return Err(loaded
+                    .error(
+                        file,
+                        list.span(),
+                        format!("`choose` of `{name}` has nothing to choose from"),
+                    )
+                    .into());
+            }
+            let at = self.ops.len();
+            self.ops.push(Op::Choose {
+                branches: Vec::new(),
+            });
+            let mut branches = Vec::new();
+            let mut jumps = Vec::new();
+            let mut total = 0u64;
+            for alt in list.get_ref() {
+                let weight = alt
+                    .weight
+                    .as_ref()
+                    .map_or(Ok(1), |w| weight_value(loaded, file, w))?;
+                total += u64::from(weight);
+                branches.push((total, self.ops.len()));
+                self.node(file, alt, depth + 1, Nested::Choice)?;
+                jumps.push(self.ops.len());
+                self.ops.push(Op::Jump(usize::MAX));
+            }
+            let end = self.ops.len();
+            for j in jumps {
+                self.ops[j] = Op::Jump(end);
+            }
+            self.ops[at] = Op::Choose { branches };
+        } else if raw.think.is_none() {
+            return Err(loaded
+                .error(file, raw.name.span(), format!("step `{name}` has no `path`"))
+                .with_help("a step is a request (path = \"/...\"), a block (steps = [...]), a choice (choose = [...]) or a pause (think = \"1s\")")
+                .into());
+        } else {
+            not_on_block(loaded, file, raw, "a pause")?;
+        }
+        if let Some(t) = &raw.think {
+            self.ops.push(Op::Think(think(loaded, file, t)?));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// A `think` value: a duration or `{ between = [min, max] }` (or `{ constant = ... }`).

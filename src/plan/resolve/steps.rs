@@ -254,6 +254,21 @@ pub(super) fn status_list(
     Ok(codes)
 }
 
+/// A `weight`: 1..=1000000 (a task's, or an alternative's of `choose`).
+pub(super) fn weight_value(loaded: &Loaded, file: usize, w: &Spanned<i64>) -> Result<u32> {
+    let v = *w.get_ref();
+    if !(1..=1_000_000).contains(&v) {
+        return Err(loaded
+            .error(
+                file,
+                w.span(),
+                format!("`weight` must be between 1 and 1000000, got {v}"),
+            )
+            .into());
+    }
+    Ok(v as u32)
+}
+
 /// The task-level keys of `raw` (weight, tags, restart_session), refused unless `kind` is a task.
 pub(super) fn task_fields(
     loaded: &Loaded,
@@ -267,19 +282,7 @@ pub(super) fn task_fields(
         (None, _) => 1,
         // An alternative of `choose`: its weight is the choice's, read by the flow's compiler.
         (Some(_), _) if choice => 1,
-        (Some(w), StepKind::Task) => {
-            let v = *w.get_ref();
-            if !(1..=1_000_000).contains(&v) {
-                return Err(loaded
-                    .error(
-                        file,
-                        w.span(),
-                        format!("`weight` must be between 1 and 1000000, got {v}"),
-                    )
-                    .into());
-            }
-            v as u32
-        }
+        (Some(w), StepKind::Task) => weight_value(loaded, file, w)?,
         (Some(w), _) => return Err(task_only("weight", w.span())),
     };
     let tags = match (&raw.tags, kind) {
