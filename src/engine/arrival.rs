@@ -199,7 +199,7 @@ pub async fn run(
             Some(vu)
         });
     };
-    let finish = |busy: &mut JoinSet<Option<Vu>>, vu: Vu| {
+    let finish = |busy: &mut JoinSet<Option<Vu>>, mut vu: Vu| {
         busy.spawn(async move {
             vu.finish().await;
             None

@@ -159,6 +159,7 @@ pub async fn debug(
     }
     // Its last exchange is printed when it is dropped (`Tap::ended`), with its values then.
     user.finish().await;
+    drop(user);
     let summary = Summary {
         requests: printer.requests.load(Ordering::Relaxed),
         failed: printer.failed.load(Ordering::Relaxed),
