@@ -154,3 +154,75 @@ fn the_shipped_shop_scenario_does_what_it_means_as_the_server_sees_it() {
         "{c}"
     );
 }
+
+/// The same shop over HTTP/2 (h2c to `serve-demo`): the form login's cookies and CSRF token, the multipart upload
+/// of a binary file (the server answers its size and type, which the scenario checks) and the templated body file
+/// all go through the HTTP/2 client, and the server sees the same as over HTTP/1.1.
+#[test]
+fn the_shop_scenario_works_over_http2_binary_upload_included() {
+    let demo = Demo::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let shop = crate::util::root().join("scenarios/shop.toml");
+    let file = write(
+        dir.path(),
+        "shop_h2.toml",
+        &format!(
+            "include = {:?}\n[target]\nhost = \"{}\"\nhttp = \"2\"\n\
+             headers = {{ \"User-Agent\" = \"loadgen-shop/1.0\", Accept = \"application/json\" }}\n",
+            shop.to_string_lossy(),
+            demo.url
+        ),
+    );
+    let json = dir.path().join("shop_h2.json");
+    crate::util::loadgen([
+        "run",
+        &file.to_string_lossy(),
+        "-u",
+        "4",
+        "-r",
+        "100",
+        "--iterations",
+        "80",
+        "-q",
+        "--json",
+        &json.to_string_lossy(),
+    ])
+    .expect_code(0);
+    let r = crate::util::results(&json);
+    assert_eq!(r["totals"]["failures"], 0, "{r:#}");
+    assert!(request(&r, "shop_login")["requests"].as_u64() > Some(0));
+    let c = shop_counters(&demo.url);
+    assert_eq!(c["cart_adds_unlisted"], 0, "{c}");
+    assert_eq!(c["form_posts_bad_token"], 0, "{c}");
+    assert_eq!(
+        c["form_logins"],
+        request(&r, "shop_login")["requests"],
+        "{c}"
+    );
+    assert_eq!(
+        c["uploads"],
+        request(&r, "upload_avatar")["requests"],
+        "{c}"
+    );
+    // Every request of the run went over HTTP/2 (only this test's own debug requests are HTTP/1.x).
+    let addr = demo.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.write_all(format!("GET /api/debug/versions HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .expect("send");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    let v: serde_json::Value =
+        serde_json::from_str(text.split_once("\r\n\r\n").map_or("", |(_, b)| b)).expect("JSON");
+    // Each request is one HTTP/2 request, and each redirect it followed (the form login's 303) one more.
+    let total = r["totals"]["requests"].as_u64().unwrap();
+    let hops: u64 = r["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|q| q["redirects"].as_u64())
+        .sum();
+    assert!(hops > 0, "the form login's redirect was followed");
+    assert_eq!(v["http2"]["requests"], total + hops, "{v}");
+    // Over HTTP/1.x: only this test's two requests to the debug endpoints.
+    assert_eq!(v["http1"]["requests"], 2, "{v}");
+}
