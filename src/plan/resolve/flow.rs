@@ -40,6 +40,13 @@ pub(super) fn control_keys(raw: &RawStep) -> [(&'static str, Option<Range<usize>
     ]
 }
 
+/// The first of `keys` that the step writes, with where it is written.
+pub(super) fn first_written(
+    keys: impl IntoIterator<Item = (&'static str, Option<Range<usize>>)>,
+) -> Option<(&'static str, Range<usize>)> {
+    keys.into_iter().find_map(|(k, s)| s.map(|s| (k, s)))
+}
+
 /// Compiles nodes into one program: its instructions, and the requests it may run.
 pub(super) struct Compiler<'a, 'f> {
     pub loaded: &'a Loaded,
@@ -345,10 +352,7 @@ pub(super) fn think(loaded: &Loaded, file: usize, t: &Spanned<toml::Value>) -> R
 
 /// A node that is not a request refuses a request's keys.
 fn not_on_block(loaded: &Loaded, file: usize, raw: &RawStep, what: &str) -> Result<()> {
-    if let Some((key, span)) = request_keys(raw)
-        .into_iter()
-        .find_map(|(k, s)| s.map(|s| (k, s)))
-    {
+    if let Some((key, span)) = first_written(request_keys(raw)) {
         return Err(loaded
             .error(
                 file,
@@ -382,7 +386,13 @@ fn condition(
         match resolve_var(loaded, file, c.span(), &raw, names) {
             Ok(template::Resolved::Var(v)) => Ok(Operand::Var(v)),
             Ok(template::Resolved::Value(v)) => Ok(Operand::Text(v)),
-            Err(e) => {
+            Err(mut e) => {
+                // Said as a condition's name, not a template's variable.
+                if let Error::Scenario(se) = &mut e
+                    && let Some(rest) = se.message.strip_prefix("unknown template variable")
+                {
+                    se.message = format!("`{key}`: unknown name{rest}");
+                }
                 failed = Some(e);
                 Err(String::new())
             }

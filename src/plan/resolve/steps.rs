@@ -25,9 +25,7 @@ pub(super) fn resolve_step(
         return resolve_flow(loaded, file, raw, kind, in_flow, list, name);
     }
     if nested == Nested::No
-        && let Some((key, span)) = control_keys(raw)
-            .into_iter()
-            .find_map(|(k, s)| s.map(|s| (k, s)))
+        && let Some((key, span)) = first_written(control_keys(raw))
     {
         let whose = match kind {
             StepKind::Task => {
@@ -330,10 +328,7 @@ pub(super) fn resolve_flow(
             .into());
     }
     let request_keys = request_keys(raw);
-    if let Some((key, span)) = request_keys
-        .into_iter()
-        .find_map(|(k, s)| s.map(|s| (k, s)))
-    {
+    if let Some((key, span)) = first_written(request_keys) {
         return Err(loaded
             .error(
                 file,
@@ -343,10 +338,7 @@ pub(super) fn resolve_flow(
             .with_help("a flow's own keys are name, weight, tags, restart_session and think")
             .into());
     }
-    if let Some((key, span)) = control_keys(raw)
-        .into_iter()
-        .find_map(|(k, s)| s.map(|s| (k, s)))
-    {
+    if let Some((key, span)) = first_written(control_keys(raw)) {
         return Err(loaded
             .error(file, span, format!("flow `{name}`: `{key}` goes on one of its steps (or on a block of them), not on the flow's [[task]]"))
             .with_help("wrap the steps in a block: [[task.steps]] name = \"...\" repeat = 3 steps = [ ... ]")
