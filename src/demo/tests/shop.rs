@@ -42,6 +42,18 @@ fn ids(page: &Value) -> Vec<u64> {
         .collect()
 }
 
+/// `GET /api/cart` of the user with `token`, as JSON.
+async fn cart(c: &Client, s: &TestServer, token: &str) -> Value {
+    c.get(s.at("/api/cart"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn counters(c: &Client, s: &TestServer) -> Value {
     c.get(s.at("/api/debug/shop"))
         .send()
@@ -276,17 +288,9 @@ async fn cart_counts_adds_and_those_of_ids_never_listed_to_the_user() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(counters(&c, &s).await["cart_adds"], 5);
 
-    let cart: Value = c
-        .get(s.at("/api/cart"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alices_cart: Value = cart(&c, &s, &alice).await;
     assert_eq!(
-        cart,
+        alices_cart,
         json!({"items": [
             {"item_id": listed[0], "quantity": 3},
             {"item_id": listed[1], "quantity": 99},
@@ -294,15 +298,7 @@ async fn cart_counts_adds_and_those_of_ids_never_listed_to_the_user() {
         ], "count": 3})
     );
     // Bob's cart is his own.
-    let bobs_cart: Value = c
-        .get(s.at("/api/cart"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bobs_cart: Value = cart(&c, &s, &bob).await;
     assert_eq!(bobs_cart, json!({"items": [], "count": 0}));
 
     let r = c
