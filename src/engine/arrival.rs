@@ -157,7 +157,12 @@ pub async fn run(
         index: lane.index,
         count: lane.lanes,
     };
-    let cap = |whole: u64| shared.plan.whole_iterations().map_or(whole, |m| m.min(whole));
+    let cap = |whole: u64| {
+        shared
+            .plan
+            .whole_iterations()
+            .map_or(whole, |m| m.min(whole))
+    };
     // The schedule the lane follows: the plan's, from the start; after a change from the live UI (issue 19),
     // the new constant rate from the moment it was made, walked from its own iteration 0.
     let mut schedule = (

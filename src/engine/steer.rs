@@ -72,11 +72,6 @@ impl Steering {
         lock(&self.inner.applied).clone()
     }
 
-    /// How many changes were applied so far.
-    pub fn applied_count(&self) -> usize {
-        lock(&self.inner.applied).len()
-    }
-
     /// Resolves when a stop is asked.
     pub(super) async fn stopped(&self) {
         self.inner.stop.cancelled().await;

@@ -56,7 +56,7 @@ impl Settings {
 }
 
 impl Generator {
-    fn of(series: &[SeriesPoint], cores: usize) -> Generator {
+    pub(crate) fn of(series: &[SeriesPoint], cores: usize) -> Generator {
         // The last point covers the stop phase, where every user wakes at once to stop: its lag and CPU say
         // nothing about the measurements, so it is left out when there is anything else.
         let series = match series {
