@@ -388,6 +388,11 @@ mod tests {
     /// Runs `plan`'s schedule for its duration as the engine's scheduler does (sleep until the next step is
     /// due, step), on tokio's clock: under paused time, every step happens exactly when the schedule asks.
     async fn run_schedule(plan: &RunPlan) -> Timeline {
+        run_steered(plan, None).await
+    }
+
+    /// [`run_schedule`], with a change `(at, users, spawn_rate)` made from the live UI at `at`.
+    async fn run_steered(plan: &RunPlan, mut steer: Option<(Duration, u64, f64)>) -> Timeline {
         let started = Instant::now();
         let deadline = started + plan.duration;
         let mut schedule: Schedule<()> = Schedule::new(plan, started);
@@ -399,13 +404,23 @@ mod tests {
             done_at: None,
         };
         loop {
-            let Some(next) = schedule.next() else {
-                timeline.done_at = Some(Instant::now() - started);
-                break;
+            let steer_at = steer.map(|(at, ..)| started + at);
+            let next = match (schedule.next(), steer_at) {
+                (Some(n), _) => n,
+                (None, Some(at)) => at,
+                (None, None) => {
+                    timeline.done_at = Some(Instant::now() - started);
+                    break;
+                }
             };
             tokio::select! {
                 biased;
                 _ = tokio::time::sleep_until(deadline) => break,
+                _ = tokio::time::sleep_until(steer_at.unwrap_or(deadline)), if steer_at.is_some_and(|a| a <= next) => {
+                    if let Some((_, users, rate)) = steer.take() {
+                        schedule.steer(Instant::now(), users, rate);
+                    }
+                }
                 _ = tokio::time::sleep_until(next) => {
                     let (mut up, mut down) = (0, 0);
                     schedule.step(plan, Instant::now(), |_| up += 1, |()| down += 1);
@@ -488,5 +503,41 @@ mod tests {
             assert_eq!(t.steps, users as usize, "one step per user: {t:?}");
             assert_eq!(t.done_at, Some(t.changes.last().unwrap().0), "{t:?}");
         }
+    }
+
+    /// A change from the live UI (issue 19): from the users running then, the walk moves to the new number at
+    /// the new spawn rate, a user every 1/rate s, and holds there; the plan's later stages no longer count.
+    #[tokio::test(start_paused = true)]
+    async fn a_change_from_the_ui_moves_the_users_at_its_rate_and_holds() {
+        let plan = plan_of(
+            "stages = [\n{ duration = \"2s\", users = 10 }, { duration = \"10s\", users = 10 },\n\
+             { duration = \"2s\", users = 40 } ]",
+        );
+        // Down: 10 users at 3 s, to 4 at 2 users/s: one stops every 0.5 s from 3.5 s, 4 from 6 s on.
+        let t = run_steered(&plan, Some((Duration::from_secs(3), 4, 2.0))).await;
+        assert_eq!([t.at(2.99), t.at(3.0), t.at(3.49)], [10, 10, 10], "{t:?}");
+        assert_eq!(
+            [t.at(3.5), t.at(4.0), t.at(5.99), t.at(6.0)],
+            [9, 8, 5, 4],
+            "{t:?}"
+        );
+        // Held to the end: the plan's last stage (up to 40 users) never runs.
+        assert_eq!([t.at(11.9), t.at(13.9)], [4, 4], "{t:?}");
+        assert_eq!(t.stopped, 6, "{t:?}");
+        // Up: 10 users at 3 s, to 13 at 4 users/s: 11 at 3.25 s, 12 at 3.5 s, 13 at 3.75 s.
+        let t = run_steered(&plan, Some((Duration::from_secs(3), 13, 4.0))).await;
+        assert_eq!(
+            [t.at(3.24), t.at(3.25), t.at(3.5), t.at(3.75), t.at(13.9)],
+            [10, 11, 12, 13, 13],
+            "{t:?}"
+        );
+        // After the plan's own target stopped changing (a ramp that reached its users), a change still applies.
+        let plan = plan_of("users = 3\nspawn_rate = 100\nduration = \"20s\"");
+        let t = run_steered(&plan, Some((Duration::from_secs(5), 6, 1.0))).await;
+        assert_eq!(
+            [t.at(4.9), t.at(5.9), t.at(6.0), t.at(8.0), t.at(19.0)],
+            [3, 3, 4, 6, 6],
+            "{t:?}"
+        );
     }
 }

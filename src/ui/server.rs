@@ -95,6 +95,11 @@ pub(super) async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
             }
         }
     }
+    // Pages still connected get what was sent last (the end of the run) before they are cut.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
     conns.shutdown().await;
 }
 
@@ -444,7 +449,6 @@ async fn start(ctx: &Ctx, form: StartForm) -> Reply {
 fn events(ctx: &Ctx) -> Reply {
     let sub = ctx.board.subscribe();
     let (tx, rx) = mpsc::channel::<Bytes>(16);
-    let stop = ctx.stop.clone();
     tokio::spawn(async move {
         let mut rest = sub.rest;
         if tx.send(Bytes::from(sub.first)).await.is_err() || sub.ended {
@@ -454,7 +458,6 @@ fn events(ctx: &Ctx) -> Reply {
         ping.tick().await;
         loop {
             let next = tokio::select! {
-                _ = stop.cancelled() => return,
                 _ = ping.tick() => Bytes::from_static(b": ping\n\n"),
                 e = rest.recv() => match e {
                     Ok(e) => {
@@ -478,6 +481,11 @@ fn events(ctx: &Ctx) -> Reply {
     h.insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("text/event-stream"),
+    );
+    // The stream ends with the run: the connection goes with it (the server's shutdown waits for it).
+    h.insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
     );
     h.insert(
         hyper::header::CACHE_CONTROL,

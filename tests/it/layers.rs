@@ -55,6 +55,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "engine::probe",
             "engine::request",
             "engine::shared",
+            "engine::steer",
             "engine::tls",
             "engine::user",
             "engine::walk",
@@ -62,7 +63,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "preflight",
         ],
     ),
-    ("outputs", &["report", "watch", "compare", "merge"]),
+    ("outputs", &["report", "watch", "compare", "merge", "ui"]),
     ("apps", &["demo"]),
     ("commands", &["cli", "commands", "signals", "crate"]),
 ];

@@ -39,5 +39,6 @@ mod segments;
 // Issue 18, item 7: the built-in API's shop, from the server's side.
 mod shop_api;
 mod tls;
+mod ui_api;
 mod util;
 mod verdict;

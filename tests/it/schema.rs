@@ -300,8 +300,8 @@ fn key_set(v: &Value) -> BTreeSet<String> {
 }
 
 /// Top-level fields written only when they have something to say (`skip_serializing_if`), so files and
-/// renderings from before them are unchanged. Issue 17 item 3: `addresses`.
-const OPTIONAL: &[&str] = &["addresses"];
+/// renderings from before them are unchanged. Issue 17 item 3: `addresses`; issue 19: `manual`, `stopped_by`.
+const OPTIONAL: &[&str] = &["addresses", "manual", "stopped_by"];
 
 #[test]
 fn the_schema_requires_exactly_the_fields_loadgen_writes() {

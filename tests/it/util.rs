@@ -325,6 +325,14 @@ impl Running {
         }
     }
 
+    /// What the process printed on stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        self.stderr
+            .as_ref()
+            .map(Stream::snapshot)
+            .unwrap_or_default()
+    }
+
     /// Sends `signal` (`INT`, `TERM`, …) to the process.
     pub fn signal(&self, signal: &str) {
         let sent = Command::new("kill")
