@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -1160,6 +1161,99 @@ def language_run(args, cores, raw: Path) -> bool:
     return ok
 
 
+class PageReader:
+    """One live page open on `loadgen run --ui`: a client of its event stream (what the browser's EventSource
+    does), reading every event until the stream ends. It connects as soon as the port answers."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.events, self.bytes = port, 0, 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        deadline = time.monotonic() + 60
+        while not self.stopped.is_set() and time.monotonic() < deadline:
+            try:
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            return
+        sock.settimeout(30)
+        sock.sendall(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n".encode())
+        try:
+            while not self.stopped.is_set():
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                self.bytes += len(chunk)
+                self.events += chunk.count(b"\nevent: ") + chunk.startswith(b"event: ")
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+
+def ui_run(args, cores, raw: Path) -> bool:
+    """Issue 19 item 6: the CPU cost of the live UI with one page open, at 10,000 users (scenarios/ultimate.toml
+    against serve-demo): runs without and with `--ui` alternate, and loadgen's CPU per request is compared."""
+    tgt_core, tool_core = cores
+    secs = args.ui_duration
+    label, path = BUILDS[0]
+    users = 10_000
+    out()
+    out(f"== Live UI cost: scenarios/ultimate.toml ({users:,} users, -r 1000) against serve-demo, {secs} s per run, "
+        f"without and with `--ui` and one page reading its event stream, {args.ui_rounds} rounds ({label}) ==")
+    ok = True
+    got: dict[str, list[Sample]] = {"without --ui": [], "with --ui, one page open": []}
+    for rnd in range(args.ui_rounds):
+        for mode in got:
+            demo = Demo(tgt_core)
+            tag = f"ui-{'on' if 'with --ui' in mode else 'off'}-{rnd + 1}"
+            page = None
+            try:
+                js = raw / f"{tag}.json"
+                cmd = [str(path), "run", str(REPO / "scenarios" / "ultimate.toml"), "--host", demo.url,
+                       "-t", f"{secs}s", "-r", "1000", "-q", "--json", str(js)]
+                if "with --ui" in mode:
+                    port = free_port()
+                    cmd += ["--ui", f"127.0.0.1:{port}", "--ui-linger", "0s"]
+                    page = PageReader(port)
+                m = run_measured(cmd, tool_core, secs + 90, WANT_NOFILE, demo.proc.pid, raw, tag)
+            finally:
+                demo.stop()
+                if page:
+                    page.stop()
+            if m.timed_out or m.rc not in (0, 1) or not js.exists():
+                out(f"{tag} FAILED: " + m.explain_failure())
+                ok = False
+                continue
+            s, data = parse_loadgen(m, js, label)
+            got[mode].append(s)
+            seen = f", the page got {page.events} events ({page.bytes / 1024:,.0f} KiB)" if page else ""
+            if page and page.events < secs:
+                out(f"{tag}: the page got only {page.events} events in {secs} s")
+                ok = False
+            out(f"round {rnd + 1} {mode:<26} {s.requests:>10,} requests, {fmt(s.rps)} req/s, loadgen "
+                f"{s.m.cpu_s:.1f} s CPU = {fmt(s.us_per_req, 2)} µs/req, peak RSS {s.rss_mib:,.1f} MiB{seen}")
+    meds = {}
+    for mode, ss in got.items():
+        v = sorted(x.us_per_req for x in ss if x.us_per_req)
+        if v:
+            meds[mode] = v[len(v) // 2]
+    if len(meds) == 2:
+        off, on = meds.values()
+        out(f"median CPU per request: without {off:.2f} µs, with the UI {on:.2f} µs: x{on / off:.3f} "
+            f"({100 * (on / off - 1):+.1f} %; the bound is +2 %)")
+    return ok
+
+
 def latency_run(args, cores, raw: Path) -> bool:
     tgt_core, tool_core = cores
     secs, ref_secs = args.latency_duration, args.latency_ref_duration
@@ -1257,6 +1351,10 @@ def main() -> int:
     ap.add_argument("--language", action="store_true",
                     help="also the scenario-language flow (checks, regex capture, for_each) vs the auth flow, 1,000 users each")
     ap.add_argument("--language-duration", type=int, default=30, help="seconds of each scenario-language run")
+    ap.add_argument("--ui", action="store_true",
+                    help="also the live UI's cost: 10,000 users without and with --ui and one page open")
+    ap.add_argument("--ui-duration", type=int, default=30, help="seconds of each live UI run")
+    ap.add_argument("--ui-rounds", type=int, default=2, help="live UI: rounds (each runs without and with --ui)")
     ap.add_argument("--http2", action="store_true",
                     help="also HTTP/2 (h2c) against nginx: loadgen and h2load, 64 streams on one connection and on 64")
     ap.add_argument("--all", action="store_true", help="closed loop + --scale + --ultimate + --latency + --http2")
@@ -1298,6 +1396,7 @@ def main() -> int:
         args.ultimate_duration = min(args.ultimate_duration, 20)
         args.latency_duration = min(args.latency_duration, 10)
         args.language_duration = min(args.language_duration, 10)
+        args.ui_duration = min(args.ui_duration, 15)
         args.latency_ref_duration = min(args.latency_ref_duration, 5)
     if args.rounds < 1 or args.duration < 1 or args.scale_rounds < 1:
         ap.error("--rounds, --duration and --scale-rounds must be at least 1")
@@ -1339,6 +1438,7 @@ def main() -> int:
             (args.latency, lambda: latency_run(args, cores, raw)),
             (args.language, lambda: language_run(args, cores, raw)),
             (args.http2, lambda: http2_run(args, cores, raw)),
+            (args.ui, lambda: ui_run(args, cores, raw)),
             (args.all_cores and not args.no_closed, lambda: closed_loop(args, spread, oha, raw, all_cores=True)),
             (args.all_cores and args.scale, lambda: scale_run(args, spread, raw, all_cores=True)),
             (args.all_cores and args.ultimate, lambda: ultimate_run(args, spread, raw, all_cores=True)),

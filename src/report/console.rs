@@ -38,6 +38,16 @@ pub fn render(r: &RunResults) -> String {
             ""
         }
     );
+    // Issue 19: the load changed from the live UI.
+    for (i, m) in r.manual.iter().enumerate() {
+        let to = match (m.users, m.spawn_rate, m.rate) {
+            (_, _, Some(rate)) => format!("{} iterations/s", crate::plan::fmt_rate(rate)),
+            (Some(u), Some(sr), _) => format!("{u} users at {sr}/s"),
+            (Some(u), None, _) => format!("{u} users"),
+            _ => "?".into(),
+        };
+        let _ = writeln!(s, "manual {}: at {:.1} s, changed from the live UI to {to}", i + 1, m.at_s);
+    }
     let _ = writeln!(
         s,
         "{:<8} {:<w$} {:>9} {:>16} | {:>8} {:>8} {:>8} {:>8} | {:>9} {:>10}",

@@ -591,7 +591,8 @@ fn over_time(s: &mut String, r: &RunResults) {
     );
 }
 
-/// Where each stage after the first starts, labelled "stage N", for the charts over time.
+/// Where each stage after the first starts, labelled "stage N", and each change made from the live UI
+/// ("manual N"), for the charts over time.
 fn stage_marks(r: &RunResults) -> Vec<(f64, String)> {
     let durations: Vec<f64> = match &r.settings.arrival {
         Some(a) => a.stages.iter().map(|s| s.duration_s).collect(),
@@ -609,6 +610,11 @@ fn stage_marks(r: &RunResults) -> Vec<(f64, String)> {
         }
         at += d;
     }
+    // Issue 19: the changes made from the live UI, where they were made.
+    for (i, m) in r.manual.iter().enumerate() {
+        marks.push((m.at_s, format!("manual {}", i + 1)));
+    }
+    marks.sort_by(|a, b| a.0.total_cmp(&b.0));
     marks
 }
 
