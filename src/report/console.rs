@@ -46,7 +46,12 @@ pub fn render(r: &RunResults) -> String {
             (Some(u), None, _) => format!("{u} users"),
             _ => "?".into(),
         };
-        let _ = writeln!(s, "manual {}: at {:.1} s, changed from the live UI to {to}", i + 1, m.at_s);
+        let _ = writeln!(
+            s,
+            "manual {}: at {:.1} s, changed from the live UI to {to}",
+            i + 1,
+            m.at_s
+        );
     }
     let _ = writeln!(
         s,

@@ -387,7 +387,9 @@ impl RunResults {
                         let planned = outcome.run_time.min(plan.duration);
                         Some(Iterations {
                             due: plan
-                                .iteration_share(a.due_by(planned).ceil() as u64)
+                                .iteration_share(
+                                    due_with_changes(a, planned, &outcome.manual).ceil() as u64,
+                                )
                                 .min(plan.max_iterations.unwrap_or(u64::MAX)),
                             started: outcome.iterations,
                             dropped: outcome.dropped,
@@ -436,6 +438,32 @@ impl RunResults {
         self.verdict = Some(v.clone());
         v
     }
+}
+
+/// The iterations an arrival rate made due by `planned` into the run, the rates changed from the live UI
+/// included: the plan's schedule to the first change, then each change's constant rate to the next.
+fn due_with_changes(
+    a: &crate::plan::Arrival,
+    planned: Duration,
+    manual: &[crate::engine::steer::Manual],
+) -> f64 {
+    use crate::engine::steer::Change;
+    let rates: Vec<(Duration, f64)> = manual
+        .iter()
+        .filter_map(|m| match m.change {
+            Change::Rate(r) => Some((m.at.min(planned), r)),
+            Change::Users { .. } => None,
+        })
+        .collect();
+    let Some(&(first, _)) = rates.first() else {
+        return a.due_by(planned);
+    };
+    let mut due = a.due_by(first);
+    for (i, &(at, rate)) in rates.iter().enumerate() {
+        let to = rates.get(i + 1).map_or(planned, |n| n.0);
+        due += rate * to.saturating_sub(at).as_secs_f64();
+    }
+    due
 }
 
 /// Issue 19: the changes made from the live UI, as the results keep them.
@@ -676,5 +704,40 @@ mod tests {
         let stop = Generator::of(&[point(Some(20.0), 1.0), point(Some(99.0), 80.0)], 1);
         assert!(stop.warnings.is_empty(), "{:?}", stop.warnings);
         assert_eq!(stop.lag_ms_max, 1.0);
+    }
+
+    /// An arrival rate changed from the live UI: the iterations due follow the plan to the first change, then
+    /// each change's rate (so a run steered down is not judged short of the plan's rate, nor one steered up
+    /// excused).
+    #[test]
+    fn iterations_due_follow_the_rates_changed_from_the_ui() {
+        use crate::engine::steer::{Change, Manual};
+        use crate::plan::{Arrival, RateStage};
+        let a = Arrival {
+            stages: vec![RateStage {
+                duration: Duration::ZERO,
+                rate: 10.0,
+            }],
+            queue_timeout: Duration::from_secs(1),
+        };
+        let s = Duration::from_secs;
+        assert_eq!(due_with_changes(&a, s(60), &[]), 600.0);
+        let m = |at: u64, change| Manual { at: s(at), change };
+        let changes = [
+            m(20, Change::Rate(50.0)),
+            // A users change (a closed model's) does not count here.
+            m(
+                25,
+                Change::Users {
+                    users: 1,
+                    spawn_rate: 1.0,
+                },
+            ),
+            m(30, Change::Rate(1.0)),
+        ];
+        // 20 s at 10/s, 10 s at 50/s, 30 s at 1/s.
+        assert_eq!(due_with_changes(&a, s(60), &changes), 200.0 + 500.0 + 30.0);
+        // Interrupted at 25 s: 20 s at 10/s, 5 s at 50/s.
+        assert_eq!(due_with_changes(&a, s(25), &changes), 200.0 + 250.0);
     }
 }
