@@ -1167,9 +1167,39 @@ class PageReader:
 
     def __init__(self, port: int) -> None:
         self.port, self.events, self.bytes = port, 0, 0
+        # CPU seconds of loadgen's threads by name, sampled while it runs: the UI's own thread
+        # (`loadgen-live-ui`) is its cost, measured apart from the noise of the whole process.
+        self.threads: dict[str, float] = {}
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
+        self.sampler = threading.Thread(target=self._sample, daemon=True)
+        self.sampler.start()
+
+    def _sample(self) -> None:
+        needle = f"127.0.0.1:{self.port}".encode()
+        pid, tick, seen = None, os.sysconf("SC_CLK_TCK"), {}
+        while not self.stopped.is_set():
+            if pid is None:
+                for d in os.listdir("/proc"):
+                    try:
+                        if d.isdigit() and needle in Path(f"/proc/{d}/cmdline").read_bytes() and d != str(os.getpid()):
+                            pid = d
+                            break
+                    except OSError:
+                        continue
+            if pid is not None:
+                try:
+                    for tid in os.listdir(f"/proc/{pid}/task"):
+                        st = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+                        name = st[st.index("(") + 1:st.rindex(")")]
+                        f = st[st.rindex(")") + 2:].split()
+                        seen[tid] = (name, (int(f[11]) + int(f[12])) / tick)
+                except OSError:
+                    pass  # the process or a thread ended between the listing and the read
+            time.sleep(0.2)
+        for name, cpu in seen.values():
+            self.threads[name] = self.threads.get(name, 0.0) + cpu
 
     def _read(self) -> None:
         deadline = time.monotonic() + 60
@@ -1198,6 +1228,7 @@ class PageReader:
     def stop(self) -> None:
         self.stopped.set()
         self.thread.join(timeout=5)
+        self.sampler.join(timeout=5)
 
 
 def ui_run(args, cores, raw: Path) -> bool:
@@ -1230,13 +1261,20 @@ def ui_run(args, cores, raw: Path) -> bool:
                 demo.stop()
                 if page:
                     page.stop()
-            if m.timed_out or m.rc not in (0, 1) or not js.exists():
+            # Exit 3 (INVALID: loadgen's CPU or lag said the machine was too busy) is still a whole run to weigh.
+            if m.timed_out or m.rc not in (0, 1, 3) or not js.exists():
                 out(f"{tag} FAILED: " + m.explain_failure())
                 ok = False
                 continue
             s, data = parse_loadgen(m, js, label)
             got[mode].append(s)
-            seen = f", the page got {page.events} events ({page.bytes / 1024:,.0f} KiB)" if page else ""
+            seen = ""
+            if page:
+                ui_cpu = page.threads.get("loadgen-live-ui", 0.0)
+                seen = (f", the page got {page.events} events ({page.bytes / 1024:,.0f} KiB); the UI's thread "
+                        f"{ui_cpu:.2f} s CPU = {100 * ui_cpu / max(s.m.cpu_s, 1e-9):.2f} % of loadgen's")
+            if m.rc == 3:
+                seen += " [INVALID run: the machine was busy]"
             if page and page.events < secs:
                 out(f"{tag}: the page got only {page.events} events in {secs} s")
                 ok = False

@@ -29,6 +29,11 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
 
 /// `loadgen ui`: the live UI's start form first, then the run as `run --ui` does it.
 pub async fn ui(mut args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
+    if args.debug.is_some() {
+        return Err(Error::Usage(
+            "--debug sends no load: use `loadgen run FILE --debug N`, not `loadgen ui`".into(),
+        ));
+    }
     if args.ui.is_none() {
         args.ui = crate::ui::DEFAULT_ADDR.parse().ok();
     }
