@@ -50,6 +50,11 @@ pub enum Command {
         after_help = "Examples:\n  loadgen merge seg-0.json seg-1.json seg-2.json seg-3.json --json merged.json --html report.html\n\nCounts are added, latency histograms merged exactly (percentiles are those of all requests together), time series aligned on wall-clock seconds, and the gates evaluated on the merged results. Exit codes: 0 passed, 1 failed (a gate failed, a segment was ended by a gate, or without gates a request failed), 2 inputs that do not belong together (different scenarios, schema versions, segment counts, or a segment given twice) or unreadable, 3 a segment's run was invalid or a segment is missing, 130 a segment was interrupted. Missing segments are reported and the result is marked incomplete."
     )]
     Merge(MergeArgs),
+    /// Open the live web UI with a start form (users, rate, duration, host), then run the scenario from it.
+    #[command(
+        after_help = "Examples:\n  loadgen ui scenarios/stress.toml --demo\n  loadgen ui scenarios/stress.toml --host http://127.0.0.1:8000 --ui 127.0.0.1:8089\n\nThe page is at http://127.0.0.1:8089/ unless --ui says otherwise; every `run` option applies (the form's values override the scenario's, as -u/-r/--rate/-t/--host do). Exit codes: those of `run`."
+    )]
+    Ui(Box<RunArgs>),
     /// Serve the built-in reference authentication API (the target of the shipped scenarios).
     #[command(
         after_help = "Examples:\n  loadgen serve-demo --addr 127.0.0.1:8000\n  loadgen serve-demo --latency 5ms --jitter exp:20ms --error-rate 0.01"
@@ -156,6 +161,35 @@ pub struct RunArgs {
         env = "LOADGEN_PROGRESS_INTERVAL"
     )]
     pub progress_interval: Duration,
+    // Issue 19: the live web UI.
+    /// Serve a live page of the run at ADDR (default 127.0.0.1:8089, Locust's port): the statistics, charts,
+    /// gates and failures as they stand, a Stop button, and the users (or arrival rate) changed while it runs.
+    /// After the run the page stays up with the verdict and links to the report for --ui-linger.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = crate::ui::DEFAULT_ADDR,
+        require_equals = false
+    )]
+    pub ui: Option<SocketAddr>,
+    /// Allow --ui on an address other than loopback (reachable from other machines): every request then needs
+    /// the access token, which is printed in the page's URL.
+    #[arg(long)]
+    pub ui_remote: bool,
+    /// The access token for --ui (at least 16 letters, digits, - or _); one is made when --ui-remote has none.
+    /// Setting it makes every request need it, on loopback too.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "LOADGEN_UI_TOKEN",
+        hide_env_values = true
+    )]
+    pub ui_token: Option<String>,
+    /// With --ui: how long the page stays up after the run, with the verdict and the links to the report and
+    /// the results (Ctrl-C ends it sooner; the exit status is the run's).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    pub ui_linger: Duration,
     // Issue 18 item 6: `--debug N`.
     /// Send no load: run ONE user (its on_start, N tasks picked as usual, its on_stop) and print each request
     /// as sent and each answer as received (headers, body excerpts up to 1 KiB) on stdout, secrets masked.
@@ -166,7 +200,7 @@ pub struct RunArgs {
         value_parser = parse_debug,
         conflicts_with_all = [
             "users", "spawn_rate", "rate", "duration", "iterations", "segment", "no_fail_on_errors",
-            "json", "junit", "markdown", "html", "csv", "start_at", "metrics_addr",
+            "json", "junit", "markdown", "html", "csv", "start_at", "metrics_addr", "ui",
         ]
     )]
     pub debug: Option<u64>,

@@ -57,6 +57,7 @@ pub mod results;
 pub mod scenario;
 pub mod shown;
 pub mod signals;
+pub mod ui;
 pub mod validity;
 pub mod verdict;
 pub mod watch;
@@ -91,6 +92,7 @@ pub async fn run(cli: Cli) -> ExitStatus {
     let quiet = cli.quiet;
     let result = match cli.command {
         Command::Run(args) => commands::run::run(*args, quiet).await,
+        Command::Ui(args) => commands::run::ui(*args, quiet).await,
         Command::Check(args) => commands::check::run(args, quiet).await,
         Command::Report(args) => commands::report::run(args, quiet),
         Command::Compare(args) => commands::compare::run(args),

@@ -293,6 +293,14 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
                 .map(|r| r.addresses.as_slice())
                 .collect::<Vec<_>>(),
         ),
+        // Changes from the live UI are made to one process (steering is off under --segment): a single file's
+        // are kept; segments that disagree have none that holds for the whole.
+        manual: if all.iter().all(|r| r.manual == first.manual) {
+            first.manual.clone()
+        } else {
+            Vec::new()
+        },
+        stopped_by: all.iter().find_map(|r| r.stopped_by.clone()),
     };
     merged.gates = GateSummary::of(
         evaluate_gates(&merged, &first.gates.results),
@@ -488,6 +496,7 @@ fn span(r: &RunResults, w: Window) -> (f64, f64) {
     };
     match w {
         Window::Run => (0.0, s.duration_s),
+        Window::Manual(n) => crate::results::ManualStage::span(&r.manual, n, r.duration_s),
         Window::Stage(n) => {
             let start: f64 = stage_ends
                 .iter()

@@ -6,7 +6,7 @@
 //! "run completed" case, the results file's `verdict`).
 //!
 //! The rules, first match wins:
-//! 1. interrupted (SIGINT/SIGTERM) → INTERRUPTED, exit 130;
+//! 1. interrupted (SIGINT/SIGTERM, or the live UI's Stop button) → INTERRUPTED, exit 130;
 //! 2. loadgen could not keep its plan ([`crate::validity`]) → INVALID, exit 3: the figures are no verdict on
 //!    the server;
 //! 3. ended early by a failed gate (`[gates] abort_on_fail`) → FAIL, exit 1;
@@ -57,7 +57,12 @@ fn judge(r: &RunResults) -> (Outcome, String) {
         return (
             Outcome::Interrupted,
             with_gates(format!(
-                "stopped after {:.1} s of {}; the figures cover what ran",
+                "stopped{} after {:.1} s of {}; the figures cover what ran",
+                if r.stopped_by.as_deref() == Some("ui") {
+                    " from the live UI"
+                } else {
+                    ""
+                },
                 r.duration_s,
                 if planned > 0.0 {
                     format!("{planned:.0} s")

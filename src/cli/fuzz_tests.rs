@@ -208,7 +208,7 @@ fn accepted(cli: Cli) -> Result<(), TestCaseError> {
                 }
             }
         }
-        Command::Run(_) | Command::Report(_) | Command::Merge(_) => {}
+        Command::Run(_) | Command::Ui(_) | Command::Report(_) | Command::Merge(_) => {}
     }
     Ok(())
 }

@@ -24,11 +24,23 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     if let Some(n) = args.debug {
         return super::debug::debug(args, n).await;
     }
+    go(args, quiet, false).await
+}
+
+/// `loadgen ui`: the live UI's start form first, then the run as `run --ui` does it.
+pub async fn ui(mut args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
+    if args.ui.is_none() {
+        args.ui = crate::ui::DEFAULT_ADDR.parse().ok();
+    }
+    go(args, quiet, true).await
+}
+
+async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error> {
     // Resolved before starting anything, so a bad scenario costs nothing; with --demo the reference API's port
     // is not known yet, so the plan is resolved against a placeholder host (--demo conflicts with --host) and
     // pointed at the API once it listens (`demo_target`): resolution reads the host nowhere else.
     let demo_placeholder = args.demo.then(|| DEMO_PLACEHOLDER.to_string());
-    let mut plan = load_plan(&args.scenario, &args.overrides, demo_placeholder)?;
+    let mut plan = load_plan(&args.scenario, &args.overrides, demo_placeholder.clone())?;
     if let Some(at) = args.start_at {
         check_start_at(at)?;
     }
@@ -45,6 +57,24 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         }
         None => None,
     };
+    // Issue 19: the live UI, bound before any traffic too; with `loadgen ui`, its start form decides the plan.
+    let (starts, mut start_asks) = tokio::sync::mpsc::channel(1);
+    let ui = match args.ui {
+        Some(addr) => Some(start_ui(&args, addr, form.then_some(starts), quiet).await?),
+        None => None,
+    };
+    if let Some(ui) = &ui
+        && form
+    {
+        match wait_for_form(&args, &plan, ui, &mut start_asks, quiet).await {
+            Some(p) => plan = p,
+            None => {
+                ui.board
+                    .hello(crate::ui::Hello::of(&plan, crate::ui::Phase::Ended));
+                return Ok(ExitStatus::Interrupted);
+            }
+        }
+    }
 
     let demo = if args.demo {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -85,7 +115,14 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     }
     check_descriptors(plan.users, args.demo);
 
-    let signals = engine::Signals::default();
+    let signals = engine::Signals {
+        steering: ui.as_ref().map(|u| u.steering.clone()).unwrap_or_default(),
+        ..engine::Signals::default()
+    };
+    if let Some(ui) = &ui {
+        ui.board
+            .hello(crate::ui::Hello::of(&plan, crate::ui::Phase::Running));
+    }
     let signal_task =
         tokio::spawn(Stops::listen().watch_run(signals.interrupt.clone(), signals.abort.clone()));
     // The checks first, then the common start: segments that wait for --start-at begin together whatever
@@ -102,6 +139,9 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         if let Some(server) = demo {
             let _ = tokio::task::spawn_blocking(move || server.shutdown()).await;
         }
+        if let Some(ui) = ui {
+            ui.shutdown().await;
+        }
         return Ok(ready);
     }
     let run_id = engine::new_run_id();
@@ -115,15 +155,22 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         watch::GateWatch::new(plan.clone(), quiet),
         (!quiet).then(|| watch::TargetWatch::new(plan.host_display(), !args.demo)),
     );
+    let page = match &ui {
+        Some(ui) => Some(crate::ui::board::Watch::start(&plan, ui)?),
+        None => None,
+    };
     let mut observers = (
         report::progress::Progress::new(plan.duration, plan.users, !quiet, args.progress_interval),
-        (live, watches),
+        ((live, page), watches),
     );
     let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await?;
-    let (progress, (live, (gate_watch, _))) = observers;
+    let (progress, ((live, page), (gate_watch, _))) = observers;
     progress.finish().await;
     // The live files are rewritten from the results below.
     live.finish().await;
+    if let Some(page) = page {
+        page.finish().await;
+    }
     signal_task.abort();
     if let Some(server) = demo {
         // shutdown() joins the server's thread: keep it off the async workers.
@@ -143,6 +190,10 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
             eprintln!("results written to {}", written.join(", "));
         }
     }
+    if let Some(ui) = ui {
+        ui.board.finish(&results);
+        linger(ui, args.ui_linger, quiet).await;
+    }
     if let Some(server) = metrics {
         serve_final_metrics(server, &published, args.metrics_grace, quiet).await;
     }
@@ -150,6 +201,135 @@ pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         return Err(e);
     }
     Ok(verdict.exit_status())
+}
+
+/// Starts the live UI server on `addr` (issue 19) and says where it is.
+async fn start_ui(
+    args: &RunArgs,
+    addr: std::net::SocketAddr,
+    starts: Option<tokio::sync::mpsc::Sender<crate::ui::StartAsk>>,
+    quiet: bool,
+) -> Result<crate::ui::UiServer, Error> {
+    let opts = crate::ui::UiOptions {
+        addr,
+        remote: args.ui_remote,
+        token: args.ui_token.clone(),
+    };
+    let server =
+        crate::ui::UiServer::start(&opts, Default::default(), Default::default(), starts).await?;
+    if server.remote() {
+        eprintln!(
+            "warning: the live UI listens on {}, reachable from other machines: anyone with its URL (token \
+             included) can watch and stop the run. Serve it on loopback and use an SSH tunnel where you can",
+            server.local_addr()
+        );
+    }
+    // Printed even with -q: it is how the page is found (tests wait for this line).
+    let _ = quiet;
+    eprintln!("live UI on {}", server.url());
+    Ok(server)
+}
+
+/// `loadgen ui`: waits for the start form, and resolves the plan again with its values (a value the plan
+/// refuses is answered on the page, which asks again). `None` when interrupted first.
+async fn wait_for_form(
+    args: &RunArgs,
+    plan: &plan::RunPlan,
+    ui: &crate::ui::UiServer,
+    asks: &mut tokio::sync::mpsc::Receiver<crate::ui::StartAsk>,
+    quiet: bool,
+) -> Option<plan::RunPlan> {
+    let mut hello = crate::ui::Hello::of(plan, crate::ui::Phase::Waiting);
+    let defaults = crate::ui::board::Form::of(plan, args.demo);
+    hello.form = Some(defaults.clone());
+    ui.board.hello(hello);
+    if !quiet {
+        eprintln!("open the page to start the run (Ctrl-C to quit)");
+    }
+    let mut stops = Stops::listen();
+    loop {
+        let (form, answer) = tokio::select! {
+            ask = asks.recv() => ask?,
+            _ = stops.next() => return None,
+        };
+        let demo_placeholder = args.demo.then(|| DEMO_PLACEHOLDER.to_string());
+        let resolved = form_overrides(&args.overrides, &form, &defaults, args.demo).and_then(|o| {
+            load_plan(&args.scenario, &o, demo_placeholder).map_err(|e| e.to_string())
+        });
+        match resolved {
+            Ok(p) => {
+                let _ = answer.send(Ok(()));
+                return Some(p);
+            }
+            Err(e) => {
+                let _ = answer.send(Err(e));
+            }
+        }
+    }
+}
+
+/// The command line's overrides with the form's values on top: only those the user changed from the
+/// defaults shown (a scenario with stages takes no --users, so an unchanged users field must not become one).
+fn form_overrides(
+    o: &crate::cli::Overrides,
+    form: &crate::ui::StartForm,
+    defaults: &crate::ui::board::Form,
+    demo: bool,
+) -> Result<crate::cli::Overrides, String> {
+    let mut o = o.clone();
+    if let Some(u) = form.users.filter(|u| *u != defaults.users) {
+        o.users = Some(u);
+    }
+    if let Some(r) = form.spawn_rate.filter(|r| Some(*r) != defaults.spawn_rate) {
+        o.spawn_rate = Some(r);
+    }
+    if let Some(r) = form.rate.filter(|r| Some(*r) != defaults.rate) {
+        o.rate = Some(r);
+    }
+    if let Some(d) = form
+        .duration
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| *d != defaults.duration)
+    {
+        o.duration = Some(crate::cli::parse_duration(d).map_err(|e| format!("duration: {e}"))?);
+    }
+    if let Some(h) = form
+        .host
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+    {
+        if demo {
+            if Some(h) != defaults.host.as_deref() {
+                return Err(
+                    "the target is the built-in API (--demo): the host cannot be changed".into(),
+                );
+            }
+        } else if Some(h) != defaults.host.as_deref() {
+            o.host = Some(h.to_string());
+        }
+    }
+    Ok(o)
+}
+
+/// Keeps the page up after the run, with its verdict and links, for `linger` or until Ctrl-C.
+async fn linger(ui: crate::ui::UiServer, linger: std::time::Duration, quiet: bool) {
+    if !linger.is_zero() {
+        if !quiet {
+            eprintln!(
+                "the live UI stays up at {} with the results for {} (Ctrl-C to quit now)",
+                ui.url(),
+                humantime::format_duration(linger)
+            );
+        }
+        let mut stops = Stops::listen();
+        tokio::select! {
+            _ = tokio::time::sleep(linger) => {}
+            _ = stops.next() => {}
+        }
+    }
+    ui.shutdown().await;
 }
 
 /// The host `run --demo` resolves its plan against, until the reference API listens.

@@ -153,27 +153,33 @@ pub async fn run(
         .due_by(shared.plan.duration)
         .ceil()
         .min(u64::MAX as f64) as u64;
-    let mut iterations = LaneIterations::new(
-        &weights,
-        shared.plan.segment,
-        Segment {
-            index: lane.index,
-            count: lane.lanes,
-        },
+    let lane_segment = Segment {
+        index: lane.index,
+        count: lane.lanes,
+    };
+    let cap = |whole: u64| {
         shared
             .plan
             .whole_iterations()
-            .map_or(whole, |m| m.min(whole)),
+            .map_or(whole, |m| m.min(whole))
+    };
+    // The schedule the lane follows: the plan's, from the start; after a change from the live UI (issue 19),
+    // the new constant rate from the moment it was made, walked from its own iteration 0.
+    let mut schedule = (
+        arrival.clone(),
+        lane.started,
+        LaneIterations::new(&weights, shared.plan.segment, lane_segment, cap(whole)),
     );
-    let mut due_next = || {
+    let due_next = |(arrival, base, iterations): &mut (Arrival, Instant, LaneIterations)| {
         iterations.next().and_then(|(k, class)| {
             arrival
                 .start_of(k)
-                .map(|d| (lane.started + d, class))
+                .map(|d| (*base + d, class))
                 .filter(|(t, _)| *t < deadline)
         })
     };
-    let mut next = due_next();
+    let mut manual = shared.manual_rate.subscribe();
+    let mut next = due_next(&mut schedule);
     let mut pools: Vec<Pool> = split(lane.users, &weights)
         .into_iter()
         .map(|cap| Pool {
@@ -258,6 +264,26 @@ pub async fn run(
                     None => pool.idle.push(vu),
                 }
             }
+            Ok(()) = manual.changed(), if !stopping => {
+                let change = *manual.borrow_and_update();
+                if let Some((at, rate)) = change {
+                    let rest = deadline.saturating_duration_since(at).as_secs_f64();
+                    schedule = (
+                        Arrival {
+                            stages: vec![crate::plan::RateStage { duration: std::time::Duration::ZERO, rate }],
+                            queue_timeout,
+                        },
+                        at,
+                        LaneIterations::new(
+                            &weights,
+                            shared.plan.segment,
+                            lane_segment,
+                            cap((rate * rest).ceil().min(u64::MAX as f64) as u64),
+                        ),
+                    );
+                    next = due_next(&mut schedule);
+                }
+            }
             _ = sleep_until(expiry.unwrap_or_else(tokio::time::Instant::now)), if expiry.is_some() => {
                 for pool in &mut pools {
                     dropped(expire(&mut pool.queue, queue_timeout));
@@ -292,7 +318,7 @@ pub async fn run(
                     } else {
                         pool.queue.push_back(due);
                     }
-                    next = due_next();
+                    next = due_next(&mut schedule);
                 }
             }
         }

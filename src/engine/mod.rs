@@ -41,6 +41,8 @@ pub mod observe;
 mod probe;
 pub(crate) mod request;
 pub(crate) mod shared;
+// Issue 19 item 2: changes from the live UI.
+pub mod steer;
 pub(crate) mod tls;
 pub(crate) mod user;
 pub(crate) mod walk;
@@ -68,6 +70,8 @@ pub struct Signals {
     pub interrupt: CancellationToken,
     /// Stop now (second Ctrl-C).
     pub abort: CancellationToken,
+    /// Changes to the load and a stop asked from the live UI (never used without `--ui`).
+    pub steering: steer::Steering,
 }
 
 /// What a finished run measured.
@@ -96,6 +100,10 @@ pub struct RunOutcome {
     pub cores: usize,
     /// Issue 17 item 3: per origin, the addresses connections were opened to and how many.
     pub addresses: Vec<(String, Vec<(std::net::SocketAddr, u64)>)>,
+    /// Issue 19: the changes made to the load from the live UI, and whether the UI stopped the run (then
+    /// `interrupted` is set too).
+    pub manual: Vec<steer::Manual>,
+    pub stopped_from_ui: bool,
 }
 
 /// Something that wants to hear about each second of the run (the progress line, the live CSV files, the
@@ -188,6 +196,10 @@ pub async fn run(
     // Users running, in the order they started: a ramp-down stops the newest first (see `walk`).
     let mut schedule: walk::Schedule<CancellationToken> = walk::Schedule::new(&plan, started);
     let mut interrupted = false;
+    let mut stopped_from_ui = false;
+    let steering = signals.steering.clone();
+    // An arrival rate changed from the UI: what the plan's target rate is replaced with.
+    let mut manual_rate: Option<f64> = None;
     let arrival = match &plan.load {
         crate::plan::Load::Arrival(a) => {
             workers.start_lanes(started.into_std(), plan.users);
@@ -204,10 +216,30 @@ pub async fn run(
             _ = sleep_until(deadline) => break,
             // `--iterations` used up.
             _ = shared.all_done.cancelled() => break,
+            _ = steering.stopped() => { interrupted = true; stopped_from_ui = true; break; }
+            _ = steering.queued() => {
+                let now = Instant::now();
+                for change in steering.take() {
+                    match change {
+                        steer::Change::Users { users, spawn_rate } if arrival.is_none() => {
+                            schedule.steer(now, users, spawn_rate);
+                        }
+                        steer::Change::Rate(rate) if arrival.is_some() => {
+                            manual_rate = Some(rate);
+                            shared.manual_rate.send_replace(Some((now.into_std(), rate)));
+                            recorder.set_target_rate(rate * plan.rate_share());
+                        }
+                        // The UI offers only the change that fits the load model.
+                        _ => continue,
+                    }
+                    steering.applied_at(change, now - started);
+                }
+            }
             _ = tick.tick() => {
                 let now = Instant::now();
                 if let Some(a) = arrival {
-                    recorder.set_target_rate(a.rate_at(now - started) * plan.rate_share());
+                    let rate = manual_rate.unwrap_or_else(|| a.rate_at(now - started));
+                    recorder.set_target_rate(rate * plan.rate_share());
                 }
                 let p = collector.tick(&recorder, now.into_std()).clone();
                 observer.tick(&p, &collector);
@@ -286,6 +318,8 @@ pub async fn run(
         peak_users: recorder.peak_users(),
         cores: collector.cores,
         addresses: shared.net.addresses_used(),
+        manual: steering.applied(),
+        stopped_from_ui,
     })
 }
 

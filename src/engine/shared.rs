@@ -45,6 +45,9 @@ pub struct Shared {
     pub feeder: Option<crate::data::Feeder>,
     /// Issue 18 item 6: `--debug`'s view of each request; `None` in a run (one check per request).
     pub debug: Option<Box<dyn Tap>>,
+    /// Issue 19 item 2: an arrival rate changed from the live UI (when, and the new whole-run rate); each
+    /// lane watches it.
+    pub manual_rate: tokio::sync::watch::Sender<Option<(std::time::Instant, f64)>>,
 }
 
 // Issue 18 item 6: `--debug N`.
@@ -115,6 +118,7 @@ impl Shared {
             net,
             feeder,
             debug: None,
+            manual_rate: tokio::sync::watch::channel(None).0,
         })
     }
 

@@ -13,6 +13,8 @@
 //! to move at once. It takes the time from tokio's clock, so its tests run it under paused time: the shape of
 //! a ramp or of stages is checked to the millisecond without depending on how busy the machine is.
 
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 use crate::plan::{Deal, Mix, RunPlan};
@@ -125,6 +127,36 @@ pub struct Schedule<T> {
     users: UserWalk<T>,
     started: Instant,
     next: Option<Instant>,
+    /// Issue 19 item 2: a change made from the live UI, which replaces the plan's target from then on.
+    manual: Option<ManualMove>,
+}
+
+/// A move to `users` at `spawn_rate` users per second, from `from` users at `at`, held once reached.
+#[derive(Debug, Clone, Copy)]
+struct ManualMove {
+    at: Instant,
+    from: u64,
+    stage: crate::plan::Stage,
+}
+
+impl ManualMove {
+    fn target(&self, now: Instant) -> u64 {
+        let tau = now.saturating_duration_since(self.at);
+        self.stage.users_at(self.from as f64, tau).floor().max(0.0) as u64
+    }
+
+    /// When the target next moves by a user after `now` (`None` once it is reached).
+    fn next_change(&self, now: Instant) -> Option<Instant> {
+        let target = self.target(now);
+        if target == self.stage.users {
+            return None;
+        }
+        let rate = self.stage.spawn_rate.unwrap_or(1.0);
+        let moved = target.abs_diff(self.from) + 1;
+        Duration::try_from_secs_f64(moved as f64 / rate)
+            .ok()
+            .map(|d| (self.at + d).max(now))
+    }
 }
 
 impl<T> Schedule<T> {
@@ -137,7 +169,23 @@ impl<T> Schedule<T> {
             users: UserWalk::new(plan),
             started,
             next: Some(started),
+            manual: None,
         }
+    }
+
+    /// From `now` on, moves to `users` at `spawn_rate` users per second (above 0) from the users the walk
+    /// holds, and holds there: the plan's target no longer counts. The next step is due at once.
+    pub fn steer(&mut self, now: Instant, users: u64, spawn_rate: f64) {
+        self.manual = Some(ManualMove {
+            at: now,
+            from: self.users.stack.len() as u64,
+            stage: crate::plan::Stage {
+                duration: Duration::MAX,
+                users,
+                spawn_rate: Some(spawn_rate),
+            },
+        });
+        self.next = Some(now);
     }
 
     /// When the next step is due; `None` once the plan's target no longer changes.
@@ -156,12 +204,15 @@ impl<T> Schedule<T> {
         stop: impl FnMut(T),
     ) -> u64 {
         let t = now.saturating_duration_since(self.started);
-        let target = plan.target_users(t);
+        let target = match &self.manual {
+            Some(m) => m.target(now),
+            None => plan.target_users(t),
+        };
         let reached = self.users.toward(target, Self::BATCH, start, stop);
-        self.next = if reached {
-            plan.next_change(t).map(|d| self.started + d)
-        } else {
-            Some(now)
+        self.next = match (&self.manual, reached) {
+            (_, false) => Some(now),
+            (Some(m), true) => m.next_change(now),
+            (None, true) => plan.next_change(t).map(|d| self.started + d),
         };
         self.users.own_target(target)
     }

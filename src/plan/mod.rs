@@ -992,6 +992,9 @@ impl RunPlan {
                         .unwrap_or_default();
                 (start.min(self.duration), end.min(self.duration))
             }
+            // A change made from the live UI: the plan does not know when; the results do
+            // (`crate::results::ManualStage::span`).
+            Window::Manual(_) => (self.duration, self.duration),
         }
     }
 }

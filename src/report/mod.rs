@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 use crate::engine::RunOutcome;
 use crate::gates;
 use crate::metrics::{FailureKey, Seen, StepStats, round3};
-use crate::plan::{Load, RunPlan, Step, Wait};
+use crate::plan::{Gate, Load, RunPlan, Step, Wait};
 use crate::results::stats::Tally;
 pub use crate::results::*;
 
@@ -56,7 +56,7 @@ impl Settings {
 }
 
 impl Generator {
-    fn of(series: &[SeriesPoint], cores: usize) -> Generator {
+    pub(crate) fn of(series: &[SeriesPoint], cores: usize) -> Generator {
         // The last point covers the stop phase, where every user wakes at once to stop: its lag and CPU say
         // nothing about the measurements, so it is left out when there is anything else.
         let series = match series {
@@ -258,10 +258,21 @@ impl RunResults {
             elapsed,
         );
         let whole = (requests, aggregated);
+        let manual = manual_stages(plan, outcome);
+        let end_s = outcome.run_time.as_secs_f64();
         let gate_results = gates::evaluate_with(
-            &plan.gates,
+            &with_manual_windows(&plan.gates, manual.len()),
             &whole,
-            &|w| Some(window_evidence(plan, &outcome.series, plan.span(w))),
+            &|w| {
+                let span = match w {
+                    Window::Manual(n) => {
+                        let (a, b) = ManualStage::span(&manual, n, end_s);
+                        (secs_duration(a), secs_duration(b))
+                    }
+                    _ => plan.span(w),
+                };
+                Some(window_evidence(plan, &outcome.series, span))
+            },
             outcome_dropped(plan, outcome),
         );
         let (requests, aggregated) = whole;
@@ -410,6 +421,8 @@ impl RunResults {
                         .collect(),
                 })
                 .collect(),
+            manual,
+            stopped_by: outcome.stopped_from_ui.then(|| "ui".to_string()),
         };
         results.validity = crate::validity::assess(plan, &results);
         results.judge();
@@ -423,6 +436,55 @@ impl RunResults {
         self.verdict = Some(v.clone());
         v
     }
+}
+
+/// Issue 19: the changes made from the live UI, as the results keep them.
+fn manual_stages(plan: &RunPlan, outcome: &RunOutcome) -> Vec<ManualStage> {
+    use crate::engine::steer::Change;
+    outcome
+        .manual
+        .iter()
+        .map(|m| {
+            let at_s = round3(m.at.as_secs_f64());
+            match m.change {
+                Change::Users { users, spawn_rate } => ManualStage {
+                    at_s,
+                    users: Some(users),
+                    spawn_rate: Some(spawn_rate),
+                    rate: None,
+                },
+                Change::Rate(rate) => ManualStage {
+                    at_s,
+                    users: None,
+                    spawn_rate: None,
+                    // A segment's share, as the settings give the planned rate.
+                    rate: Some(rate * plan.rate_share()),
+                },
+            }
+        })
+        .collect()
+}
+
+/// `gates`, and each whole-run gate again for each of `manual` changes made from the live UI (issue 19 item 2):
+/// a manual stage is judged by the run's gates as a stage of its own (`during: "manual N"`).
+pub fn with_manual_windows(gates: &[Gate], manual: usize) -> Vec<Gate> {
+    let mut all = gates.to_vec();
+    for n in 1..=manual {
+        all.extend(
+            gates
+                .iter()
+                .filter(|g| g.window == Window::Run)
+                .map(|g| Gate {
+                    window: Window::Manual(n),
+                    ..g.clone()
+                }),
+        );
+    }
+    all
+}
+
+fn secs_duration(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::ZERO)
 }
 
 /// An arrival rate's dropped iterations (`None` for other loads).

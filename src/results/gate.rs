@@ -15,6 +15,8 @@ pub enum Window {
     Steady,
     /// One stage, numbered from 1.
     Stage(usize),
+    /// One change made from the live UI, numbered from 1: from when it was made to the next or the end.
+    Manual(usize),
 }
 
 impl Window {
@@ -24,6 +26,7 @@ impl Window {
             Window::Run => None,
             Window::Steady => Some("steady".into()),
             Window::Stage(n) => Some(format!("stage {n}")),
+            Window::Manual(n) => Some(format!("manual {n}")),
         }
     }
 }
@@ -190,9 +193,14 @@ impl std::str::FromStr for Window {
                 .strip_prefix("stage ")
                 .and_then(|n| n.parse().ok())
                 .map(Window::Stage)
+                .or_else(|| {
+                    w.strip_prefix("manual ")
+                        .and_then(|n| n.parse().ok())
+                        .map(Window::Manual)
+                })
                 .ok_or_else(|| {
                     format!(
-                        "`{s}` is not a gate window (null for the whole run, `steady` or `stage N`)"
+                        "`{s}` is not a gate window (null for the whole run, `steady`, `stage N` or `manual N`)"
                     )
                 }),
         }
@@ -232,6 +240,7 @@ mod tests {
             (serde_json::Value::Null, Window::Run),
             ("steady".into(), Window::Steady),
             ("stage 3".into(), Window::Stage(3)),
+            ("manual 2".into(), Window::Manual(2)),
         ] {
             for (key, metric) in [
                 ("success_rate", GateMetric::SuccessRate),

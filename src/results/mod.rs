@@ -77,6 +77,39 @@ pub struct RunResults {
     /// name resolves to is used); omitted when none is known (older files, reports of other tools).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<OriginAddresses>,
+    /// Issue 19 item 2: the changes made to the load from the live UI (`run --ui`), in order; each is a window
+    /// of its own that the whole-run gates judge again (`during: "manual N"`). Omitted when none was made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manual: Vec<ManualStage>,
+    /// Who stopped an interrupted run: `ui` when it was stopped from the live UI; omitted otherwise (a signal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
+}
+
+/// A change made to the load while the run went (the live UI's steering), from `at_s` to the next change or the
+/// end of the run: users moved to `users` at `spawn_rate` (closed models), or iterations started at `rate` per
+/// second (an arrival rate).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManualStage {
+    pub at_s: f64,
+    #[serde(default)]
+    pub users: Option<u64>,
+    #[serde(default)]
+    pub spawn_rate: Option<f64>,
+    #[serde(default)]
+    pub rate: Option<f64>,
+}
+
+impl ManualStage {
+    /// The span of manual stage `n` (from 1) of `stages`, from the start of the run: to the next change, or to
+    /// `end_s`.
+    pub fn span(stages: &[ManualStage], n: usize, end_s: f64) -> (f64, f64) {
+        let Some(stage) = n.checked_sub(1).and_then(|i| stages.get(i)) else {
+            return (end_s, end_s);
+        };
+        let to = stages.get(n).map_or(end_s, |next| next.at_s).min(end_s);
+        (stage.at_s.min(end_s), to)
+    }
 }
 
 /// The addresses connections to one origin were opened to.
