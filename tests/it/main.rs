@@ -39,6 +39,8 @@ mod segments;
 // Issue 18, item 7: the built-in API's shop, from the server's side.
 mod shop_api;
 mod tls;
+// Issue 19 item 5: the live page of a real run, in headless Chromium with Selenium.
+mod ui;
 mod ui_api;
 mod util;
 mod verdict;

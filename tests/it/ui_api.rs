@@ -488,3 +488,42 @@ fn a_remote_address_needs_the_flag_and_then_the_token() {
         "the token is printed only in the page's URL"
     );
 }
+
+/// A segment of a distributed run is watched, not steered: the other segments would not follow a change.
+#[test]
+fn a_segment_is_watched_but_not_steered() {
+    let run = loadgen([
+        "run",
+        "scenarios/baseline.toml",
+        "--demo",
+        "-u",
+        "2",
+        "-t",
+        "2m",
+        "--segment",
+        "0/2",
+        "--ui",
+        "127.0.0.1:0",
+        "--ui-linger",
+        "0s",
+    ])
+    .current_dir(root())
+    .start();
+    let addr = ui_addr(&run);
+    let mut events = Events::open(&addr, "");
+    let (_, hello) = events.next().expect("hello");
+    assert_eq!(hello["steerable"], false, "{hello}");
+    assert!(
+        hello["steer_off_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("segment 1/2")),
+        "{hello}"
+    );
+    events.until("a second", |name, _| (name == "tick").then_some(()));
+    let (status, body) = post(&addr, "/api/steer", r#"{"users": 1}"#);
+    assert_eq!(status, 409, "{body}");
+    // Stopping is still allowed: it ends this segment's run as Ctrl-C would.
+    assert_eq!(post(&addr, "/api/stop", "{}").0, 202);
+    let done = run.finish(WAIT);
+    assert_eq!(done.code, Some(130), "{}", done.dump());
+}
