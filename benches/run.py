@@ -1183,7 +1183,9 @@ class PageReader:
             if pid is None:
                 for d in os.listdir("/proc"):
                     try:
-                        if d.isdigit() and needle in Path(f"/proc/{d}/cmdline").read_bytes() and d != str(os.getpid()):
+                        # loadgen itself, not GNU time (whose command line holds the same address) around it.
+                        if d.isdigit() and Path(f"/proc/{d}/comm").read_text().strip() == "loadgen" \
+                                and needle in Path(f"/proc/{d}/cmdline").read_bytes():
                             pid = d
                             break
                     except OSError:
@@ -1231,6 +1233,27 @@ class PageReader:
         self.sampler.join(timeout=5)
 
 
+def timewait_sockets() -> int | None:
+    """TCP sockets in TIME_WAIT on this machine (the `ss -s` summary), None when unknown."""
+    try:
+        text = subprocess.run(["ss", "-s"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"timewait (\d+)", text)
+    return int(m.group(1)) if m else None
+
+
+def wait_for_timewait(limit: int = 2000, max_s: float = 75.0) -> None:
+    """Waits (bounded) until the previous runs' closed connections have left TIME_WAIT: 10,000 users leave 10,000
+    of them for 60 s, and with most of the ephemeral ports held the kernel's search for a free one costs the next
+    run CPU at every connect, which made runs slower one after another and drowned a 2 % difference."""
+    deadline = time.monotonic() + max_s
+    n = timewait_sockets()
+    while n is not None and n > limit and time.monotonic() < deadline:
+        time.sleep(1)
+        n = timewait_sockets()
+
+
 def ui_run(args, cores, raw: Path) -> bool:
     """Issue 19 item 6: the CPU cost of the live UI with one page open, at 10,000 users (scenarios/ultimate.toml
     against serve-demo): runs without and with `--ui` alternate, and loadgen's CPU per request is compared."""
@@ -1244,7 +1267,9 @@ def ui_run(args, cores, raw: Path) -> bool:
     ok = True
     got: dict[str, list[Sample]] = {"without --ui": [], "with --ui, one page open": []}
     for rnd in range(args.ui_rounds):
-        for mode in got:
+        # ABBA: every other round runs the UI first, so a drift of the machine over the runs cancels out.
+        for mode in (list(got) if rnd % 2 == 0 else list(got)[::-1]):
+            wait_for_timewait()
             demo = Demo(tgt_core)
             tag = f"ui-{'on' if 'with --ui' in mode else 'off'}-{rnd + 1}"
             page = None
@@ -1279,12 +1304,20 @@ def ui_run(args, cores, raw: Path) -> bool:
                 out(f"{tag}: the page got only {page.events} events in {secs} s")
                 ok = False
             out(f"round {rnd + 1} {mode:<26} {s.requests:>10,} requests, {fmt(s.rps)} req/s, loadgen "
-                f"{s.m.cpu_s:.1f} s CPU = {fmt(s.us_per_req, 2)} µs/req, peak RSS {s.rss_mib:,.1f} MiB{seen}")
+                f"{s.m.cpu_s:.1f} s CPU (user {s.m.user_s:.1f} s, sys {s.m.sys_s:.1f} s) = {fmt(s.us_per_req, 2)} µs/req, "
+                f"user {1e6 * s.m.user_s / max(s.requests, 1):.2f} µs/req, peak RSS {s.rss_mib:,.1f} MiB{seen}")
     meds = {}
     for mode, ss in got.items():
         v = sorted(x.us_per_req for x in ss if x.us_per_req)
         if v:
             meds[mode] = v[len(v) // 2]
+    pairs = list(zip(got["without --ui"], got["with --ui, one page open"]))
+    for what, per_req in [("CPU", lambda x: x.us_per_req),
+                          ("user CPU (the UI's work is all in user space)", lambda x: x.m.user_s / max(x.requests, 1))]:
+        ratios = sorted(per_req(b) / per_req(a) for a, b in pairs if per_req(a) and per_req(b))
+        if ratios:
+            out(f"{what} per request, with / without, per round: " + ", ".join(f"x{r:.3f}" for r in ratios)
+                + f"; median x{statistics.median(ratios):.3f}")
     if len(meds) == 2:
         off, on = meds.values()
         out(f"median CPU per request: without {off:.2f} µs, with the UI {on:.2f} µs: x{on / off:.3f} "
@@ -1391,8 +1424,9 @@ def main() -> int:
     ap.add_argument("--language-duration", type=int, default=30, help="seconds of each scenario-language run")
     ap.add_argument("--ui", action="store_true",
                     help="also the live UI's cost: 10,000 users without and with --ui and one page open")
-    ap.add_argument("--ui-duration", type=int, default=30, help="seconds of each live UI run")
-    ap.add_argument("--ui-rounds", type=int, default=2, help="live UI: rounds (each runs without and with --ui)")
+    ap.add_argument("--ui-duration", type=int, default=40, help="seconds of each live UI run")
+    ap.add_argument("--ui-rounds", type=int, default=3, help="live UI: rounds (each runs without and with --ui, "
+                    "in turn first; each run waits for the previous one's connections to leave TIME_WAIT)")
     ap.add_argument("--http2", action="store_true",
                     help="also HTTP/2 (h2c) against nginx: loadgen and h2load, 64 streams on one connection and on 64")
     ap.add_argument("--all", action="store_true", help="closed loop + --scale + --ultimate + --latency + --http2")

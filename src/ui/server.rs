@@ -410,6 +410,20 @@ fn steer(ctx: &Ctx, ask: SteerForm) -> Reply {
                     ),
                 );
             }
+            // A user holds a connection: more users than open files fail as "too many open files"; say it now.
+            if let Ok((soft, _)) = rlimit::Resource::NOFILE.get()
+                && users.saturating_add(64) > soft
+            {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "{users} users need about {} open files, but loadgen's limit is {soft}: raise it before the \
+                         run (e.g. `ulimit -n {}`), or ask for fewer users",
+                        users + 64,
+                        (users + 64).next_power_of_two()
+                    ),
+                );
+            }
             Change::Users { users, spawn_rate }
         }
     };

@@ -223,6 +223,13 @@ fn the_live_ui_shows_the_run_from_its_start_and_steers_and_stops_it() {
     assert!(body["error"].as_str().unwrap().contains("users"), "{body}");
     let (status, body) = post(&addr, "/api/steer", r#"{"users": 99999999}"#);
     assert_eq!(status, 400, "{body}");
+    // More users than open files: refused up front rather than failing as "too many open files".
+    let (status, body) = post(&addr, "/api/steer", r#"{"users": 9000000}"#);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("open files"),
+        "{body}"
+    );
     let (status, body) = post(&addr, "/api/start", "{}");
     assert_eq!(status, 409, "{body}");
 
@@ -304,6 +311,17 @@ fn the_live_ui_shows_the_run_from_its_start_and_steers_and_stops_it() {
         !after.is_empty() && after.iter().all(|u| *u == 2),
         "{after:?}"
     );
+    // The report and the summary made from the results show the change where it was made.
+    let html = dir.path().join("report.html");
+    let shown = loadgen(["report"])
+        .arg(&out)
+        .arg("--html")
+        .arg(&html)
+        .expect_code(0);
+    shown.stdout_has("manual 1: at ");
+    shown.stdout_has("changed from the live UI to 2 users at 100/s");
+    let report = std::fs::read_to_string(&html).expect("the HTML report");
+    assert!(report.contains("manual 1"), "the charts mark the change");
     // Nothing secret went to the page: no password from the scenario, no token.
     for seen in [&first.seen, &late.seen] {
         assert!(
