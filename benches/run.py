@@ -1165,8 +1165,9 @@ class PageReader:
     """One live page open on `loadgen run --ui`: a client of its event stream (what the browser's EventSource
     does), reading every event until the stream ends. It connects as soon as the port answers."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, sample_at_s: float) -> None:
         self.port, self.events, self.bytes = port, 0, 0
+        self.sample_at_s = sample_at_s
         # CPU seconds of loadgen's threads by name, sampled while it runs: the UI's own thread
         # (`loadgen-live-ui`) is its cost, measured apart from the noise of the whole process.
         self.threads: dict[str, float] = {}
@@ -1177,9 +1178,13 @@ class PageReader:
         self.sampler.start()
 
     def _sample(self) -> None:
+        # Once, near the end of the run (its threads end with it): reading /proc more often would itself be load
+        # that only the runs with the UI get.
+        if self.stopped.wait(self.sample_at_s):
+            return
         needle = f"127.0.0.1:{self.port}".encode()
         pid, tick, seen = None, os.sysconf("SC_CLK_TCK"), {}
-        while not self.stopped.is_set():
+        for _ in range(2):
             if pid is None:
                 for d in os.listdir("/proc"):
                     try:
@@ -1199,7 +1204,7 @@ class PageReader:
                         seen[tid] = (name, (int(f[11]) + int(f[12])) / tick)
                 except OSError:
                     pass  # the process or a thread ended between the listing and the read
-            time.sleep(0.2)
+                break
         for name, cpu in seen.values():
             self.threads[name] = self.threads.get(name, 0.0) + cpu
 
@@ -1280,7 +1285,7 @@ def ui_run(args, cores, raw: Path) -> bool:
                 if "with --ui" in mode:
                     port = free_port()
                     cmd += ["--ui", f"127.0.0.1:{port}", "--ui-linger", "0s"]
-                    page = PageReader(port)
+                    page = PageReader(port, sample_at_s=max(secs - 3, 1))
                 m = run_measured(cmd, tool_core, secs + 90, WANT_NOFILE, demo.proc.pid, raw, tag)
             finally:
                 demo.stop()
