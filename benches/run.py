@@ -1427,7 +1427,7 @@ def main() -> int:
     ap.add_argument("--ui", action="store_true",
                     help="also the live UI's cost: 10,000 users without and with --ui and one page open")
     ap.add_argument("--ui-duration", type=int, default=40, help="seconds of each live UI run")
-    ap.add_argument("--ui-rounds", type=int, default=3, help="live UI: rounds (each runs without and with --ui, "
+    ap.add_argument("--ui-rounds", type=int, default=4, help="live UI: rounds (each runs without and with --ui, "
                     "in turn first; each run waits for the previous one's connections to leave TIME_WAIT)")
     ap.add_argument("--http2", action="store_true",
                     help="also HTTP/2 (h2c) against nginx: loadgen and h2load, 64 streams on one connection and on 64")
