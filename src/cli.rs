@@ -1,5 +1,5 @@
-//! The command line: `run`, `check`, `report`, `compare` and `serve-demo`, with Locust's letters (and `--csv`)
-//! for the load overrides and outputs.
+//! The command line: `run`, `check`, `report`, `compare`, `serve-demo` and the helpers (`init`, `completions`,
+//! `man`), with Locust's letters (and `--csv`) for the load overrides and outputs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +60,54 @@ pub enum Command {
         after_help = "Examples:\n  loadgen serve-demo --addr 127.0.0.1:8000\n  loadgen serve-demo --latency 5ms --jitter exp:20ms --error-rate 0.01"
     )]
     ServeDemo(DemoArgs),
+    // Issue 20 item 7: `loadgen init`.
+    /// Write a commented starter scenario (default loadgen.toml) that runs against the built-in API as it is.
+    #[command(
+        after_help = "Examples:\n  loadgen init && loadgen run loadgen.toml --demo -t 10s\n  loadgen init api.toml --host https://staging.example.com\n\nAn existing file is left alone (exit 2) unless --force. Exit codes: 0 written, 2 not written."
+    )]
+    Init(InitArgs),
+    // Issue 20 item 5: shell completions and the man page.
+    /// Print a shell completion script on stdout (bash, zsh, fish, powershell or elvish).
+    #[command(
+        after_help = "Examples:\n  loadgen completions bash > ~/.local/share/bash-completion/completions/loadgen\n  loadgen completions zsh > ~/.zfunc/_loadgen        # with fpath+=(~/.zfunc) before compinit\n  loadgen completions fish > ~/.config/fish/completions/loadgen.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write one page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  loadgen man | man -l -\n  loadgen man --dir /usr/local/share/man/man1"
+    )]
+    Man(ManArgs),
+}
+
+/// `loadgen init`'s arguments.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The scenario file to write.
+    #[arg(default_value = "loadgen.toml", value_name = "FILE")]
+    pub file: PathBuf,
+    /// The target's base URL written into the scenario (default http://127.0.0.1:8000, where
+    /// `loadgen serve-demo` listens).
+    #[arg(long, value_name = "URL")]
+    pub host: Option<String>,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `loadgen completions`' arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `loadgen man`'s arguments.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write loadgen.1 and a page per command (loadgen-run.1, ...) into this existing directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Values that override the scenario's.

@@ -98,6 +98,9 @@ pub async fn run(cli: Cli) -> ExitStatus {
         Command::Compare(args) => commands::compare::run(args),
         Command::Merge(args) => commands::merge::run(args, quiet),
         Command::ServeDemo(args) => commands::serve_demo::run(args, quiet).await,
+        Command::Init(args) => commands::init::run(args, quiet),
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man(args) => commands::man::run(args),
     };
     result.unwrap_or_else(|e| {
         print_error(&e);

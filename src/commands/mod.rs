@@ -12,11 +12,19 @@
 //! - [`compare`]: `loadgen compare`: two results files and their regressions.
 //! - [`merge`]: `loadgen merge`: the segments' results merged ([`crate::merge`]), written and judged.
 //! - [`serve_demo`]: `loadgen serve-demo`: the reference API until SIGINT or SIGTERM.
+//! - [`init`]: `loadgen init`: a commented starter scenario written.
+//! - [`completions`] and [`man`]: `loadgen completions SHELL` and `loadgen man`: generated from [`crate::cli`].
 
 pub mod check;
 pub mod compare;
+// Issue 20 item 5.
+pub mod completions;
 // Issue 18 item 6: `run --debug N`.
 pub mod debug;
+// Issue 20 item 7.
+pub mod init;
+// Issue 20 item 5.
+pub mod man;
 pub mod merge;
 pub mod report;
 pub mod run;

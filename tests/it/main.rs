@@ -5,6 +5,8 @@ mod arrival;
 // Issue 18 items 4 and 5: default headers, env defaults, bodies.
 mod bodies;
 mod compression;
+// Issue 20 item 5: shell completions and the man page.
+mod completions;
 mod cookies;
 mod corpus;
 mod corpus_gen;
@@ -17,6 +19,8 @@ mod files;
 mod golden;
 mod html;
 mod http2;
+// Issue 20 item 7: `loadgen init` and the smallest scenario of the README.
+mod init;
 mod k8s;
 mod language;
 mod layers;
