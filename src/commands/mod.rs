@@ -17,6 +17,9 @@ pub mod check;
 pub mod compare;
 // Issue 18 item 6: `run --debug N`.
 pub mod debug;
+// Issue 20 item 8: `--demo`'s API in a child process.
+mod demo_child;
+mod descriptors;
 pub mod merge;
 pub mod report;
 pub mod run;
