@@ -120,7 +120,7 @@ pub(super) fn check(plan: &RunPlan) {
     }
     if need.files > limit {
         eprintln!(
-            "warning: {} users need about {} open files ({}), but the limit is {limit}; connections past it \
+            "warning: {} users need about {} open files, but the limit is {limit} ({}); connections past it \
              will fail with \"too many open files\". Raise it first, e.g. `ulimit -n {}` (or LimitNOFILE= in a \
              systemd unit){}",
             plan.users,

@@ -95,7 +95,7 @@ fn shared_users_that_wait_are_not_warned_per_user_users_are() {
     // Warned, or (with the privilege to raise the hard limit) raised to fit the same count.
     assert!(
         per_user.stderr.contains(
-            "warning: 5000 users need about 5064 open files (one connection per user), but the limit is 1024"
+            "warning: 5000 users need about 5064 open files, but the limit is 1024 (one connection per user)"
         ) || per_user
             .stderr
             .contains("raised the open-files limit from 1024 to 8192"),
