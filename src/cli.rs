@@ -7,10 +7,18 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `loadgen --version`: the package version and the commit it was built from (`build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LOADGEN_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "loadgen",
-    version,
+    version = VERSION,
     about = "Load-test HTTP APIs from declarative TOML scenarios, with HDR latency statistics and quality gates.",
     after_help = "Examples:\n  loadgen run scenarios/baseline.toml --demo -t 20s\n  loadgen run scenarios/stress.toml --json out.json && echo pass\n  loadgen check scenarios/stress.toml\n\nExit codes (run and merge):\n  0    passed: every gate passed; without gates, no request failed\n  1    failed: a gate failed or ended the run (abort_on_fail); without gates,\n       a request failed (unless --no-fail-on-errors)\n  2    invalid scenario or usage, bad input, or results not written\n  3    invalid run: loadgen could not keep its plan\n  4    target not ready ([preflight] still failing); no load was sent\n  130  interrupted (SIGINT/SIGTERM); the results are still written"
 )]

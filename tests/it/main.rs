@@ -31,6 +31,7 @@ mod preflight;
 mod prometheus;
 mod proxy;
 mod redirects;
+mod release;
 mod reliability;
 mod requests;
 mod run;
