@@ -412,6 +412,9 @@ pub struct DemoArgs {
     /// For this long after start, /health answers 503 {"status":"starting"} (a service still starting).
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
     pub unhealthy_for: Duration,
+    /// Stop (as on SIGTERM) when stdin reaches its end: how `run --demo` ties its child API to itself.
+    #[arg(long, hide = true)]
+    pub until_stdin_closes: bool,
 }
 
 /// A number flag's value: a finite number within `range` (NaN, infinities and values out of range are usage

@@ -5,21 +5,20 @@
 
 use std::io::Write;
 
+use super::demo_child::DemoChild;
 use super::load_plan;
 use super::run::{DEMO_PLACEHOLDER, demo_target};
 use crate::cli::RunArgs;
+use crate::engine;
 use crate::error::Error;
 use crate::exit::ExitStatus;
-use crate::{demo, engine};
 
 /// `loadgen run FILE --debug N`.
 pub async fn debug(args: RunArgs, iterations: u64) -> Result<ExitStatus, Error> {
     let demo_placeholder = args.demo.then(|| DEMO_PLACEHOLDER.to_string());
     let mut plan = load_plan(&args.scenario, &args.overrides, demo_placeholder)?;
     let demo = if args.demo {
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let server = demo::DemoServer::start(addr, demo::DemoConfig::default())
-            .map_err(|e| Error::io("cannot start the reference API (--demo)", e))?;
+        let server = DemoChild::start().await?;
         demo_target(&mut plan, server.url());
         Some(server)
     } else {
@@ -33,8 +32,7 @@ pub async fn debug(args: RunArgs, iterations: u64) -> Result<ExitStatus, Error> 
     let out: Box<dyn Write + Send> = Box::new(std::io::stdout());
     let summary = engine::debug(&plan, iterations, args.debug_secrets, out).await;
     if let Some(server) = demo {
-        // shutdown() joins the server's thread: keep it off the async workers.
-        let _ = tokio::task::spawn_blocking(move || server.shutdown()).await;
+        server.stop().await;
     }
     let summary = summary.map_err(Error::Usage)?;
     Ok(if summary.failed == 0 {

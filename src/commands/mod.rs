@@ -21,6 +21,9 @@ pub mod compare;
 pub mod completions;
 // Issue 18 item 6: `run --debug N`.
 pub mod debug;
+// Issue 20 item 8: `--demo`'s API in a child process.
+mod demo_child;
+mod descriptors;
 // Issue 20 item 7.
 pub mod init;
 // Issue 20 item 5.

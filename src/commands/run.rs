@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use super::demo_child::DemoChild;
 use super::{load_plan, preflight, print_summary};
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::signals::Stops;
-use crate::{demo, engine, plan, report, verdict, watch};
+use crate::{engine, plan, report, verdict, watch};
 
 /// `loadgen run`.
 pub async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
@@ -81,12 +82,9 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
         }
     }
 
+    // Issue 20 item 8: in a child process, with its own open-files limit (`demo_child`).
     let demo = if args.demo {
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let server = demo::DemoServer::start(addr, demo::DemoConfig::default())
-            .map_err(|e| Error::io("cannot start the reference API (--demo)", e))?;
-        tracing::info!("reference API listening on {}", server.url());
-        Some(server)
+        Some(DemoChild::start().await?)
     } else {
         None
     };
@@ -118,7 +116,8 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
              certificate is accepted, so the server is not authenticated"
         );
     }
-    check_descriptors(plan.users, args.demo);
+    // Issue 20 item 8: counted by what holds the connections.
+    super::descriptors::check(&plan);
 
     let signals = engine::Signals {
         steering: ui.as_ref().map(|u| u.steering.clone()).unwrap_or_default(),
@@ -142,7 +141,7 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
     if ready != ExitStatus::Pass {
         signal_task.abort();
         if let Some(server) = demo {
-            let _ = tokio::task::spawn_blocking(move || server.shutdown()).await;
+            server.stop().await;
         }
         if let Some(ui) = ui {
             ui.shutdown().await;
@@ -178,8 +177,7 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
     }
     signal_task.abort();
     if let Some(server) = demo {
-        // shutdown() joins the server's thread: keep it off the async workers.
-        let _ = tokio::task::spawn_blocking(move || server.shutdown()).await;
+        server.stop().await;
     }
 
     let results = report::RunResults::build(
@@ -406,51 +404,6 @@ async fn wait_for_start(
     tokio::select! {
         _ = tokio::time::sleep(wait) => false,
         _ = interrupt.cancelled() => true,
-    }
-}
-
-/// Raises the open-files soft limit to the hard limit, and warns up front when the planned users (one connection
-/// each, two descriptors each with `--demo`, which serves in the same process) will not fit.
-fn check_descriptors(users: u64, demo: bool) {
-    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!("cannot read or raise the open-files limit: {e}");
-            return;
-        }
-    };
-    let per_user = if demo { 2 } else { 1 };
-    let needed = users.saturating_mul(per_user).saturating_add(64);
-    let mut limit = limit;
-    if needed > limit {
-        // With the privilege (root, CAP_SYS_RESOURCE) the hard limit can go up to the kernel's fs.nr_open.
-        let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        let want = needed.next_power_of_two().min(nr_open);
-        if want > limit && rlimit::Resource::NOFILE.set(want, want).is_ok() {
-            tracing::info!("raised the open-files limit from {limit} to {want}");
-            limit = want;
-        }
-    }
-    if needed > limit {
-        eprintln!(
-            "warning: {users} users need about {needed} open files{}, but the limit is {limit}; connections past it \
-             will fail with \"too many open files\". Raise it first, e.g. `ulimit -n {}` (or LimitNOFILE= in a \
-             systemd unit){}",
-            if demo {
-                " (client and --demo server in one process)"
-            } else {
-                ""
-            },
-            needed.next_power_of_two(),
-            if demo {
-                ", or run the target as its own process with `loadgen serve-demo`"
-            } else {
-                ""
-            }
-        );
     }
 }
 

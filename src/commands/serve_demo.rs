@@ -1,5 +1,7 @@
 //! `loadgen serve-demo`: the built-in reference API ([`crate::demo`]) on the address given, until SIGINT or
-//! SIGTERM stops it cleanly (exit 0, with a line on stderr saying which).
+//! SIGTERM stops it cleanly (exit 0, with a line on stderr saying which); with the hidden
+//! `--until-stdin-closes`, also the end of stdin (how `run --demo` runs it as its child: `demo_child`).
+//! It raises its open-files soft limit to the hard limit first: each connection is a descriptor.
 
 use super::out;
 use crate::cli::DemoArgs;
@@ -39,6 +41,9 @@ pub async fn run(args: DemoArgs, quiet: bool) -> Result<ExitStatus, Error> {
         unhealthy_for: args.unhealthy_for,
         ..demo::DemoConfig::default()
     };
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!("cannot read or raise the open-files limit: {e}");
+    }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| Error::io(format!("cannot listen on {}", args.addr), e))?;
@@ -51,8 +56,14 @@ pub async fn run(args: DemoArgs, quiet: bool) -> Result<ExitStatus, Error> {
         "loadgen reference API listening on http://{addr}\n"
     ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let stdin_closed = stdin_closed(args.until_stdin_closes);
     let shutdown = async move {
-        let _ = stop_tx.send(stops.next().await);
+        tokio::select! {
+            stop = stops.next() => {
+                let _ = stop_tx.send(stop);
+            }
+            _ = stdin_closed => {}
+        }
     };
     demo::serve(listener, config, shutdown)
         .await
@@ -61,4 +72,28 @@ pub async fn run(args: DemoArgs, quiet: bool) -> Result<ExitStatus, Error> {
         eprintln!("{}: the reference API stopped", stop.name());
     }
     Ok(ExitStatus::Pass)
+}
+
+/// Resolves when stdin reaches its end (or fails), if `watch`; never otherwise. Read on a thread of its own:
+/// a blocking read must not hold up the runtime, and the thread ends with the process.
+async fn stdin_closed(watch: bool) {
+    if !watch {
+        return std::future::pending().await;
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("loadgen-demo-stdin".into())
+        .spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = tx.send(());
+        });
+    match spawned {
+        Ok(_) => {
+            let _ = rx.await;
+        }
+        Err(e) => {
+            tracing::warn!("cannot watch stdin ({e}): only a signal stops the reference API");
+            std::future::pending::<()>().await;
+        }
+    }
 }

@@ -14,6 +14,8 @@ mod csv;
 mod data;
 // Issue 18 item 6: `run --debug N`.
 mod debug;
+// Issue 20 item 8.
+mod demo_child;
 mod dns;
 mod files;
 mod golden;
