@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::files::{Mode, OutputFile};
 
-/// The starter scenario as shipped, with [`DEFAULT_HOST`] and [`DEFAULT_FILE`] in it.
+/// The starter scenario as shipped, with `DEFAULT_HOST` and `DEFAULT_FILE` in it.
 pub const STARTER: &str = include_str!("starter.toml");
 /// The host the starter targets: where `loadgen serve-demo` listens by default.
 const DEFAULT_HOST: &str = "http://127.0.0.1:8000";
