@@ -85,6 +85,53 @@ pub enum Command {
         after_help = "Examples:\n  loadgen man | man -l -\n  loadgen man --dir /usr/local/share/man/man1"
     )]
     Man(ManArgs),
+    // Issue 20 items 2 and 3: `loadgen import har|locust`.
+    /// Write a scenario from a browser's HAR recording or from a locustfile.
+    #[command(
+        after_help = "Examples:\n  loadgen import har recording.har -o checkout.toml\n  loadgen import locust locustfile.py -o auth.toml && loadgen check auth.toml\n\nThe scenario is printed on stdout unless -o names a file (an existing one is left alone unless --force). What could not be translated is listed as comments at the end of the scenario, with its line in the source. Exit codes: 0 written, 2 unreadable or unparsable source, or not written."
+    )]
+    Import(ImportArgs),
+}
+
+/// `loadgen import`'s arguments.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub source: ImportSource,
+    /// Write the scenario to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE", global = true)]
+    pub output: Option<PathBuf>,
+    /// Replace the output file if it exists.
+    #[arg(long, global = true)]
+    pub force: bool,
+}
+
+/// What `loadgen import` reads.
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// A HAR file recorded by a browser's developer tools (one flow per page).
+    Har(ImportHarArgs),
+    /// A locustfile (its common subset: HttpUser, @task, wait_time, on_start, self.client calls).
+    Locust(ImportLocustArgs),
+}
+
+/// `loadgen import har`'s arguments.
+#[derive(Debug, Args)]
+pub struct ImportHarArgs {
+    /// The HAR file.
+    #[arg(value_name = "FILE.har")]
+    pub file: PathBuf,
+    /// Keep static assets (scripts, styles, images, fonts), left out by default.
+    #[arg(long)]
+    pub keep_static: bool,
+}
+
+/// `loadgen import locust`'s arguments.
+#[derive(Debug, Args)]
+pub struct ImportLocustArgs {
+    /// The locustfile.
+    #[arg(value_name = "LOCUSTFILE.py")]
+    pub file: PathBuf,
 }
 
 /// `loadgen init`'s arguments.

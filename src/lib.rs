@@ -48,6 +48,8 @@ pub mod error;
 pub mod exit;
 pub mod files;
 pub mod gates;
+// Issue 20 items 2 and 3.
+pub mod import;
 pub mod merge;
 pub mod metrics;
 pub mod plan;
@@ -100,6 +102,7 @@ pub async fn run(cli: Cli) -> ExitStatus {
         Command::ServeDemo(args) => commands::serve_demo::run(args, quiet).await,
         Command::Init(args) => commands::init::run(args, quiet),
         Command::Completions(args) => commands::completions::run(args),
+        Command::Import(args) => commands::import::run(args, quiet),
         Command::Man(args) => commands::man::run(args),
     };
     result.unwrap_or_else(|e| {

@@ -210,7 +210,7 @@ fn accepted(cli: Cli) -> Result<(), TestCaseError> {
         }
         Command::Run(_) | Command::Ui(_) | Command::Report(_) | Command::Merge(_) => {}
         // Issue 20: no number flags.
-        Command::Init(_) | Command::Completions(_) | Command::Man(_) => {}
+        Command::Init(_) | Command::Completions(_) | Command::Man(_) | Command::Import(_) => {}
     }
     Ok(())
 }

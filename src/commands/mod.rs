@@ -13,6 +13,7 @@
 //! - [`merge`]: `loadgen merge`: the segments' results merged ([`crate::merge`]), written and judged.
 //! - [`serve_demo`]: `loadgen serve-demo`: the reference API until SIGINT or SIGTERM.
 //! - [`init`]: `loadgen init`: a commented starter scenario written.
+//! - [`import`]: `loadgen import har|locust`: a scenario written from a HAR recording or a locustfile.
 //! - [`completions`] and [`man`]: `loadgen completions SHELL` and `loadgen man`: generated from [`crate::cli`].
 
 pub mod check;
@@ -21,6 +22,8 @@ pub mod compare;
 pub mod completions;
 // Issue 18 item 6: `run --debug N`.
 pub mod debug;
+// Issue 20 items 2 and 3: `loadgen import har|locust`.
+pub mod import;
 // Issue 20 item 8: `--demo`'s API in a child process.
 mod demo_child;
 mod descriptors;

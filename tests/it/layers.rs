@@ -64,7 +64,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("outputs", &["report", "watch", "compare", "merge", "ui"]),
-    ("apps", &["demo"]),
+    ("apps", &["demo", "import"]),
     ("commands", &["cli", "commands", "signals", "crate"]),
 ];
 
