@@ -77,7 +77,12 @@ pub fn import(text: &str, path: &Path, opts: &HarOptions) -> Result<Draft, Impor
         } else {
             "not a HAR file"
         };
-        err(Some(e.line()), Some(e.column()), format!("{what}: {e}"))
+        // serde_json's text ends with the place, which the error shows as file:line:column already.
+        let text = e.to_string();
+        let text = text
+            .rsplit_once(" at line ")
+            .map_or(text.as_str(), |(t, _)| t);
+        err(Some(e.line()), Some(e.column()), format!("{what}: {text}"))
     })?;
     let log = har.log;
     // Entries in the order they started (a HAR is usually in that order already; the sort is stable).
@@ -252,7 +257,10 @@ pub fn import(text: &str, path: &Path, opts: &HarOptions) -> Result<Draft, Impor
             draft.user.on_start.extend(steps);
             continue;
         }
-        let name = names.unique(&format!("page{}_{}", g + 1, slug(title, 40)));
+        let name = match slug(title, 40) {
+            t if t.is_empty() => names.unique(&format!("page{}", g + 1)),
+            t => names.unique(&format!("page{}_{t}", g + 1)),
+        };
         let mut task = DraftTask {
             name,
             comments: vec![about],
@@ -591,3 +599,6 @@ fn is_logout(path: &str) -> bool {
     .iter()
     .any(|w| p.contains(w))
 }
+
+#[cfg(test)]
+mod tests;
