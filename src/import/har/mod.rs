@@ -21,7 +21,7 @@
 mod model;
 mod values;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -108,6 +108,7 @@ pub fn import(text: &str, path: &Path, opts: &HarOptions) -> Result<Draft, Impor
     timed.sort_by(|a, b| a.0.total_cmp(&b.0));
 
     let mut left = LeftOut::default();
+    let mut draft_notes: Vec<Note> = Vec::new();
     // Candidates: HTTP(S), answered, not pre-flights, not static.
     let mut candidates: Vec<(usize, url::Url)> = Vec::new();
     for (i, (_, _, e)) in timed.iter().enumerate() {
@@ -152,6 +153,8 @@ pub fn import(text: &str, path: &Path, opts: &HarOptions) -> Result<Draft, Impor
     let mut groups: Vec<(Option<String>, String)> = Vec::new();
     let mut kept: Vec<Kept> = Vec::new();
     let mut redirect_to: Option<String> = None;
+    let mut set_cookies: HashSet<String> = HashSet::new();
+    let mut cookies_from_before: Vec<String> = Vec::new();
     for (i, url) in candidates {
         let (start, _, e) = timed[i];
         if url.origin().ascii_serialization() != host {
@@ -184,6 +187,13 @@ pub fn import(text: &str, path: &Path, opts: &HarOptions) -> Result<Draft, Impor
                 groups.len() - 1
             }
         };
+        // Cookies the browser had before the recording: loadgen's jar gets only those the answers set.
+        for name in cookie_names(e, "cookie") {
+            if !set_cookies.contains(&name) && !cookies_from_before.contains(&name) {
+                cookies_from_before.push(name);
+            }
+        }
+        set_cookies.extend(cookie_names(e, "set-cookie"));
         kept.push(Kept {
             group,
             start,
@@ -207,6 +217,22 @@ pub fn import(text: &str, path: &Path, opts: &HarOptions) -> Result<Draft, Impor
         }
     }
 
+    // There is no escape for `{{` in a scenario: a recorded one would be read as a template.
+    for k in &kept {
+        if values::sends(&k.step, "{{") {
+            draft_notes.push(Note::general(format!(
+                "{} {} sends `{{{{` as recorded, which loadgen reads as a template: edit that value",
+                k.step.method, k.step.path
+            )));
+        }
+    }
+    if !cookies_from_before.is_empty() {
+        draft_notes.push(Note::general(format!(
+            "the browser sent cookies no answer in the recording set ({}): loadgen users start with an empty \
+             jar, so add them as a `Cookie` header or capture them from the answer that sets them",
+            cookies_from_before.join(", ")
+        )));
+    }
     let mut names = values::Names::default();
     for k in &mut kept {
         k.step.name = names.unique(&step_name(&k.step.method, &k.step.path));
@@ -280,6 +306,7 @@ pub fn import(text: &str, path: &Path, opts: &HarOptions) -> Result<Draft, Impor
     }
 
     draft.header = header(path, &log, &host, &draft, &left, opts);
+    draft.notes = draft_notes;
     for (origin, n) in &left.other_hosts {
         draft.notes.push(Note::general(format!(
             "{n} request(s) to {origin} left out: only {host} is the target (add them by hand with a whole \
@@ -366,6 +393,40 @@ fn header(
             .to_string(),
     );
     out.push(String::new());
+    out
+}
+
+/// The names of the cookies in an entry's `Cookie` request headers (`which` = "cookie") or its `Set-Cookie`
+/// response headers (`which` = "set-cookie").
+fn cookie_names(e: &Entry, which: &str) -> Vec<String> {
+    let headers = if which == "cookie" {
+        &e.request.headers
+    } else {
+        &e.response.headers
+    };
+    let mut out = Vec::new();
+    for h in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case(which))
+    {
+        let pairs: Vec<&str> = if which == "cookie" {
+            h.value.split(';').collect()
+        } else {
+            // one cookie per header (Chromium joins repeated ones with a newline)
+            h.value
+                .lines()
+                .filter_map(|l| l.split(';').next())
+                .collect()
+        };
+        for pair in pairs {
+            if let Some((name, _)) = pair.split_once('=') {
+                let name = name.trim();
+                if !name.is_empty() {
+                    out.push(name.to_string());
+                }
+            }
+        }
+    }
     out
 }
 

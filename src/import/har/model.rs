@@ -85,6 +85,8 @@ pub(super) struct Response {
     #[serde(default)]
     pub status: i64,
     #[serde(default)]
+    pub headers: Vec<Header>,
+    #[serde(default)]
     pub content: Content,
     #[serde(rename = "redirectURL", default)]
     pub redirect_url: String,

@@ -276,3 +276,55 @@ fn nothing_to_import_is_an_error() {
     .expect_err("only a stylesheet");
     assert!(e.message.contains("1 static assets"), "{e}");
 }
+
+#[test]
+fn cookies_from_before_the_recording_and_a_recorded_template_are_noted() {
+    let mut a = entry(0, "GET", "http://a/login", 200, "text/html");
+    a["request"]["headers"] = json!([{"name": "Cookie", "value": "old_sid=1; theme=dark"}]);
+    a["response"]["headers"] = json!([{"name": "Set-Cookie", "value": "sid=2; Path=/; HttpOnly"}]);
+    let mut b = entry(10, "GET", "http://a/q?x={{y}}", 200, "text/html");
+    b["request"]["headers"] = json!([{"name": "cookie", "value": "sid=2; theme=dark"}]);
+    let d = draft(vec![a, b]);
+    let notes: Vec<&str> = d.notes.iter().map(|n| n.text.as_str()).collect();
+    assert!(
+        notes.iter().any(|n| n.contains("(old_sid, theme)")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("GET /q?x={{y}} sends `{{`")),
+        "{notes:?}"
+    );
+    assert!(
+        all_steps(&d).iter().all(|s| s.headers.is_empty()),
+        "cookies are dropped"
+    );
+}
+
+const FIXTURE: &str = include_str!("../../../tests/fixtures/import/demo_app.har");
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// A recording cut anywhere is an error with its place, never a panic.
+    #[test]
+    fn a_cut_recording_is_a_located_error(cut in 0..FIXTURE.len()) {
+        let cut = (0..=cut).rev().find(|&i| FIXTURE.is_char_boundary(i)).unwrap_or(0);
+        let text = FIXTURE[..cut].trim_end();
+        let e = import(text, Path::new("t.har"), &HarOptions::default()).expect_err("cut");
+        proptest::prop_assert!(e.line.is_some(), "{}", e);
+    }
+
+    /// Any JSON value where a field is expected is an error or a draft, never a panic.
+    #[test]
+    fn odd_values_never_panic(field in 0usize..6, value in proptest::prelude::any::<i64>(), text in ".{0,12}") {
+        let mut v: Value = serde_json::from_str(FIXTURE).expect("fixture");
+        let odd = [json!(value), json!(text), json!(null), json!([]), json!({}), json!(-1.5)][field % 6].clone();
+        v["log"]["entries"][4]["time"] = odd.clone();
+        v["log"]["entries"][5]["response"]["content"]["text"] = odd.clone();
+        v["log"]["entries"][6]["request"]["postData"]["text"] = odd.clone();
+        v["log"]["entries"][7]["pageref"] = odd;
+        let _ = import(&v.to_string(), Path::new("t.har"), &HarOptions::default());
+    }
+}

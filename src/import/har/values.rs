@@ -233,7 +233,7 @@ fn walk(
 }
 
 /// Whether the request sends `value` somewhere: path, query, a header, the body.
-fn sends(step: &DraftStep, value: &str) -> bool {
+pub(super) fn sends(step: &DraftStep, value: &str) -> bool {
     step.path.contains(value)
         || step.headers.iter().any(|(_, v)| v.contains(value))
         || match &step.body {
