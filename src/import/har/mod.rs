@@ -14,9 +14,9 @@
 //! - think times are the recorded pauses: the time from the end of everything the browser was loading to the next
 //!   kept request, rounded to 100 ms, on the step before the pause (on the flow when it ends one); pauses under
 //!   100 ms are left out and longer than 30 s are cut to 30 s.
-//! - browser noise headers are dropped ([`dropped_header`]); cookies too, as each loadgen user keeps its own jar.
+//! - browser noise headers are dropped (`dropped_header`); cookies too, as each loadgen user keeps its own jar.
 //! - `expect = { status = [N] }` is the recorded status (3xx aside: loadgen follows redirects and sees the end).
-//! - captures and run-unique values: [`values`].
+//! - captures and run-unique values: see the `values` module.
 
 mod model;
 mod values;
