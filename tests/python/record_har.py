@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from urllib.parse import parse_qsl
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -139,7 +140,6 @@ class Recorder:
             sent = r.get("sent_headers") or req.get("headers", {})
             qs = []
             if "?" in url:
-                from urllib.parse import parse_qsl
                 qs = [{"name": k, "value": v} for k, v in parse_qsl(url.split("?", 1)[1], keep_blank_values=True)]
             request = {"method": req["method"], "url": url, "httpVersion": resp.get("protocol", "http/1.1"),
                        "cookies": [], "headers": har_headers(sent), "queryString": qs, "headersSize": -1,
