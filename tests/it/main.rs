@@ -28,6 +28,8 @@ mod init;
 mod k8s;
 mod language;
 mod layers;
+// Issue 20 item 1: the CSV files beside real Locust's.
+mod locust_csv;
 mod merge_windows;
 mod mix;
 mod netns;
