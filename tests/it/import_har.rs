@@ -262,7 +262,19 @@ fn broken_input_is_an_error_with_its_place() {
     loadgen(["import", "har"])
         .arg(dir.path())
         .expect_code(2)
-        .stderr_has("cannot read");
+        .stderr_has("it is a directory, not a regular file");
+    // A FIFO (made here, never a real /dev entry) is refused at once, not waited on for a writer.
+    let fifo = dir.path().join("pipe.har");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    loadgen(["import", "har"])
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_secs(30))
+        .expect_code(2)
+        .stderr_has("not a regular file");
 }
 
 #[test]
