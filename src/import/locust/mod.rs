@@ -1,0 +1,438 @@
+//! `loadgen import locust locustfile.py`: a scenario from a locustfile's common subset.
+//!
+//! The file is parsed as Python by `rustpython-parser` (a syntax error is an [`ImportError`] at its line and
+//! column), then read as Locust means it: each class deriving `HttpUser` or `FastHttpUser` is a kind of user
+//! (one: `[user]` and `[[task]]`; several: `[classes.NAME]` with their `weight`), its `host`, `wait_time`,
+//! `on_start`, `@task` methods and `on_stop` become the scenario's. The methods' statements are translated by
+//! [`body`], their values by [`value`]. What has no translation is a [`Note`] at its line, written as a comment
+//! at the end of the scenario: never dropped silently.
+
+mod body;
+mod value;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rustpython_parser::Parse as _;
+use rustpython_parser::ast::{self, Constant, Expr, Ranged, Stmt, StmtClassDef, StmtFunctionDef};
+use rustpython_parser::text_size::TextRange;
+use serde_json::Value as J;
+
+use self::body::{Names, Translator};
+use self::value::{Eval, Scope, dotted, is_self, json_path, response_of};
+use super::{Draft, DraftClass, DraftLoad, DraftTask, ImportError, Note, Wait};
+
+/// The locustfile `text` (read from `path`, named in errors) as a draft scenario.
+pub fn import(text: &str, path: &Path) -> Result<Draft, ImportError> {
+    let src = Source::new(text);
+    let error = |line, column, message: String| ImportError {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let suite = ast::Suite::parse(text, &path.display().to_string()).map_err(|e| {
+        let at = e.offset.to_usize();
+        error(
+            Some(src.line(at)),
+            Some(src.column(at)),
+            format!("not valid Python: {}", e.error),
+        )
+    })?;
+
+    let mut notes = Vec::new();
+    let mut scope = Scope::default();
+    let mut users = Vec::new();
+    for s in &suite {
+        match s {
+            Stmt::Import(_) | Stmt::ImportFrom(_) => {}
+            Stmt::Expr(x) if matches!(&*x.value, Expr::Constant(c) if matches!(c.value, Constant::Str(_))) => {}
+            Stmt::Assign(a) if a.targets.len() == 1 => {
+                let value = Eval::new(&src, &scope).value(&a.value);
+                match (&a.targets[0], value) {
+                    (Expr::Name(n), Ok(v)) => {
+                        scope.module.insert(n.id.to_string(), v);
+                    }
+                    _ => notes.push(src.left_out(s, "not translated")),
+                }
+            }
+            Stmt::ClassDef(c) => match kind(c) {
+                Kind::User => users.push(c),
+                Kind::TaskSet => notes.push(src.left_out(
+                    s,
+                    "a TaskSet: nested task sets are not translated (move its tasks into the user class)",
+                )),
+                Kind::Other => notes.push(src.left_out(
+                    s,
+                    "not an HttpUser or FastHttpUser class (a custom client, a base class, or a helper): not translated",
+                )),
+            },
+            Stmt::FunctionDef(f) if !f.decorator_list.is_empty() => notes.push(src.left_out(
+                s,
+                "a decorated function (an event listener?): not translated",
+            )),
+            Stmt::FunctionDef(_) => notes.push(src.left_out(s, "a function: not translated where it is called")),
+            _ => notes.push(src.left_out(s, "not translated")),
+        }
+    }
+    if users.is_empty() {
+        return Err(error(
+            None,
+            None,
+            "no User class: loadgen imports the classes that derive from HttpUser or FastHttpUser, and this file \
+             has none"
+                .into(),
+        ));
+    }
+
+    let mut names = Names::default();
+    let mut host: Option<String> = None;
+    let mut classes = Vec::new();
+    for c in users {
+        let (class, class_host, class_notes) = user_class(&src, &scope, &mut names, c);
+        notes.extend(class_notes);
+        match (&host, class_host) {
+            (None, Some(h)) => host = Some(h),
+            (Some(a), Some(b)) if *a != b => notes.push(Note::at(
+                src.line(c.start().to_usize()),
+                format!(
+                    "class `{}` has its own host `{b}`: the scenario has one host, `{a}`",
+                    c.name
+                ),
+            )),
+            _ => {}
+        }
+        if class.user.tasks.is_empty() {
+            notes.push(Note::at(
+                src.line(c.start().to_usize()),
+                format!(
+                    "class `{}` has no task loadgen could translate: it was left out",
+                    c.name
+                ),
+            ));
+        } else {
+            classes.push(class);
+        }
+    }
+    notes.sort_by_key(|n| n.line);
+
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    let mut header = vec![
+        format!("Imported from {} by `loadgen import locust`.", path.display()),
+        "Review it (the notes at the end list what was not translated), then: loadgen check THIS_FILE".into(),
+        String::new(),
+        "[load] is a placeholder: Locust takes -u, -r and -t on its command line, not from the locustfile. Change it"
+            .into(),
+        "here or pass loadgen run the same -u, -r and -t.".into(),
+    ];
+    if host.is_none() {
+        header.push(
+            "The locustfile names no host: pass --host URL to loadgen run, as to locust.".into(),
+        );
+    }
+    let mut draft = Draft {
+        header,
+        name: stem,
+        host,
+        load: Some(DraftLoad {
+            users: 10,
+            spawn_rate: 2.0,
+            duration: Duration::from_secs(60),
+        }),
+        notes,
+        ..Draft::default()
+    };
+    match classes.len() {
+        0 => {
+            return Err(error(
+                None,
+                None,
+                "no task could be translated: the User classes' notes say why".into(),
+            ));
+        }
+        1 => {
+            if let Some(only) = classes.pop() {
+                draft.user = only.user;
+            }
+        }
+        _ => draft.classes = classes,
+    }
+    Ok(draft)
+}
+
+/// The source text, for turning the parser's byte offsets into 1-based lines and columns.
+pub struct Source<'a> {
+    text: &'a str,
+    /// The byte offset where each line starts.
+    starts: Vec<usize>,
+}
+
+impl<'a> Source<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Source { text, starts }
+    }
+
+    /// The 1-based line of a byte offset.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset).max(1)
+    }
+
+    /// The 1-based column (in characters) of a byte offset.
+    pub fn column(&self, offset: usize) -> usize {
+        let start = self.starts[self.line(offset) - 1];
+        let end = offset.min(self.text.len());
+        self.text
+            .get(start..end)
+            .map_or(1, |s| s.chars().count() + 1)
+    }
+
+    /// A node's source text as shown in a note: its first line, shortened.
+    pub fn snippet(&self, range: TextRange) -> String {
+        let text = self
+            .text
+            .get(range.start().to_usize()..range.end().to_usize())
+            .unwrap_or("");
+        let first = text.lines().next().unwrap_or("").trim();
+        let mut shown: String = first.chars().take(70).collect();
+        if shown.len() < first.len() || text.trim_end().contains('\n') {
+            shown.push_str(" ...");
+        }
+        shown
+    }
+
+    /// A note for a statement left out.
+    fn left_out(&self, s: &impl Ranged, why: &str) -> Note {
+        Note::at(
+            self.line(s.start().to_usize()),
+            format!("`{}`: {why}", self.snippet(s.range())),
+        )
+    }
+}
+
+enum Kind {
+    User,
+    TaskSet,
+    Other,
+}
+
+/// What a class is to Locust, by its bases' names.
+fn kind(c: &StmtClassDef) -> Kind {
+    let bases: Vec<String> = c.bases.iter().filter_map(dotted).collect();
+    let last = |b: &String| b.rsplit('.').next().unwrap_or(b).to_string();
+    if bases
+        .iter()
+        .any(|b| matches!(last(b).as_str(), "HttpUser" | "FastHttpUser"))
+    {
+        Kind::User
+    } else if bases
+        .iter()
+        .any(|b| matches!(last(b).as_str(), "TaskSet" | "SequentialTaskSet"))
+    {
+        Kind::TaskSet
+    } else {
+        Kind::Other
+    }
+}
+
+/// One User class: its draft, its host, and its notes.
+fn user_class<'a>(
+    src: &'a Source<'a>,
+    module: &Scope,
+    names: &'a mut Names,
+    c: &'a StmtClassDef,
+) -> (DraftClass, Option<String>, Vec<Note>) {
+    let mut scope = module.clone();
+    scope.captured = captured(&c.body);
+    let mut tr = Translator::new(src, scope, names);
+    let mut class = DraftClass {
+        name: c.name.to_string(),
+        ..DraftClass::default()
+    };
+    let mut host = None;
+    let mut on_start = None;
+    let mut on_stop = None;
+    let mut tasks = Vec::new();
+    for s in &c.body {
+        match s {
+            Stmt::Expr(x) if matches!(&*x.value, Expr::Constant(c) if matches!(c.value, Constant::Str(_))) =>
+                {}
+            Stmt::Pass(_) => {}
+            Stmt::Assign(a) if a.targets.len() == 1 => {
+                let Expr::Name(n) = &a.targets[0] else {
+                    tr.notes.push(src.left_out(s, "not translated"));
+                    continue;
+                };
+                let value = Eval::new(src, &tr.scope).value(&a.value);
+                match (n.id.as_str(), value) {
+                    ("host", Ok(J::String(h))) => host = Some(h),
+                    ("weight", Ok(J::Number(w))) => match w.as_u64().and_then(|w| u32::try_from(w).ok()) {
+                        Some(w) if w > 0 => class.weight = Some(w),
+                        _ => tr.notes.push(src.left_out(s, "a weight that is not a whole number above 0")),
+                    },
+                    ("wait_time", _) => match wait(src, &tr.scope, &a.value) {
+                        Some(w) => class.user.wait = Some(w),
+                        None => tr.notes.push(src.left_out(
+                            s,
+                            "a wait_time other than between, constant, constant_pacing or constant_throughput \
+                             with numbers: not translated",
+                        )),
+                    },
+                    ("abstract" | "fixed_count" | "tasks", _) => {
+                        tr.notes.push(src.left_out(s, "not translated"))
+                    }
+                    (name, Ok(v)) => {
+                        tr.scope.user.insert(name.to_string(), v);
+                    }
+                    (_, Err(_)) => tr.notes.push(src.left_out(s, "not translated")),
+                }
+            }
+            Stmt::FunctionDef(f) => match f.name.as_str() {
+                "on_start" => on_start = Some(f),
+                "on_stop" => on_stop = Some(f),
+                _ => match task(src, &tr.scope, f) {
+                    Some(t) => tasks.push((f, t)),
+                    None => {
+                        tr.helpers.insert(f.name.to_string(), f);
+                    }
+                },
+            },
+            _ => tr.notes.push(src.left_out(s, "not translated")),
+        }
+    }
+    if let Some(f) = on_start {
+        let m = tr.method(f, false);
+        class.user.on_start = m.steps;
+        class.user.headers.extend(m.headers);
+    }
+    for (f, (weight, tags)) in tasks {
+        let m = tr.method(f, true);
+        class.user.headers.extend(m.headers);
+        let mut t = DraftTask {
+            weight,
+            tags,
+            restart_session: m.restart,
+            ..DraftTask::default()
+        };
+        match m.steps.len() {
+            0 => {
+                tr.notes.push(Note::at(
+                    src.line(f.start().to_usize()),
+                    format!(
+                        "task `{}` has no request loadgen could translate: it was left out",
+                        f.name
+                    ),
+                ));
+                continue;
+            }
+            1 => t.name = m.steps[0].name.clone(),
+            _ => {
+                let (name, _) = tr.names.claim(f.name.as_str());
+                t.name = name;
+            }
+        }
+        t.steps = m.steps;
+        class.user.tasks.push(t);
+    }
+    if let Some(f) = on_stop {
+        let m = tr.method(f, false);
+        class.user.on_stop = m.steps;
+    }
+    let unused: Vec<(String, &StmtFunctionDef)> = tr
+        .helpers
+        .iter()
+        .filter(|(n, _)| !tr.inlined.contains(*n))
+        .map(|(n, f)| (n.clone(), *f))
+        .collect();
+    for (name, f) in unused {
+        tr.notes.push(Note::at(
+            src.line(f.start().to_usize()),
+            format!("method `{name}` is not a task and no task calls it: not translated"),
+        ));
+    }
+    (class, host, tr.notes)
+}
+
+/// `@task`, `@task(N)`, `@task(weight=N)` and `@tag(...)`: the method's weight and tags, `None` when it is
+/// not a task.
+fn task(src: &Source, scope: &Scope, f: &StmtFunctionDef) -> Option<(Option<u32>, Vec<String>)> {
+    let mut is_task = false;
+    let mut weight = None;
+    let mut tags = Vec::new();
+    for d in &f.decorator_list {
+        let (name, args) = match d {
+            Expr::Call(c) => (dotted(&c.func), Some(c)),
+            e => (dotted(e), None),
+        };
+        let name = name.unwrap_or_default();
+        match name.rsplit('.').next().unwrap_or(&name) {
+            "task" => {
+                is_task = true;
+                let arg =
+                    args.and_then(|c| c.args.first().or(c.keywords.first().map(|k| &k.value)));
+                if let Some(arg) = arg
+                    && let Ok(J::Number(n)) = Eval::new(src, scope).value(arg)
+                {
+                    weight = n.as_u64().and_then(|w| u32::try_from(w).ok());
+                }
+            }
+            "tag" => {
+                for a in args.map(|c| c.args.as_slice()).unwrap_or_default() {
+                    if let Ok(J::String(t)) = Eval::new(src, scope).value(a) {
+                        tags.push(t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    is_task.then_some((weight, tags))
+}
+
+/// `between(a, b)`, `constant(a)`, `constant_pacing(a)`, `constant_throughput(n)`.
+fn wait(src: &Source, scope: &Scope, e: &Expr) -> Option<Wait> {
+    let Expr::Call(c) = e else { return None };
+    let name = dotted(&c.func)?;
+    let mut ev = Eval::new(src, scope);
+    let mut secs = c.args.iter().map(|a| ev.seconds(a).ok());
+    let mut next = || secs.next().flatten();
+    let d = Duration::from_secs_f64;
+    Some(match name.rsplit('.').next()? {
+        "between" => Wait::Between(d(next()?), d(next()?)),
+        "constant" => Wait::Constant(d(next()?)),
+        "constant_pacing" => Wait::Pacing(d(next()?)),
+        "constant_throughput" => Wait::Throughput(next().filter(|n| *n > 0.0)?),
+        _ => return None,
+    })
+}
+
+/// The `self.X` a class assigns from a response's JSON anywhere (they are captures, `{{X}}`, even where a
+/// task that reads them comes before the one that captures them).
+fn captured(body: &[Stmt]) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    fn walk(body: &[Stmt], out: &mut std::collections::HashMap<String, String>) {
+        for s in body {
+            match s {
+                Stmt::FunctionDef(f) => walk(&f.body, out),
+                Stmt::With(w) => walk(&w.body, out),
+                Stmt::If(i) => {
+                    walk(&i.body, out);
+                    walk(&i.orelse, out);
+                }
+                Stmt::Assign(a) if a.targets.len() == 1 => {
+                    if let Expr::Attribute(t) = &a.targets[0]
+                        && is_self(&t.value)
+                        && let Some(resp) = response_of(&a.value)
+                        && json_path(&a.value, resp).is_some_and(|p| p != "$")
+                    {
+                        out.insert(t.attr.to_string(), body::capture_name(t.attr.as_str()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    walk(body, &mut out);
+    out
+}
