@@ -285,7 +285,10 @@ impl<'a> Translator<'a> {
             }
             return;
         }
-        match self.eval(|ev| ev.value(value)) {
+        match self.eval(|ev| {
+            ev.stable = true;
+            ev.value(value)
+        }) {
             Ok(v) => self.set(&var, on_self, v),
             Err(u) => {
                 self.scope.locals.remove(&var);

@@ -47,6 +47,9 @@ pub struct Eval<'a> {
     pub src: &'a Source<'a>,
     pub scope: &'a Scope,
     pub replaced: Vec<Replaced>,
+    /// The value is kept in a variable: it must be the same at each use, so a random number becomes the
+    /// unique template (stable within a session) rather than `{{random}}` (new at each use).
+    pub stable: bool,
 }
 
 impl<'a> Eval<'a> {
@@ -55,6 +58,7 @@ impl<'a> Eval<'a> {
             src,
             scope,
             replaced: Vec::new(),
+            stable: false,
         }
     }
 
@@ -103,7 +107,11 @@ impl<'a> Eval<'a> {
             Expr::JoinedStr(j) => {
                 let mut s = String::new();
                 for part in &j.values {
-                    s.push_str(&self.text(part)?);
+                    let text = self.text(part)?;
+                    // `f"u_{uuid4()}_{time.time()}"`: one unique part is enough.
+                    if !(text == UNIQUE && s.contains(UNIQUE)) {
+                        s.push_str(&text);
+                    }
                 }
                 Ok(J::String(s))
             }
@@ -138,6 +146,7 @@ impl<'a> Eval<'a> {
             }
             _ => match unique(e) {
                 Some(with) => {
+                    let with = if self.stable { UNIQUE } else { with };
                     self.replaced.push(Replaced {
                         line: self.src.line(e.start().to_usize()),
                         text: self.src.snippet(e.range()),
