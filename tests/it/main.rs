@@ -21,6 +21,8 @@ mod files;
 mod golden;
 mod html;
 mod http2;
+// Issue 20 item 3: `loadgen import locust`.
+mod import_locust;
 // Issue 20 item 7: `loadgen init` and the smallest scenario of the README.
 mod init;
 mod k8s;

@@ -436,3 +436,93 @@ fn captured(body: &[Stmt]) -> std::collections::HashMap<String, String> {
     walk(body, &mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(py: &str) -> Draft {
+        import(py, Path::new("t.py")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const HEAD: &str = "from locust import HttpUser, task, between\n\nclass U(HttpUser):\n";
+
+    #[test]
+    fn offsets_become_lines_and_character_columns() {
+        let src = Source::new("ab\né x\n\nz");
+        assert_eq!((src.line(0), src.column(0)), (1, 1));
+        assert_eq!((src.line(2), src.column(2)), (1, 3), "the newline itself");
+        assert_eq!((src.line(3), src.column(3)), (2, 1));
+        assert_eq!((src.line(6), src.column(6)), (2, 3), "é is one character");
+        assert_eq!((src.line(9), src.column(9)), (4, 1));
+        assert_eq!(src.line(100), 4, "past the end: the last line");
+    }
+
+    #[test]
+    fn a_syntax_error_is_located() {
+        let e = import("class U(HttpUser):\n  x = (\n", Path::new("f.py")).expect_err("not Python");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.to_string().starts_with("f.py:3:"), "{e}");
+    }
+
+    #[test]
+    fn status_checks_become_expect_and_only_clear_ones() {
+        let d = draft(&format!(
+            "{HEAD}    @task\n    def a(self):\n        with self.client.get(\"/a\", catch_response=True) as r:\n            \
+             if r.status_code not in (200, 204):\n                r.failure(\"x\")\n\n    @task\n    def b(self):\n        \
+             with self.client.get(\"/b\", catch_response=True) as r:\n            if r.status_code == 200:\n                \
+             pass\n            else:\n                print(r.text)\n"
+        ));
+        assert_eq!(d.user.tasks[0].steps[0].expect_status, vec![200, 204]);
+        assert!(d.user.tasks[1].steps[0].expect_status.is_empty());
+        assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
+        assert_eq!(d.notes[0].line, Some(16), "{:?}", d.notes);
+    }
+
+    #[test]
+    fn captures_read_nested_paths_and_feed_later_templates() {
+        let d = draft(&format!(
+            "{HEAD}    @task\n    def a(self):\n        r = self.client.post(\"/l\", json={{\"n\": -1, \"ok\": True, \"x\": None}})\n        \
+             tok = r.json()[\"data\"][\"odd key\"][0]\n        self.client.get(\"/u\", params={{\"q\": \"a b\", \"t\": tok}}, \
+             headers={{\"X\": \"v\" + tok}})\n"
+        ));
+        let steps = &d.user.tasks[0].steps;
+        assert_eq!(
+            steps[0].captures,
+            vec![("tok".to_string(), "$.data['odd key'][0]".to_string())]
+        );
+        assert_eq!(
+            steps[0].body,
+            super::super::Body::Json(serde_json::json!({"n": -1, "ok": true, "x": null}))
+        );
+        assert_eq!(steps[1].path, "/u?q=a+b&t={{tok}}");
+        assert_eq!(
+            steps[1].headers,
+            vec![("X".to_string(), "v{{tok}}".to_string())]
+        );
+        assert_eq!(d.user.tasks[0].name, "a", "a flow is named by its method");
+    }
+
+    #[test]
+    fn a_capture_name_loadgen_reserves_is_renamed() {
+        let d = draft(&format!(
+            "{HEAD}    @task\n    def a(self):\n        r = self.client.get(\"/a\")\n        self.session = r.json()[\"s\"]\n        \
+             self.client.get(f\"/b/{{self.session}}\")\n"
+        ));
+        let steps = &d.user.tasks[0].steps;
+        assert_eq!(steps[0].captures[0].0, "session_value");
+        assert_eq!(steps[1].path, "/b/{{session_value}}");
+    }
+
+    #[test]
+    fn no_user_class_is_an_error_and_unknown_values_are_noted() {
+        let e = import("x = 1\n", Path::new("p.py")).expect_err("no user");
+        assert!(e.message.contains("no User class"), "{e}");
+        let d = draft(&format!(
+            "{HEAD}    @task\n    def a(self):\n        self.client.get(\"/a\", headers={{\"A\": self.unknown}})\n"
+        ));
+        assert!(d.user.tasks[0].steps[0].headers.is_empty());
+        assert_eq!(d.notes[0].line, Some(6));
+        assert!(d.notes[0].text.contains("self.unknown"), "{:?}", d.notes);
+    }
+}
