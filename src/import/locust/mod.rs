@@ -22,8 +22,36 @@ use self::body::{Names, Translator};
 use self::value::{Eval, Scope, dotted, is_self, json_path, response_of};
 use super::{Draft, DraftClass, DraftLoad, DraftTask, ImportError, Note, Wait};
 
+/// A locustfile larger than this is not one: it is not read further.
+const MAX_BYTES: usize = 4 << 20;
+/// The most tokens in one statement, and the deepest brackets and blocks: the parser, the AST's drop and the
+/// translation recurse on the source's nesting, so bounding it (far above any real locustfile) keeps a hostile
+/// file from overflowing the stack.
+const MAX_TOKENS: usize = 5_000;
+const MAX_NESTING: usize = 100;
+/// The stack the import runs on (a thread of its own), ample for the bounds above.
+const STACK: usize = 64 << 20;
+
 /// The locustfile `text` (read from `path`, named in errors) as a draft scenario.
 pub fn import(text: &str, path: &Path) -> Result<Draft, ImportError> {
+    let failed = |message: &str| ImportError {
+        path: path.to_path_buf(),
+        line: None,
+        column: None,
+        message: message.to_string(),
+    };
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("import-locust".into())
+            .stack_size(STACK)
+            .spawn_scoped(s, || translate(text, path))
+            .map_err(|e| failed(&format!("cannot start the importer: {e}")))?
+            .join()
+            .map_err(|_| failed("the importer failed on this file (a bug: please report it)"))?
+    })
+}
+
+fn translate(text: &str, path: &Path) -> Result<Draft, ImportError> {
     let src = Source::new(text);
     let error = |line, column, message: String| ImportError {
         path: path.to_path_buf(),
@@ -31,6 +59,16 @@ pub fn import(text: &str, path: &Path) -> Result<Draft, ImportError> {
         column,
         message,
     };
+    if text.len() > MAX_BYTES {
+        return Err(error(
+            None,
+            None,
+            format!("larger than {} MiB: not a locustfile", MAX_BYTES >> 20),
+        ));
+    }
+    if let Err((at, message)) = bounded(text) {
+        return Err(error(Some(src.line(at)), Some(src.column(at)), message));
+    }
     let suite = ast::Suite::parse(text, &path.display().to_string()).map_err(|e| {
         let at = e.offset.to_usize();
         error(
@@ -158,6 +196,41 @@ pub fn import(text: &str, path: &Path) -> Result<Draft, ImportError> {
         _ => draft.classes = classes,
     }
     Ok(draft)
+}
+
+/// Checks the source's nesting (brackets, blocks) and its statements' length against the bounds above, on the
+/// lexer's tokens (no recursion); a lexical error is left for the parser to report.
+fn bounded(text: &str) -> Result<(), (usize, String)> {
+    use rustpython_parser::Tok;
+    let (mut brackets, mut blocks, mut tokens) = (0usize, 0usize, 0usize);
+    for token in rustpython_parser::lexer::lex(text, rustpython_parser::Mode::Module) {
+        let Ok((tok, range)) = token else {
+            return Ok(());
+        };
+        let at = range.start().to_usize();
+        match tok {
+            Tok::Lpar | Tok::Lsqb | Tok::Lbrace => brackets += 1,
+            Tok::Rpar | Tok::Rsqb | Tok::Rbrace => brackets = brackets.saturating_sub(1),
+            Tok::Indent => blocks += 1,
+            Tok::Dedent => blocks = blocks.saturating_sub(1),
+            Tok::Newline => tokens = 0,
+            _ => {}
+        }
+        tokens += 1;
+        if brackets > MAX_NESTING || blocks > MAX_NESTING {
+            return Err((
+                at,
+                format!("nested more than {MAX_NESTING} deep: not imported"),
+            ));
+        }
+        if tokens > MAX_TOKENS {
+            return Err((
+                at,
+                format!("a statement of more than {MAX_TOKENS} tokens: not imported"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The source text, for turning the parser's byte offsets into 1-based lines and columns.
@@ -456,6 +529,33 @@ mod tests {
         assert_eq!((src.line(6), src.column(6)), (2, 3), "é is one character");
         assert_eq!((src.line(9), src.column(9)), (4, 1));
         assert_eq!(src.line(100), 4, "past the end: the last line");
+    }
+
+    #[test]
+    fn hostile_nesting_is_refused_at_its_place_without_overflowing() {
+        let deep = format!(
+            "from locust import HttpUser\nx = {}{}\n",
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        let e = import(&deep, Path::new("d.py")).expect_err("too deep");
+        assert_eq!((e.line, e.column), (Some(2), Some(105)), "{e}");
+        let long = format!("x = 1{}\n", " + 1".repeat(100_000));
+        let e = import(&long, Path::new("l.py")).expect_err("too long");
+        assert!(e.message.contains("more than 5000 tokens"), "{e}");
+        let unary = format!("x = {}1\n", "-".repeat(100_000));
+        assert!(import(&unary, Path::new("u.py")).is_err());
+        // Just below the bounds, the translation itself does not overflow either.
+        let json = format!("{}1{}", "[".repeat(99), "]".repeat(99));
+        let ok = format!(
+            "from locust import HttpUser, task\nclass U(HttpUser):\n    @task\n    def a(self):\n        \
+             self.client.post(\"/\", json={json})\n        self.client.get(\"/\" + {}1)\n",
+            "-".repeat(4_900)
+        );
+        let d = import(&ok, Path::new("ok.py")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(d.user.tasks.len(), 1);
+        assert!(matches!(d.user.tasks[0].steps[0].body, super::super::Body::Json(_)));
+        assert!(d.notes[0].text.contains("the request was left out"), "{:?}", d.notes);
     }
 
     #[test]
