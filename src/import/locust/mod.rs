@@ -401,7 +401,17 @@ fn user_class<'a>(
             }
             1 => t.name = m.steps[0].name.clone(),
             _ => {
-                let (name, _) = tr.names.claim(f.name.as_str());
+                let (name, renamed) = tr.names.claim(f.name.as_str());
+                if renamed {
+                    tr.notes.push(Note::at(
+                        src.line(f.start().to_usize()),
+                        format!(
+                            "the flow `{}` is named `{name}`: a request already has its name (loadgen's names are \
+                             unique)",
+                            f.name
+                        ),
+                    ));
+                }
                 t.name = name;
             }
         }
@@ -554,8 +564,15 @@ mod tests {
         );
         let d = import(&ok, Path::new("ok.py")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d.user.tasks.len(), 1);
-        assert!(matches!(d.user.tasks[0].steps[0].body, super::super::Body::Json(_)));
-        assert!(d.notes[0].text.contains("the request was left out"), "{:?}", d.notes);
+        assert!(matches!(
+            d.user.tasks[0].steps[0].body,
+            super::super::Body::Json(_)
+        ));
+        assert!(
+            d.notes[0].text.contains("the request was left out"),
+            "{:?}",
+            d.notes
+        );
     }
 
     #[test]
@@ -601,6 +618,27 @@ mod tests {
             vec![("X".to_string(), "v{{tok}}".to_string())]
         );
         assert_eq!(d.user.tasks[0].name, "a", "a flow is named by its method");
+    }
+
+    #[test]
+    fn task_weights_default_headers_raw_bodies_and_flow_names() {
+        let d = draft(&format!(
+            "{HEAD}    tasks = []\n\n    def on_start(self):\n        self.client.headers[\"X-Team\"] = \"qa\"\n\n    \
+             @task(weight=3)\n    def login(self):\n        self.client.request(\"PUT\", \"/a\", data=\"raw\", name=\"login\")\n        \
+             self.client.get(\"/b?x={{}}\".format(1))\n        self.client.get(\"/c\")\n"
+        ));
+        assert_eq!(
+            d.user.headers,
+            vec![("X-Team".to_string(), "qa".to_string())]
+        );
+        let task = &d.user.tasks[0];
+        assert_eq!(task.weight, Some(3));
+        assert_eq!(task.name, "login_2", "the request took `login` first");
+        assert_eq!(task.steps[0].method, "PUT");
+        assert_eq!(task.steps[0].body, super::super::Body::Text("raw".into()));
+        assert_eq!(task.steps[1].path, "/c", "the .format() request left out");
+        let lines: Vec<Option<usize>> = d.notes.iter().map(|n| n.line).collect();
+        assert_eq!(lines, [Some(4), Some(10), Some(12)], "{:?}", d.notes);
     }
 
     #[test]
