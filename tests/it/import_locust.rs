@@ -1,5 +1,5 @@
 //! Issue 20 item 3: `loadgen import locust FILE.py` on three locustfiles kept in tests/locust/ (the auth test this
-//! project replaces, a shop with two user classes, one with parts that are not translated): the scenario written
+//! project replaces, a shop with three user classes, one with parts that are not translated): the scenario written
 //! says what it should, `loadgen check` accepts it, and a short run of it against the built-in API passes with
 //! the requests named as in the locustfile. Bad input exits 2 with a located message. Real Locust runs the two
 //! extra locustfiles against the built-in API too, to prove they are real (skipped without Locust, except in CI).
@@ -136,7 +136,7 @@ fn the_auth_locustfile_imports_as_the_shipped_scenario_and_runs() {
 }
 
 #[test]
-fn two_user_classes_with_weights_flows_forms_and_params_import_and_run() {
+fn three_user_classes_with_weights_flows_forms_params_and_a_sequence_import_and_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (text, file) = import(dir.path(), "shop_locustfile.py");
     let t = toml(&text);
@@ -203,8 +203,39 @@ fn two_user_classes_with_weights_flows_forms_and_params_import_and_run() {
         text.contains("# - line 53: `self.client.put`: not translated"),
         "{text}"
     );
+    // A SequentialTaskSet in `tasks`: one flow of its tasks' requests in order; `self.interrupt()` at the end
+    // of its last task is its normal exit, not a note.
+    let buyer = &t["classes"]["Buyer"];
+    assert_eq!(buyer["weight"].as_integer(), Some(1));
+    assert_eq!(
+        buyer["headers"]["Authorization"].as_str(),
+        Some("Bearer {{token}}"),
+        "self.client.headers[...] = ..."
+    );
+    let checkout = &buyer["task"][0];
+    assert_eq!(checkout["name"].as_str(), Some("Checkout"));
+    let names: Vec<&str> = checkout["steps"]
+        .as_array()
+        .expect("a flow")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["view_cart", "buyer_items", "buyer_add", "empty_cart"]
+    );
+    assert_eq!(
+        checkout["steps"][1]["capture"]["item_value"].as_str(),
+        Some("$.items[0].id"),
+        "`self.item`: `item` is loadgen's own template name"
+    );
+    assert_eq!(
+        checkout["steps"][2]["json"]["item_id"].as_str(),
+        Some("{{item_value}}")
+    );
+    assert_eq!(text.matches("\n# - line").count(), 3, "{text}");
 
-    let r = checks_and_runs(&file, "8");
+    let r = checks_and_runs(&file, "10");
     sent_and_passed(
         &r,
         &[
@@ -214,6 +245,10 @@ fn two_user_classes_with_weights_flows_forms_and_params_import_and_run() {
             "list_items",
             "item",
             "health",
+            "buyer_login",
+            "view_cart",
+            "buyer_add",
+            "empty_cart",
         ],
     );
     for name in ["add_to_cart", "form_without_csrf", "versions", "clear_cart"] {

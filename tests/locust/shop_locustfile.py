@@ -1,5 +1,5 @@
-"""A shop load test with two kinds of user, as teams write it for Locust: three shoppers (HttpUser) for each
-visitor (FastHttpUser).
+"""A shop load test with three kinds of user, as teams write it for Locust: three shoppers (HttpUser) for each
+visitor (FastHttpUser) and each buyer (HttpUser running a SequentialTaskSet).
 
 Imported by `loadgen import locust` in tests/it/import_locust.rs, and run by real Locust there too (to prove it is a
 real locustfile):
@@ -8,7 +8,7 @@ real locustfile):
 """
 import uuid
 
-from locust import FastHttpUser, HttpUser, between, constant_pacing, tag, task
+from locust import FastHttpUser, HttpUser, SequentialTaskSet, between, constant_pacing, tag, task
 
 PASSWORD = "ShopTest123!"
 
@@ -84,3 +84,42 @@ class Visitor(FastHttpUser):
     @task
     def versions(self):
         self.client.request("GET", "/api/debug/versions", headers={"Accept": "application/json"}, name="versions")
+
+
+class Checkout(SequentialTaskSet):
+    """A buyer's visit, in order: the cart, an item added, the cart again, the cart emptied."""
+
+    @task
+    def view_cart(self):
+        self.client.get("/api/cart", name="view_cart")
+
+    @task
+    def add(self):
+        listing = self.client.get("/api/items?per_page=1", name="buyer_items")
+        self.item = listing.json()["items"][0]["id"]
+        self.client.post("/api/cart", json={"item_id": self.item, "quantity": 1}, name="buyer_add")
+
+    @task
+    def empty(self):
+        self.client.delete("/api/cart", name="empty_cart")
+        self.interrupt(reschedule=False)
+
+
+class Buyer(HttpUser):
+    weight = 1
+    wait_time = between(0.2, 0.4)
+    host = "http://127.0.0.1:8000"
+    tasks = [Checkout]
+
+    def on_start(self):
+        self.username = f"buyer_{uuid.uuid4()}"
+        self.client.post(
+            "/api/auth/register",
+            json={"username": self.username, "password": PASSWORD, "email": f"{self.username}@shop.local"},
+            name="buyer_register",
+        )
+        login = self.client.post(
+            "/api/auth/login", json={"username": self.username, "password": PASSWORD}, name="buyer_login"
+        )
+        self.token = login.json()["access_token"]
+        self.client.headers["Authorization"] = f"Bearer {self.token}"

@@ -53,6 +53,8 @@ pub struct Translator<'a> {
     /// The class's methods that are neither tasks nor `on_start`/`on_stop`: inlined where a task calls them.
     pub helpers: HashMap<String, &'a StmtFunctionDef>,
     pub inlined: HashSet<String>,
+    /// Translating a `SequentialTaskSet`'s methods: `self.interrupt()` at a method's end is its normal exit.
+    pub in_sequence: bool,
     depth: usize,
 }
 
@@ -90,6 +92,7 @@ impl<'a> Translator<'a> {
             names,
             helpers: HashMap::new(),
             inlined: HashSet::new(),
+            in_sequence: false,
             depth: 0,
         }
     }
@@ -207,6 +210,7 @@ impl<'a> Translator<'a> {
         let parts: Vec<&str> = name.split('.').collect();
         match parts.as_slice() {
             ["self", "on_start"] if st.is_task && last => st.method.restart = true,
+            ["self", "interrupt"] if self.in_sequence && last => {}
             ["self", "on_start"] => self.left_out(
                 s,
                 "on_start again, not at the end of a task: not translated (loadgen restarts a session after a task \

@@ -3,13 +3,15 @@
 //! The file is parsed as Python by `rustpython-parser` (a syntax error is an [`ImportError`] at its line and
 //! column), then read as Locust means it: each class deriving `HttpUser` or `FastHttpUser` is a kind of user
 //! (one: `[user]` and `[[task]]`; several: `[classes.NAME]` with their `weight`), its `host`, `wait_time`,
-//! `on_start`, `@task` methods and `on_stop` become the scenario's. The methods' statements are translated by
+//! `on_start`, `@task` methods and `on_stop` become the scenario's; a `SequentialTaskSet` a class lists in
+//! `tasks` becomes a flow. The methods' statements are translated by
 //! [`body`], their values by [`value`]. What has no translation is a [`Note`] at its line, written as a comment
 //! at the end of the scenario: never dropped silently.
 
 mod body;
 mod value;
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -81,6 +83,7 @@ fn translate(text: &str, path: &Path) -> Result<Draft, ImportError> {
     let mut notes = Vec::new();
     let mut scope = Scope::default();
     let mut users = Vec::new();
+    let mut sequences = HashMap::new();
     for s in &suite {
         match s {
             Stmt::Import(_) | Stmt::ImportFrom(_) => {}
@@ -96,6 +99,9 @@ fn translate(text: &str, path: &Path) -> Result<Draft, ImportError> {
             }
             Stmt::ClassDef(c) => match kind(c) {
                 Kind::User => users.push(c),
+                Kind::Sequence => {
+                    sequences.insert(c.name.to_string(), c);
+                }
                 Kind::TaskSet => notes.push(src.left_out(
                     s,
                     "a TaskSet: nested task sets are not translated (move its tasks into the user class)",
@@ -126,8 +132,10 @@ fn translate(text: &str, path: &Path) -> Result<Draft, ImportError> {
     let mut names = Names::default();
     let mut host: Option<String> = None;
     let mut classes = Vec::new();
+    let mut used = HashSet::new();
     for c in users {
-        let (class, class_host, class_notes) = user_class(&src, &scope, &mut names, c);
+        let (class, class_host, class_notes) =
+            user_class(&src, &scope, &mut names, c, (&sequences, &mut used));
         notes.extend(class_notes);
         match (&host, class_host) {
             (None, Some(h)) => host = Some(h),
@@ -150,6 +158,14 @@ fn translate(text: &str, path: &Path) -> Result<Draft, ImportError> {
             ));
         } else {
             classes.push(class);
+        }
+    }
+    for (name, c) in &sequences {
+        if !used.contains(name) {
+            notes.push(src.left_out(
+                *c,
+                "a SequentialTaskSet that no user class lists in `tasks`: not translated",
+            ));
         }
     }
     notes.sort_by_key(|n| n.line);
@@ -286,6 +302,8 @@ impl<'a> Source<'a> {
 
 enum Kind {
     User,
+    /// A `SequentialTaskSet`: a flow, where a user class lists it in `tasks`.
+    Sequence,
     TaskSet,
     Other,
 }
@@ -299,15 +317,20 @@ fn kind(c: &StmtClassDef) -> Kind {
         .any(|b| matches!(last(b).as_str(), "HttpUser" | "FastHttpUser"))
     {
         Kind::User
-    } else if bases
-        .iter()
-        .any(|b| matches!(last(b).as_str(), "TaskSet" | "SequentialTaskSet"))
-    {
+    } else if bases.iter().any(|b| last(b) == "SequentialTaskSet") {
+        Kind::Sequence
+    } else if bases.iter().any(|b| last(b) == "TaskSet") {
         Kind::TaskSet
     } else {
         Kind::Other
     }
 }
+
+/// The module's `SequentialTaskSet` classes by name, and those a user class has listed.
+type Sequences<'s, 'a> = (
+    &'s HashMap<String, &'a StmtClassDef>,
+    &'s mut HashSet<String>,
+);
 
 /// One User class: its draft, its host, and its notes.
 fn user_class<'a>(
@@ -315,9 +338,11 @@ fn user_class<'a>(
     module: &Scope,
     names: &'a mut Names,
     c: &'a StmtClassDef,
+    (sequences, used): Sequences<'_, 'a>,
 ) -> (DraftClass, Option<String>, Vec<Note>) {
     let mut scope = module.clone();
     scope.captured = captured(&c.body);
+    let mut flows = Vec::new();
     let mut tr = Translator::new(src, scope, names);
     let mut class = DraftClass {
         name: c.name.to_string(),
@@ -352,7 +377,21 @@ fn user_class<'a>(
                              with numbers: not translated",
                         )),
                     },
-                    ("abstract" | "fixed_count" | "tasks", _) => {
+                    ("tasks", _) => {
+                        for (e, weight) in task_refs(&a.value) {
+                            match e {
+                                Expr::Name(n) if sequences.contains_key(n.id.as_str()) => {
+                                    used.insert(n.id.to_string());
+                                    flows.push((sequences[n.id.as_str()], weight));
+                                }
+                                _ => tr.notes.push(src.left_out(
+                                    e,
+                                    "in `tasks`: only SequentialTaskSet classes are translated",
+                                )),
+                            }
+                        }
+                    }
+                    ("abstract" | "fixed_count", _) => {
                         tr.notes.push(src.left_out(s, "not translated"))
                     }
                     (name, Ok(v)) => {
@@ -418,6 +457,13 @@ fn user_class<'a>(
         t.steps = m.steps;
         class.user.tasks.push(t);
     }
+    for (seq, weight) in flows {
+        let task = sequence(&mut tr, seq, weight);
+        class.user.headers.extend(task.1);
+        if let Some(t) = task.0 {
+            class.user.tasks.push(t);
+        }
+    }
     if let Some(f) = on_stop {
         let m = tr.method(f, false);
         class.user.on_stop = m.steps;
@@ -435,6 +481,94 @@ fn user_class<'a>(
         ));
     }
     (class, host, tr.notes)
+}
+
+/// `tasks = [A, B]` or `tasks = {A: 2, B: 1}`: each entry and its weight; anything else is one entry (noted).
+fn task_refs(e: &Expr) -> Vec<(&Expr, Option<u32>)> {
+    match e {
+        Expr::List(l) => l.elts.iter().map(|x| (x, None)).collect(),
+        Expr::Tuple(t) => t.elts.iter().map(|x| (x, None)).collect(),
+        Expr::Dict(d) => d
+            .keys
+            .iter()
+            .zip(&d.values)
+            .map(|(k, v)| {
+                let weight = match v {
+                    Expr::Constant(c) => match &c.value {
+                        Constant::Int(i) => i.to_string().parse::<u32>().ok().filter(|w| *w > 0),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                (k.as_ref().unwrap_or(v), weight)
+            })
+            .collect(),
+        other => vec![(other, None)],
+    }
+}
+
+/// A `SequentialTaskSet` listed in a user's `tasks`: one flow, its `@task` methods' requests in order (Locust
+/// runs them in order too); its default headers. `None` (and a note) when no request could be translated.
+fn sequence<'a>(
+    tr: &mut Translator<'a>,
+    seq: &'a StmtClassDef,
+    weight: Option<u32>,
+) -> (Option<DraftTask>, Vec<(String, String)>) {
+    let src = tr.src;
+    let mut helpers = HashMap::new();
+    let mut methods = Vec::new();
+    for s in &seq.body {
+        match s {
+            Stmt::FunctionDef(f) if task(src, &tr.scope, f).is_some() => methods.push(f),
+            Stmt::FunctionDef(f) if matches!(f.name.as_str(), "on_start" | "on_stop") => {
+                tr.notes.push(src.left_out(
+                    s,
+                    "a task set's on_start/on_stop: not translated (the user's are)",
+                ))
+            }
+            Stmt::FunctionDef(f) => {
+                helpers.insert(f.name.to_string(), f);
+            }
+            Stmt::Expr(x) if matches!(&*x.value, Expr::Constant(c) if matches!(c.value, Constant::Str(_))) =>
+                {}
+            Stmt::Pass(_) => {}
+            _ => tr.notes.push(src.left_out(s, "not translated")),
+        }
+    }
+    tr.scope.captured.extend(captured(&seq.body));
+    let saved = std::mem::replace(&mut tr.helpers, helpers);
+    tr.in_sequence = true;
+    let mut steps = Vec::new();
+    let mut headers = Vec::new();
+    for f in methods {
+        let m = tr.method(f, false);
+        steps.extend(m.steps);
+        headers.extend(m.headers);
+    }
+    tr.in_sequence = false;
+    tr.helpers = saved;
+    if steps.is_empty() {
+        tr.notes.push(Note::at(
+            src.line(seq.start().to_usize()),
+            format!(
+                "task set `{}` has no request loadgen could translate: it was left out",
+                seq.name
+            ),
+        ));
+        return (None, headers);
+    }
+    let (name, _) = tr.names.claim(seq.name.as_str());
+    let task = DraftTask {
+        name,
+        weight,
+        comments: vec![format!(
+            "SequentialTaskSet {}: its tasks' requests in order",
+            seq.name
+        )],
+        steps,
+        ..DraftTask::default()
+    };
+    (Some(task), headers)
 }
 
 /// `@task`, `@task(N)`, `@task(weight=N)` and `@tag(...)`: the method's weight and tags, `None` when it is
@@ -492,9 +626,9 @@ fn wait(src: &Source, scope: &Scope, e: &Expr) -> Option<Wait> {
 
 /// The `self.X` a class assigns from a response's JSON anywhere (they are captures, `{{X}}`, even where a
 /// task that reads them comes before the one that captures them).
-fn captured(body: &[Stmt]) -> std::collections::HashMap<String, String> {
-    let mut out = std::collections::HashMap::new();
-    fn walk(body: &[Stmt], out: &mut std::collections::HashMap<String, String>) {
+fn captured(body: &[Stmt]) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    fn walk(body: &[Stmt], out: &mut HashMap<String, String>) {
         for s in body {
             match s {
                 Stmt::FunctionDef(f) => walk(&f.body, out),
