@@ -757,7 +757,7 @@ mod tests {
     #[test]
     fn task_weights_default_headers_raw_bodies_and_flow_names() {
         let d = draft(&format!(
-            "{HEAD}    tasks = []\n\n    def on_start(self):\n        self.client.headers[\"X-Team\"] = \"qa\"\n\n    \
+            "{HEAD}    tasks = [browse]\n\n    def on_start(self):\n        self.client.headers[\"X-Team\"] = \"qa\"\n\n    \
              @task(weight=3)\n    def login(self):\n        self.client.request(\"PUT\", \"/a\", data=\"raw\", name=\"login\")\n        \
              self.client.get(\"/b?x={{}}\".format(1))\n        self.client.get(\"/c\")\n"
         ));
