@@ -242,6 +242,7 @@ fn user(out: &mut String, table: &str, tasks: &str, u: &DraftUser, weight: Optio
             [only] if only.name == task.name => {
                 out.push_str(&header);
                 out.push('\n');
+                kv(out, "name", &quote(&task.name));
                 task_keys(out, task);
                 request_keys(out, only);
             }
@@ -290,11 +291,8 @@ fn request(out: &mut String, header: &str, step: &DraftStep) {
     request_keys(out, step);
 }
 
-/// A request's keys, `name` aside (a one-request task writes the task's keys between).
+/// A request's keys but `name`, which the caller writes first (a one-request task writes its own keys between).
 fn request_keys(out: &mut String, step: &DraftStep) {
-    if !out.ends_with(&format!("name = {}\n", quote(&step.name))) {
-        kv(out, "name", &quote(&step.name));
-    }
     if !step.method.eq_ignore_ascii_case("GET") && !step.method.is_empty() {
         kv(out, "method", &quote(&step.method.to_ascii_uppercase()));
     }
