@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{loadgen, root};
+use crate::util::{external_tool, loadgen, root};
 
 /// Fixtures (under tests/fixtures) that are schema errors: unknown keys, wrong types, values outside the
 /// documented range, and choices that are not among the loader's (methods, `connections`, `http`, wait modes,
@@ -539,4 +539,72 @@ fn each_choice_is_the_loaders() {
             out.dump()
         );
     }
+}
+
+#[test]
+fn each_shipped_scenario_names_the_schema_on_its_first_line() {
+    // taplo's header directive: `#:schema PATH`, a path relative to the file. The loader reads it as a comment
+    // (every_shipped_scenario_is_valid and the golden tests load these files).
+    for path in toml_files(&root().join("scenarios")) {
+        let text = read(&path);
+        let first = text.lines().next().unwrap_or_default();
+        let target = first
+            .strip_prefix("#:schema ")
+            .unwrap_or_else(|| panic!("{}: first line {first:?}", path.display()));
+        let dir = path.parent().expect("a parent directory");
+        let resolved = dir
+            .join(target)
+            .canonicalize()
+            .unwrap_or_else(|e| panic!("{}: `{target}`: {e}", path.display()));
+        assert_eq!(
+            resolved,
+            root()
+                .join("docs/scenario.schema.json")
+                .canonicalize()
+                .expect("the schema exists"),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn taplo_reads_the_directive_and_checks_with_the_schema() {
+    // The editor side: taplo (what Even Better TOML runs) follows each shipped scenario's `#:schema` line.
+    let Some(taplo) = external_tool("taplo (npm @taplo/cli)", &[&["taplo", "--version"]]) else {
+        return;
+    };
+    let mut shipped = std::process::Command::new(&taplo[0]);
+    shipped.current_dir(root()).arg("check");
+    for path in toml_files(&root().join("scenarios")) {
+        shipped.arg(path);
+    }
+    let out = shipped.output().expect("run taplo");
+    assert!(
+        out.status.success(),
+        "taplo check scenarios/*.toml\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A schema error, found at its line by taplo through the directive.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let schema = root().join("docs/scenario.schema.json");
+    let text = read(&root().join("tests/fixtures/bad/unknown_key.toml"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!("#:schema file://{}\n{text}", schema.display()),
+    )
+    .expect("write bad.toml");
+    let out = std::process::Command::new(&taplo[0])
+        .arg("check")
+        .arg(&bad)
+        .output()
+        .expect("run taplo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "taplo accepted it\n{stderr}");
+    assert!(
+        stderr.contains("('usres' was unexpected)") && stderr.contains("bad.toml:5:1"),
+        "{stderr}"
+    );
 }
