@@ -608,3 +608,57 @@ fn taplo_reads_the_directive_and_checks_with_the_schema() {
         "{stderr}"
     );
 }
+
+/// Every property schema under `node`, with its JSON pointer.
+fn properties<'a>(node: &'a Value, at: String, out: &mut Vec<(String, &'a Value)>) {
+    match node {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let here = format!("{at}/{k}");
+                if k == "properties" {
+                    for (name, prop) in v.as_object().into_iter().flatten() {
+                        out.push((format!("{here}/{name}"), prop));
+                    }
+                }
+                properties(v, here, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                properties(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_key_has_a_description_an_editor_shows() {
+    let s = schema();
+    let mut props = Vec::new();
+    properties(&s, String::new(), &mut props);
+    assert!(props.len() > 100, "{} properties", props.len());
+    for (at, prop) in props {
+        let own = prop.get("description").and_then(Value::as_str);
+        // A bare reference shows its definition's description.
+        let referenced = prop
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|r| s.pointer(r))
+            .and_then(|d| d.get("description"))
+            .and_then(Value::as_str);
+        assert!(
+            own.or(referenced).is_some_and(|d| d.len() > 10),
+            "`{at}` has no description"
+        );
+        // Beside a `$ref`, other keys are ignored (taplo says so, and draft 7 too): the text would be lost.
+        if prop.get("$ref").is_some() {
+            assert_eq!(
+                prop.as_object().map(|m| m.len()),
+                Some(1),
+                "`{at}`: put the reference in allOf"
+            );
+        }
+    }
+}
