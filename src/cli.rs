@@ -362,6 +362,10 @@ pub struct Outputs {
     /// With --csv: a history row per request name every second, not only the Aggregated one.
     #[arg(long, requires = "csv")]
     pub csv_full_history: bool,
+    /// With --csv: loadgen's exact values (ms with µs resolution, the history's percentiles per second)
+    /// instead of Locust's formats (whole-ms percentiles, Python's number text, Locust's windows).
+    #[arg(long, requires = "csv")]
+    pub csv_exact: bool,
 }
 
 impl Outputs {
@@ -375,6 +379,7 @@ impl Outputs {
             html: self.html.clone(),
             csv: self.csv.clone(),
             csv_full_history: self.csv_full_history,
+            csv_exact: self.csv_exact,
         }
     }
 }

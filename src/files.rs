@@ -91,6 +91,16 @@ pub const RESULTS: Limit = Limit {
     what: "results file",
     bytes: 256 * MIB,
 };
+/// A HAR recording given to `import har` (bodies included: a long browser session runs to tens of MB).
+pub const HAR: Limit = Limit {
+    what: "HAR file",
+    bytes: 512 * MIB,
+};
+/// A locustfile given to `import locust`.
+pub const LOCUSTFILE: Limit = Limit {
+    what: "locustfile",
+    bytes: 8 * MIB,
+};
 
 /// An output that cannot be created or written: the path as the user gave it, and why.
 #[derive(Debug, thiserror::Error)]

@@ -9,21 +9,21 @@ use super::out;
 use crate::cli::{ImportArgs, ImportSource};
 use crate::error::Error;
 use crate::exit::ExitStatus;
-use crate::files::{Mode, OutputFile};
+use crate::files::{self, Mode, OutputFile};
 use crate::import::{self, Draft};
 
 /// `loadgen import`.
 pub fn run(args: ImportArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let (file, draft) = match &args.source {
         ImportSource::Har(a) => {
-            let text = read(&a.file)?;
+            let text = read(&a.file, files::HAR)?;
             let opts = import::har::HarOptions {
                 keep_static: a.keep_static,
             };
             (&a.file, import::har::import(&text, &a.file, &opts))
         }
         ImportSource::Locust(a) => {
-            let text = read(&a.file)?;
+            let text = read(&a.file, files::LOCUSTFILE)?;
             (&a.file, import::locust::import(&text, &a.file))
         }
     };
@@ -59,7 +59,7 @@ pub fn run(args: ImportArgs, quiet: bool) -> Result<ExitStatus, Error> {
     Ok(ExitStatus::Pass)
 }
 
-fn read(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
+/// The source's text: a regular file (a FIFO or a device is refused, never waited on), within `limit`.
+fn read(path: &Path, limit: files::Limit) -> Result<String, Error> {
+    files::read_text(path, limit).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
 }

@@ -27,6 +27,7 @@ use rand::rngs::SmallRng;
 use serde::{Deserialize, Serialize};
 
 use super::DemoConfig;
+use super::app;
 use super::shop::{MAX_UPLOAD, Shop, UPLOAD_PATH};
 use super::store::{RateLimiter, Revoked, Users};
 use super::token::{Claims, MAX_PAYLOAD, Signer, TokenError};
@@ -183,6 +184,8 @@ enum Route {
     ShopAccount,
     Upload,
     ShopDebug,
+    // Issue 20 item 2: the browser app a HAR is recorded from (`app`).
+    App,
 }
 
 impl Route {
@@ -203,6 +206,7 @@ impl Route {
             UPLOAD_PATH => Route::Upload,
             "/api/debug/shop" => Route::ShopDebug,
             p if p.starts_with("/api/items/") => Route::Item,
+            p if app::owns(p) => Route::App,
             _ => return None,
         })
     }
@@ -224,7 +228,8 @@ impl Route {
             | Route::Items
             | Route::Item
             | Route::ShopAccount
-            | Route::ShopDebug => "GET",
+            | Route::ShopDebug
+            | Route::App => "GET",
         }
     }
 
@@ -394,6 +399,7 @@ impl App {
             Route::ShopAccount => self.shop.account(parts),
             Route::Upload => self.as_user(parts, |_| self.shop.upload(parts, body)),
             Route::ShopDebug => self.shop.debug(),
+            Route::App => app::serve(parts.uri.path()),
         }
     }
 

@@ -29,6 +29,7 @@
 //! | `POST /shop/login` | cookie `shop_session`, form-urlencoded `username`, `password`, `csrf` | 303, `Location: /shop/account`: the session is signed in as that user (registered with `/api/auth/register`) | 403 HTML: the token is not the one last issued to this session (stale, wrong, missing, no/unknown session, not a form body); 401 HTML: bad credentials |
 //! | `GET /shop/account` | cookie `shop_session` | 200 HTML with `<h1>Welcome, USERNAME</h1>` (HTML-escaped) | 303 `Location: /shop/login` when the session is not signed in |
 //! | `POST /api/upload` | Bearer, `multipart/form-data; boundary=...`, ≤ 1 MiB | 201 `{"parts":[{"name","filename" or null,"content_type" or null,"bytes":N,"sha256":"hex"}...]}` | 401; 415 not multipart or no boundary; 400 malformed body (says what); 413 |
+//! | `GET /app/`, `/app/account`, `/app/bye` | – | 200 HTML pages of a small browser app (with `/app/app.js`, `/app/app.css`, `/app/logo.svg`) whose script registers a unique user, logs in, verifies, refreshes, lists items, runs the protected operation and logs out across the three pages: what a HAR recording for `loadgen import har` is made from (`app`) | 404 other `/app/...` paths |
 //! | `GET /api/debug/shop` | – | 200 `{"item_lists","cart_adds","cart_adds_unlisted","login_pages","form_posts","form_posts_bad_token","form_logins","uploads"}` | – |
 //!
 //! The shop's counters: `item_lists` pages served (200), `cart_adds` cart adds
@@ -87,12 +88,13 @@
 //! `knobs` (Jitter/Stall parsing and sampling), `token` (JWT), `store`
 //! (sharded users / revocations / rate limits), `handler` (routing and
 //! endpoints), `shop` (the shop's endpoints), `shop_store` (catalog, carts,
-//! form sessions, counters), `multipart` (the upload's parser), `server`
+//! form sessions, counters), `app` (the browser app's pages), `multipart` (the upload's parser), `server`
 //! (accept loop, graceful shutdown, background server).
 
 use std::io;
 use std::time::Duration;
 
+mod app;
 mod handler;
 mod knobs;
 mod multipart;

@@ -1,21 +1,26 @@
 //! Locust-compatible CSV files (`--csv PREFIX`, `--csv-full-history`).
 //!
-//! The four files Locust 2.x writes, with its headers, column order and row conventions, so an analysis written
-//! for Locust's files (pandas, a spreadsheet, a dashboard import) runs unchanged on loadgen's:
+//! The four files Locust 2.47 writes, with its headers, column order, row conventions and, by default
+//! ([`CsvStyle::Locust`]), its value formats, so an analysis or a tool written for Locust's files (pandas, a
+//! spreadsheet, `locust-csv2openmetrics`, which reads percentiles with `int()`) runs unchanged on loadgen's:
 //!
-//! - `PREFIX_stats.csv`: a row per (method, name), sorted by name then method, then `Aggregated` (computed from
-//!   all requests together, with an empty `Type`); `N/A` percentile cells for an entry with no timed request.
+//! - `PREFIX_stats.csv`: a row per (method, name) that had requests, sorted by name then method, then
+//!   `Aggregated` (computed from all requests together, with an empty `Type`). Percentiles are whole ms, from
+//!   Locust's buckets (two significant digits, ties to even); the median is the exact min or max when its bucket
+//!   falls outside them; other times, sizes and rates are Python's float text (`278.0`), or an int `0` where
+//!   Locust has no value yet; `N/A` percentiles for an entry with no request.
 //! - `PREFIX_stats_history.csv`: a row per second for `Aggregated`; with `--csv-full-history` first a row per
-//!   entry that has had requests. `Timestamp` is Unix seconds.
-//! - `PREFIX_failures.csv`: a row per distinct failure. Locust's four columns, then `First Seen` and `Last Seen`
-//!   (Unix seconds), which Locust does not have; readers by column name are not affected.
+//!   entry that has had requests. `Timestamp` is Unix seconds; rates have six decimals; the percentiles are the
+//!   run's so far, or with full history the last 10 seconds' (Locust's `use_current`).
+//! - `PREFIX_failures.csv`: a row per distinct failure; `First Seen` and `Last Seen` in ISO 8601 UTC. An HTTP
+//!   error status reads as `requests`' `HTTPError` with the request's name for the URL, as Locust writes it;
+//!   any other failure as a `catch_response` failure, `CatchResponseError('KIND: message')`.
 //! - `PREFIX_exceptions.csv`: the header only. Locust lists Python exceptions raised in user code there;
 //!   loadgen runs no user code, and every failure is in the failures file.
 //!
-//! Where loadgen differs on purpose: times are exact HDR values in ms with microsecond resolution (Locust rounds
-//! response times to about two significant digits before computing percentiles, and writes whole ms), so
-//! `99%` never exceeds `100%`; the history's percentile and rate columns describe that second (Locust's window is
-//! the last 10 seconds, and its Aggregated row without full history shows run-wide percentiles); lines end in
+//! With `--csv-exact` ([`CsvStyle::Exact`]) times are exact HDR values in ms with µs resolution (so `99%` never
+//! exceeds `100%`), the history's percentiles are that second's, and failures read `KIND: message`. In both, the
+//! history's `Requests/s` is that second's (Locust's is a 10-second average ending 2 s earlier), and lines end in
 //! CRLF like Python's csv module.
 //!
 //! While a run goes the files are refreshed every second ([`LiveCsv`]; the history appended), on a thread of
@@ -36,7 +41,7 @@ use crate::files::{Mode, OutputFile};
 use crate::metrics::{SeriesPoint, hdr, ms, new_histogram, round3};
 use crate::plan::RunPlan;
 use crate::report::{FailureEntry, RequestStats, Rows, RunResults};
-use crate::results::{Hist, Percentiles};
+use crate::results::{FailureKind, Hist, Percentiles};
 
 /// Locust's percentile columns, in its order.
 const PERCENTILES: [(&str, f64); 11] = [
@@ -118,24 +123,109 @@ fn history_header() -> Row {
         .collect()
 }
 
+/// How the numbers of the CSV files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsvStyle {
+    /// As Locust 2.47 writes them (the default): whole-ms percentiles, Python's float text, Locust's windows.
+    #[default]
+    Locust,
+    /// loadgen's exact values (`--csv-exact`): ms with µs resolution, the history's percentiles per second.
+    Exact,
+}
+
 /// A number as CSV text: whole numbers without a fraction, others as they are (already rounded to µs).
 fn num(x: f64) -> String {
     format!("{x}")
+}
+
+/// A float as Python's `repr` (and so Locust's csv module) writes it: `278.0`, `0.5553`, `1e-05`, `1e+16`.
+fn py_float(x: f64) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "nan".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let exp = if x == 0.0 {
+        0
+    } else {
+        x.abs().log10().floor() as i32
+    };
+    if (-4..16).contains(&exp) {
+        // Rust's Debug text is the shortest that reads back, with `.0` on whole numbers, as Python's.
+        let text = format!("{x:?}");
+        if text.contains('e') {
+            // Rust may still choose an exponent near the edges; write it positionally.
+            return format!("{x}");
+        }
+        text
+    } else {
+        let text = format!("{x:e}");
+        let (mantissa, e) = text.split_once('e').unwrap_or((text.as_str(), "0"));
+        let e: i32 = e.parse().unwrap_or(0);
+        let sign = if e < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", e.abs())
+    }
+}
+
+/// Python's `round(x, ndigits)` to a multiple of `step` (1, 10, 100, 1000): ties to even.
+fn round_to(x: f64, step: f64) -> i64 {
+    ((x / step).round_ties_even() * step) as i64
+}
+
+/// A response time in ms as Locust keeps it: rounded to about two significant digits (147 → 150, 3432 → 3400).
+fn bucket(ms: f64) -> i64 {
+    if ms < 100.0 {
+        round_to(ms, 1.0)
+    } else if ms < 1000.0 {
+        round_to(ms, 10.0)
+    } else if ms < 10_000.0 {
+        round_to(ms, 100.0)
+    } else {
+        round_to(ms, 1000.0)
+    }
+}
+
+/// Locust's `Median Response Time`: the bucketed median, but the exact min or max when it falls outside them.
+fn locust_median(p50: f64, min: f64, max: f64) -> String {
+    let median = bucket(p50);
+    if median as f64 > max {
+        py_float(max)
+    } else if (median as f64) < min {
+        py_float(min)
+    } else {
+        median.to_string()
+    }
 }
 
 fn na_percentiles() -> impl Iterator<Item = String> {
     PERCENTILES.iter().map(|_| "N/A".to_string())
 }
 
+fn values(p: &Percentiles) -> [f64; 11] {
+    [
+        p.p50, p.p66, p.p75, p.p80, p.p90, p.p95, p.p98, p.p99, p.p99_9, p.p99_99, p.p100,
+    ]
+}
+
 /// The percentile cells of `p`, in the order of [`PERCENTILES`]; N/A without.
 fn percentile_cells(p: Option<&Percentiles>) -> Vec<String> {
     match p {
-        Some(p) => [
-            p.p50, p.p66, p.p75, p.p80, p.p90, p.p95, p.p98, p.p99, p.p99_9, p.p99_99, p.p100,
-        ]
-        .map(num)
-        .into(),
+        Some(p) => values(p).map(num).into(),
         None => na_percentiles().collect(),
+    }
+}
+
+/// Locust's percentile cells: whole ms (its buckets); N/A for an entry without requests, 0 for one whose
+/// requests had no time.
+fn locust_percentile_cells(requests: u64, p: Option<&Percentiles>) -> Vec<String> {
+    match (requests, p) {
+        (0, _) => na_percentiles().collect(),
+        (_, Some(p)) => values(p).map(|v| bucket(v).to_string()).into(),
+        (_, None) => PERCENTILES.iter().map(|_| "0".to_string()).collect(),
     }
 }
 
@@ -145,38 +235,135 @@ fn percentiles(h: &Histogram<u64>) -> Vec<String> {
 }
 
 /// A `_stats.csv` row.
-fn stats_row(s: &RequestStats) -> Row {
-    let zero = |v: Option<f64>| num(v.unwrap_or(0.0));
+fn stats_row(s: &RequestStats, style: CsvStyle) -> Row {
     let mut row = vec![
         s.method.clone(),
         s.name.clone(),
         s.requests.to_string(),
         s.failures.to_string(),
-        zero(s.percentiles_ms.as_ref().map(|p| p.p50)),
-        zero(s.mean_ms),
-        zero(s.min_ms),
-        zero(s.max_ms),
-        num(s.avg_content_bytes),
-        num(s.rps),
-        num(s.failures_per_s),
     ];
-    row.extend(percentile_cells(s.percentiles_ms.as_ref()));
+    match style {
+        CsvStyle::Exact => {
+            let zero = |v: Option<f64>| num(v.unwrap_or(0.0));
+            row.extend([
+                zero(s.percentiles_ms.as_ref().map(|p| p.p50)),
+                zero(s.mean_ms),
+                zero(s.min_ms),
+                zero(s.max_ms),
+                num(s.avg_content_bytes),
+                num(s.rps),
+                num(s.failures_per_s),
+            ]);
+            row.extend(percentile_cells(s.percentiles_ms.as_ref()));
+        }
+        CsvStyle::Locust => {
+            // Locust's types: an int 0 where it has no value yet, else floats (Python's text).
+            let or_int_zero = |v: Option<f64>| v.map_or_else(|| "0".to_string(), py_float);
+            let median = match (&s.percentiles_ms, s.min_ms, s.max_ms) {
+                (Some(p), Some(min), Some(max)) => locust_median(p.p50, min, max),
+                _ => "0".to_string(),
+            };
+            row.extend([
+                median,
+                py_float(s.mean_ms.unwrap_or(0.0)),
+                or_int_zero(s.min_ms),
+                or_int_zero(s.max_ms),
+                or_int_zero((s.requests > 0).then_some(s.avg_content_bytes)),
+                py_float(s.rps),
+                py_float(s.failures_per_s),
+            ]);
+            row.extend(locust_percentile_cells(
+                s.requests,
+                s.percentiles_ms.as_ref(),
+            ));
+        }
+    }
     row
 }
 
-/// The `_stats.csv` rows: entries sorted by name then method, then Aggregated.
-fn stats_rows(requests: &[RequestStats], aggregated: &RequestStats) -> Vec<Row> {
-    let mut sorted: Vec<&RequestStats> = requests.iter().collect();
+/// The `_stats.csv` rows: entries sorted by name then method, then Aggregated. In Locust's style, an entry
+/// without requests has no row (Locust makes an entry at its first request).
+fn stats_rows(requests: &[RequestStats], aggregated: &RequestStats, style: CsvStyle) -> Vec<Row> {
+    let mut sorted: Vec<&RequestStats> = requests
+        .iter()
+        .filter(|r| style == CsvStyle::Exact || r.requests > 0)
+        .collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.method.cmp(&b.method)));
     sorted
         .into_iter()
         .chain([aggregated])
-        .map(stats_row)
+        .map(|r| stats_row(r, style))
         .collect()
 }
 
+/// Unix seconds as Locust 2.47 writes `First Seen` and `Last Seen`: ISO 8601 in UTC, `2026-12-05T00:41:32Z`.
+fn iso_utc(unix_s: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_s);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Python's `repr` of a string: single quotes unless the text has one and no double quote.
+fn py_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// A failure's `Error` text as Locust writes it. An HTTP error status is what `requests`' `raise_for_status`
+/// says (`HTTPError('500 Server Error: Internal Server Error for url: NAME')`; Locust puts the request's name
+/// in place of the URL); any other failure is what a locustfile's `catch_response` check would record,
+/// `CatchResponseError('...')`, with loadgen's kind and message in it.
+fn locust_error(f: &FailureEntry) -> String {
+    if f.kind == FailureKind::Status
+        && let Some(code) = f
+            .message
+            .strip_prefix("unexpected status ")
+            .map(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap_or("")
+            })
+            .and_then(|code| code.parse::<u16>().ok())
+            .filter(|c| (400..600).contains(c))
+    {
+        let class = if code < 500 { "Client" } else { "Server" };
+        let reason = http::StatusCode::from_u16(code)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        let text = format!("{code} {class} Error: {reason} for url: {}", f.name);
+        return format!("HTTPError({})", py_repr(&text));
+    }
+    format!(
+        "CatchResponseError({})",
+        py_repr(&format!("{}: {}", f.kind.as_str(), f.message))
+    )
+}
+
 /// The `_failures.csv` rows, sorted by name, then method, then most frequent first.
-fn failure_rows(failures: &[FailureEntry]) -> Vec<Row> {
+fn failure_rows(failures: &[FailureEntry], style: CsvStyle) -> Vec<Row> {
     let mut sorted: Vec<&FailureEntry> = failures.iter().collect();
     sorted.sort_by(|a, b| {
         (&a.name, &a.method)
@@ -184,21 +371,28 @@ fn failure_rows(failures: &[FailureEntry]) -> Vec<Row> {
             .then_with(|| b.occurrences.cmp(&a.occurrences))
             .then_with(|| a.message.cmp(&b.message))
     });
-    let opt = |v: Option<u64>| v.map_or_else(String::new, |v| v.to_string());
+    let seen = |v: Option<u64>| v.map_or_else(String::new, iso_utc);
     sorted
         .into_iter()
         .map(|f| {
             vec![
                 f.method.clone(),
                 f.name.clone(),
-                format!("{}: {}", f.kind.as_str(), f.message),
+                match style {
+                    CsvStyle::Locust => locust_error(f),
+                    CsvStyle::Exact => format!("{}: {}", f.kind.as_str(), f.message),
+                },
                 f.occurrences.to_string(),
-                opt(f.first_seen),
-                opt(f.last_seen),
+                seen(f.first_seen),
+                seen(f.last_seen),
             ]
         })
         .collect()
 }
+
+/// Locust's window for the history's percentiles with `--csv-full-history` (its response-time cache): the
+/// last 10 seconds.
+const LOCUST_WINDOW_S: usize = 10;
 
 /// One history entry's running totals.
 struct Running {
@@ -208,6 +402,8 @@ struct Running {
     requests: u64,
     failures: u64,
     bytes: u64,
+    /// The last [`LOCUST_WINDOW_S`] seconds' histograms (Locust's style with full history only).
+    window: std::collections::VecDeque<Histogram<u64>>,
 }
 
 impl Running {
@@ -219,6 +415,7 @@ impl Running {
             requests: 0,
             failures: 0,
             bytes: 0,
+            window: std::collections::VecDeque::new(),
         }
     }
 
@@ -229,18 +426,30 @@ impl Running {
         failures: u64,
         bytes: u64,
         h: Option<&Hist>,
+        keep_window: bool,
     ) -> Result<Histogram<u64>, hdr::DecodeError> {
         let interval = h.map_or_else(new_histogram, Hist::histogram);
         let _ = self.latency.add(&interval);
         self.requests += requests;
         self.failures += failures;
         self.bytes += bytes;
+        if keep_window {
+            if self.window.len() == LOCUST_WINDOW_S {
+                self.window.pop_front();
+            }
+            self.window.push_back(interval.clone());
+        }
         Ok(interval)
     }
 
-    fn row(&self, p: &SeriesPoint, rps: f64, fps: f64, interval: &Histogram<u64>) -> Row {
-        let timed = !self.latency.is_empty();
-        let total = |v: f64| num(if timed { v } else { 0.0 });
+    fn row(
+        &self,
+        p: &SeriesPoint,
+        (rps, fps): (f64, f64),
+        interval: &Histogram<u64>,
+        style: CsvStyle,
+        full: bool,
+    ) -> Row {
         let mut row = vec![
             p.timestamp.to_string(),
             p.users.to_string(),
@@ -249,20 +458,65 @@ impl Running {
             format!("{rps:.6}"),
             format!("{fps:.6}"),
         ];
-        row.extend(percentiles(interval));
-        row.extend([
-            self.requests.to_string(),
-            self.failures.to_string(),
-            total(ms(self.latency.value_at_quantile(0.5))),
-            total(round3(self.latency.mean() / 1000.0)),
-            total(ms(self.latency.min())),
-            total(ms(self.latency.max())),
-            num(if self.requests == 0 {
-                0.0
-            } else {
-                round3(self.bytes as f64 / self.requests as f64)
-            }),
-        ]);
+        let timed = !self.latency.is_empty();
+        match style {
+            CsvStyle::Exact => {
+                let total = |v: f64| num(if timed { v } else { 0.0 });
+                row.extend(percentiles(interval));
+                row.extend([
+                    self.requests.to_string(),
+                    self.failures.to_string(),
+                    total(ms(self.latency.value_at_quantile(0.5))),
+                    total(round3(self.latency.mean() / 1000.0)),
+                    total(ms(self.latency.min())),
+                    total(ms(self.latency.max())),
+                    num(if self.requests == 0 {
+                        0.0
+                    } else {
+                        round3(self.bytes as f64 / self.requests as f64)
+                    }),
+                ]);
+            }
+            CsvStyle::Locust => {
+                // Locust's percentiles here: the run's so far, or with full history its last 10 seconds'.
+                let window;
+                let h = if full {
+                    let mut sum = new_histogram();
+                    for w in &self.window {
+                        let _ = sum.add(w);
+                    }
+                    window = sum;
+                    &window
+                } else {
+                    &self.latency
+                };
+                let p = (!h.is_empty()).then(|| Percentiles::of(h));
+                row.extend(locust_percentile_cells(self.requests, p.as_ref()));
+                let (min, max) = (ms(self.latency.min()), ms(self.latency.max()));
+                let int_zero = |v: f64| if timed { py_float(v) } else { "0".to_string() };
+                row.extend([
+                    self.requests.to_string(),
+                    self.failures.to_string(),
+                    if timed {
+                        locust_median(ms(self.latency.value_at_quantile(0.5)), min, max)
+                    } else {
+                        "0".to_string()
+                    },
+                    py_float(if timed {
+                        self.latency.mean() / 1000.0
+                    } else {
+                        0.0
+                    }),
+                    int_zero(min),
+                    int_zero(max),
+                    if self.requests == 0 {
+                        "0".to_string()
+                    } else {
+                        py_float(self.bytes as f64 / self.requests as f64)
+                    },
+                ]);
+            }
+        }
         row
     }
 }
@@ -270,6 +524,7 @@ impl Running {
 /// Turns time-series points into `_stats_history.csv` rows, keeping each entry's running totals.
 struct History {
     full: bool,
+    style: CsvStyle,
     /// Entries in scenario order, and the order their rows are written in (name, then method).
     entries: Vec<Running>,
     order: Vec<usize>,
@@ -278,7 +533,11 @@ struct History {
 }
 
 impl History {
-    fn new<'a>(full: bool, names: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+    fn new<'a>(
+        full: bool,
+        style: CsvStyle,
+        names: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
         let entries: Vec<Running> = names
             .into_iter()
             .map(|(method, name)| Running::new(method, name))
@@ -290,6 +549,7 @@ impl History {
         });
         History {
             full,
+            style,
             entries,
             order,
             aggregated: Running::new("", "Aggregated"),
@@ -301,12 +561,14 @@ impl History {
     fn push(&mut self, p: &SeriesPoint) -> Result<Vec<Row>, hdr::DecodeError> {
         let secs = (p.elapsed_s - self.last_elapsed).max(1e-3);
         self.last_elapsed = p.elapsed_s;
+        let (full, style) = (self.full, self.style);
+        let window = full && style == CsvStyle::Locust;
         let mut rows = Vec::new();
         let mut intervals = Vec::with_capacity(self.entries.len());
         for (e, i) in self.entries.iter_mut().zip(&p.by_request) {
-            intervals.push(e.add(i.requests, i.failures, i.bytes, i.hdr.as_ref())?);
+            intervals.push(e.add(i.requests, i.failures, i.bytes, i.hdr.as_ref(), window)?);
         }
-        if self.full {
+        if full {
             for &k in &self.order {
                 let (e, i) = (&self.entries[k], p.by_request.get(k));
                 // As in Locust, an entry has rows once it has had a request.
@@ -316,14 +578,16 @@ impl History {
                 let (r, f) = i.map_or((0, 0), |i| (i.requests, i.failures));
                 let none = new_histogram();
                 let interval = intervals.get(k).unwrap_or(&none);
-                rows.push(e.row(p, r as f64 / secs, f as f64 / secs, interval));
+                let rates = (r as f64 / secs, f as f64 / secs);
+                rows.push(e.row(p, rates, interval, style, full));
             }
         }
         let bytes = p.by_request.iter().map(|i| i.bytes).sum();
-        let interval = self
-            .aggregated
-            .add(p.requests, p.failures, bytes, p.hdr.as_ref())?;
-        rows.push(self.aggregated.row(p, p.rps, p.failures_per_s, &interval));
+        let interval =
+            self.aggregated
+                .add(p.requests, p.failures, bytes, p.hdr.as_ref(), window)?;
+        let rates = (p.rps, p.failures_per_s);
+        rows.push(self.aggregated.row(p, rates, &interval, style, full));
         Ok(rows)
     }
 }
@@ -333,6 +597,7 @@ impl History {
 pub struct CsvFiles {
     prefix: PathBuf,
     full_history: bool,
+    style: CsvStyle,
     stats: OutputFile,
     history: OutputFile,
     failures: OutputFile,
@@ -341,7 +606,7 @@ pub struct CsvFiles {
 
 impl CsvFiles {
     /// Checks that the four files `PREFIX_{stats,stats_history,failures,exceptions}.csv` can be written.
-    pub fn prepare(prefix: &Path, full_history: bool) -> Result<CsvFiles, Error> {
+    pub fn prepare(prefix: &Path, full_history: bool, style: CsvStyle) -> Result<CsvFiles, Error> {
         let file = |suffix: &str| {
             let mut name = prefix.as_os_str().to_owned();
             name.push(suffix);
@@ -350,6 +615,7 @@ impl CsvFiles {
         Ok(CsvFiles {
             prefix: prefix.to_path_buf(),
             full_history,
+            style,
             stats: file("_stats.csv")?,
             history: file("_stats_history.csv")?,
             failures: file("_failures.csv")?,
@@ -374,10 +640,11 @@ impl CsvFiles {
         write_rows(
             &self.stats,
             stats_header(),
-            stats_rows(&r.requests, &r.aggregated),
+            stats_rows(&r.requests, &r.aggregated, self.style),
         )?;
         let mut history = History::new(
             self.full_history,
+            self.style,
             r.requests
                 .iter()
                 .map(|q| (q.method.as_str(), q.name.as_str())),
@@ -393,7 +660,7 @@ impl CsvFiles {
         write_rows(
             &self.failures,
             to_row(&FAILURES_HEAD),
-            failure_rows(&r.failures),
+            failure_rows(&r.failures, self.style),
         )?;
         write_rows(&self.exceptions, to_row(&EXCEPTIONS_HEAD), Vec::new())
     }
@@ -437,6 +704,7 @@ impl LiveCsv {
     pub fn start(files: CsvFiles, plan: Arc<RunPlan>) -> Result<LiveCsv, Error> {
         let history = History::new(
             files.full_history,
+            files.style,
             plan.steps
                 .iter()
                 .map(|s| (s.method_label(), s.name.as_str())),
@@ -475,12 +743,12 @@ impl LiveCsv {
         write_rows(
             &self.files.stats,
             stats_header(),
-            stats_rows(&rows.requests, &rows.aggregated),
+            stats_rows(&rows.requests, &rows.aggregated, self.files.style),
         )?;
         write_rows(
             &self.files.failures,
             to_row(&FAILURES_HEAD),
-            failure_rows(&rows.failures),
+            failure_rows(&rows.failures, self.files.style),
         )?;
         let err = |source| Error::Output {
             path: self.files.history.path().to_path_buf(),
@@ -589,6 +857,7 @@ mod tests {
                 entry("DELETE", "a", 0),
             ],
             &entry("", "Aggregated", 20),
+            CsvStyle::Exact,
         );
         assert_eq!(
             text(rows),
@@ -611,8 +880,40 @@ mod tests {
             last_seen: Some(160),
         };
         assert_eq!(
-            text(failure_rows(&[f])),
-            "POST,login,\"status: unexpected status 503, \"\"busy\"\"\",3,100,160\r\n"
+            text(failure_rows(std::slice::from_ref(&f), CsvStyle::Exact)),
+            "POST,login,\"status: unexpected status 503, \"\"busy\"\"\",3,\
+             1970-01-01T00:01:40Z,1970-01-01T00:02:40Z\r\n"
+        );
+        // Locust's text for an HTTP error status, whatever loadgen's message after the code.
+        assert_eq!(
+            failure_rows(std::slice::from_ref(&f), CsvStyle::Locust)[0][2],
+            "HTTPError('503 Server Error: Service Unavailable for url: login')"
+        );
+        let client = FailureEntry {
+            message: "unexpected status 404 (expected 2xx)".into(),
+            ..f.clone()
+        };
+        assert_eq!(
+            failure_rows(&[client], CsvStyle::Locust)[0][2],
+            "HTTPError('404 Client Error: Not Found for url: login')"
+        );
+        // Any other failure is a catch_response failure, its text in Python's quotes.
+        let other = FailureEntry {
+            kind: FailureKind::Timeout,
+            message: "no answer within 10s, it's slow".into(),
+            ..f.clone()
+        };
+        assert_eq!(
+            failure_rows(&[other], CsvStyle::Locust)[0][2],
+            "CatchResponseError(\"timeout: no answer within 10s, it's slow\")"
+        );
+        let unexpected_ok = FailureEntry {
+            message: "unexpected status 200 (expected 201)".into(),
+            ..f
+        };
+        assert_eq!(
+            failure_rows(&[unexpected_ok], CsvStyle::Locust)[0][2],
+            "CatchResponseError('status: unexpected status 200 (expected 201)')"
         );
     }
 
@@ -635,7 +936,7 @@ mod tests {
 
     #[test]
     fn history_rows_show_each_second_and_running_totals() {
-        let mut h = History::new(true, [("GET", "z"), ("POST", "a")]);
+        let mut h = History::new(true, CsvStyle::Exact, [("GET", "z"), ("POST", "a")]);
         let step = |requests, failures, values: &[u64]| StepInterval {
             requests,
             failures,
@@ -671,11 +972,114 @@ mod tests {
              1002,3,,Aggregated,1.000000,0.000000,1.5,1.5,1.5,1.5,1.5,1.5,1.5,1.5,1.5,1.5,1.5,3,1,1.5,1.5,1,2,10\r\n"
         );
         // Without full history, only Aggregated.
-        let mut agg = History::new(false, [("GET", "z")]);
+        let mut agg = History::new(false, CsvStyle::Exact, [("GET", "z")]);
         let rows = agg
             .push(&point(1.0, vec![step(2, 1, &[1000, 2000])], &[1000, 2000]))
             .unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0][3], "Aggregated");
+    }
+
+    #[test]
+    fn python_floats_read_as_pythons_repr() {
+        for (x, text) in [
+            (278.0, "278.0"),
+            (0.0, "0.0"),
+            (0.5553030059672892, "0.5553030059672892"),
+            (127.30933333333333, "127.30933333333333"),
+            (2.5, "2.5"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1e16, "1e+16"),
+            (123456789012345.0, "123456789012345.0"),
+        ] {
+            assert_eq!(py_float(x), text, "{x}");
+        }
+    }
+
+    #[test]
+    fn locust_buckets_round_to_two_digits_with_ties_to_even() {
+        for (ms, b) in [
+            (0.4, 0),
+            (0.5, 0),
+            (1.5, 2),
+            (2.5, 2),
+            (99.4, 99),
+            (147.0, 150),
+            (155.0, 160),
+            (145.0, 140),
+            (3432.0, 3400),
+            (58760.0, 59000),
+        ] {
+            assert_eq!(bucket(ms), b, "{ms}");
+        }
+        // The median is the exact min or max when its bucket falls outside them (as Locust clamps it).
+        assert_eq!(locust_median(1.0, 1.04, 5.2), "1.04");
+        assert_eq!(locust_median(9.0, 1.0, 8.68), "8.68");
+        assert_eq!(locust_median(5.0, 1.0, 8.68), "5");
+    }
+
+    #[test]
+    fn locust_stats_rows_have_whole_percentiles_python_floats_and_no_row_without_requests() {
+        let rows = stats_rows(
+            &[entry("GET", "b", 10), entry("DELETE", "a", 0)],
+            &entry("", "Aggregated", 10),
+            CsvStyle::Locust,
+        );
+        // p50 1.5 is bucket 2 (within [0.5, 10]); p99 7.25 is 7; floats keep their point.
+        assert_eq!(
+            text(rows),
+            "GET,b,10,1,2,2.125,0.5,10.0,42.5,2.5,0.25,2,2,2,3,4,5,6,7,8,9,10\r\n\
+             ,Aggregated,10,1,2,2.125,0.5,10.0,42.5,2.5,0.25,2,2,2,3,4,5,6,7,8,9,10\r\n"
+        );
+        // An Aggregated row before any request: Locust's int zeros and N/A.
+        let rows = stats_rows(&[], &entry("", "Aggregated", 0), CsvStyle::Locust);
+        assert_eq!(
+            text(rows),
+            ",Aggregated,0,0,0,0.0,0,0,0,2.5,0.25,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A\r\n"
+        );
+    }
+
+    #[test]
+    fn locust_history_has_run_wide_percentiles_or_a_ten_second_window_with_full_history() {
+        let step = |requests, values: &[u64]| StepInterval {
+            requests,
+            failures: 0,
+            bytes: 7 * requests,
+            hdr: hist(values),
+        };
+        // Aggregated only: the percentiles are the run's so far (Locust's `use_current=False`).
+        let mut agg = History::new(false, CsvStyle::Locust, [("GET", "z")]);
+        let first = agg
+            .push(&point(1.0, vec![step(1, &[40_000])], &[40_000]))
+            .unwrap();
+        assert_eq!(first[0][6], "40");
+        // (40 ms is 40.0 to 40.031 in a 3-digit histogram.)
+        assert_eq!(first[0][18..].join(","), "0,40,40.016,40.0,40.031,7.0");
+        let mut last = Vec::new();
+        for s in 2..=12 {
+            last = agg
+                .push(&point(s as f64, vec![step(1, &[1_000])], &[1_000]))
+                .unwrap();
+        }
+        // 11 of 12 requests at 1 ms: the run's p99 (index 13) is still the 40 ms one, its p50 1.
+        assert_eq!(last[0][6], "1");
+        assert_eq!(last[0][13], "40");
+        // With full history the window is the last 10 seconds: the 40 ms request has left it.
+        let mut full = History::new(true, CsvStyle::Locust, [("GET", "z")]);
+        let mut rows = Vec::new();
+        full.push(&point(1.0, vec![step(1, &[40_000])], &[40_000]))
+            .unwrap();
+        for s in 2..=12 {
+            rows = full
+                .push(&point(s as f64, vec![step(1, &[1_000])], &[1_000]))
+                .unwrap();
+        }
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0][3], "z");
+        assert_eq!(rows[0][16], "1", "100% of the last 10 s: {:?}", rows[0]);
+        // Its totals are still the whole run's.
+        assert_eq!(rows[0][17], "12");
+        assert_eq!(rows[0][22], "40.031");
     }
 }

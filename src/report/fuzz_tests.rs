@@ -231,7 +231,9 @@ fn read_everything(v: &Value) -> Result<(), TestCaseError> {
     let _ = super::markdown::render(&r);
     let _ = super::junit::render(&r);
     let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
-    if let Ok(csv) = super::csv::CsvFiles::prepare(&dir.path().join("r"), true) {
+    if let Ok(csv) =
+        super::csv::CsvFiles::prepare(&dir.path().join("r"), true, super::csv::CsvStyle::Locust)
+    {
         let _ = csv.write(&r);
     }
     // Compared with itself (never a regression) and with the original, both ways.

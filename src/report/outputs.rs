@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::files::{Mode, OutputFile};
-use crate::report::csv::CsvFiles;
+use crate::report::csv::{CsvFiles, CsvStyle};
 use crate::report::{RunResults, html, json, junit, markdown};
 
 /// A writer of one single-file format.
@@ -25,6 +25,8 @@ pub struct Requested {
     /// The prefix of the Locust-style CSV files.
     pub csv: Option<PathBuf>,
     pub csv_full_history: bool,
+    /// loadgen's exact values in the CSV files instead of Locust's formats (`--csv-exact`).
+    pub csv_exact: bool,
 }
 
 /// The files asked for, checked to be writable.
@@ -83,7 +85,14 @@ impl Outputs {
         let csv = o
             .csv
             .as_deref()
-            .map(|prefix| CsvFiles::prepare(prefix, o.csv_full_history))
+            .map(|prefix| {
+                let style = if o.csv_exact {
+                    CsvStyle::Exact
+                } else {
+                    CsvStyle::Locust
+                };
+                CsvFiles::prepare(prefix, o.csv_full_history, style)
+            })
             .transpose()?;
         Ok(Outputs { files, csv })
     }

@@ -79,6 +79,9 @@ fn csv_files_have_locusts_layout_agree_with_the_results_and_are_reproduced_by_re
         "--csv",
         prefix.to_str().unwrap(),
         "--csv-full-history",
+        // loadgen's exact values, so they can be checked against the histograms (the default, Locust's
+        // formats, is compared with real Locust's files in tests/it/locust_csv.rs).
+        "--csv-exact",
     ])
     // No gates and a request that fails by design: the run fails (exit 1), as Locust's would.
     .expect_code(1);
@@ -177,17 +180,21 @@ fn csv_files_have_locusts_layout_agree_with_the_results_and_are_reproduced_by_re
         .sum();
     assert!(summed > 0.0);
 
-    // failures: Locust's columns plus First/Last Seen; the occurrences add up to the failures.
+    // failures: Locust 2.47's columns, First/Last Seen in ISO 8601 UTC; the occurrences add up to the failures.
     let (head, failures) = read_csv(&path("failures"));
     assert_eq!(head, "Method,Name,Error,Occurrences,First Seen,Last Seen");
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0][1], "alpha_wrong_status");
     assert!(failures[0][2].starts_with("status: "), "{failures:?}");
     assert_eq!(failures[0][3], stats[0][fails]);
-    let (first, last): (u64, u64) = (
-        failures[0][4].parse().unwrap(),
-        failures[0][5].parse().unwrap(),
-    );
+    let unix = |iso: &str| {
+        humantime::parse_rfc3339(iso)
+            .unwrap_or_else(|e| panic!("{iso:?} is not ISO 8601 UTC: {e}"))
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let (first, last) = (unix(&failures[0][4]), unix(&failures[0][5]));
     assert!(first <= last && last >= timestamps[0], "{failures:?}");
     let (head, exceptions) = read_csv(&path("exceptions"));
     assert_eq!(head, "Count,Message,Traceback,Nodes");
@@ -202,6 +209,7 @@ fn csv_files_have_locusts_layout_agree_with_the_results_and_are_reproduced_by_re
         "--csv",
         again.to_str().unwrap(),
         "--csv-full-history",
+        "--csv-exact",
     ])
     .expect_code(0);
     for suffix in ["stats", "stats_history", "failures", "exceptions"] {

@@ -21,11 +21,15 @@ mod files;
 mod golden;
 mod html;
 mod http2;
+// Issue 20 item 2: `loadgen import har`.
+mod import_har;
 // Issue 20 item 7: `loadgen init` and the smallest scenario of the README.
 mod init;
 mod k8s;
 mod language;
 mod layers;
+// Issue 20 item 1: the CSV files beside real Locust's.
+mod locust_csv;
 mod merge_windows;
 mod mix;
 mod netns;
