@@ -101,6 +101,8 @@ pub struct DraftTask {
     /// One step: the task is that request (under the task's name). More: a flow.
     pub steps: Vec<DraftStep>,
     pub restart_session: bool,
+    /// `tags = [...]` (for `--tags`, `--exclude-tags`).
+    pub tags: Vec<String>,
     /// A pause after the task.
     pub think: Option<Wait>,
 }
@@ -267,6 +269,10 @@ fn task_keys(out: &mut String, task: &DraftTask) {
     }
     if task.restart_session {
         kv(out, "restart_session", "true");
+    }
+    if !task.tags.is_empty() {
+        let tags: Vec<String> = task.tags.iter().map(|t| quote(t)).collect();
+        kv(out, "tags", &format!("[{}]", tags.join(", ")));
     }
     if let Some(t) = task.think {
         kv(out, "think", &wait(t));

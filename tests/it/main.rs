@@ -23,6 +23,8 @@ mod html;
 mod http2;
 // Issue 20 item 2: `loadgen import har`.
 mod import_har;
+// Issue 20 item 3: `loadgen import locust`.
+mod import_locust;
 // Issue 20 item 7: `loadgen init` and the smallest scenario of the README.
 mod init;
 mod k8s;
