@@ -225,6 +225,11 @@ pub struct Overrides {
     /// alone decide.
     #[arg(long)]
     pub no_fail_on_errors: bool,
+    /// Search for the breaking point: raise the users (or the arrival rate) in steps, each held and judged by
+    /// the scenario's gates, and stop at the first that fails (`[load] search` sets the steps). See
+    /// docs/find-limit.md.
+    #[arg(long)]
+    pub find_limit: bool,
 }
 
 #[derive(Debug, Args)]
