@@ -42,7 +42,7 @@ pub struct Limit {
     /// (every step passed) or `ended` (the run ended first).
     pub stopped_because: String,
     /// Why the generator was the limit, when it was.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub generator: Vec<String>,
 }
 
