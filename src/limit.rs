@@ -280,3 +280,113 @@ fn failure_kinds(plan: &RunPlan, totals: &Collector) -> BTreeMap<String, u64> {
     }
     kinds.into_iter().map(|(k, n)| (k.to_string(), n)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::fixtures;
+
+    /// Users 10, 20, 30, each reached in 1 s and held 2 s: steps over 0-3 s, 3-6 s and 6-9 s, judged on
+    /// 1-3 s, 4-6 s and 7-9 s.
+    fn plan(extra: &str) -> Arc<RunPlan> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("l.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[target]\nhost = \"http://h\"\n[load]\nsearch = {{ start = 10, step = 10, max = 30, hold = \"2s\" }}\n\
+                 [[task]]\nname = \"x\"\npath = \"/\"\n{extra}"
+            ),
+        )
+        .expect("write");
+        let loaded = crate::scenario::load(&file).expect("load");
+        Arc::new(crate::plan::resolve(&loaded, &crate::plan::Overrides::default()).expect("plan"))
+    }
+
+    /// Second `s` of a run at `users`, with 10 requests of which `failures` failed, and the scheduler `lag_ms`
+    /// late.
+    fn second(s: u64, users: u64, failures: u64, lag_ms: f64) -> SeriesPoint {
+        let h = fixtures::histogram(&[1000; 10]);
+        SeriesPoint {
+            users,
+            target_users: users,
+            lag_ms,
+            requests: 10,
+            failures,
+            by_request: vec![fixtures::interval(10, failures, &h)],
+            ..fixtures::timed(fixtures::point(s as f64), &h)
+        }
+    }
+
+    /// Runs `watch` over seconds 1..=9 at the plan's users, `bad` deciding each second's failures and lag;
+    /// returns the seconds after which it asked to stop.
+    fn feed(watch: &mut LimitWatch, bad: impl Fn(u64) -> (u64, f64)) -> Option<u64> {
+        let totals = Collector::new(1, std::time::Instant::now());
+        for s in 1..=9u64 {
+            let users = 10 * s.div_ceil(3);
+            let (failures, lag) = bad(s);
+            watch.tick(&second(s, users, failures, lag), &totals);
+            if watch.stop_requested() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn the_first_step_that_fails_a_gate_ends_the_search() {
+        let mut w = LimitWatch::new(plan("[gates]\nsuccess_rate = 90"), true).expect("a search");
+        // Failures in seconds 8 and 9: the third step's held part (7-9 s), 5 of 10 requests each.
+        let stopped = feed(&mut w, |s| (if s >= 8 { 5 } else { 0 }, 0.0));
+        assert_eq!(stopped, Some(9));
+        let l = w.finish();
+        assert_eq!(l.stopped_because, STOPPED_GATE);
+        assert_eq!(l.steps.len(), 3);
+        assert_eq!(
+            l.steps.iter().map(|s| s.requests).collect::<Vec<_>>(),
+            [20, 20, 20],
+            "each step is judged on its 2 held seconds"
+        );
+        assert_eq!(l.highest_passing.as_ref().map(|s| s.level), Some(20.0));
+        let f = l.first_failing.as_ref().expect("a failing step");
+        assert_eq!((f.level, f.stage, f.failures), (30.0, 3, 10));
+        assert_eq!(l.failed_gates.len(), 1);
+        assert_eq!(l.failed_gates[0].measured, Some(50.0));
+        assert_eq!(l.endpoints[0].name, "x");
+        assert!(l.line().starts_with("the limit is between 20 and 30 users"));
+    }
+
+    #[test]
+    fn a_step_loadgen_could_not_keep_makes_the_generator_the_limit() {
+        // The default [validity] max_lag is 100 ms: both held seconds of the second step are late.
+        let mut w = LimitWatch::new(plan(""), true).expect("a search");
+        let stopped = feed(&mut w, |s| {
+            (0, if (5..=6).contains(&s) { 500.0 } else { 1.0 })
+        });
+        assert_eq!(stopped, Some(6));
+        let l = w.finish();
+        assert_eq!(l.stopped_because, STOPPED_GENERATOR);
+        assert_eq!(l.first_failing.as_ref().map(|s| s.level), Some(20.0));
+        assert!(l.generator[0].contains("lagged"), "{:?}", l.generator);
+        assert!(l.failed_gates.is_empty(), "the target was not what failed");
+    }
+
+    #[test]
+    fn without_gates_a_failed_request_fails_a_step_and_every_step_passing_reaches_max() {
+        let mut w = LimitWatch::new(plan(""), true).expect("a search");
+        assert_eq!(feed(&mut w, |_| (0, 0.0)), None);
+        let l = w.finish();
+        assert_eq!(l.stopped_because, STOPPED_MAX);
+        assert_eq!(l.highest_passing.as_ref().map(|s| s.level), Some(30.0));
+
+        let mut w = LimitWatch::new(plan(""), true).expect("a search");
+        assert_eq!(feed(&mut w, |s| (u64::from(s == 2), 0.0)), Some(3));
+        let l = w.finish();
+        assert_eq!(l.failed_gates[0].threshold, 100.0);
+        assert!(l.highest_passing.is_none());
+        assert!(
+            l.line()
+                .starts_with("even the first step failed, at 10 users")
+        );
+    }
+}
