@@ -106,11 +106,22 @@ fn the_limit_is_found_within_one_step_of_the_servers_capacity() {
     assert!(ran < 3.0 * steps.len() as f64 + 3.0, "ran {ran} s");
     assert_eq!(r["verdict"]["result"], "pass");
 
-    // `report` reads the file back: the same section and verdict.
-    loadgen(["report", &json.to_string_lossy()])
-        .expect_code(0)
-        .stdout_has("Limit search")
-        .stdout_has(&format!("at {failing}, gate success_rate"));
+    // `report` reads the file back: the same section and verdict, and the HTML report's section.
+    let html = dir.path().join("out.html");
+    loadgen([
+        "report",
+        &json.to_string_lossy(),
+        "--html",
+        &html.to_string_lossy(),
+    ])
+    .expect_code(0)
+    .stdout_has("Limit search")
+    .stdout_has(&format!("at {failing}, gate success_rate"));
+    let page = std::fs::read_to_string(&html).expect("the HTML report");
+    assert!(page.contains("<section id=\"limit\"><h2>Limit search</h2>"));
+    assert!(page.contains(&format!(
+        "the limit is between {passing} and {failing} users"
+    )));
 }
 
 /// An arrival rate one user cannot keep (each iteration takes 50 ms: 20 per second at most): the second step
