@@ -356,6 +356,14 @@ mod tests {
         assert!(l.line().starts_with("the limit is between 20 and 30 users"));
     }
 
+    /// `abort_on_fail` would stop the search mid-step on the whole-run gates; the search stops itself.
+    #[test]
+    fn abort_on_fail_leaves_a_search_to_its_own_watch() {
+        let gates = "[gates]\nsuccess_rate = 90\nabort_on_fail = true";
+        assert!(crate::watch::GateWatch::new(plan(gates), true).is_none());
+        assert!(LimitWatch::new(plan(gates), true).is_some());
+    }
+
     #[test]
     fn a_step_loadgen_could_not_keep_makes_the_generator_the_limit() {
         // The default [validity] max_lag is 100 ms: both held seconds of the second step are late.
