@@ -360,6 +360,10 @@ mod tests {
     #[test]
     fn abort_on_fail_leaves_a_search_to_its_own_watch() {
         let gates = "[gates]\nsuccess_rate = 90\nabort_on_fail = true";
+        assert!(
+            plan(gates).rules.abort_after.is_some(),
+            "the scenario asks for it"
+        );
         assert!(crate::watch::GateWatch::new(plan(gates), true).is_none());
         assert!(LimitWatch::new(plan(gates), true).is_some());
     }
