@@ -55,13 +55,19 @@ impl LimitWatch {
     pub fn new(plan: Arc<RunPlan>, quiet: bool) -> Option<LimitWatch> {
         let search = plan.search.clone()?;
         let gates = step_gates(&plan);
+        // A step held from the start (an arrival rate's first) counts its failures from none.
+        let kinds_at_hold = search
+            .steps
+            .first()
+            .filter(|s| s.hold_from.is_zero())
+            .map(|_| BTreeMap::new());
         Some(LimitWatch {
             plan,
             search,
             gates,
             next: 0,
             held: Vec::new(),
-            kinds_at_hold: None,
+            kinds_at_hold,
             prev_elapsed: 0.0,
             judged: Vec::new(),
             failed: false,
