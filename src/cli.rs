@@ -225,6 +225,11 @@ pub struct Overrides {
     /// alone decide.
     #[arg(long)]
     pub no_fail_on_errors: bool,
+    /// Search for the breaking point: raise the users (or the arrival rate) in steps, each held and judged by
+    /// the scenario's gates, and stop at the first that fails (`[load] search` sets the steps). See
+    /// docs/find-limit.md.
+    #[arg(long)]
+    pub find_limit: bool,
 }
 
 #[derive(Debug, Args)]
@@ -464,6 +469,9 @@ pub struct DemoArgs {
     /// For this long after start, /health answers 503 {"status":"starting"} (a service still starting).
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
     pub unhealthy_for: Duration,
+    /// The most requests served at once (not /health); one more is answered 503 at once. 0: no limit.
+    #[arg(long, default_value_t = 0)]
+    pub capacity: u64,
     /// Stop (as on SIGTERM) when stdin reaches its end: how `run --demo` ties its child API to itself.
     #[arg(long, hide = true)]
     pub until_stdin_closes: bool,

@@ -50,6 +50,7 @@ pub mod files;
 pub mod gates;
 // Issue 20 items 2 and 3.
 pub mod import;
+pub mod limit;
 pub mod merge;
 pub mod metrics;
 pub mod plan;

@@ -301,6 +301,8 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
             Vec::new()
         },
         stopped_by: all.iter().find_map(|r| r.stopped_by.clone()),
+        // A limit search runs in one process (`--segment` refuses it): its steps are not summed.
+        limit: None,
     };
     merged.gates = GateSummary::of(
         evaluate_gates(&merged, &first.gates.results),

@@ -67,14 +67,32 @@ pub fn assess(plan: &RunPlan, results: &RunResults) -> Validity {
     )
 }
 
+/// Judges a part of a run, its seconds `series` (none of them the stop phase) and its arrival rate's
+/// `iterations`, by the same rules: a step of a limit search (`crate::limit`).
+pub fn of_part(
+    plan: &RunPlan,
+    series: &[SeriesPoint],
+    iterations: Option<&Iterations>,
+) -> Validity {
+    judge_seconds(plan, series, iterations)
+}
+
 fn judge(plan: &RunPlan, series: &[SeriesPoint], iterations: Option<&Iterations>) -> Validity {
-    let bounds = plan.validity;
-    let mut reasons = Vec::new();
     // The last point covers the stop phase (users waking to stop, on_stop): not part of the plan.
     let series = match series {
         [rest @ .., _] if !rest.is_empty() => rest,
         all => all,
     };
+    judge_seconds(plan, series, iterations)
+}
+
+fn judge_seconds(
+    plan: &RunPlan,
+    series: &[SeriesPoint],
+    iterations: Option<&Iterations>,
+) -> Validity {
+    let bounds = plan.validity;
+    let mut reasons = Vec::new();
 
     // Points weigh as the seconds they cover (one each, unless a long run's series was merged).
     let weighted: Vec<(usize, &SeriesPoint)> = crate::results::seconds(series).collect();

@@ -7,11 +7,15 @@
 //!
 //! The rules, first match wins:
 //! 1. interrupted (SIGINT/SIGTERM, or the live UI's Stop button) → INTERRUPTED, exit 130;
-//! 2. loadgen could not keep its plan ([`crate::validity`]) → INVALID, exit 3: the figures are no verdict on
+//! 2. a limit search (`run --find-limit`, [`crate::limit`]) is judged by what it found: PASS (exit 0) when it
+//!    found the limit (or every step passed), FAIL (exit 1) when even its first step failed, INVALID (exit 3)
+//!    when loadgen itself was the limit; the whole-run gates, which the failing step fails too, are shown but
+//!    do not decide;
+//! 3. loadgen could not keep its plan ([`crate::validity`]) → INVALID, exit 3: the figures are no verdict on
 //!    the server;
-//! 3. ended early by a failed gate (`[gates] abort_on_fail`) → FAIL, exit 1;
-//! 4. with at least one gate judged (skipped gates do not count): FAIL (exit 1) when one failed, else PASS;
-//! 5. with no gate to judge, as Locust does: FAIL (exit 1) when any request failed, or when no request was
+//! 4. ended early by a failed gate (`[gates] abort_on_fail`) → FAIL, exit 1;
+//! 5. with at least one gate judged (skipped gates do not count): FAIL (exit 1) when one failed, else PASS;
+//! 6. with no gate to judge, as Locust does: FAIL (exit 1) when any request failed, or when no request was
 //!    made at all, unless `fail_on_errors` is off (`[gates] fail_on_errors = false`, `--no-fail-on-errors`).
 
 use crate::ExitStatus;
@@ -71,6 +75,15 @@ fn judge(r: &RunResults) -> (Outcome, String) {
                 }
             )),
         );
+    }
+    if let Some(limit) = &r.limit {
+        use crate::results::limit::{STOPPED_GATE, STOPPED_GENERATOR};
+        let outcome = match limit.stopped_because.as_str() {
+            STOPPED_GENERATOR => Outcome::Invalid,
+            STOPPED_GATE if limit.highest_passing.is_none() => Outcome::Fail,
+            _ => Outcome::Pass,
+        };
+        return (outcome, limit.line());
     }
     if !r.validity.valid {
         return (

@@ -38,6 +38,11 @@ impl GateWatch {
     /// The watch for `plan`, or `None` when its gates do not say `abort_on_fail`.
     pub fn new(plan: Arc<RunPlan>, quiet: bool) -> Option<GateWatch> {
         let grace = plan.rules.abort_after?;
+        // A limit search (issue 21) stops at its first failing step itself (`crate::limit`): the whole-run
+        // gates, which a step's failures fail long before it ends, would stop it before it was judged.
+        if plan.search.is_some() {
+            return None;
+        }
         let gates: Vec<Gate> = plan
             .gates
             .iter()

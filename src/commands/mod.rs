@@ -71,8 +71,15 @@ pub(crate) fn load_plan(
             .filter_map(|n| std::env::var(n).ok().map(|v| (n.to_string(), v)))
             .collect(),
         no_fail_on_errors: o.no_fail_on_errors,
+        find_limit: o.find_limit,
     };
     let plan = plan::resolve(&loaded, &overrides)?;
+    if o.segment.is_some() && plan.search.is_some() {
+        return Err(Error::Usage(
+            "--segment does not apply to a limit search (--find-limit, [load] search): each step is judged as              it ends, in one process"
+                .into(),
+        ));
+    }
     match o.segment {
         Some(segment) => plan.for_segment(segment),
         None => Ok(plan),

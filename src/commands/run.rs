@@ -157,7 +157,10 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
     )?;
     let watches = (
         watch::GateWatch::new(plan.clone(), quiet),
-        (!quiet).then(|| watch::TargetWatch::new(plan.host_display(), !args.demo)),
+        (
+            (!quiet).then(|| watch::TargetWatch::new(plan.host_display(), !args.demo)),
+            crate::limit::LimitWatch::new(plan.clone(), quiet),
+        ),
     );
     let page = match &ui {
         Some(ui) => Some(crate::ui::board::Watch::start(&plan, ui)?),
@@ -168,7 +171,7 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
         ((live, page), watches),
     );
     let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await?;
-    let (progress, ((live, page), (gate_watch, _))) = observers;
+    let (progress, ((live, page), (gate_watch, (_, limit_watch)))) = observers;
     progress.finish().await;
     // The live files are rewritten from the results below.
     live.finish().await;
@@ -180,11 +183,16 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
         server.stop().await;
     }
 
-    let results = report::RunResults::build(
+    let mut results = report::RunResults::build(
         &plan,
         &outcome,
         gate_watch.and_then(watch::GateWatch::aborted),
     );
+    // Issue 21 item 3: what a limit search found decides its verdict.
+    if let Some(w) = limit_watch {
+        results.limit = Some(w.finish());
+        results.judge();
+    }
     let verdict = verdict::Verdict::of(&results);
     let (written, first_error) = outputs.write(&results);
     if !quiet {

@@ -39,6 +39,7 @@ pub async fn run(args: DemoArgs, quiet: bool) -> Result<ExitStatus, Error> {
         rate_window: args.rate_window,
         token_ttl: args.token_ttl,
         unhealthy_for: args.unhealthy_for,
+        capacity: args.capacity,
         ..demo::DemoConfig::default()
     };
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {

@@ -263,6 +263,34 @@ pub(crate) struct App {
     shop: Shop,
     /// Requests and connections by HTTP version.
     pub versions: Versions,
+    /// Requests being served now, for `capacity`.
+    in_flight: AtomicU64,
+}
+
+/// One request counted as in flight while it lives (`capacity`); `None` inside when it is not counted.
+struct InFlight<'a>(Option<&'a AtomicU64>);
+
+impl<'a> InFlight<'a> {
+    /// Counts a request in; `None` when the server is at its `capacity` already. Without a capacity nothing
+    /// is counted, and `/health` is always served and never counted: a probe must not be shed.
+    fn enter(app: &'a App, path: &str) -> Option<InFlight<'a>> {
+        let cap = app.config.capacity;
+        if cap == 0 || path == "/health" {
+            return Some(InFlight(None));
+        }
+        let before = app.in_flight.fetch_add(1, Ordering::AcqRel);
+        // Dropped at once when refused, which takes the count back.
+        let held = InFlight(Some(&app.in_flight));
+        (before < cap).then_some(held)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.0 {
+            n.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 /// Requests and connections served, by HTTP version: what a test reads to see how a client spoke.
@@ -301,6 +329,7 @@ impl App {
             shop: Shop::new(config.seed),
             versions: Versions::default(),
             started: Instant::now(),
+            in_flight: AtomicU64::new(0),
             config,
         })
     }
@@ -338,6 +367,10 @@ impl App {
         delay: Duration,
     ) -> Resp {
         let (parts, body) = req.into_parts();
+        let _held = match InFlight::enter(&self, parts.uri.path()) {
+            Some(held) => held,
+            None => return error_resp!(StatusCode::SERVICE_UNAVAILABLE, "over capacity"),
+        };
         // Always drain the body (bounded) so the connection can be reused. Uploads may be larger.
         let limit = if parts.uri.path() == UPLOAD_PATH {
             MAX_UPLOAD

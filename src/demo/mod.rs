@@ -73,6 +73,7 @@
 //! | `rate_limit` / `rate_window` | 10 / 1 s | per-user limit of the protected operation; `rate_limit = 0` disables it |
 //! | `token_ttl` | 15 min | token lifetime |
 //! | `unhealthy_for` | 0 | for this long after start, `/health` answers 503 `{"status":"starting"}` (a service still starting, for pre-flight checks) |
+//! | `capacity` | 0 (none) | the most requests in flight at once (`/health` aside): one more is answered 503 `{"error":"over capacity"}` at once, without delay or side effects; a limit a load test can find (`run --find-limit`) |
 //! | `seed` | none | seeds the jitter/error RNG (per connection: seed mixed with the connection's accept order), for reproducible runs |
 //!
 //! Latency, jitter and stalls apply to every response including `/health`.
@@ -135,6 +136,10 @@ pub struct DemoConfig {
     /// Seed for the RNG behind jitter and injected errors; `None` draws
     /// from OS entropy (default none).
     pub seed: Option<u64>,
+    /// Issue 21: the most requests served at once (`/health` aside); one
+    /// beyond them is answered 503 at once, as a server shedding load does.
+    /// 0 means no limit (default 0).
+    pub capacity: u64,
 }
 
 impl Default for DemoConfig {
@@ -149,6 +154,7 @@ impl Default for DemoConfig {
             token_ttl: Duration::from_secs(15 * 60),
             unhealthy_for: Duration::ZERO,
             seed: None,
+            capacity: 0,
         }
     }
 }

@@ -372,6 +372,18 @@ impl RunPlan {
                 );
             }
         }
+        // Issue 21 item 3.
+        if let Some(search) = &self.search {
+            let levels: Vec<String> = search.steps.iter().map(|st| fmt_rate(st.level)).collect();
+            let _ = writeln!(
+                s,
+                "search     find the limit: {} {} in turn, each held {} and judged by the gates on its held \
+                 part; the run stops at the first step that fails",
+                levels.join(", "),
+                search.unit(),
+                secs(search.hold)
+            );
+        }
         if let Some(p) = &self.preflight {
             let _ = writeln!(
                 s,

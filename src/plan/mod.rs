@@ -15,6 +15,7 @@ mod mix;
 mod protocol;
 pub mod request_checks;
 mod resolve;
+mod search;
 mod segment;
 #[cfg(test)]
 mod tests;
@@ -40,6 +41,7 @@ pub use mix::{Deal, Mix};
 pub use net::{Bypass, DEFAULT_DNS_TTL, Dns, PROXY_ENV, Proxies, ProxyServer};
 pub use protocol::{DEFAULT_HTTP2_CONNECTIONS, HttpVersion, MAX_HTTP2_CONNECTIONS, Protocol};
 pub use resolve::{DEFAULT_MAX_BODY, resolve};
+pub use search::{Search, SearchStep};
 pub use segment::{MAX_SEGMENTS, Segment, WholeLoad};
 pub use tls::{CaFile, ClientIdentity, Tls};
 pub use values::{MAX_DURATION, MAX_USERS};
@@ -118,6 +120,8 @@ pub struct Overrides {
     pub proxy_env: Vec<(String, String)>,
     /// `--no-fail-on-errors`: without gates, failed requests do not fail the run.
     pub no_fail_on_errors: bool,
+    /// `--find-limit`: a search for the breaking point ([`Search`]).
+    pub find_limit: bool,
 }
 
 /// A run, ready for the engine.
@@ -172,6 +176,8 @@ pub struct RunPlan {
     pub segment: Option<Segment>,
     /// Under a segment, the whole plan's load, which the scheduler walks (users, or an arrival rate's iterations).
     pub whole: Option<WholeLoad>,
+    /// Issue 21 item 3: a search for the breaking point (`--find-limit`); `load` then holds its steps.
+    pub search: Option<Search>,
 }
 
 /// The load profile: what the scheduler follows.

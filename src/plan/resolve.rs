@@ -155,12 +155,21 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
 
     // [load]
     let load = loaded.load.as_ref();
-    let (load_model, users) = super::load::resolve_load(loaded, load, overrides, timeout)?;
+    // Issue 21 item 3: a limit search makes its own steps, and its length is theirs.
+    let (search, (load_model, users)) = if super::search::wanted(load, overrides) {
+        let (s, l, u) = super::search::resolve_search(loaded, load, overrides, timeout)?;
+        (Some(s), (l, u))
+    } else {
+        (
+            None,
+            super::load::resolve_load(loaded, load, overrides, timeout)?,
+        )
+    };
     let staged: Duration = load_model.stage_durations().iter().sum();
-    let duration = match (
-        overrides.duration,
-        load.and_then(|l| l.value.duration.as_ref().map(|v| (l.file, v))),
-    ) {
+    let written = load
+        .filter(|_| search.is_none())
+        .and_then(|l| l.value.duration.as_ref().map(|v| (l.file, v)));
+    let duration = match (overrides.duration, written) {
         (Some(d), _) if d.is_zero() => {
             return Err(Error::Usage("--duration must be above 0".into()));
         }
@@ -316,6 +325,17 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         None => Vec::new(),
     };
     let rules = resolve_rules(loaded, overrides, &gates)?;
+    if search.is_some()
+        && !rules.fail_on_errors
+        && !gates
+            .iter()
+            .any(|g| matches!(g.window, Window::Run | Window::Steady))
+    {
+        return Err(Error::Usage(
+            "a limit search judges each step by the scenario's gates (under [gates]), or by its failed requests:              with no such gate and fail_on_errors off, no step could fail; add a gate, e.g. [gates]              p95_ms = 500"
+                .into(),
+        ));
+    }
     let _ = root;
     let preflight = resolve_preflight(loaded, &names, target_defaults)?;
     Ok(RunPlan {
@@ -345,6 +365,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         preflight,
         segment: None,
         whole: None,
+        search,
     })
 }
 

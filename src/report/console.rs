@@ -213,9 +213,67 @@ pub fn render(r: &RunResults) -> String {
             );
         }
     }
+    if let Some(l) = &r.limit {
+        limit(&mut s, l);
+    }
     // The one verdict line, whatever the run came to.
     let _ = writeln!(s, "\n{}", crate::verdict::Verdict::of(r).line());
     s
+}
+
+/// Issue 21 item 3: a limit search's steps and what failed at the last.
+fn limit(s: &mut String, l: &crate::results::limit::Limit) {
+    use crate::results::limit::fmt_level;
+    let _ = writeln!(
+        s,
+        "\nLimit search ({} from {} by {} to {}, each held {:.0} s)",
+        l.unit,
+        fmt_level(l.start),
+        fmt_level(l.step),
+        fmt_level(l.max),
+        l.hold_s
+    );
+    for st in &l.steps {
+        let _ = writeln!(
+            s,
+            "  {}  stage {:<3} {:>10} {:<12} {:>9} reqs {:>7} fails {:>9.1} req/s  p95 {} ms",
+            if st.passed { "PASS" } else { "FAIL" },
+            st.stage,
+            fmt_level(st.level),
+            l.unit,
+            st.requests,
+            st.failures,
+            st.rps,
+            opt_ms(st.p95_ms)
+        );
+    }
+    for g in &l.failed_gates {
+        let _ = writeln!(
+            s,
+            "  failed gate: {} (measured {})",
+            g.label(),
+            g.measured_text()
+        );
+    }
+    for e in l.endpoints.iter().take(10) {
+        let _ = writeln!(
+            s,
+            "  failing endpoint: {} ({} of {} requests failed)",
+            e.name, e.failures, e.requests
+        );
+    }
+    if !l.failure_kinds.is_empty() {
+        let kinds: Vec<String> = l
+            .failure_kinds
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        let _ = writeln!(s, "  failures by kind: {}", kinds.join(", "));
+    }
+    for g in &l.generator {
+        let _ = writeln!(s, "  generator: {g}");
+    }
+    let _ = writeln!(s, "  => {}", l.line());
 }
 
 fn truncate(s: &str, w: usize) -> String {

@@ -9,6 +9,8 @@
 //! `html/style.css`. The page opens offline and prints (a `@media print` sheet keeps charts and tables whole).
 
 mod chart;
+// Issue 21 item 3.
+mod limit;
 #[cfg(test)]
 mod tests;
 
@@ -56,6 +58,9 @@ pub fn render(r: &RunResults) -> String {
     tiles(&mut s, r);
     run_section(&mut s, r);
     gates_section(&mut s, r);
+    if let Some(l) = &r.limit {
+        limit::section(&mut s, l);
+    }
     over_time(&mut s, r);
     requests_table(&mut s, r);
     distributions(&mut s, r);

@@ -425,6 +425,8 @@ impl RunResults {
                 .collect(),
             manual,
             stopped_by: outcome.stopped_from_ui.then(|| "ui".to_string()),
+            // Set by `run --find-limit` from its watch (`crate::limit`).
+            limit: None,
         };
         results.validity = crate::validity::assess(plan, &results);
         results.judge();

@@ -20,6 +20,7 @@ pub mod fixtures;
 mod gate;
 pub mod hdr;
 mod hist;
+pub mod limit;
 mod series;
 pub mod stats;
 mod verdict;
@@ -84,6 +85,9 @@ pub struct RunResults {
     /// Who stopped an interrupted run: `ui` when it was stopped from the live UI; omitted otherwise (a signal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_by: Option<String>,
+    /// Issue 21 item 3: what a limit search (`run --find-limit`) found; omitted for other runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<limit::Limit>,
 }
 
 /// A change made to the load while the run went (the live UI's steering), from `at_s` to the next change or the

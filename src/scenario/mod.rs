@@ -122,6 +122,20 @@ pub struct RawLoad {
     pub queue_timeout: Option<Spanned<String>>,
     /// Stop after this many task iterations in all (the duration still bounds the run).
     pub iterations: Option<Spanned<i64>>,
+    /// Issue 21 item 3: a search for the breaking point (`run --find-limit`), raising the users (or the
+    /// arrival rate) in steps.
+    pub search: Option<Spanned<RawSearch>>,
+}
+
+/// `[load] search = { start, step, max, hold }`: the levels of a limit search (users, or iterations per second
+/// with an arrival rate) and how long each is held.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSearch {
+    pub start: Option<Spanned<f64>>,
+    pub step: Option<Spanned<f64>>,
+    pub max: Option<Spanned<f64>>,
+    pub hold: Option<Spanned<String>>,
 }
 
 /// One stage of a staged load: ramp linearly to `users` (closed model) or to `rate` iterations per second

@@ -32,6 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "plan::net",
             "plan::request_checks",
             "plan::resolve",
+            "plan::search",
             "plan::segment",
             "plan::tls",
             "plan::protocol",
@@ -63,7 +64,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "preflight",
         ],
     ),
-    ("outputs", &["report", "watch", "compare", "merge", "ui"]),
+    (
+        "outputs",
+        &["report", "watch", "limit", "compare", "merge", "ui"],
+    ),
     ("apps", &["demo", "import"]),
     ("commands", &["cli", "commands", "signals", "crate"]),
 ];

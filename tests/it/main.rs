@@ -18,6 +18,8 @@ mod debug;
 mod demo_child;
 mod dns;
 mod files;
+// Issue 21 items 3 and 5: `run --find-limit`.
+mod find_limit;
 mod golden;
 mod html;
 mod http2;

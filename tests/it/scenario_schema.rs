@@ -408,6 +408,10 @@ fn each_object_has_exactly_the_loaders_fields() {
         ("/definitions/target", "[target]\nzzz = 1"),             // RawTarget
         ("/definitions/load", "[load]\nzzz = 1"),                 // RawLoad
         ("/definitions/stage", "[load]\nstages = [{ zzz = 1 }]"), // RawStage
+        (
+            "/definitions/load/properties/search",
+            "[load]\nsearch = { zzz = 1 }",
+        ), // RawSearch (issue 21)
         ("/definitions/gates", "[gates]\nzzz = 1"),               // RawGates
         ("/definitions/gate_set", "[gates.requests.a]\nzzz = 1"), // RawGateSet
         ("/definitions/gate_window", "[gates.steady]\nzzz = 1"),  // RawGateWindow

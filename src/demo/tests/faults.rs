@@ -275,3 +275,46 @@ fn demo_server_reports_port_in_use_and_stops_on_drop() {
     let wildcard = DemoServer::start("0.0.0.0:0".parse().unwrap(), DemoConfig::default()).unwrap();
     assert!(wildcard.url().starts_with("http://127.0.0.1:"));
 }
+
+/// Issue 21: with `capacity`, a request beyond it is answered 503 at once while the others are served; the
+/// count goes back down as they finish, and `/health` is never shed.
+#[tokio::test]
+async fn capacity_sheds_what_is_beyond_it() {
+    let s = spawn(DemoConfig {
+        capacity: 2,
+        latency: Duration::from_millis(1000),
+        ..DemoConfig::default()
+    })
+    .await;
+    let c = client();
+    let slow =
+        |c: reqwest::Client, url: String| async move { c.get(url).send().await.unwrap().status() };
+    let a = tokio::spawn(slow(c.clone(), s.at("/nope")));
+    let b = tokio::spawn(slow(c.clone(), s.at("/nope")));
+    // Bounded wait until both are held by the server: a third is shed, without the latency.
+    let mut shed = None;
+    for _ in 0..200 {
+        let t = Instant::now();
+        let r = c.get(s.at("/nope")).send().await.unwrap();
+        if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+            shed = Some((t.elapsed(), r.json::<Value>().await.unwrap()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (took, body) = shed.expect("a third request in flight is shed");
+    assert_eq!(body, json!({"error": "over capacity"}));
+    assert!(took < Duration::from_millis(700), "{took:?}");
+    assert_eq!(
+        c.get(s.at("/health")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(a.await.unwrap(), StatusCode::NOT_FOUND);
+    assert_eq!(b.await.unwrap(), StatusCode::NOT_FOUND);
+    // Both done: served again (the shed ones took their count back).
+    assert_eq!(
+        c.get(s.at("/nope")).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    s.stop().await.unwrap();
+}
