@@ -5,7 +5,7 @@
 //! (one: `[user]` and `[[task]]`; several: `[classes.NAME]` with their `weight`), its `host`, `wait_time`,
 //! `on_start`, `@task` methods and `on_stop` become the scenario's; a `SequentialTaskSet` a class lists in
 //! `tasks` becomes a flow. The methods' statements are translated by
-//! [`body`], their values by [`value`]. What has no translation is a [`Note`] at its line, written as a comment
+//! `body`, their values by `value`. What has no translation is a [`Note`] at its line, written as a comment
 //! at the end of the scenario: never dropped silently.
 
 mod body;
