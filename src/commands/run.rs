@@ -42,6 +42,25 @@ pub async fn ui(mut args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
 }
 
 async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error> {
+    go_results(args, quiet, form)
+        .await
+        .map(|(status, _)| status)
+}
+
+/// One run as `loadgen run` does it, for `loadgen suite` (issue 21): its exit status, and its results when it
+/// ran.
+pub(super) async fn for_suite(
+    args: RunArgs,
+    quiet: bool,
+) -> Result<(ExitStatus, Option<report::RunResults>), Error> {
+    go_results(args, quiet, false).await
+}
+
+async fn go_results(
+    args: RunArgs,
+    quiet: bool,
+    form: bool,
+) -> Result<(ExitStatus, Option<report::RunResults>), Error> {
     // Resolved before starting anything, so a bad scenario costs nothing; with --demo the reference API's port
     // is not known yet, so the plan is resolved against a placeholder host (--demo conflicts with --host) and
     // pointed at the API once it listens (`demo_target`): resolution reads the host nowhere else.
@@ -77,7 +96,7 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
             None => {
                 ui.board
                     .hello(crate::ui::Hello::of(&plan, crate::ui::Phase::Ended));
-                return Ok(ExitStatus::Interrupted);
+                return Ok((ExitStatus::Interrupted, None));
             }
         }
     }
@@ -146,7 +165,7 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
         if let Some(ui) = ui {
             ui.shutdown().await;
         }
-        return Ok(ready);
+        return Ok((ready, None));
     }
     let run_id = engine::new_run_id();
     let live = report::live::Live::start(
@@ -203,7 +222,7 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
     if let Some(e) = first_error {
         return Err(e);
     }
-    Ok(verdict.exit_status())
+    Ok((verdict.exit_status(), Some(results)))
 }
 
 /// Starts the live UI server on `addr` (issue 19) and says where it is.
