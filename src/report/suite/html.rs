@@ -60,8 +60,8 @@ pub fn render(c: &Combined, runs: &[RunResults]) -> String {
         c.exit_code
     );
     levels(&mut s, c);
-    analysis(&mut s, c);
     charts(&mut s, runs);
+    analysis(&mut s, c);
     for (i, r) in c.runs.iter().enumerate() {
         level(&mut s, i, r);
     }
