@@ -524,3 +524,127 @@ impl CombinedOutputs {
         (written, first_error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::fixtures::{histogram, point, results, row, timed, two_gates};
+
+    #[test]
+    fn the_worst_exit_status_follows_the_documented_order() {
+        use ExitStatus::*;
+        let order = [Pass, GatesFailed, Invalid, NotReady, Error, Interrupted];
+        for (i, a) in order.iter().enumerate() {
+            for b in &order[i..] {
+                assert_eq!(worst([*a, *b]), *b);
+                assert_eq!(worst([*b, *a, Pass]), *b);
+            }
+            assert_eq!(status_of(a.code()), *a);
+        }
+        assert_eq!(worst([]), Pass);
+    }
+
+    #[test]
+    fn crossings_are_the_first_interval_past_the_gate_with_the_load_then() {
+        let mut r = results("stress", two_gates(), false);
+        // p95 < 500 ms (all requests) is a gate; success_rate 99 only for `home`: no failure-rate gate.
+        let slow = histogram(&[600_000; 20]);
+        let fast = histogram(&[10_000; 20]);
+        r.time_series = vec![
+            timed(point(1.0), &fast),
+            SeriesPoint {
+                users: 30,
+                lag_ms: 25.0,
+                ..timed(point(2.0), &slow)
+            },
+            timed(point(3.0), &slow),
+        ];
+        let c = crossings(&r);
+        assert_eq!(c.failure_rate.threshold, None);
+        assert_eq!(c.failure_rate.at, None);
+        assert_eq!(c.p95.threshold, Some(500.0));
+        let at = c.p95.at.expect("crossed");
+        assert_eq!((at.elapsed_s, at.users), (2.0, 30));
+        assert!(at.measured >= 500.0);
+        assert!(at.generator_saturated, "lag 25 ms is past {LAG_WARN_MS} ms");
+
+        // A failure-rate gate of 95 %: crossed at the first interval with more than 5 % failed.
+        r.gates.results.push(crate::results::GateResult {
+            scope: None,
+            during: crate::results::Window::Run,
+            metric: GateMetric::SuccessRate,
+            op: ">=".into(),
+            threshold: 95.0,
+            measured: Some(99.0),
+            passed: true,
+            skipped: None,
+            requests: None,
+            failures: None,
+        });
+        r.time_series[0].failures = 1; // 5 % of 20: not past
+        r.time_series[2].failures = 4; // 20 %
+        let c = crossings(&r);
+        assert_eq!(c.failure_rate.threshold, Some(5.0));
+        let at = c.failure_rate.at.expect("crossed");
+        assert_eq!((at.elapsed_s, at.measured), (3.0, 20.0));
+        assert!(!at.generator_saturated);
+        // Never crossed: null, which the formats show as "never".
+        r.time_series[2].failures = 0;
+        assert_eq!(crossings(&r).failure_rate.at, None);
+    }
+
+    #[test]
+    fn the_analysis_ranks_endpoints_across_runs() {
+        let mut a = results("baseline", two_gates(), false);
+        let mut b = results("stress", two_gates(), false);
+        // Overall p95 from the merged histograms: `home` is slow only in b, `cart|add` mid in both.
+        let with = |mut q: crate::results::RequestStats, v: &[u64]| {
+            q.hdr = crate::results::Hist::of_some(&histogram(v));
+            q.percentiles_ms = Some(Percentiles::of(&histogram(v)));
+            q
+        };
+        a.requests = vec![
+            with(row("GET", "home", 100, 0), &[1_000; 100]),
+            with(row("POST", "cart|add", 100, 10), &[50_000; 100]),
+        ];
+        b.requests = vec![
+            with(row("GET", "home", 100, 0), &[900_000; 100]),
+            with(row("POST", "cart|add", 100, 40), &[50_000; 100]),
+        ];
+        b.failures[0].occurrences = 40;
+        let c = Combined::of(&[a, b]);
+        let names = |e: &[Endpoint]| e.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&c.analysis.slowest_per_run[0]), ["cart|add", "home"]);
+        assert_eq!(names(&c.analysis.slowest_per_run[1]), ["home", "cart|add"]);
+        // Half of `home`'s requests are 900 ms: its overall p95 is that.
+        assert_eq!(names(&c.analysis.slowest), ["home", "cart|add"]);
+        assert!(c.analysis.slowest[0].p95_ms.expect("p95") > 800.0);
+        let failing = &c.analysis.failing[0];
+        assert_eq!(
+            (failing.name.as_str(), failing.requests, failing.failures),
+            ("cart|add", 200, 50)
+        );
+        assert_eq!(failing.failure_pct, 25.0);
+        assert_eq!(failing.failure_kinds.get("status"), Some(&50));
+        assert_eq!(c.exit_code, 1);
+        assert_eq!(c.runs_not_passed, 2);
+    }
+
+    #[test]
+    fn the_formats_show_every_level_and_escape_names() {
+        let mut r = results("<b>stress</b>", two_gates(), false);
+        r.requests[1].name = "a|b<script>".into();
+        let c = Combined::of(&[results("baseline", serde_json::json!([]), false), r.clone()]);
+        let md = markdown::render(&c);
+        assert!(md.contains("| baseline |"), "{md}");
+        assert!(md.contains("&lt;b&gt;stress&lt;/b&gt;"), "{md}");
+        assert!(md.contains("a\\|b&lt;script&gt;"), "{md}");
+        let page = html::render(&c, &[r.clone(), r]);
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("&lt;b&gt;stress&lt;/b&gt;"));
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "no URL in the page"
+        );
+    }
+}
