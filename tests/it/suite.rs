@@ -316,3 +316,34 @@ fn an_interrupted_suite_writes_what_ran_and_exits_130() {
     assert_eq!(runs.len(), 1, "no level after the interrupt");
     assert_eq!(runs[0]["verdict"], "INTERRUPTED");
 }
+
+#[test]
+fn the_shipped_suite_file_is_valid_against_its_schema_and_the_schema_catches_what_the_loader_refuses()
+ {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::util::root().join("docs/suite.schema.json"))
+            .expect("schema"),
+    )
+    .expect("JSON");
+    let v = jsonschema::draft7::new(&schema).expect("a draft 7 schema");
+    let d4 = jsonschema::draft4::new(&schema).expect("a draft 4 schema too (taplo)");
+    let as_json = |text: &str| -> Value {
+        serde_json::to_value(toml::from_str::<toml::Table>(text).expect("TOML")).expect("JSON")
+    };
+    let shipped = crate::util::root().join("scenarios/levels.toml");
+    assert!(crate::scenario_schema::is_suite_file(&shipped));
+    let doc = as_json(&std::fs::read_to_string(&shipped).expect("levels.toml"));
+    assert!(v.is_valid(&doc) && d4.is_valid(&doc));
+    // Each of these the loader refuses (exit 2), and the schema too.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for bad in [
+        "[suite]\nscenarios = [\"a.toml\"]\npuase = \"1s\"\n",
+        "[suite]\nscenarios = []\n",
+        "[suite]\nscenarios = [\"a.toml\"]\nstop_on_failure = \"yes\"\n",
+        "[suite]\nscenarios = [\"a.toml\"]\n[load]\nusers = 1\n",
+    ] {
+        assert!(!v.is_valid(&as_json(bad)), "schema accepts {bad}");
+        let f = write(dir.path(), "bad.toml", bad);
+        loadgen(["suite", s(&f)]).expect_code(2);
+    }
+}
