@@ -50,7 +50,7 @@ pub enum Command {
     Compare(CompareArgs),
     /// Print the summary of a saved results file and write any report from it (HTML, CSV, JUnit, Markdown).
     #[command(
-        after_help = "Examples:\n  loadgen report out.json --html report.html\n  loadgen report out.json --csv results --csv-full-history --junit junit.xml\n\nThe results JSON is the source of truth: the files written here are the ones `loadgen run` writes with the same flags. Exit codes: 0 written, 2 unreadable results or unwritable output."
+        after_help = "Examples:\n  loadgen report out.json --html report.html\n  loadgen report out.json --csv results --csv-full-history --junit junit.xml\n  loadgen report baseline.json stress.json ultimate.json --html suite.html --json suite.json\n\nWith several results files, the combined report of `loadgen suite` (docs/suite.md). The results JSON is the source of truth: the files written here are the ones `loadgen run` writes with the same flags. Exit codes: 0 written, 2 unreadable results or unwritable output."
     )]
     Report(ReportArgs),
     /// Combine the results of the segments of one run (`run --segment I/N`) into one, and judge it by its gates.

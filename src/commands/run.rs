@@ -42,24 +42,27 @@ pub async fn ui(mut args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
 }
 
 async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error> {
-    go_results(args, quiet, form)
+    go_results(args, quiet, form, None)
         .await
         .map(|(status, _)| status)
 }
 
 /// One run as `loadgen run` does it, for `loadgen suite` (issue 21): its exit status, and its results when it
-/// ran.
+/// ran. `stop` (the suite's own signal watch) interrupts it as a first SIGINT would, so a signal heard before
+/// the run listens for its own is not lost.
 pub(super) async fn for_suite(
     args: RunArgs,
     quiet: bool,
+    stop: CancellationToken,
 ) -> Result<(ExitStatus, Option<report::RunResults>), Error> {
-    go_results(args, quiet, false).await
+    go_results(args, quiet, false, Some(stop)).await
 }
 
 async fn go_results(
     args: RunArgs,
     quiet: bool,
     form: bool,
+    stop: Option<CancellationToken>,
 ) -> Result<(ExitStatus, Option<report::RunResults>), Error> {
     // Resolved before starting anything, so a bad scenario costs nothing; with --demo the reference API's port
     // is not known yet, so the plan is resolved against a placeholder host (--demo conflicts with --host) and
@@ -142,6 +145,14 @@ async fn go_results(
         steering: ui.as_ref().map(|u| u.steering.clone()).unwrap_or_default(),
         ..engine::Signals::default()
     };
+    // `loadgen suite`: its stop interrupts this run too (the task ends with the run: aborted below).
+    let suite_stop = stop.map(|stop| {
+        let interrupt = signals.interrupt.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            interrupt.cancel();
+        })
+    });
     if let Some(ui) = &ui {
         ui.board
             .hello(crate::ui::Hello::of(&plan, crate::ui::Phase::Running));
@@ -159,6 +170,9 @@ async fn go_results(
     }
     if ready != ExitStatus::Pass {
         signal_task.abort();
+        if let Some(task) = &suite_stop {
+            task.abort();
+        }
         if let Some(server) = demo {
             server.stop().await;
         }
@@ -195,6 +209,9 @@ async fn go_results(
         page.finish().await;
     }
     signal_task.abort();
+    if let Some(task) = suite_stop {
+        task.abort();
+    }
     if let Some(server) = demo {
         server.stop().await;
     }

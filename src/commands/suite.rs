@@ -187,6 +187,8 @@ pub async fn run(args: SuiteArgs, quiet: bool) -> Result<ExitStatus, Error> {
             stopped.cancel();
         })
     };
+    // With the combined report on stdout (`-`), the runs print no summary there.
+    let run_quiet = quiet || combined.uses_stdout();
     let total = lineup.scenarios.len();
     let mut statuses = Vec::new();
     let mut runs: Vec<RunResults> = Vec::new();
@@ -239,7 +241,7 @@ pub async fn run(args: SuiteArgs, quiet: bool) -> Result<ExitStatus, Error> {
             debug: None,
             debug_secrets: false,
         };
-        let status = match super::run::for_suite(run_args, quiet).await {
+        let status = match super::run::for_suite(run_args, run_quiet, stopped.clone()).await {
             Ok((status, results)) => {
                 runs.extend(results.map(as_read_back));
                 status
@@ -250,8 +252,11 @@ pub async fn run(args: SuiteArgs, quiet: bool) -> Result<ExitStatus, Error> {
             }
         };
         statuses.push(status);
-        if status == ExitStatus::Interrupted || stopped.is_cancelled() {
-            stopped.cancel();
+        if stopped.is_cancelled() {
+            statuses.push(ExitStatus::Interrupted);
+            break;
+        }
+        if status == ExitStatus::Interrupted {
             break;
         }
         if status != ExitStatus::Pass && stop_on_failure {
