@@ -31,7 +31,7 @@ pub fn render(c: &Combined, runs: &[RunResults]) -> String {
         .runs
         .iter()
         .max_by_key(|r| super::severity(super::status_of(r.exit_code)))
-        .map_or("PASS", |r| r.verdict.as_str());
+        .map_or("NO RUNS", |r| r.verdict.as_str());
     let class = match worst {
         "PASS" => "pass",
         "INTERRUPTED" => "interrupted",
