@@ -103,6 +103,19 @@ fn a_suite_of_the_three_levels_reports_each_and_exits_with_the_worst() {
     let c = results(&json);
     assert_eq!(c["kind"], "loadgen-suite");
     assert_eq!(c["exit_code"], 1);
+    // The document is docs/suite-report.schema.json's: every object there lists all its fields as required and
+    // allows no other, so a field added or dropped on either side fails here.
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::util::root().join("docs/suite-report.schema.json"))
+            .expect("schema"),
+    )
+    .expect("JSON");
+    let v = jsonschema::draft7::new(&schema).expect("a draft 7 schema");
+    let errors: Vec<String> = v
+        .iter_errors(&c)
+        .map(|e| format!("{} {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     let runs = c["runs"].as_array().expect("runs");
     let names: Vec<&str> = runs
         .iter()
