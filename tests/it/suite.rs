@@ -360,3 +360,36 @@ fn the_shipped_suite_file_is_valid_against_its_schema_and_the_schema_catches_wha
         loadgen(["suite", s(&f)]).expect_code(2);
     }
 }
+
+#[test]
+fn a_signal_during_the_pause_ends_the_suite_there() {
+    let good = Demo::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suite = levels(dir.path(), &good.url, &good.url);
+    let json = dir.path().join("suite.json");
+    let running = loadgen([
+        "suite",
+        s(&suite),
+        "-t",
+        "1s",
+        "-u",
+        "2",
+        "--pause",
+        "10m",
+        "--json",
+        s(&json),
+    ])
+    .start();
+    running.wait_for_stderr("suite: pausing 10m", Duration::from_secs(30));
+    running.signal("TERM");
+    let out = running.finish(Duration::from_secs(30));
+    assert_eq!(out.code, Some(130), "{}", out.dump());
+    let c = results(&json);
+    let runs = c["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "only the level before the pause");
+    assert_eq!(runs[0]["name"], "baseline");
+    assert_eq!(
+        c["exit_code"], runs[0]["exit_code"],
+        "the document's runs decide its code"
+    );
+}
