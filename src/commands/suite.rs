@@ -4,7 +4,7 @@
 //! In order: the FILEs expanded (a suite file, one with a `[suite]` table, lists scenarios relative to itself
 //! and may set `pause` and `stop_on_failure`; the command line's flags win), every plan resolved and every
 //! output path checked before the first run, so a bad scenario or path costs nothing; then each run, through
-//! the very function `run` uses ([`super::run::for_suite`]) with the command line's overrides, its results
+//! the very function `run` uses (`run::for_suite`) with the command line's overrides, its results
 //! written to `--out-dir` as `run --json` writes them; a pause between runs; the combined report written from
 //! the runs that ran. A SIGINT or SIGTERM stops the suite: the run going on ends as `run` ends it (results
 //! written), no further run starts, the combined report covers what ran, and the exit code is 130. Otherwise
