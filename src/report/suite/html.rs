@@ -408,7 +408,10 @@ fn level(s: &mut String, i: usize, r: &RunSummary) {
                     ""
                 },
                 escape(&g.label),
-                g.measured.map_or_else(|| "—".into(), |m| format!("{m}"))
+                g.measured.map_or_else(
+                    || "—".into(),
+                    |m| format!("{}", crate::results::stats::round3(m))
+                )
             );
         }
         s.push_str("</tbody></table></div>");

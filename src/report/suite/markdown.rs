@@ -124,7 +124,10 @@ pub fn render(c: &Combined) -> String {
                 "| {} | {} | {} |",
                 cell(&r.name),
                 cell(&g.label),
-                g.measured.map_or_else(|| "—".into(), |m| format!("{m}"))
+                g.measured.map_or_else(
+                    || "—".into(),
+                    |m| format!("{}", crate::results::stats::round3(m))
+                )
             );
         }
     }
