@@ -50,7 +50,7 @@ pub enum Command {
     Compare(CompareArgs),
     /// Print the summary of a saved results file and write any report from it (HTML, CSV, JUnit, Markdown).
     #[command(
-        after_help = "Examples:\n  loadgen report out.json --html report.html\n  loadgen report out.json --csv results --csv-full-history --junit junit.xml\n\nThe results JSON is the source of truth: the files written here are the ones `loadgen run` writes with the same flags. Exit codes: 0 written, 2 unreadable results or unwritable output."
+        after_help = "Examples:\n  loadgen report out.json --html report.html\n  loadgen report out.json --csv results --csv-full-history --junit junit.xml\n  loadgen report baseline.json stress.json ultimate.json --html suite.html --json suite.json\n\nWith several results files, the combined report of `loadgen suite` (docs/suite.md). The results JSON is the source of truth: the files written here are the ones `loadgen run` writes with the same flags. Exit codes: 0 written, 2 unreadable results or unwritable output."
     )]
     Report(ReportArgs),
     /// Combine the results of the segments of one run (`run --segment I/N`) into one, and judge it by its gates.
@@ -85,6 +85,12 @@ pub enum Command {
         after_help = "Examples:\n  loadgen man | man -l -\n  loadgen man --dir /usr/local/share/man/man1"
     )]
     Man(ManArgs),
+    // Issue 21 item 1: `loadgen suite`.
+    /// Run several scenarios in order (the levels) and write one combined report comparing them.
+    #[command(
+        after_help = "Examples:\n  loadgen suite scenarios/levels.toml --demo -t 30s --out-dir results --html suite.html\n  loadgen suite baseline.toml stress.toml --host http://127.0.0.1:8000 --pause 30s --stop-on-failure --markdown \"$GITHUB_STEP_SUMMARY\"\n\nA FILE with a [suite] table (scenarios = [...], pause, stop_on_failure) lists the scenarios, relative to it. Every run option applies to each run. Exit code: the worst of the runs, 130 (interrupted) > 2 > 4 > 3 > 1 > 0; see docs/suite.md."
+    )]
+    Suite(Box<SuiteArgs>),
     // Issue 20 items 2 and 3: `loadgen import har|locust`.
     /// Write a scenario from a browser's HAR recording or from a locustfile.
     #[command(
@@ -391,10 +397,77 @@ impl Outputs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A results file written by `loadgen run --json`.
-    pub results: PathBuf,
+    /// A results file written by `loadgen run --json`; several (e.g. a suite's levels) build the combined
+    /// report of `loadgen suite` instead (--json, --markdown and --html only).
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<PathBuf>,
     #[command(flatten)]
     pub outputs: Outputs,
+    /// Write the results as JSON to FILE; with several results files, the combined document.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// `loadgen suite`'s arguments (issue 21 item 1).
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// The scenario files, run in this order; or a suite file (`[suite] scenarios = [...]`).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// Start the built-in reference API on a loopback port for each run and run against it.
+    #[arg(long, conflicts_with = "host")]
+    pub demo: bool,
+    /// Wait this long between two runs (default 0, or the suite file's `pause`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub pause: Option<Duration>,
+    /// Stop after the first run that does not pass (the rest are not run).
+    #[arg(long)]
+    pub stop_on_failure: bool,
+    /// Write each run's results here as DIR/NAME.json (NAME: the scenario's name), and the --per-run formats.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// With --out-dir: also write each run's own report in these formats (DIR/NAME.html, .md, .junit.xml, and
+    /// NAME_*.csv).
+    #[arg(
+        long,
+        value_name = "FORMAT,...",
+        value_delimiter = ',',
+        requires = "out_dir"
+    )]
+    pub per_run: Vec<PerRun>,
+    /// Write the combined report as JSON to FILE (each run's summary and the analysis).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the combined report as Markdown to FILE, e.g. "$GITHUB_STEP_SUMMARY" (appended to when it is).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// With --markdown: append to FILE instead of replacing it.
+    #[arg(long, requires = "markdown")]
+    pub markdown_append: bool,
+    /// Write the combined report as one self-contained HTML page to FILE (tables, analysis, charts comparing
+    /// the levels).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// As `run --progress-interval`.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        default_value = "10s",
+        env = "LOADGEN_PROGRESS_INTERVAL"
+    )]
+    pub progress_interval: Duration,
+}
+
+/// A run's own report that `suite --per-run` writes beside its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PerRun {
+    Html,
+    Markdown,
+    Junit,
+    Csv,
 }
 
 #[derive(Debug, Args)]

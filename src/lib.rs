@@ -105,6 +105,7 @@ pub async fn run(cli: Cli) -> ExitStatus {
         Command::Completions(args) => commands::completions::run(args),
         Command::Import(args) => commands::import::run(args, quiet),
         Command::Man(args) => commands::man::run(args),
+        Command::Suite(args) => commands::suite::run(*args, quiet).await,
     };
     result.unwrap_or_else(|e| {
         print_error(&e);

@@ -211,6 +211,8 @@ fn accepted(cli: Cli) -> Result<(), TestCaseError> {
         Command::Run(_) | Command::Ui(_) | Command::Report(_) | Command::Merge(_) => {}
         // Issue 20: no number flags.
         Command::Init(_) | Command::Completions(_) | Command::Man(_) | Command::Import(_) => {}
+        // Issue 21: its overrides are `run`'s, checked by `load_plan` before any run.
+        Command::Suite(_) => {}
     }
     Ok(())
 }

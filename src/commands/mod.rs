@@ -9,6 +9,7 @@
 //!   `--debug N`, [`debug`]: one user's requests and answers printed, no load.
 //! - [`check`]: `loadgen check`: the resolved plan, and the `[preflight]` checks with `--preflight`.
 //! - [`report`]: `loadgen report`: a saved results file shown and written again in any format.
+//! - [`suite`]: `loadgen suite`: scenarios run in order, as `run` runs each, and one combined report.
 //! - [`compare`]: `loadgen compare`: two results files and their regressions.
 //! - [`merge`]: `loadgen merge`: the segments' results merged ([`crate::merge`]), written and judged.
 //! - [`serve_demo`]: `loadgen serve-demo`: the reference API until SIGINT or SIGTERM.
@@ -35,6 +36,8 @@ pub mod merge;
 pub mod report;
 pub mod run;
 pub mod serve_demo;
+// Issue 21 items 1 and 2: `loadgen suite`.
+pub mod suite;
 
 use std::io::Write;
 use std::path::Path;

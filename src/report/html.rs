@@ -8,7 +8,7 @@
 //! anywhere is a second line of defence. The `chart` submodule draws the charts; the style sheet is
 //! `html/style.css`. The page opens offline and prints (a `@media print` sheet keeps charts and tables whole).
 
-mod chart;
+pub(crate) mod chart;
 // Issue 21 item 3.
 mod limit;
 #[cfg(test)]
@@ -36,7 +36,7 @@ const GREEN: &str = "#059669";
 const GREY: &str = "#64748b";
 
 /// The style sheet, inlined in the page: no `url()`, no `@import`, no web font.
-const CSS: &str = include_str!("html/style.css");
+pub(crate) const CSS: &str = include_str!("html/style.css");
 
 /// Renders the report page for `r`.
 pub fn render(r: &RunResults) -> String {

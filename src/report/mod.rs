@@ -15,6 +15,8 @@ pub mod markdown;
 pub mod outputs;
 pub mod progress;
 pub mod prometheus;
+// Issue 21 items 1 and 2: the combined report of several runs.
+pub mod suite;
 pub mod validate;
 
 #[cfg(test)]

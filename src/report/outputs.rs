@@ -128,7 +128,7 @@ impl Outputs {
 }
 
 /// `path` is GitHub Actions' step summary file (`$GITHUB_STEP_SUMMARY`), which other steps append to too.
-fn is_step_summary(path: &Path) -> bool {
+pub(crate) fn is_step_summary(path: &Path) -> bool {
     let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
         return false;
     };

@@ -26,7 +26,7 @@ use crate::util::{
 /// How long one Chromium invocation may take before it is killed and the test fails.
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn chromium() -> Option<String> {
+pub(crate) fn chromium() -> Option<String> {
     external_tool(
         "chromium (headless, to open the HTML report)",
         &[
@@ -39,16 +39,16 @@ fn chromium() -> Option<String> {
 }
 
 /// A page as Chromium loaded it.
-struct Page {
+pub(crate) struct Page {
     /// The DOM after load (`--dump-dom`).
-    dom: String,
+    pub(crate) dom: String,
     /// Console messages, loads other than the page itself, requests to the network.
-    problems: Vec<String>,
-    stderr: String,
+    pub(crate) problems: Vec<String>,
+    pub(crate) stderr: String,
 }
 
 /// Opens `file` in headless Chromium with a fresh profile and no network.
-fn open(chromium: &str, file: &Path) -> Page {
+pub(crate) fn open(chromium: &str, file: &Path) -> Page {
     let dir = tempfile::tempdir().expect("tempdir");
     let netlog = dir.path().join("netlog.json");
     let url = format!("file://{}", file.display());

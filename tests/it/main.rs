@@ -55,6 +55,8 @@ mod segmenting;
 mod segments;
 // Issue 18, item 7: the built-in API's shop, from the server's side.
 mod shop_api;
+// Issue 21 items 1, 2 and 5: `loadgen suite` and the combined report.
+mod suite;
 mod tls;
 // Issue 19 item 5: the live page of a real run, in headless Chromium with Selenium.
 mod ui;
