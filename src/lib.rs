@@ -52,6 +52,7 @@ pub mod gates;
 pub mod import;
 pub mod merge;
 pub mod metrics;
+pub mod monitor;
 pub mod plan;
 pub mod preflight;
 pub mod report;

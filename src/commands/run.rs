@@ -167,7 +167,17 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
         report::progress::Progress::new(plan.duration, plan.users, !quiet, args.progress_interval),
         ((live, page), watches),
     );
-    let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await?;
+    // Issue 21 item 4: the target's own metrics, scraped from threads of their own while the load runs.
+    let monitor = plan
+        .monitor
+        .as_ref()
+        .map(|m| crate::monitor::Monitor::start(m, &plan.host, quiet));
+    let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await;
+    let monitored = match monitor {
+        Some(m) => Some(tokio::task::spawn_blocking(move || m.finish()).await.ok()).flatten(),
+        None => None,
+    };
+    let outcome = outcome?;
     let (progress, ((live, page), (gate_watch, _))) = observers;
     progress.finish().await;
     // The live files are rewritten from the results below.
@@ -185,6 +195,10 @@ async fn go(args: RunArgs, quiet: bool, form: bool) -> Result<ExitStatus, Error>
         &outcome,
         gate_watch.and_then(watch::GateWatch::aborted),
     );
+    let results = match monitored {
+        Some(m) => results.with_monitor(&plan, m),
+        None => results,
+    };
     let verdict = verdict::Verdict::of(&results);
     let (written, first_error) = outputs.write(&results);
     if !quiet {

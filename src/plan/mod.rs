@@ -12,6 +12,8 @@ mod describe;
 pub mod flow;
 mod load;
 mod mix;
+// Issue 21 item 4: the target's own metrics.
+pub mod monitor;
 mod protocol;
 pub mod request_checks;
 mod resolve;
@@ -172,6 +174,8 @@ pub struct RunPlan {
     pub segment: Option<Segment>,
     /// Under a segment, the whole plan's load, which the scheduler walks (users, or an arrival rate's iterations).
     pub whole: Option<WholeLoad>,
+    /// Issue 21 item 4: the target's own metrics scraped during the run (`[monitor]`).
+    pub monitor: Option<monitor::MonitorPlan>,
 }
 
 /// The load profile: what the scheduler follows.

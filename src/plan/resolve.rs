@@ -304,6 +304,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         });
     }
 
+    let monitor = super::monitor::resolve_monitor(loaded)?;
     let gates = match &loaded.gates {
         Some(g) => resolve_gates(
             loaded,
@@ -312,6 +313,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             (&steps, &excluded),
             &load_model,
             overrides,
+            monitor.as_ref(),
         )?,
         None => Vec::new(),
     };
@@ -345,6 +347,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         preflight,
         segment: None,
         whole: None,
+        monitor,
     })
 }
 

@@ -20,6 +20,7 @@ pub mod fixtures;
 mod gate;
 pub mod hdr;
 mod hist;
+mod monitor;
 mod series;
 pub mod stats;
 mod verdict;
@@ -30,6 +31,10 @@ use serde::{Deserialize, Serialize};
 
 pub use gate::{GateMetric, GateResult, Window};
 pub use hist::{Hist, HistSum, reading_a_file};
+pub use monitor::{
+    MAX_MONITOR_POINTS, MAX_MONITOR_WARNINGS, MonitorEndpoint, MonitorPoint, MonitorResults,
+    MonitorSeries, MonitorWarning,
+};
 pub use series::{SeriesPoint, StepInterval, seconds};
 pub use verdict::{Aborted, Outcome, Validity, Verdict};
 
@@ -84,6 +89,9 @@ pub struct RunResults {
     /// Who stopped an interrupted run: `ui` when it was stopped from the live UI; omitted otherwise (a signal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_by: Option<String>,
+    /// Issue 21 item 4: the target's own metrics scraped during the run (`[monitor]`); omitted without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<MonitorResults>,
 }
 
 /// A change made to the load while the run went (the live UI's steering), from `at_s` to the next change or the

@@ -300,8 +300,9 @@ fn key_set(v: &Value) -> BTreeSet<String> {
 }
 
 /// Top-level fields written only when they have something to say (`skip_serializing_if`), so files and
-/// renderings from before them are unchanged. Issue 17 item 3: `addresses`; issue 19: `manual`, `stopped_by`.
-const OPTIONAL: &[&str] = &["addresses", "manual", "stopped_by"];
+/// renderings from before them are unchanged. Issue 17 item 3: `addresses`; issue 19: `manual`, `stopped_by`;
+/// issue 21: `monitor`.
+const OPTIONAL: &[&str] = &["addresses", "manual", "stopped_by", "monitor"];
 
 #[test]
 fn the_schema_requires_exactly_the_fields_loadgen_writes() {
