@@ -244,10 +244,13 @@ impl Parser<'_> {
                 let at = self.i;
                 let value = self.string()?;
                 let regex = match op {
-                    MatchOp::Re | MatchOp::NotRe => Some(
-                        regex::Regex::new(&format!("^(?:{value})$"))
-                            .map_err(|e| (at, format!("not a valid regex: {e}")))?,
-                    ),
+                    MatchOp::Re | MatchOp::NotRe => {
+                        Some(regex::Regex::new(&format!("^(?:{value})$")).map_err(|e| {
+                            let why = e.to_string();
+                            let why = why.lines().last().unwrap_or("").trim().to_string();
+                            (at, format!("not a valid regex ({why})"))
+                        })?)
+                    }
                     _ => None,
                 };
                 matchers.push(Matcher {
@@ -525,20 +528,24 @@ pub(super) fn push_monitor_gates(
         .collect();
     for (key, g) in raw.into_iter().flatten() {
         if !keys.contains(&key.get_ref().as_str()) {
-            let help = if monitor.is_none() {
-                "a monitor gate names a series of `[monitor]`: add the section, e.g. [[monitor.endpoint]] name = \"api\"".to_string()
-            } else {
-                format!("the monitored series are: {}", keys.join(", "))
-            };
-            return Err(loaded
-                .error(
-                    file,
-                    key.span(),
-                    format!("gate on unknown monitor series `{}`", key.get_ref()),
+            let e = loaded.error(
+                file,
+                key.span(),
+                format!("gate on unknown monitor series `{}`", key.get_ref()),
+            );
+            let e = if monitor.is_none() {
+                e.with_help(
+                    "a monitor gate names a series of `[monitor]` as ENDPOINT:NAME: add the section, e.g. \
+                     [[monitor.endpoint]] name = \"api\" path = \"/metrics\" series = { cpu = \"rate(process_cpu_seconds_total) * 100\" }",
                 )
-                .suggest(key.get_ref(), keys.iter().copied())
-                .with_help(help)
-                .into());
+            } else if crate::scenario::error::did_you_mean(key.get_ref(), keys.iter().copied())
+                .is_some()
+            {
+                e.suggest(key.get_ref(), keys.iter().copied())
+            } else {
+                e.with_help(format!("the monitored series are: {}", keys.join(", ")))
+            };
+            return Err(e.into());
         }
         let v = g.get_ref();
         if v.max.is_none() && v.min.is_none() {

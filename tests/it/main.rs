@@ -50,6 +50,7 @@ mod schema;
 mod segmenting;
 mod segments;
 // Issue 18, item 7: the built-in API's shop, from the server's side.
+mod monitor;
 mod shop_api;
 mod tls;
 // Issue 19 item 5: the live page of a real run, in headless Chromium with Selenium.
