@@ -46,6 +46,8 @@ mod reliability;
 mod requests;
 mod run;
 mod scenario_errors;
+// Issue 20 item 6: the editor schema of the scenario format.
+mod scenario_schema;
 mod schema;
 mod segmenting;
 mod segments;
