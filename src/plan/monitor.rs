@@ -650,3 +650,105 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+    use crate::plan::{Overrides, RunPlan, resolve};
+
+    const BASE: &str = "name = \"m\"\n[target]\nhost = \"http://127.0.0.1:9\"\n[load]\nusers = 4\nspawn_rate = 1\n\
+                        duration = \"10s\"\n[[task]]\nname = \"a\"\npath = \"/\"\n";
+
+    fn plan(text: &str) -> std::result::Result<RunPlan, String> {
+        let loaded =
+            crate::scenario::load_str(std::path::Path::new("m.toml"), format!("{BASE}{text}"))
+                .map_err(|e| e.to_string())?;
+        resolve(&loaded, &Overrides::default()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn endpoints_series_and_gates_resolve() {
+        let p = plan(
+            "[monitor]\ninterval = \"2s\"\n[[monitor.endpoint]]\nname = \"api\"\npath = \"/metrics\"\n\
+             series = [\"up\", \"rate(x_total)\"]\n[[monitor.endpoint]]\nname = \"redis\"\n\
+             url = \"http://127.0.0.1:9121/metrics\"\nseries = { clients = \"redis_connected_clients\" }\n\
+             [gates.monitor]\n\"redis:clients\" = { max = 50, min = 1 }\n[gates.steady.monitor]\n\"api:up\" = { min = 1 }\n",
+        )
+        .expect("a plan");
+        let m = p.monitor.as_ref().expect("monitor");
+        assert_eq!(
+            (m.interval, m.timeout),
+            (Duration::from_secs(2), Duration::from_millis(1600))
+        );
+        assert_eq!(m.endpoints[0].at.url("http://h:1"), "http://h:1/metrics");
+        assert_eq!(
+            m.endpoints[1].at.url("http://h:1"),
+            "http://127.0.0.1:9121/metrics"
+        );
+        let keys: Vec<&str> = m
+            .endpoints
+            .iter()
+            .flat_map(|e| e.series.iter().map(|q| q.key.as_str()))
+            .collect();
+        assert_eq!(keys, ["api:up", "api:rate(x_total)", "redis:clients"]);
+        let gates: Vec<(Option<&str>, Window, GateMetric, f64)> = p
+            .gates
+            .iter()
+            .map(|g| (g.scope.as_deref(), g.window, g.metric, g.threshold))
+            .collect();
+        assert_eq!(
+            gates,
+            [
+                (
+                    Some("redis:clients"),
+                    Window::Run,
+                    GateMetric::MonitorMax,
+                    50.0
+                ),
+                (
+                    Some("redis:clients"),
+                    Window::Run,
+                    GateMetric::MonitorMin,
+                    1.0
+                ),
+                (Some("api:up"), Window::Steady, GateMetric::MonitorMin, 1.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn mistakes_are_located() {
+        let ep = |body: &str| format!("[monitor]\n[[monitor.endpoint]]\nname = \"api\"\n{body}\n");
+        for (text, line, message) in [
+            (
+                ep("path = \"/m\"\nurl = \"http://x/m\"\nseries = [\"up\"]"),
+                13,
+                "either `url` or `path`",
+            ),
+            (
+                ep("path = \"m\"\nseries = [\"up\"]"),
+                14,
+                "must start with `/`",
+            ),
+            (ep("path = \"/m\"\nseries = []"), 15, "keeps no series"),
+            (
+                ep("path = \"/m\"\nseries = [\"up\", \"up\"]"),
+                15,
+                "listed twice",
+            ),
+            (ep("path = \"/m\"\nseries = 3"), 15, "a list of queries"),
+            (
+                format!("{}timeout = \"1s\"\n", "[monitor]\n"),
+                12,
+                "shorter than the interval",
+            ),
+            ("[monitor]\n".to_string(), 0, "has no endpoint"),
+        ] {
+            let e = plan(&text).expect_err(&text);
+            assert!(e.contains(message), "{text}\n{e}");
+            if line > 0 {
+                assert!(e.contains(&format!("m.toml:{line}:")), "{text}\n{e}");
+            }
+        }
+    }
+}
