@@ -395,7 +395,8 @@ fn gates_on_monitored_series_pass_and_fail_as_they_should() {
         "{g}"
     );
     assert!(g["measured"].as_f64() > Some(1e6), "{g}");
-    out.stdout_has("api:memory");
+    out.stdout_has("api:memory")
+        .stdout_has("Target metrics ([monitor])");
 }
 
 #[test]
