@@ -87,6 +87,21 @@ pub fn evaluate_with(
                     let m = dropped.map(|d| d as f64);
                     (m, m.is_some_and(|m| m <= g.threshold))
                 }
+                // Judged on the scraped values by [`judge_monitor`] once the run is over.
+                GateMetric::MonitorMax | GateMetric::MonitorMin => {
+                    return GateResult {
+                        scope: g.scope.clone(),
+                        during: g.window,
+                        metric: g.metric,
+                        op: g.metric.op().into(),
+                        threshold: g.threshold,
+                        measured: None,
+                        passed: true,
+                        skipped: Some(MONITOR_PENDING.into()),
+                        requests: None,
+                        failures: None,
+                    };
+                }
             };
             GateResult {
                 scope: g.scope.clone(),
@@ -102,6 +117,62 @@ pub fn evaluate_with(
             }
         })
         .collect()
+}
+
+/// Why a `[monitor]` gate is not judged yet: during the run (the live UI, `abort_on_fail`), before
+/// [`judge_monitor`].
+pub const MONITOR_PENDING: &str = "judged on the target's metrics at the end of the run";
+
+/// Judges the `[monitor]` gates among `results` (`monitor_max`, `monitor_min`; scope `ENDPOINT:NAME`) on the
+/// values scraped, each over its window (`span` gives a window's seconds; the whole run takes every value).
+/// A series without a value in the window is skipped, not failed: an endpoint that stops answering is a
+/// warning, never a failed run by itself.
+pub fn judge_monitor(
+    results: &mut [GateResult],
+    monitor: Option<&crate::results::MonitorResults>,
+    span: &dyn Fn(Window) -> (f64, f64),
+) {
+    for g in results.iter_mut() {
+        let max = match g.metric {
+            GateMetric::MonitorMax => true,
+            GateMetric::MonitorMin => false,
+            _ => continue,
+        };
+        let series = monitor.and_then(|m| {
+            m.series
+                .iter()
+                .find(|s| Some(s.key.as_str()) == g.scope.as_deref())
+        });
+        let (from, to) = match g.during {
+            Window::Run => (f64::NEG_INFINITY, f64::INFINITY),
+            w => span(w),
+        };
+        let measured = series.and_then(|s| {
+            s.within(from, to)
+                .reduce(if max { f64::max } else { f64::min })
+        });
+        g.measured = measured;
+        g.requests = None;
+        g.failures = None;
+        match measured {
+            Some(m) => {
+                g.passed = if max {
+                    m <= g.threshold
+                } else {
+                    m >= g.threshold
+                };
+                g.skipped = None;
+            }
+            None => {
+                g.passed = true;
+                g.skipped = Some(if series.is_some() {
+                    "no value of this series was scraped in this window".into()
+                } else {
+                    "this series was not scraped (no [monitor] values in these results)".into()
+                });
+            }
+        }
+    }
 }
 
 #[cfg(test)]

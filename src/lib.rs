@@ -53,6 +53,7 @@ pub mod import;
 pub mod limit;
 pub mod merge;
 pub mod metrics;
+pub mod monitor;
 pub mod plan;
 pub mod preflight;
 pub mod report;

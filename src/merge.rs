@@ -303,6 +303,8 @@ pub fn merge(mut inputs: Vec<(PathBuf, RunResults)>) -> Result<RunResults, Error
         stopped_by: all.iter().find_map(|r| r.stopped_by.clone()),
         // A limit search runs in one process (`--segment` refuses it): its steps are not summed.
         limit: None,
+        // Issue 21 item 4: every segment scrapes the same target; the first segment's values stand for it.
+        monitor: all.iter().find_map(|r| r.monitor.clone()),
     };
     merged.gates = GateSummary::of(
         evaluate_gates(&merged, &first.gates.results),
@@ -477,12 +479,14 @@ fn evaluate_gates(merged: &RunResults, judged: &[gates::GateResult]) -> Vec<gate
             span(merged, w),
         ))
     };
-    gates::evaluate_with(
+    let mut results = gates::evaluate_with(
         &gates,
         &whole,
         &window,
         merged.totals.iterations.as_ref().map(|i| i.dropped),
-    )
+    );
+    gates::judge_monitor(&mut results, merged.monitor.as_ref(), &|w| span(merged, w));
+    results
 }
 
 /// The part of the run a window covers, from the merged settings.

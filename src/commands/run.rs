@@ -203,7 +203,17 @@ async fn go_results(
         report::progress::Progress::new(plan.duration, plan.users, !quiet, args.progress_interval),
         ((live, page), watches),
     );
-    let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await?;
+    // Issue 21 item 4: the target's own metrics, scraped from threads of their own while the load runs.
+    let monitor = plan
+        .monitor
+        .as_ref()
+        .map(|m| crate::monitor::Monitor::start(m, &plan.host, quiet));
+    let outcome = engine::run(plan.clone(), run_id, signals, &mut observers).await;
+    let monitored = match monitor {
+        Some(m) => Some(tokio::task::spawn_blocking(move || m.finish()).await.ok()).flatten(),
+        None => None,
+    };
+    let outcome = outcome?;
     let (progress, ((live, page), (gate_watch, (_, limit_watch)))) = observers;
     progress.finish().await;
     // The live files are rewritten from the results below.
@@ -224,6 +234,9 @@ async fn go_results(
         &outcome,
         gate_watch.and_then(watch::GateWatch::aborted),
     );
+    if let Some(m) = monitored {
+        results = results.with_monitor(&plan, m);
+    }
     // Issue 21 item 3: what a limit search found decides its verdict.
     if let Some(w) = limit_watch {
         results.limit = Some(w.finish());

@@ -176,6 +176,8 @@ enum Route {
     Logout,
     Protected,
     Versions,
+    /// Issue 21 item 4: the API's own metrics.
+    Metrics,
     // Issue 18, item 7: the shop (`shop`).
     Items,
     Item,
@@ -199,6 +201,7 @@ impl Route {
             "/api/auth/logout" => Route::Logout,
             "/api/protected/operation" => Route::Protected,
             "/api/debug/versions" => Route::Versions,
+            "/metrics" => Route::Metrics,
             "/api/items" => Route::Items,
             "/api/cart" => Route::Cart,
             "/shop/login" => Route::ShopLogin,
@@ -225,6 +228,7 @@ impl Route {
             Route::Health
             | Route::Verify
             | Route::Versions
+            | Route::Metrics
             | Route::Items
             | Route::Item
             | Route::ShopAccount
@@ -265,6 +269,8 @@ pub(crate) struct App {
     pub versions: Versions,
     /// Requests being served now, for `capacity`.
     in_flight: AtomicU64,
+    /// Issue 21 item 4: what `/metrics` counts.
+    counters: super::metrics::Counters,
 }
 
 /// One request counted as in flight while it lives (`capacity`); `None` inside when it is not counted.
@@ -328,6 +334,7 @@ impl App {
             limiter: RateLimiter::new(config.rate_limit, config.rate_window),
             shop: Shop::new(config.seed),
             versions: Versions::default(),
+            counters: super::metrics::Counters::default(),
             started: Instant::now(),
             in_flight: AtomicU64::new(0),
             config,
@@ -348,6 +355,10 @@ impl App {
     /// 500 (never for `/health`) and the extra delay before responding.
     pub fn sample(&self, rng: &mut SmallRng, path: &str) -> (bool, Duration) {
         let c = &self.config;
+        // `/metrics` (issue 21 item 4) is never delayed nor failed: the target's figures stay readable.
+        if path == "/metrics" {
+            return (false, Duration::ZERO);
+        }
         let fail = c.error_rate > 0.0
             && path != "/health"
             && (c.error_rate >= 1.0 || rng.random::<f64>() < c.error_rate);
@@ -366,6 +377,7 @@ impl App {
         fail: bool,
         delay: Duration,
     ) -> Resp {
+        let _in_flight = super::metrics::InFlight::new(&self.counters);
         let (parts, body) = req.into_parts();
         let _held = match InFlight::enter(&self, parts.uri.path()) {
             Some(held) => held,
@@ -418,6 +430,7 @@ impl App {
             Route::Logout => self.logout(parts),
             Route::Protected => self.protected(parts, body),
             Route::Versions => self.versions(),
+            Route::Metrics => self.metrics(),
             Route::Items => self.as_user(parts, |user| self.shop.items(parts, user)),
             Route::Item => self.shop.item(parts.uri.path()),
             Route::Cart => self.as_user(parts, |user| match parts.method {
@@ -531,7 +544,24 @@ impl App {
         self.token_response(&c.username, now_unix())
     }
 
+    /// `GET /metrics`: the text exposition format (issue 21 item 4).
+    fn metrics(&self) -> Resp {
+        let page = super::metrics::render(
+            &self.counters,
+            self.users.len(),
+            self.revoked.len(),
+            self.started.elapsed().as_secs_f64(),
+        );
+        let mut resp = Response::new(Full::new(Bytes::from(page)));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        resp
+    }
+
     fn token_response(&self, username: &str, now: f64) -> Resp {
+        self.counters.tokens_issued.fetch_add(1, Ordering::Relaxed);
         let token = self.signer.issue(username, now, self.config.token_ttl);
         json(
             StatusCode::OK,

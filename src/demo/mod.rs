@@ -98,6 +98,7 @@ use std::time::Duration;
 mod app;
 mod handler;
 mod knobs;
+mod metrics;
 mod multipart;
 mod server;
 mod shop;

@@ -172,8 +172,7 @@ impl Revoked {
         self.map.lock(jti).map.contains_key(jti)
     }
 
-    /// Number of stored entries (including expired ones not yet pruned).
-    #[cfg(test)]
+    /// Number of stored entries (including expired ones not yet pruned); `/metrics` shows it.
     pub fn len(&self) -> usize {
         self.map
             .shards

@@ -409,6 +409,25 @@ impl RunPlan {
                 s.push('\n');
             }
         }
+        // Issue 21 item 4: the target's metrics scraped beside the load.
+        if let Some(m) = &self.monitor {
+            let _ = writeln!(
+                s,
+                "monitor    every {} (timeout {}), a warning when an endpoint does not answer:",
+                secs(m.interval),
+                secs(m.timeout)
+            );
+            for e in &m.endpoints {
+                let at = match &e.at {
+                    super::monitor::EndpointAt::Url(u) => u.clone(),
+                    super::monitor::EndpointAt::Path(p) => format!("{p} on the target's host"),
+                };
+                let _ = writeln!(s, "  {:<24} {at}", e.name);
+                for q in &e.series {
+                    let _ = writeln!(s, "    {:<30} {}", q.key, q.text);
+                }
+            }
+        }
         let _ = writeln!(
             s,
             "validity   invalid (exit 3) if loadgen's scheduler lags over {} in more than {:.0}% of the seconds, \

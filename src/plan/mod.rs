@@ -12,6 +12,8 @@ mod describe;
 pub mod flow;
 mod load;
 mod mix;
+// Issue 21 item 4: the target's own metrics.
+pub mod monitor;
 mod protocol;
 pub mod request_checks;
 mod resolve;
@@ -178,6 +180,8 @@ pub struct RunPlan {
     pub whole: Option<WholeLoad>,
     /// Issue 21 item 3: a search for the breaking point (`--find-limit`); `load` then holds its steps.
     pub search: Option<Search>,
+    /// Issue 21 item 4: the target's own metrics scraped during the run (`[monitor]`).
+    pub monitor: Option<monitor::MonitorPlan>,
 }
 
 /// The load profile: what the scheduler follows.

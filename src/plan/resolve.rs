@@ -313,6 +313,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         });
     }
 
+    let monitor = super::monitor::resolve_monitor(loaded)?;
     let gates = match &loaded.gates {
         Some(g) => resolve_gates(
             loaded,
@@ -321,6 +322,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
             (&steps, &excluded),
             &load_model,
             overrides,
+            monitor.as_ref(),
         )?,
         None => Vec::new(),
     };
@@ -366,6 +368,7 @@ pub fn resolve(loaded: &Loaded, overrides: &Overrides) -> Result<RunPlan> {
         segment: None,
         whole: None,
         search,
+        monitor,
     })
 }
 

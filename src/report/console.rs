@@ -187,6 +187,33 @@ pub fn render(r: &RunResults) -> String {
         }
     }
 
+    // Issue 21 item 4: the target's own metrics, each series' range over the run.
+    if let Some(m) = &r.monitor {
+        let _ = writeln!(s, "\nTarget metrics ([monitor])");
+        for e in &m.endpoints {
+            let _ = writeln!(
+                s,
+                "  {} {}: {} scrapes, {} failed",
+                e.name, e.url, e.scrapes, e.failed_scrapes
+            );
+        }
+        for series in &m.series {
+            let values = series.points.iter().map(|p| p.value);
+            let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+            let range = match series.points.last() {
+                Some(last) => format!(
+                    "min {}  max {}  last {}",
+                    compact(lo),
+                    compact(hi),
+                    compact(last.value)
+                ),
+                None => "no value".into(),
+            };
+            let _ = writeln!(s, "  {:<w$}  {range}", truncate(&series.key, w));
+        }
+    }
     for w in &r.generator.warnings {
         let _ = writeln!(s, "\nwarning: {w}");
     }
@@ -283,5 +310,15 @@ fn truncate(s: &str, w: usize) -> String {
         let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
         t.push('…');
         t
+    }
+}
+
+/// A monitored value in few characters: whole above 1000, else up to 4 decimals without trailing zeros.
+fn compact(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else {
+        let t = format!("{v:.4}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }

@@ -62,6 +62,7 @@ pub fn render(r: &RunResults) -> String {
         limit::section(&mut s, l);
     }
     over_time(&mut s, r);
+    monitor_section(&mut s, r);
     requests_table(&mut s, r);
     distributions(&mut s, r);
     status_codes(&mut s, r);
@@ -594,6 +595,84 @@ fn over_time(s: &mut String, r: &RunResults) {
             format!("One point per interval of about a second ({n} points).")
         }
     );
+}
+
+/// Issue 21 item 4: the target's own metrics (`[monitor]`), one chart per kept series on the load charts' time
+/// axis, under them; the scrapes' warnings listed. Nothing without `[monitor]`.
+fn monitor_section(s: &mut String, r: &RunResults) {
+    let Some(m) = &r.monitor else {
+        return;
+    };
+    let x = XAxis::Elapsed {
+        max_s: elapsed_max(r),
+    };
+    let marks = stage_marks(r);
+    s.push_str(
+        "<section id=\"monitor\"><h2>Target metrics</h2><p class=\"na\">Scraped from the system under test by \
+         <code>[monitor]</code>",
+    );
+    for e in &m.endpoints {
+        let _ = write!(
+            s,
+            " · <b>{}</b> <code>{}</code>: {} scrapes, {} failed",
+            escape(&e.name),
+            escape(&e.url),
+            e.scrapes,
+            e.failed_scrapes
+        );
+    }
+    s.push_str(".</p>\n");
+    if !m.warnings.is_empty() {
+        s.push_str("<ul class=\"warnings\">");
+        for w in &m.warnings {
+            let _ = write!(
+                s,
+                "<li>{} at {}: {}</li>",
+                escape(&w.endpoint),
+                fmt_secs(w.t_s),
+                escape(&w.message)
+            );
+        }
+        s.push_str("</ul>\n");
+    }
+    s.push_str("<div class=\"charts\">\n");
+    for (i, series) in m.series.iter().enumerate() {
+        let values = || series.points.iter().map(|p| p.value);
+        let (lo, hi) = values().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+        let range = if series.points.is_empty() {
+            "no value scraped".to_string()
+        } else {
+            format!("{} values from {lo:.4} to {hi:.4}", series.points.len())
+        };
+        let chart = Chart {
+            id: format!("mon-{i}"),
+            title: format!("{} over time", series.key),
+            desc: format!(
+                "Line chart of the target's series {} ({}) over the run: {range}.",
+                series.key, series.query
+            ),
+            width: 1100.0,
+            height: 200.0,
+            x,
+            y: YAxis::Value,
+            series: vec![Series {
+                label: series.key.clone(),
+                color: PURPLE,
+                dashed: false,
+                points: series
+                    .points
+                    .iter()
+                    .map(|p| (p.t_s, Some(p.value)))
+                    .collect(),
+            }],
+            empty: "no value scraped",
+            marks: marks.clone(),
+        };
+        figure(s, &format!("{} · {}", series.key, series.query), &chart, "");
+    }
+    s.push_str("</div></section>\n");
 }
 
 /// Where each stage after the first starts, labelled "stage N", and each change made from the live UI

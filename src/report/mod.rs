@@ -429,10 +429,30 @@ impl RunResults {
             stopped_by: outcome.stopped_from_ui.then(|| "ui".to_string()),
             // Set by `run --find-limit` from its watch (`crate::limit`).
             limit: None,
+            // Added by [`RunResults::with_monitor`] when the scenario has a `[monitor]`.
+            monitor: None,
         };
         results.validity = crate::validity::assess(plan, &results);
         results.judge();
         results
+    }
+
+    /// Issue 21 item 4: adds what `[monitor]` scraped, judges the monitor gates on it (each over its window of
+    /// `plan`) and decides the verdict again.
+    pub fn with_monitor(
+        mut self,
+        plan: &RunPlan,
+        monitor: crate::results::MonitorResults,
+    ) -> RunResults {
+        self.monitor = Some(monitor);
+        let mut gates = std::mem::take(&mut self.gates.results);
+        gates::judge_monitor(&mut gates, self.monitor.as_ref(), &|w| {
+            let (a, b) = plan.span(w);
+            (a.as_secs_f64(), b.as_secs_f64())
+        });
+        self.gates = GateSummary::of(gates, self.gates.fail_on_errors);
+        self.judge();
+        self
     }
 
     /// Decides the verdict again from the figures ([`crate::verdict::Verdict::of`]) and stores it in

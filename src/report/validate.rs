@@ -32,6 +32,48 @@ pub const MAX_VALUE: f64 = 1e18;
 /// RFC 3339 can write.
 pub const MAX_UNIX_SECONDS: u64 = 253_402_300_799;
 
+/// Issue 21 item 4: `monitor` within the bounds a run keeps (series, values a series, warnings), its times
+/// durations and its values within [`MAX_VALUE`] either way.
+fn monitor(m: &crate::results::MonitorResults) -> Result {
+    use crate::plan::monitor::{MAX_MONITOR_ENDPOINTS, MAX_MONITOR_SERIES};
+    use crate::results::{MAX_MONITOR_POINTS, MAX_MONITOR_WARNINGS};
+    seconds("monitor.interval_s", m.interval_s)?;
+    let most = |at: &str, n: usize, max: usize| {
+        if n > max {
+            Err(format!("{at}: {n} entries (a run keeps at most {max})"))
+        } else {
+            Ok(())
+        }
+    };
+    most(
+        "monitor.endpoints",
+        m.endpoints.len(),
+        MAX_MONITOR_ENDPOINTS,
+    )?;
+    most("monitor.series", m.series.len(), MAX_MONITOR_SERIES)?;
+    most("monitor.warnings", m.warnings.len(), MAX_MONITOR_WARNINGS)?;
+    for (i, s) in m.series.iter().enumerate() {
+        most(
+            &format!("monitor.series[{i}].points"),
+            s.points.len(),
+            MAX_MONITOR_POINTS,
+        )?;
+        for (j, p) in s.points.iter().enumerate() {
+            seconds(&format!("monitor.series[{i}].points[{j}].t_s"), p.t_s)?;
+            if !(p.value.is_finite() && p.value.abs() <= MAX_VALUE) {
+                return Err(format!(
+                    "monitor.series[{i}].points[{j}].value: {} is out of range (at most {MAX_VALUE} either way)",
+                    p.value
+                ));
+            }
+        }
+    }
+    for (i, w) in m.warnings.iter().enumerate() {
+        seconds(&format!("monitor.warnings[{i}].t_s"), w.t_s)?;
+    }
+    Ok(())
+}
+
 /// A problem at a field path.
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -140,6 +182,9 @@ pub fn check(r: &RunResults) -> Result {
     }
     for (i, p) in r.time_series.iter().enumerate() {
         point(&format!("time_series[{i}]"), p)?;
+    }
+    if let Some(m) = &r.monitor {
+        monitor(m)?;
     }
     if let Some(a) = &r.aborted {
         seconds("aborted.at_s", a.at_s)?;

@@ -40,6 +40,10 @@ pub enum GateMetric {
     Percentile(u8),
     /// Arrival rate: iterations dropped; passes when measured <= threshold.
     DroppedIterations,
+    /// A `[monitor]` series' highest value in the window; passes when measured <= threshold.
+    MonitorMax,
+    /// A `[monitor]` series' lowest value in the window; passes when measured >= threshold.
+    MonitorMin,
 }
 
 impl GateMetric {
@@ -48,7 +52,8 @@ impl GateMetric {
         match self {
             GateMetric::SuccessRate => ">=",
             GateMetric::Percentile(_) => "<",
-            GateMetric::DroppedIterations => "<=",
+            GateMetric::DroppedIterations | GateMetric::MonitorMax => "<=",
+            GateMetric::MonitorMin => ">=",
         }
     }
 
@@ -57,6 +62,8 @@ impl GateMetric {
             GateMetric::SuccessRate => "success_rate".into(),
             GateMetric::Percentile(p) => format!("p{p}_ms"),
             GateMetric::DroppedIterations => "dropped_iterations".into(),
+            GateMetric::MonitorMax => "monitor_max".into(),
+            GateMetric::MonitorMin => "monitor_min".into(),
         }
     }
 }
@@ -125,6 +132,10 @@ impl GateResult {
             }
             (GateMetric::SuccessRate, Some(m)) => format!("{m:.2}%"),
             (GateMetric::DroppedIterations, Some(m)) => format!("{m}"),
+            (GateMetric::MonitorMax | GateMetric::MonitorMin, Some(m)) => format!("{m:.4}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string(),
             (GateMetric::Percentile(_), Some(m)) => format!("{} ms", super::stats::fmt_ms(m)),
         }
     }
@@ -133,7 +144,9 @@ impl GateResult {
     pub fn threshold_text(&self) -> String {
         match self.metric {
             GateMetric::SuccessRate => format!("{}%", self.threshold),
-            GateMetric::DroppedIterations => format!("{}", self.threshold),
+            GateMetric::DroppedIterations | GateMetric::MonitorMax | GateMetric::MonitorMin => {
+                format!("{}", self.threshold)
+            }
             GateMetric::Percentile(_) => format!("{} ms", self.threshold),
         }
     }
@@ -154,6 +167,8 @@ impl std::str::FromStr for GateMetric {
         match s {
             "success_rate" => Ok(GateMetric::SuccessRate),
             "dropped_iterations" => Ok(GateMetric::DroppedIterations),
+            "monitor_max" => Ok(GateMetric::MonitorMax),
+            "monitor_min" => Ok(GateMetric::MonitorMin),
             m => m
                 .strip_prefix('p')
                 .and_then(|m| m.strip_suffix("_ms"))

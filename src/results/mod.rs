@@ -21,6 +21,7 @@ mod gate;
 pub mod hdr;
 mod hist;
 pub mod limit;
+mod monitor;
 mod series;
 pub mod stats;
 mod verdict;
@@ -31,6 +32,10 @@ use serde::{Deserialize, Serialize};
 
 pub use gate::{GateMetric, GateResult, Window};
 pub use hist::{Hist, HistSum, reading_a_file};
+pub use monitor::{
+    MAX_MONITOR_POINTS, MAX_MONITOR_WARNINGS, MonitorEndpoint, MonitorPoint, MonitorResults,
+    MonitorSeries, MonitorWarning,
+};
 pub use series::{SeriesPoint, StepInterval, seconds};
 pub use verdict::{Aborted, Outcome, Validity, Verdict};
 
@@ -88,6 +93,9 @@ pub struct RunResults {
     /// Issue 21 item 3: what a limit search (`run --find-limit`) found; omitted for other runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<limit::Limit>,
+    /// Issue 21 item 4: the target's own metrics scraped during the run (`[monitor]`); omitted without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<MonitorResults>,
 }
 
 /// A change made to the load while the run went (the live UI's steering), from `at_s` to the next change or the

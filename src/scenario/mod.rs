@@ -5,7 +5,7 @@
 //! paths are checked and compiled by [`crate::plan`], which turns a [`Loaded`] scenario into a `RunPlan`.
 //!
 //! Include semantics: an included file is merged *under* the including one. `name`, `[target]`, `[load]`,
-//! `[gates]`, `[validity]`, `[preflight]`, `user.wait`, `user.restart_session_on`, `user.follow_redirects`, `user.headers`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
+//! `[gates]`, `[validity]`, `[preflight]`, `[monitor]`, `user.wait`, `user.restart_session_on`, `user.follow_redirects`, `user.headers`, `user.on_start` and `user.on_stop` are taken from the including file when it has them
 //! (a whole section replaces the included one), and `[[task]]` lists are concatenated, included tasks first,
 //! except that a task with the same `name` as an included task replaces it in place (how stress.toml accepts
 //! 429 on one request of the shared flow). A `[classes.NAME]` replaces an included class of the same name.
@@ -42,7 +42,43 @@ pub struct RawFile {
     pub task: Vec<RawStep>,
     /// User classes, each with its own weight, wait, `on_start`, tasks and `on_stop`: `[classes.reader]`.
     pub classes: Option<BTreeMap<Spanned<String>, RawClass>>,
+    /// Issue 21 item 4: the target's own Prometheus metrics, scraped during the run.
+    pub monitor: Option<RawMonitor>,
 }
+
+/// `[monitor]`: Prometheus endpoints of the system under test and the series to keep.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonitor {
+    /// Between two scrapes of an endpoint (default 1s).
+    pub interval: Option<Spanned<String>>,
+    /// How long a scrape may take (default: 80 % of the interval; less than the interval).
+    pub timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub endpoint: Vec<RawMonitorEndpoint>,
+}
+
+/// `[[monitor.endpoint]]`: one `/metrics` endpoint, by `url`, or by `path` on the target's host.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonitorEndpoint {
+    pub name: Spanned<String>,
+    pub url: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    /// A list of selectors, or a table of names to selectors.
+    pub series: Spanned<toml::Value>,
+}
+
+/// A gate on a `[monitor]` series: `"api:cpu" = { max = 80 }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonitorGate {
+    pub max: Option<Spanned<f64>>,
+    pub min: Option<Spanned<f64>>,
+}
+
+/// `[gates.monitor]` (and `[gates.steady.monitor]`, `[gates.stages.N.monitor]`): series key to gate.
+pub type RawMonitorGates = BTreeMap<Spanned<String>, Spanned<RawMonitorGate>>;
 
 /// One user class (Locust's several `User` classes): `[classes.NAME]`.
 #[derive(Debug, Default, Deserialize)]
@@ -216,6 +252,8 @@ pub struct RawGates {
     pub abort_on_fail: Option<Spanned<bool>>,
     /// With `abort_on_fail`: how long into the run before the gates are first judged (k6's `delayAbortEval`).
     pub abort_grace: Option<Spanned<String>>,
+    /// Issue 21 item 4: gates on `[monitor]` series over the whole run.
+    pub monitor: Option<RawMonitorGates>,
 }
 
 /// Gates on a part of the run: thresholds for all requests, and per request name.
@@ -228,6 +266,8 @@ pub struct RawGateWindow {
     pub p95_ms: Option<Spanned<f64>>,
     pub p99_ms: Option<Spanned<f64>>,
     pub requests: Option<BTreeMap<Spanned<String>, RawGateSet>>,
+    /// Issue 21 item 4: gates on `[monitor]` series over this window.
+    pub monitor: Option<RawMonitorGates>,
 }
 
 impl RawGateWindow {
@@ -400,6 +440,8 @@ pub struct Loaded {
     pub tasks: Vec<At<RawStep>>,
     /// `[classes.NAME]`, in name order; a class named like an included one replaces it.
     pub classes: Vec<At<(Spanned<String>, RawClass)>>,
+    /// `[monitor]` (issue 21 item 4): the including file's replaces an included one.
+    pub monitor: Option<At<RawMonitor>>,
 }
 
 impl Loaded {
@@ -523,8 +565,12 @@ fn load_into(
         user,
         task,
         classes,
+        monitor,
         include: _,
     } = raw;
+    if let Some(v) = monitor {
+        loaded.monitor = Some(At { file: id, value: v });
+    }
     if let Some(v) = preflight {
         loaded.preflight = Some(At { file: id, value: v });
     }

@@ -29,6 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "plan::flow",
             "plan::load",
             "plan::mix",
+            "plan::monitor",
             "plan::net",
             "plan::request_checks",
             "plan::resolve",
@@ -62,6 +63,9 @@ const LAYERS: &[(&str, &[&str])] = &[
             "engine::walk",
             "engine::workers",
             "preflight",
+            "monitor",
+            "monitor::expo",
+            "monitor::http",
         ],
     ),
     (

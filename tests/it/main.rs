@@ -54,6 +54,7 @@ mod schema;
 mod segmenting;
 mod segments;
 // Issue 18, item 7: the built-in API's shop, from the server's side.
+mod monitor;
 mod shop_api;
 // Issue 21 items 1, 2 and 5: `loadgen suite` and the combined report.
 mod suite;

@@ -424,6 +424,15 @@ fn each_object_has_exactly_the_loaders_fields() {
         ("/definitions/data", "[data]\nzzz = 1"),                 // RawData
         ("/definitions/validity", "[validity]\nzzz = 1"),         // RawValidity
         ("/definitions/preflight", "[preflight]\nzzz = 1"),       // RawPreflight
+        ("/definitions/monitor", "[monitor]\nzzz = 1"),           // RawMonitor
+        (
+            "/definitions/monitor_endpoint",
+            "[[monitor.endpoint]]\nzzz = 1",
+        ), // RawMonitorEndpoint
+        (
+            "/definitions/monitor_gate",
+            "[gates.monitor]\n\"a:b\" = { zzz = 1 }",
+        ), // RawMonitorGate
         ("/definitions/user", "[user]\nzzz = 1"),                 // RawUser
         ("/definitions/class", "[classes.a]\nzzz = 1"),           // RawClass
         ("/definitions/step", "[[task]]\nzzz = 1"),               // RawStep

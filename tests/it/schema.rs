@@ -301,8 +301,8 @@ fn key_set(v: &Value) -> BTreeSet<String> {
 
 /// Top-level fields written only when they have something to say (`skip_serializing_if`), so files and
 /// renderings from before them are unchanged. Issue 17 item 3: `addresses`; issue 19: `manual`, `stopped_by`;
-/// issue 21: `limit` (a limit search's, checked against the schema in tests/it/find_limit.rs).
-const OPTIONAL: &[&str] = &["addresses", "manual", "stopped_by", "limit"];
+/// issue 21: `limit` (a limit search's, checked against the schema in tests/it/find_limit.rs) and `monitor`.
+const OPTIONAL: &[&str] = &["addresses", "manual", "stopped_by", "limit", "monitor"];
 
 #[test]
 fn the_schema_requires_exactly_the_fields_loadgen_writes() {

@@ -16,10 +16,20 @@ pub(super) fn resolve_gates(
     steps: Requests<'_>,
     load: &Load,
     overrides: &Overrides,
+    monitor: Option<&crate::plan::monitor::MonitorPlan>,
 ) -> Result<Vec<Gate>> {
+    use crate::plan::monitor::push_monitor_gates;
     let mut gates = Vec::new();
     let run = (Window::Run, &g.overall(), g.requests.as_ref());
     push_window(loaded, file, run, steps, &mut gates)?;
+    push_monitor_gates(
+        loaded,
+        file,
+        Window::Run,
+        g.monitor.as_ref(),
+        monitor,
+        &mut gates,
+    )?;
     if let Some(d) = &g.dropped_iterations {
         if !matches!(load, Load::Arrival(_)) {
             return Err(loaded
@@ -55,6 +65,14 @@ pub(super) fn resolve_gates(
             file,
             (Window::Steady, &set.overall(), set.requests.as_ref()),
             steps,
+            &mut gates,
+        )?;
+        push_monitor_gates(
+            loaded,
+            file,
+            Window::Steady,
+            set.monitor.as_ref(),
+            monitor,
             &mut gates,
         )?;
     }
@@ -116,6 +134,14 @@ pub(super) fn resolve_gates(
             file,
             (Window::Stage(n), &set.overall(), set.requests.as_ref()),
             steps,
+            &mut gates,
+        )?;
+        push_monitor_gates(
+            loaded,
+            file,
+            Window::Stage(n),
+            set.monitor.as_ref(),
+            monitor,
             &mut gates,
         )?;
     }

@@ -54,6 +54,8 @@ pub enum YAxis {
     PerSecond,
     /// A whole count (users).
     Count,
+    /// Any value (a `[monitor]` series of the target's); shown in millions past a million.
+    Value,
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +232,9 @@ impl Chart {
         let scale = if self.y == YAxis::Ms && ytop >= 10_000.0 {
             (ytop, ystep) = y_range(ymax / 1_000.0, false);
             1_000.0
+        } else if self.y == YAxis::Value && ytop >= 1_000_000.0 {
+            (ytop, ystep) = y_range(ymax / 1_000_000.0, false);
+            1_000_000.0
         } else {
             1.0
         };
@@ -238,6 +243,8 @@ impl Chart {
             (YAxis::Ms, true) => "s",
             (YAxis::PerSecond, _) => "per second",
             (YAxis::Count, _) => "users",
+            (YAxis::Value, false) => "value",
+            (YAxis::Value, true) => "millions",
         };
         let px = |x: f64| left + (x / xmax).clamp(0.0, 1.0) * pw;
         let py = |y: f64| bottom - (y / scale / ytop).clamp(0.0, 1.0) * ph;
