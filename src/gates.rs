@@ -27,6 +27,22 @@ pub fn evaluate(
     evaluate_with(gates, &whole, &|_| None, None)
 }
 
+/// A gate not judged (`why` says so): it passes, with nothing measured.
+fn skipped(g: &Gate, why: String) -> GateResult {
+    GateResult {
+        scope: g.scope.clone(),
+        during: g.window,
+        metric: g.metric,
+        op: g.metric.op().into(),
+        threshold: g.threshold,
+        measured: None,
+        passed: true,
+        skipped: Some(why),
+        requests: None,
+        failures: None,
+    }
+}
+
 /// Evaluates `gates`: `whole` is the whole run's evidence, `window` builds a part's, and `dropped` is the
 /// arrival rate's dropped iterations.
 pub fn evaluate_with(
@@ -40,18 +56,7 @@ pub fn evaluate_with(
         .iter()
         .map(|g| {
             if let Some(why) = &g.skip {
-                return GateResult {
-                    scope: g.scope.clone(),
-                    during: g.window,
-                    metric: g.metric,
-                    op: g.metric.op().into(),
-                    threshold: g.threshold,
-                    measured: None,
-                    passed: true,
-                    skipped: Some(why.clone()),
-                    requests: None,
-                    failures: None,
-                };
+                return skipped(g, why.clone());
             }
             let evidence = match g.window {
                 Window::Run => Some(whole),
@@ -89,18 +94,7 @@ pub fn evaluate_with(
                 }
                 // Judged on the scraped values by [`judge_monitor`] once the run is over.
                 GateMetric::MonitorMax | GateMetric::MonitorMin => {
-                    return GateResult {
-                        scope: g.scope.clone(),
-                        during: g.window,
-                        metric: g.metric,
-                        op: g.metric.op().into(),
-                        threshold: g.threshold,
-                        measured: None,
-                        passed: true,
-                        skipped: Some(MONITOR_PENDING.into()),
-                        requests: None,
-                        failures: None,
-                    };
+                    return skipped(g, MONITOR_PENDING.into());
                 }
             };
             GateResult {

@@ -14,6 +14,15 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Names a capture must not take: loadgen's built-in template variables ([`crate::scenario::template::BUILTINS`])
+/// and the names its templates and conditions give a meaning (`item`, `index`, `data`, `env`, `status`).
+pub fn reserved_names() -> impl Iterator<Item = &'static str> {
+    crate::scenario::template::BUILTINS
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(["item", "index", "data", "env", "status"])
+}
+
 /// A source file that cannot be imported: which file, where in it, and what is wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("{}{}: {message}", path.display(), place(*line, *column))]

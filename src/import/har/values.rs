@@ -32,22 +32,6 @@ impl Names {
     }
 }
 
-/// Template variables loadgen defines itself: a capture must not take their names.
-const BUILTIN: &[&str] = &[
-    "vu",
-    "session",
-    "run_id",
-    "seq",
-    "uuid",
-    "random",
-    "timestamp_ms",
-    "item",
-    "index",
-    "data",
-    "env",
-    "status",
-];
-
 const MIN_CAPTURE: usize = 8;
 const MAX_CAPTURE: usize = 8192;
 
@@ -55,7 +39,7 @@ const MAX_CAPTURE: usize = 8192;
 /// used it: `(made, used)` per use.
 pub(super) fn captures(kept: &mut [Kept]) -> Vec<(usize, usize)> {
     let mut names = Names::default();
-    for b in BUILTIN {
+    for b in crate::import::reserved_names() {
         names.unique(b);
     }
     let mut uses = Vec::new();

@@ -68,20 +68,6 @@ struct State {
 }
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options"];
-/// Template names loadgen gives itself: a capture cannot take them.
-const RESERVED: &[&str] = &[
-    "vu",
-    "session",
-    "run_id",
-    "seq",
-    "uuid",
-    "random",
-    "timestamp_ms",
-    "item",
-    "index",
-    "data",
-    "env",
-];
 
 impl<'a> Translator<'a> {
     pub fn new(src: &'a Source<'a>, scope: Scope, names: &'a mut Names) -> Self {
@@ -516,7 +502,7 @@ pub fn capture_name(var: &str) -> String {
             }
         })
         .collect();
-    if RESERVED.contains(&clean.as_str()) {
+    if crate::import::reserved_names().any(|r| r == clean) {
         format!("{clean}_value")
     } else {
         clean
