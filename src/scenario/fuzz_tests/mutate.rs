@@ -304,20 +304,55 @@ fn toml_value() -> impl Strategy<Value = toml::Value> {
     })
 }
 
+/// Every key the scenario format has, read from its JSON Schema (`docs/scenario.schema.json`, which a test holds
+/// equal to the loader's fields), so a key added to the format reaches the mutator without a list to keep up;
+/// then names a table of names may hold (stages, classes).
+fn known_keys() -> Vec<String> {
+    fn collect(v: &serde_json::Value, keys: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Object(props)) = map.get("properties") {
+                    keys.extend(props.keys().cloned());
+                }
+                map.values().for_each(|x| collect(x, keys));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|x| collect(x, keys)),
+            _ => {}
+        }
+    }
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/scenario.schema.json"))
+            .expect("docs/scenario.schema.json is JSON");
+    let mut keys = std::collections::BTreeSet::new();
+    collect(&schema, &mut keys);
+    keys.extend(["1", "2", "home", "api"].map(String::from));
+    keys.into_iter().collect()
+}
+
 /// A key the scenario model knows (somewhere), or another.
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
-        9 => prop::sample::select(vec![
-            "name", "include", "target", "load", "gates", "data", "user", "task", "host", "timeout", "insecure",
-            "ca_file", "users", "spawn_rate", "duration", "stop_timeout", "connections", "stages", "arrival_rate",
-            "max_users", "queue_timeout", "rate", "file", "assign", "success_rate", "p50_ms", "p90_ms", "p95_ms",
-            "p99_ms", "requests", "dropped_iterations", "steady", "wait", "on_start", "on_stop", "method", "path",
-            "weight", "tags", "query", "headers", "json", "body", "expect", "status", "capture", "restart_session",
-            "constant", "between", "constant_pacing", "constant_throughput", "header", "1", "2", "home",
-        ])
-        .prop_map(str::to_string),
+        9 => prop::sample::select(known_keys()),
         1 => "\\PC{0,6}",
     ]
+}
+
+#[test]
+fn the_mutator_knows_the_newest_keys() {
+    let keys = known_keys();
+    for k in [
+        "users",
+        "arrival_rate",
+        "iterations",
+        "search",
+        "monitor",
+        "endpoint",
+        "series",
+        "choose",
+        "between",
+    ] {
+        assert!(keys.iter().any(|x| x == k), "{k} not in {keys:?}");
+    }
 }
 
 /// A change to a parsed scenario: the result is valid TOML, so it reaches the resolver.
