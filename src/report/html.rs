@@ -39,9 +39,9 @@ const GREY: &str = "#64748b";
 pub(crate) const CSS: &str = include_str!("html/style.css");
 
 /// Renders the report page for `r`.
-pub fn render(r: &RunResults) -> String {
-    let mut s = String::with_capacity(64 * 1024);
-    let (word, class) = verdict(r);
+/// The page's head (and the opening of its body): the style sheet, and the Content-Security-Policy that allows no
+/// script and no load from anywhere. `title` is HTML already escaped; `version` is escaped here.
+pub(crate) fn head(s: &mut String, title: &str, version: &str) {
     let _ = write!(
         s,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -49,9 +49,18 @@ pub fn render(r: &RunResults) -> String {
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
          <meta name=\"generator\" content=\"loadgen {}\">\n\
          <link rel=\"icon\" href=\"data:,\">\n\
-         <title>{word} · {} · loadgen report</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
-        escape(&r.loadgen_version),
-        escape(&r.scenario.name),
+         <title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
+        escape(version),
+    );
+}
+
+pub fn render(r: &RunResults) -> String {
+    let mut s = String::with_capacity(64 * 1024);
+    let (word, class) = verdict(r);
+    head(
+        &mut s,
+        &format!("{word} · {} · loadgen report", escape(&r.scenario.name)),
+        &r.loadgen_version,
     );
     banner(&mut s, r, word, class);
     alerts(&mut s, r);

@@ -12,7 +12,7 @@ use super::{Combined, Crossing, Endpoint, RunSummary};
 use crate::report::RunResults;
 use crate::report::console::fmt_ms;
 use crate::report::html::chart::{self, Chart, Series, XAxis, YAxis};
-use crate::report::html::{CSS, escape};
+use crate::report::html::{self, escape};
 use crate::results::Hist;
 
 /// One colour per level, in order (repeated past eight), apart for the common colour-vision deficiencies.
@@ -38,16 +38,13 @@ pub fn render(c: &Combined, runs: &[RunResults]) -> String {
         _ => "fail",
     };
     let names: Vec<String> = c.runs.iter().map(|r| r.name.clone()).collect();
-    let _ = write!(
-        s,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
-         <meta name=\"generator\" content=\"loadgen {}\">\n\
-         <link rel=\"icon\" href=\"data:,\">\n\
-         <title>{worst} · {} · loadgen suite report</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
-        escape(&c.loadgen_version),
-        escape(&names.join(", ")),
+    html::head(
+        &mut s,
+        &format!(
+            "{worst} · {} · loadgen suite report",
+            escape(&names.join(", "))
+        ),
+        &c.loadgen_version,
     );
     let _ = writeln!(
         s,
